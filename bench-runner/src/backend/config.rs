@@ -1,0 +1,305 @@
+//! The backend config file (`scenarios/backends.toml` by default): named backends.
+//!
+//! ```toml
+//! default = "llama-server"
+//!
+//! [backends.llama-server]
+//! kind = "openai"
+//! base_url = "http://127.0.0.1:{port}/v1"   # {port} is filled in when edgebench launches it
+//! model = "gemma-3-270m"
+//! endpoint = "chat"                         # or "completions"
+//! api_key_env = "OPENAI_API_KEY"            # the *name* of a variable; the key stays in memory
+//! extra_body = { top_k = 1 }                # merged into every request body
+//! device = "laptop"                         # device label for results of this backend
+//!
+//! [backends.llama-server.launch]
+//! command = "../.venv/llama-bin/llama-server"   # relative paths are relative to this file
+//! args = ["-m", "{model}", "--port", "{port}"]
+//! model = "../models/gemma-3-270m-q4_k_m.gguf"
+//! health_url = "http://127.0.0.1:{port}/health"
+//! startup_timeout_s = 120
+//! ```
+//!
+//! Unknown keys are errors; so are keys that belong to another kind.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::{Error, Result};
+use crate::source;
+
+pub const BACKEND_KINDS: &[&str] = &["openai"];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub default: Option<String>,
+    /// In file order is not kept; names sort, which keeps runs reproducible.
+    pub backends: BTreeMap<String, BackendConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackendConfig {
+    pub name: String,
+    pub kind: BackendKind,
+    pub device: Option<String>,
+    /// Per-request limit, and the longest silence allowed inside a stream.
+    pub timeout_s: f64,
+    pub stall_timeout_s: f64,
+}
+
+#[derive(Debug, Clone)]
+pub enum BackendKind {
+    OpenAi(OpenAiConfig),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endpoint {
+    Chat,
+    Completions,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiConfig {
+    /// May contain `{port}` when a launch block picks the port.
+    pub base_url: String,
+    pub model: Option<String>,
+    pub api_key_env: Option<String>,
+    pub endpoint: Endpoint,
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
+    pub launch: Option<LaunchConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LaunchConfig {
+    pub command: PathBuf,
+    pub args: Vec<String>,
+    pub model: Option<PathBuf>,
+    pub health_url: String,
+    pub startup_timeout_s: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    default: Option<Spanned<String>>,
+    #[serde(default)]
+    backends: BTreeMap<String, Spanned<RawBackend>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackend {
+    kind: Spanned<String>,
+    device: Option<String>,
+    timeout_s: Option<Spanned<f64>>,
+    stall_timeout_s: Option<Spanned<f64>>,
+    // openai
+    base_url: Option<Spanned<String>>,
+    model: Option<Spanned<String>>,
+    api_key_env: Option<Spanned<String>>,
+    endpoint: Option<Spanned<String>>,
+    extra_body: Option<Spanned<toml::Table>>,
+    launch: Option<Spanned<RawLaunch>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLaunch {
+    command: String,
+    #[serde(default)]
+    args: Vec<String>,
+    model: Option<String>,
+    health_url: Option<String>,
+    startup_timeout_s: Option<Spanned<f64>>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = source::read(path)?;
+        Self::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut backends = BTreeMap::new();
+        for (name, rb) in raw.backends {
+            let span = rb.span();
+            let b = convert(path, text, &base_dir, &name, rb.into_inner(), span)?;
+            backends.insert(name, b);
+        }
+        if let Some(d) = &raw.default {
+            if !backends.contains_key(d.get_ref()) {
+                return Err(source::error_at(path, text, Some(d.span()), format!(
+                    "default backend `{}` is not defined; defined: {}",
+                    d.get_ref(),
+                    backends.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        Ok(Config { path: path.to_path_buf(), default: raw.default.map(Spanned::into_inner), backends })
+    }
+
+    /// The backends a run uses: those named, else the default.
+    pub fn select(&self, names: &[String]) -> Result<Vec<BackendConfig>> {
+        if names.is_empty() {
+            return match &self.default {
+                Some(d) => Ok(vec![self.backends[d].clone()]),
+                None => Err(Error::Usage(format!(
+                    "{} names no default backend; choose one with --backend ({})",
+                    self.path.display(),
+                    self.backends.keys().cloned().collect::<Vec<_>>().join(", ")
+                ))),
+            };
+        }
+        names
+            .iter()
+            .map(|n| {
+                self.backends.get(n).cloned().ok_or_else(|| {
+                    Error::Usage(format!(
+                        "no backend named '{n}' in {}; defined: {}",
+                        self.path.display(),
+                        self.backends.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+/// A command: a bare name ("llama-server") is looked up on PATH, a path is relative to the config.
+fn resolve_command(base_dir: &Path, p: &str) -> PathBuf {
+    if !p.contains('/') { PathBuf::from(p) } else { resolve_path(base_dir, p) }
+}
+
+/// A file path, relative to the config file's folder unless absolute.
+fn resolve_path(base_dir: &Path, p: &str) -> PathBuf {
+    let pb = PathBuf::from(p);
+    if pb.is_absolute() { pb } else { base_dir.join(pb) }
+}
+
+fn positive(path: &Path, text: &str, v: &Option<Spanned<f64>>, key: &str, default: f64) -> Result<f64> {
+    match v {
+        Some(s) if !(*s.get_ref() > 0.0 && s.get_ref().is_finite()) => Err(source::error_at(
+            path, text, Some(s.span()), format!("`{key}` must be a positive number of seconds"),
+        )),
+        Some(s) => Ok(*s.get_ref()),
+        None => Ok(default),
+    }
+}
+
+fn convert(
+    path: &Path,
+    text: &str,
+    base_dir: &Path,
+    name: &str,
+    rb: RawBackend,
+    span: std::ops::Range<usize>,
+) -> Result<BackendConfig> {
+    let err = |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
+    let timeout_s = positive(path, text, &rb.timeout_s, "timeout_s", 600.0)?;
+    let stall_timeout_s = positive(path, text, &rb.stall_timeout_s, "stall_timeout_s", 120.0)?;
+    let kind = match rb.kind.get_ref().as_str() {
+        "openai" => {
+            let Some(base_url) = rb.base_url else {
+                return Err(err(span, format!("backend `{name}` (kind openai) needs `base_url`")));
+            };
+            if !(base_url.get_ref().starts_with("http://") || base_url.get_ref().starts_with("https://")) {
+                return Err(err(base_url.span(), "`base_url` must start with http:// or https://".into()));
+            }
+            let endpoint = match rb.endpoint.as_ref().map(|e| (e.get_ref().as_str(), e.span())) {
+                None | Some(("chat", _)) => Endpoint::Chat,
+                Some(("completions", _)) => Endpoint::Completions,
+                Some((other, s)) => {
+                    return Err(err(s, format!("unknown endpoint `{other}`; expected \"chat\" or \"completions\"")));
+                }
+            };
+            if let Some(k) = &rb.api_key_env {
+                let v = k.get_ref();
+                if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    return Err(err(k.span(), "`api_key_env` is the *name* of an environment variable (letters, digits, _), not the key itself".into()));
+                }
+            }
+            let extra_body = match rb.extra_body {
+                Some(t) => match serde_json::to_value(t.get_ref()) {
+                    Ok(serde_json::Value::Object(m)) => m,
+                    _ => return Err(err(t.span(), "`extra_body` must be a table".into())),
+                },
+                None => Default::default(),
+            };
+            let launch = match rb.launch {
+                Some(l) => {
+                    let lspan = l.span();
+                    let l = l.into_inner();
+                    let startup_timeout_s = positive(path, text, &l.startup_timeout_s, "startup_timeout_s", 300.0)?;
+                    if !base_url.get_ref().contains("{port}") {
+                        return Err(err(base_url.span(), "with a `launch` block, `base_url` must contain {port}: edgebench picks a free port".into()));
+                    }
+                    let health_url = l.health_url.unwrap_or_else(|| {
+                        // The server root: strip a trailing /v1 from base_url.
+                        let b = base_url.get_ref().trim_end_matches('/');
+                        format!("{}/health", b.strip_suffix("/v1").unwrap_or(b))
+                    });
+                    if l.command.trim().is_empty() {
+                        return Err(err(lspan, "`launch.command` is empty".into()));
+                    }
+                    Some(LaunchConfig {
+                        command: resolve_command(base_dir, &l.command),
+                        args: l.args,
+                        model: l.model.map(|m| resolve_path(base_dir, &m)),
+                        health_url,
+                        startup_timeout_s,
+                    })
+                }
+                None => None,
+            };
+            BackendKind::OpenAi(OpenAiConfig {
+                base_url: base_url.into_inner().trim_end_matches('/').to_string(),
+                model: rb.model.map(Spanned::into_inner),
+                api_key_env: rb.api_key_env.map(Spanned::into_inner),
+                endpoint,
+                extra_body,
+                launch,
+            })
+        }
+        other => {
+            return Err(err(rb.kind.span(), format!(
+                "unknown backend kind `{other}`; expected one of: {}", BACKEND_KINDS.join(", ")
+            )));
+        }
+    };
+    Ok(BackendConfig { name: name.to_string(), kind, device: rb.device, timeout_s, stall_timeout_s })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_launch_block_and_resolves_paths() {
+        let c = Config::parse(
+            Path::new("conf/b.toml"),
+            "default = \"s\"\n[backends.s]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n[backends.s.launch]\ncommand = \"../bin/server\"\nargs = [\"--port\", \"{port}\"]\nmodel = \"m.gguf\"\n",
+        )
+        .unwrap();
+        let b = &c.backends["s"];
+        let BackendKind::OpenAi(o) = &b.kind;
+        let l = o.launch.as_ref().unwrap();
+        assert_eq!(l.command, PathBuf::from("conf/../bin/server"));
+        assert_eq!(l.model.as_deref(), Some(Path::new("conf/m.gguf")));
+        assert_eq!(l.health_url, "http://127.0.0.1:{port}/health");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_default_are_located() {
+        let e = Config::parse(Path::new("b.toml"), "[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\napi_key = \"sk-1\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("b.toml:4:1: unknown field `api_key`"), "{e}");
+        let e = Config::parse(Path::new("b.toml"), "default = \"t\"\n[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("b.toml:1:11:"), "{e}");
+    }
+}

@@ -1,0 +1,166 @@
+//! Managed servers: pick a free loopback port, start the server, wait until its health
+//! endpoint answers, keep its log beside the results, and stop it at the end.
+//!
+//! The server is stopped in `Drop`, so it goes away on success, on errors and when the run
+//! future is dropped on Ctrl-C alike: SIGTERM first (llama-server then frees its slots and
+//! exits), SIGKILL if it is still there after a grace period.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use super::config::LaunchConfig;
+use crate::error::{Error, Result};
+
+/// What was launched, for the run manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct LaunchFacts {
+    pub command: String,
+    pub args: Vec<String>,
+    pub port: u16,
+    pub pid: u32,
+    pub log: PathBuf,
+    /// Seconds from spawn until the health endpoint answered 200.
+    pub startup_s: f64,
+}
+
+pub struct LaunchedServer {
+    child: Child,
+    pub facts: LaunchFacts,
+}
+
+/// Asks the OS for a free loopback port. There is a small window in which another process
+/// could take it; the health check then fails with the server's own message in the log.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+pub fn fill(template: &str, port: u16, model: Option<&Path>) -> String {
+    let mut s = template.replace("{port}", &port.to_string());
+    if let Some(m) = model {
+        s = s.replace("{model}", &m.to_string_lossy());
+    }
+    s
+}
+
+impl LaunchedServer {
+    pub async fn start(backend: &str, cfg: &LaunchConfig, log_path: &Path) -> Result<Self> {
+        let port = free_port().map_err(|e| Error::backend(backend, format!("no free port: {e}")))?;
+        let model = cfg.model.as_deref();
+        if let Some(m) = model {
+            if !m.exists() {
+                return Err(Error::backend(backend, format!(
+                    "model file {} does not exist (run scripts/setup)", m.display()
+                )));
+            }
+        }
+        if cfg.args.iter().any(|a| a.contains("{model}")) && model.is_none() {
+            return Err(Error::backend(backend, "launch.args uses {model} but launch.model is not set"));
+        }
+        let args: Vec<String> = cfg.args.iter().map(|a| fill(a, port, model)).collect();
+        let log = File::create(log_path).map_err(|e| Error::results(log_path, e))?;
+        let log2 = log.try_clone().map_err(|e| Error::results(log_path, e))?;
+        let spawned = Instant::now();
+        let child = Command::new(&cfg.command)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| Error::backend(backend, format!(
+                "cannot start {}: {e} (run scripts/setup)", cfg.command.display()
+            )))?;
+        let mut server = LaunchedServer {
+            facts: LaunchFacts {
+                command: cfg.command.to_string_lossy().into_owned(),
+                args,
+                port,
+                pid: child.id(),
+                log: log_path.to_path_buf(),
+                startup_s: 0.0,
+            },
+            child,
+        };
+        let health = fill(&cfg.health_url, port, model);
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| Error::backend(backend, e))?;
+        let deadline = spawned + Duration::from_secs_f64(cfg.startup_timeout_s);
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(Error::backend(backend, format!(
+                    "server exited during start-up ({status}); last lines of {}:\n{}",
+                    log_path.display(),
+                    tail(log_path, 15)
+                )));
+            }
+            if let Ok(r) = client.get(&health).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(Error::backend(backend, format!(
+                    "server not healthy at {health} after {:.0} s; last lines of {}:\n{}",
+                    cfg.startup_timeout_s,
+                    log_path.display(),
+                    tail(log_path, 15)
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        server.facts.startup_s = spawned.elapsed().as_secs_f64();
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.facts.port
+    }
+
+    pub fn is_alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops the server: SIGTERM, then SIGKILL after `grace`.
+    pub fn stop(&mut self, grace: Duration) {
+        if !self.is_alive() {
+            return;
+        }
+        terminate(self.child.id());
+        let until = Instant::now() + grace;
+        while Instant::now() < until {
+            if !self.is_alive() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for LaunchedServer {
+    fn drop(&mut self) {
+        self.stop(Duration::from_secs(5));
+    }
+}
+
+#[allow(unsafe_code)]
+fn terminate(pid: u32) {
+    // SAFETY: kill(2) with a pid we spawned and have not yet reaped; no memory is touched.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+}
+
+/// The last `n` lines of a log file, for error messages.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}

@@ -1,0 +1,231 @@
+//! Backends turn a [`Request`] into a stream of timestamped events and a final [`Response`].
+//!
+//! One file per backend kind; [`Backend`] is the enum that picks the implementation (the way
+//! hyperfine picks its executor). The backend knows nothing of scenarios, results or reports.
+
+pub mod config;
+pub mod launch;
+pub mod openai;
+pub mod sse;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use config::{BackendConfig, BackendKind, Config, Endpoint};
+
+use crate::error::Result;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+/// What is sent: a chat conversation, or a raw text prompt for the completions endpoint.
+#[derive(Debug, Clone)]
+pub enum Prompt {
+    Chat(Vec<Message>),
+    Text(String),
+}
+
+impl Prompt {
+    /// A one-turn prompt of the right shape for an endpoint.
+    pub fn user(endpoint: Endpoint, text: String) -> Self {
+        match endpoint {
+            Endpoint::Chat => Prompt::Chat(vec![Message { role: "user".into(), content: text }]),
+            Endpoint::Completions => Prompt::Text(text),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub prompt: Prompt,
+    pub max_tokens: u32,
+    pub temperature: f64,
+    pub top_p: f64,
+    pub seed: Option<u64>,
+    pub ignore_eos: bool,
+    /// Let the server reuse a cached prefix (off unless a scenario measures caching).
+    pub allow_prefix_cache: bool,
+}
+
+/// One network read that carried generated content, stamped on arrival.
+#[derive(Debug, Clone, Copy)]
+pub struct ContentChunk {
+    pub at: Instant,
+    /// Generated tokens in this read, where the server says (else `None`).
+    pub tokens: Option<u32>,
+    /// Bytes of generated text in this read (used to apportion tokens when unknown).
+    pub text_bytes: usize,
+}
+
+/// Token counts as the server reports them in `usage`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    /// Prompt tokens served from a prefix cache (`prompt_tokens_details.cached_tokens`).
+    pub cached_tokens: Option<u64>,
+}
+
+/// The server's own timings (llama.cpp's `timings` object), kept beside our clocks.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct ServerTimings {
+    pub cache_n: Option<u64>,
+    pub prompt_n: Option<u64>,
+    pub prompt_ms: Option<f64>,
+    pub prompt_per_second: Option<f64>,
+    pub predicted_n: Option<u64>,
+    pub predicted_ms: Option<f64>,
+    pub predicted_per_second: Option<f64>,
+}
+
+/// Every failure lands in one of these categories (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCategory {
+    /// The server could not be reached (refused, DNS, reset before a response).
+    Connect,
+    /// The request or the stream took longer than the configured limits.
+    Timeout,
+    /// HTTP 429.
+    RateLimited,
+    /// Another HTTP 4xx: the request was refused (bad parameters, context too long…).
+    HttpClient,
+    /// HTTP 5xx.
+    HttpServer,
+    /// The connection broke in the middle of the stream.
+    StreamBroken,
+    /// The stream could not be parsed (bad SSE framing or JSON).
+    MalformedStream,
+    /// The server sent an error payload inside the stream.
+    ServerError,
+    /// The stream ended without any generated content.
+    EmptyResponse,
+    /// The request could not be prepared (tokenize / template endpoints failed).
+    Prepare,
+}
+
+impl ErrorCategory {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCategory::Connect => "connect",
+            ErrorCategory::Timeout => "timeout",
+            ErrorCategory::RateLimited => "rate_limited",
+            ErrorCategory::HttpClient => "http_client",
+            ErrorCategory::HttpServer => "http_server",
+            ErrorCategory::StreamBroken => "stream_broken",
+            ErrorCategory::MalformedStream => "malformed_stream",
+            ErrorCategory::ServerError => "server_error",
+            ErrorCategory::EmptyResponse => "empty_response",
+            ErrorCategory::Prepare => "prepare",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestError {
+    pub category: ErrorCategory,
+    pub message: String,
+}
+
+impl RequestError {
+    pub fn new(category: ErrorCategory, message: impl Into<String>) -> Self {
+        RequestError { category, message: message.into() }
+    }
+}
+
+/// Everything a request produced. Timings are raw instants; `measure` turns them into metrics.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// Stamped immediately before the request was handed to the HTTP client.
+    pub sent_at: Instant,
+    pub content: Vec<ContentChunk>,
+    pub text: String,
+    pub finish_reason: Option<String>,
+    pub usage: Option<Usage>,
+    pub timings: Option<ServerTimings>,
+    pub error: Option<RequestError>,
+}
+
+impl Response {
+    pub fn failed(sent_at: Instant, error: RequestError) -> Self {
+        Response { sent_at, content: Vec::new(), text: String::new(), finish_reason: None, usage: None, timings: None, error: Some(error) }
+    }
+}
+
+/// What a backend tells about itself for the run manifest.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackendFacts {
+    pub name: String,
+    pub kind: String,
+    pub model: Option<String>,
+    pub endpoint: Option<Endpoint>,
+    /// Base URL with any credentials stripped.
+    pub base_url: Option<String>,
+    /// "llama.cpp", "vllm", … where it can be told.
+    pub server: Option<String>,
+    pub server_version: Option<String>,
+    /// Parallel slots the server has (requests beyond this queue).
+    pub slots: Option<u32>,
+    /// The model's context size as the server reports it (per slot where it says).
+    pub n_ctx: Option<u64>,
+    pub model_path: Option<String>,
+    pub model_sha256: Option<String>,
+    pub model_bytes: Option<u64>,
+    pub device: Option<String>,
+    pub exact_prompt_tokens: bool,
+    /// Raw `/props` and `/v1/models` answers (chat template and all) for the record.
+    pub props: Option<serde_json::Value>,
+    pub models: Option<serde_json::Value>,
+    pub launched: Option<launch::LaunchFacts>,
+}
+
+/// The implementations, picked by config kind.
+pub enum Backend {
+    OpenAi(openai::OpenAiBackend),
+}
+
+impl Backend {
+    pub fn name(&self) -> &str {
+        match self {
+            Backend::OpenAi(b) => b.name(),
+        }
+    }
+
+    /// Connects and reads what the server says about itself. Fails if unreachable.
+    pub async fn probe(&mut self) -> Result<BackendFacts> {
+        match self {
+            Backend::OpenAi(b) => b.probe().await,
+        }
+    }
+
+    /// The number of tokens the backend will process for this prompt (template included),
+    /// or `None` when the backend cannot tell.
+    pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
+        match self {
+            Backend::OpenAi(b) => b.count_prompt_tokens(prompt).await,
+        }
+    }
+
+    /// Counts tokens of generated text (for servers that report no usage).
+    pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
+        match self {
+            Backend::OpenAi(b) => b.count_text_tokens(text).await,
+        }
+    }
+
+    pub async fn generate(&self, req: &Request) -> Response {
+        match self {
+            Backend::OpenAi(b) => b.generate(req).await,
+        }
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        match self {
+            Backend::OpenAi(b) => b.endpoint(),
+        }
+    }
+}

@@ -1,0 +1,475 @@
+//! The `openai` backend: any OpenAI-compatible server (llama.cpp's llama-server, vLLM,
+//! Ollama's /v1, LM Studio, MLX server, SGLang, hosted APIs), streamed over SSE.
+//!
+//! Timing: the request is built and serialised first, `sent_at` is stamped right before it
+//! is handed to the client, and every network read is stamped once with `Instant::now()` as
+//! soon as it arrives; all events parsed out of that read share its stamp.
+//!
+//! Where the server is llama.cpp (it answers `/props`), edgebench also uses its extensions:
+//! `cache_prompt: false` (no prefix-cache hits), `ignore_eos` (exact output length),
+//! `/apply-template` + `/tokenize` (exact prompt length, chat template included), and keeps
+//! the `timings` object of the last chunk.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::config::{BackendConfig, BackendKind, Endpoint, OpenAiConfig};
+use super::launch::LaunchedServer;
+use super::sse::SseParser;
+use super::{BackendFacts, ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, ServerTimings, Usage};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    LlamaCpp,
+    Vllm,
+    Generic,
+}
+
+pub struct OpenAiBackend {
+    name: String,
+    cfg: OpenAiConfig,
+    device: Option<String>,
+    client: reqwest::Client,
+    /// `base_url` with the port filled in, e.g. `http://127.0.0.1:8080/v1`.
+    base_url: String,
+    /// The server root (base_url without a trailing `/v1`), where llama.cpp's own endpoints live.
+    root_url: String,
+    model: Option<String>,
+    dialect: Dialect,
+    timeout: Duration,
+    stall: Duration,
+    /// Kept so the server lives exactly as long as the backend.
+    server: Option<LaunchedServer>,
+}
+
+impl OpenAiBackend {
+    /// Builds the client and, with a `launch` block, starts the server (log in `run_dir`).
+    pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Self> {
+        let BackendKind::OpenAi(cfg) = &bc.kind;
+        let mut headers = HeaderMap::new();
+        if let Some(var) = &cfg.api_key_env {
+            // The key is read here, held only inside the client's default headers (marked
+            // sensitive so it never shows in Debug output) and written nowhere.
+            let key = std::env::var(var).map_err(|_| {
+                Error::backend(&bc.name, format!("environment variable {var} (api_key_env) is not set"))
+            })?;
+            let mut v = HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|_| Error::backend(&bc.name, format!("the value of {var} is not a valid header value")))?;
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
+        }
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| Error::backend(&bc.name, e))?;
+        let mut server = None;
+        let mut base_url = cfg.base_url.clone();
+        if let Some(l) = &cfg.launch {
+            let log = run_dir.join(format!("{}.log", bc.name));
+            let s = LaunchedServer::start(&bc.name, l, &log).await?;
+            base_url = super::launch::fill(&base_url, s.port(), None);
+            server = Some(s);
+        }
+        let root_url = base_url.strip_suffix("/v1").unwrap_or(&base_url).to_string();
+        Ok(OpenAiBackend {
+            name: bc.name.clone(),
+            cfg: cfg.clone(),
+            device: bc.device.clone(),
+            client,
+            base_url,
+            root_url,
+            model: cfg.model.clone(),
+            dialect: Dialect::Generic,
+            timeout: Duration::from_secs_f64(bc.timeout_s),
+            stall: Duration::from_secs_f64(bc.stall_timeout_s),
+            server,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        self.cfg.endpoint
+    }
+
+    async fn get_json(&self, url: &str) -> std::result::Result<Value, RequestError> {
+        let r = self.client.get(url).timeout(Duration::from_secs(30)).send().await.map_err(transport_error)?;
+        let status = r.status();
+        let body = r.text().await.map_err(transport_error)?;
+        if !status.is_success() {
+            return Err(status_error(status, &body));
+        }
+        serde_json::from_str(&body).map_err(|e| RequestError::new(ErrorCategory::MalformedStream, format!("{url}: {e}")))
+    }
+
+    async fn post_json(&self, url: &str, body: &Value) -> std::result::Result<Value, RequestError> {
+        let r = self.client.post(url).json(body).timeout(Duration::from_secs(60)).send().await.map_err(transport_error)?;
+        let status = r.status();
+        let text = r.text().await.map_err(transport_error)?;
+        if !status.is_success() {
+            return Err(status_error(status, &text));
+        }
+        serde_json::from_str(&text).map_err(|e| RequestError::new(ErrorCategory::MalformedStream, format!("{url}: {e}")))
+    }
+
+    pub async fn probe(&mut self) -> Result<BackendFacts> {
+        let props = self.get_json(&format!("{}/props", self.root_url)).await;
+        let models = self.get_json(&format!("{}/models", self.base_url)).await;
+        if let (Err(a), Err(b)) = (&props, &models) {
+            if a.category == ErrorCategory::Connect || b.category == ErrorCategory::Connect {
+                return Err(Error::backend(&self.name, format!("cannot connect to {}: {}", self.base_url, b.message)));
+            }
+            if matches!(b.category, ErrorCategory::HttpClient) {
+                return Err(Error::backend(&self.name, format!("{}/models refused: {}", self.base_url, b.message)));
+            }
+        }
+        let props = props.ok();
+        let models = models.ok();
+        self.dialect = if props.as_ref().is_some_and(|p| p.get("build_info").is_some() || p.get("default_generation_settings").is_some()) {
+            Dialect::LlamaCpp
+        } else if models.as_ref().and_then(|m| m.pointer("/data/0/owned_by")).and_then(Value::as_str) == Some("vllm") {
+            Dialect::Vllm
+        } else {
+            Dialect::Generic
+        };
+        if self.model.is_none() {
+            self.model = models.as_ref().and_then(|m| m.pointer("/data/0/id")).and_then(Value::as_str).map(str::to_string);
+        }
+        let mut facts = BackendFacts {
+            name: self.name.clone(),
+            kind: "openai".into(),
+            model: self.model.clone(),
+            endpoint: Some(self.cfg.endpoint),
+            base_url: Some(strip_credentials(&self.base_url)),
+            device: self.device.clone(),
+            exact_prompt_tokens: self.dialect == Dialect::LlamaCpp,
+            launched: self.server.as_ref().map(|s| s.facts.clone()),
+            ..Default::default()
+        };
+        match self.dialect {
+            Dialect::LlamaCpp => {
+                let p = props.as_ref().expect("llama.cpp dialect implies props");
+                facts.server = Some("llama.cpp".into());
+                facts.server_version = p.get("build_info").and_then(Value::as_str).map(str::to_string);
+                facts.slots = p.get("total_slots").and_then(Value::as_u64).map(|n| n as u32);
+                facts.n_ctx = p.pointer("/default_generation_settings/n_ctx").and_then(Value::as_u64);
+                facts.model_path = p.get("model_path").and_then(Value::as_str).map(str::to_string);
+            }
+            Dialect::Vllm => {
+                facts.server = Some("vllm".into());
+                facts.n_ctx = models.as_ref().and_then(|m| m.pointer("/data/0/max_model_len")).and_then(Value::as_u64);
+            }
+            Dialect::Generic => {}
+        }
+        // For a launched server we know the model file: hash it so results can be compared.
+        if let Some(m) = self.cfg.launch.as_ref().and_then(|l| l.model.as_ref()) {
+            if let Ok((sha, bytes)) = sha256_file(m) {
+                facts.model_sha256 = Some(sha);
+                facts.model_bytes = Some(bytes);
+            }
+            facts.model_path.get_or_insert_with(|| m.to_string_lossy().into_owned());
+        }
+        facts.props = props;
+        facts.models = models;
+        Ok(facts)
+    }
+
+    pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
+        if self.dialect != Dialect::LlamaCpp {
+            return Ok(None);
+        }
+        let text = match prompt {
+            Prompt::Text(t) => t.clone(),
+            Prompt::Chat(messages) => {
+                let v = self
+                    .post_json(&format!("{}/apply-template", self.root_url), &json!({ "messages": messages }))
+                    .await
+                    .map_err(|e| RequestError::new(ErrorCategory::Prepare, format!("/apply-template: {}", e.message)))?;
+                v.get("prompt").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
+                    RequestError::new(ErrorCategory::Prepare, "/apply-template answered without `prompt`")
+                })?
+            }
+        };
+        // The server tokenizes a completion prompt with add_special and parse_special on.
+        let v = self
+            .post_json(&format!("{}/tokenize", self.root_url), &json!({ "content": text, "add_special": true, "parse_special": true }))
+            .await
+            .map_err(|e| RequestError::new(ErrorCategory::Prepare, format!("/tokenize: {}", e.message)))?;
+        let n = v.get("tokens").and_then(Value::as_array).map(Vec::len).ok_or_else(|| {
+            RequestError::new(ErrorCategory::Prepare, "/tokenize answered without `tokens`")
+        })?;
+        Ok(Some(n as u32))
+    }
+
+    pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
+        if self.dialect != Dialect::LlamaCpp {
+            return None;
+        }
+        let v = self
+            .post_json(&format!("{}/tokenize", self.root_url), &json!({ "content": text, "add_special": false, "parse_special": false }))
+            .await
+            .ok()?;
+        v.get("tokens").and_then(Value::as_array).map(|t| t.len() as u32)
+    }
+
+    fn body(&self, req: &Request) -> Value {
+        let mut b = serde_json::Map::new();
+        if let Some(m) = &self.model {
+            b.insert("model".into(), json!(m));
+        }
+        match &req.prompt {
+            Prompt::Chat(messages) => b.insert("messages".into(), json!(messages)),
+            Prompt::Text(t) => b.insert("prompt".into(), json!(t)),
+        };
+        b.insert("max_tokens".into(), json!(req.max_tokens));
+        b.insert("temperature".into(), json!(req.temperature));
+        b.insert("top_p".into(), json!(req.top_p));
+        if let Some(s) = req.seed {
+            b.insert("seed".into(), json!(s));
+        }
+        b.insert("stream".into(), json!(true));
+        b.insert("stream_options".into(), json!({ "include_usage": true }));
+        match self.dialect {
+            Dialect::LlamaCpp => {
+                if !req.allow_prefix_cache {
+                    b.insert("cache_prompt".into(), json!(false));
+                }
+                if req.ignore_eos {
+                    b.insert("ignore_eos".into(), json!(true));
+                }
+            }
+            Dialect::Vllm => {
+                if req.ignore_eos {
+                    b.insert("ignore_eos".into(), json!(true));
+                }
+            }
+            Dialect::Generic => {}
+        }
+        for (k, v) in &self.cfg.extra_body {
+            b.insert(k.clone(), v.clone());
+        }
+        Value::Object(b)
+    }
+
+    pub async fn generate(&self, req: &Request) -> Response {
+        let url = match self.cfg.endpoint {
+            Endpoint::Chat => format!("{}/chat/completions", self.base_url),
+            Endpoint::Completions => format!("{}/completions", self.base_url),
+        };
+        let body = self.body(req);
+        let built = match self.client.post(&url).json(&body).build() {
+            Ok(r) => r,
+            Err(e) => return Response::failed(Instant::now(), RequestError::new(ErrorCategory::Prepare, e.to_string())),
+        };
+        let sent_at = Instant::now();
+        let deadline = tokio::time::Instant::from_std(sent_at + self.timeout);
+        let resp = match tokio::time::timeout_at(deadline, self.client.execute(built)).await {
+            Err(_) => return Response::failed(sent_at, RequestError::new(ErrorCategory::Timeout, format!("no response within {:?}", self.timeout))),
+            Ok(Err(e)) => return Response::failed(sent_at, transport_error(e)),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            let text = resp.text().await.unwrap_or_default();
+            return Response::failed(sent_at, status_error(status, &text));
+        }
+        let mut out = Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
+        out.error = None;
+        let mut stream = resp.bytes_stream();
+        let mut parser = SseParser::new();
+        let mut done = false;
+        loop {
+            let stall_at = (tokio::time::Instant::now() + self.stall).min(deadline);
+            let next = match tokio::time::timeout_at(stall_at, stream.next()).await {
+                Err(_) => {
+                    let what = if stall_at == deadline { format!("request exceeded {:?}", self.timeout) } else { format!("no data for {:?}", self.stall) };
+                    out.error = Some(RequestError::new(ErrorCategory::Timeout, what));
+                    break;
+                }
+                Ok(n) => n,
+            };
+            let bytes = match next {
+                None => break,
+                Some(Err(e)) => {
+                    out.error = Some(RequestError::new(ErrorCategory::StreamBroken, format!("stream broke: {e}")));
+                    break;
+                }
+                Some(Ok(b)) => b,
+            };
+            // One stamp per network read, taken before any parsing.
+            let at = Instant::now();
+            let events = parser.feed(&bytes);
+            if self.absorb(events, at, &mut out, &mut done) {
+                break;
+            }
+        }
+        if out.error.is_none() && !done {
+            if let Some(ev) = parser.finish() {
+                let at = Instant::now();
+                self.absorb(vec![ev], at, &mut out, &mut done);
+            }
+        }
+        if out.error.is_none() && out.content.is_empty() {
+            out.error = Some(RequestError::new(ErrorCategory::EmptyResponse, "the stream carried no generated content"));
+        }
+        out
+    }
+
+    /// Applies the events of one network read to the response; returns true to stop reading.
+    fn absorb(&self, events: Vec<super::sse::Event>, at: Instant, out: &mut Response, done: &mut bool) -> bool {
+        let mut content_events = 0u32;
+        let mut content_bytes = 0usize;
+        for ev in events {
+            if ev.is_done() {
+                *done = true;
+                continue;
+            }
+            let v: Value = match serde_json::from_str(&ev.data) {
+                Ok(v) => v,
+                Err(e) => {
+                    out.error = Some(RequestError::new(ErrorCategory::MalformedStream, format!("bad JSON in stream: {e}")));
+                    return true;
+                }
+            };
+            if let Some(err) = v.get("error") {
+                let msg = err.get("message").and_then(Value::as_str).map_or_else(|| err.to_string(), str::to_string);
+                out.error = Some(RequestError::new(ErrorCategory::ServerError, msg));
+                return true;
+            }
+            if let Some(choice) = v.pointer("/choices/0") {
+                let piece = match self.cfg.endpoint {
+                    Endpoint::Chat => {
+                        let d = choice.get("delta");
+                        let mut s = String::new();
+                        for key in ["content", "reasoning_content", "reasoning"] {
+                            if let Some(t) = d.and_then(|d| d.get(key)).and_then(Value::as_str) {
+                                s.push_str(t);
+                            }
+                        }
+                        let tool = d.and_then(|d| d.get("tool_calls")).is_some_and(|t| !t.is_null());
+                        if s.is_empty() && tool { Some(String::new()) } else if s.is_empty() { None } else { Some(s) }
+                    }
+                    Endpoint::Completions => choice.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string),
+                };
+                if let Some(p) = piece {
+                    content_events += 1;
+                    content_bytes += p.len().max(1);
+                    out.text.push_str(&p);
+                }
+                if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
+                    out.finish_reason = Some(f.to_string());
+                }
+            }
+            if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
+                out.usage = Some(Usage {
+                    prompt_tokens: u.get("prompt_tokens").and_then(Value::as_u64),
+                    completion_tokens: u.get("completion_tokens").and_then(Value::as_u64),
+                    cached_tokens: u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64),
+                });
+            }
+            if let Some(t) = v.get("timings").filter(|t| t.is_object()) {
+                out.timings = Some(ServerTimings {
+                    cache_n: t.get("cache_n").and_then(Value::as_u64),
+                    prompt_n: t.get("prompt_n").and_then(Value::as_u64),
+                    prompt_ms: t.get("prompt_ms").and_then(Value::as_f64),
+                    prompt_per_second: t.get("prompt_per_second").and_then(Value::as_f64),
+                    predicted_n: t.get("predicted_n").and_then(Value::as_u64),
+                    predicted_ms: t.get("predicted_ms").and_then(Value::as_f64),
+                    predicted_per_second: t.get("predicted_per_second").and_then(Value::as_f64),
+                });
+            }
+        }
+        if content_events > 0 {
+            out.content.push(ContentChunk { at, tokens: None, text_bytes: content_bytes });
+            // Events per read are kept as the token hint: llama.cpp sends one token per event.
+            if let Some(c) = out.content.last_mut() {
+                c.tokens = Some(content_events);
+            }
+        }
+        *done
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> RequestError {
+    let cat = if e.is_timeout() {
+        ErrorCategory::Timeout
+    } else if e.is_connect() || e.is_request() {
+        ErrorCategory::Connect
+    } else if e.is_body() || e.is_decode() {
+        ErrorCategory::StreamBroken
+    } else {
+        ErrorCategory::Connect
+    };
+    // reqwest's Display of the outermost error hides the cause ("error sending request").
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    RequestError::new(cat, msg)
+}
+
+fn status_error(status: reqwest::StatusCode, body: &str) -> RequestError {
+    let cat = match status.as_u16() {
+        429 => ErrorCategory::RateLimited,
+        400..=499 => ErrorCategory::HttpClient,
+        _ => ErrorCategory::HttpServer,
+    };
+    let detail = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    RequestError::new(cat, format!("HTTP {status}: {detail}"))
+}
+
+/// `https://user:secret@host/v1` → `https://host/v1`: credentials never reach the manifest.
+pub fn strip_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if path.is_empty() { format!("{scheme}://{host}") } else { format!("{scheme}://{host}/{path}") }
+        }
+        None => url.to_string(),
+    }
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        h.update(&buf[..n]);
+    }
+    Ok((hex::encode(h.finalize()), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_stripped() {
+        assert_eq!(strip_credentials("https://u:k@api.example/v1"), "https://api.example/v1");
+        assert_eq!(strip_credentials("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    }
+}

@@ -1,0 +1,13 @@
+//! edgebench: benchmarks language models on devices and servers — speed, correctness and
+//! arena rankings in one run. See DESIGN.md for the map; each module is one concept.
+
+pub mod backend;
+pub mod error;
+pub mod measure;
+pub mod results;
+pub mod runner;
+pub mod scenario;
+pub mod source;
+pub mod workload;
+
+pub use error::{Error, Result};

@@ -1,0 +1,61 @@
+//! The host fingerprint: what machine ran edgebench (and, for in-process backends, the model).
+
+use serde::{Deserialize, Serialize};
+use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HostFingerprint {
+    pub hostname: String,
+    pub cpu_model: String,
+    pub cpu_arch: String,
+    pub physical_cores: Option<usize>,
+    pub logical_cpus: usize,
+    pub memory_bytes: u64,
+    pub os: String,
+    pub kernel: String,
+}
+
+impl HostFingerprint {
+    pub fn read() -> Self {
+        let sys = System::new_with_specifics(
+            RefreshKind::nothing()
+                .with_cpu(CpuRefreshKind::nothing())
+                .with_memory(MemoryRefreshKind::nothing().with_ram()),
+        )
+        .ok();
+        let cpu_model = sys
+            .as_ref()
+            .and_then(|s| s.cpus().first().map(|c| c.brand().trim().to_string()))
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| "unknown".into());
+        HostFingerprint {
+            hostname: System::host_name().unwrap_or_default(),
+            cpu_model,
+            cpu_arch: System::cpu_arch(),
+            physical_cores: System::physical_core_count().ok(),
+            logical_cpus: sys.as_ref().map_or(0, |s| s.cpus().len()),
+            memory_bytes: sys.as_ref().map_or(0, System::total_memory),
+            os: System::long_os_version().unwrap_or_else(|_| std::env::consts::OS.into()),
+            kernel: System::kernel_version().unwrap_or_default(),
+        }
+    }
+
+    /// A default device label when the user gives none: the host name.
+    pub fn default_label(&self) -> String {
+        if self.hostname.is_empty() { "localhost".into() } else { self.hostname.clone() }
+    }
+
+    pub fn render(&self) -> String {
+        format!(
+            "host:    {}\ncpu:     {} ({})\ncores:   {} physical, {} logical\nmemory:  {:.1} GiB\nos:      {}\nkernel:  {}\n",
+            self.hostname,
+            self.cpu_model,
+            self.cpu_arch,
+            self.physical_cores.map_or("?".into(), |c| c.to_string()),
+            self.logical_cpus,
+            self.memory_bytes as f64 / (1u64 << 30) as f64,
+            self.os,
+            self.kernel
+        )
+    }
+}

@@ -1,0 +1,72 @@
+//! `run.json`: what was run, where, with what, and what to watch out for. Written at the
+//! start (status "running") and rewritten at the end, atomically (temporary file + rename),
+//! so a reader never sees half a manifest.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::device::HostFingerprint;
+use super::SCHEMA_VERSION;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioRecord {
+    pub name: String,
+    pub kind: String,
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub status: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub edgebench_version: String,
+    pub git_commit: String,
+    pub command_line: Vec<String>,
+    pub scenarios: Vec<ScenarioRecord>,
+    /// Per backend: kind, model, server facts (`/props`, `/v1/models`), launch details.
+    pub backends: Vec<serde_json::Value>,
+    /// The machine that ran edgebench (the client, for remote servers).
+    pub host: HostFingerprint,
+    /// The device label results belong to (`--label`, the backend's `device`, or the host).
+    pub device: String,
+    pub requests_total: usize,
+    pub requests_failed: usize,
+    /// Things a reader of the figures must know: buffered streams, queued requests, noise.
+    pub warnings: Vec<String>,
+}
+
+impl RunManifest {
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("run.json");
+        let tmp = dir.join("run.json.tmp");
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::results(&path, e))?;
+        std::fs::write(&tmp, text).map_err(|e| Error::results(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::results(&path, e))
+    }
+
+    pub fn read(dir: &Path) -> Result<Self> {
+        let path = dir.join("run.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, e))?;
+        let m: RunManifest = serde_json::from_str(&text).map_err(|e| Error::file(&path, e))?;
+        if m.schema_version != SCHEMA_VERSION {
+            return Err(Error::file(&path, format!(
+                "schema version {} is not the one this edgebench reads ({SCHEMA_VERSION})", m.schema_version
+            )));
+        }
+        Ok(m)
+    }
+}
+
+pub fn git_commit() -> String {
+    option_env!("EDGEBENCH_GIT_COMMIT").unwrap_or("unknown").to_string()
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

@@ -1,0 +1,12 @@
+//! Results on disk: the CSV schema, the crash-safe writer and reader, the run manifest and
+//! the host fingerprint.
+
+pub mod device;
+pub mod manifest;
+pub mod reader;
+pub mod schema;
+pub mod writer;
+
+pub use manifest::RunManifest;
+pub use schema::{SampleRow, SummaryRow, SCHEMA_VERSION};
+pub use writer::CsvAppender;

@@ -1,0 +1,126 @@
+//! The CSV schema: one `#[derive(Serialize)]` struct per file (as criterion does it).
+//! Column meanings are documented in the README; changing a column bumps `SCHEMA_VERSION`,
+//! which is written in `run.json` and checked by the reader.
+
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The header of samples.csv, derived from the struct so code and check never disagree.
+pub const SAMPLE_COLUMNS: &[&str] = &[
+    "run_id", "backend", "model", "device", "scenario", "case_id", "kind", "repetition", "stream",
+    "concurrency", "started_at", "prompt_tokens_requested", "prompt_tokens", "prompt_tokens_server",
+    "max_tokens", "output_tokens", "ttft_ms", "tpot_ms", "e2e_ms", "itl_mean_ms", "itl_p50_ms",
+    "itl_p90_ms", "itl_p99_ms", "itl_max_ms", "itl_exact", "content_reads", "tokens_per_read",
+    "prefill_tok_s", "decode_tok_s", "server_prompt_n", "server_prompt_ms", "server_prefill_tok_s",
+    "server_predicted_n", "server_predicted_ms", "server_decode_tok_s", "cached_tokens",
+    "finish_reason", "error_category", "error_message",
+];
+
+/// One request. Empty cells mean "not measured" (never zero in disguise).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SampleRow {
+    pub run_id: String,
+    pub backend: String,
+    pub model: String,
+    pub device: String,
+    pub scenario: String,
+    pub case_id: String,
+    pub kind: String,
+    /// 0-based index of the measured request within its case.
+    pub repetition: u32,
+    /// Which of the `concurrency` parallel streams made the request.
+    pub stream: u32,
+    pub concurrency: u32,
+    /// Wall-clock time the request was sent, RFC 3339 with milliseconds (for time series).
+    pub started_at: String,
+    pub prompt_tokens_requested: u32,
+    /// Tokens the backend processed (template included): our count, else the server's usage.
+    pub prompt_tokens: Option<u64>,
+    /// `usage.prompt_tokens` as the server reported it.
+    pub prompt_tokens_server: Option<u64>,
+    pub max_tokens: u32,
+    pub output_tokens: Option<u64>,
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    pub e2e_ms: Option<f64>,
+    pub itl_mean_ms: Option<f64>,
+    pub itl_p50_ms: Option<f64>,
+    pub itl_p90_ms: Option<f64>,
+    pub itl_p99_ms: Option<f64>,
+    pub itl_max_ms: Option<f64>,
+    pub itl_exact: Option<bool>,
+    pub content_reads: Option<u32>,
+    pub tokens_per_read: Option<f64>,
+    pub prefill_tok_s: Option<f64>,
+    pub decode_tok_s: Option<f64>,
+    pub server_prompt_n: Option<u64>,
+    pub server_prompt_ms: Option<f64>,
+    pub server_prefill_tok_s: Option<f64>,
+    pub server_predicted_n: Option<u64>,
+    pub server_predicted_ms: Option<f64>,
+    pub server_decode_tok_s: Option<f64>,
+    /// Prompt tokens served from a cache (server's `cache_n` / `cached_tokens`); 0 expected.
+    pub cached_tokens: Option<u64>,
+    pub finish_reason: Option<String>,
+    /// Empty for a successful request; else one of the documented categories.
+    pub error_category: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// One case × metric, with the statistics of its distribution.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SummaryRow {
+    pub run_id: String,
+    pub backend: String,
+    pub model: String,
+    pub device: String,
+    pub scenario: String,
+    pub case_id: String,
+    pub kind: String,
+    pub prompt_tokens: u32,
+    pub max_tokens: u32,
+    pub concurrency: u32,
+    pub metric: String,
+    pub unit: String,
+    pub n: usize,
+    pub mean: f64,
+    pub stddev: f64,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+    /// 95% bootstrap CI of the median (for case-wide figures, equal to the value).
+    pub ci_low: f64,
+    pub ci_high: f64,
+    /// Requests of the case that failed (same on every metric row of the case).
+    pub errors: usize,
+    /// Semicolon-separated warnings: `high_variation`, `buffered_stream`, `queued`, …
+    pub flags: String,
+}
+
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "run_id", "backend", "model", "device", "scenario", "case_id", "kind", "prompt_tokens",
+    "max_tokens", "concurrency", "metric", "unit", "n", "mean", "stddev", "min", "p50", "p90",
+    "p99", "max", "ci_low", "ci_high", "errors", "flags",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_of<T: Serialize + Default>() -> Vec<String> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.serialize(T::default()).unwrap();
+        let bytes = w.into_inner().unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        text.lines().next().unwrap().split(',').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn column_lists_match_structs() {
+        assert_eq!(header_of::<SampleRow>(), SAMPLE_COLUMNS);
+        assert_eq!(header_of::<SummaryRow>(), SUMMARY_COLUMNS);
+    }
+}

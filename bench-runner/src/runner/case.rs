@@ -1,0 +1,233 @@
+//! One case on one backend: prepare, warm up, measure, write rows, summarise.
+
+use std::time::Instant;
+
+use futures_util::future::join_all;
+
+use super::summary::{summarize_case, Measured};
+use super::RunCtx;
+use crate::backend::{Backend, BackendFacts, ErrorCategory, Prompt, Request, RequestError, Response};
+use crate::error::Result;
+use crate::measure::request::{compute, Timeline};
+use crate::measure::stats::percentile_sorted;
+use crate::results::SampleRow;
+use crate::results::SummaryRow;
+use crate::scenario::{Case, Scenario};
+use crate::workload::prompt;
+
+pub(crate) struct CaseOutcome {
+    pub total: usize,
+    pub failed: usize,
+    pub summary: Vec<SummaryRow>,
+    pub warnings: Vec<String>,
+}
+
+/// A prepared request: prompt and the token count the backend will process.
+struct Prepared {
+    prompt: Prompt,
+    tokens: Option<u32>,
+}
+
+async fn prepare(backend: &Backend, target: u32, salt: String, seed: u64, guess: &mut Option<usize>) -> std::result::Result<Prepared, RequestError> {
+    let endpoint = backend.endpoint();
+    let e = prompt::exact(target, &salt, seed, *guess, async |text: &str| {
+        backend.count_prompt_tokens(&Prompt::user(endpoint, text.to_string())).await
+    })
+    .await?;
+    *guess = Some(e.words);
+    Ok(Prepared { prompt: Prompt::user(endpoint, e.text), tokens: e.tokens })
+}
+
+pub(crate) async fn run_case(
+    ctx: &RunCtx,
+    backend: &Backend,
+    facts: &BackendFacts,
+    device: &str,
+    scenario: &Scenario,
+    case: &Case,
+) -> Result<CaseOutcome> {
+    let n_streams = case.concurrency as usize;
+    let reps = case.repetitions as usize;
+    let n_warm = case.warmup as usize * n_streams;
+    let n_measured = n_streams * reps;
+    let label = format!("{} {}", backend.name(), case.id);
+
+    // 1) Prompts, outside any timed region. Salts are unique per request of the whole run.
+    let mut guess = None;
+    let mut prepared = Vec::with_capacity(n_warm + n_measured);
+    let mut prep_error: Option<RequestError> = None;
+    for i in 0..n_warm + n_measured {
+        let salt = prompt::salt(ctx.nonce, hash_index(&label, i));
+        match prepare(backend, case.prompt_tokens, salt, case.seed, &mut guess).await {
+            Ok(p) => prepared.push(p),
+            Err(e) => {
+                prep_error = Some(e);
+                break;
+            }
+        }
+    }
+
+    let base_row = SampleRow {
+        run_id: ctx.run_id.clone(),
+        backend: backend.name().to_string(),
+        model: facts.model.clone().unwrap_or_default(),
+        device: device.to_string(),
+        scenario: scenario.name.clone(),
+        case_id: case.id.clone(),
+        kind: scenario.kind().to_string(),
+        concurrency: case.concurrency,
+        prompt_tokens_requested: case.prompt_tokens,
+        max_tokens: case.max_tokens,
+        ..Default::default()
+    };
+
+    let mut measured: Vec<Measured> = Vec::with_capacity(n_measured);
+    let wall_start = Instant::now();
+    if let Some(err) = prep_error {
+        // The backend cannot even prepare: every request of the case is an error row.
+        for r in 0..n_measured {
+            let mut row = base_row.clone();
+            row.repetition = r as u32;
+            row.stream = (r % n_streams) as u32;
+            row.started_at = crate::results::manifest::now_rfc3339();
+            row.error_category = Some(err.category.as_str().into());
+            row.error_message = Some(err.message.clone());
+            ctx.samples.borrow_mut().append(&row)?;
+            ctx.progress.request_done(&label, None);
+            measured.push(Measured { row, itl: Vec::new(), burst_fraction: None });
+        }
+    } else {
+        let mut prepared = prepared.into_iter();
+        // 2) Warm-up rounds, `concurrency` requests at a time, discarded.
+        for _ in 0..case.warmup {
+            let round: Vec<Prepared> = prepared.by_ref().take(n_streams).collect();
+            let reqs: Vec<Request> = round.iter().map(|p| request(case, p)).collect();
+            join_all(reqs.iter().map(|r| backend.generate(r))).await;
+        }
+        // 3) Measured: `concurrency` streams, each making `repetitions` requests in turn.
+        let mut per_stream: Vec<Vec<Prepared>> = (0..n_streams).map(|_| Vec::with_capacity(reps)).collect();
+        for (i, p) in prepared.enumerate() {
+            per_stream[i % n_streams].push(p);
+        }
+        let results = std::cell::RefCell::new(Vec::with_capacity(n_measured));
+        let written: std::cell::RefCell<Result<()>> = std::cell::RefCell::new(Ok(()));
+        let next_rep = std::cell::Cell::new(0u32);
+        join_all(per_stream.iter().enumerate().map(|(stream, prompts)| {
+            let base_row = &base_row;
+            let results = &results;
+            let written = &written;
+            let next_rep = &next_rep;
+            let label = &label;
+            async move {
+                for p in prompts {
+                    let started_at = crate::results::manifest::now_rfc3339();
+                    let resp = backend.generate(&request(case, p)).await;
+                    let mut m = to_measured(backend, base_row, p, &resp).await;
+                    m.row.stream = stream as u32;
+                    m.row.started_at = started_at;
+                    m.row.repetition = next_rep.get();
+                    next_rep.set(next_rep.get() + 1);
+                    // Written and flushed now: a crash loses at most the requests in flight.
+                    if let Err(e) = ctx.samples.borrow_mut().append(&m.row) {
+                        *written.borrow_mut() = Err(e);
+                    }
+                    ctx.progress.request_done(label, m.row.decode_tok_s);
+                    results.borrow_mut().push(m);
+                }
+            }
+        }))
+        .await;
+        written.into_inner()?;
+        measured = results.into_inner();
+    }
+    let wall_s = wall_start.elapsed().as_secs_f64();
+
+    let failed = measured.iter().filter(|m| m.row.error_category.is_some()).count();
+    let (summary, warnings) = summarize_case(ctx, facts, device, scenario, case, &measured, wall_s);
+    for row in &summary {
+        ctx.summary.borrow_mut().append(row)?;
+    }
+    if !ctx.quiet {
+        ctx.progress.note(&super::table::case_line(backend.name(), case, &summary, failed, n_measured));
+    }
+    Ok(CaseOutcome { total: n_measured, failed, summary, warnings })
+}
+
+fn request(case: &Case, p: &Prepared) -> Request {
+    Request {
+        prompt: p.prompt.clone(),
+        max_tokens: case.max_tokens,
+        temperature: case.sampling.temperature,
+        top_p: case.sampling.top_p,
+        seed: Some(case.seed),
+        ignore_eos: case.sampling.ignore_eos,
+        allow_prefix_cache: false,
+    }
+}
+
+/// A stable per-request index for the salt generator.
+fn hash_index(label: &str, i: usize) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in label.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// Turns a response into a sample row plus the raw ITL values the case summary pools.
+async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepared, resp: &Response) -> Measured {
+    let mut row = base.clone();
+    let usage = resp.usage.unwrap_or_default();
+    let timings = resp.timings.unwrap_or_default();
+    row.prompt_tokens_server = usage.prompt_tokens;
+    row.prompt_tokens = p.tokens.map(u64::from).or(usage.prompt_tokens);
+    row.finish_reason = resp.finish_reason.clone();
+    row.server_prompt_n = timings.prompt_n;
+    row.server_prompt_ms = timings.prompt_ms;
+    row.server_prefill_tok_s = timings.prompt_per_second;
+    row.server_predicted_n = timings.predicted_n;
+    row.server_predicted_ms = timings.predicted_ms;
+    row.server_decode_tok_s = timings.predicted_per_second;
+    row.cached_tokens = usage.cached_tokens.or(timings.cache_n);
+    let mut output = usage.completion_tokens.or(timings.predicted_n);
+    if output.is_none() && !resp.text.is_empty() {
+        output = backend.count_text_tokens(&resp.text).await.map(u64::from);
+    }
+    row.output_tokens = output;
+    let timeline = Timeline {
+        reads: resp
+            .content
+            .iter()
+            .map(|c| (c.at.duration_since(resp.sent_at).as_secs_f64() * 1000.0, c.tokens.unwrap_or(1)))
+            .collect(),
+    };
+    let m = compute(&timeline, row.prompt_tokens, output);
+    row.ttft_ms = m.ttft_ms;
+    row.tpot_ms = m.tpot_ms;
+    row.e2e_ms = m.e2e_ms;
+    row.prefill_tok_s = m.prefill_tok_s;
+    row.decode_tok_s = m.decode_tok_s;
+    row.content_reads = Some(m.content_reads);
+    row.tokens_per_read = m.tokens_per_read;
+    if !m.itl_ms.is_empty() {
+        let mut s = m.itl_ms.clone();
+        s.sort_by(f64::total_cmp);
+        row.itl_mean_ms = Some(s.iter().sum::<f64>() / s.len() as f64);
+        row.itl_p50_ms = Some(percentile_sorted(&s, 50.0));
+        row.itl_p90_ms = Some(percentile_sorted(&s, 90.0));
+        row.itl_p99_ms = Some(percentile_sorted(&s, 99.0));
+        row.itl_max_ms = s.last().copied();
+        row.itl_exact = Some(m.itl_exact);
+    }
+    if let Some(e) = resp.error.clone() {
+        row.error_category = Some(e.category.as_str().into());
+        row.error_message = Some(e.message);
+        // A broken stream's partial timings must not be mistaken for a whole request's.
+        if e.category != ErrorCategory::EmptyResponse {
+            row.decode_tok_s = None;
+            row.tpot_ms = None;
+            row.e2e_ms = None;
+        }
+    }
+    Measured { row, itl: m.itl_ms, burst_fraction: m.burst_fraction }
+}

@@ -1,0 +1,57 @@
+//! The progress bar (case, done/total, ETA, live tok/s) and status lines.
+//!
+//! No steady tick: on a 2-core machine a redraw thread would steal time from the model under
+//! test. The bar redraws only when a request finishes. When stderr is not a terminal (CI),
+//! the bar is hidden and one line per case is printed instead.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    quiet: bool,
+}
+
+impl Progress {
+    pub fn new(total: u64, quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template("{msg:40} [{bar:30}] {pos}/{len} ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b
+        });
+        Progress { bar, quiet }
+    }
+
+    /// One request finished.
+    pub fn request_done(&self, case: &str, decode_tok_s: Option<f64>) {
+        if let Some(b) = &self.bar {
+            match decode_tok_s {
+                Some(t) => b.set_message(format!("{case}  {t:.1} tok/s")),
+                None => b.set_message(case.to_string()),
+            }
+            b.inc(1);
+        }
+    }
+
+    /// A line for the log, above the bar.
+    pub fn note(&self, line: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

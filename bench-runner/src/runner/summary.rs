@@ -1,0 +1,147 @@
+//! Per-case statistics: one summary row per metric, plus case-wide throughput, plus the
+//! warnings a reader must see (buffered streams, queued requests, noise, cache hits).
+
+use super::RunCtx;
+use crate::backend::BackendFacts;
+use crate::measure::stats::{summarize, Summary, HIGH_CV};
+use crate::results::{SampleRow, SummaryRow};
+use crate::scenario::{Case, Scenario};
+
+pub(crate) struct Measured {
+    pub row: SampleRow,
+    pub itl: Vec<f64>,
+    pub burst_fraction: Option<f64>,
+}
+
+/// Mean tokens per network read above which a stream counts as buffered.
+const BUFFERED_TOKENS_PER_READ: f64 = 1.5;
+/// Share of gaps < 10% of the median gap above which a stream counts as bursty.
+const BURSTY_FRACTION: f64 = 0.25;
+
+pub(crate) fn summarize_case(
+    ctx: &RunCtx,
+    facts: &BackendFacts,
+    device: &str,
+    scenario: &Scenario,
+    case: &Case,
+    measured: &[Measured],
+    wall_s: f64,
+) -> (Vec<SummaryRow>, Vec<String>) {
+    let ok: Vec<&Measured> = measured.iter().filter(|m| m.row.error_category.is_none()).collect();
+    let errors = measured.len() - ok.len();
+    let col = |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> { ok.iter().filter_map(|m| f(&m.row)).collect() };
+
+    let mut flags: Vec<&str> = Vec::new();
+    let mut warnings = Vec::new();
+    let where_ = format!("{} / {} / {}", facts.name, scenario.name, case.id);
+
+    let tpr = col(|r| r.tokens_per_read);
+    let bursts: Vec<f64> = ok.iter().filter_map(|m| m.burst_fraction).collect();
+    let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+    if mean(&tpr) > BUFFERED_TOKENS_PER_READ || mean(&bursts) > BURSTY_FRACTION {
+        flags.push("buffered_stream");
+        warnings.push(format!(
+            "{where_}: stream is buffered ({:.2} tokens per read, {:.0}% of gaps are bursts): ITL and TPOT from client clocks cannot be trusted",
+            mean(&tpr), mean(&bursts) * 100.0
+        ));
+    }
+    if let Some(slots) = facts.slots {
+        if case.concurrency > slots {
+            flags.push("queued");
+            warnings.push(format!("{where_}: concurrency {} exceeds the server's {slots} slots: requests queue, TTFT includes waiting", case.concurrency));
+        }
+    }
+    if ok.iter().any(|m| m.row.prompt_tokens.is_some_and(|p| p != case.prompt_tokens as u64)) {
+        flags.push("prompt_length_inexact");
+        warnings.push(format!("{where_}: prompt lengths differ from the requested {} tokens (see prompt_tokens)", case.prompt_tokens));
+    }
+    if ok.iter().any(|m| m.row.cached_tokens.is_some_and(|c| c > 0)) {
+        flags.push("prefix_cache_hit");
+        warnings.push(format!("{where_}: the server served prompt tokens from its cache"));
+    }
+    if ok.iter().any(|m| m.row.itl_exact == Some(false)) {
+        flags.push("itl_estimated");
+    }
+    if errors > 0 {
+        warnings.push(format!("{where_}: {errors} of {} requests failed", measured.len()));
+    }
+
+    let decode = col(|r| r.decode_tok_s);
+    let ttft = col(|r| r.ttft_ms);
+    for (name, v) in [("decode tok/s", &decode), ("TTFT", &ttft)] {
+        if let Some(s) = summarize(v) {
+            if s.n >= 3 && s.cv() > HIGH_CV {
+                flags.push("high_variation");
+                warnings.push(format!(
+                    "{where_}: {name} varies a lot (CV {:.0}%); close other programs or add repetitions",
+                    s.cv() * 100.0
+                ));
+            }
+        }
+    }
+    flags.sort();
+    flags.dedup();
+    let flags = flags.join(";");
+
+    let base = SummaryRow {
+        run_id: ctx.run_id.clone(),
+        backend: facts.name.clone(),
+        model: facts.model.clone().unwrap_or_default(),
+        device: device.to_string(),
+        scenario: scenario.name.clone(),
+        case_id: case.id.clone(),
+        kind: scenario.kind().to_string(),
+        prompt_tokens: case.prompt_tokens,
+        max_tokens: case.max_tokens,
+        concurrency: case.concurrency,
+        errors,
+        flags,
+        ..Default::default()
+    };
+    let mut rows = Vec::new();
+    let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
+        if let Some(s) = summarize(&values) {
+            rows.push(row(&base, metric, unit, &s));
+        }
+    };
+    push("ttft_ms", "ms", ttft.clone());
+    push("tpot_ms", "ms", col(|r| r.tpot_ms));
+    push("itl_ms", "ms", ok.iter().flat_map(|m| m.itl.iter().copied()).collect());
+    push("e2e_ms", "ms", col(|r| r.e2e_ms));
+    push("prefill_tok_s", "tok/s", col(|r| r.prefill_tok_s));
+    push("decode_tok_s", "tok/s", decode.clone());
+    push("prompt_tokens", "tokens", col(|r| r.prompt_tokens.map(|v| v as f64)));
+    push("output_tokens", "tokens", col(|r| r.output_tokens.map(|v| v as f64)));
+    push("server_prompt_ms", "ms", col(|r| r.server_prompt_ms));
+    push("server_prefill_tok_s", "tok/s", col(|r| r.server_prefill_tok_s));
+    push("server_decode_tok_s", "tok/s", col(|r| r.server_decode_tok_s));
+    // Time outside prompt evaluation: tokenizing, templating, queueing, transport.
+    push("ttft_minus_server_prompt_ms", "ms", col(|r| Some(r.ttft_ms? - r.server_prompt_ms?)));
+    // Client ÷ server decode speed per request: 1.0 means our clock agrees with the server's.
+    push("decode_client_server_ratio", "ratio", col(|r| Some(r.decode_tok_s? / r.server_decode_tok_s.filter(|s| *s > 0.0)?)));
+    // Case-wide throughput over the measured phase's wall time.
+    if wall_s > 0.0 && !ok.is_empty() {
+        let out: f64 = col(|r| r.output_tokens.map(|v| v as f64)).iter().sum();
+        push("output_tok_s", "tok/s", vec![out / wall_s]);
+        push("requests_per_s", "req/s", vec![ok.len() as f64 / wall_s]);
+    }
+    (rows, warnings)
+}
+
+fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryRow {
+    SummaryRow {
+        metric: metric.into(),
+        unit: unit.into(),
+        n: s.n,
+        mean: s.mean,
+        stddev: s.stddev,
+        min: s.min,
+        p50: s.p50,
+        p90: s.p90,
+        p99: s.p99,
+        max: s.max,
+        ci_low: s.ci_low,
+        ci_high: s.ci_high,
+        ..base.clone()
+    }
+}

@@ -1,0 +1,51 @@
+//! Expands a scenario's grid into cases: the cartesian product, in file order.
+
+use super::{Sampling, Scenario, ScenarioBody};
+
+/// One point of a scenario's grid, run `repetitions × concurrency` times on each backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Stable, human-readable id, unique within the scenario: `pp512_tg128_c1`.
+    pub id: String,
+    pub scenario: String,
+    pub prompt_tokens: u32,
+    pub max_tokens: u32,
+    pub concurrency: u32,
+    pub warmup: u32,
+    pub repetitions: u32,
+    pub seed: u64,
+    pub sampling: Sampling,
+}
+
+impl Case {
+    /// Measured requests in this case: each of the `concurrency` streams makes `repetitions`.
+    pub fn requests(&self) -> u32 {
+        self.repetitions * self.concurrency
+    }
+}
+
+pub(super) fn expand(s: &Scenario) -> Vec<Case> {
+    match &s.body {
+        ScenarioBody::Throughput(t) => {
+            let mut cases = Vec::new();
+            for &p in &t.prompt_tokens {
+                for &g in &t.max_tokens {
+                    for &c in &t.concurrency {
+                        cases.push(Case {
+                            id: format!("pp{p}_tg{g}_c{c}"),
+                            scenario: s.name.clone(),
+                            prompt_tokens: p,
+                            max_tokens: g,
+                            concurrency: c,
+                            warmup: t.warmup,
+                            repetitions: t.repetitions,
+                            seed: t.seed,
+                            sampling: t.sampling.clone(),
+                        });
+                    }
+                }
+            }
+            cases
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `kind = "throughput"`: a grid of prompt length × output length × concurrency.
+//!
+//! ```toml
+//! kind = "throughput"
+//! prompt_tokens = [512]      # exact prompt length, chat template included
+//! max_tokens = [128]         # output length (exact with ignore_eos)
+//! concurrency = [1, 2, 4, 8] # requests in flight
+//! warmup = 1                 # discarded rounds before each case
+//! repetitions = 5            # measured requests per concurrent stream
+//! seed = 42
+//! temperature = 0.0
+//! top_p = 1.0
+//! ignore_eos = true
+//! ```
+
+use std::path::Path;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{check_grid, Common};
+use crate::error::Result;
+use crate::source;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sampling {
+    pub temperature: f64,
+    pub top_p: f64,
+    /// Keep generating past end-of-sequence so output length is exactly `max_tokens`.
+    pub ignore_eos: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Throughput {
+    pub prompt_tokens: Vec<u32>,
+    pub max_tokens: Vec<u32>,
+    pub concurrency: Vec<u32>,
+    pub warmup: u32,
+    pub repetitions: u32,
+    pub seed: u64,
+    pub sampling: Sampling,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[allow(dead_code)]
+    kind: String,
+    name: Option<String>,
+    description: Option<String>,
+    prompt_tokens: Spanned<Vec<u32>>,
+    max_tokens: Spanned<Vec<u32>>,
+    concurrency: Option<Spanned<Vec<u32>>>,
+    warmup: Option<Spanned<u32>>,
+    repetitions: Option<Spanned<u32>>,
+    seed: Option<u64>,
+    temperature: Option<Spanned<f64>>,
+    top_p: Option<Spanned<f64>>,
+    ignore_eos: Option<bool>,
+}
+
+/// Largest values we accept: far above any real model, low enough to catch typos.
+const MAX_PROMPT: u32 = 4_194_304;
+const MAX_OUTPUT: u32 = 1_048_576;
+const MAX_CONCURRENCY: u32 = 4096;
+const MAX_REPETITIONS: u32 = 100_000;
+
+pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
+    let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
+    // A prompt needs room for the per-request salt that defeats prefix caches.
+    let prompt_tokens = check_grid(path, text, "prompt_tokens", &raw.prompt_tokens, 16, MAX_PROMPT)?;
+    let max_tokens = check_grid(path, text, "max_tokens", &raw.max_tokens, 1, MAX_OUTPUT)?;
+    let concurrency = match &raw.concurrency {
+        Some(c) => check_grid(path, text, "concurrency", c, 1, MAX_CONCURRENCY)?,
+        None => vec![1],
+    };
+    let warmup = raw.warmup.as_ref().map_or(1, |w| *w.get_ref());
+    if warmup > 1000 {
+        let span = raw.warmup.as_ref().map(|w| w.span());
+        return Err(source::error_at(path, text, span, "`warmup` must be at most 1000"));
+    }
+    let repetitions = match &raw.repetitions {
+        Some(r) if *r.get_ref() == 0 || *r.get_ref() > MAX_REPETITIONS => {
+            return Err(source::error_at(path, text, Some(r.span()), format!(
+                "`repetitions` must be from 1 to {MAX_REPETITIONS}"
+            )));
+        }
+        Some(r) => *r.get_ref(),
+        None => 5,
+    };
+    let temperature = match &raw.temperature {
+        Some(t) if !(0.0..=5.0).contains(t.get_ref()) => {
+            return Err(source::error_at(path, text, Some(t.span()), "`temperature` must be from 0 to 5"));
+        }
+        Some(t) => *t.get_ref(),
+        None => 0.0,
+    };
+    let top_p = match &raw.top_p {
+        Some(p) if !(*p.get_ref() > 0.0 && *p.get_ref() <= 1.0) => {
+            return Err(source::error_at(path, text, Some(p.span()), "`top_p` must be in (0, 1]"));
+        }
+        Some(p) => *p.get_ref(),
+        None => 1.0,
+    };
+    Ok((
+        Common { name: raw.name, description: raw.description },
+        Throughput {
+            prompt_tokens,
+            max_tokens,
+            concurrency,
+            warmup,
+            repetitions,
+            seed: raw.seed.unwrap_or(42),
+            sampling: Sampling { temperature, top_p, ignore_eos: raw.ignore_eos.unwrap_or(true) },
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Scenario;
+    use crate::error::Error;
+    use std::path::Path;
+
+    fn parse(text: &str) -> Result<Scenario, Error> {
+        Scenario::parse(Path::new("s.toml"), text)
+    }
+
+    fn located(text: &str) -> (usize, usize, String) {
+        match parse(text) {
+            Err(Error::Input { line, col, message, .. }) => (line, col, message),
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_a_full_grid() {
+        let s = parse("kind = \"throughput\"\nprompt_tokens = [64, 128]\nmax_tokens = [16]\nconcurrency = [1, 2]\nrepetitions = 3\n").unwrap();
+        assert_eq!(s.cases().len(), 4);
+        assert_eq!(s.name, "s");
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let (line, col, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitons = 3\n");
+        assert_eq!((line, col), (4, 1));
+        assert!(msg.contains("unknown field `repetitons`"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_is_located() {
+        let (line, col, msg) = located("kind = \"throughput\"\nprompt_tokens = \"64\"\nmax_tokens = [16]\n");
+        assert_eq!((line, col), (2, 17));
+        assert!(msg.contains("expected a sequence"), "{msg}");
+    }
+
+    #[test]
+    fn empty_grid_is_an_error() {
+        let (line, col, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = []\n");
+        assert_eq!((line, col), (3, 14));
+        assert!(msg.contains("empty grid"), "{msg}");
+    }
+
+    #[test]
+    fn negative_numbers_are_errors() {
+        let (line, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nconcurrency = [-2]\n");
+        assert_eq!(line, 4);
+        assert!(msg.contains("-2"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_kind_is_located() {
+        let (line, col, msg) = located("\nkind = \"speed\"\n");
+        assert_eq!((line, col), (2, 8));
+        assert!(msg.contains("throughput"), "{msg}");
+    }
+
+    #[test]
+    fn impossible_values_are_errors() {
+        let (_, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [4]\nmax_tokens = [16]\n");
+        assert!(msg.contains("from 16"), "{msg}");
+        let (_, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\ntop_p = 0.0\n");
+        assert!(msg.contains("top_p"), "{msg}");
+        let (_, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitions = 0\n");
+        assert!(msg.contains("repetitions"), "{msg}");
+    }
+}

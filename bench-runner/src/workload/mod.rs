@@ -1,0 +1,3 @@
+//! What is sent: salted, token-exact prompts.
+
+pub mod prompt;
