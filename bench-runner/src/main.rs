@@ -115,20 +115,18 @@ fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
         Command::Validate { files } => {
-            let mut first_error = None;
+            // Every file is checked and every mistake reported, then the worst exit code wins.
+            let mut code = 0u8;
             for f in &files {
                 match validate(f) {
                     Ok(what) => println!("{}: ok ({what})", f.display()),
                     Err(e) => {
                         eprintln!("error: {e}");
-                        first_error.get_or_insert(e);
+                        code = code.max(e.exit_code() as u8);
                     }
                 }
             }
-            match first_error {
-                Some(e) => Err(e),
-                None => Ok(0),
-            }
+            Ok(code)
         }
         Command::Device { json } => {
             let fp = HostFingerprint::read();
