@@ -68,6 +68,8 @@ impl OpenAiBackend {
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(10))
             .tcp_nodelay(true)
+            // Below llama-server's 5 s keep-alive, so we never reuse a socket it is closing.
+            .pool_idle_timeout(Duration::from_secs(2))
             .build()
             .map_err(|e| Error::backend(&bc.name, e))?;
         let mut server = None;
@@ -102,7 +104,29 @@ impl OpenAiBackend {
         self.cfg.endpoint
     }
 
+    /// Helper calls (not timed) are retried on connection errors: a keep-alive socket that
+    /// the server closed at the same moment must not fail a request it never saw.
     async fn get_json(&self, url: &str) -> std::result::Result<Value, RequestError> {
+        let mut tries = 0;
+        loop {
+            match self.get_json_once(url).await {
+                Err(e) if e.category == ErrorCategory::Connect && tries < 2 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn post_json(&self, url: &str, body: &Value) -> std::result::Result<Value, RequestError> {
+        let mut tries = 0;
+        loop {
+            match self.post_json_once(url, body).await {
+                Err(e) if e.category == ErrorCategory::Connect && tries < 2 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn get_json_once(&self, url: &str) -> std::result::Result<Value, RequestError> {
         let r = self.client.get(url).timeout(Duration::from_secs(30)).send().await.map_err(transport_error)?;
         let status = r.status();
         let body = r.text().await.map_err(transport_error)?;
@@ -112,7 +136,7 @@ impl OpenAiBackend {
         serde_json::from_str(&body).map_err(|e| RequestError::new(ErrorCategory::MalformedStream, format!("{url}: {e}")))
     }
 
-    async fn post_json(&self, url: &str, body: &Value) -> std::result::Result<Value, RequestError> {
+    async fn post_json_once(&self, url: &str, body: &Value) -> std::result::Result<Value, RequestError> {
         let r = self.client.post(url).json(body).timeout(Duration::from_secs(60)).send().await.map_err(transport_error)?;
         let status = r.status();
         let text = r.text().await.map_err(transport_error)?;
@@ -145,10 +169,16 @@ impl OpenAiBackend {
         if self.model.is_none() {
             self.model = models.as_ref().and_then(|m| m.pointer("/data/0/id")).and_then(Value::as_str).map(str::to_string);
         }
+        // llama-server names the model by the path it was given: keep only the file name as
+        // the label (the full path and hash are recorded separately).
+        let label = self.model.as_deref().map(|m| match m.rsplit_once('/') {
+            Some((_, file)) if self.dialect == Dialect::LlamaCpp => file.to_string(),
+            _ => m.to_string(),
+        });
         let mut facts = BackendFacts {
             name: self.name.clone(),
             kind: "openai".into(),
-            model: self.model.clone(),
+            model: label,
             endpoint: Some(self.cfg.endpoint),
             base_url: Some(strip_credentials(&self.base_url)),
             device: self.device.clone(),
@@ -194,7 +224,7 @@ impl OpenAiBackend {
                 let v = self
                     .post_json(&format!("{}/apply-template", self.root_url), &json!({ "messages": messages }))
                     .await
-                    .map_err(|e| RequestError::new(ErrorCategory::Prepare, format!("/apply-template: {}", e.message)))?;
+                    .map_err(|e| prepare_error("/apply-template", e))?;
                 v.get("prompt").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
                     RequestError::new(ErrorCategory::Prepare, "/apply-template answered without `prompt`")
                 })?
@@ -204,7 +234,7 @@ impl OpenAiBackend {
         let v = self
             .post_json(&format!("{}/tokenize", self.root_url), &json!({ "content": text, "add_special": true, "parse_special": true }))
             .await
-            .map_err(|e| RequestError::new(ErrorCategory::Prepare, format!("/tokenize: {}", e.message)))?;
+            .map_err(|e| prepare_error("/tokenize", e))?;
         let n = v.get("tokens").and_then(Value::as_array).map(Vec::len).ok_or_else(|| {
             RequestError::new(ErrorCategory::Prepare, "/tokenize answered without `tokens`")
         })?;
@@ -261,7 +291,18 @@ impl OpenAiBackend {
         Value::Object(b)
     }
 
+    /// Streams one completion. A connection refused or closed before any response byte is
+    /// retried once (the request never reached the server, so nothing is measured twice);
+    /// the timings are those of the attempt that answered.
     pub async fn generate(&self, req: &Request) -> Response {
+        let first = self.generate_once(req).await;
+        match &first.error {
+            Some(e) if e.category == ErrorCategory::Connect && first.content.is_empty() => self.generate_once(req).await,
+            _ => first,
+        }
+    }
+
+    async fn generate_once(&self, req: &Request) -> Response {
         let url = match self.cfg.endpoint {
             Endpoint::Chat => format!("{}/chat/completions", self.base_url),
             Endpoint::Completions => format!("{}/completions", self.base_url),
@@ -398,6 +439,12 @@ impl OpenAiBackend {
         }
         *done
     }
+}
+
+/// A failed helper call while preparing a prompt: a dead server stays `connect`, the rest is `prepare`.
+fn prepare_error(what: &str, e: RequestError) -> RequestError {
+    let cat = if matches!(e.category, ErrorCategory::Connect | ErrorCategory::Timeout) { e.category } else { ErrorCategory::Prepare };
+    RequestError::new(cat, format!("{what}: {}", e.message))
 }
 
 fn transport_error(e: reqwest::Error) -> RequestError {
