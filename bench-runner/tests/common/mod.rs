@@ -1,0 +1,51 @@
+//! Shared helpers: where the repository, the model and llama-server are, and how to write a
+//! backend config for a test.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+pub fn gemma() -> PathBuf {
+    let p = repo_root().join("models/gemma-3-270m-q4_k_m.gguf");
+    assert!(p.exists(), "{} is missing: run scripts/setup first", p.display());
+    p
+}
+
+pub fn llama_server() -> PathBuf {
+    let p = repo_root().join(".venv/llama-bin/llama-server");
+    assert!(p.exists(), "{} is missing: run scripts/setup first", p.display());
+    p
+}
+
+pub fn edgebench() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("edgebench").expect("edgebench binary");
+    c.current_dir(repo_root());
+    c
+}
+
+/// A backend config with one launched llama-server on Gemma, with extra backend keys and
+/// extra server arguments.
+pub fn llama_server_config(dir: &Path, extra_keys: &str, extra_args: &[&str]) -> PathBuf {
+    let mut args = vec!["-m", "{model}", "--host", "127.0.0.1", "--port", "{port}", "-c", "4096", "-np", "4", "--no-webui"];
+    args.extend_from_slice(extra_args);
+    let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
+    let text = format!(
+        "default = \"srv\"\n[backends.srv]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{{port}}/v1\"\n{extra_keys}\n[backends.srv.launch]\ncommand = {:?}\nmodel = {:?}\nargs = [{}]\nstartup_timeout_s = 120\n",
+        llama_server().display().to_string(),
+        gemma().display().to_string(),
+        args.join(", ")
+    );
+    let path = dir.join("backends.toml");
+    std::fs::write(&path, text).expect("write config");
+    path
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write file");
+    p
+}

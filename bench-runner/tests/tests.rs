@@ -1,0 +1,7 @@
+//! One integration-test binary (as ripgrep does it) to save link time; one module per topic.
+//! These tests run the real `edgebench` binary against real engines: llama-server built by
+//! `scripts/setup` on the Gemma 3 270M GGUF. No HTTP mocks.
+
+mod common;
+mod core_loop;
+mod input_errors;
