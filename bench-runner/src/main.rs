@@ -71,13 +71,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.exit_code() as u8)
+            eprintln!("error: {e:#}");
+            // Library errors know their exit code; anything else is an input/usage problem.
+            let code = e.downcast_ref::<Error>().map_or(2, Error::exit_code);
+            ExitCode::from(code as u8)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<u8, Error> {
+fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Command::Run { scenarios, backends, config, out, run_id, label, quiet } => {
             let opts = RunOptions {
@@ -94,12 +96,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 .enable_all()
                 .build()
                 .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
-            let outcome = rt.block_on(async {
-                tokio::select! {
-                    r = runner::run(opts) => r,
-                    _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
-                }
-            })?;
+            let outcome = rt.block_on(runner::run(opts))?;
             println!("{}", runner::table::markdown(&outcome.summary));
             for w in &outcome.warnings {
                 eprintln!("warning: {w}");
@@ -110,7 +107,8 @@ fn run(cli: Cli) -> Result<u8, Error> {
                     failed: outcome.requests_failed,
                     total: outcome.requests_total,
                     samples: outcome.run_dir.join("samples.csv"),
-                });
+                }
+                .into());
             }
             Ok(0)
         }

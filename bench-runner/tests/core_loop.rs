@@ -171,3 +171,37 @@ fn device_prints_the_host_fingerprint() {
     assert!(v["memory_bytes"].as_u64().unwrap() > 0);
     assert!(!v["kernel"].as_str().unwrap().is_empty());
 }
+
+/// Ctrl-C (SIGINT to edgebench alone) stops the launched server, keeps the rows, exits 130.
+#[test]
+fn ctrl_c_stops_the_launched_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = llama_server_config(tmp.path(), "", &[]);
+    let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nwarmup = 0\nrepetitions = 40\n");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
+        .args(["run", "--quiet", "--run-id", "int"])
+        .arg(&scenario)
+        .arg("--config").arg(&config)
+        .arg("--out").arg(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = tmp.path().join("int");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while std::fs::read_to_string(run.join("samples.csv")).map(|t| t.lines().count()).unwrap_or(0) < 3 {
+        assert!(Instant::now() < deadline, "no rows appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let server_pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"].as_u64().unwrap();
+    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    // The server is gone (kill -0 fails for a pid that no longer exists).
+    let alive = std::process::Command::new("kill").args(["-0", &server_pid.to_string()]).stderr(std::process::Stdio::null()).status().unwrap().success();
+    assert!(!alive, "llama-server {server_pid} still running after Ctrl-C");
+    let m = RunManifest::read(&run).unwrap();
+    assert_eq!(m.status, "interrupted");
+    let rows = read_samples(&run.join("samples.csv")).unwrap();
+    assert!(rows.rows.len() >= 2 && rows.warnings.is_empty());
+}

@@ -122,45 +122,47 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     let mut all_summary = Vec::new();
     let mut failed = 0usize;
     let mut done = 0usize;
-    let mut fatal: Option<Error> = None;
-    for bc in &selected {
-        let device = opts.label.clone().or_else(|| bc.device.clone()).unwrap_or_else(|| manifest.device.clone());
-        let mut backend = match connect(bc, &run_dir).await {
-            Ok(b) => b,
-            Err(e) => {
-                fatal = Some(e);
-                break;
+    // The backends run inside a future that Ctrl-C can drop: dropping it drops the backend,
+    // which stops a launched server; then the manifest still records what happened.
+    let body = async {
+        for bc in &selected {
+            let device = opts.label.clone().or_else(|| bc.device.clone()).unwrap_or_else(|| manifest.device.clone());
+            let backend = connect(bc, &run_dir).await;
+            let mut backend = backend?;
+            let facts = backend.probe().await?;
+            manifest.backends.push(serde_json::to_value(&facts).unwrap_or_default());
+            manifest.write(&run_dir)?;
+            ctx.progress.note(&format!(
+                "backend {}: {} ({}), model {}",
+                bc.name,
+                facts.server.as_deref().unwrap_or("openai-compatible"),
+                facts.server_version.as_deref().unwrap_or("version unknown"),
+                facts.model.as_deref().unwrap_or("?")
+            ));
+            for scenario in &scenarios {
+                for case in scenario.cases() {
+                    let out = case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?;
+                    failed += out.failed;
+                    done += out.total;
+                    manifest.warnings.extend(out.warnings);
+                    all_summary.extend(out.summary);
+                }
             }
-        };
-        let facts = match backend.probe().await {
-            Ok(f) => f,
-            Err(e) => {
-                fatal = Some(e);
-                break;
-            }
-        };
-        manifest.backends.push(serde_json::to_value(&facts).unwrap_or_default());
-        manifest.write(&run_dir)?;
-        ctx.progress.note(&format!(
-            "backend {}: {} ({}), model {}",
-            bc.name,
-            facts.server.as_deref().unwrap_or("openai-compatible"),
-            facts.server_version.as_deref().unwrap_or("version unknown"),
-            facts.model.as_deref().unwrap_or("?")
-        ));
-        for scenario in &scenarios {
-            for case in scenario.cases() {
-                let out = case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?;
-                failed += out.failed;
-                done += out.total;
-                manifest.warnings.extend(out.warnings);
-                all_summary.extend(out.summary);
-            }
+            drop(backend); // stops a launched server before the next backend starts
         }
-        drop(backend); // stops a launched server before the next backend starts
-    }
+        Ok::<(), Error>(())
+    };
+    let result = tokio::select! {
+        r = body => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+    };
+    let fatal = result.err();
     ctx.progress.finish();
-    manifest.status = if fatal.is_some() { "failed".into() } else { "complete".into() };
+    manifest.status = match &fatal {
+        None => "complete".into(),
+        Some(Error::Interrupted) => "interrupted".into(),
+        Some(_) => "failed".into(),
+    };
     manifest.ended_at = Some(now_rfc3339());
     manifest.requests_total = done;
     manifest.requests_failed = failed;
