@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use edgebench::backend::Config;
 use edgebench::results::device::HostFingerprint;
 use edgebench::runner::{self, RunOptions};
-use edgebench::scenario::Scenario;
+use edgebench::scenario::{Scenario, ScenarioBody};
 use edgebench::Error;
 
 #[derive(Parser)]
@@ -150,6 +150,12 @@ fn validate(path: &std::path::Path) -> Result<String, Error> {
         Ok(format!("backend config, {} backends", c.backends.len()))
     } else {
         let s = Scenario::parse(path, &text)?;
-        Ok(format!("{} scenario `{}`, {} cases", s.kind(), s.name, s.cases().len()))
+        Ok(match &s.body {
+            ScenarioBody::Context(c) => format!(
+                "context scenario `{}`, lengths {:?}, {} depths, {} needle kinds",
+                s.name, c.lengths, c.depths.len(), c.needles.len()
+            ),
+            _ => format!("{} scenario `{}`, {} cases", s.kind(), s.name, s.cases().len()),
+        })
     }
 }

@@ -205,3 +205,40 @@ fn ctrl_c_stops_the_launched_server() {
     let rows = read_samples(&run.join("samples.csv")).unwrap();
     assert!(rows.rows.len() >= 2 && rows.warnings.is_empty());
 }
+
+/// Even SIGKILL of edgebench (no chance to clean up) must not leave the server running.
+#[test]
+fn killing_edgebench_takes_the_server_down() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = llama_server_config(tmp.path(), "", &[]);
+    let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nwarmup = 0\nrepetitions = 40\n");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
+        .args(["run", "--quiet", "--run-id", "k"])
+        .arg(&scenario)
+        .arg("--config").arg(&config)
+        .arg("--out").arg(tmp.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let run = tmp.path().join("k");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while std::fs::read_to_string(run.join("samples.csv")).map(|t| t.lines().count()).unwrap_or(0) < 2 {
+        assert!(Instant::now() < deadline, "no rows appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let server_pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"].as_u64().unwrap().to_string();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone_by = Instant::now() + Duration::from_secs(10);
+    loop {
+        let alive = std::process::Command::new("kill").args(["-0", &server_pid]).stderr(std::process::Stdio::null()).status().unwrap().success();
+        // A zombie still answers kill -0 until reaped by init; check its state too.
+        let zombie = std::fs::read_to_string(format!("/proc/{server_pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true);
+        if !alive || zombie {
+            break;
+        }
+        assert!(Instant::now() < gone_by, "llama-server {server_pid} survived edgebench's SIGKILL");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -65,11 +65,10 @@ impl LaunchedServer {
         let log = File::create(log_path).map_err(|e| Error::results(log_path, e))?;
         let log2 = log.try_clone().map_err(|e| Error::results(log_path, e))?;
         let spawned = Instant::now();
-        let child = Command::new(&cfg.command)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log2)
+        let mut cmd = Command::new(&cfg.command);
+        cmd.args(&args).stdin(Stdio::null()).stdout(log).stderr(log2);
+        die_with_parent(&mut cmd);
+        let child = cmd
             .spawn()
             .map_err(|e| Error::backend(backend, format!(
                 "cannot start {}: {e} (run scripts/setup)", cfg.command.display()
@@ -149,6 +148,27 @@ impl Drop for LaunchedServer {
         self.stop(Duration::from_secs(5));
     }
 }
+
+/// On Linux the server gets SIGTERM when edgebench dies, however it dies (even SIGKILL):
+/// a benchmark must never leave a server running that would skew the next measurement.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn die_with_parent(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent; it runs in the
+    // forked child before exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_cmd: &mut Command) {}
 
 #[allow(unsafe_code)]
 fn terminate(pid: u32) {

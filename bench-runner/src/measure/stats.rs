@@ -107,6 +107,29 @@ pub fn bootstrap_median_ci(values: &[f64], resamples: usize, seed: u64) -> (f64,
     (percentile_sorted(&medians, 2.5), percentile_sorted(&medians, 97.5))
 }
 
+/// Percentile-bootstrap 95% CI of the mean, seeded (for proportions such as recall, where
+/// the median of 0/1-like values says little).
+pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, seed: u64) -> (f64, f64) {
+    let n = values.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    if n == 1 {
+        return (values[0], values[0]);
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut means = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        let mut sum = 0.0;
+        for _ in 0..n {
+            sum += values[rng.random_range(0..n)];
+        }
+        means.push(sum / n as f64);
+    }
+    means.sort_by(f64::total_cmp);
+    (percentile_sorted(&means, 2.5), percentile_sorted(&means, 97.5))
+}
+
 /// Median by selection (O(n)), reordering `v`.
 fn median_in_place(v: &mut [f64]) -> f64 {
     let n = v.len();
@@ -155,6 +178,14 @@ mod tests {
         assert!(a.0 < 50.0 && a.1 > 50.0);
         // The median of 101 uniform ranks has a standard error of about 7.2: the CI spans ~±14.
         assert!(a.1 - a.0 > 15.0 && a.1 - a.0 < 45.0, "{a:?}");
+    }
+
+    #[test]
+    fn bootstrap_mean_ci_brackets_a_proportion() {
+        let v: Vec<f64> = (0..40).map(|i| if i % 4 == 0 { 0.0 } else { 1.0 }).collect();
+        let (lo, hi) = bootstrap_mean_ci(&v, 2000, 3);
+        assert!(lo < 0.75 && hi > 0.75 && lo > 0.5 && hi <= 1.0, "{lo} {hi}");
+        assert_eq!(bootstrap_mean_ci(&[0.5], 10, 1), (0.5, 0.5));
     }
 
     #[test]

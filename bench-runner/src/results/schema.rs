@@ -14,7 +14,7 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "itl_p90_ms", "itl_p99_ms", "itl_max_ms", "itl_exact", "content_reads", "tokens_per_read",
     "prefill_tok_s", "decode_tok_s", "server_prompt_n", "server_prompt_ms", "server_prefill_tok_s",
     "server_predicted_n", "server_predicted_ms", "server_decode_tok_s", "cached_tokens",
-    "finish_reason", "error_category", "error_message",
+    "depth_pct", "needle", "recall", "output_head", "finish_reason", "error_category", "error_message",
 ];
 
 /// One request. Empty cells mean "not measured" (never zero in disguise).
@@ -62,6 +62,14 @@ pub struct SampleRow {
     pub server_decode_tok_s: Option<f64>,
     /// Prompt tokens served from a cache (server's `cache_n` / `cached_tokens`); 0 expected.
     pub cached_tokens: Option<u64>,
+    /// Context scenarios: where the asked needle sits, in per cent of the haystack.
+    pub depth_pct: Option<f64>,
+    /// Context scenarios: needle kind and variant, e.g. `number/multi_key`.
+    pub needle: Option<String>,
+    /// Context scenarios: RULER's string_match_all, the fraction of expected values found.
+    pub recall: Option<f64>,
+    /// Context scenarios: the first 200 characters of the answer, to audit the recall score.
+    pub output_head: Option<String>,
     pub finish_reason: Option<String>,
     /// Empty for a successful request; else one of the documented categories.
     pub error_category: Option<String>,

@@ -23,9 +23,9 @@ pub(crate) struct CaseOutcome {
 }
 
 /// A prepared request: prompt and the token count the backend will process.
-struct Prepared {
-    prompt: Prompt,
-    tokens: Option<u32>,
+pub(super) struct Prepared {
+    pub prompt: Prompt,
+    pub tokens: Option<u32>,
 }
 
 async fn prepare(backend: &Backend, target: u32, salt: String, seed: u64, guess: &mut Option<usize>) -> std::result::Result<Prepared, RequestError> {
@@ -166,7 +166,7 @@ fn request(case: &Case, p: &Prepared) -> Request {
 }
 
 /// A stable per-request index for the salt generator.
-fn hash_index(label: &str, i: usize) -> u64 {
+pub(super) fn hash_index(label: &str, i: usize) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in label.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
@@ -175,7 +175,7 @@ fn hash_index(label: &str, i: usize) -> u64 {
 }
 
 /// Turns a response into a sample row plus the raw ITL values the case summary pools.
-async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepared, resp: &Response) -> Measured {
+pub(super) async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepared, resp: &Response) -> Measured {
     let mut row = base.clone();
     let usage = resp.usage.unwrap_or_default();
     let timings = resp.timings.unwrap_or_default();

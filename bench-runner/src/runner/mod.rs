@@ -4,6 +4,7 @@
 //! soon as it is measured and a summary per case at its end.
 
 mod case;
+mod context;
 mod progress;
 mod summary;
 pub mod table;
@@ -16,7 +17,7 @@ use crate::results::device::HostFingerprint;
 use crate::results::manifest::{git_commit, now_rfc3339, ScenarioRecord};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
 use crate::results::{CsvAppender, RunManifest, SummaryRow, SCHEMA_VERSION};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioBody};
 
 pub use progress::Progress;
 
@@ -57,6 +58,29 @@ pub fn new_run_id(scenarios: &[Scenario]) -> String {
     let mut name = names.join("+");
     name.retain(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '+');
     format!("{}-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"), name)
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM (CI cancelling a job), so both stop servers cleanly.
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Per-run randomness for salts: wall clock and process id, so two runs never share salts.
@@ -140,8 +164,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                 facts.model.as_deref().unwrap_or("?")
             ));
             for scenario in &scenarios {
-                for case in scenario.cases() {
-                    let out = case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?;
+                let outcomes = match &scenario.body {
+                    ScenarioBody::Throughput(_) => {
+                        let mut v = Vec::new();
+                        for case in scenario.cases() {
+                            v.push(case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?);
+                        }
+                        v
+                    }
+                    ScenarioBody::Context(c) => vec![context::run_context(&ctx, &backend, &facts, &device, scenario, c).await?],
+                };
+                for out in outcomes {
                     failed += out.failed;
                     done += out.total;
                     manifest.warnings.extend(out.warnings);
@@ -154,7 +187,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     };
     let result = tokio::select! {
         r = body => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+        _ = interrupted() => Err(Error::Interrupted),
     };
     let fatal = result.err();
     ctx.progress.finish();

@@ -38,6 +38,13 @@ impl Progress {
         }
     }
 
+    /// More requests than first counted (lengths known only once the backend is probed).
+    pub fn add_total(&self, n: u64) {
+        if let Some(b) = &self.bar {
+            b.inc_length(n);
+        }
+    }
+
     /// A line for the log, above the bar.
     pub fn note(&self, line: &str) {
         if self.quiet {

@@ -33,11 +33,53 @@ pub fn case_line(backend: &str, case: &Case, rows: &[SummaryRow], failed: usize,
     )
 }
 
+/// One line per finished context length, for the log.
+pub fn context_line(backend: &str, length: u32, rows: &[SummaryRow], failed: usize, total: usize) -> String {
+    let recall = metric(rows, "recall").map_or("-".into(), |r| format!("{:.2} [{:.2}, {:.2}]", r.mean, r.ci_low, r.ci_high));
+    format!(
+        "{backend} ctx{length}: recall {recall}, prefill {} tok/s, decode {} tok/s, TTFT p50 {} ms, {}/{} ok",
+        fmt(metric(rows, "prefill_tok_s").map(|r| r.p50), 1),
+        fmt(metric(rows, "decode_tok_s").map(|r| r.p50), 1),
+        fmt(metric(rows, "ttft_ms").map(|r| r.p50), 1),
+        total - failed,
+        total
+    )
+}
+
+/// Context scenarios: recall and speed per length, and the effective context length.
+pub fn context_markdown(rows: &[SummaryRow]) -> String {
+    let ctx: Vec<&SummaryRow> = rows.iter().filter(|r| r.kind == "context").collect();
+    if ctx.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("| backend | model | device | length | n | recall mean [95% CI] | TTFT p50 ms | prefill tok/s p50 | decode tok/s p50 |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n");
+    for r in ctx.iter().filter(|r| r.metric == "recall") {
+        let same = |m: &str| {
+            ctx.iter()
+                .find(|x| x.backend == r.backend && x.scenario == r.scenario && x.case_id == r.case_id && x.metric == m)
+                .map(|x| x.p50)
+        };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.2} [{:.2}, {:.2}] | {} | {} | {} |\n",
+            r.backend, r.model, r.device, r.prompt_tokens + r.max_tokens, r.n, r.mean, r.ci_low, r.ci_high,
+            fmt(same("ttft_ms"), 1), fmt(same("prefill_tok_s"), 1), fmt(same("decode_tok_s"), 1)
+        ));
+    }
+    for r in ctx.iter().filter(|r| r.metric == "effective_context_length") {
+        if r.flags == "no_length_passed" {
+            out.push_str(&format!("\n{} / {}: no tested length reached the recall threshold\n", r.backend, r.scenario));
+        } else {
+            out.push_str(&format!("\n{} / {}: effective context length {} tokens ({})\n", r.backend, r.scenario, r.p50, r.flags));
+        }
+    }
+    out
+}
+
 /// The end-of-run table over all cases.
 pub fn markdown(rows: &[SummaryRow]) -> String {
     let mut cases: BTreeMap<(String, String, String), Vec<SummaryRow>> = BTreeMap::new();
     let mut order = Vec::new();
-    for r in rows {
+    for r in rows.iter().filter(|r| r.kind != "context") {
         let key = (r.backend.clone(), r.scenario.clone(), r.case_id.clone());
         if !cases.contains_key(&key) {
             order.push(key.clone());
@@ -45,6 +87,9 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
         cases.entry(key).or_default().push(r.clone());
     }
     let mut out = String::new();
+    if order.is_empty() {
+        return context_markdown(rows);
+    }
     out.push_str("| backend | model | device | case | n | TTFT p50 ms | TPOT p50 ms | ITL p99 ms | decode tok/s p50 [95% CI] | prefill tok/s p50 | out tok/s | client/server | errors | flags |\n");
     out.push_str("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
     for key in order {
@@ -68,6 +113,11 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
             any.errors,
             if any.flags.is_empty() { "" } else { &any.flags },
         ));
+    }
+    let c = context_markdown(rows);
+    if !c.is_empty() {
+        out.push('\n');
+        out.push_str(&c);
     }
     out
 }

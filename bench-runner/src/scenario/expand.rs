@@ -47,5 +47,6 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
             }
             cases
         }
+        ScenarioBody::Context(_) => Vec::new(),
     }
 }

@@ -3,6 +3,7 @@
 //! A scenario file names its `kind`; each kind has its own strict schema (unknown keys are
 //! errors) in its own file. Every mistake is reported as `file:line:col: what was expected`.
 
+pub mod context;
 mod expand;
 mod throughput;
 
@@ -19,7 +20,7 @@ use crate::error::Result;
 use crate::source;
 
 /// The kinds this build understands, for error messages.
-pub const KINDS: &[&str] = &["throughput"];
+pub const KINDS: &[&str] = &["throughput", "context"];
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -35,12 +36,14 @@ pub struct Scenario {
 #[derive(Debug, Clone)]
 pub enum ScenarioBody {
     Throughput(Throughput),
+    Context(context::Context),
 }
 
 impl Scenario {
     pub fn kind(&self) -> &'static str {
         match self.body {
             ScenarioBody::Throughput(_) => "throughput",
+            ScenarioBody::Context(_) => "context",
         }
     }
 
@@ -70,6 +73,11 @@ impl Scenario {
                 common = c;
                 ScenarioBody::Throughput(t)
             }
+            "context" => {
+                let (c, t) = context::parse(path, text)?;
+                common = c;
+                ScenarioBody::Context(t)
+            }
             other => {
                 return Err(source::error_at(path, text, Some(kind.span()), format!(
                     "unknown scenario kind `{other}`; expected one of: {}", KINDS.join(", ")
@@ -88,7 +96,8 @@ impl Scenario {
         })
     }
 
-    /// Expands the scenario's grid into cases, in a stable order.
+    /// Expands the scenario's grid into cases, in a stable order. Context scenarios have no
+    /// fixed grid (their lengths may depend on the backend): see `runner::context`.
     pub fn cases(&self) -> Vec<Case> {
         expand::expand(self)
     }
