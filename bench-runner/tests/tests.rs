@@ -3,5 +3,6 @@
 //! `scripts/setup` on the Gemma 3 270M GGUF. No HTTP mocks.
 
 mod common;
+mod context;
 mod core_loop;
 mod input_errors;
