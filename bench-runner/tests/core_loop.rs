@@ -113,7 +113,7 @@ fn server_killed_mid_run_gives_error_rows_and_exit_3() {
     let tmp = tempfile::tempdir().unwrap();
     let config = llama_server_config(tmp.path(), "", &[]);
     let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nconcurrency = [1]\nwarmup = 0\nrepetitions = 40\n");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args(["run", "--quiet", "--run-id", "killed"])
         .arg(&scenario)
         .arg("--config").arg(&config)

@@ -49,6 +49,11 @@ pub struct BackendConfig {
     /// Per-request limit, and the longest silence allowed inside a stream.
     pub timeout_s: f64,
     pub stall_timeout_s: f64,
+    /// Retries of a request refused before generation (connection refused, 429, 503).
+    pub retries: u32,
+    /// First back-off in seconds; doubles per retry (capped at 60 s) unless the server
+    /// says `Retry-After`.
+    pub retry_backoff_s: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -98,6 +103,8 @@ struct RawBackend {
     device: Option<String>,
     timeout_s: Option<Spanned<f64>>,
     stall_timeout_s: Option<Spanned<f64>>,
+    retries: Option<Spanned<u32>>,
+    retry_backoff_s: Option<Spanned<f64>>,
     // openai
     base_url: Option<Spanned<String>>,
     model: Option<Spanned<String>>,
@@ -204,6 +211,12 @@ fn convert(
     let err = |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
     let timeout_s = positive(path, text, &rb.timeout_s, "timeout_s", 600.0)?;
     let stall_timeout_s = positive(path, text, &rb.stall_timeout_s, "stall_timeout_s", 120.0)?;
+    let retry_backoff_s = positive(path, text, &rb.retry_backoff_s, "retry_backoff_s", 1.0)?;
+    let retries = match &rb.retries {
+        Some(r) if *r.get_ref() > 20 => return Err(err(r.span(), "`retries` must be at most 20".into())),
+        Some(r) => *r.get_ref(),
+        None => 2,
+    };
     let kind = match rb.kind.get_ref().as_str() {
         "openai" => {
             let Some(base_url) = rb.base_url else {
@@ -273,7 +286,7 @@ fn convert(
             )));
         }
     };
-    Ok(BackendConfig { name: name.to_string(), kind, device: rb.device, timeout_s, stall_timeout_s })
+    Ok(BackendConfig { name: name.to_string(), kind, device: rb.device, timeout_s, stall_timeout_s, retries, retry_backoff_s })
 }
 
 #[cfg(test)]

@@ -129,11 +129,13 @@ impl ErrorCategory {
 pub struct RequestError {
     pub category: ErrorCategory,
     pub message: String,
+    /// The server's `Retry-After`, in seconds, when it sent one (429/503).
+    pub retry_after_s: Option<f64>,
 }
 
 impl RequestError {
     pub fn new(category: ErrorCategory, message: impl Into<String>) -> Self {
-        RequestError { category, message: message.into() }
+        RequestError { category, message: message.into(), retry_after_s: None }
     }
 }
 
@@ -148,11 +150,13 @@ pub struct Response {
     pub usage: Option<Usage>,
     pub timings: Option<ServerTimings>,
     pub error: Option<RequestError>,
+    /// Attempts before this one that failed without reaching generation (retried).
+    pub retries: u32,
 }
 
 impl Response {
     pub fn failed(sent_at: Instant, error: RequestError) -> Self {
-        Response { sent_at, content: Vec::new(), text: String::new(), finish_reason: None, usage: None, timings: None, error: Some(error) }
+        Response { sent_at, content: Vec::new(), text: String::new(), finish_reason: None, usage: None, timings: None, error: Some(error), retries: 0 }
     }
 }
 

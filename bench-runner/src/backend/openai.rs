@@ -44,8 +44,14 @@ pub struct OpenAiBackend {
     dialect: Dialect,
     timeout: Duration,
     stall: Duration,
+    retries: u32,
+    retry_backoff: Duration,
     /// Kept so the server lives exactly as long as the backend.
-    server: Option<LaunchedServer>,
+    server: std::sync::Mutex<Option<LaunchedServer>>,
+    /// Set when a request ran out of retries on connection errors: later requests then fail
+    /// at the first refusal instead of waiting through the back-off again (a dead server
+    /// must not turn the rest of the run into hours of sleeping).
+    down: std::sync::atomic::AtomicBool,
 }
 
 impl OpenAiBackend {
@@ -92,12 +98,22 @@ impl OpenAiBackend {
             dialect: Dialect::Generic,
             timeout: Duration::from_secs_f64(bc.timeout_s),
             stall: Duration::from_secs_f64(bc.stall_timeout_s),
-            server,
+            retries: bc.retries,
+            retry_backoff: Duration::from_secs_f64(bc.retry_backoff_s),
+            server: std::sync::Mutex::new(server),
+            down: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The exit status of a launched server that is no longer running.
+    fn launched_exit(&self) -> Option<String> {
+        let mut guard = self.server.lock().ok()?;
+        let server = guard.as_mut()?;
+        server.exit_status()
     }
 
     pub fn endpoint(&self) -> Endpoint {
@@ -183,7 +199,7 @@ impl OpenAiBackend {
             base_url: Some(strip_credentials(&self.base_url)),
             device: self.device.clone(),
             exact_prompt_tokens: self.dialect == Dialect::LlamaCpp,
-            launched: self.server.as_ref().map(|s| s.facts.clone()),
+            launched: self.server.lock().ok().and_then(|s| s.as_ref().map(|s| s.facts.clone())),
             ..Default::default()
         };
         match self.dialect {
@@ -291,14 +307,52 @@ impl OpenAiBackend {
         Value::Object(b)
     }
 
-    /// Streams one completion. A connection refused or closed before any response byte is
-    /// retried once (the request never reached the server, so nothing is measured twice);
-    /// the timings are those of the attempt that answered.
+    /// Streams one completion. A request refused before generation started — connection
+    /// refused or closed before any response byte, HTTP 429 or 503 — is retried up to
+    /// `retries` times with exponential back-off, or after the server's `Retry-After`.
+    /// The timings are those of the attempt that answered: a failed attempt's clock is
+    /// thrown away with it, and the row records how many retries it took.
     pub async fn generate(&self, req: &Request) -> Response {
-        let first = self.generate_once(req).await;
-        match &first.error {
-            Some(e) if e.category == ErrorCategory::Connect && first.content.is_empty() => self.generate_once(req).await,
-            _ => first,
+        use std::sync::atomic::Ordering;
+        let mut retries = 0;
+        let mut backoff = self.retry_backoff;
+        loop {
+            let mut r = self.generate_once(req).await;
+            let connect = r.error.as_ref().is_some_and(|e| e.category == ErrorCategory::Connect);
+            if r.error.is_none() {
+                self.down.store(false, Ordering::Relaxed);
+            }
+            if connect {
+                if let Some(status) = self.launched_exit() {
+                    // Our own server is gone: say so, and do not wait for it.
+                    if let Some(e) = r.error.as_mut() {
+                        e.message = format!("the launched server exited ({status}); {}", e.message);
+                    }
+                    r.retries = retries;
+                    return r;
+                }
+            }
+            let retryable = r.content.is_empty()
+                && !(connect && self.down.load(Ordering::Relaxed))
+                && r.error.as_ref().is_some_and(|e| {
+                    matches!(e.category, ErrorCategory::Connect | ErrorCategory::RateLimited)
+                        || (e.category == ErrorCategory::HttpServer && e.message.starts_with("HTTP 503"))
+                });
+            if !retryable || retries >= self.retries {
+                if connect && retries >= self.retries {
+                    self.down.store(true, Ordering::Relaxed);
+                }
+                r.retries = retries;
+                return r;
+            }
+            let wait = r
+                .error
+                .as_ref()
+                .and_then(|e| e.retry_after_s)
+                .map_or(backoff, |s| Duration::from_secs_f64(s.clamp(0.0, 300.0)));
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(Duration::from_secs(60));
+            retries += 1;
         }
     }
 
@@ -321,8 +375,18 @@ impl OpenAiBackend {
         };
         let status = resp.status();
         if !status.is_success() {
+            // Retry-After in seconds (the HTTP-date form is rare for LLM servers; it falls back
+            // to our own back-off).
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0);
             let text = resp.text().await.unwrap_or_default();
-            return Response::failed(sent_at, status_error(status, &text));
+            let mut e = status_error(status, &text);
+            e.retry_after_s = retry_after;
+            return Response::failed(sent_at, e);
         }
         let mut out = Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
         out.error = None;

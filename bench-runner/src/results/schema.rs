@@ -14,7 +14,7 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "itl_p90_ms", "itl_p99_ms", "itl_max_ms", "itl_exact", "content_reads", "tokens_per_read",
     "prefill_tok_s", "decode_tok_s", "server_prompt_n", "server_prompt_ms", "server_prefill_tok_s",
     "server_predicted_n", "server_predicted_ms", "server_decode_tok_s", "cached_tokens",
-    "depth_pct", "needle", "recall", "output_head", "finish_reason", "error_category", "error_message",
+    "depth_pct", "needle", "recall", "output_head", "finish_reason", "retries", "error_category", "error_message",
 ];
 
 /// One request. Empty cells mean "not measured" (never zero in disguise).
@@ -71,6 +71,8 @@ pub struct SampleRow {
     /// Context scenarios: the first 200 characters of the answer, to audit the recall score.
     pub output_head: Option<String>,
     pub finish_reason: Option<String>,
+    /// Attempts refused before generation and retried (connection refused, 429, 503).
+    pub retries: u32,
     /// Empty for a successful request; else one of the documented categories.
     pub error_category: Option<String>,
     pub error_message: Option<String>,

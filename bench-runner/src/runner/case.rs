@@ -182,6 +182,7 @@ pub(super) async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepare
     row.prompt_tokens_server = usage.prompt_tokens;
     row.prompt_tokens = p.tokens.map(u64::from).or(usage.prompt_tokens);
     row.finish_reason = resp.finish_reason.clone();
+    row.retries = resp.retries;
     row.server_prompt_n = timings.prompt_n;
     row.server_prompt_ms = timings.prompt_ms;
     row.server_prefill_tok_s = timings.prompt_per_second;
