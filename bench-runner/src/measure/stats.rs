@@ -107,9 +107,12 @@ pub fn bootstrap_median_ci(values: &[f64], resamples: usize, seed: u64) -> (f64,
     (percentile_sorted(&medians, 2.5), percentile_sorted(&medians, 97.5))
 }
 
-/// Median by selection (O(n)), reordering `v`.
-fn median_in_place(v: &mut [f64]) -> f64 {
+/// Median by selection (O(n)), reordering `v`. Empty input gives NaN.
+pub fn median_in_place(v: &mut [f64]) -> f64 {
     let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
     let mid = n / 2;
     let (_, upper, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
     let upper = *upper;

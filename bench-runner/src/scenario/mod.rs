@@ -89,6 +89,17 @@ impl Scenario {
     }
 
     /// Expands the scenario's grid into cases, in a stable order.
+    /// The sampling settings as one canonical string, recorded in run.json so that reports can
+    /// refuse to put results sampled differently into one ratio without a warning.
+    pub fn sampling_key(&self) -> String {
+        match &self.body {
+            ScenarioBody::Throughput(t) => {
+                let s = &t.sampling;
+                format!("temperature={} top_p={} ignore_eos={} seed={}", s.temperature, s.top_p, s.ignore_eos, t.seed)
+            }
+        }
+    }
+
     pub fn cases(&self) -> Vec<Case> {
         expand::expand(self)
     }
