@@ -56,14 +56,14 @@ impl Chart for MedianBars {
         let labels: Vec<String> = cases.iter().map(|c| c.case_id.clone()).collect();
         let svg = style::svg(|root| {
             let mut chart = ChartBuilder::on(root)
-                .caption(&title, (FONT, 20))
+                .caption(&title, (FONT, style::TITLE))
                 .margin(12)
                 .x_label_area_size(if n_cases > 5 { 90 } else { 36 })
                 .y_label_area_size(64)
                 .build_cartesian_2d((0..1000 * n_cases as i32).with_key_points((0..n_cases as i32).map(|i| 1000 * i + 500).collect()), 0.0..ymax)
                 .map_err(err)?;
             let rotate = n_cases > 5;
-            let x_style = TextStyle::from((FONT, 13).into_font());
+            let x_style = TextStyle::from((FONT, style::LABEL).into_font());
             let x_style = if rotate { x_style.transform(FontTransform::Rotate90) } else { x_style };
             chart
                 .configure_mesh()
@@ -72,7 +72,7 @@ impl Chart for MedianBars {
                 .x_label_formatter(&|x| usize::try_from(*x / 1000).ok().and_then(|i| labels.get(i)).cloned().unwrap_or_default())
                 .y_desc(self.metric.unit)
                 .y_label_formatter(&|y| style::num(*y))
-                .label_style((FONT, 13))
+                .label_style((FONT, style::LABEL))
                 .draw()
                 .map_err(err)?;
             for (k, &si) in series.iter().enumerate() {
@@ -98,7 +98,7 @@ impl Chart for MedianBars {
             chart
                 .configure_series_labels()
                 .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, 13))
+                .label_font((FONT, style::LABEL))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
                 .draw()

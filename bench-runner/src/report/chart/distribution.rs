@@ -102,7 +102,7 @@ fn figure(ds: &Dataset, rows: Vec<Spread>, id: &str, title: &str, what: &str, un
     let svg = style::svg(|root| {
         // Rows top to bottom: row i sits at y = n − 1 − i.
         let mut chart = ChartBuilder::on(root)
-            .caption(&title_full, (FONT, 20))
+            .caption(&title_full, (FONT, style::TITLE))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(110)
@@ -117,7 +117,7 @@ fn figure(ds: &Dataset, rows: Vec<Spread>, id: &str, title: &str, what: &str, un
                 let i = n as i64 - 1 - (*y as i64) / 1000;
                 usize::try_from(i).ok().and_then(|i| rows.get(i)).map(|r| r.label.clone()).unwrap_or_default()
             })
-            .label_style((FONT, 13))
+            .label_style((FONT, style::LABEL))
             .draw()
             .map_err(err)?;
         for (i, r) in rows.iter().enumerate() {
@@ -139,7 +139,7 @@ fn figure(ds: &Dataset, rows: Vec<Spread>, id: &str, title: &str, what: &str, un
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, 13))
+            .label_font((FONT, style::LABEL))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .draw()

@@ -140,7 +140,7 @@ fn draw(ds: &Dataset, lines: Vec<Line>, id: &str, title: &str, x_desc: &str, y_d
     let y_range = style::padded(0.0, ymax * (1.0 + 0.08 * lines.len() as f64), true);
     let svg = style::svg(|root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 20))
+            .caption(title, (FONT, style::TITLE))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
@@ -152,7 +152,7 @@ fn draw(ds: &Dataset, lines: Vec<Line>, id: &str, title: &str, x_desc: &str, y_d
             .y_desc(y_desc)
             .x_label_formatter(&|x| style::num(*x))
             .y_label_formatter(&|y| style::num(*y))
-            .label_style((FONT, 13))
+            .label_style((FONT, style::LABEL))
             .draw()
             .map_err(err)?;
         for (k, l) in lines.iter().enumerate() {
@@ -170,14 +170,14 @@ fn draw(ds: &Dataset, lines: Vec<Line>, id: &str, title: &str, x_desc: &str, y_d
                     chart.draw_series(std::iter::once(PathElement::new(vec![(p.x, lo), (p.x, hi)], c.stroke_width(1)))).map_err(err)?;
                 }
                 if let Some(tag) = &p.tag {
-                    chart.draw_series(std::iter::once(Text::new(tag.clone(), (p.x, p.y), (FONT, 13).into_font()))).map_err(err)?;
+                    chart.draw_series(std::iter::once(Text::new(tag.clone(), (p.x, p.y), (FONT, style::LABEL).into_font()))).map_err(err)?;
                 }
             }
         }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, 13))
+            .label_font((FONT, style::LABEL))
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK.mix(0.4))
             .draw()

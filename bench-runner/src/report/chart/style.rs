@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 
 /// Width and height in SVG user units; the HTML scales the figure to the screen's width.
-pub const SIZE: (u32, u32) = (720, 420);
+pub const SIZE: (u32, u32) = (600, 400);
 
 /// Tableau 10: distinguishable, and readable for the common colour-vision deficiencies.
 const PALETTE: [(u8, u8, u8); 10] = [
@@ -18,6 +18,9 @@ pub fn color(i: usize) -> RGBColor {
 }
 
 pub const FONT: &str = "sans-serif";
+/// Label and title sizes: readable when the figure is scaled to a phone's width (~380 px).
+pub const LABEL: u32 = 16;
+pub const TITLE: u32 = 20;
 
 /// Draws with `f` into a fresh SVG string. On a drawing error the SVG says so in text.
 pub fn svg(f: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>) -> String {

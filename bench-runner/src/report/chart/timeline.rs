@@ -37,7 +37,7 @@ impl Chart for OverTime {
             let title = format!("Decode tok/s over time: {} / {}", case.scenario, case.case_id);
             let svg = style::svg(|root| {
                 let mut chart = ChartBuilder::on(root)
-                    .caption(&title, (FONT, 20))
+                    .caption(&title, (FONT, style::TITLE))
                     .margin(12)
                     .x_label_area_size(40)
                     .y_label_area_size(64)
@@ -49,7 +49,7 @@ impl Chart for OverTime {
                     .y_desc("tok/s")
                     .x_label_formatter(&|x| style::num(*x))
                     .y_label_formatter(&|y| style::num(*y))
-                    .label_style((FONT, 13))
+                    .label_style((FONT, style::LABEL))
                     .draw()
                     .map_err(err)?;
                 for (si, t) in &tls {
@@ -64,7 +64,7 @@ impl Chart for OverTime {
                 chart
                     .configure_series_labels()
                     .position(SeriesLabelPosition::UpperRight)
-                    .label_font((FONT, 13))
+                    .label_font((FONT, style::LABEL))
                     .background_style(WHITE.mix(0.85))
                     .border_style(BLACK.mix(0.4))
                     .draw()

@@ -12,7 +12,7 @@ pub fn md(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '|' => out.push_str("\\|"),
             '`' => out.push_str("\\`"),
-            '*' | '_' | '[' | ']' => {
+            '*' | '[' | ']' => {
                 out.push('\\');
                 out.push(c);
             }

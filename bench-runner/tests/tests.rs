@@ -1,0 +1,3 @@
+//! The integration tests: one binary (ripgrep style) pulling in one module per area.
+
+mod report;
