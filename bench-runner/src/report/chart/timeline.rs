@@ -13,6 +13,9 @@ use crate::report::sustained::{timeline, Timeline};
 pub struct OverTime;
 
 pub const MAX_FIGURES: usize = 6;
+/// Dots drawn per series at most; above it every k-th request is drawn (the slice medians
+/// always use all of them), so a million-request run still gives a small SVG.
+pub const MAX_DOTS: usize = 1500;
 
 impl Chart for OverTime {
     fn name(&self) -> &'static str {
@@ -54,7 +57,8 @@ impl Chart for OverTime {
                     .map_err(err)?;
                 for (si, t) in &tls {
                     let c = color(*si);
-                    chart.draw_series(t.points.iter().map(|p| Circle::new(*p, 2, c.mix(0.45).filled()))).map_err(err)?;
+                    let step = t.points.len().div_ceil(MAX_DOTS).max(1);
+                    chart.draw_series(t.points.iter().step_by(step).map(|p| Circle::new(*p, 2, c.mix(0.45).filled()))).map_err(err)?;
                     chart
                         .draw_series(LineSeries::new(t.slices.iter().map(|s| (s.start_s + t.slice_s / 2.0, s.median_tok_s)), c.stroke_width(3)))
                         .map_err(err)?
@@ -83,10 +87,12 @@ impl Chart for OverTime {
                     )
                 })
                 .collect();
+            let thinned = tls.iter().any(|(_, t)| t.points.len() > MAX_DOTS);
             let series: Vec<usize> = tls.iter().map(|(si, _)| *si).collect();
             let ns: Vec<usize> = tls.iter().map(|(_, t)| t.points.len()).collect();
             let caption = format!(
-                "What: decode tok/s of each successful request (dots) at the time it was sent, and the median per time slice (line); throttle ratio = median of the last slice-width of time ÷ the first. {}. On: {}. {}.",
+                "What: decode tok/s of each successful request (dots) at the time it was sent, and the median per time slice (line); throttle ratio = median of the last slice-width of time ÷ the first{}. {}. On: {}. {}.",
+                if thinned { format!("; dots thinned to at most {MAX_DOTS} per series, medians use every request") } else { String::new() },
                 throttle.join("; "),
                 style::on_what(ds, &series),
                 style::n_phrase(&ns, "requests").replace("per point", "per line")
