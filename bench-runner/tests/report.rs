@@ -6,8 +6,12 @@
 //! slow each other down and turn the A/A test into a test of the machine's load:
 //! - `a1` and `a2`: the same build, config and scenario, twice (the A/A pair), labelled
 //!   `devA` and a hostile `devB<script>…` label;
-//! - `slow`: the same server with `--ubatch-size 1 --threads 1` (prompt processed one token
-//!   at a time on one core), a genuine and large slowdown;
+//! - `slow`: the same server with `--ubatch-size 1` (the prompt is processed one token at a
+//!   time instead of in one batch), a genuine and large prefill slowdown.
+//!
+//! Both servers run on one thread: on a small machine shared with other builds, two llama.cpp
+//! threads spin-waiting on each other make speed swing by 2× or more from minute to minute
+//! (seen while writing these tests), which no gate can tell from a regression.
 //! - `temp`: a scenario of the same name and case, sampled at another temperature, so its
 //!   comparability key differs.
 
@@ -82,7 +86,8 @@ endpoint = "chat"
 [backends.{name}.launch]
 command = "{}"
 model = "{}"
-args = ["-m", "{{model}}", "--host", "127.0.0.1", "--port", "{{port}}", "-c", "2048", "-np", "2", "--jinja", "--no-webui"{extra}]
+args = ["-m", "{{model}}", "--host", "127.0.0.1", "--port", "{{port}}", "-c", "2048", "-np", "2", "--jinja", "--no-webui",
+        "--threads", "1", "--threads-batch", "1"{extra}]
 health_url = "http://127.0.0.1:{{port}}/health"
 startup_timeout_s = 180
 "#,
@@ -93,7 +98,7 @@ startup_timeout_s = 180
     format!(
         "default = \"llama-server\"\n{}{}",
         entry("llama-server", ""),
-        entry("llama-server-slow", r#", "--ubatch-size", "1", "--threads", "1", "--threads-batch", "1""#)
+        entry("llama-server-slow", r#", "--ubatch-size", "1""#)
     )
 }
 
@@ -176,9 +181,16 @@ fn slower_candidate_is_regressed_with_exit_1_summary_and_junit() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    // Prompt processing one token at a time on one core: every case's prefill regressed.
-    let prefill_regressed = stdout.lines().filter(|l| l.contains("prefill_tok_s") && l.contains("**regressed**")).count();
-    assert_eq!(prefill_regressed, 4, "{stdout}");
+    // The prompt processed one token at a time: with one stream, prefill and TTFT regressed
+    // (about ×0.5–0.6 prefill here). With two streams the server interleaves both requests'
+    // work and the effect is diluted, so those cases are not asserted.
+    for case in ["pp32_tg8_c1", "pp96_tg8_c1"] {
+        for metric in ["prefill_tok_s", "ttft_ms"] {
+            let line = stdout.lines().find(|l| l.contains(case) && l.contains(metric)).unwrap_or_else(|| panic!("no {case} {metric}:\n{stdout}"));
+            assert!(line.contains("**regressed**"), "{line}");
+        }
+    }
+    assert!(!stdout.contains("✅ improved"), "{stdout}");
     // The backends are named differently: cases pair by scenario and case, and say so.
     assert!(stdout.contains("llama-server → llama-server-slow"), "{stdout}");
     let appended = std::fs::read_to_string(&summary).unwrap();
@@ -186,11 +198,16 @@ fn slower_candidate_is_regressed_with_exit_1_summary_and_junit() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.starts_with("<?xml") && xml.trim_end().ends_with("</testsuites>"), "{xml}");
     assert!(xml.contains(r#"tests="8""#) && xml.matches("<failure ").count() >= 4, "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), stdout.matches("**regressed**").count(), "{xml}");
 
     // The same pair the other way round is an improvement, and the gate passes.
     let (code, stdout, _) = compare(&r.run("slow"), &r.run("a1"), &["--metric", "prefill_tok_s"]);
     assert_eq!(code, 0, "{stdout}");
-    assert_eq!(stdout.matches("✅ improved").count(), 4, "{stdout}");
+    assert!(!stdout.contains("**regressed**"), "{stdout}");
+    for case in ["pp32_tg8_c1", "pp96_tg8_c1"] {
+        let line = stdout.lines().find(|l| l.contains(case)).unwrap_or_else(|| panic!("no {case}:\n{stdout}"));
+        assert!(line.contains("✅ improved"), "{line}");
+    }
 }
 
 #[test]

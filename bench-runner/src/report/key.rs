@@ -52,17 +52,17 @@ impl CompKey {
     /// only counts as a difference ("cannot be checked"): silence would hide it.
     pub fn differences(&self, other: &CompKey) -> Vec<String> {
         let mut out = Vec::new();
-        let fields: [(&str, &Option<String>, &Option<String>, bool); 5] = [
-            ("model file hash", &self.model_sha256, &other.model_sha256, true),
-            ("quantisation", &self.quant, &other.quant, false),
-            ("chat template", &self.chat_template_sha256, &other.chat_template_sha256, true),
-            ("sampling settings", &self.sampling, &other.sampling, false),
-            ("scenario file hash", &self.scenario_sha256, &other.scenario_sha256, true),
+        let fields: [(&str, &str, &Option<String>, &Option<String>, bool); 5] = [
+            ("model file hash", "differs", &self.model_sha256, &other.model_sha256, true),
+            ("quantisation", "differs", &self.quant, &other.quant, false),
+            ("chat template", "differs", &self.chat_template_sha256, &other.chat_template_sha256, true),
+            ("sampling settings", "differ", &self.sampling, &other.sampling, false),
+            ("scenario file hash", "differs", &self.scenario_sha256, &other.scenario_sha256, true),
         ];
-        for (name, a, b, is_hash) in fields {
+        for (name, verb, a, b, is_hash) in fields {
             let show = |v: &String| if is_hash { v.chars().take(12).collect::<String>() } else { v.clone() };
             match (a, b) {
-                (Some(x), Some(y)) if x != y => out.push(format!("{name} differs ({} vs {})", show(x), show(y))),
+                (Some(x), Some(y)) if x != y => out.push(format!("{name} {verb} ({} vs {})", show(x), show(y))),
                 (Some(_), None) | (None, Some(_)) => out.push(format!("{name} known on one side only: cannot be checked")),
                 _ => {}
             }
