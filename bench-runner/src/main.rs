@@ -51,6 +51,47 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Write report.md and report.html (with SVG figures) from run folders or CSV files:
+    /// device-to-device tables with ratios to a reference, and charts.
+    Report {
+        /// Run folders, folders of run folders (e.g. results/), samples.csv or summary.csv files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder for report.md, report.html and the figures' SVG files.
+        #[arg(short, long, default_value = "reports/latest")]
+        out: PathBuf,
+        /// Series every ratio is taken against: `device/backend`, or a device label, backend
+        /// name or run id that names one series (default: the first series read).
+        #[arg(short, long)]
+        reference: Option<String>,
+        /// Metrics of the comparison tables (repeatable or comma-separated); default
+        /// decode_tok_s, prefill_tok_s, ttft_ms.
+        #[arg(short, long = "metric")]
+        metrics: Vec<String>,
+        /// Title of the report.
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// The CI gate: judge a candidate run against a baseline run per case and metric;
+    /// exit 1 if anything regressed beyond the threshold.
+    Compare {
+        /// Baseline run folder (or its samples.csv).
+        #[arg(long)]
+        baseline: PathBuf,
+        /// Candidate run folder (or its samples.csv).
+        #[arg(long)]
+        candidate: PathBuf,
+        /// Smallest change that counts, e.g. 5% (or 0.05).
+        #[arg(short, long, default_value = "5%")]
+        threshold: String,
+        /// Metrics to judge (repeatable or comma-separated); default decode_tok_s,
+        /// prefill_tok_s, ttft_ms.
+        #[arg(short, long = "metric")]
+        metrics: Vec<String>,
+        /// Also write the verdicts as JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
     /// Print this machine's fingerprint: CPU model, cores, memory, OS, kernel.
     Device {
         /// As JSON instead of text.
@@ -125,6 +166,35 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
             }
             Ok(code)
+        }
+        Command::Report { inputs, out, reference, metrics, title } => {
+            let opts = edgebench::report::ReportOptions { inputs, out, reference, metrics, title };
+            let (report, files) = edgebench::report::write(&opts)?;
+            for w in &report.comparability {
+                eprintln!("warning: not like for like: {w}");
+            }
+            println!(
+                "report of {} series, {} requests, {} figures: {}",
+                report.series.len(),
+                report.requests,
+                report.figures.len(),
+                files.iter().filter(|p| p.extension().is_some_and(|e| e != "svg")).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+            Ok(0)
+        }
+        Command::Compare { baseline, candidate, threshold, metrics, junit } => {
+            let threshold = edgebench::report::compare::parse_threshold(&threshold)?;
+            let cmp = edgebench::report::compare(&edgebench::report::CompareOptions { baseline, candidate, threshold, metrics })?;
+            let md = edgebench::report::export::compare_markdown::render(&cmp);
+            print!("{md}");
+            if let Some(p) = edgebench::report::append_step_summary(&md)? {
+                eprintln!("summary appended to {}", p.display());
+            }
+            if let Some(p) = junit {
+                std::fs::write(&p, edgebench::report::export::junit::render(&cmp)).map_err(|e| Error::results(&p, e))?;
+                eprintln!("JUnit XML: {}", p.display());
+            }
+            Ok(cmp.exit_code())
         }
         Command::Device { json } => {
             let fp = HostFingerprint::read();

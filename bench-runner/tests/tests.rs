@@ -6,3 +6,4 @@ mod common;
 mod context;
 mod core_loop;
 mod input_errors;
+mod report;

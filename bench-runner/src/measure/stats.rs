@@ -130,9 +130,12 @@ pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, seed: u64) -> (f64, f
     (percentile_sorted(&means, 2.5), percentile_sorted(&means, 97.5))
 }
 
-/// Median by selection (O(n)), reordering `v`.
-fn median_in_place(v: &mut [f64]) -> f64 {
+/// Median by selection (O(n)), reordering `v`. Empty input gives NaN.
+pub fn median_in_place(v: &mut [f64]) -> f64 {
     let n = v.len();
+    if n == 0 {
+        return f64::NAN;
+    }
     let mid = n / 2;
     let (_, upper, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
     let upper = *upper;

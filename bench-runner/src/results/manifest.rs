@@ -16,6 +16,10 @@ pub struct ScenarioRecord {
     pub kind: String,
     pub path: String,
     pub sha256: String,
+    /// The sampling settings the scenario sends (`temperature=0 top_p=1 ignore_eos=true`),
+    /// part of the comparability key of reports. Absent in manifests written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

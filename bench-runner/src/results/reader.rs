@@ -24,6 +24,59 @@ pub fn read_summary(path: &Path) -> Result<Rows<SummaryRow>> {
     read(path, SUMMARY_COLUMNS)
 }
 
+/// Streams samples.csv row by row into `visit` without holding the file or the rows in
+/// memory (reports over millions of requests). Same rules as [`read_samples`]: the header must
+/// match, a torn last line is dropped with a warning (returned). `visit` may stop the read by
+/// returning an error.
+pub fn visit_samples(path: &Path, mut visit: impl FnMut(SampleRow) -> Result<()>) -> Result<Vec<String>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).map_err(|e| Error::file(path, e))?;
+    let len = file.metadata().map_err(|e| Error::file(path, e))?.len();
+    // Find the end of the last complete line by reading the tail backwards.
+    let mut complete = 0u64;
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start)).map_err(|e| Error::file(path, e))?;
+        file.read_exact(chunk).map_err(|e| Error::file(path, e))?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            complete = start + i as u64 + 1;
+            break;
+        }
+        end = start;
+    }
+    let mut warnings = Vec::new();
+    if complete < len {
+        warnings.push(format!("{}: dropped a torn last line ({} bytes) left by an interrupted write", path.display(), len - complete));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(|e| Error::file(path, e))?;
+    let reader = std::io::BufReader::with_capacity(256 * 1024, file.take(complete));
+    let mut rdr = csv::Reader::from_reader(reader);
+    let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
+    check_header(path, &header, SAMPLE_COLUMNS)?;
+    let mut rec = csv::StringRecord::new();
+    let mut line = 1usize;
+    while rdr.read_record(&mut rec).map_err(|e| Error::file(path, e))? {
+        line += 1;
+        let row: SampleRow = rec.deserialize(Some(&header)).map_err(|e| Error::file(path, format!("row {line}: {e}")))?;
+        visit(row)?;
+    }
+    Ok(warnings)
+}
+
+fn check_header(path: &Path, header: &csv::StringRecord, columns: &[&str]) -> Result<()> {
+    if header.iter().ne(columns.iter().copied()) {
+        return Err(Error::file(path, format!(
+            "unknown CSV schema: expected columns {}…, found {}… (written by another edgebench version?)",
+            columns.iter().take(4).copied().collect::<Vec<_>>().join(","),
+            header.iter().take(4).collect::<Vec<_>>().join(",")
+        )));
+    }
+    Ok(())
+}
+
 fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Rows<T>> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
     let mut warnings = Vec::new();
@@ -37,13 +90,7 @@ fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Rows<T>> {
     }
     let mut rdr = csv::Reader::from_reader(&bytes[..complete]);
     let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
-    if header.iter().ne(columns.iter().copied()) {
-        return Err(Error::file(path, format!(
-            "unknown CSV schema: expected columns {}…, found {}… (written by another edgebench version?)",
-            columns.iter().take(4).copied().collect::<Vec<_>>().join(","),
-            header.iter().take(4).collect::<Vec<_>>().join(",")
-        )));
-    }
+    check_header(path, &header, columns)?;
     let mut rows = Vec::new();
     for (i, rec) in rdr.deserialize::<T>().enumerate() {
         rows.push(rec.map_err(|e| Error::file(path, format!("row {}: {e}", i + 2)))?);
@@ -70,5 +117,13 @@ mod tests {
         let r = read_samples(&p).unwrap();
         assert_eq!(r.rows.len(), 2);
         assert_eq!(r.warnings.len(), 1);
+        let mut seen = Vec::new();
+        let warnings = visit_samples(&p, |row| {
+            seen.push(row);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, r.rows);
+        assert_eq!(warnings.len(), 1);
     }
 }

@@ -47,7 +47,10 @@ pub(crate) async fn run_case(
     case: &Case,
 ) -> Result<CaseOutcome> {
     let n_streams = case.concurrency as usize;
-    let reps = case.repetitions as usize;
+    // A sustained case prepares each measured prompt just before it is sent (untimed), since
+    // how many fit the duration is not known in advance.
+    let sustained = case.duration_s;
+    let reps = if sustained.is_some() { 0 } else { case.repetitions as usize };
     let n_warm = case.warmup as usize * n_streams;
     let n_measured = n_streams * reps;
     let label = format!("{} {}", backend.name(), case.id);
@@ -85,7 +88,7 @@ pub(crate) async fn run_case(
     let wall_start = Instant::now();
     if let Some(err) = prep_error {
         // The backend cannot even prepare: every request of the case is an error row.
-        for r in 0..n_measured {
+        for r in 0..n_measured.max(1) {
             let mut row = base_row.clone();
             row.repetition = r as u32;
             row.stream = (r % n_streams) as u32;
@@ -112,14 +115,53 @@ pub(crate) async fn run_case(
         let results = std::cell::RefCell::new(Vec::with_capacity(n_measured));
         let written: std::cell::RefCell<Result<()>> = std::cell::RefCell::new(Ok(()));
         let next_rep = std::cell::Cell::new(0u32);
+        let deadline = sustained.map(|d| Instant::now() + std::time::Duration::from_secs_f64(d));
         join_all(per_stream.iter().enumerate().map(|(stream, prompts)| {
             let base_row = &base_row;
             let results = &results;
             let written = &written;
             let next_rep = &next_rep;
             let label = &label;
+            let mut guess = guess;
             async move {
-                for p in prompts {
+                let mut k = 0usize;
+                loop {
+                    let owned;
+                    let p: &Prepared = match deadline {
+                        None => match prompts.get(k) {
+                            Some(p) => p,
+                            None => break,
+                        },
+                        Some(deadline) => {
+                            if Instant::now() >= deadline {
+                                break;
+                            }
+                            // Indices after the warm-ups, unique per stream and request.
+                            let salt = prompt::salt(ctx.nonce, hash_index(label, n_warm + stream + k * n_streams));
+                            match prepare(backend, case.prompt_tokens, salt, case.seed, &mut guess).await {
+                                Ok(p) => {
+                                    owned = p;
+                                    &owned
+                                }
+                                Err(e) => {
+                                    // Cannot prepare: one error row, and this stream stops.
+                                    let mut row = base_row.clone();
+                                    row.stream = stream as u32;
+                                    row.repetition = next_rep.get();
+                                    next_rep.set(next_rep.get() + 1);
+                                    row.started_at = crate::results::manifest::now_rfc3339();
+                                    row.error_category = Some(e.category.as_str().into());
+                                    row.error_message = Some(e.message);
+                                    if let Err(e) = ctx.samples.borrow_mut().append(&row) {
+                                        *written.borrow_mut() = Err(e);
+                                    }
+                                    results.borrow_mut().push(Measured { row, itl: Vec::new(), burst_fraction: None });
+                                    break;
+                                }
+                            }
+                        }
+                    };
+                    k += 1;
                     let started_at = crate::results::manifest::now_rfc3339();
                     let resp = backend.generate(&request(case, p)).await;
                     let mut m = to_measured(backend, base_row, p, &resp).await;
@@ -143,6 +185,7 @@ pub(crate) async fn run_case(
     let wall_s = wall_start.elapsed().as_secs_f64();
 
     let failed = measured.iter().filter(|m| m.row.error_category.is_some()).count();
+    let n_measured = measured.len();
     let (summary, warnings) = summarize_case(ctx, facts, device, scenario, case, &measured, wall_s);
     for row in &summary {
         ctx.summary.borrow_mut().append(row)?;

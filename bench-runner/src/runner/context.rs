@@ -92,6 +92,7 @@ pub(crate) async fn run_context(
             repetitions: per_length as u32,
             seed: c.seed,
             sampling: c.sampling.clone(),
+            duration_s: None,
         };
         let base = SampleRow {
             run_id: ctx.run_id.clone(),

@@ -122,7 +122,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         command_line: opts.command_line.clone(),
         scenarios: scenarios
             .iter()
-            .map(|s| ScenarioRecord { name: s.name.clone(), kind: s.kind().into(), path: s.path.display().to_string(), sha256: s.sha256.clone() })
+            .map(|s| ScenarioRecord {
+                name: s.name.clone(),
+                kind: s.kind().into(),
+                path: s.path.display().to_string(),
+                sha256: s.sha256.clone(),
+                sampling: Some(s.sampling_key()),
+            })
             .collect(),
         backends: Vec::new(),
         device: opts.label.clone().unwrap_or_else(|| host.default_label()),

@@ -15,12 +15,15 @@ pub struct Case {
     pub repetitions: u32,
     pub seed: u64,
     pub sampling: Sampling,
+    /// Sustained case: streams send back to back for this many seconds (see `Throughput`).
+    pub duration_s: Option<f64>,
 }
 
 impl Case {
-    /// Measured requests in this case: each of the `concurrency` streams makes `repetitions`.
+    /// Measured requests in this case: each of the `concurrency` streams makes `repetitions`
+    /// (a sustained case makes as many as fit its duration; counted as 0 here).
     pub fn requests(&self) -> u32 {
-        self.repetitions * self.concurrency
+        if self.duration_s.is_some() { 0 } else { self.repetitions * self.concurrency }
     }
 }
 
@@ -32,7 +35,10 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                 for &g in &t.max_tokens {
                     for &c in &t.concurrency {
                         cases.push(Case {
-                            id: format!("pp{p}_tg{g}_c{c}"),
+                            id: match t.duration_s {
+                                None => format!("pp{p}_tg{g}_c{c}"),
+                                Some(d) => format!("pp{p}_tg{g}_c{c}_{}s", d.round()),
+                            },
                             scenario: s.name.clone(),
                             prompt_tokens: p,
                             max_tokens: g,
@@ -41,6 +47,7 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                             repetitions: t.repetitions,
                             seed: t.seed,
                             sampling: t.sampling.clone(),
+                            duration_s: t.duration_s,
                         });
                     }
                 }

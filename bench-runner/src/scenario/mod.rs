@@ -96,6 +96,21 @@ impl Scenario {
         })
     }
 
+    /// The sampling settings as one canonical string, recorded in run.json so that reports can
+    /// refuse to put results sampled differently into one ratio without a warning.
+    pub fn sampling_key(&self) -> String {
+        match &self.body {
+            ScenarioBody::Throughput(t) => {
+                let s = &t.sampling;
+                format!("temperature={} top_p={} ignore_eos={} seed={}", s.temperature, s.top_p, s.ignore_eos, t.seed)
+            }
+            ScenarioBody::Context(c) => {
+                let s = &c.sampling;
+                format!("temperature={} top_p={} ignore_eos={} seed={}", s.temperature, s.top_p, s.ignore_eos, c.seed)
+            }
+        }
+    }
+
     /// Expands the scenario's grid into cases, in a stable order. Context scenarios have no
     /// fixed grid (their lengths may depend on the backend): see `runner::context`.
     pub fn cases(&self) -> Vec<Case> {

@@ -11,6 +11,8 @@
 //! temperature = 0.0
 //! top_p = 1.0
 //! ignore_eos = true
+//! # duration = "10m"       # sustained instead of repetitions: each stream sends requests
+//! #                        # back to back until the time is up (reports show tok/s over time)
 //! ```
 
 use std::path::Path;
@@ -39,6 +41,9 @@ pub struct Throughput {
     pub repetitions: u32,
     pub seed: u64,
     pub sampling: Sampling,
+    /// Sustained mode (`duration = "10m"`): each stream sends requests back to back until
+    /// this many seconds have passed, instead of `repetitions` requests.
+    pub duration_s: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -57,6 +62,7 @@ struct Raw {
     temperature: Option<Spanned<f64>>,
     top_p: Option<Spanned<f64>>,
     ignore_eos: Option<bool>,
+    duration: Option<Spanned<String>>,
 }
 
 /// Largest values we accept: far above any real model, low enough to catch typos.
@@ -64,6 +70,23 @@ const MAX_PROMPT: u32 = 4_194_304;
 const MAX_OUTPUT: u32 = 1_048_576;
 const MAX_CONCURRENCY: u32 = 4096;
 const MAX_REPETITIONS: u32 = 100_000;
+const MAX_DURATION_S: f64 = 24.0 * 3600.0;
+
+/// `"90s"`, `"10m"`, `"1.5h"`, `"500ms"` → seconds.
+pub fn parse_duration(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (num, unit) = s.split_at(split);
+    let v: f64 = num.parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 0.001,
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    Some(v * scale).filter(|x| x.is_finite())
+}
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
@@ -78,6 +101,20 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     if warmup > 1000 {
         let span = raw.warmup.as_ref().map(|w| w.span());
         return Err(source::error_at(path, text, span, "`warmup` must be at most 1000"));
+    }
+    let duration_s = match &raw.duration {
+        None => None,
+        Some(d) => match parse_duration(d.get_ref()) {
+            Some(secs) if (1.0..=MAX_DURATION_S).contains(&secs) => Some(secs),
+            _ => {
+                return Err(source::error_at(path, text, Some(d.span()), format!(
+                    "`duration` must be a time such as \"90s\", \"10m\" or \"1h\", from 1 s to {} h", MAX_DURATION_S / 3600.0
+                )));
+            }
+        },
+    };
+    if let (Some(_), Some(r)) = (&raw.duration, &raw.repetitions) {
+        return Err(source::error_at(path, text, Some(r.span()), "give `duration` (sustained: requests back to back until the time is up) or `repetitions`, not both"));
     }
     let repetitions = match &raw.repetitions {
         Some(r) if *r.get_ref() == 0 || *r.get_ref() > MAX_REPETITIONS => {
@@ -112,6 +149,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
             repetitions,
             seed: raw.seed.unwrap_or(42),
             sampling: Sampling { temperature, top_p, ignore_eos: raw.ignore_eos.unwrap_or(true) },
+            duration_s,
         },
     ))
 }
@@ -173,6 +211,23 @@ mod tests {
         let (line, col, msg) = located("\nkind = \"speed\"\n");
         assert_eq!((line, col), (2, 8));
         assert!(msg.contains("throughput"), "{msg}");
+    }
+
+    #[test]
+    fn sustained_duration() {
+        assert_eq!(super::parse_duration("10m"), Some(600.0));
+        assert_eq!(super::parse_duration("90s"), Some(90.0));
+        assert_eq!(super::parse_duration("1.5h"), Some(5400.0));
+        assert_eq!(super::parse_duration("ten"), None);
+        let s = parse("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30s\"\n").unwrap();
+        assert_eq!(s.cases()[0].duration_s, Some(30.0));
+        assert_eq!(s.cases()[0].id, "pp64_tg16_c1_30s");
+        let (line, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30 parsecs\"\n");
+        assert_eq!(line, 4);
+        assert!(msg.contains("duration"), "{msg}");
+        let (line, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30s\"\nrepetitions = 3\n");
+        assert_eq!(line, 5);
+        assert!(msg.contains("not both"), "{msg}");
     }
 
     #[test]

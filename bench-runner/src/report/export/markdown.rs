@@ -1,0 +1,126 @@
+//! report.md: the same content as the HTML page, with figures as SVG files beside it.
+
+use std::fmt::Write;
+
+use super::escape::md;
+use super::Exporter;
+use crate::error::Result;
+use crate::report::model::{PivotView, Report};
+
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn file_name(&self) -> &'static str {
+        "report.md"
+    }
+
+    fn render(&self, r: &Report) -> Result<String> {
+        let mut o = String::new();
+        let _ = writeln!(o, "# {}\n", md(&r.title));
+        let _ = writeln!(
+            o,
+            "Generated {} by edgebench {} from {} runs, {} series and {} requests. Ratios are to **{}**.\n",
+            r.generated_at,
+            r.edgebench_version,
+            r.runs.len(),
+            r.series.len(),
+            r.requests,
+            md(&r.reference)
+        );
+        if !r.comparability.is_empty() {
+            let _ = writeln!(o, "> **⚠ Not like for like.** These ratios compare results whose comparability key differs (model file, quantisation, chat template, sampling settings or scenario); they are marked ⚠ in the tables:\n>");
+            for c in &r.comparability {
+                let _ = writeln!(o, "> - {}", md(c));
+            }
+            o.push('\n');
+        }
+        for p in &r.pivots {
+            pivot(&mut o, p);
+        }
+        let _ = writeln!(o, "## Series\n");
+        let _ = writeln!(o, "| series | device | backend | model | run | quant | model sha256 | chat template sha256 | sampling |");
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+        for s in &r.series {
+            let _ = writeln!(
+                o,
+                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                md(&s.label),
+                if s.is_reference { " (reference)" } else { "" },
+                md(&s.device),
+                md(&s.backend),
+                md(&s.model),
+                md(&s.run_id),
+                md(&s.quant),
+                md(&s.model_sha256),
+                md(&s.chat_template),
+                md(&s.sampling)
+            );
+        }
+        let _ = writeln!(o, "\n## Runs\n");
+        let _ = writeln!(o, "| run | device | host | started | status | scenarios | backends | requests |");
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+        for run in &r.runs {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                md(&run.run_id),
+                md(&run.device),
+                md(&run.host),
+                md(&run.started_at),
+                md(&run.status),
+                md(&run.scenarios),
+                md(&run.backends),
+                md(&run.requests)
+            );
+        }
+        if !r.throttle.is_empty() {
+            let _ = writeln!(o, "\n## Speed over time\n");
+            let _ = writeln!(o, "Decode tok/s per time slice; throttle ratio = median of the last slice ÷ the first (1.0: no slowdown).\n");
+            let _ = writeln!(o, "| series | case | requests | span s | slice s | first slice tok/s | last slice tok/s | throttle ratio |");
+            let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|");
+            for t in &r.throttle {
+                let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} | {} | {} |", md(&t.series), md(&t.case), t.requests, t.span_s, t.slice_s, t.first, t.last, t.throttle_ratio);
+            }
+        }
+        let _ = writeln!(o, "\n## Figures\n");
+        for f in &r.figures {
+            let _ = writeln!(o, "### {}\n\n![{}]({}.svg)\n\n{}\n", md(&f.title), md(&f.title), f.id, md(&f.caption));
+        }
+        if !r.warnings.is_empty() {
+            let _ = writeln!(o, "## Warnings\n");
+            for w in &r.warnings {
+                let _ = writeln!(o, "- {}", md(w));
+            }
+        }
+        Ok(o)
+    }
+}
+
+fn pivot(o: &mut String, p: &PivotView) {
+    let _ = writeln!(o, "## {} ({}, {})\n", md(&p.title), md(&p.unit), p.better);
+    let _ = writeln!(o, "Median [95% CI]; below it the ratio to the reference median [95% bootstrap CI]; n = successful requests.\n");
+    let _ = write!(o, "| case |");
+    for (i, c) in p.columns.iter().enumerate() {
+        let _ = write!(o, " {}{} |", md(c), if i == p.reference { " (reference)" } else { "" });
+    }
+    let _ = write!(o, "\n|---|");
+    for _ in &p.columns {
+        let _ = write!(o, "--:|");
+    }
+    o.push('\n');
+    for row in &p.rows {
+        let _ = write!(o, "| {} |", md(&row.case));
+        for c in &row.cells {
+            match c {
+                None => o.push_str(" - |"),
+                Some(c) => {
+                    let ratio = if c.ratio.is_empty() { String::new() } else { format!("<br>{}", md(&c.ratio)) };
+                    let warn = if c.warning.is_empty() { String::new() } else { " ⚠".to_string() };
+                    let _ = write!(o, " {} (n={}){ratio}{warn} |", md(&c.value), c.n);
+                }
+            }
+        }
+        o.push('\n');
+    }
+    o.push('\n');
+}

@@ -1,0 +1,51 @@
+//! Reports, device-to-device comparisons and the CI gate.
+//!
+//! - [`load`] reads run folders and CSVs into a compact [`load::Dataset`];
+//! - [`pivot`] builds the device-to-device tables with ratios to a reference, guarded by the
+//!   comparability [`key`];
+//! - [`chart`] draws the figures (one kind per file behind the `Chart` trait);
+//! - [`model`] assembles what a report says, [`export`] writes it as Markdown and HTML;
+//! - [`compare`] is the CI gate, written out by [`export::compare_markdown`] and
+//!   [`export::junit`].
+//!
+//! `report` uses `results` and `measure` only.
+
+pub mod chart;
+pub mod compare;
+pub mod export;
+pub mod key;
+pub mod load;
+pub mod metric;
+pub mod model;
+pub mod pivot;
+pub mod sustained;
+
+use std::path::{Path, PathBuf};
+
+pub use compare::{compare, CompareOptions, Comparison, Verdict};
+pub use model::{Report, ReportOptions};
+
+use crate::error::{Error, Result};
+
+/// Builds the report and writes report.md, report.html and the figures into `opts.out`.
+pub fn write(opts: &ReportOptions) -> Result<(Report, Vec<PathBuf>)> {
+    let report = model::build(opts)?;
+    let files = export::write_report(&report, &opts.out)?;
+    Ok((report, files))
+}
+
+/// Appends `markdown` to the file `$GITHUB_STEP_SUMMARY` names, when it is set.
+pub fn append_step_summary(markdown: &str) -> Result<Option<PathBuf>> {
+    let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(p);
+    append(&path, markdown)?;
+    Ok(Some(path))
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::results(path, e))?;
+    f.write_all(text.as_bytes()).and_then(|_| f.write_all(b"\n")).map_err(|e| Error::results(path, e))
+}

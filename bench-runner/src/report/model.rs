@@ -1,0 +1,291 @@
+//! What a report says, independent of its format: the runs, the series and their
+//! comparability keys, the pivot tables (formatted once, so Markdown and HTML agree to the
+//! digit), the speed-over-time summary, the figures and every warning.
+
+use std::path::PathBuf;
+
+use super::chart::{self, Figure};
+use super::load::{self, Dataset};
+use super::metric::{self, get};
+use super::pivot::{self, Pivot};
+use super::sustained::timeline;
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct ReportOptions {
+    /// Run folders, folders of run folders, samples.csv or summary.csv files.
+    pub inputs: Vec<PathBuf>,
+    /// Output folder; receives report.md, report.html and one SVG per figure.
+    pub out: PathBuf,
+    /// The series every ratio is taken against (see [`pivot::find_reference`]).
+    pub reference: Option<String>,
+    /// Metrics of the pivot tables (default [`metric::DEFAULT_METRICS`]).
+    pub metrics: Vec<String>,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunView {
+    pub run_id: String,
+    pub source: String,
+    pub device: String,
+    pub host: String,
+    pub started_at: String,
+    pub status: String,
+    pub scenarios: String,
+    pub backends: String,
+    pub requests: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeriesView {
+    pub label: String,
+    pub device: String,
+    pub backend: String,
+    pub model: String,
+    pub run_id: String,
+    pub quant: String,
+    pub model_sha256: String,
+    pub chat_template: String,
+    pub sampling: String,
+    pub is_reference: bool,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CellView {
+    pub value: String,
+    pub n: usize,
+    pub ratio: String,
+    /// Non-empty when the ratio mixes results that are not like for like.
+    pub warning: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RowView {
+    pub case: String,
+    pub cells: Vec<Option<CellView>>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PivotView {
+    pub title: String,
+    pub unit: String,
+    pub better: String,
+    pub columns: Vec<String>,
+    pub reference: usize,
+    pub rows: Vec<RowView>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ThrottleView {
+    pub series: String,
+    pub case: String,
+    pub span_s: String,
+    pub slice_s: String,
+    pub first: String,
+    pub last: String,
+    pub throttle_ratio: String,
+    pub requests: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub title: String,
+    pub generated_at: String,
+    pub edgebench_version: String,
+    pub reference: String,
+    pub runs: Vec<RunView>,
+    pub series: Vec<SeriesView>,
+    pub pivots: Vec<PivotView>,
+    /// What is not like for like, said once per pair of series.
+    pub comparability: Vec<String>,
+    pub throttle: Vec<ThrottleView>,
+    pub figures: Vec<Figure>,
+    pub warnings: Vec<String>,
+    pub requests: usize,
+}
+
+/// Loads the inputs and builds the report (no files written).
+pub fn build(opts: &ReportOptions) -> Result<Report> {
+    let metrics = metric::parse_list(&opts.metrics)?;
+    let ds = load::load(&opts.inputs)?;
+    let reference = pivot::find_reference(&ds, opts.reference.as_deref())?;
+    let pivots: Vec<Pivot> = metrics.iter().map(|m| pivot::build(&ds, m, reference)).collect();
+    Ok(assemble(&ds, reference, &pivots, opts.title.clone()))
+}
+
+/// `71.3 [70.9, 71.8]`, with as many decimals as the magnitude needs.
+pub fn fmt_ci(median: f64, low: f64, high: f64) -> String {
+    if low.is_nan() || high.is_nan() {
+        return fmt_num(median);
+    }
+    format!("{} [{}, {}]", fmt_num(median), fmt_num(low), fmt_num(high))
+}
+
+pub fn fmt_num(v: f64) -> String {
+    let a = v.abs();
+    if v.is_nan() {
+        "-".into()
+    } else if a >= 100.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn fmt_ratio(low: f64, ratio: f64, high: f64) -> String {
+    if low.is_nan() || high.is_nan() {
+        format!("×{ratio:.3} (no CI: summary only)")
+    } else {
+        format!("×{ratio:.3} [{low:.3}, {high:.3}]")
+    }
+}
+
+fn short(h: &Option<String>) -> String {
+    h.as_ref().map_or("unknown".into(), |h| h.chars().take(12).collect())
+}
+
+fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<String>) -> Report {
+    let runs = ds
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let m = r.manifest.as_ref();
+            let series: Vec<&load::Series> = ds.series.iter().filter(|s| s.id.run == i).collect();
+            let run_id = m.map(|m| m.run_id.clone()).or_else(|| series.first().map(|s| s.id.run_id.clone())).unwrap_or_default();
+            RunView {
+                run_id,
+                source: r.source.display().to_string(),
+                device: m.map(|m| m.device.clone()).unwrap_or_else(|| series.iter().map(|s| s.id.device.clone()).collect::<Vec<_>>().join(", ")),
+                host: m.map_or("unknown (no run.json)".into(), |m| {
+                    format!(
+                        "{} · {} · {} logical CPUs · {:.1} GiB · {}",
+                        m.host.hostname,
+                        m.host.cpu_model,
+                        m.host.logical_cpus,
+                        m.host.memory_bytes as f64 / (1u64 << 30) as f64,
+                        m.host.os
+                    )
+                }),
+                started_at: m.map(|m| m.started_at.clone()).unwrap_or_default(),
+                status: m.map(|m| m.status.clone()).unwrap_or_else(|| "unknown".into()),
+                scenarios: m.map(|m| m.scenarios.iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+                backends: series.iter().map(|s| format!("{} ({})", s.id.backend, s.id.model)).collect::<Vec<_>>().join(", "),
+                requests: m.map_or_else(
+                    || ds.cells.iter().filter(|c| ds.series[c.series].id.run == i).map(|c| c.requests.len()).sum::<usize>().to_string(),
+                    |m| format!("{} ({} failed)", m.requests_total, m.requests_failed),
+                ),
+            }
+        })
+        .collect();
+
+    // Keys per series (for the first scenario it ran; differences per scenario are in the pivot).
+    let cases = ds.cases();
+    let series: Vec<SeriesView> = ds
+        .series
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            let case = cases.iter().find(|c| ds.cell(si, c).is_some());
+            let key = case.map(|c| pivot::key_of(ds, si, c)).unwrap_or_default();
+            SeriesView {
+                label: s.label.clone(),
+                device: s.id.device.clone(),
+                backend: s.id.backend.clone(),
+                model: s.id.model.clone(),
+                run_id: s.id.run_id.clone(),
+                quant: key.quant.clone().unwrap_or_else(|| "unknown".into()),
+                model_sha256: short(&key.model_sha256),
+                chat_template: short(&key.chat_template_sha256),
+                sampling: key.sampling.clone().unwrap_or_else(|| "unknown".into()),
+                is_reference: si == reference,
+            }
+        })
+        .collect();
+
+    let mut comparability: Vec<String> = Vec::new();
+    let pivots_v: Vec<PivotView> = pivots
+        .iter()
+        .map(|p| PivotView {
+            title: p.title.into(),
+            unit: p.unit.into(),
+            better: if p.higher_is_better { "higher is better".into() } else { "lower is better".into() },
+            columns: p.columns.clone(),
+            reference: p.reference,
+            rows: p
+                .rows
+                .iter()
+                .map(|r| RowView {
+                    case: format!("{} / {}", r.scenario, r.case_id),
+                    cells: r
+                        .cells
+                        .iter()
+                        .enumerate()
+                        .map(|(ci, c)| {
+                            c.as_ref().map(|c| {
+                                let warning = if c.not_comparable.is_empty() { String::new() } else { c.not_comparable.join("; ") };
+                                if !warning.is_empty() {
+                                    let line = format!("{} vs {} ({}): {warning}", p.columns[ci], p.columns[p.reference], r.scenario);
+                                    if !comparability.contains(&line) {
+                                        comparability.push(line);
+                                    }
+                                }
+                                CellView {
+                                    value: fmt_ci(c.value.median, c.value.low, c.value.high),
+                                    n: c.value.n,
+                                    ratio: c.ratio.map(|r| fmt_ratio(r.low, r.ratio, r.high)).unwrap_or_default(),
+                                    warning,
+                                }
+                            })
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect();
+
+    let slot = get("decode_tok_s").slot;
+    let mut throttle = Vec::new();
+    for cell in &ds.cells {
+        if let Some(t) = timeline(cell, slot) {
+            let (first, last) = (t.slices.first(), t.slices.last());
+            throttle.push(ThrottleView {
+                series: ds.series[cell.series].label.clone(),
+                case: format!("{} / {}", cell.case.scenario, cell.case.case_id),
+                span_s: format!("{:.1}", t.span_s),
+                slice_s: format!("{:.1}", t.slice_s),
+                first: first.map_or("-".into(), |s| fmt_num(s.median_tok_s)),
+                last: last.map_or("-".into(), |s| fmt_num(s.median_tok_s)),
+                throttle_ratio: t.throttle_ratio.map_or("-".into(), |r| format!("{r:.3}")),
+                requests: t.points.len(),
+            });
+        }
+    }
+
+    let mut warnings = ds.warnings.clone();
+    for r in &ds.runs {
+        if let Some(m) = &r.manifest {
+            for w in &m.warnings {
+                warnings.push(format!("{}: {w}", m.run_id));
+            }
+        }
+    }
+    let figures = chart::all_figures(ds);
+    Report {
+        title: title.unwrap_or_else(|| "edgebench report".into()),
+        generated_at: crate::results::manifest::now_rfc3339(),
+        edgebench_version: env!("CARGO_PKG_VERSION").into(),
+        reference: ds.series[reference].label.clone(),
+        runs,
+        series,
+        pivots: pivots_v,
+        comparability,
+        throttle,
+        figures,
+        warnings,
+        requests: ds.request_count(),
+    }
+}
