@@ -41,10 +41,13 @@ pub const METRICS: &[Metric] = &[
     Metric { name: "itl_p99_ms", unit: "ms", direction: Direction::LowerIsBetter, title: "per-request p99 ITL ms", slot: 6, read: |r| r.itl_p99_ms },
     Metric { name: "server_decode_tok_s", unit: "tok/s", direction: Direction::HigherIsBetter, title: "server-reported decode tok/s", slot: 7, read: |r| r.server_decode_tok_s },
     Metric { name: "server_prefill_tok_s", unit: "tok/s", direction: Direction::HigherIsBetter, title: "server-reported prefill tok/s", slot: 8, read: |r| r.server_prefill_tok_s },
+    // Context scenarios: needle recall per request, and where the needle sat.
+    Metric { name: "recall", unit: "fraction", direction: Direction::HigherIsBetter, title: "needle recall", slot: 9, read: |r| r.recall },
+    Metric { name: "depth_pct", unit: "%", direction: Direction::HigherIsBetter, title: "needle depth %", slot: 10, read: |r| r.depth_pct },
 ];
 
 /// Number of per-request values a loaded request carries.
-pub const N_METRICS: usize = 9;
+pub const N_METRICS: usize = 11;
 
 /// The metrics `compare` and `report` use when `--metric` is not given.
 pub const DEFAULT_METRICS: &[&str] = &["decode_tok_s", "prefill_tok_s", "ttft_ms"];

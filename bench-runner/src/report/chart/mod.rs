@@ -8,6 +8,7 @@
 //! scaling curve needs at least two prompt lengths) and returns no figure otherwise.
 
 pub mod bars;
+pub mod context;
 pub mod distribution;
 pub mod scaling;
 pub mod style;
@@ -46,6 +47,8 @@ pub fn registry() -> Vec<Box<dyn Chart>> {
         Box::new(scaling::VsConcurrency),
         Box::new(scaling::ThroughputLatency),
         Box::new(timeline::OverTime),
+        Box::new(context::TtftVsLength),
+        Box::new(context::RecallHeatmap),
     ]
 }
 
