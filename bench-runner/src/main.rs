@@ -25,8 +25,18 @@ enum Command {
     /// Run scenarios against backends and write results/<run-id>/{run.json,samples.csv,summary.csv}.
     Run {
         /// Scenario files (TOML).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "resume")]
         scenarios: Vec<PathBuf>,
+        /// Finish an interrupted run in this folder: only the missing cases and requests are
+        /// run; scenarios, config and backends come from its run.json.
+        #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["scenarios", "backends", "run_id", "label", "shard"])]
+        resume: Option<PathBuf>,
+        /// With --resume: go on even if the scenario or config files changed.
+        #[arg(long, requires = "resume")]
+        force: bool,
+        /// Run only shard I of N of the case list (1-based), e.g. 2/4; join shards with `merge`.
+        #[arg(long, value_name = "I/N", value_parser = parse_shard_arg)]
+        shard: Option<(u32, u32)>,
         /// Backends to run, by name from the config (repeatable); default: the config's `default`.
         #[arg(short, long = "backend")]
         backends: Vec<String>,
@@ -45,6 +55,15 @@ enum Command {
         /// No progress bar and no per-case lines; the final table is still printed.
         #[arg(short, long)]
         quiet: bool,
+    },
+    /// Join run folders (shards of one run, or runs from several devices) into one.
+    Merge {
+        /// Run folders to join.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// The new run folder.
+        #[arg(short, long, value_name = "RUN_DIR")]
+        out: PathBuf,
     },
     /// Check scenario files and backend configs; report every mistake as file:line:col.
     Validate {
@@ -122,7 +141,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Run { scenarios, backends, config, out, run_id, label, quiet } => {
+        Command::Run { scenarios, resume, force, shard, backends, config, out, run_id, label, quiet } => {
             let opts = RunOptions {
                 scenarios,
                 config,
@@ -132,6 +151,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 label,
                 quiet,
                 command_line: std::env::args().collect(),
+                resume,
+                force,
+                shard,
             };
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -196,6 +218,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(cmp.exit_code())
         }
+        Command::Merge { runs, out } => {
+            let m = edgebench::results::merge::merge(&runs, &out)?;
+            println!("merged {} runs: {} samples, {} summary rows", runs.len(), m.samples, m.summary);
+            println!("results: {}", m.dir.display());
+            Ok(0)
+        }
         Command::Device { json } => {
             let fp = HostFingerprint::read();
             if json {
@@ -206,6 +234,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn parse_shard_arg(s: &str) -> Result<(u32, u32), String> {
+    runner::parse_shard(s)
 }
 
 /// A file with a top-level `[backends]` table is a backend config; anything else a scenario.

@@ -7,3 +7,4 @@ mod context;
 mod core_loop;
 mod input_errors;
 mod report;
+mod resume_shard;

@@ -43,6 +43,27 @@ pub struct RunManifest {
     pub requests_failed: usize,
     /// Things a reader of the figures must know: buffered streams, queued requests, noise.
     pub warnings: Vec<String>,
+    /// How the run was asked for, so `--resume` can finish it and `merge` can check it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invocation: Option<Invocation>,
+}
+
+/// The inputs of a run beyond the scenario files (which `scenarios` records with hashes).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Invocation {
+    pub config_path: String,
+    pub config_sha256: String,
+    /// Backend names in run order.
+    pub backends: Vec<String>,
+    pub label: Option<String>,
+    /// `I/N` when the run is one shard of a case list.
+    pub shard: Option<String>,
+    /// When `--resume` continued this run.
+    #[serde(default)]
+    pub resumed_at: Vec<String>,
+    /// Run ids this run was merged from (`edgebench merge`).
+    #[serde(default)]
+    pub merged_from: Vec<String>,
 }
 
 impl RunManifest {

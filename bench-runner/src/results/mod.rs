@@ -3,6 +3,7 @@
 
 pub mod device;
 pub mod manifest;
+pub mod merge;
 pub mod reader;
 pub mod schema;
 pub mod writer;

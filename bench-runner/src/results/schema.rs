@@ -14,7 +14,7 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "itl_p90_ms", "itl_p99_ms", "itl_max_ms", "itl_exact", "content_reads", "tokens_per_read",
     "prefill_tok_s", "decode_tok_s", "server_prompt_n", "server_prompt_ms", "server_prefill_tok_s",
     "server_predicted_n", "server_predicted_ms", "server_decode_tok_s", "cached_tokens",
-    "depth_pct", "needle", "recall", "output_head", "finish_reason", "retries", "error_category", "error_message",
+    "depth_pct", "needle", "recall", "output_head", "finish_reason", "retries", "burst_fraction", "itl_list_ms", "error_category", "error_message",
 ];
 
 /// One request. Empty cells mean "not measured" (never zero in disguise).
@@ -73,6 +73,11 @@ pub struct SampleRow {
     pub finish_reason: Option<String>,
     /// Attempts refused before generation and retried (connection refused, 429, 503).
     pub retries: u32,
+    /// Share of inter-read gaps shorter than a tenth of the median gap (bursts).
+    pub burst_fraction: Option<f64>,
+    /// Every inter-token latency of the request in ms, `;`-separated (3 decimals), so that
+    /// summaries can be recomputed from samples.csv alone (resume, merge).
+    pub itl_list_ms: Option<String>,
     /// Empty for a successful request; else one of the documented categories.
     pub error_category: Option<String>,
     pub error_message: Option<String>,

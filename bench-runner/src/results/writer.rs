@@ -22,6 +22,7 @@ impl CsvAppender {
     pub fn open(path: &Path, columns: &[&str]) -> Result<Self> {
         let exists = path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
         if exists {
+            drop_torn_tail(path)?;
             let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::results(path, e))?;
             let header = rdr.headers().map_err(|e| Error::results(path, e))?;
             if header.iter().ne(columns.iter().copied()) {
@@ -37,6 +38,16 @@ impl CsvAppender {
             w.commit()?;
         }
         Ok(w)
+    }
+
+    /// Appends several rows in one write (a case's summary rows land together or not at all).
+    pub fn append_all<T: Serialize>(&mut self, rows: &[T]) -> Result<()> {
+        let mut cw = csv::WriterBuilder::new().has_headers(false).from_writer(std::mem::take(&mut self.buf));
+        for row in rows {
+            cw.serialize(row).map_err(|e| Error::results(&self.path, e))?;
+        }
+        self.buf = cw.into_inner().map_err(|e| Error::results(&self.path, e.to_string()))?;
+        self.commit()
     }
 
     /// Appends one row, whole, and flushes it.
@@ -59,6 +70,20 @@ impl CsvAppender {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// A file killed in the middle of a write ends without a newline: cut it back to the last
+/// complete row before appending, or the next row would be glued onto the torn one.
+fn drop_torn_tail(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| Error::results(path, e))?;
+    if bytes.last() == Some(&b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::results(path, e))?;
+    f.set_len(keep as u64).map_err(|e| Error::results(path, e))?;
+    eprintln!("warning: {}: dropped a torn last line ({} bytes) before appending", path.display(), bytes.len() - keep);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -87,6 +112,21 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(text.matches("run_id,").count(), 1);
         assert_eq!(crate::results::reader::read_samples(&p).unwrap().rows.len(), 2);
+    }
+
+    #[test]
+    fn appending_after_a_torn_line_cuts_it_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("samples.csv");
+        let row = SampleRow { run_id: "r".into(), ..Default::default() };
+        CsvAppender::open(&p, SAMPLE_COLUMNS).unwrap().append(&row).unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes.extend_from_slice(b"r,half-a-row");
+        std::fs::write(&p, &bytes).unwrap();
+        CsvAppender::open(&p, SAMPLE_COLUMNS).unwrap().append_all(&[row.clone(), row.clone()]).unwrap();
+        let back = crate::results::reader::read_samples(&p).unwrap();
+        assert_eq!(back.rows, vec![row.clone(), row.clone(), row]);
+        assert!(back.warnings.is_empty());
     }
 
     #[test]

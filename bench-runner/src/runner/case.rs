@@ -46,13 +46,24 @@ pub(crate) async fn run_case(
     scenario: &Scenario,
     case: &Case,
 ) -> Result<CaseOutcome> {
+    // --resume: a case with summary rows is done; one with some samples runs only the rest.
+    let key = (backend.name().to_string(), scenario.name.clone(), case.id.clone());
+    if let Some(done) = ctx.resume.finished(&key) {
+        return Ok(done);
+    }
+    let done_rows = ctx.resume.take_rows(&key);
+    if !done_rows.is_empty() {
+        ctx.resumed_cases.borrow_mut().insert(key.clone());
+    }
     let n_streams = case.concurrency as usize;
     // A sustained case prepares each measured prompt just before it is sent (untimed), since
-    // how many fit the duration is not known in advance.
-    let sustained = case.duration_s;
-    let reps = if sustained.is_some() { 0 } else { case.repetitions as usize };
-    let n_warm = case.warmup as usize * n_streams;
-    let n_measured = n_streams * reps;
+    // how many fit the duration is not known in advance. A resumed sustained case keeps what
+    // it measured: another slice of time would be another experiment.
+    let sustained = case.duration_s.filter(|_| done_rows.is_empty());
+    let reps = if case.duration_s.is_some() { 0 } else { case.repetitions as usize };
+    let n_warm = if case.duration_s.is_some() && !done_rows.is_empty() { 0 } else { case.warmup as usize * n_streams };
+    let n_measured = (n_streams * reps).saturating_sub(done_rows.len());
+    let already = done_rows.len();
     let label = format!("{} {}", backend.name(), case.id);
 
     // 1) Prompts, outside any timed region. Salts are unique per request of the whole run.
@@ -88,9 +99,10 @@ pub(crate) async fn run_case(
     let wall_start = Instant::now();
     if let Some(err) = prep_error {
         // The backend cannot even prepare: every request of the case is an error row.
-        for r in 0..n_measured.max(1) {
+        let missing = if sustained.is_some() { 1 } else { n_measured };
+        for r in 0..missing {
             let mut row = base_row.clone();
-            row.repetition = r as u32;
+            row.repetition = (already + r) as u32;
             row.stream = (r % n_streams) as u32;
             row.started_at = crate::results::manifest::now_rfc3339();
             row.error_category = Some(err.category.as_str().into());
@@ -114,7 +126,7 @@ pub(crate) async fn run_case(
         }
         let results = std::cell::RefCell::new(Vec::with_capacity(n_measured));
         let written: std::cell::RefCell<Result<()>> = std::cell::RefCell::new(Ok(()));
-        let next_rep = std::cell::Cell::new(0u32);
+        let next_rep = std::cell::Cell::new(already as u32);
         let deadline = sustained.map(|d| Instant::now() + std::time::Duration::from_secs_f64(d));
         join_all(per_stream.iter().enumerate().map(|(stream, prompts)| {
             let base_row = &base_row;
@@ -183,13 +195,15 @@ pub(crate) async fn run_case(
         measured = results.into_inner();
     }
     let wall_s = wall_start.elapsed().as_secs_f64();
+    // Rows measured before a resume join the new ones, in their original order.
+    let mut all: Vec<Measured> = done_rows.into_iter().map(Measured::from_row).collect();
+    all.append(&mut measured);
+    let measured = all;
 
     let failed = measured.iter().filter(|m| m.row.error_category.is_some()).count();
     let n_measured = measured.len();
     let (summary, warnings) = summarize_case(ctx, facts, device, scenario, case, &measured, wall_s);
-    for row in &summary {
-        ctx.summary.borrow_mut().append(row)?;
-    }
+    ctx.summary.borrow_mut().append_all(&summary)?;
     if !ctx.quiet {
         ctx.progress.note(&super::table::case_line(backend.name(), case, &summary, failed, n_measured));
     }
@@ -273,5 +287,7 @@ pub(super) async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepare
             row.e2e_ms = None;
         }
     }
+    row.burst_fraction = m.burst_fraction;
+    row.itl_list_ms = super::summary::itl_list(&m.itl_ms);
     Measured { row, itl: m.itl_ms, burst_fraction: m.burst_fraction }
 }

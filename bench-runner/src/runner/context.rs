@@ -107,12 +107,31 @@ pub(crate) async fn run_context(
             max_tokens: c.max_tokens,
             ..Default::default()
         };
-        let mut measured: Vec<Measured> = Vec::with_capacity(per_length);
+        let key = (backend.name().to_string(), scenario.name.clone(), case.id.clone());
+        if let Some(done) = ctx.resume.finished(&key) {
+            if let Some(r) = done.summary.iter().find(|r| r.metric == "recall") {
+                recall_by_length.push((length, r.mean));
+            }
+            total += done.total;
+            failed += done.failed;
+            summary.extend(done.summary);
+            continue;
+        }
+        let done_rows = ctx.resume.take_rows(&key);
+        if !done_rows.is_empty() {
+            ctx.resumed_cases.borrow_mut().insert(key.clone());
+        }
+        let done_reps: std::collections::HashSet<u32> = done_rows.iter().map(|r| r.repetition).collect();
+        let mut measured: Vec<Measured> = done_rows.into_iter().map(Measured::from_row).collect();
         let wall = std::time::Instant::now();
         let mut i = 0;
         for (spec_i, spec) in c.needles.iter().enumerate() {
             for &depth in &c.depths {
                 for _ in 0..c.repetitions {
+                    if done_reps.contains(&(i as u32)) {
+                        i += 1;
+                        continue;
+                    }
                     let started_at = crate::results::manifest::now_rfc3339();
                     let mut m = match make(length, spec_i, depth, i).await {
                         Ok((p, plan, h)) => {
@@ -171,16 +190,20 @@ pub(crate) async fn run_context(
                 });
             }
         }
-        for r in &rows {
-            ctx.summary.borrow_mut().append(r)?;
-        }
+        ctx.summary.borrow_mut().append_all(&rows)?;
         let errors = measured.iter().filter(|m| m.row.error_category.is_some()).count();
         ctx.progress.note(&super::table::context_line(backend.name(), length, &rows, errors, measured.len()));
         total += measured.len();
         failed += errors;
         summary.extend(rows);
     }
-    // The effective context length over all tested lengths.
+    // The effective context length over all tested lengths (kept as it was if a resumed
+    // run had already written it).
+    let all_key = (backend.name().to_string(), scenario.name.clone(), "all".to_string());
+    if let Some(done) = ctx.resume.finished(&all_key) {
+        summary.extend(done.summary);
+        return Ok(CaseOutcome { total, failed, summary, warnings });
+    }
     let eff = effective_length(&recall_by_length, c.threshold);
     let value = eff.map_or(0.0, f64::from);
     let row = SummaryRow {

@@ -6,6 +6,7 @@
 mod case;
 mod context;
 mod progress;
+mod resume;
 mod summary;
 pub mod table;
 
@@ -32,6 +33,12 @@ pub struct RunOptions {
     pub label: Option<String>,
     pub quiet: bool,
     pub command_line: Vec<String>,
+    /// Finish the run in this folder: only the missing cases and requests are run.
+    pub resume: Option<PathBuf>,
+    /// Resume even if the scenario or config files changed since the run started.
+    pub force: bool,
+    /// Run only shard I of N (1-based) of the case list.
+    pub shard: Option<(u32, u32)>,
 }
 
 #[derive(Debug)]
@@ -51,6 +58,9 @@ pub(crate) struct RunCtx {
     pub summary: std::cell::RefCell<CsvAppender>,
     pub progress: Progress,
     pub quiet: bool,
+    pub resume: resume::ResumeState,
+    /// Cases that got rows before a resume (their case-wide throughput is not reported).
+    pub resumed_cases: std::cell::RefCell<std::collections::HashSet<resume::CaseKey>>,
 }
 
 pub fn new_run_id(scenarios: &[Scenario]) -> String {
@@ -95,49 +105,138 @@ pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Backend> {
     }
 }
 
+fn sha256_of(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Parses `I/N` (1 ≤ I ≤ N).
+pub fn parse_shard(s: &str) -> std::result::Result<(u32, u32), String> {
+    let bad = || format!("--shard {s:?}: expected I/N with 1 ≤ I ≤ N, e.g. 2/4");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if i == 0 || n == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
 pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
+    // What to run comes from the command line, or, with --resume, from the run's own record.
+    let previous = match &opts.resume {
+        Some(dir) => Some(RunManifest::read(dir)?),
+        None => None,
+    };
+    let invocation = match &previous {
+        Some(m) => Some(m.invocation.clone().ok_or_else(|| {
+            Error::Usage("run.json does not record how the run was made (an older edgebench wrote it); it cannot be resumed".into())
+        })?),
+        None => None,
+    };
+    let scenario_paths: Vec<PathBuf> = match &previous {
+        Some(m) => m.scenarios.iter().map(|s| PathBuf::from(&s.path)).collect(),
+        None => opts.scenarios.clone(),
+    };
+    let config_path = invocation.as_ref().map_or_else(|| opts.config.clone(), |i| PathBuf::from(&i.config_path));
+    let backend_names = invocation.as_ref().map_or_else(|| opts.backends.clone(), |i| i.backends.clone());
+    let label = invocation.as_ref().map_or_else(|| opts.label.clone(), |i| i.label.clone());
+    let shard = match &invocation {
+        Some(i) => i.shard.as_deref().map(parse_shard).transpose().map_err(Error::Usage)?,
+        None => opts.shard,
+    };
+
     // Everything the user wrote is checked before anything starts.
-    let scenarios = opts.scenarios.iter().map(|p| Scenario::load(p)).collect::<Result<Vec<_>>>()?;
+    let scenarios = scenario_paths.iter().map(|p| Scenario::load(p)).collect::<Result<Vec<_>>>()?;
     if scenarios.is_empty() {
         return Err(Error::Usage("name at least one scenario file".into()));
     }
-    let config = Config::load(&opts.config)?;
-    let selected = config.select(&opts.backends)?;
-
-    let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(&scenarios));
-    let run_dir = opts.out.join(&run_id);
-    if run_dir.join("samples.csv").exists() {
-        return Err(Error::Usage(format!("{} already holds a run; choose another --run-id", run_dir.display())));
+    let config = Config::load(&config_path)?;
+    let config_sha256 = sha256_of(&config_path)?;
+    let selected = config.select(&backend_names)?;
+    if let (Some(m), Some(inv)) = (&previous, &invocation) {
+        // The same files, or a resumed run would mix two experiments in one table.
+        let mut changed: Vec<String> = Vec::new();
+        for (rec, s) in m.scenarios.iter().zip(&scenarios) {
+            if rec.sha256 != s.sha256 {
+                changed.push(format!("scenario {} (sha256 {}… → {}…)", rec.path, &rec.sha256[..12.min(rec.sha256.len())], &s.sha256[..12]));
+            }
+        }
+        if inv.config_sha256 != config_sha256 {
+            changed.push(format!("backend config {}", inv.config_path));
+        }
+        if !changed.is_empty() && !opts.force {
+            return Err(Error::Usage(format!(
+                "cannot resume: {} changed since the run started; pass --force to resume anyway",
+                changed.join(", ")
+            )));
+        }
     }
+
+    let (run_id, run_dir) = match (&previous, &opts.resume) {
+        (Some(m), Some(dir)) => (m.run_id.clone(), dir.clone()),
+        _ => {
+            let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(&scenarios));
+            let run_dir = opts.out.join(&run_id);
+            if run_dir.join("samples.csv").exists() {
+                return Err(Error::Usage(format!("{} already holds a run; choose another --run-id, or --resume it", run_dir.display())));
+            }
+            (run_id, run_dir)
+        }
+    };
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::results(&run_dir, e))?;
     let host = HostFingerprint::read();
-    let mut manifest = RunManifest {
-        schema_version: SCHEMA_VERSION,
-        run_id: run_id.clone(),
-        status: "running".into(),
-        started_at: now_rfc3339(),
-        ended_at: None,
-        edgebench_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: git_commit(),
-        command_line: opts.command_line.clone(),
-        scenarios: scenarios
-            .iter()
-            .map(|s| ScenarioRecord {
-                name: s.name.clone(),
-                kind: s.kind().into(),
-                path: s.path.display().to_string(),
-                sha256: s.sha256.clone(),
-                sampling: Some(s.sampling_key()),
-            })
-            .collect(),
-        backends: Vec::new(),
-        device: opts.label.clone().unwrap_or_else(|| host.default_label()),
-        host,
-        requests_total: 0,
-        requests_failed: 0,
-        warnings: Vec::new(),
+    let mut manifest = match previous {
+        Some(mut m) => {
+            m.status = "running".into();
+            m.ended_at = None;
+            if let Some(inv) = m.invocation.as_mut() {
+                inv.resumed_at.push(now_rfc3339());
+            }
+            m
+        }
+        None => RunManifest {
+            schema_version: SCHEMA_VERSION,
+            run_id: run_id.clone(),
+            status: "running".into(),
+            started_at: now_rfc3339(),
+            ended_at: None,
+            edgebench_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: git_commit(),
+            command_line: opts.command_line.clone(),
+            scenarios: scenarios
+                .iter()
+                .map(|s| ScenarioRecord {
+                    name: s.name.clone(),
+                    kind: s.kind().into(),
+                    path: s.path.display().to_string(),
+                    sha256: s.sha256.clone(),
+                    sampling: Some(s.sampling_key()),
+                })
+                .collect(),
+            backends: Vec::new(),
+            device: label.clone().unwrap_or_else(|| host.default_label()),
+            host,
+            requests_total: 0,
+            requests_failed: 0,
+            warnings: Vec::new(),
+            invocation: Some(crate::results::manifest::Invocation {
+                config_path: config_path.display().to_string(),
+                config_sha256: config_sha256.clone(),
+                backends: selected.iter().map(|b| b.name.clone()).collect(),
+                label: label.clone(),
+                shard: shard.map(|(i, n)| format!("{i}/{n}")),
+                resumed_at: Vec::new(),
+                merged_from: Vec::new(),
+            }),
+        },
     };
     manifest.write(&run_dir)?;
+    let resume_state = if opts.resume.is_some() { resume::ResumeState::load(&run_dir)? } else { resume::ResumeState::default() };
+
+    // The shard's slice of the case list: case k (counted over all scenarios, a context
+    // scenario being one unit) belongs to shard (k mod N) + 1. The same on every backend.
+    let in_shard = |k: usize| shard.is_none_or(|(i, n)| k % n as usize == (i - 1) as usize);
 
     let total: u64 = selected.len() as u64 * scenarios.iter().flat_map(|s| s.cases()).map(|c| c.requests() as u64).sum::<u64>();
     let ctx = RunCtx {
@@ -147,6 +246,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         summary: CsvAppender::open(&run_dir.join("summary.csv"), SUMMARY_COLUMNS)?.into(),
         progress: Progress::new(total, opts.quiet),
         quiet: opts.quiet,
+        resume: resume_state,
+        resumed_cases: Default::default(),
     };
 
     let mut all_summary = Vec::new();
@@ -156,10 +257,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     // which stops a launched server; then the manifest still records what happened.
     let body = async {
         for bc in &selected {
-            let device = opts.label.clone().or_else(|| bc.device.clone()).unwrap_or_else(|| manifest.device.clone());
+            let device = label.clone().or_else(|| bc.device.clone()).unwrap_or_else(|| manifest.device.clone());
             let backend = connect(bc, &run_dir).await;
             let mut backend = backend?;
             let facts = backend.probe().await?;
+            // On resume the backend is described afresh (the server may have been rebuilt).
+            manifest.backends.retain(|b| b.get("name").and_then(|n| n.as_str()) != Some(bc.name.as_str()));
             manifest.backends.push(serde_json::to_value(&facts).unwrap_or_default());
             manifest.write(&run_dir)?;
             ctx.progress.note(&format!(
@@ -169,16 +272,27 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                 facts.server_version.as_deref().unwrap_or("version unknown"),
                 facts.model.as_deref().unwrap_or("?")
             ));
+            let mut k = 0usize;
             for scenario in &scenarios {
                 let outcomes = match &scenario.body {
                     ScenarioBody::Throughput(_) => {
                         let mut v = Vec::new();
                         for case in scenario.cases() {
-                            v.push(case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?);
+                            k += 1;
+                            if in_shard(k - 1) {
+                                v.push(case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?);
+                            }
                         }
                         v
                     }
-                    ScenarioBody::Context(c) => vec![context::run_context(&ctx, &backend, &facts, &device, scenario, c).await?],
+                    ScenarioBody::Context(c) => {
+                        k += 1;
+                        if in_shard(k - 1) {
+                            vec![context::run_context(&ctx, &backend, &facts, &device, scenario, c).await?]
+                        } else {
+                            Vec::new()
+                        }
+                    }
                 };
                 for out in outcomes {
                     failed += out.failed;

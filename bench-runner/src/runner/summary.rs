@@ -13,6 +13,27 @@ pub(crate) struct Measured {
     pub burst_fraction: Option<f64>,
 }
 
+impl Measured {
+    /// A request read back from samples.csv (for `--resume`): everything the summary needs
+    /// is in the row.
+    pub fn from_row(row: SampleRow) -> Self {
+        let itl = row
+            .itl_list_ms
+            .as_deref()
+            .map(|s| s.split(';').filter_map(|v| v.trim().parse::<f64>().ok()).collect())
+            .unwrap_or_default();
+        Measured { burst_fraction: row.burst_fraction, itl, row }
+    }
+}
+
+/// ITL values as stored in samples.csv.
+pub(crate) fn itl_list(itl: &[f64]) -> Option<String> {
+    if itl.is_empty() {
+        return None;
+    }
+    Some(itl.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(";"))
+}
+
 /// Mean tokens per network read above which a stream counts as buffered.
 const BUFFERED_TOKENS_PER_READ: f64 = 1.5;
 /// Share of gaps < 10% of the median gap above which a stream counts as bursty.
@@ -27,6 +48,7 @@ pub(crate) fn summarize_case(
     measured: &[Measured],
     wall_s: f64,
 ) -> (Vec<SummaryRow>, Vec<String>) {
+    let resumed = ctx.resumed_cases.borrow().contains(&(facts.name.clone(), scenario.name.clone(), case.id.clone()));
     let ok: Vec<&Measured> = measured.iter().filter(|m| m.row.error_category.is_none()).collect();
     let errors = measured.len() - ok.len();
     let col = |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> { ok.iter().filter_map(|m| f(&m.row)).collect() };
@@ -61,6 +83,9 @@ pub(crate) fn summarize_case(
     }
     if ok.iter().any(|m| m.row.itl_exact == Some(false)) {
         flags.push("itl_estimated");
+    }
+    if resumed {
+        flags.push("resumed");
     }
     if errors > 0 {
         warnings.push(format!("{where_}: {errors} of {} requests failed", measured.len()));
@@ -119,8 +144,9 @@ pub(crate) fn summarize_case(
     push("ttft_minus_server_prompt_ms", "ms", col(|r| Some(r.ttft_ms? - r.server_prompt_ms?)));
     // Client ÷ server decode speed per request: 1.0 means our clock agrees with the server's.
     push("decode_client_server_ratio", "ratio", col(|r| Some(r.decode_tok_s? / r.server_decode_tok_s.filter(|s| *s > 0.0)?)));
-    // Case-wide throughput over the measured phase's wall time.
-    if wall_s > 0.0 && !ok.is_empty() {
+    // Case-wide throughput over the measured phase's wall time (not for a resumed case: its
+    // requests were measured in two sittings).
+    if wall_s > 0.0 && !ok.is_empty() && !resumed {
         let out: f64 = col(|r| r.output_tokens.map(|v| v as f64)).iter().sum();
         push("output_tok_s", "tok/s", vec![out / wall_s]);
         push("requests_per_s", "req/s", vec![ok.len() as f64 / wall_s]);

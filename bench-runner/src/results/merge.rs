@@ -1,0 +1,149 @@
+//! `edgebench merge RUN_DIR… -o RUN_DIR`: joins shards of one run, or runs of several
+//! devices, into one run folder that reports read like any other.
+//!
+//! Refused: the same scenario name with different file hashes (not the same experiment),
+//! the same backend on the same device with different model files, and duplicate rows
+//! (the same backend, device, scenario, case and repetition twice — e.g. a shard merged
+//! twice).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::manifest::{now_rfc3339, Invocation, RunManifest};
+use super::reader::{read_samples, read_summary};
+use super::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
+use super::CsvAppender;
+use crate::error::{Error, Result};
+
+#[derive(Debug)]
+pub struct Merged {
+    pub dir: PathBuf,
+    pub samples: usize,
+    pub summary: usize,
+}
+
+pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
+    if inputs.len() < 2 {
+        return Err(Error::Usage("merge needs at least two run folders".into()));
+    }
+    if out.join("samples.csv").exists() || out.join("run.json").exists() {
+        return Err(Error::Usage(format!("{} already holds a run; merge into a new folder", out.display())));
+    }
+    let manifests: Vec<RunManifest> = inputs.iter().map(|d| RunManifest::read(d)).collect::<Result<_>>()?;
+
+    // Comparability: one hash per scenario name, one model file per backend and device.
+    let mut scen: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut models: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for m in &manifests {
+        for s in &m.scenarios {
+            match scen.get(&s.name) {
+                Some((sha, run)) if sha != &s.sha256 => {
+                    return Err(Error::Usage(format!(
+                        "scenario `{}` differs between {run} and {} (file hashes {}… and {}…): not the same experiment",
+                        s.name, m.run_id, &sha[..12.min(sha.len())], &s.sha256[..12.min(s.sha256.len())]
+                    )));
+                }
+                _ => {
+                    scen.insert(s.name.clone(), (s.sha256.clone(), m.run_id.clone()));
+                }
+            }
+        }
+        for b in &m.backends {
+            let name = b.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+            let device = b.get("device").and_then(|v| v.as_str()).unwrap_or(&m.device).to_string();
+            let Some(sha) = b.get("model_sha256").and_then(|v| v.as_str()) else { continue };
+            match models.get(&(name.clone(), device.clone())) {
+                Some((other, run)) if other != sha => {
+                    return Err(Error::Usage(format!(
+                        "backend `{name}` on `{device}` ran different model files in {run} and {}",
+                        m.run_id
+                    )));
+                }
+                _ => {
+                    models.insert((name, device), (sha.to_string(), m.run_id.clone()));
+                }
+            }
+        }
+    }
+
+    std::fs::create_dir_all(out).map_err(|e| Error::results(out, e))?;
+    let run_id = out.file_name().map_or_else(|| "merged".into(), |n| n.to_string_lossy().into_owned());
+    let mut seen = HashSet::new();
+    let mut seen_summary = HashSet::new();
+    let mut samples = CsvAppender::open(&out.join("samples.csv"), SAMPLE_COLUMNS)?;
+    let mut summary = CsvAppender::open(&out.join("summary.csv"), SUMMARY_COLUMNS)?;
+    let (mut n_samples, mut n_summary, mut failed) = (0, 0, 0);
+    let undo = |e: Error| {
+        // Leave no half-merged folder behind.
+        let _ = std::fs::remove_file(out.join("samples.csv"));
+        let _ = std::fs::remove_file(out.join("summary.csv"));
+        e
+    };
+    for dir in inputs {
+        let rows = read_samples(&dir.join("samples.csv")).map_err(undo)?;
+        for w in rows.warnings {
+            eprintln!("warning: {w}");
+        }
+        for mut r in rows.rows {
+            let key = (r.backend.clone(), r.device.clone(), r.scenario.clone(), r.case_id.clone(), r.repetition);
+            if !seen.insert(key) {
+                return Err(undo(Error::Usage(format!(
+                    "duplicate row in {}: backend {}, device {}, scenario {}, case {}, repetition {} is already in another input",
+                    dir.display(), r.backend, r.device, r.scenario, r.case_id, r.repetition
+                ))));
+            }
+            failed += usize::from(r.error_category.is_some());
+            r.run_id = run_id.clone();
+            samples.append(&r)?;
+            n_samples += 1;
+        }
+        let path = dir.join("summary.csv");
+        if path.exists() {
+            for mut r in read_summary(&path).map_err(undo)?.rows {
+                let key = (r.backend.clone(), r.device.clone(), r.scenario.clone(), r.case_id.clone(), r.metric.clone());
+                if !seen_summary.insert(key) {
+                    return Err(undo(Error::Usage(format!(
+                        "duplicate summary in {}: {} / {} / {} / {} / {}",
+                        dir.display(), r.backend, r.device, r.scenario, r.case_id, r.metric
+                    ))));
+                }
+                r.run_id = run_id.clone();
+                summary.append(&r)?;
+                n_summary += 1;
+            }
+        }
+    }
+
+    let mut m = manifests[0].clone();
+    m.run_id = run_id;
+    m.status = if manifests.iter().all(|x| x.status == "complete") { "complete".into() } else { "partial".into() };
+    m.started_at = manifests.iter().map(|x| x.started_at.clone()).min().unwrap_or_default();
+    m.ended_at = Some(now_rfc3339());
+    m.scenarios.clear();
+    m.backends.clear();
+    m.warnings.clear();
+    let mut names = HashSet::new();
+    for x in &manifests {
+        for s in &x.scenarios {
+            if names.insert(s.name.clone()) {
+                m.scenarios.push(s.clone());
+            }
+        }
+        for b in &x.backends {
+            if !m.backends.contains(b) {
+                m.backends.push(b.clone());
+            }
+        }
+        m.warnings.extend(x.warnings.iter().cloned());
+    }
+    m.warnings.sort();
+    m.warnings.dedup();
+    m.requests_total = n_samples;
+    m.requests_failed = failed;
+    let mut inv = m.invocation.clone().unwrap_or_default();
+    inv.shard = None;
+    inv.merged_from = manifests.iter().map(|x| x.run_id.clone()).collect();
+    m.invocation = Some(Invocation { ..inv });
+    m.write(out)?;
+    Ok(Merged { dir: out.to_path_buf(), samples: n_samples, summary: n_summary })
+}
