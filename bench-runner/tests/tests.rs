@@ -5,6 +5,8 @@
 mod common;
 mod context;
 mod core_loop;
+mod fault_proxy;
+mod faults;
 mod input_errors;
 mod report;
 mod resume_shard;
