@@ -7,6 +7,7 @@ mod context;
 mod core_loop;
 mod fault_proxy;
 mod faults;
+mod fuzz;
 mod input_errors;
 mod report;
 mod resume_shard;
