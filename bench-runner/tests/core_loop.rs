@@ -19,7 +19,7 @@ fn quick_scenario_against_real_llama_server() {
         .arg("--config").arg(&config)
         .arg("--out").arg(tmp.path())
         .env("EDGEBENCH_TEST_KEY", secret)
-        .timeout(Duration::from_secs(300))
+        .timeout(Duration::from_secs(900))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -170,7 +170,7 @@ impl Server {
         let child = std::process::Command::new(crate::common::llama_server())
             .args(["-m"])
             .arg(crate::common::gemma())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", "2048", "-np", "2", "--no-webui"])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", "2048", "-np", "2", "-t", "1", "--no-webui"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

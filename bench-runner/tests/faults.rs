@@ -22,7 +22,7 @@ fn run_through(port: u16, extra: &str) -> (std::process::Output, Vec<edgebench::
         .arg(&scenario)
         .arg("--config").arg(&config)
         .arg("--out").arg(tmp.path())
-        .timeout(Duration::from_secs(300))
+        .timeout(Duration::from_secs(900))
         .output()
         .unwrap();
     let rows = read_samples(&tmp.path().join("f/samples.csv")).map(|r| r.rows).unwrap_or_default();

@@ -43,7 +43,7 @@ fn four_shards_merged_equal_one_unsharded_run() {
         if let Some(s) = shard {
             c.args(["--shard", s]);
         }
-        let out = c.timeout(Duration::from_secs(300)).output().unwrap();
+        let out = c.timeout(Duration::from_secs(900)).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     };
     run("whole", None);

@@ -30,7 +30,9 @@ pub fn edgebench() -> assert_cmd::Command {
 /// A backend config with one launched llama-server on Gemma, with extra backend keys and
 /// extra server arguments.
 pub fn llama_server_config(dir: &Path, extra_keys: &str, extra_args: &[&str]) -> PathBuf {
-    let mut args = vec!["-m", "{model}", "--host", "127.0.0.1", "--port", "{port}", "-c", "4096", "-np", "4", "--no-webui"];
+    // One thread per server: tests run two at a time on a 2-core machine, and llama.cpp's
+    // spin-waiting threads slow down many-fold when they outnumber the cores.
+    let mut args = vec!["-m", "{model}", "--host", "127.0.0.1", "--port", "{port}", "-c", "4096", "-np", "4", "-t", "1", "--no-webui"];
     args.extend_from_slice(extra_args);
     let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
     let text = format!(
