@@ -387,3 +387,30 @@ fn sustained_run_has_time_slices_and_a_throttle_ratio() {
     assert!(ratio > 0.2 && ratio < 5.0, "{row}");
     assert!(md.contains("](over-time-1.svg)"), "{md}");
 }
+
+/// The stored A/A runs (`results/reference/aa-rep`, real runs of one build, see its README):
+/// neither the interleaved 2-vs-2 comparison nor any consecutive pair is judged regressed.
+/// The bootstrap is seeded, so these verdicts are fixed for the stored data.
+#[test]
+fn stored_aa_runs_are_not_judged_regressed() {
+    let dir = repo_root().join("results/reference/aa-rep");
+    let run = |id: &str| dir.join(id);
+    let out = edgebench()
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .args(["compare", "--baseline"])
+        .arg(run("a1"))
+        .arg(run("a3"))
+        .arg("--candidate")
+        .arg(run("a2"))
+        .arg(run("a4"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("0 regressed") && stdout.contains("12 within noise"), "{stdout}");
+    for (a, b) in [("a1", "a2"), ("a2", "a3"), ("a3", "a4")] {
+        let (code, stdout, _) = compare(&run(a), &run(b), &[]);
+        assert_eq!(code, 0, "{a} → {b}:\n{stdout}");
+        assert!(!stdout.contains("**regressed**"), "{a} → {b}:\n{stdout}");
+    }
+}
