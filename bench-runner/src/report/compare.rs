@@ -167,6 +167,10 @@ impl Side<'_> {
     }
 }
 
+/// (backend or "" when pairing ignores it, scenario, case id) and where a side has that case:
+/// (run index, cell index) per run.
+type SideIndex = Vec<((String, String, String), Vec<(usize, usize)>)>;
+
 /// Pairs the cases of the two sides and judges every metric (pure: no I/O).
 pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static Metric], threshold: f64, base_name: &str, cand_name: &str) -> Comparison {
     let mut warnings: Vec<String> = Vec::new();
@@ -180,8 +184,8 @@ pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static 
         let backend = if single { String::new() } else { ds.series[c.series].id.backend.clone() };
         (backend, c.case.scenario.clone(), c.case.case_id.clone())
     };
-    let side_of = |runs: &[Dataset]| -> Vec<((String, String, String), Vec<(usize, usize)>)> {
-        let mut out: Vec<((String, String, String), Vec<(usize, usize)>)> = Vec::new();
+    let side_of = |runs: &[Dataset]| -> SideIndex {
+        let mut out: SideIndex = Vec::new();
         for (ri, ds) in runs.iter().enumerate() {
             for (ci, c) in ds.cells.iter().enumerate() {
                 let k = key(ds, c);
