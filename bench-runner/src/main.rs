@@ -94,12 +94,13 @@ enum Command {
     /// The CI gate: judge a candidate run against a baseline run per case and metric;
     /// exit 1 if anything regressed beyond the threshold.
     Compare {
-        /// Baseline run folder (or its samples.csv).
-        #[arg(long)]
-        baseline: PathBuf,
-        /// Candidate run folder (or its samples.csv).
-        #[arg(long)]
-        candidate: PathBuf,
+        /// Baseline run folder (or its samples.csv); repeat for several runs of the same
+        /// build, which makes the noise between runs count (hierarchical bootstrap).
+        #[arg(long, required = true, num_args = 1..)]
+        baseline: Vec<PathBuf>,
+        /// Candidate run folder (or its samples.csv); repeatable like --baseline.
+        #[arg(long, required = true, num_args = 1..)]
+        candidate: Vec<PathBuf>,
         /// Smallest change that counts, e.g. 5% (or 0.05).
         #[arg(short, long, default_value = "5%")]
         threshold: String,

@@ -4,6 +4,6 @@ pub mod ratio;
 pub mod request;
 pub mod stats;
 
-pub use ratio::{median_ci, median_ratio_ci, MedianCi, RatioCi};
+pub use ratio::{median_ci, median_ratio_ci, median_ratio_ci_runs, MedianCi, RatioCi};
 pub use request::{RequestMetrics, Timeline};
 pub use stats::{Summary, bootstrap_median_ci, summarize};

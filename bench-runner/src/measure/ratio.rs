@@ -17,6 +17,14 @@
 //! the log scale, where the two errors add: with sᵢ = (ln hiᵢ − ln loᵢ) / (2·1.96),
 //! CI = exp(ln r ± 1.96·√(s_b² + s_c²)). At such n the two methods agree closely.
 //!
+//! Several runs per side (the same build run more than once) turn the bootstrap
+//! hierarchical, so that the noise *between* runs counts, not only the noise between the
+//! requests of one run: each resample first draws as many runs as there are, with
+//! replacement, then draws each drawn run's requests with replacement, pools them and takes
+//! the median. One run per side gives exactly the single-level bootstrap above. Between-run
+//! drift (another job on the machine, thermal state) is what makes two runs of one build
+//! differ by more than their per-request intervals allow; only repeated runs can measure it.
+//!
 //! The generator is ChaCha8 with a fixed seed, so the same two runs always give the same
 //! interval and a CI gate never flips on a re-run of the comparison itself. A resample whose
 //! baseline median is zero gives no ratio and is skipped; if more than half are skipped the
@@ -114,6 +122,54 @@ pub fn median_ratio_ci_with(baseline: &[f64], candidate: &[f64], resamples: usiz
     Some(RatioCi { ratio, low: percentile_sorted(&ratios, 2.5), high: percentile_sorted(&ratios, 97.5) })
 }
 
+/// The ratio of pooled medians with a hierarchical bootstrap CI over runs (see the module
+/// docs). `baseline` and `candidate` hold one vector of per-request values per run; empty
+/// runs are ignored. With one run on each side this is [`median_ratio_ci`].
+pub fn median_ratio_ci_runs(baseline: &[Vec<f64>], candidate: &[Vec<f64>]) -> Option<RatioCi> {
+    let clean = |runs: &[Vec<f64>]| -> Vec<Vec<f64>> {
+        runs.iter().map(|r| r.iter().copied().filter(|x| !x.is_nan()).collect::<Vec<f64>>()).filter(|r| !r.is_empty()).collect()
+    };
+    let (b, c) = (clean(baseline), clean(candidate));
+    if b.is_empty() || c.is_empty() {
+        return None;
+    }
+    if b.len() == 1 && c.len() == 1 {
+        return median_ratio_ci(&b[0], &c[0]);
+    }
+    let pooled = |runs: &[Vec<f64>]| runs.iter().flatten().copied().collect::<Vec<f64>>();
+    let mb = median_in_place(&mut pooled(&b));
+    let mc = median_in_place(&mut pooled(&c));
+    if mb == 0.0 {
+        return None;
+    }
+    let ratio = mc / mb;
+    let mut rng = ChaCha8Rng::seed_from_u64(BOOTSTRAP_SEED);
+    let mut draw = |runs: &[Vec<f64>], buf: &mut Vec<f64>| -> f64 {
+        buf.clear();
+        for _ in 0..runs.len() {
+            let run = &runs[rng.random_range(0..runs.len())];
+            for _ in 0..run.len() {
+                buf.push(run[rng.random_range(0..run.len())]);
+            }
+        }
+        median_in_place(buf)
+    };
+    let (mut bb, mut cb) = (Vec::new(), Vec::new());
+    let mut ratios = Vec::with_capacity(BOOTSTRAP_RESAMPLES);
+    for _ in 0..BOOTSTRAP_RESAMPLES {
+        let db = draw(&b, &mut bb);
+        let dc = draw(&c, &mut cb);
+        if db != 0.0 {
+            ratios.push(dc / db);
+        }
+    }
+    if ratios.len() * 2 < BOOTSTRAP_RESAMPLES {
+        return Some(RatioCi { ratio, low: f64::NAN, high: f64::NAN });
+    }
+    ratios.sort_by(f64::total_cmp);
+    Some(RatioCi { ratio, low: percentile_sorted(&ratios, 2.5), high: percentile_sorted(&ratios, 97.5) })
+}
+
 /// The closed-form ratio CI for large samples (see the module docs).
 fn log_scale_ratio(b: &[f64], c: &[f64]) -> Option<RatioCi> {
     let (mb, mc) = (median_ci(b)?, median_ci(c)?);
@@ -164,6 +220,24 @@ mod tests {
         // Same data, bootstrapped on a subsample of the same shape: intervals of similar width.
         let small = median_ratio_ci(&b[..4000], &c[..4000]).unwrap();
         assert!(small.low < 1.1 && small.high > 1.1);
+    }
+
+    #[test]
+    fn runs_that_disagree_widen_the_interval() {
+        // Two baseline runs 20% apart (drift), two candidate runs like them: per-request noise
+        // is small, so pooling everything as one run would call a difference; by runs, the
+        // interval covers 1.
+        let run = |level: f64| (0..12).map(|i| level + (i % 4) as f64 * 0.2).collect::<Vec<f64>>();
+        let base = vec![run(100.0), run(120.0)];
+        let cand = vec![run(101.0), run(119.0)];
+        let r = median_ratio_ci_runs(&base, &cand).unwrap();
+        assert!(r.low < 0.95 && r.high > 1.05, "{r:?}");
+        // One run per side is the plain bootstrap.
+        assert_eq!(median_ratio_ci_runs(&base[..1], &cand[..1]), median_ratio_ci(&base[0], &cand[0]));
+        // A uniform 30% slowdown in every run is still found.
+        let slow = vec![run(70.0), run(84.0)];
+        let r = median_ratio_ci_runs(&base, &slow).unwrap();
+        assert!(r.high < 1.0, "{r:?}");
     }
 
     #[test]

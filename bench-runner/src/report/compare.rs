@@ -11,6 +11,12 @@
 //! | lower is better (ms) | CI low > 1 + t | CI high < 1 − t |
 //!
 //! Anything else is *within noise*: the data cannot tell a change larger than t from noise.
+//!
+//! Either side may be several runs of the same build: the CI is then a hierarchical
+//! bootstrap over runs and requests ([`median_ratio_ci_runs`]), so that drift between runs
+//! (other jobs on the machine, heat) widens the interval instead of turning into a verdict.
+//! With one run per side only the noise between requests is known, and a machine whose
+//! speed drifts between runs will see false alarms: `scripts/aa-noise` measures how often.
 //! A case with fewer than [`MIN_SAMPLES`] successful requests on either side gets
 //! *too few samples*, which is reported but does not fail the gate (a single request has a
 //! zero-width interval and would turn every wobble into a verdict).
@@ -18,18 +24,20 @@
 use std::path::PathBuf;
 
 use super::key::CompKey;
-use super::load::{self, Dataset};
+use super::load::{self, Cell, Dataset};
 use super::metric::{self, Direction, Metric};
 use crate::error::{Error, Result};
-use crate::measure::ratio::{median_ci, median_ratio_ci, MedianCi, RatioCi};
+use crate::measure::ratio::{median_ci, median_ratio_ci_runs, MedianCi, RatioCi};
 
 /// Fewest successful requests per side for a verdict.
 pub const MIN_SAMPLES: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct CompareOptions {
-    pub baseline: PathBuf,
-    pub candidate: PathBuf,
+    /// One or more baseline runs (the same build run repeatedly measures between-run noise).
+    pub baseline: Vec<PathBuf>,
+    /// One or more candidate runs.
+    pub candidate: Vec<PathBuf>,
     /// As a fraction: 0.05 for 5%.
     pub threshold: f64,
     pub metrics: Vec<String>,
@@ -134,55 +142,104 @@ impl Comparison {
 
 pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
     let metrics = metric::parse_list(&opts.metrics)?;
-    let base = load::load(std::slice::from_ref(&opts.baseline))?;
-    let cand = load::load(std::slice::from_ref(&opts.candidate))?;
-    Ok(compare_datasets(&base, &cand, &metrics, opts.threshold, &opts.baseline.display().to_string(), &opts.candidate.display().to_string()))
+    if opts.baseline.is_empty() || opts.candidate.is_empty() {
+        return Err(Error::Usage("compare needs at least one --baseline and one --candidate run".into()));
+    }
+    let load_all = |paths: &[PathBuf]| paths.iter().map(|p| load::load(std::slice::from_ref(p))).collect::<Result<Vec<Dataset>>>();
+    let base = load_all(&opts.baseline)?;
+    let cand = load_all(&opts.candidate)?;
+    let name = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
+    Ok(compare_datasets(&base, &cand, &metrics, opts.threshold, &name(&opts.baseline), &name(&opts.candidate)))
 }
 
-/// Pairs the cases of two datasets and judges every metric (pure: no I/O).
-pub fn compare_datasets(base: &Dataset, cand: &Dataset, metrics: &[&'static Metric], threshold: f64, base_name: &str, cand_name: &str) -> Comparison {
-    let mut warnings: Vec<String> = Vec::new();
-    for w in base.warnings.iter().chain(&cand.warnings) {
-        warnings.push(w.clone());
+/// One case of one side: the matching cell of every run of that side.
+struct Side<'a> {
+    cells: Vec<(&'a Dataset, &'a Cell)>,
+}
+
+impl Side<'_> {
+    fn values(&self, slot: usize) -> Vec<Vec<f64>> {
+        self.cells.iter().map(|(_, c)| c.values(slot)).collect()
     }
-    // With one backend on each side, cases pair by scenario and case alone, so a candidate
+
+    fn first(&self) -> (&Dataset, &Cell) {
+        self.cells[0]
+    }
+}
+
+/// (backend or "" when pairing ignores it, scenario, case id) and where a side has that case:
+/// (run index, cell index) per run.
+type SideIndex = Vec<((String, String, String), Vec<(usize, usize)>)>;
+
+/// Pairs the cases of the two sides and judges every metric (pure: no I/O).
+pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static Metric], threshold: f64, base_name: &str, cand_name: &str) -> Comparison {
+    let mut warnings: Vec<String> = Vec::new();
+    for ds in base.iter().chain(cand) {
+        warnings.extend(ds.warnings.iter().cloned());
+    }
+    // With one backend in every run, cases pair by scenario and case alone, so a candidate
     // backend may be named differently (`llama-server` vs `llama-server-patched`).
-    let single = base.series.len() == 1 && cand.series.len() == 1;
+    let single = base.iter().chain(cand).all(|d| d.series.len() == 1);
+    let key = |ds: &Dataset, c: &Cell| -> (String, String, String) {
+        let backend = if single { String::new() } else { ds.series[c.series].id.backend.clone() };
+        (backend, c.case.scenario.clone(), c.case.case_id.clone())
+    };
+    let side_of = |runs: &[Dataset]| -> SideIndex {
+        let mut out: SideIndex = Vec::new();
+        for (ri, ds) in runs.iter().enumerate() {
+            for (ci, c) in ds.cells.iter().enumerate() {
+                let k = key(ds, c);
+                match out.iter_mut().find(|(kk, _)| *kk == k) {
+                    Some((_, v)) => v.push((ri, ci)),
+                    None => out.push((k, vec![(ri, ci)])),
+                }
+            }
+        }
+        out
+    };
+    let (bside, cside) = (side_of(base), side_of(cand));
     let mut rows = Vec::new();
-    let mut matched_base = vec![false; base.cells.len()];
-    for cc in &cand.cells {
-        let cs = &cand.series[cc.series];
-        let found = base.cells.iter().enumerate().find(|(_, bc)| {
-            bc.case == cc.case && (single || base.series[bc.series].id.backend == cs.id.backend)
-        });
-        let Some((bi, bc)) = found else {
+    for (k, cidx) in &cside {
+        let c = Side { cells: cidx.iter().map(|&(r, i)| (&cand[r], &cand[r].cells[i])).collect() };
+        let (cds, cc) = c.first();
+        let cs = &cds.series[cc.series];
+        let Some((_, bidx)) = bside.iter().find(|(bk, _)| bk == k) else {
             warnings.push(format!("{} / {} / {}: only in the candidate, not compared", cs.id.backend, cc.case.scenario, cc.case.case_id));
             continue;
         };
-        matched_base[bi] = true;
-        let bs = &base.series[bc.series];
+        let b = Side { cells: bidx.iter().map(|&(r, i)| (&base[r], &base[r].cells[i])).collect() };
+        let (bds, bc) = b.first();
+        let bs = &bds.series[bc.series];
         let backend = if bs.id.backend == cs.id.backend { cs.id.backend.clone() } else { format!("{} → {}", bs.id.backend, cs.id.backend) };
         let where_ = format!("{backend} / {} / {}", cc.case.scenario, cc.case.case_id);
-        let kb = CompKey::of(base.manifest_of(bc.series), &bs.id.backend, &bs.id.model, &bc.case.scenario);
-        let kc = CompKey::of(cand.manifest_of(cc.series), &cs.id.backend, &cs.id.model, &cc.case.scenario);
-        for d in kb.differences(&kc) {
-            warnings.push(format!("{where_}: not like for like: {d}"));
+        let kb = CompKey::of(bds.manifest_of(bc.series), &bs.id.backend, &bs.id.model, &bc.case.scenario);
+        for (ds, cell) in b.cells.iter().skip(1).chain(c.cells.iter()) {
+            let s = &ds.series[cell.series];
+            for d in kb.differences(&CompKey::of(ds.manifest_of(cell.series), &s.id.backend, &s.id.model, &cell.case.scenario)) {
+                let w = format!("{where_}: not like for like: {d}");
+                if !warnings.contains(&w) {
+                    warnings.push(w);
+                }
+            }
         }
-        for (side, cell) in [("baseline", bc), ("candidate", cc)] {
-            if cell.failed() > 0 {
-                warnings.push(format!("{where_}: {} of {} {side} requests failed and are left out", cell.failed(), cell.requests.len()));
+        for (side, s) in [("baseline", &b), ("candidate", &c)] {
+            let failed: usize = s.cells.iter().map(|(_, c)| c.failed()).sum();
+            let total: usize = s.cells.iter().map(|(_, c)| c.requests.len()).sum();
+            if failed > 0 {
+                warnings.push(format!("{where_}: {failed} of {total} {side} requests failed and are left out"));
             }
         }
         for m in metrics {
-            let (vb, vc) = (bc.values(m.slot), cc.values(m.slot));
-            let (Some(mb), Some(mc)) = (median_ci(&vb), median_ci(&vc)) else {
+            let (vb, vc) = (b.values(m.slot), c.values(m.slot));
+            let (pb, pc): (Vec<f64>, Vec<f64>) = (vb.concat(), vc.concat());
+            let (Some(mb), Some(mc)) = (median_ci(&pb), median_ci(&pc)) else {
                 continue; // not measured by this backend (e.g. no server timings)
             };
-            let Some(ratio) = median_ratio_ci(&vb, &vc) else {
+            let Some(ratio) = median_ratio_ci_runs(&vb, &vc) else {
                 warnings.push(format!("{where_} / {}: baseline median is zero, no ratio", m.name));
                 continue;
             };
-            let v = if vb.len() < MIN_SAMPLES || vc.len() < MIN_SAMPLES { Verdict::TooFewSamples } else { verdict(m.direction, &ratio, threshold) };
+            let v = if pb.len() < MIN_SAMPLES || pc.len() < MIN_SAMPLES { Verdict::TooFewSamples } else { verdict(m.direction, &ratio, threshold) };
             rows.push(Row {
                 backend: backend.clone(),
                 scenario: cc.case.scenario.clone(),
@@ -197,15 +254,16 @@ pub fn compare_datasets(base: &Dataset, cand: &Dataset, metrics: &[&'static Metr
             });
         }
     }
-    for (bc, matched) in base.cells.iter().zip(matched_base) {
-        if !matched {
-            warnings.push(format!("{} / {} / {}: only in the baseline, not compared", base.series[bc.series].id.backend, bc.case.scenario, bc.case.case_id));
+    for (k, bidx) in &bside {
+        if !cside.iter().any(|(ck, _)| ck == k) {
+            let (r, i) = bidx[0];
+            let bc = &base[r].cells[i];
+            warnings.push(format!("{} / {} / {}: only in the baseline, not compared", base[r].series[bc.series].id.backend, bc.case.scenario, bc.case.case_id));
         }
     }
     if rows.is_empty() {
         warnings.push("no case and metric could be compared: the gate checks nothing".into());
     }
-    warnings.dedup();
     Comparison { baseline: base_name.into(), candidate: cand_name.into(), threshold, rows, warnings }
 }
 

@@ -52,7 +52,8 @@ impl CompKey {
     /// only counts as a difference ("cannot be checked"): silence would hide it.
     pub fn differences(&self, other: &CompKey) -> Vec<String> {
         let mut out = Vec::new();
-        let fields: [(&str, &str, &Option<String>, &Option<String>, bool); 5] = [
+        type Field<'a> = (&'a str, &'a str, &'a Option<String>, &'a Option<String>, bool);
+        let fields: [Field; 5] = [
             ("model file hash", "differs", &self.model_sha256, &other.model_sha256, true),
             ("quantisation", "differs", &self.quant, &other.quant, false),
             ("chat template", "differs", &self.chat_template_sha256, &other.chat_template_sha256, true),

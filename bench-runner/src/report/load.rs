@@ -164,7 +164,9 @@ pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
         }
     }
     let mut ds = Dataset::default();
-    let mut index: HashMap<(usize, String, String, String, String, String, String), usize> = HashMap::new();
+    // (run, run id, device, backend, model, scenario, case id) → cell.
+    type CellKey = (usize, String, String, String, String, String, String);
+    let mut index: HashMap<CellKey, usize> = HashMap::new();
     let mut series_index: HashMap<SeriesId, usize> = HashMap::new();
     for (run, rf) in runs.into_iter().enumerate() {
         let manifest = if rf.dir.join("run.json").is_file() {

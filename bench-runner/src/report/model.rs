@@ -8,7 +8,7 @@ use super::chart::{self, Figure};
 use super::load::{self, Dataset};
 use super::metric::{self, get};
 use super::pivot::{self, Pivot};
-use super::sustained::timeline;
+use super::sustained::sustained_timeline;
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -250,7 +250,7 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
     let slot = get("decode_tok_s").slot;
     let mut throttle = Vec::new();
     for cell in &ds.cells {
-        if let Some(t) = timeline(cell, slot) {
+        if let Some(t) = sustained_timeline(cell, slot) {
             let (first, last) = (t.slices.first(), t.slices.last());
             throttle.push(ThrottleView {
                 series: ds.series[cell.series].label.clone(),

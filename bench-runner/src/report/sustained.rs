@@ -30,6 +30,18 @@ pub struct Timeline {
 /// Fewest timed requests for a timeline.
 pub const MIN_REQUESTS: usize = 4;
 
+/// Cases shorter than this are shown over time only when they are sustained cases.
+pub const LONG_CASE_S: f64 = 60.0;
+
+/// The timeline of a case worth showing over time: a sustained case (the runner names them
+/// `…_<seconds>s`, from `duration`), or any case whose requests span a minute or more. A few
+/// seconds of repetitions say nothing about heat.
+pub fn sustained_timeline(cell: &Cell, slot: usize) -> Option<Timeline> {
+    let t = timeline(cell, slot)?;
+    let named = cell.case.case_id.rsplit('_').next().and_then(|s| s.strip_suffix('s')).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    (named || t.span_s >= LONG_CASE_S).then_some(t)
+}
+
 pub fn timeline(cell: &Cell, slot: usize) -> Option<Timeline> {
     let mut pts: Vec<(i64, f64)> = cell
         .requests

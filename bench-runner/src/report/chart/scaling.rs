@@ -31,10 +31,13 @@ struct Line {
     pts: Vec<Pt>,
 }
 
+/// A group's identity: series, scenario, and the two shape fields that stay fixed.
+type GroupKey = (usize, String, (u32, u32));
+
 /// Cells grouped by series and every shape field but the varied one, keeping groups where
 /// the varied field takes two values or more.
-fn groups<'a>(ds: &'a Dataset, vary: fn(&Cell) -> u32, rest: fn(&Cell) -> (u32, u32)) -> Vec<((usize, String, (u32, u32)), Vec<&'a Cell>)> {
-    let mut g: BTreeMap<(usize, String, (u32, u32)), Vec<&Cell>> = BTreeMap::new();
+fn groups(ds: &Dataset, vary: fn(&Cell) -> u32, rest: fn(&Cell) -> (u32, u32)) -> Vec<(GroupKey, Vec<&Cell>)> {
+    let mut g: BTreeMap<GroupKey, Vec<&Cell>> = BTreeMap::new();
     for c in &ds.cells {
         g.entry((c.series, c.case.scenario.clone(), rest(c))).or_default().push(c);
     }

@@ -1,6 +1,7 @@
 //! Decode tok/s over time: each successful request as a faint dot at the time it was sent,
 //! the median of each time slice as a line, and the throttle ratio in the caption (see
-//! [`crate::report::sustained`]). One figure per case, at most [`MAX_FIGURES`].
+//! [`crate::report::sustained`]). One figure per sustained case (or case spanning a minute
+//! or more), at most [`MAX_FIGURES`].
 
 use plotters::prelude::*;
 
@@ -8,7 +9,7 @@ use super::style::{self, color, err, FONT};
 use super::{Chart, Figure};
 use crate::report::load::Dataset;
 use crate::report::metric::get;
-use crate::report::sustained::{timeline, Timeline};
+use crate::report::sustained::{sustained_timeline, Timeline};
 
 pub struct OverTime;
 
@@ -30,7 +31,7 @@ impl Chart for OverTime {
                 break;
             }
             let tls: Vec<(usize, Timeline)> = (0..ds.series.len())
-                .filter_map(|si| Some((si, timeline(ds.cell(si, &case)?, slot)?)))
+                .filter_map(|si| Some((si, sustained_timeline(ds.cell(si, &case)?, slot)?)))
                 .collect();
             if tls.is_empty() {
                 continue;
