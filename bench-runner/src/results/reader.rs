@@ -66,12 +66,20 @@ pub fn visit_samples(path: &Path, mut visit: impl FnMut(SampleRow) -> Result<()>
     Ok(warnings)
 }
 
+/// Columns every version of a file has had; without them the file is not ours.
+const CORE: &[&str] = &["run_id", "backend", "scenario", "case_id"];
+
+/// Rows are read by column name, so a file written before later columns were added still
+/// reads (the missing cells are empty); a column this version does not know, or a missing
+/// core column, means a schema we do not understand: refused with a clear message.
 fn check_header(path: &Path, header: &csv::StringRecord, columns: &[&str]) -> Result<()> {
-    if header.iter().ne(columns.iter().copied()) {
+    let unknown: Vec<&str> = header.iter().filter(|h| !columns.contains(h)).collect();
+    let missing: Vec<&str> = CORE.iter().copied().filter(|c| columns.contains(c) && !header.iter().any(|h| h == *c)).collect();
+    if !unknown.is_empty() || !missing.is_empty() {
         return Err(Error::file(path, format!(
-            "unknown CSV schema: expected columns {}…, found {}… (written by another edgebench version?)",
-            columns.iter().take(4).copied().collect::<Vec<_>>().join(","),
-            header.iter().take(4).collect::<Vec<_>>().join(",")
+            "unknown CSV schema (written by another edgebench version?): {}{}",
+            if unknown.is_empty() { String::new() } else { format!("unknown columns {}", unknown.join(", ")) },
+            if missing.is_empty() { String::new() } else { format!("{}missing columns {}", if unknown.is_empty() { "" } else { "; " }, missing.join(", ")) },
         )));
     }
     Ok(())
@@ -125,5 +133,20 @@ mod tests {
         .unwrap();
         assert_eq!(seen, r.rows);
         assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn older_files_read_by_name_and_unknown_columns_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("samples.csv");
+        std::fs::write(&p, "run_id,backend,scenario,case_id,ttft_ms\nr,b,s,c,12.5\n").unwrap();
+        let r = read_samples(&p).unwrap();
+        assert_eq!(r.rows[0].ttft_ms, Some(12.5));
+        assert_eq!(r.rows[0].recall, None);
+        std::fs::write(&p, "run_id,backend,scenario,case_id,flux\nr,b,s,c,1\n").unwrap();
+        let e = read_samples(&p).unwrap_err().to_string();
+        assert!(e.contains("unknown columns flux"), "{e}");
+        std::fs::write(&p, "a,b\n1,2\n").unwrap();
+        assert!(read_samples(&p).is_err());
     }
 }

@@ -19,6 +19,7 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
 
 /// One request. Empty cells mean "not measured" (never zero in disguise).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct SampleRow {
     pub run_id: String,
     pub backend: String,
@@ -85,6 +86,7 @@ pub struct SampleRow {
 
 /// One case × metric, with the statistics of its distribution.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct SummaryRow {
     pub run_id: String,
     pub backend: String,

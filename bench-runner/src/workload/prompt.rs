@@ -26,11 +26,15 @@ const WORDS: &[&str] = &[
     "right", "open", "story", "school", "paper", "group", "north", "south", "east", "west",
 ];
 
-/// A unique salt, e.g. `[req 3f9a1c07e2b4d6a8]`. Uniqueness comes from the run's own
-/// randomness plus the request index, not from the scenario seed (which fixes the filler).
+/// A unique salt of six common words, e.g. `[river blue hand of paper east]`: about seven
+/// tokens in most vocabularies (a hex salt costs three times that, which made short
+/// prompts impossible to hit exactly), and 95⁶ ≈ 7·10¹¹ combinations. Uniqueness comes from
+/// the run's own randomness plus the request index, not from the scenario seed (which fixes
+/// the filler).
 pub fn salt(run_nonce: u64, index: u64) -> String {
     let mut r = ChaCha8Rng::seed_from_u64(run_nonce ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    format!("[req {:016x}]", r.random::<u64>())
+    let words: Vec<&str> = (0..6).map(|_| WORDS[r.random_range(0..WORDS.len())]).collect();
+    format!("[{}]", words.join(" "))
 }
 
 /// `salt` followed by `words` filler words from the seeded sequence.
