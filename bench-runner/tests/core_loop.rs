@@ -79,11 +79,17 @@ fn quick_scenario_against_real_llama_server() {
     assert!(b["props"]["chat_template"].is_string());
     assert!(run.join("srv.log").exists(), "server log kept beside the results");
 
-    // The secret reached no file.
-    for entry in std::fs::read_dir(&run).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
-        assert!(!text.contains(secret));
+    // The secret reached no file: not the run folder, not a report made from it.
+    let report = tmp.path().join("report");
+    let rep = edgebench().arg("report").arg(&run).arg("-o").arg(&report).output().unwrap();
+    assert!(rep.status.success(), "{}", String::from_utf8_lossy(&rep.stderr));
+    for dir in [&run, &report] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
+            assert!(!text.contains(secret));
+        }
     }
+    assert!(report.join("report.html").exists());
     assert!(!stdout.contains(secret) && !stderr.contains(secret));
 }
 
