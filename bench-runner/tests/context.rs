@@ -62,4 +62,15 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
     let eff = summary.iter().find(|r| r.metric == "effective_context_length").unwrap();
     assert_eq!(eff.n, 3);
     assert!(stdout.contains("| length |"), "{stdout}");
+
+    // The report draws the context figures: TTFT against length and the recall heatmap,
+    // whose caption states the effective context length.
+    let report = tmp.path().join("report");
+    let out = edgebench().arg("report").arg(&run).arg("-o").arg(&report).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("TTFT vs context length"));
+    assert!(html.contains("Needle recall"));
+    assert!(html.contains("Effective context length") || html.contains("No tested length reached"));
+    assert!(report.join("ttft-vs-context-length.svg").exists());
 }

@@ -171,24 +171,29 @@ impl Chart for RecallHeatmap {
                 .unwrap_or(0.85);
             let eff = effective_length(&means, threshold);
             let n: usize = grid.values().map(|v| v.1).sum();
-            let (nx, ny) = (lengths.len() as i32, depths.len() as i32);
+            let (nx, ny) = (lengths.len(), depths.len());
             let svg = style::svg(|root| {
                 let mut chart = ChartBuilder::on(root)
                     .caption(format!("Needle recall: {}", ds.series[si].label), (FONT, style::TITLE))
                     .margin(12)
                     .x_label_area_size(40)
                     .y_label_area_size(56)
-                    .build_cartesian_2d(0..nx, 0..ny)
+                    .build_cartesian_2d(-0.5..nx as f64 - 0.5, -0.5..ny as f64 - 0.5)
                     .map_err(err)?;
+                // Labels only at cell centres (integers); plotters may ask for others.
+                let at = |v: f64, names: &dyn Fn(usize) -> String| {
+                    let i = v.round();
+                    if (v - i).abs() < 1e-6 && i >= 0.0 { names(i as usize) } else { String::new() }
+                };
                 chart
                     .configure_mesh()
                     .disable_mesh()
                     .x_desc("context length (tokens)")
                     .y_desc("needle depth %")
-                    .x_labels(lengths.len())
-                    .y_labels(depths.len())
-                    .x_label_formatter(&|i| lengths.get(*i as usize).map_or(String::new(), |l| style::num(*l as f64)))
-                    .y_label_formatter(&|i| depths.get(*i as usize).map_or(String::new(), |d| d.to_string()))
+                    .x_labels(lengths.len() + 1)
+                    .y_labels(depths.len() + 1)
+                    .x_label_formatter(&|v| at(*v, &|i| lengths.get(i).map_or(String::new(), |l| style::num(*l as f64))))
+                    .y_label_formatter(&|v| at(*v, &|i| depths.get(i).map_or(String::new(), |d| d.to_string())))
                     .label_style((FONT, style::LABEL))
                     .draw()
                     .map_err(err)?;
@@ -196,11 +201,18 @@ impl Chart for RecallHeatmap {
                     for (xi, l) in lengths.iter().enumerate() {
                         let Some((s, k)) = grid.get(&(*d, *l)) else { continue };
                         let v = s / *k as f64;
-                        let (x, y) = (xi as i32, yi as i32);
-                        chart.draw_series(std::iter::once(Rectangle::new([(x, y), (x + 1, y + 1)], recall_color(v).filled()))).map_err(err)?;
+                        let (x, y) = (xi as f64, yi as f64);
                         chart
-                            .draw_series(std::iter::once(Text::new(format!("{v:.2}"), (x, y), (FONT, style::LABEL).into_font())))
+                            .draw_series(std::iter::once(Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], recall_color(v).filled())))
                             .map_err(err)?;
+                        chart
+                            .draw_series(std::iter::once(Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], WHITE.stroke_width(2))))
+                            .map_err(err)?;
+                        let style = TextStyle::from((FONT, style::LABEL).into_font()).pos(plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Center,
+                        ));
+                        chart.draw_series(std::iter::once(Text::new(format!("{v:.2}"), (x, y), style))).map_err(err)?;
                     }
                 }
                 Ok(())
