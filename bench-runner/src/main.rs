@@ -45,6 +45,10 @@ enum Command {
         /// No progress bar and no per-case lines; the final table is still printed.
         #[arg(short, long)]
         quiet: bool,
+        /// Measure this host's memory bandwidth first and record it in run.json (reports
+        /// then show decode tok/s against the bandwidth bound).
+        #[arg(long)]
+        probe: bool,
     },
     /// Check scenario files and backend configs; report every mistake as file:line:col.
     Validate {
@@ -98,6 +102,9 @@ enum Command {
         /// As JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also measure memory bandwidth (STREAM-like copy, a few seconds).
+        #[arg(long)]
+        probe: bool,
     },
 }
 
@@ -121,7 +128,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<u8, Error> {
     match cli.command {
-        Command::Run { scenarios, backends, config, out, run_id, label, quiet } => {
+        Command::Run { scenarios, backends, config, out, run_id, label, quiet, probe } => {
             let opts = RunOptions {
                 scenarios,
                 config,
@@ -130,6 +137,7 @@ fn run(cli: Cli) -> Result<u8, Error> {
                 run_id,
                 label,
                 quiet,
+                probe,
                 command_line: std::env::args().collect(),
             };
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -199,8 +207,11 @@ fn run(cli: Cli) -> Result<u8, Error> {
             }
             Ok(cmp.exit_code())
         }
-        Command::Device { json } => {
-            let fp = HostFingerprint::read();
+        Command::Device { json, probe } => {
+            let mut fp = HostFingerprint::read();
+            if probe {
+                fp.memory_bandwidth_gbs = Some(edgebench::results::bandwidth::probe());
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&fp).unwrap_or_default());
             } else {

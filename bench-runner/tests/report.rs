@@ -136,17 +136,20 @@ fn runs() -> &'static Runs {
             ("sus", "sus.toml", "llama-server", "devA"),
         ];
         for (id, scenario, backend, label) in plan {
-            make_run(&d, id, scenario, backend, label);
+            // The sustained run also probes memory bandwidth, for the roofline table.
+            let extra: &[&str] = if id == "sus" { &["--probe"] } else { &[] };
+            make_run(&d, id, scenario, backend, label, extra);
         }
         Runs { _dir: dir, root: d }
     })
 }
 
 /// One `edgebench run` in the fixture folder `d`.
-fn make_run(d: &Path, id: &str, scenario: &str, backend: &str, label: &str) {
+fn make_run(d: &Path, id: &str, scenario: &str, backend: &str, label: &str, extra: &[&str]) {
     let out = edgebench()
         .current_dir(d)
         .args(["run", scenario, "--config", "backends.toml", "--backend", backend, "--run-id", id, "--out", "results", "--label", label, "--quiet"])
+        .args(extra)
         .output()
         .expect("spawn edgebench run");
     assert!(out.status.success(), "run {id} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -179,8 +182,8 @@ fn compare(base: &Path, cand: &Path, extra: &[&str]) -> (i32, String, String) {
 #[ignore = "needs a quiet machine: run-to-run drift on a shared box is a real (not a code) difference"]
 fn aa_compare_of_fresh_repeated_runs_is_not_a_regression() {
     let r = runs();
-    make_run(&r.root, "a3", "rep.toml", "llama-server", "devA");
-    make_run(&r.root, "a4", "rep.toml", "llama-server", HOSTILE);
+    make_run(&r.root, "a3", "rep.toml", "llama-server", "devA", &[]);
+    make_run(&r.root, "a4", "rep.toml", "llama-server", HOSTILE, &[]);
     let (_, single, _) = compare(&r.run("a1"), &r.run("a2"), &["--threshold", "5%"]);
     println!("single A/A pair, for the record:\n{single}");
     let out = edgebench()
@@ -413,6 +416,10 @@ fn sustained_run_has_time_slices_and_a_throttle_ratio() {
     assert!(span > 4.0 && span < 30.0, "{row}");
     assert!(ratio > 0.2 && ratio < 5.0, "{row}");
     assert!(md.contains("](over-time-1.svg)"), "{md}");
+    // Probed bandwidth: decode as a share of the bandwidth bound.
+    let roof = md.lines().find(|l| l.starts_with("| devA/llama-server | sus / pp32_tg8_c1_8s | 241.")).unwrap_or_else(|| panic!("no roofline row:\n{md}"));
+    let percent: f64 = roof.split('|').nth(7).unwrap_or_default().trim().trim_end_matches('%').parse().unwrap_or_else(|_| panic!("{roof}"));
+    assert!(percent > 0.0 && percent < 150.0, "{roof}");
     let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
     assert!(html.contains("id=\"fig-over-time-1\""));
 }

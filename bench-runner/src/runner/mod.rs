@@ -30,6 +30,8 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     pub label: Option<String>,
     pub quiet: bool,
+    /// Measure memory bandwidth before the run and record it in run.json (`--probe`).
+    pub probe: bool,
     pub command_line: Vec<String>,
 }
 
@@ -86,7 +88,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         return Err(Error::Usage(format!("{} already holds a run; choose another --run-id", run_dir.display())));
     }
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::results(&run_dir, e))?;
-    let host = HostFingerprint::read();
+    let mut host = HostFingerprint::read();
+    if opts.probe {
+        host.memory_bandwidth_gbs = Some(crate::results::bandwidth::probe());
+    }
     let mut manifest = RunManifest {
         schema_version: SCHEMA_VERSION,
         run_id: run_id.clone(),
