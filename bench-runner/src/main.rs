@@ -55,6 +55,10 @@ enum Command {
         /// No progress bar and no per-case lines; the final table is still printed.
         #[arg(short, long)]
         quiet: bool,
+        /// Measure this host's memory bandwidth first and record it in run.json (reports
+        /// then show decode tok/s against the bandwidth bound).
+        #[arg(long)]
+        probe: bool,
     },
     /// Join run folders (shards of one run, or runs from several devices) into one.
     Merge {
@@ -117,6 +121,9 @@ enum Command {
         /// As JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Also measure memory bandwidth (STREAM-like copy, a few seconds).
+        #[arg(long)]
+        probe: bool,
     },
 }
 
@@ -142,7 +149,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Run { scenarios, resume, force, shard, backends, config, out, run_id, label, quiet } => {
+        Command::Run { scenarios, resume, force, shard, backends, config, out, run_id, label, quiet, probe } => {
             let opts = RunOptions {
                 scenarios,
                 config,
@@ -151,6 +158,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 run_id,
                 label,
                 quiet,
+                probe,
                 command_line: std::env::args().collect(),
                 resume,
                 force,
@@ -225,8 +233,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("results: {}", m.dir.display());
             Ok(0)
         }
-        Command::Device { json } => {
-            let fp = HostFingerprint::read();
+        Command::Device { json, probe } => {
+            let mut fp = HostFingerprint::read();
+            if probe {
+                fp.memory_bandwidth_gbs = Some(edgebench::results::bandwidth::probe());
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&fp).unwrap_or_default());
             } else {

@@ -18,6 +18,7 @@ pub mod load;
 pub mod metric;
 pub mod model;
 pub mod pivot;
+pub mod roofline;
 pub mod sustained;
 
 use std::path::{Path, PathBuf};

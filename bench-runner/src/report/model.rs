@@ -89,6 +89,18 @@ pub struct ThrottleView {
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
+pub struct RooflineView {
+    pub series: String,
+    pub case: String,
+    pub model_mib: String,
+    pub bandwidth_gbs: String,
+    pub bound_tok_s: String,
+    pub decode_tok_s: String,
+    pub percent: String,
+    pub n: usize,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Report {
     pub title: String,
     pub generated_at: String,
@@ -100,6 +112,8 @@ pub struct Report {
     /// What is not like for like, said once per pair of series.
     pub comparability: Vec<String>,
     pub throttle: Vec<ThrottleView>,
+    /// Decode tok/s against the memory-bandwidth bound, where the bandwidth was probed.
+    pub roofline: Vec<RooflineView>,
     pub figures: Vec<Figure>,
     pub warnings: Vec<String>,
     pub requests: usize,
@@ -265,6 +279,19 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
         }
     }
 
+    let roofline = super::roofline::rows(ds)
+        .into_iter()
+        .map(|r| RooflineView {
+            series: r.series,
+            case: r.case,
+            model_mib: format!("{:.1}", r.model_bytes as f64 / (1u64 << 20) as f64),
+            bandwidth_gbs: format!("{:.1}", r.bandwidth_gbs),
+            bound_tok_s: fmt_num(r.bound_tok_s),
+            decode_tok_s: fmt_num(r.decode_tok_s),
+            percent: format!("{:.1}%", r.percent_of_bound),
+            n: r.n,
+        })
+        .collect();
     let mut warnings = ds.warnings.clone();
     for r in &ds.runs {
         if let Some(m) = &r.manifest {
@@ -284,6 +311,7 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
         pivots: pivots_v,
         comparability,
         throttle,
+        roofline,
         figures,
         warnings,
         requests: ds.request_count(),

@@ -13,6 +13,9 @@ pub struct HostFingerprint {
     pub memory_bytes: u64,
     pub os: String,
     pub kernel: String,
+    /// STREAM-like copy bandwidth in GB/s, measured with `--probe` (see `bandwidth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bandwidth_gbs: Option<f64>,
 }
 
 impl HostFingerprint {
@@ -37,6 +40,7 @@ impl HostFingerprint {
             memory_bytes: sys.as_ref().map_or(0, System::total_memory),
             os: System::long_os_version().unwrap_or_else(|_| std::env::consts::OS.into()),
             kernel: System::kernel_version().unwrap_or_default(),
+            memory_bandwidth_gbs: None,
         }
     }
 
@@ -46,6 +50,7 @@ impl HostFingerprint {
     }
 
     pub fn render(&self) -> String {
+        let bw = self.memory_bandwidth_gbs.map_or(String::new(), |b| format!("membw:   {b:.1} GB/s (one-thread STREAM-like copy)\n"));
         format!(
             "host:    {}\ncpu:     {} ({})\ncores:   {} physical, {} logical\nmemory:  {:.1} GiB\nos:      {}\nkernel:  {}\n",
             self.hostname,
@@ -56,6 +61,6 @@ impl HostFingerprint {
             self.memory_bytes as f64 / (1u64 << 30) as f64,
             self.os,
             self.kernel
-        )
+        ) + &bw
     }
 }

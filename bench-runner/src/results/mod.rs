@@ -1,6 +1,7 @@
 //! Results on disk: the CSV schema, the crash-safe writer and reader, the run manifest and
 //! the host fingerprint.
 
+pub mod bandwidth;
 pub mod device;
 pub mod manifest;
 pub mod merge;

@@ -32,6 +32,8 @@ pub struct RunOptions {
     pub run_id: Option<String>,
     pub label: Option<String>,
     pub quiet: bool,
+    /// Measure memory bandwidth before the run and record it in run.json (`--probe`).
+    pub probe: bool,
     pub command_line: Vec<String>,
     /// Finish the run in this folder: only the missing cases and requests are run.
     pub resume: Option<PathBuf>,
@@ -185,7 +187,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         }
     };
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::results(&run_dir, e))?;
-    let host = HostFingerprint::read();
+    let mut host = HostFingerprint::read();
+    if opts.probe {
+        host.memory_bandwidth_gbs = Some(crate::results::bandwidth::probe());
+    }
     let mut manifest = match previous {
         Some(mut m) => {
             m.status = "running".into();

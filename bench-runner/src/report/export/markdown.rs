@@ -82,6 +82,15 @@ impl Exporter for Markdown {
                 let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} | {} | {} |", md(&t.series), md(&t.case), t.requests, t.span_s, t.slice_s, t.first, t.last, t.throttle_ratio);
             }
         }
+        if !r.roofline.is_empty() {
+            let _ = writeln!(o, "\n## Decode against the memory-bandwidth bound\n");
+            let _ = writeln!(o, "Bound = memory bandwidth (one-thread STREAM-like copy, `--probe`) ÷ model file size: a dense model reads every weight once per token. One stream.\n");
+            let _ = writeln!(o, "| series | case | model MiB | bandwidth GB/s | bound tok/s | decode tok/s (median) | of bound | n |");
+            let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|");
+            for x in &r.roofline {
+                let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} | {} | {} |", md(&x.series), md(&x.case), x.model_mib, x.bandwidth_gbs, x.bound_tok_s, x.decode_tok_s, x.percent, x.n);
+            }
+        }
         let _ = writeln!(o, "\n## Figures\n");
         for f in &r.figures {
             let _ = writeln!(o, "### {}\n\n![{}]({}.svg)\n\n{}\n", md(&f.title), md(&f.title), f.id, md(&f.caption));
