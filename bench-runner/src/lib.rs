@@ -7,6 +7,7 @@ pub mod measure;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod score;
 pub mod source;
 pub mod workload;
 
