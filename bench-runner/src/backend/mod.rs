@@ -7,6 +7,7 @@ pub mod config;
 pub mod launch;
 pub mod openai;
 pub mod sse;
+pub mod tool_stream;
 
 use std::time::Instant;
 
@@ -49,6 +50,24 @@ pub struct Request {
     pub ignore_eos: bool,
     /// Let the server reuse a cached prefix (off unless a scenario measures caching).
     pub allow_prefix_cache: bool,
+    /// Tools and structured output; empty for a speed case.
+    pub tools: ToolRequest,
+}
+
+/// The tool-calling and structured-output parts of a request (all empty by default).
+#[derive(Debug, Clone, Default)]
+pub struct ToolRequest {
+    /// Whole OpenAI-style messages (assistant `tool_calls`, `tool` results); when set they
+    /// replace `prompt`'s messages. Backends without native tools ignore this.
+    pub messages: Option<Vec<serde_json::Value>>,
+    /// OpenAI `tools` (`{"type": "function", "function": {…}}`).
+    pub tools: Vec<serde_json::Value>,
+    pub tool_choice: Option<serde_json::Value>,
+    pub parallel_tool_calls: Option<bool>,
+    /// OpenAI `response_format`, e.g. `{"type": "json_schema", "json_schema": {…}}`.
+    pub response_format: Option<serde_json::Value>,
+    /// Which recorded answer the `replay` backend should give (item id and turn).
+    pub replay_key: Option<String>,
 }
 
 /// One network read that carried generated content, stamped on arrival.
@@ -148,11 +167,13 @@ pub struct Response {
     pub usage: Option<Usage>,
     pub timings: Option<ServerTimings>,
     pub error: Option<RequestError>,
+    /// Native tool calls, assembled from the stream (arguments still raw).
+    pub tool_calls: Vec<crate::score::RawCall>,
 }
 
 impl Response {
     pub fn failed(sent_at: Instant, error: RequestError) -> Self {
-        Response { sent_at, content: Vec::new(), text: String::new(), finish_reason: None, usage: None, timings: None, error: Some(error) }
+        Response { sent_at, content: Vec::new(), text: String::new(), finish_reason: None, usage: None, timings: None, error: Some(error), tool_calls: Vec::new() }
     }
 }
 
