@@ -1,3 +1,7 @@
-//! What is sent: salted, token-exact prompts.
+//! What is sent: salted, token-exact prompts; tool suites, how functions are shown to a
+//! model, and the agent loop's tool simulator.
 
 pub mod prompt;
+pub mod simulator;
+pub mod tool_format;
+pub mod tool_suite;
