@@ -4,7 +4,9 @@
 //! errors) in its own file. Every mistake is reported as `file:line:col: what was expected`.
 
 mod expand;
+pub mod structured;
 mod throughput;
+pub mod tool_calls;
 
 use std::path::{Path, PathBuf};
 
@@ -13,13 +15,15 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 pub use expand::Case;
+pub use structured::Structured;
 pub use throughput::{Sampling, Throughput};
+pub use tool_calls::ToolCalls;
 
 use crate::error::Result;
 use crate::source;
 
 /// The kinds this build understands, for error messages.
-pub const KINDS: &[&str] = &["throughput"];
+pub const KINDS: &[&str] = &["throughput", "tool_calls", "structured"];
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -35,12 +39,16 @@ pub struct Scenario {
 #[derive(Debug, Clone)]
 pub enum ScenarioBody {
     Throughput(Throughput),
+    ToolCalls(ToolCalls),
+    Structured(Structured),
 }
 
 impl Scenario {
     pub fn kind(&self) -> &'static str {
         match self.body {
             ScenarioBody::Throughput(_) => "throughput",
+            ScenarioBody::ToolCalls(_) => "tool_calls",
+            ScenarioBody::Structured(_) => "structured",
         }
     }
 
@@ -69,6 +77,16 @@ impl Scenario {
                 let (c, t) = throughput::parse(path, text)?;
                 common = c;
                 ScenarioBody::Throughput(t)
+            }
+            "tool_calls" => {
+                let (c, t) = tool_calls::parse(path, text)?;
+                common = c;
+                ScenarioBody::ToolCalls(t)
+            }
+            "structured" => {
+                let (c, t) = structured::parse(path, text)?;
+                common = c;
+                ScenarioBody::Structured(t)
             }
             other => {
                 return Err(source::error_at(path, text, Some(kind.span()), format!(
