@@ -2,9 +2,11 @@
 //! the host fingerprint.
 
 pub mod device;
+pub mod items;
 pub mod manifest;
 pub mod reader;
 pub mod schema;
+pub mod transcript;
 pub mod writer;
 
 pub use manifest::RunManifest;

@@ -24,7 +24,7 @@ pub fn read_summary(path: &Path) -> Result<Rows<SummaryRow>> {
     read(path, SUMMARY_COLUMNS)
 }
 
-fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Rows<T>> {
+pub(crate) fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Rows<T>> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
     let mut warnings = Vec::new();
     // Every complete row ends with a newline: anything after the last one is torn.

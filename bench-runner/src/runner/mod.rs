@@ -3,10 +3,15 @@
 //! then the measured ones with `concurrency` streams in flight, writing each sample row as
 //! soon as it is measured and a summary per case at its end.
 
+mod agent_loop;
 mod case;
 mod progress;
 mod summary;
 pub mod table;
+mod tool_case;
+mod tool_request;
+mod tool_summary;
+pub mod tool_table;
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +21,7 @@ use crate::results::device::HostFingerprint;
 use crate::results::manifest::{git_commit, now_rfc3339, ScenarioRecord};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
 use crate::results::{CsvAppender, RunManifest, SummaryRow, SCHEMA_VERSION};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioBody};
 
 pub use progress::Progress;
 
@@ -140,8 +145,17 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                 facts.model.as_deref().unwrap_or("?")
             ));
             for scenario in &scenarios {
-                for case in scenario.cases() {
-                    let out = case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?;
+                let outs = match &scenario.body {
+                    ScenarioBody::Throughput(_) => {
+                        let mut outs = Vec::new();
+                        for case in scenario.cases() {
+                            outs.push(case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?);
+                        }
+                        outs
+                    }
+                    _ => tool_case::run_scenario(&ctx, &backend, &facts, &device, scenario).await?,
+                };
+                for out in outs {
                     failed += out.failed;
                     done += out.total;
                     manifest.warnings.extend(out.warnings);

@@ -69,5 +69,6 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
             if any.flags.is_empty() { "" } else { &any.flags },
         ));
     }
+    out.push_str(&super::tool_table::markdown(rows));
     out
 }

@@ -1,6 +1,7 @@
 //! What is sent: salted, token-exact prompts; tool suites, how functions are shown to a
 //! model, and the agent loop's tool simulator.
 
+pub mod conversation;
 pub mod prompt;
 pub mod simulator;
 pub mod tool_format;
