@@ -6,6 +6,7 @@
 pub mod config;
 pub mod launch;
 pub mod openai;
+pub mod replay;
 pub mod sse;
 pub mod tool_stream;
 
@@ -207,12 +208,14 @@ pub struct BackendFacts {
 /// The implementations, picked by config kind.
 pub enum Backend {
     OpenAi(openai::OpenAiBackend),
+    Replay(replay::ReplayBackend),
 }
 
 impl Backend {
     pub fn name(&self) -> &str {
         match self {
             Backend::OpenAi(b) => b.name(),
+            Backend::Replay(b) => b.name(),
         }
     }
 
@@ -220,6 +223,7 @@ impl Backend {
     pub async fn probe(&mut self) -> Result<BackendFacts> {
         match self {
             Backend::OpenAi(b) => b.probe().await,
+            Backend::Replay(b) => Ok(b.probe()),
         }
     }
 
@@ -228,6 +232,7 @@ impl Backend {
     pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
         match self {
             Backend::OpenAi(b) => b.count_prompt_tokens(prompt).await,
+            Backend::Replay(b) => b.count_prompt_tokens(prompt),
         }
     }
 
@@ -235,18 +240,21 @@ impl Backend {
     pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
         match self {
             Backend::OpenAi(b) => b.count_text_tokens(text).await,
+            Backend::Replay(_) => None,
         }
     }
 
     pub async fn generate(&self, req: &Request) -> Response {
         match self {
             Backend::OpenAi(b) => b.generate(req).await,
+            Backend::Replay(b) => b.generate(req),
         }
     }
 
     pub fn endpoint(&self) -> Endpoint {
         match self {
             Backend::OpenAi(b) => b.endpoint(),
+            Backend::Replay(b) => b.endpoint(),
         }
     }
 }

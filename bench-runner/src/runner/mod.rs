@@ -73,6 +73,7 @@ fn run_nonce() -> u64 {
 pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Backend> {
     match &bc.kind {
         BackendKind::OpenAi(_) => Ok(Backend::OpenAi(OpenAiBackend::connect(bc, run_dir).await?)),
+        BackendKind::Replay(r) => Ok(Backend::Replay(crate::backend::replay::ReplayBackend::connect(bc, r)?)),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::backend::{Backend, ErrorCategory, Response};
 use crate::measure::request::{compute, Timeline};
-use crate::results::transcript::TranscriptRecord;
+use crate::backend::replay::Recorded;
 use crate::results::SampleRow;
 use crate::score::Outcome;
 
@@ -87,8 +87,8 @@ pub(crate) fn is_backend_failure(resp: &Response) -> bool {
     resp.error.as_ref().is_some_and(|e| e.category != ErrorCategory::EmptyResponse)
 }
 
-pub(crate) fn transcript(key: String, backend: &str, model: &str, resp: &Response, row: &SampleRow) -> TranscriptRecord {
-    TranscriptRecord {
+pub(crate) fn transcript(key: String, backend: &str, model: &str, resp: &Response, row: &SampleRow) -> Recorded {
+    Recorded {
         key,
         backend: backend.to_string(),
         model: model.to_string(),
