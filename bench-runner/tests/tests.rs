@@ -5,3 +5,4 @@
 mod common;
 mod core_loop;
 mod input_errors;
+mod tool_calls;
