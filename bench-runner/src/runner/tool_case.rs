@@ -9,8 +9,6 @@
 //! through `cache_prompt: false` instead, and depth filler carries a salt of its own.
 
 use std::cell::RefCell;
-use std::time::Instant;
-
 use serde_json::{json, Value};
 
 use super::case::CaseOutcome;
@@ -143,7 +141,6 @@ impl ToolRun<'_> {
             ScenarioBody::Structured(s) => s.latency_target_ms,
             ScenarioBody::Throughput(_) => None,
         };
-        let wall = Instant::now();
         let mut results: Vec<ItemResult> = Vec::new();
         match &self.scenario.body {
             ScenarioBody::ToolCalls(t) => {
@@ -166,7 +163,6 @@ impl ToolRun<'_> {
             }
             ScenarioBody::Throughput(_) => return Err(Error::Usage("internal: a throughput case reached the tool runner".into())),
         }
-        let wall_s = wall.elapsed().as_secs_f64();
         let base = crate::results::SummaryRow {
             run_id: self.ctx.run_id.clone(),
             backend: self.facts.name.clone(),
@@ -180,7 +176,7 @@ impl ToolRun<'_> {
             concurrency: 1,
             ..Default::default()
         };
-        let (summary, warnings, fig) = summarize_items(base, &results, wall_s, latency_target, earlier);
+        let (summary, warnings, fig) = summarize_items(base, &results, latency_target, earlier);
         for row in &summary {
             self.ctx.summary.borrow_mut().append(row)?;
         }
