@@ -205,7 +205,9 @@ pub struct BackendFacts {
     pub launched: Option<launch::LaunchFacts>,
 }
 
-/// The implementations, picked by config kind.
+/// The implementations, picked by config kind. (A run holds one backend at a time, so the
+/// variants' size difference does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     OpenAi(openai::OpenAiBackend),
     Replay(replay::ReplayBackend),

@@ -160,10 +160,10 @@ pub(crate) fn summarize_items(
         let good = results.iter().filter(|r| r.row.pass && r.row.within_latency_target.unwrap_or(true)).count();
         rows.push(value_row(&base, "correct_goodput", "items/s", n, good as f64 / busy_s));
     }
-    if base.case_id == "unconstrained" {
-        if let (Some(c), Some(u)) = (earlier.iter().find(|f| f.case_id == "constrained").and_then(|f| f.ttft_p50), ttft_p50) {
-            rows.push(value_row(&base, "grammar_ttft_cost_ms", "ms", n, c - u));
-        }
+    if base.case_id == "unconstrained"
+        && let (Some(c), Some(u)) = (earlier.iter().find(|f| f.case_id == "constrained").and_then(|f| f.ttft_p50), ttft_p50)
+    {
+        rows.push(value_row(&base, "grammar_ttft_cost_ms", "ms", n, c - u));
     }
     let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
     if errors > 0 {

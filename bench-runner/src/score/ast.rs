@@ -311,10 +311,11 @@ pub fn check_call(function: &Value, call: &Call, expected: &ExpectedCall, langua
             _ => None,
         };
         // Python converts an int to a float where a float is declared.
-        if expected_type == PyType::Float && py_type(&value) == PyType::Int {
-            if let Some(f) = value.as_f64().and_then(serde_json::Number::from_f64) {
-                value = Value::Number(f);
-            }
+        if expected_type == PyType::Float
+            && py_type(&value) == PyType::Int
+            && let Some(f) = value.as_f64().and_then(serde_json::Number::from_f64)
+        {
+            value = Value::Number(f);
         }
         let is_variable = type_check(param, &value, acceptable, expected_type, nested)?;
         if !is_variable {

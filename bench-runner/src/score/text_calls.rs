@@ -124,10 +124,10 @@ fn collect_json_calls(v: &Value, out: &mut Vec<Call>) {
                 out.push(Call::new(name, args));
             } else if m.len() == 1 {
                 // BFCL's own answer shape: {"func": {"a": 1}}.
-                if let Some((name, Value::Object(args))) = m.iter().next() {
-                    if is_identifier(name) {
-                        out.push(Call::new(name.clone(), Value::Object(args.clone())));
-                    }
+                if let Some((name, Value::Object(args))) = m.iter().next()
+                    && is_identifier(name)
+                {
+                    out.push(Call::new(name.clone(), Value::Object(args.clone())));
                 }
             }
         }
