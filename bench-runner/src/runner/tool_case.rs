@@ -248,8 +248,6 @@ impl ToolRun<'_> {
 
     async fn structured_item(&self, case: &Case, constrained: bool, item: &StructuredItem, index: u32) -> Result<ItemResult> {
         let messages = conversation::prompt(&item.messages, &[], "");
-        // Our system prompt is empty here: drop the empty system message.
-        let messages: Vec<_> = messages.into_iter().filter(|m| !(m.role == "system" && m.content.is_empty())).collect();
         let mut tools = ToolRequest { replay_key: Some(self.key(case, &item.id, 0)), ..Default::default() };
         if constrained {
             tools.response_format = Some(json!({"type": "json_schema", "json_schema": {"name": item.name, "schema": item.schema, "strict": true}}));

@@ -65,7 +65,8 @@ pub fn native(messages: &[Value], filler: &[String]) -> Vec<Value> {
     out
 }
 
-/// Prompt mode: text turns, our system prompt first.
+/// Prompt mode: text turns, our system prompt first (no system message when both ours and
+/// the item's are empty).
 pub fn prompt(messages: &[Value], filler: &[String], system_prompt: &str) -> Vec<Message> {
     let (system, rest) = split_system(messages);
     let mut sys = system_prompt.to_string();
@@ -73,7 +74,10 @@ pub fn prompt(messages: &[Value], filler: &[String], system_prompt: &str) -> Vec
         sys.push('\n');
         sys.push_str(&text_of(s));
     }
-    let mut out = vec![Message { role: "system".into(), content: sys }];
+    let mut out = Vec::new();
+    if !sys.trim().is_empty() {
+        out.push(Message { role: "system".into(), content: sys.trim_start().to_string() });
+    }
     if !filler.is_empty() {
         out.push(Message { role: "user".into(), content: "Before my question, read the project notes.".into() });
         for (i, f) in filler.iter().enumerate() {
@@ -113,5 +117,8 @@ mod tests {
         assert!(p[0].content.starts_with("FUNCS") && p[0].content.ends_with("Be brief."));
         assert_eq!(p.last().unwrap().content, "Weather in Paris?");
         assert!(filler(0, "s", 1).is_empty());
+        let plain = prompt(&msgs[1..], &[], "");
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].role, "user");
     }
 }
