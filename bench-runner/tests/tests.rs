@@ -11,3 +11,4 @@ mod fuzz;
 mod input_errors;
 mod report;
 mod resume_shard;
+mod tool_calls;

@@ -31,7 +31,7 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 use crate::source;
 
-pub const BACKEND_KINDS: &[&str] = &["openai"];
+pub const BACKEND_KINDS: &[&str] = &["openai", "replay"];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -59,6 +59,8 @@ pub struct BackendConfig {
 #[derive(Debug, Clone)]
 pub enum BackendKind {
     OpenAi(OpenAiConfig),
+    /// Recorded responses (see `backend/replay.rs`).
+    Replay(super::replay::ReplayConfig),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -112,6 +114,9 @@ struct RawBackend {
     endpoint: Option<Spanned<String>>,
     extra_body: Option<Spanned<toml::Table>>,
     launch: Option<Spanned<RawLaunch>>,
+    // replay
+    file: Option<Spanned<String>>,
+    source_backend: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +224,9 @@ fn convert(
     };
     let kind = match rb.kind.get_ref().as_str() {
         "openai" => {
+            if let Some(f) = &rb.file {
+                return Err(err(f.span(), "`file` belongs to kind replay, not openai".into()));
+            }
             let Some(base_url) = rb.base_url else {
                 return Err(err(span, format!("backend `{name}` (kind openai) needs `base_url`")));
             };
@@ -280,6 +288,22 @@ fn convert(
                 launch,
             })
         }
+        "replay" => {
+            let Some(file) = rb.file else {
+                return Err(err(span, format!("backend `{name}` (kind replay) needs `file`, a transcripts.jsonl of an earlier run")));
+            };
+            let foreign = [("base_url", rb.base_url.as_ref().map(Spanned::span)), ("endpoint", rb.endpoint.as_ref().map(Spanned::span)),
+                ("api_key_env", rb.api_key_env.as_ref().map(Spanned::span)), ("extra_body", rb.extra_body.as_ref().map(Spanned::span)),
+                ("launch", rb.launch.as_ref().map(Spanned::span))];
+            if let Some((key, Some(s))) = foreign.into_iter().find(|(_, s)| s.is_some()) {
+                return Err(err(s, format!("`{key}` belongs to kind openai, not replay")));
+            }
+            BackendKind::Replay(super::replay::ReplayConfig {
+                file: resolve_path(base_dir, file.get_ref()),
+                source_backend: rb.source_backend,
+                model: rb.model.map(Spanned::into_inner),
+            })
+        }
         other => {
             return Err(err(rb.kind.span(), format!(
                 "unknown backend kind `{other}`; expected one of: {}", BACKEND_KINDS.join(", ")
@@ -301,7 +325,7 @@ mod tests {
         )
         .unwrap();
         let b = &c.backends["s"];
-        let BackendKind::OpenAi(o) = &b.kind;
+        let BackendKind::OpenAi(o) = &b.kind else { panic!("openai expected") };
         let l = o.launch.as_ref().unwrap();
         assert_eq!(l.command, PathBuf::from("conf/../bin/server"));
         assert_eq!(l.model.as_deref(), Some(Path::new("conf/m.gguf")));

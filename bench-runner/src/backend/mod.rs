@@ -6,7 +6,9 @@
 pub mod config;
 pub mod launch;
 pub mod openai;
+pub mod replay;
 pub mod sse;
+pub mod tool_stream;
 
 use std::time::Instant;
 
@@ -49,6 +51,24 @@ pub struct Request {
     pub ignore_eos: bool,
     /// Let the server reuse a cached prefix (off unless a scenario measures caching).
     pub allow_prefix_cache: bool,
+    /// Tools and structured output; empty for a speed case.
+    pub tools: ToolRequest,
+}
+
+/// The tool-calling and structured-output parts of a request (all empty by default).
+#[derive(Debug, Clone, Default)]
+pub struct ToolRequest {
+    /// Whole OpenAI-style messages (assistant `tool_calls`, `tool` results); when set they
+    /// replace `prompt`'s messages. Backends without native tools ignore this.
+    pub messages: Option<Vec<serde_json::Value>>,
+    /// OpenAI `tools` (`{"type": "function", "function": {…}}`).
+    pub tools: Vec<serde_json::Value>,
+    pub tool_choice: Option<serde_json::Value>,
+    pub parallel_tool_calls: Option<bool>,
+    /// OpenAI `response_format`, e.g. `{"type": "json_schema", "json_schema": {…}}`.
+    pub response_format: Option<serde_json::Value>,
+    /// Which recorded answer the `replay` backend should give (item id and turn).
+    pub replay_key: Option<String>,
 }
 
 /// One network read that carried generated content, stamped on arrival.
@@ -152,11 +172,13 @@ pub struct Response {
     pub error: Option<RequestError>,
     /// Attempts before this one that failed without reaching generation (retried).
     pub retries: u32,
+    /// Native tool calls, assembled from the stream (arguments still raw).
+    pub tool_calls: Vec<crate::score::RawCall>,
 }
 
 impl Response {
     pub fn failed(sent_at: Instant, error: RequestError) -> Self {
-        Response { sent_at, content: Vec::new(), text: String::new(), finish_reason: None, usage: None, timings: None, error: Some(error), retries: 0 }
+        Response { sent_at, content: Vec::new(), text: String::new(), finish_reason: None, usage: None, timings: None, error: Some(error), retries: 0, tool_calls: Vec::new() }
     }
 }
 
@@ -187,15 +209,19 @@ pub struct BackendFacts {
     pub launched: Option<launch::LaunchFacts>,
 }
 
-/// The implementations, picked by config kind.
+/// The implementations, picked by config kind. (A run holds one backend at a time, so the
+/// variants' size difference does not matter.)
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     OpenAi(openai::OpenAiBackend),
+    Replay(replay::ReplayBackend),
 }
 
 impl Backend {
     pub fn name(&self) -> &str {
         match self {
             Backend::OpenAi(b) => b.name(),
+            Backend::Replay(b) => b.name(),
         }
     }
 
@@ -203,6 +229,7 @@ impl Backend {
     pub async fn probe(&mut self) -> Result<BackendFacts> {
         match self {
             Backend::OpenAi(b) => b.probe().await,
+            Backend::Replay(b) => Ok(b.probe()),
         }
     }
 
@@ -211,6 +238,7 @@ impl Backend {
     pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
         match self {
             Backend::OpenAi(b) => b.count_prompt_tokens(prompt).await,
+            Backend::Replay(b) => b.count_prompt_tokens(prompt),
         }
     }
 
@@ -218,18 +246,21 @@ impl Backend {
     pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
         match self {
             Backend::OpenAi(b) => b.count_text_tokens(text).await,
+            Backend::Replay(_) => None,
         }
     }
 
     pub async fn generate(&self, req: &Request) -> Response {
         match self {
             Backend::OpenAi(b) => b.generate(req).await,
+            Backend::Replay(b) => b.generate(req),
         }
     }
 
     pub fn endpoint(&self) -> Endpoint {
         match self {
             Backend::OpenAi(b) => b.endpoint(),
+            Backend::Replay(b) => b.endpoint(),
         }
     }
 }

@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::config::{BackendConfig, BackendKind, Endpoint, OpenAiConfig};
 use super::launch::LaunchedServer;
 use super::sse::SseParser;
+use super::tool_stream::ToolCallAssembler;
 use super::{BackendFacts, ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, ServerTimings, Usage};
 use crate::error::{Error, Result};
 
@@ -57,7 +58,9 @@ pub struct OpenAiBackend {
 impl OpenAiBackend {
     /// Builds the client and, with a `launch` block, starts the server (log in `run_dir`).
     pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Self> {
-        let BackendKind::OpenAi(cfg) = &bc.kind;
+        let BackendKind::OpenAi(cfg) = &bc.kind else {
+            return Err(Error::backend(&bc.name, "not an openai backend"));
+        };
         let mut headers = HeaderMap::new();
         if let Some(var) = &cfg.api_key_env {
             // The key is read here, held only inside the client's default headers (marked
@@ -273,10 +276,23 @@ impl OpenAiBackend {
         if let Some(m) = &self.model {
             b.insert("model".into(), json!(m));
         }
-        match &req.prompt {
-            Prompt::Chat(messages) => b.insert("messages".into(), json!(messages)),
-            Prompt::Text(t) => b.insert("prompt".into(), json!(t)),
+        match (&req.tools.messages, &req.prompt) {
+            (Some(raw), _) => b.insert("messages".into(), json!(raw)),
+            (None, Prompt::Chat(messages)) => b.insert("messages".into(), json!(messages)),
+            (None, Prompt::Text(t)) => b.insert("prompt".into(), json!(t)),
         };
+        if !req.tools.tools.is_empty() {
+            b.insert("tools".into(), json!(req.tools.tools));
+        }
+        if let Some(c) = &req.tools.tool_choice {
+            b.insert("tool_choice".into(), c.clone());
+        }
+        if let Some(p) = req.tools.parallel_tool_calls {
+            b.insert("parallel_tool_calls".into(), json!(p));
+        }
+        if let Some(f) = &req.tools.response_format {
+            b.insert("response_format".into(), f.clone());
+        }
         b.insert("max_tokens".into(), json!(req.max_tokens));
         b.insert("temperature".into(), json!(req.temperature));
         b.insert("top_p".into(), json!(req.top_p));
@@ -392,6 +408,7 @@ impl OpenAiBackend {
         out.error = None;
         let mut stream = resp.bytes_stream();
         let mut parser = SseParser::new();
+        let mut tools = ToolCallAssembler::new();
         let mut done = false;
         loop {
             let stall_at = (tokio::time::Instant::now() + self.stall).min(deadline);
@@ -414,16 +431,17 @@ impl OpenAiBackend {
             // One stamp per network read, taken before any parsing.
             let at = Instant::now();
             let events = parser.feed(&bytes);
-            if self.absorb(events, at, &mut out, &mut done) {
+            if self.absorb(events, at, &mut out, &mut tools, &mut done) {
                 break;
             }
         }
         if out.error.is_none() && !done {
             if let Some(ev) = parser.finish() {
                 let at = Instant::now();
-                self.absorb(vec![ev], at, &mut out, &mut done);
+                self.absorb(vec![ev], at, &mut out, &mut tools, &mut done);
             }
         }
+        out.tool_calls = tools.finish();
         if out.error.is_none() && out.content.is_empty() {
             out.error = Some(RequestError::new(ErrorCategory::EmptyResponse, "the stream carried no generated content"));
         }
@@ -431,7 +449,7 @@ impl OpenAiBackend {
     }
 
     /// Applies the events of one network read to the response; returns true to stop reading.
-    fn absorb(&self, events: Vec<super::sse::Event>, at: Instant, out: &mut Response, done: &mut bool) -> bool {
+    fn absorb(&self, events: Vec<super::sse::Event>, at: Instant, out: &mut Response, tools: &mut ToolCallAssembler, done: &mut bool) -> bool {
         let mut content_events = 0u32;
         let mut content_bytes = 0usize;
         for ev in events {
@@ -461,7 +479,11 @@ impl OpenAiBackend {
                                 s.push_str(t);
                             }
                         }
-                        let tool = d.and_then(|d| d.get("tool_calls")).is_some_and(|t| !t.is_null());
+                        let tc = d.and_then(|d| d.get("tool_calls")).filter(|t| !t.is_null());
+                        if let Some(tc) = tc {
+                            tools.feed(tc);
+                        }
+                        let tool = tc.is_some();
                         if s.is_empty() && tool { Some(String::new()) } else if s.is_empty() { None } else { Some(s) }
                     }
                     Endpoint::Completions => choice.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string),
@@ -577,6 +599,34 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stream of tool-call deltas that ends without `finish_reason` (and without `[DONE]`):
+    /// the calls are still assembled and no finish reason is invented.
+    #[tokio::test]
+    async fn tool_calls_are_assembled_when_finish_reason_is_null() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = crate::backend::Config::parse(Path::new("b.toml"), "[backends.s]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n").unwrap();
+        let b = OpenAiBackend::connect(&cfg.backends["s"], dir.path()).await.unwrap();
+        let sse = concat!(
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"ci\"}}]},\"finish_reason\":null}]}\n\n",
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ty\\\": \\\"Paris\\\"}\"}}]},\"finish_reason\":null}]}\n\n",
+        );
+        let mut parser = SseParser::new();
+        let mut out = Response::failed(Instant::now(), RequestError::new(ErrorCategory::EmptyResponse, ""));
+        out.error = None;
+        let mut tools = ToolCallAssembler::new();
+        let mut done = false;
+        let events = parser.feed(sse.as_bytes());
+        assert!(!b.absorb(events, Instant::now(), &mut out, &mut tools, &mut done));
+        let calls = tools.finish();
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].name, "get_weather");
+        assert_eq!(calls[0].arguments, "{\"city\": \"Paris\"}");
+        assert_eq!(out.finish_reason, None);
+        // Tool-call deltas count as generated content for TTFT.
+        assert_eq!(out.content.len(), 1);
+    }
 
     #[test]
     fn credentials_are_stripped() {

@@ -1,6 +1,7 @@
 //! Clocks to metrics, and metrics to statistics. Pure: no I/O, no backend.
 
 pub mod ratio;
+pub mod proportion;
 pub mod request;
 pub mod stats;
 

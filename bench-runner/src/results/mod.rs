@@ -3,10 +3,12 @@
 
 pub mod bandwidth;
 pub mod device;
+pub mod items;
 pub mod manifest;
 pub mod merge;
 pub mod reader;
 pub mod schema;
+pub mod transcript;
 pub mod writer;
 
 pub use manifest::RunManifest;

@@ -85,7 +85,7 @@ fn check_header(path: &Path, header: &csv::StringRecord, columns: &[&str]) -> Re
     Ok(())
 }
 
-fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Rows<T>> {
+pub(crate) fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Rows<T>> {
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
     let mut warnings = Vec::new();
     // Every complete row ends with a newline: anything after the last one is torn.

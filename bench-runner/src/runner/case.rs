@@ -219,6 +219,7 @@ fn request(case: &Case, p: &Prepared) -> Request {
         seed: Some(case.seed),
         ignore_eos: case.sampling.ignore_eos,
         allow_prefix_cache: false,
+        tools: Default::default(),
     }
 }
 

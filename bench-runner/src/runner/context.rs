@@ -67,6 +67,7 @@ pub(crate) async fn run_context(
         seed: Some(c.seed),
         ignore_eos: c.sampling.ignore_eos,
         allow_prefix_cache: false,
+        tools: Default::default(),
     };
 
     // Warm-up at the shortest length: the first requests after a model load are slower.

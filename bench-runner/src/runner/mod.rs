@@ -3,12 +3,17 @@
 //! then the measured ones with `concurrency` streams in flight, writing each sample row as
 //! soon as it is measured and a summary per case at its end.
 
+mod agent_loop;
 mod case;
 mod context;
 mod progress;
 mod resume;
 mod summary;
 pub mod table;
+mod tool_case;
+mod tool_request;
+mod tool_summary;
+pub mod tool_table;
 
 use std::path::{Path, PathBuf};
 
@@ -104,6 +109,7 @@ fn run_nonce() -> u64 {
 pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Backend> {
     match &bc.kind {
         BackendKind::OpenAi(_) => Ok(Backend::OpenAi(OpenAiBackend::connect(bc, run_dir).await?)),
+        BackendKind::Replay(r) => Ok(Backend::Replay(crate::backend::replay::ReplayBackend::connect(bc, r)?)),
     }
 }
 
@@ -152,6 +158,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     let scenarios = scenario_paths.iter().map(|p| Scenario::load(p)).collect::<Result<Vec<_>>>()?;
     if scenarios.is_empty() {
         return Err(Error::Usage("name at least one scenario file".into()));
+    }
+    if opts.resume.is_some() {
+        if let Some(s) = scenarios.iter().find(|s| matches!(s.body, ScenarioBody::ToolCalls(_) | ScenarioBody::Structured(_))) {
+            return Err(Error::Usage(format!(
+                "--resume does not support {} scenarios yet ({}): run it again instead",
+                s.kind(),
+                s.name
+            )));
+        }
     }
     let config = Config::load(&config_path)?;
     let config_sha256 = sha256_of(&config_path)?;
@@ -294,6 +309,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                         k += 1;
                         if in_shard(k - 1) {
                             vec![context::run_context(&ctx, &backend, &facts, &device, scenario, c).await?]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    _ => {
+                        k += 1;
+                        if in_shard(k - 1) {
+                            tool_case::run_scenario(&ctx, &backend, &facts, &device, scenario).await?
                         } else {
                             Vec::new()
                         }

@@ -114,6 +114,7 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
             if any.flags.is_empty() { "" } else { &any.flags },
         ));
     }
+    out.push_str(&super::tool_table::markdown(rows));
     let c = context_markdown(rows);
     if !c.is_empty() {
         out.push('\n');

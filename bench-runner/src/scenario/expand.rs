@@ -55,5 +55,43 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
             cases
         }
         ScenarioBody::Context(_) => Vec::new(),
+        // Tool calls: mode × depth; `prompt_tokens` holds the depth, `repetitions` the items.
+        ScenarioBody::ToolCalls(t) => {
+            let mut cases = Vec::new();
+            for &mode in &t.modes {
+                for &d in &t.depths {
+                    cases.push(Case {
+                        id: format!("{}_d{d}", mode.as_str()),
+                        scenario: s.name.clone(),
+                        prompt_tokens: d,
+                        max_tokens: t.max_tokens,
+                        concurrency: 1,
+                        warmup: 0,
+                        repetitions: t.items.len() as u32,
+                        seed: t.seed,
+                        sampling: t.sampling.clone(),
+                        duration_s: None,
+                    });
+                }
+            }
+            cases
+        }
+        ScenarioBody::Structured(t) => {
+            let ids: &[&str] = if t.compare_unconstrained { &["constrained", "unconstrained"] } else { &["constrained"] };
+            ids.iter()
+                .map(|id| Case {
+                    id: (*id).to_string(),
+                    scenario: s.name.clone(),
+                    prompt_tokens: 0,
+                    max_tokens: t.max_tokens,
+                    concurrency: 1,
+                    warmup: 0,
+                    repetitions: t.items.len() as u32,
+                    seed: t.seed,
+                    sampling: t.sampling.clone(),
+                    duration_s: None,
+                })
+                .collect()
+        }
     }
 }

@@ -5,7 +5,9 @@
 
 pub mod context;
 mod expand;
+pub mod structured;
 mod throughput;
+pub mod tool_calls;
 
 use std::path::{Path, PathBuf};
 
@@ -14,13 +16,15 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 pub use expand::Case;
+pub use structured::Structured;
 pub use throughput::{Sampling, Throughput};
+pub use tool_calls::ToolCalls;
 
 use crate::error::Result;
 use crate::source;
 
 /// The kinds this build understands, for error messages.
-pub const KINDS: &[&str] = &["throughput", "context"];
+pub const KINDS: &[&str] = &["throughput", "context", "tool_calls", "structured"];
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -37,6 +41,8 @@ pub struct Scenario {
 pub enum ScenarioBody {
     Throughput(Throughput),
     Context(context::Context),
+    ToolCalls(ToolCalls),
+    Structured(Structured),
 }
 
 impl Scenario {
@@ -44,6 +50,8 @@ impl Scenario {
         match self.body {
             ScenarioBody::Throughput(_) => "throughput",
             ScenarioBody::Context(_) => "context",
+            ScenarioBody::ToolCalls(_) => "tool_calls",
+            ScenarioBody::Structured(_) => "structured",
         }
     }
 
@@ -78,6 +86,16 @@ impl Scenario {
                 common = c;
                 ScenarioBody::Context(t)
             }
+            "tool_calls" => {
+                let (c, t) = tool_calls::parse(path, text)?;
+                common = c;
+                ScenarioBody::ToolCalls(t)
+            }
+            "structured" => {
+                let (c, t) = structured::parse(path, text)?;
+                common = c;
+                ScenarioBody::Structured(t)
+            }
             other => {
                 return Err(source::error_at(path, text, Some(kind.span()), format!(
                     "unknown scenario kind `{other}`; expected one of: {}", KINDS.join(", ")
@@ -107,6 +125,14 @@ impl Scenario {
             ScenarioBody::Context(c) => {
                 let s = &c.sampling;
                 format!("temperature={} top_p={} ignore_eos={} seed={}", s.temperature, s.top_p, s.ignore_eos, c.seed)
+            }
+            ScenarioBody::ToolCalls(t) => {
+                let s = &t.sampling;
+                format!("temperature={} top_p={} seed={}", s.temperature, s.top_p, t.seed)
+            }
+            ScenarioBody::Structured(t) => {
+                let s = &t.sampling;
+                format!("temperature={} top_p={} seed={}", s.temperature, s.top_p, t.seed)
             }
         }
     }

@@ -1,4 +1,9 @@
-//! What is sent: salted, token-exact prompts and needle-in-a-haystack prompts.
+//! What is sent: salted, token-exact prompts; needle-in-a-haystack prompts; tool suites, how functions are shown to a
+//! model, and the agent loop's tool simulator.
 
+pub mod conversation;
 pub mod haystack;
 pub mod prompt;
+pub mod simulator;
+pub mod tool_format;
+pub mod tool_suite;

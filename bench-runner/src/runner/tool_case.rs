@@ -1,0 +1,321 @@
+//! Tool-call and structured-output scenarios on one backend. For each case (mode × depth,
+//! or constrained / unconstrained) every item is sent and scored; each request gets its
+//! `samples.csv` row and `transcripts.jsonl` line, each item its `items.csv` row, and each
+//! case its accuracy and speed rows in `summary.csv`.
+//!
+//! Items run one at a time: correctness does not depend on concurrency, and one stream keeps
+//! the speed figures comparable with a throughput case at concurrency 1. No salt is put in
+//! front of the question (it would change what the model is asked); prefix caching is off
+//! through `cache_prompt: false` instead, and depth filler carries a salt of its own.
+
+use std::cell::RefCell;
+use serde_json::{json, Value};
+
+use super::case::CaseOutcome;
+use super::tool_request::{is_backend_failure, outcome, sample_row, transcript};
+use super::tool_summary::{summarize_items, CaseFigures};
+use super::RunCtx;
+use crate::backend::{Backend, BackendFacts, Endpoint, Prompt, Request, Response, ToolRequest};
+use crate::error::{Error, Result};
+use crate::results::items::{ItemRow, ITEM_COLUMNS};
+use crate::results::manifest::now_rfc3339;
+use crate::results::transcript::TranscriptWriter;
+use crate::results::{CsvAppender, SampleRow};
+use crate::scenario::structured::StructuredItem;
+use crate::scenario::tool_calls::case_mode;
+use crate::scenario::{Case, Scenario, ScenarioBody};
+use crate::score::schema::{self, Compliance};
+use crate::score::{score_tool_item, Extraction, Mode};
+use crate::workload::tool_suite::ToolItem;
+use crate::workload::{conversation, prompt, tool_format};
+
+/// Everything one scenario on one backend shares.
+pub(crate) struct ToolRun<'a> {
+    pub ctx: &'a RunCtx,
+    pub backend: &'a Backend,
+    pub facts: &'a BackendFacts,
+    pub device: &'a str,
+    pub scenario: &'a Scenario,
+    items_csv: RefCell<CsvAppender>,
+    transcripts: RefCell<TranscriptWriter>,
+}
+
+/// What one item produced.
+pub(crate) struct ItemResult {
+    pub row: ItemRow,
+    pub samples: Vec<SampleRow>,
+    pub backend_failures: usize,
+}
+
+pub(crate) async fn run_scenario(ctx: &RunCtx, backend: &Backend, facts: &BackendFacts, device: &str, scenario: &Scenario) -> Result<Vec<CaseOutcome>> {
+    if backend.endpoint() != Endpoint::Chat {
+        return Err(Error::backend(backend.name(), format!("scenario `{}` ({}) needs a chat endpoint (endpoint = \"chat\")", scenario.name, scenario.kind())));
+    }
+    let run_dir = ctx.samples.borrow().path().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let run = ToolRun {
+        ctx,
+        backend,
+        facts,
+        device,
+        scenario,
+        items_csv: CsvAppender::open(&run_dir.join("items.csv"), ITEM_COLUMNS)?.into(),
+        transcripts: TranscriptWriter::open(&run_dir.join("transcripts.jsonl"))?.into(),
+    };
+    let mut outcomes = Vec::new();
+    let mut figures: Vec<CaseFigures> = Vec::new();
+    for case in scenario.cases() {
+        let (out, fig) = run.case(&case, &figures).await?;
+        figures.push(fig);
+        outcomes.push(out);
+    }
+    Ok(outcomes)
+}
+
+impl ToolRun<'_> {
+    pub(crate) fn base_sample(&self, case: &Case) -> SampleRow {
+        SampleRow {
+            run_id: self.ctx.run_id.clone(),
+            backend: self.backend.name().to_string(),
+            model: self.facts.model.clone().unwrap_or_default(),
+            device: self.device.to_string(),
+            scenario: self.scenario.name.clone(),
+            case_id: case.id.clone(),
+            kind: self.scenario.kind().to_string(),
+            concurrency: 1,
+            prompt_tokens_requested: case.prompt_tokens,
+            max_tokens: case.max_tokens,
+            ..Default::default()
+        }
+    }
+
+    pub(crate) fn base_item(&self, case: &Case, mode: &str) -> ItemRow {
+        ItemRow {
+            run_id: self.ctx.run_id.clone(),
+            backend: self.backend.name().to_string(),
+            model: self.facts.model.clone().unwrap_or_default(),
+            device: self.device.to_string(),
+            scenario: self.scenario.name.clone(),
+            case_id: case.id.clone(),
+            kind: self.scenario.kind().to_string(),
+            mode: mode.to_string(),
+            depth: case.prompt_tokens,
+            max_tokens: case.max_tokens,
+            ..Default::default()
+        }
+    }
+
+    /// Sends one request and records it; returns the response and its sample row.
+    pub(crate) async fn send(&self, req: &Request, key: String, base: &SampleRow, repetition: u32) -> Result<(Response, SampleRow)> {
+        let started_at = now_rfc3339();
+        let resp = self.backend.generate(req).await;
+        let mut row = sample_row(self.backend, base, &resp).await;
+        row.started_at = started_at;
+        row.repetition = repetition;
+        self.ctx.samples.borrow_mut().append(&row)?;
+        let t = transcript(key, self.backend.name(), &row.model, &resp, &row);
+        self.transcripts.borrow_mut().append(&t)?;
+        Ok((resp, row))
+    }
+
+    pub(crate) fn key(&self, case: &Case, item: &str, turn: u32) -> String {
+        format!("{}/{}/{item}/{turn}", self.scenario.name, case.id)
+    }
+
+    pub(crate) fn request(&self, case: &Case, prompt: Prompt, tools: ToolRequest) -> Request {
+        Request {
+            prompt,
+            max_tokens: case.max_tokens,
+            temperature: case.sampling.temperature,
+            top_p: case.sampling.top_p,
+            seed: Some(case.seed),
+            ignore_eos: false,
+            allow_prefix_cache: false,
+            tools,
+        }
+    }
+
+    async fn case(&self, case: &Case, earlier: &[CaseFigures]) -> Result<(CaseOutcome, CaseFigures)> {
+        let label = format!("{} {}", self.backend.name(), case.id);
+        let latency_target = match &self.scenario.body {
+            ScenarioBody::ToolCalls(t) => t.latency_target_ms,
+            ScenarioBody::Structured(s) => s.latency_target_ms,
+            ScenarioBody::Throughput(_) | ScenarioBody::Context(_) => None,
+        };
+        let mut results: Vec<ItemResult> = Vec::new();
+        match &self.scenario.body {
+            ScenarioBody::ToolCalls(t) => {
+                let mode = case_mode(&case.id);
+                for (i, item) in t.items.iter().enumerate() {
+                    let r = if item.agent.is_some() {
+                        super::agent_loop::run_item(self, case, mode, item, i as u32).await?
+                    } else {
+                        self.tool_item(case, mode, item, i as u32).await?
+                    };
+                    self.finish_item(&label, r, latency_target, &mut results)?;
+                }
+            }
+            ScenarioBody::Structured(s) => {
+                let constrained = case.id == "constrained";
+                for (i, item) in s.items.iter().enumerate() {
+                    let r = self.structured_item(case, constrained, item, i as u32).await?;
+                    self.finish_item(&label, r, latency_target, &mut results)?;
+                }
+            }
+            ScenarioBody::Throughput(_) | ScenarioBody::Context(_) => return Err(Error::Usage("internal: a speed or context case reached the tool runner".into())),
+        }
+        let base = crate::results::SummaryRow {
+            run_id: self.ctx.run_id.clone(),
+            backend: self.facts.name.clone(),
+            model: self.facts.model.clone().unwrap_or_default(),
+            device: self.device.to_string(),
+            scenario: self.scenario.name.clone(),
+            case_id: case.id.clone(),
+            kind: self.scenario.kind().to_string(),
+            prompt_tokens: case.prompt_tokens,
+            max_tokens: case.max_tokens,
+            concurrency: 1,
+            ..Default::default()
+        };
+        let (summary, warnings, fig) = summarize_items(base, &results, latency_target, earlier);
+        for row in &summary {
+            self.ctx.summary.borrow_mut().append(row)?;
+        }
+        let failed = results.iter().map(|r| r.backend_failures).sum();
+        let total = results.iter().map(|r| r.samples.len()).sum();
+        if !self.ctx.quiet {
+            self.ctx.progress.note(&super::tool_table::case_line(self.backend.name(), &case.id, &summary, failed, total));
+        }
+        Ok((CaseOutcome { total, failed, summary, warnings }, fig))
+    }
+
+    fn finish_item(&self, label: &str, mut r: ItemResult, latency_target: Option<f64>, results: &mut Vec<ItemResult>) -> Result<()> {
+        r.row.started_at = r.samples.first().map(|s| s.started_at.clone()).unwrap_or_else(now_rfc3339);
+        r.row.within_latency_target = latency_target.map(|t| r.row.e2e_ms.is_some_and(|e| e <= t));
+        self.items_csv.borrow_mut().append(&r.row)?;
+        self.ctx.progress.request_done(label, r.row.decode_tok_s);
+        results.push(r);
+        Ok(())
+    }
+
+    async fn tool_item(&self, case: &Case, mode: Mode, item: &ToolItem, index: u32) -> Result<ItemResult> {
+        let salt = prompt::salt(self.ctx.nonce, index as u64 ^ ((case.prompt_tokens as u64) << 32));
+        let filler = conversation::filler(case.prompt_tokens, &salt, case.seed);
+        let (prompt_msgs, tools) = match mode {
+            Mode::Native => {
+                let raw = conversation::native(&item.messages, &filler);
+                let simple = conversation::prompt(&item.messages, &filler, "");
+                let tools = ToolRequest {
+                    messages: Some(raw),
+                    tools: tool_format::openai_tools(&item.functions, &item.category),
+                    parallel_tool_calls: tool_format::wants_parallel(&item.category).then_some(true),
+                    replay_key: Some(self.key(case, &item.id, 0)),
+                    ..Default::default()
+                };
+                (simple, tools)
+            }
+            Mode::Prompt => {
+                let system = tool_format::prompt_mode_system(&item.functions, &item.category);
+                let msgs = conversation::prompt(&item.messages, &filler, &system);
+                (msgs, ToolRequest { replay_key: Some(self.key(case, &item.id, 0)), ..Default::default() })
+            }
+        };
+        let req = self.request(case, Prompt::Chat(prompt_msgs), tools);
+        let (resp, sample) = self.send(&req, self.key(case, &item.id, 0), &self.base_sample(case), index).await?;
+        let ex = Extraction {
+            mode,
+            outcome: outcome(&resp, false),
+            text: &resp.text,
+            tool_calls: &resp.tool_calls,
+            finish_reason: resp.finish_reason.as_deref(),
+            output_tokens: sample.output_tokens,
+            max_tokens: case.max_tokens,
+        };
+        let v = score_tool_item(&item.category, &item.functions, &item.expected, &ex);
+        let mut row = self.base_item(case, mode.as_str());
+        row.suite = item.suite.clone();
+        row.item_id = item.id.clone();
+        row.category = item.category.clone();
+        row.requests = 1;
+        row.pass = v.pass;
+        row.failure_category = v.failure.map(|f| f.as_str().to_string());
+        row.lenient_pass = (mode == Mode::Native).then_some(v.lenient_pass);
+        row.calls = calls_json(&v.calls);
+        row.detail = v.detail;
+        fill_speed(&mut row, std::slice::from_ref(&sample));
+        row.error_message = resp.error.as_ref().map(|e| e.message.clone());
+        Ok(ItemResult { row, samples: vec![sample], backend_failures: usize::from(is_backend_failure(&resp)) })
+    }
+
+    async fn structured_item(&self, case: &Case, constrained: bool, item: &StructuredItem, index: u32) -> Result<ItemResult> {
+        let messages = conversation::prompt(&item.messages, &[], "");
+        let mut tools = ToolRequest { replay_key: Some(self.key(case, &item.id, 0)), ..Default::default() };
+        if constrained {
+            tools.response_format = Some(json!({"type": "json_schema", "json_schema": {"name": item.name, "schema": item.schema, "strict": true}}));
+        }
+        let req = self.request(case, Prompt::Chat(messages), tools);
+        let (resp, sample) = self.send(&req, self.key(case, &item.id, 0), &self.base_sample(case), index).await?;
+        let mut row = self.base_item(case, &case.id);
+        row.suite = match &self.scenario.body {
+            ScenarioBody::Structured(s) => s.suite.clone(),
+            _ => String::new(),
+        };
+        row.item_id = item.id.clone();
+        row.category = item.category.clone();
+        row.requests = 1;
+        let failure = match outcome(&resp, constrained) {
+            crate::score::Outcome::Answered => {
+                let validator = schema::compile(&item.schema).map_err(|e| Error::Usage(format!("item {}: {e}", item.id)))?;
+                match schema::check(&validator, &resp.text) {
+                    Compliance::Valid(_) => None,
+                    Compliance::Invalid(f, d) => {
+                        row.detail = d;
+                        let hit_limit = resp.finish_reason.as_deref() == Some("length") || sample.output_tokens.is_some_and(|n| n >= case.max_tokens as u64);
+                        Some(if crate::score::repetition::ends_in_loop(&resp.text) {
+                            crate::score::Failure::Stall
+                        } else if hit_limit {
+                            crate::score::Failure::Truncated
+                        } else {
+                            f
+                        })
+                    }
+                }
+            }
+            crate::score::Outcome::Stalled(m) => {
+                row.detail = m;
+                Some(crate::score::Failure::Stall)
+            }
+            crate::score::Outcome::SchemaRefused(m) => {
+                row.detail = m;
+                Some(crate::score::Failure::SchemaUnsupported)
+            }
+            crate::score::Outcome::Failed(m) => {
+                row.detail = m;
+                Some(crate::score::Failure::ServerError)
+            }
+        };
+        row.pass = failure.is_none();
+        row.failure_category = failure.map(|f| f.as_str().to_string());
+        row.calls = String::new();
+        fill_speed(&mut row, std::slice::from_ref(&sample));
+        row.error_message = resp.error.as_ref().map(|e| e.message.clone());
+        Ok(ItemResult { row, samples: vec![sample], backend_failures: usize::from(is_backend_failure(&resp) && failure != Some(crate::score::Failure::SchemaUnsupported)) })
+    }
+}
+
+pub(crate) fn calls_json(calls: &[crate::score::Call]) -> String {
+    Value::Array(calls.iter().map(|c| json!({"name": c.name, "arguments": c.arguments})).collect()).to_string()
+}
+
+/// An item's speed columns from its requests: first TTFT, summed E2E and output tokens,
+/// mean decode speed, last prompt length.
+pub(crate) fn fill_speed(row: &mut ItemRow, samples: &[SampleRow]) {
+    row.ttft_ms = samples.first().and_then(|s| s.ttft_ms);
+    let e2e: Vec<f64> = samples.iter().filter_map(|s| s.e2e_ms).collect();
+    row.e2e_ms = (e2e.len() == samples.len() && !e2e.is_empty()).then(|| e2e.iter().sum());
+    let dec: Vec<f64> = samples.iter().filter_map(|s| s.decode_tok_s).collect();
+    row.decode_tok_s = (!dec.is_empty()).then(|| dec.iter().sum::<f64>() / dec.len() as f64);
+    let out: Vec<u64> = samples.iter().filter_map(|s| s.output_tokens).collect();
+    row.output_tokens = (!out.is_empty()).then(|| out.iter().sum());
+    row.prompt_tokens = samples.last().and_then(|s| s.prompt_tokens);
+    row.finish_reason = samples.last().and_then(|s| s.finish_reason.clone());
+}

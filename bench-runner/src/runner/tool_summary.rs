@@ -1,0 +1,179 @@
+//! Per-case figures of a tool-call or structured-output case, as `summary.csv` rows.
+//!
+//! Proportions (unit `ratio`) carry the share in `mean`, `p50`, `min` and `max`, `n` items,
+//! and the Wilson 95% interval in `ci_low` / `ci_high`:
+//! - `accuracy` (all items) and `accuracy:<category>`; for structured cases `compliance`
+//!   and `compliance:<category>`;
+//! - `lenient_accuracy` (native mode: calls written as text counted as calls);
+//! - `failure:<category>`: share of items that failed for that reason;
+//! - agent items: `agent_success`, `malformed_call_rate` (malformed calls per request) and
+//!   `stall_rate`;
+//! - BFCL's summary: `bfcl_non_live_mean` (unweighted mean over non-live categories; no CI)
+//!   and `bfcl_live_pooled` (item-weighted over live categories).
+//!
+//! Speed over the case's requests, as for throughput cases: `ttft_ms`, `decode_tok_s`,
+//! `e2e_ms`, `prompt_tokens`, `output_tokens`; and `correct_goodput`: items that were both
+//! correct and within `latency_target_ms`, per second of the items' summed E2E. A structured
+//! `unconstrained` case after a `constrained` one adds `grammar_ttft_cost_ms`: median TTFT
+//! constrained − median TTFT unconstrained, the schema's grammar cost seen from the client.
+
+use std::collections::BTreeMap;
+
+use super::tool_case::ItemResult;
+use crate::measure::proportion::{bfcl_overall, wilson, Proportion};
+use crate::measure::stats::summarize;
+use crate::results::SummaryRow;
+
+/// What later cases of the same scenario may need from an earlier one.
+#[derive(Debug, Clone)]
+pub(crate) struct CaseFigures {
+    pub case_id: String,
+    pub ttft_p50: Option<f64>,
+}
+
+fn proportion_row(base: &SummaryRow, metric: &str, p: &Proportion) -> SummaryRow {
+    SummaryRow {
+        metric: metric.into(),
+        unit: "ratio".into(),
+        n: p.n,
+        mean: p.p,
+        stddev: (p.p * (1.0 - p.p)).sqrt(),
+        min: p.p,
+        p50: p.p,
+        p90: p.p,
+        p99: p.p,
+        max: p.p,
+        ci_low: p.ci_low,
+        ci_high: p.ci_high,
+        ..base.clone()
+    }
+}
+
+fn value_row(base: &SummaryRow, metric: &str, unit: &str, n: usize, v: f64) -> SummaryRow {
+    SummaryRow { metric: metric.into(), unit: unit.into(), n, mean: v, min: v, p50: v, p90: v, p99: v, max: v, ci_low: v, ci_high: v, ..base.clone() }
+}
+
+pub(crate) fn summarize_items(
+    mut base: SummaryRow,
+    results: &[ItemResult],
+    latency_target_ms: Option<f64>,
+    earlier: &[CaseFigures],
+) -> (Vec<SummaryRow>, Vec<String>, CaseFigures) {
+    let n = results.len();
+    let errors: usize = results.iter().map(|r| r.backend_failures).sum();
+    base.errors = errors;
+    let structured = base.kind == "structured";
+    let acc = if structured { "compliance" } else { "accuracy" };
+    let mut rows = Vec::new();
+    let mut warnings = Vec::new();
+    let pass = results.iter().filter(|r| r.row.pass).count();
+    if let Some(p) = wilson(pass, n) {
+        rows.push(proportion_row(&base, acc, &p));
+    }
+    let mut by_cat: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in results {
+        let e = by_cat.entry(r.row.category.as_str()).or_default();
+        e.0 += usize::from(r.row.pass);
+        e.1 += 1;
+    }
+    for (cat, (k, m)) in &by_cat {
+        if let Some(p) = wilson(*k, *m) {
+            rows.push(proportion_row(&base, &format!("{acc}:{cat}"), &p));
+        }
+    }
+    if !structured {
+        let lenient: Vec<bool> = results.iter().filter_map(|r| r.row.lenient_pass).collect();
+        if let Some(p) = wilson(lenient.iter().filter(|&&b| b).count(), lenient.len()) {
+            rows.push(proportion_row(&base, "lenient_accuracy", &p));
+        }
+        let cats: Vec<(String, usize, usize)> = by_cat.iter().filter(|(c, _)| **c != "agent").map(|(c, (k, m))| (c.to_string(), *k, *m)).collect();
+        let (non_live, live) = bfcl_overall(&cats);
+        if let Some(m) = non_live {
+            let k = cats.iter().filter(|(c, _, _)| !c.contains("live")).count();
+            rows.push(value_row(&base, "bfcl_non_live_mean", "ratio", k, m));
+        }
+        if let Some(p) = live {
+            rows.push(proportion_row(&base, "bfcl_live_pooled", &p));
+        }
+        let agent: Vec<&ItemResult> = results.iter().filter(|r| r.row.category == "agent").collect();
+        if !agent.is_empty() {
+            let ok = agent.iter().filter(|r| r.row.pass).count();
+            if let Some(p) = wilson(ok, agent.len()) {
+                rows.push(proportion_row(&base, "agent_success", &p));
+            }
+            let malformed: usize = agent.iter().map(|r| r.row.malformed_calls as usize).sum();
+            let requests: usize = agent.iter().map(|r| r.row.requests as usize).sum();
+            if let Some(p) = wilson(malformed, requests.max(malformed)) {
+                rows.push(proportion_row(&base, "malformed_call_rate", &p));
+            }
+            let stalls = agent.iter().filter(|r| r.row.failure_category.as_deref() == Some("stall")).count();
+            if let Some(p) = wilson(stalls, agent.len()) {
+                rows.push(proportion_row(&base, "stall_rate", &p));
+            }
+        }
+    }
+    let mut failures: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in results {
+        if let Some(f) = r.row.failure_category.as_deref() {
+            *failures.entry(f).or_default() += 1;
+        }
+    }
+    for (f, k) in &failures {
+        if let Some(p) = wilson(*k, n) {
+            rows.push(proportion_row(&base, &format!("failure:{f}"), &p));
+        }
+    }
+
+    let samples: Vec<&crate::results::SampleRow> = results.iter().flat_map(|r| r.samples.iter()).filter(|s| s.error_category.is_none()).collect();
+    let col = |f: fn(&crate::results::SampleRow) -> Option<f64>| -> Vec<f64> { samples.iter().filter_map(|s| f(s)).collect() };
+    let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
+        if let Some(s) = summarize(&values) {
+            rows.push(SummaryRow {
+                metric: metric.into(),
+                unit: unit.into(),
+                n: s.n,
+                mean: s.mean,
+                stddev: s.stddev,
+                min: s.min,
+                p50: s.p50,
+                p90: s.p90,
+                p99: s.p99,
+                max: s.max,
+                ci_low: s.ci_low,
+                ci_high: s.ci_high,
+                ..base.clone()
+            });
+        }
+    };
+    let ttft = col(|s| s.ttft_ms);
+    push("ttft_ms", "ms", ttft.clone());
+    push("decode_tok_s", "tok/s", col(|s| s.decode_tok_s));
+    push("e2e_ms", "ms", col(|s| s.e2e_ms));
+    push("prompt_tokens", "tokens", col(|s| s.prompt_tokens.map(|v| v as f64)));
+    push("output_tokens", "tokens", col(|s| s.output_tokens.map(|v| v as f64)));
+    let ttft_p50 = summarize(&ttft).map(|s| s.p50);
+    // Goodput over the items' own request time (Σ E2E), not the case's wall time, so a
+    // replayed run reports what was recorded; items run one at a time, so the two agree
+    // up to the client's own overhead.
+    let busy_s: f64 = results.iter().filter_map(|r| r.row.e2e_ms).sum::<f64>() / 1000.0;
+    if busy_s > 0.0 && n > 0 {
+        let good = results.iter().filter(|r| r.row.pass && r.row.within_latency_target.unwrap_or(true)).count();
+        rows.push(value_row(&base, "correct_goodput", "items/s", n, good as f64 / busy_s));
+    }
+    if base.case_id == "unconstrained"
+        && let (Some(c), Some(u)) = (earlier.iter().find(|f| f.case_id == "constrained").and_then(|f| f.ttft_p50), ttft_p50)
+    {
+        rows.push(value_row(&base, "grammar_ttft_cost_ms", "ms", n, c - u));
+    }
+    let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
+    if errors > 0 {
+        warnings.push(format!("{where_}: {errors} requests failed at the server (failure category server_error / stall)"));
+    }
+    if let Some(t) = latency_target_ms {
+        let slow = results.iter().filter(|r| r.row.within_latency_target == Some(false)).count();
+        if slow > 0 {
+            warnings.push(format!("{where_}: {slow} of {n} items took longer than latency_target_ms = {t}"));
+        }
+    }
+    (rows, warnings, CaseFigures { case_id: base.case_id.clone(), ttft_p50 })
+}
