@@ -230,6 +230,19 @@ impl<'o> Accumulator<'o> {
     }
 
     fn finish(mut self) -> Battles {
+        // Models in name order, whatever the order of the rows: the fit, the bootstrap's cells
+        // and every output then depend only on the set of battles, not on how it was written.
+        let mut order: Vec<u32> = (0..self.out.models.len() as u32).collect();
+        order.sort_by(|&x, &y| self.out.models[x as usize].cmp(&self.out.models[y as usize]));
+        let mut remap = vec![0u32; order.len()];
+        for (new, &old) in order.iter().enumerate() {
+            remap[old as usize] = new as u32;
+        }
+        self.out.models = order.iter().map(|&o| std::mem::take(&mut self.out.models[o as usize])).collect();
+        for x in &mut self.out.battles {
+            x.a = remap[x.a as usize];
+            x.b = remap[x.b as usize];
+        }
         self.out.judges = self.judges.into_iter().collect();
         self.out.dropped = self.dropped.into_iter().collect();
         if self.opts.want_style {
