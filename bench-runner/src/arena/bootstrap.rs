@@ -21,6 +21,9 @@ use crate::measure::stats::percentile_sorted;
 
 pub const DEFAULT_ROUNDS: usize = 1000;
 pub const DEFAULT_SEED: u64 = 42;
+/// A round's fit stops once its Newton step is below this (θ units): from a warm start that
+/// takes about three passes, and the error left (~tol²) is far below a rating's resolution.
+pub const ROUND_TOL: f64 = 1e-7;
 
 #[derive(Debug, Clone)]
 pub struct BootstrapOptions {
@@ -78,12 +81,13 @@ pub fn rounds(pc: &PairCounts, theta_hat: &[f64], opts: &BootstrapOptions) -> (V
                     let mut out = Vec::with_capacity(hi - lo);
                     let mut bad = 0;
                     let mut sample = PairCounts { models: pc.models, pairs: Vec::with_capacity(pc.pairs.len()) };
+                    let fit_opts = FitOptions { tol: opts.fit.tol.max(ROUND_TOL), ..opts.fit };
                     for r in lo..hi {
                         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
                         rng.set_stream(r as u64);
                         resample(pc, &mut rng, &mut sample);
                         let w = pair_weights(&sample, opts.inverse_frequency);
-                        let f = fit(&sample, &w, &opts.fit, Some(theta_hat));
+                        let f = fit(&sample, &w, &fit_opts, Some(theta_hat));
                         if !f.converged {
                             bad += 1;
                         }

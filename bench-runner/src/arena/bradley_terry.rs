@@ -126,34 +126,42 @@ fn log_sigmoid(x: f64) -> f64 {
     if x >= 0.0 { -(-x).exp().ln_1p() } else { x - x.exp().ln_1p() }
 }
 
-/// The objective L(θ).
+/// The objective L(θ). Per pair, s log σ(d) + (n − s) log σ(−d) = n log σ(d) − (n − s) d,
+/// so one logarithm per pair.
 pub fn loss(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64]) -> f64 {
     let mut l = 0.0;
     for (p, &wp) in pc.pairs.iter().zip(w) {
         let d = theta[p.i as usize] - theta[p.j as usize];
         let s = p.wins_i + 0.5 * p.ties;
         let n = p.n();
-        l -= wp * (s * log_sigmoid(d) + (n - s) * log_sigmoid(-d));
+        l -= wp * (n * log_sigmoid(d) - (n - s) * d);
     }
     l + 0.5 * ridge * theta.iter().map(|t| t * t).sum::<f64>()
 }
 
-/// Gradient and Hessian (row-major) of L at θ.
-fn grad_hess(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64], g: &mut [f64], h: &mut [f64]) {
+/// L(θ), and its gradient and Hessian (row-major) in the same pass over the pairs: one
+/// exponential and one logarithm per pair.
+fn eval(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64], g: &mut [f64], h: &mut [f64]) -> f64 {
     let k = pc.models;
     g.iter_mut().zip(theta).for_each(|(gi, t)| *gi = ridge * t);
     h.iter_mut().for_each(|x| *x = 0.0);
     for i in 0..k {
         h[i * k + i] = ridge;
     }
+    let mut l = 0.5 * ridge * theta.iter().map(|t| t * t).sum::<f64>();
     for (p, &wp) in pc.pairs.iter().zip(w) {
         let (i, j) = (p.i as usize, p.j as usize);
         let n = p.n();
         if n == 0.0 || wp == 0.0 {
             continue;
         }
-        let q = sigmoid(theta[i] - theta[j]);
-        let r = wp * (p.wins_i + 0.5 * p.ties - n * q);
+        let d = theta[i] - theta[j];
+        // e = exp(−|d|): σ(d) and log σ(d) both follow without overflow.
+        let e = (-d.abs()).exp();
+        let (q, log_q) = if d >= 0.0 { (1.0 / (1.0 + e), -e.ln_1p()) } else { (e / (1.0 + e), d - e.ln_1p()) };
+        let s = p.wins_i + 0.5 * p.ties;
+        l -= wp * (n * log_q - (n - s) * d);
+        let r = wp * (s - n * q);
         g[i] -= r;
         g[j] += r;
         let c = wp * n * q * (1.0 - q);
@@ -162,6 +170,12 @@ fn grad_hess(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64], g: &mut [f64
         h[i * k + j] -= c;
         h[j * k + i] -= c;
     }
+    l
+}
+
+/// Gradient and Hessian (row-major) of L at θ.
+fn grad_hess(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64], g: &mut [f64], h: &mut [f64]) {
+    eval(pc, w, ridge, theta, g, h);
 }
 
 /// Adds α 11ᵀ with α the mean diagonal: lifts the gauge direction, leaves the rest alone.
@@ -177,6 +191,11 @@ fn recenter(theta: &mut [f64]) {
 }
 
 /// Newton's method from `start` (or zeros). Always returns the best point reached.
+///
+/// Each trial point is evaluated once for loss, gradient and Hessian together; an accepted
+/// point's derivatives are the next iteration's, so an iteration costs one pass over the
+/// pairs unless a step has to be halved. Stops when the step just taken is below `tol`
+/// (Newton converges quadratically: the error left is then of the order of tol²).
 pub fn fit(pc: &PairCounts, w: &[f64], opts: &FitOptions, start: Option<&[f64]>) -> Fit {
     let k = pc.models;
     let mut theta = start.map_or_else(|| vec![0.0; k], <[f64]>::to_vec);
@@ -184,39 +203,41 @@ pub fn fit(pc: &PairCounts, w: &[f64], opts: &FitOptions, start: Option<&[f64]>)
         return Fit { theta, iterations: 0, converged: true };
     }
     recenter(&mut theta);
-    let mut g = vec![0.0; k];
-    let mut h = vec![0.0; k * k];
-    let mut cur = loss(pc, w, opts.ridge, &theta);
+    let (mut g, mut h) = (vec![0.0; k], vec![0.0; k * k]);
+    let (mut g2, mut h2) = (vec![0.0; k], vec![0.0; k * k]);
+    let mut cur = eval(pc, w, opts.ridge, &theta, &mut g, &mut h);
     let mut next = vec![0.0; k];
+    let mut step = vec![0.0; k];
     for it in 1..=opts.max_iter {
-        grad_hess(pc, w, opts.ridge, &theta, &mut g, &mut h);
         lift_gauge(&mut h, k);
         if cholesky(&mut h, k).is_none() {
             return Fit { theta, iterations: it, converged: false };
         }
-        let mut step: Vec<f64> = g.iter().map(|x| -x).collect();
+        step.iter_mut().zip(&g).for_each(|(s, x)| *s = -x);
         cholesky_solve(&h, k, &mut step);
         let mut t = 1.0;
-        let mut accepted = false;
-        let mut max_step = 0.0f64;
+        let mut taken = None;
         for _ in 0..40 {
             for i in 0..k {
                 next[i] = theta[i] + t * step[i];
             }
             recenter(&mut next);
-            let l = loss(pc, w, opts.ridge, &next);
+            let l = eval(pc, w, opts.ridge, &next, &mut g2, &mut h2);
             // Accept a decrease, or a change too small for the loss to resolve.
             if l <= cur || (l - cur).abs() <= 1e-15 * cur.abs().max(1.0) {
-                max_step = step.iter().map(|s| (t * s).abs()).fold(0.0, f64::max);
+                taken = Some(step.iter().map(|s| (t * s).abs()).fold(0.0, f64::max));
                 std::mem::swap(&mut theta, &mut next);
+                std::mem::swap(&mut g, &mut g2);
+                std::mem::swap(&mut h, &mut h2);
                 cur = l;
-                accepted = true;
                 break;
             }
             t *= 0.5;
         }
-        if !accepted || max_step < opts.tol {
-            return Fit { theta, iterations: it, converged: accepted || max_step < opts.tol };
+        match taken {
+            None => return Fit { theta, iterations: it, converged: false },
+            Some(m) if m < opts.tol => return Fit { theta, iterations: it, converged: true },
+            Some(_) => {}
         }
     }
     Fit { theta, iterations: opts.max_iter, converged: false }
