@@ -42,7 +42,7 @@ fn independent_newton(models: &[String], rows: &[BattleRow]) -> Vec<f64> {
         .map(|r| (idx(&r.model_a), idx(&r.model_b), match Winner::parse(&r.winner).unwrap() { Winner::A => 1.0, Winner::B => 0.0, _ => 0.5 }))
         .collect();
     let n = k - 1;
-    let mut th = vec![0.0; k];
+    let mut th = vec![0.0f64; k];
     for _ in 0..100 {
         let mut g = vec![0.0; n];
         let mut h = vec![vec![0.0; n]; n];

@@ -1,7 +1,8 @@
 //! Synthetic battles from known strengths, for the benchmark, demos and tests:
 //! model m has θₘ drawn uniformly from [−1.5, 1.5] (seeded); each battle picks two distinct
-//! models uniformly, is a tie with probability `tie_rate` (one in five ties is `tie
-//! (bothbad)`), and otherwise A wins with probability σ(θ_A − θ_B).
+//! models uniformly; A wins with probability σ(θ_A − θ_B) − t/2, it is a tie with probability
+//! t = `tie_rate` (one in five ties is `tie (bothbad)`), else B wins. So E[y] = σ(θ_A − θ_B)
+//! with ties as y = ½, exactly the Bradley-Terry model the fit assumes (while σ ≥ t/2).
 
 use std::io::Write;
 use std::path::Path;
@@ -34,11 +35,17 @@ impl Synth {
             if b >= a {
                 b += 1;
             }
-            let w = if rng.random::<f64>() < tie_rate {
+            // Ties count y = ½ in the fit, so they are drawn to keep E[y] = σ(θ_A − θ_B): A wins
+            // with probability σ − t/2, a tie with t, B wins with the rest.
+            let p = 1.0 / (1.0 + (self.theta[b] - self.theta[a]).exp());
+            let p_a = (p - tie_rate / 2.0).clamp(0.0, 1.0 - tie_rate);
+            let u = rng.random::<f64>();
+            let w = if u < p_a {
+                Winner::A
+            } else if u < p_a + tie_rate {
                 if rng.random::<f64>() < 0.2 { Winner::BothBad } else { Winner::Tie }
             } else {
-                let p = 1.0 / (1.0 + (self.theta[b] - self.theta[a]).exp());
-                if rng.random::<f64>() < p { Winner::A } else { Winner::B }
+                Winner::B
             };
             f(i, a, b, w);
         }
