@@ -568,7 +568,7 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let lb = tmp.path().join("lb");
     let out = edgebench()
-        .args(["arena", "rate", "--rounds", "100", "--style", "--min-tok-s", "1"])
+        .args(["arena", "rate", "--rounds", "100", "--style", "--min-tok-s", "0.001"])
         .arg(dir.join("battles.csv"))
         .arg("--speed")
         .arg(tmp.path().join("speed"))
@@ -578,14 +578,16 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("## Quality × speed") && stdout.contains("Best on **local** at ≥ 1 tok/s"), "{stdout}");
+    assert!(stdout.contains("## Quality × speed") && stdout.contains("Best on **local** at ≥ 0.001 tok/s"), "{stdout}");
     let mut rdr = csv::Reader::from_path(lb.join("quality_speed.csv")).unwrap();
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
     for r in &rows {
         assert_eq!(&r[0], "local");
+        // Any positive speed: the figure itself is the benchmark's business, and a loaded
+        // 2-core machine has measured Gemma below 1 tok/s here.
         let tok_s: f64 = r[5].parse().unwrap();
-        assert!(tok_s > 1.0, "{r:?}");
+        assert!(tok_s > 0.0, "{r:?}");
     }
     assert!(rows.iter().any(|r| &r[8] == "true"), "someone is on the frontier");
     let svg = std::fs::read_to_string(lb.join("pareto-local.svg")).unwrap();
