@@ -230,7 +230,9 @@ impl<'o> Accumulator<'o> {
             self.drop_row("judge filter");
             return Ok(());
         }
-        if !self.opts.models.is_empty() && !(self.opts.models.iter().any(|m| m == a) && self.opts.models.iter().any(|m| m == b)) {
+        let listed = |m: &str| self.opts.models.iter().any(|x| x == m);
+        let kept = self.opts.models.is_empty() || (listed(a) && listed(b));
+        if !kept {
             self.drop_row("model filter");
             return Ok(());
         }

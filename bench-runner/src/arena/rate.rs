@@ -237,7 +237,9 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
 
     // Style control.
     let mut style_coef = None;
-    let mut style_cols: Vec<(Option<f64>, Option<(usize, usize)>)> = vec![(None, None); k];
+    // Per model: (style-controlled rating, its (rank UB, worst rank)).
+    type StyleCol = (Option<f64>, Option<(usize, usize)>);
+    let mut style_cols: Vec<StyleCol> = vec![(None, None); k];
     if opts.style {
         match style::fit(b) {
             Some(sf) => {
