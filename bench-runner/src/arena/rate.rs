@@ -171,7 +171,9 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
 pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Result<Leaderboard> {
     let k = b.models.len();
     if k < 2 {
-        return Err(Error::Usage(format!("need battles among at least 2 models; found {} model(s) in {} battle(s)", k, b.battles.len())));
+        let dropped: Vec<String> = b.dropped.iter().map(|(why, n)| format!("{n} dropped: {why}")).collect();
+        let dropped = if dropped.is_empty() { String::new() } else { format!(" ({})", dropped.join("; ")) };
+        return Err(Error::Usage(format!("need battles among at least 2 models; found {} model(s) in {} battle(s){dropped}", k, b.battles.len())));
     }
     let anchor = match &opts.anchor {
         Some((m, r)) => Some((
