@@ -256,6 +256,17 @@ impl<'o> Accumulator<'o> {
         Ok(())
     }
 
+    /// Appends another accumulator's battles (a later piece of the same input).
+    fn absorb(&mut self, part: Accumulator) {
+        let map: Vec<u32> = part.out.models.iter().map(|m| self.intern(m)).collect();
+        self.out.battles.extend(part.out.battles.iter().map(|x| Battle { a: map[x.a as usize], b: map[x.b as usize], ..*x }));
+        self.style.extend(part.style);
+        self.judges.extend(part.judges);
+        for (why, n) in part.dropped {
+            *self.dropped.entry(why).or_default() += n;
+        }
+    }
+
     fn finish(mut self) -> Battles {
         // Models in name order, whatever the order of the rows: the fit, the bootstrap's cells
         // and every output then depend only on the set of battles, not on how it was written.
@@ -310,9 +321,13 @@ fn columns(path: &Path, header: &csv::ByteRecord) -> Result<Cols> {
 ///
 /// Speed matters here (a million rows in well under a second): rows are read as raw bytes
 /// into one reused record, only the needed columns are decoded, and model names are interned.
+/// A large file without any quote character (so every line is one row) is cut at line ends
+/// into one piece per core, parsed in parallel and merged in order; should a piece fail, the
+/// file is parsed again serially for an exactly located error.
 pub fn read(paths: &[impl AsRef<Path>], opts: &ReadOptions) -> Result<Battles> {
     let mut acc = Accumulator::new(opts);
     let mut warnings = Vec::new();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
     for path in paths {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
@@ -320,54 +335,104 @@ pub fn read(paths: &[impl AsRef<Path>], opts: &ReadOptions) -> Result<Battles> {
         if complete < bytes.len() {
             warnings.push(format!("{}: dropped a torn last line ({} bytes) left by an interrupted write", path.display(), bytes.len() - complete));
         }
-        let mut rdr = csv::ReaderBuilder::new().from_reader(&bytes[..complete]);
+        let data = &bytes[..complete];
+        let mut rdr = csv::ReaderBuilder::new().from_reader(data);
         let header = rdr.byte_headers().map_err(|e| Error::file(path, e))?.clone();
         let cols = columns(path, &header)?;
         if opts.want_style && cols.style.is_none() {
             return Err(Error::file(path, "style control needs the tokens/headers/lists/bold columns"));
         }
-        let mut rec = csv::ByteRecord::new();
-        let mut line = 1usize;
-        // The last (a, b) names seen and their indices: consecutive rows often repeat pairs.
-        loop {
-            match rdr.read_byte_record(&mut rec) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => return Err(Error::file(path, format!("row {}: {e}", line + 1))),
-            }
-            line += 1;
-            let field = |i: usize| -> Result<&str> {
-                let f = rec.get(i).ok_or_else(|| Error::file(path, format!("row {line}: too few fields")))?;
-                std::str::from_utf8(f).map_err(|_| Error::file(path, format!("row {line}: not UTF-8")))
-            };
-            let tstamp = match field(cols.tstamp)? {
-                "" => 0.0,
-                t => t.parse::<f64>().map_err(|_| Error::file(path, format!("row {line}: tstamp `{t}` is not a number")))?,
-            };
-            let style = match (opts.want_style, cols.style) {
-                (true, Some(ix)) => {
-                    let mut v = [0.0; 8];
-                    let mut ok = true;
-                    for (k, &i) in ix.iter().enumerate() {
-                        match field(i)? {
-                            "" => ok = false,
-                            s => v[k] = s.parse::<f64>().map_err(|_| Error::file(path, format!("row {line}: `{s}` is not a count")))?,
-                        }
-                    }
-                    ok.then_some((
-                        Style { tokens: v[0], headers: v[2], lists: v[4], bold: v[6] },
-                        Style { tokens: v[1], headers: v[3], lists: v[5], bold: v[7] },
-                    ))
+        // Where the header record ends (a quoted header may span lines).
+        let body_start = (rdr.position().byte() as usize).min(data.len());
+        let body = &data[body_start..];
+        if threads > 1 && body.len() > (4 << 20) && !data.contains(&b'"') {
+            let pieces = split_lines(body, threads);
+            let parts: Vec<Option<Accumulator>> = std::thread::scope(|s| {
+                let handles: Vec<_> = pieces
+                    .iter()
+                    .map(|piece| {
+                        let cols = &cols;
+                        s.spawn(move || {
+                            let mut a = Accumulator::new(opts);
+                            parse_rows(path, piece, cols, opts, &mut a, 1).ok().map(|_| a)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+            });
+            if parts.iter().all(Option::is_some) {
+                for part in parts.into_iter().flatten() {
+                    acc.absorb(part);
                 }
-                _ => None,
-            };
-            let (a, b, w, j) = (field(cols.a)?, field(cols.b)?, field(cols.winner)?, field(cols.judge)?);
-            acc.push(path, line, a, b, w, j, tstamp, style)?;
+                continue;
+            }
         }
+        parse_rows(path, body, &cols, opts, &mut acc, 1)?;
     }
     let mut out = acc.finish();
     out.warnings = warnings;
     Ok(out)
+}
+
+/// Cuts `body` into about `n` pieces, each ending at a line end.
+fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
+    let mut pieces = Vec::with_capacity(n);
+    let mut start = 0;
+    for k in 1..n {
+        let target = (body.len() * k / n).max(start);
+        let Some(off) = body[target..].iter().position(|&b| b == b'\n') else { break };
+        let end = target + off + 1;
+        if end > start {
+            pieces.push(&body[start..end]);
+            start = end;
+        }
+    }
+    if start < body.len() {
+        pieces.push(&body[start..]);
+    }
+    pieces
+}
+
+/// Parses header-less rows; `line` is the file line before the first of them (for errors).
+fn parse_rows(path: &Path, body: &[u8], cols: &Cols, opts: &ReadOptions, acc: &mut Accumulator, mut line: usize) -> Result<()> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(body);
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        match rdr.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(Error::file(path, format!("row {}: {e}", line + 1))),
+        }
+        line += 1;
+        let field = |i: usize| -> Result<&str> {
+            let f = rec.get(i).ok_or_else(|| Error::file(path, format!("row {line}: too few fields")))?;
+            std::str::from_utf8(f).map_err(|_| Error::file(path, format!("row {line}: not UTF-8")))
+        };
+        let tstamp = match field(cols.tstamp)? {
+            "" => 0.0,
+            t => t.parse::<f64>().map_err(|_| Error::file(path, format!("row {line}: tstamp `{t}` is not a number")))?,
+        };
+        let style = match (opts.want_style, cols.style) {
+            (true, Some(ix)) => {
+                let mut v = [0.0; 8];
+                let mut ok = true;
+                for (k, &i) in ix.iter().enumerate() {
+                    match field(i)? {
+                        "" => ok = false,
+                        s => v[k] = s.parse::<f64>().map_err(|_| Error::file(path, format!("row {line}: `{s}` is not a count")))?,
+                    }
+                }
+                ok.then_some((
+                    Style { tokens: v[0], headers: v[2], lists: v[4], bold: v[6] },
+                    Style { tokens: v[1], headers: v[3], lists: v[5], bold: v[7] },
+                ))
+            }
+            _ => None,
+        };
+        let (a, b, w, j) = (field(cols.a)?, field(cols.b)?, field(cols.winner)?, field(cols.judge)?);
+        acc.push(path, line, a, b, w, j, tstamp, style)?;
+    }
+    Ok(())
 }
 
 /// Reads whole rows (for resuming a judge run, and for tests).
@@ -439,5 +504,31 @@ mod tests {
         std::fs::write(&p, format!("{}\n1,a,b,model_c,h,p,0,0,,,,,,,,,\n", BATTLE_COLUMNS.join(","))).unwrap();
         let e = read(&[&p], &ReadOptions::default()).unwrap_err().to_string();
         assert!(e.contains("row 2") && e.contains("model_c"), "{e}");
+    }
+
+    #[test]
+    fn parallel_pieces_read_like_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.csv");
+        crate::arena::synth::Synth::new(7, 3).write_csv(&p, 120_000, 0.1, 3).unwrap();
+        let whole = read(&[&p], &ReadOptions::default()).unwrap();
+        assert_eq!(whole.battles.len(), 120_000);
+        // The serial path, forced by a quote in the file, must give the same battles.
+        let text = std::fs::read_to_string(&p).unwrap().replacen("synthetic", "\"synthetic\"", 1);
+        let q = dir.path().join("quoted.csv");
+        std::fs::write(&q, text).unwrap();
+        let serial = read(&[&q], &ReadOptions::default()).unwrap();
+        assert_eq!(whole.models, serial.models);
+        assert_eq!(whole.battles, serial.battles);
+        assert_eq!(whole.judges, serial.judges);
+        // A bad row far into a parallel file is still located exactly.
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str("x,m1,m2,left,j,p,1,1,,,,,,,,,\n");
+        std::fs::write(&p, text).unwrap();
+        let e = read(&[&p], &ReadOptions::default()).unwrap_err().to_string();
+        assert!(e.contains("row 120002") && e.contains("left"), "{e}");
+        let pieces = split_lines(b"a\nbb\nccc\nd\n", 3);
+        assert_eq!(pieces.concat(), b"a\nbb\nccc\nd\n");
+        assert!(pieces.iter().all(|p| p.ends_with(b"\n")));
     }
 }
