@@ -1,6 +1,7 @@
 //! edgebench: benchmarks language models on devices and servers — speed, correctness and
 //! arena rankings in one run. See DESIGN.md for the map; each module is one concept.
 
+pub mod arena;
 pub mod backend;
 pub mod error;
 pub mod measure;

@@ -116,6 +116,11 @@ enum Command {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Arena-style rankings: battles from a judge or from people, Bradley-Terry with intervals.
+    Arena {
+        #[command(subcommand)]
+        command: ArenaCommand,
+    },
     /// Print this machine's fingerprint: CPU model, cores, memory, OS, kernel.
     Device {
         /// As JSON instead of text.
@@ -125,6 +130,224 @@ enum Command {
         #[arg(long)]
         probe: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ArenaCommand {
+    /// Import FastChat `clean_battle` JSON (array or JSON Lines), anonymous battles only.
+    Import {
+        /// The FastChat file.
+        file: PathBuf,
+        /// battles.csv to append to (created if missing).
+        #[arg(short, long, default_value = "results/arena/battles.csv")]
+        out: PathBuf,
+    },
+    /// Fit Bradley-Terry ratings with intervals and write leaderboard.{csv,md,html}.
+    Rate(ArenaRateArgs),
+    /// Collect answers from contestant backends and let a judge backend decide battles.
+    Run {
+        /// Prompts: JSON Lines with `id` and `prompt`, or plain text, one prompt per line.
+        #[arg(long)]
+        prompts: PathBuf,
+        /// Contestant backends from the config, comma-separated (at least two).
+        #[arg(long, value_delimiter = ',', required = true)]
+        models: Vec<String>,
+        /// Judge backend from the config.
+        #[arg(long)]
+        judge: String,
+        /// Backend config file.
+        #[arg(short, long, default_value = "scenarios/backends.toml")]
+        config: PathBuf,
+        /// Folder for answers.jsonl, judgments.jsonl, battles.csv and server logs.
+        #[arg(short, long, default_value = "results/arena")]
+        out: PathBuf,
+        /// Most tokens per contestant answer.
+        #[arg(long, default_value_t = 256)]
+        max_tokens: u32,
+        /// Most tokens per judge reply.
+        #[arg(long, default_value_t = 64)]
+        judge_max_tokens: u32,
+        /// Contestants' sampling temperature (the judge always uses 0).
+        #[arg(long, default_value_t = 0.0)]
+        temperature: f64,
+        /// Sampling seed sent with every request.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// No progress notes on stderr.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Serve the vote page: a prompt, two anonymous answers, four buttons.
+    Serve {
+        /// Answers to show (from `arena run`).
+        #[arg(long, default_value = "results/arena/answers.jsonl")]
+        answers: PathBuf,
+        /// battles.csv that receives the votes.
+        #[arg(long, default_value = "results/arena/battles.csv")]
+        battles: PathBuf,
+        /// Address to listen on; loopback unless told otherwise.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port (0: any free port; the address is printed).
+        #[arg(short, long, default_value_t = 8080)]
+        port: u16,
+        /// Seed for picking battles (default: random).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Value of the `judge` column for votes.
+        #[arg(long, default_value = "human")]
+        voter: String,
+    },
+    /// Write synthetic battles from known strengths (benchmarks, demos).
+    Synth {
+        #[arg(long, default_value_t = 50)]
+        models: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        battles: usize,
+        /// Probability of a tie (a fifth of them `tie (bothbad)`).
+        #[arg(long, default_value_t = 0.1)]
+        tie_rate: f64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct ArenaRateArgs {
+    /// battles.csv files (one set of battles).
+    #[arg(required = true)]
+    battles: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(short, long, default_value = "reports/arena")]
+    out: PathBuf,
+    /// Bootstrap rounds (0: sandwich intervals only).
+    #[arg(long, default_value_t = edgebench::arena::bootstrap::DEFAULT_ROUNDS)]
+    rounds: usize,
+    /// Bootstrap seed.
+    #[arg(long, default_value_t = edgebench::arena::bootstrap::DEFAULT_SEED)]
+    seed: u64,
+    /// Pin a model's rating, e.g. `--anchor gpt-4=1200` (default: mean rating 1000).
+    #[arg(long, value_parser = edgebench::arena::rate::parse_anchor)]
+    anchor: Option<(String, f64)>,
+    /// Models with fewer votes are marked provisional.
+    #[arg(long, default_value_t = edgebench::arena::rate::DEFAULT_MIN_VOTES)]
+    min_votes: u64,
+    /// Which intervals the tables show and rank by (both are in the CSV).
+    #[arg(long, value_enum, default_value = "bootstrap")]
+    intervals: edgebench::arena::rate::IntervalMethod,
+    /// Add the style-controlled rating and rank (length, headers, lists, bold).
+    #[arg(long)]
+    style: bool,
+    /// Weight battles by the inverse of their pair's frequency.
+    #[arg(long)]
+    inverse_pair_weights: bool,
+    /// Keep only battles decided by this judge (repeatable).
+    #[arg(long = "judge")]
+    judges: Vec<String>,
+    /// Keep only battles between these models (repeatable).
+    #[arg(long = "model")]
+    models: Vec<String>,
+    /// Run folders or summary.csv files whose speed joins the leaderboard (repeatable).
+    #[arg(long, num_args = 1..)]
+    speed: Vec<PathBuf>,
+    /// With --speed: name the best model per device at or above this decode tok/s.
+    #[arg(long)]
+    min_tok_s: Option<f64>,
+    /// Bootstrap threads (default: all cores; results do not depend on it).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Do not print the Markdown table.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn arena(cmd: ArenaCommand) -> anyhow::Result<u8> {
+    use edgebench::arena;
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+    };
+    match cmd {
+        ArenaCommand::Import { file, out } => {
+            let s = arena::import::import(&file, &out)?;
+            println!(
+                "{}: {} battles read, {} anonymous kept, {} named skipped → {}",
+                file.display(),
+                s.records,
+                s.kept,
+                s.skipped_named,
+                out.display()
+            );
+            Ok(0)
+        }
+        ArenaCommand::Rate(a) => {
+            let mut opts = arena::RateOptions {
+                inputs: a.battles,
+                rounds: a.rounds,
+                seed: a.seed,
+                anchor: a.anchor,
+                min_votes: a.min_votes,
+                intervals: a.intervals,
+                style: a.style,
+                inverse_frequency: a.inverse_pair_weights,
+                judges: a.judges,
+                models: a.models,
+                speed: a.speed,
+                min_tok_s: a.min_tok_s,
+                ..Default::default()
+            };
+            if let Some(t) = a.threads {
+                opts.threads = t.max(1);
+            }
+            let lb = arena::rate(&opts)?;
+            let written = arena::leaderboard::write_all(&lb, &a.out)?;
+            if !a.quiet {
+                let charts = arena::leaderboard::charts(&lb);
+                println!("{}", arena::leaderboard::markdown(&lb, &charts));
+            }
+            for w in &lb.disclosure.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("leaderboard: {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+            Ok(0)
+        }
+        ArenaCommand::Run { prompts, models, judge, config, out, max_tokens, judge_max_tokens, temperature, seed, quiet } => {
+            let opts = arena::judge::ArenaRunOptions { prompts, models, judge, config, out: out.clone(), max_tokens, judge_max_tokens, temperature, seed, quiet };
+            let o = runtime()?.block_on(arena::judge::run(opts))?;
+            println!(
+                "arena run: {} new answers, {} new judgments, {} new battles ({} in all) → {}",
+                o.answers_new,
+                o.judgments_new,
+                o.battles_new,
+                o.battles_total,
+                out.join("battles.csv").display()
+            );
+            if !o.failures.is_empty() {
+                for f in &o.failures {
+                    eprintln!("failed: {f}");
+                }
+                return Err(Error::backend("arena run", format!("{} request(s) failed; re-run to retry them", o.failures.len())).into());
+            }
+            Ok(0)
+        }
+        ArenaCommand::Serve { answers, battles, host, port, seed, voter } => {
+            let opts = arena::serve::ServeOptions { answers, battles, host, port, seed, voter };
+            runtime()?.block_on(arena::serve::serve(opts))?;
+            Ok(0)
+        }
+        ArenaCommand::Synth { models, battles, tie_rate, seed, out } => {
+            if models < 2 || !(0.0..=1.0).contains(&tie_rate) {
+                return Err(Error::Usage("--models must be at least 2 and --tie-rate within 0..1".into()).into());
+            }
+            arena::synth::Synth::new(models, seed).write_csv(&out, battles, tie_rate, seed)?;
+            println!("{battles} battles among {models} models → {}", out.display());
+            Ok(0)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -233,6 +456,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             println!("results: {}", m.dir.display());
             Ok(0)
         }
+        Command::Arena { command } => arena(command),
         Command::Device { json, probe } => {
             let mut fp = HostFingerprint::read();
             if probe {

@@ -1,0 +1,72 @@
+//! The leaderboard writers, one format per file behind one function each (as ripgrep keeps
+//! its printers): `leaderboard.csv` (+ `quality_speed.csv`), `leaderboard.md` and
+//! `leaderboard.html`, plus `disclosure.json` and one Pareto SVG per device.
+
+mod csv;
+mod html;
+mod md;
+
+use std::path::{Path, PathBuf};
+
+use super::pareto;
+use super::rate::Leaderboard;
+use crate::error::{Error, Result};
+
+pub use md::markdown;
+
+/// Writes every output into `dir` (created) and returns the paths written.
+pub fn write_all(lb: &Leaderboard, dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::results(dir, e))?;
+    let mut written = Vec::new();
+    let put = |name: &str, bytes: &[u8], written: &mut Vec<PathBuf>| -> Result<()> {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).map_err(|e| Error::results(&p, e))?;
+        written.push(p);
+        Ok(())
+    };
+    put("leaderboard.csv", &csv::leaderboard(lb)?, &mut written)?;
+    if !lb.speed.is_empty() {
+        put("quality_speed.csv", &csv::quality_speed(lb)?, &mut written)?;
+    }
+    let charts = charts(lb);
+    for (device, svg) in &charts {
+        put(&pareto::file_name(device), svg.as_bytes(), &mut written)?;
+    }
+    put("leaderboard.md", markdown(lb, &charts).as_bytes(), &mut written)?;
+    put("leaderboard.html", html::render(lb, &charts)?.as_bytes(), &mut written)?;
+    let json = serde_json::to_vec_pretty(&lb.disclosure).map_err(|e| Error::results(dir, e))?;
+    put("disclosure.json", &json, &mut written)?;
+    Ok(written)
+}
+
+/// One Pareto chart per device that has speed figures.
+pub fn charts(lb: &Leaderboard) -> Vec<(String, String)> {
+    let mut devices: Vec<&str> = lb.speed.iter().map(|r| r.device.as_str()).collect();
+    devices.sort();
+    devices.dedup();
+    devices.into_iter().filter_map(|d| pareto::chart(d, &lb.speed, lb.min_tok_s).map(|s| (d.to_string(), s))).collect()
+}
+
+/// Escapes text for XML/HTML.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// An SVG of our own charts, refused if anything in it could run script (plotters escapes
+/// the text it writes; this guards against a change there).
+pub fn safe_svg(svg: &str) -> Option<&str> {
+    let lower = svg.to_ascii_lowercase();
+    let bad = ["<script", "javascript:", "<foreignobject", " onload", " onclick", " onerror", "<iframe", "href="];
+    (lower.trim_start().starts_with("<svg") && !bad.iter().any(|b| lower.contains(b))).then_some(svg)
+}
