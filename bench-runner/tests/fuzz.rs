@@ -13,6 +13,42 @@ const VALID_SCENARIO: &str = "kind = \"throughput\"\nprompt_tokens = [64, 128]\n
 const VALID_CONTEXT: &str = "kind = \"context\"\nlengths = \"pow2:1k..max\"\ndepths = [0, 50]\n[[needles]]\nkind = \"uuid\"\nvariant = \"multi_key\"\ncount = 3\n";
 const VALID_CONFIG: &str = "default = \"s\"\n[backends.s]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n[backends.s.launch]\ncommand = \"x\"\nargs = [\"{port}\"]\n";
 
+const VALID_BATTLES: &str = r#"[{"model_a":"m1","model_b":"m2","winner":"model_a","judge":"j","turn":1,"anony":true,"tstamp":1.5,"question_id":"q1","conv_metadata":{"sum_assistant_a_tokens":10,"sum_assistant_b_tokens":12,"header_count_a":{"h1":1},"header_count_b":{},"list_count_a":{},"list_count_b":{},"bold_count_a":{},"bold_count_b":{}}},{"model_a":"m2","model_b":"m3","winner":"tie (bothbad)","judge":"j","turn":1,"anony":true,"tstamp":2}]"#;
+
+/// One `delta.tool_calls` value: usually an array of partial calls, sometimes not.
+fn tool_delta() -> impl Strategy<Value = serde_json::Value> {
+    let call = (
+        proptest::option::of(0u64..3),
+        proptest::option::of(prop_oneof![Just(String::new()), "[a-z]{1,6}"]),
+        proptest::option::of("[a-z_.]{0,8}"),
+        proptest::option::of(prop_oneof![Just("{\"a\":".to_string()), Just("1}".to_string()), "[{}\\\":,a-z0-9 ]{0,10}"]),
+    )
+        .prop_map(|(index, id, name, args)| {
+            let mut f = serde_json::Map::new();
+            if let Some(n) = name {
+                f.insert("name".into(), n.into());
+            }
+            if let Some(a) = args {
+                f.insert("arguments".into(), a.into());
+            }
+            let mut c = serde_json::Map::new();
+            if let Some(i) = index {
+                c.insert("index".into(), i.into());
+            }
+            if let Some(i) = id {
+                c.insert("id".into(), i.into());
+            }
+            c.insert("function".into(), serde_json::Value::Object(f));
+            serde_json::Value::Object(c)
+        });
+    prop_oneof![
+        8 => proptest::collection::vec(call, 0..3).prop_map(serde_json::Value::Array),
+        1 => Just(serde_json::Value::Null),
+        1 => any::<i64>().prop_map(serde_json::Value::from),
+        1 => "[a-z]{0,5}".prop_map(serde_json::Value::from),
+    ]
+}
+
 /// A valid document with one byte range replaced by arbitrary text: near-valid inputs reach
 /// deeper into validation than random bytes do.
 fn mutate(base: &'static str) -> impl Strategy<Value = String> {
@@ -64,6 +100,28 @@ proptest! {
         let mut p = SseParser::new();
         let _ = p.feed(s.as_bytes());
         let _ = p.finish();
+    }
+
+    /// Tool-call deltas as servers stream them (and as they should not): any JSON value, any
+    /// order, any fragments. The assembler never panics; unparsable arguments stay raw.
+    #[test]
+    fn tool_call_assembler_never_panics(deltas in proptest::collection::vec(tool_delta(), 0..12)) {
+        let mut a = edgebench::backend::tool_stream::ToolCallAssembler::new();
+        for d in &deltas {
+            a.feed(d);
+        }
+        let _ = a.finish();
+    }
+
+    /// FastChat battle files: random text, and near-valid files with one field mangled.
+    #[test]
+    fn battle_importer_never_panics(text in prop_oneof![".*", mutate(VALID_BATTLES)]) {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("clean_battle.json");
+        std::fs::write(&input, &text).unwrap();
+        let _ = edgebench::arena::import::import(&input, &dir.path().join("battles.csv"));
+        // What was imported reads back (or is refused) without a panic.
+        let _ = edgebench::arena::battles::read_rows(&dir.path().join("battles.csv"));
     }
 
     #[test]
