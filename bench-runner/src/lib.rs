@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod error;
+pub mod import;
 pub mod measure;
 pub mod results;
 pub mod runner;

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod launch;
+pub mod llamacpp;
 pub mod openai;
 pub mod sse;
 
@@ -106,6 +107,8 @@ pub enum ErrorCategory {
     EmptyResponse,
     /// The request could not be prepared (tokenize / template endpoints failed).
     Prepare,
+    /// The in-process engine failed (decode error, out of memory, engine thread gone).
+    Engine,
 }
 
 impl ErrorCategory {
@@ -121,6 +124,7 @@ impl ErrorCategory {
             ErrorCategory::ServerError => "server_error",
             ErrorCategory::EmptyResponse => "empty_response",
             ErrorCategory::Prepare => "prepare",
+            ErrorCategory::Engine => "engine",
         }
     }
 }
@@ -181,17 +185,57 @@ pub struct BackendFacts {
     pub props: Option<serde_json::Value>,
     pub models: Option<serde_json::Value>,
     pub launched: Option<launch::LaunchFacts>,
+    /// In-process engines: GGUF metadata, the llama.cpp build and the settings in effect.
+    pub engine: Option<llamacpp::EngineFacts>,
+}
+
+/// The columns llama-bench prints about a model, for the pp_tg table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelColumns {
+    /// llama-bench's `model_type`, e.g. `gemma3 268M Q4_K - Medium`.
+    pub model: String,
+    pub size_bytes: Option<u64>,
+    pub n_params: Option<u64>,
+    /// ggml back end (`CPU`, `CUDA`, …) or, for a server, how it is reached.
+    pub backend: String,
+    pub threads: Option<u32>,
+}
+
+impl BackendFacts {
+    pub fn model_columns(&self) -> ModelColumns {
+        if let Some(e) = &self.engine {
+            return ModelColumns {
+                model: e.gguf.desc.clone(),
+                size_bytes: Some(e.gguf.model_size),
+                n_params: Some(e.gguf.n_params),
+                backend: e.build.backend.clone(),
+                threads: Some(e.threads),
+            };
+        }
+        // llama-server tells size and parameters in /v1/models (`meta`).
+        let meta = |k: &str| self.models.as_ref().and_then(|m| m.pointer(&format!("/data/0/meta/{k}"))).and_then(serde_json::Value::as_u64);
+        let threads = self.props.as_ref().and_then(|p| p.pointer("/default_generation_settings/params/n_threads")).and_then(serde_json::Value::as_u64);
+        ModelColumns {
+            model: self.model.clone().unwrap_or_default(),
+            size_bytes: meta("size"),
+            n_params: meta("n_params"),
+            backend: format!("{} (HTTP)", self.server.as_deref().unwrap_or("openai")),
+            threads: threads.map(|t| t as u32),
+        }
+    }
 }
 
 /// The implementations, picked by config kind.
 pub enum Backend {
     OpenAi(openai::OpenAiBackend),
+    LlamaCpp(llamacpp::LlamaCppBackend),
 }
 
 impl Backend {
     pub fn name(&self) -> &str {
         match self {
             Backend::OpenAi(b) => b.name(),
+            Backend::LlamaCpp(b) => b.name(),
         }
     }
 
@@ -199,6 +243,7 @@ impl Backend {
     pub async fn probe(&mut self) -> Result<BackendFacts> {
         match self {
             Backend::OpenAi(b) => b.probe().await,
+            Backend::LlamaCpp(b) => b.probe().await,
         }
     }
 
@@ -207,6 +252,7 @@ impl Backend {
     pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
         match self {
             Backend::OpenAi(b) => b.count_prompt_tokens(prompt).await,
+            Backend::LlamaCpp(b) => b.count_prompt_tokens(prompt).await,
         }
     }
 
@@ -214,18 +260,29 @@ impl Backend {
     pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
         match self {
             Backend::OpenAi(b) => b.count_text_tokens(text).await,
+            Backend::LlamaCpp(b) => b.count_text_tokens(text).await,
         }
     }
 
     pub async fn generate(&self, req: &Request) -> Response {
         match self {
             Backend::OpenAi(b) => b.generate(req).await,
+            Backend::LlamaCpp(b) => b.generate(req).await,
         }
     }
 
     pub fn endpoint(&self) -> Endpoint {
         match self {
             Backend::OpenAi(b) => b.endpoint(),
+            Backend::LlamaCpp(b) => b.endpoint(),
+        }
+    }
+
+    /// The in-process engine, where the backend has one (llama-bench-style tests run in it).
+    pub fn in_process(&self) -> Option<&llamacpp::LlamaCppBackend> {
+        match self {
+            Backend::LlamaCpp(b) => Some(b),
+            Backend::OpenAi(_) => None,
         }
     }
 }

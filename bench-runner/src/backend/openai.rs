@@ -51,7 +51,9 @@ pub struct OpenAiBackend {
 impl OpenAiBackend {
     /// Builds the client and, with a `launch` block, starts the server (log in `run_dir`).
     pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Self> {
-        let BackendKind::OpenAi(cfg) = &bc.kind;
+        let BackendKind::OpenAi(cfg) = &bc.kind else {
+            return Err(Error::backend(&bc.name, "not an openai backend"));
+        };
         let mut headers = HeaderMap::new();
         if let Some(var) = &cfg.api_key_env {
             // The key is read here, held only inside the client's default headers (marked

@@ -23,12 +23,12 @@ pub(crate) struct CaseOutcome {
 }
 
 /// A prepared request: prompt and the token count the backend will process.
-struct Prepared {
-    prompt: Prompt,
-    tokens: Option<u32>,
+pub(super) struct Prepared {
+    pub prompt: Prompt,
+    pub tokens: Option<u32>,
 }
 
-async fn prepare(backend: &Backend, target: u32, salt: String, seed: u64, guess: &mut Option<usize>) -> std::result::Result<Prepared, RequestError> {
+pub(super) async fn prepare(backend: &Backend, target: u32, salt: String, seed: u64, guess: &mut Option<usize>) -> std::result::Result<Prepared, RequestError> {
     let endpoint = backend.endpoint();
     let e = prompt::exact(target, &salt, seed, *guess, async |text: &str| {
         backend.count_prompt_tokens(&Prompt::user(endpoint, text.to_string())).await
@@ -46,6 +46,9 @@ pub(crate) async fn run_case(
     scenario: &Scenario,
     case: &Case,
 ) -> Result<CaseOutcome> {
+    if case.pp_tg.is_some() {
+        return super::pp_tg::run_case(ctx, backend, facts, device, scenario, case).await;
+    }
     let n_streams = case.concurrency as usize;
     let reps = case.repetitions as usize;
     let n_warm = case.warmup as usize * n_streams;
@@ -153,7 +156,7 @@ pub(crate) async fn run_case(
     Ok(CaseOutcome { total: n_measured, failed, summary, warnings })
 }
 
-fn request(case: &Case, p: &Prepared) -> Request {
+pub(super) fn request(case: &Case, p: &Prepared) -> Request {
     Request {
         prompt: p.prompt.clone(),
         max_tokens: case.max_tokens,
@@ -166,7 +169,7 @@ fn request(case: &Case, p: &Prepared) -> Request {
 }
 
 /// A stable per-request index for the salt generator.
-fn hash_index(label: &str, i: usize) -> u64 {
+pub(super) fn hash_index(label: &str, i: usize) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in label.bytes() {
         h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
@@ -175,7 +178,7 @@ fn hash_index(label: &str, i: usize) -> u64 {
 }
 
 /// Turns a response into a sample row plus the raw ITL values the case summary pools.
-async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepared, resp: &Response) -> Measured {
+pub(super) async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepared, resp: &Response) -> Measured {
     let mut row = base.clone();
     let usage = resp.usage.unwrap_or_default();
     let timings = resp.timings.unwrap_or_default();

@@ -4,13 +4,14 @@
 //! soon as it is measured and a summary per case at its end.
 
 mod case;
+mod pp_tg;
 mod progress;
-mod summary;
+pub(crate) mod summary;
 pub mod table;
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::{openai::OpenAiBackend, Backend, BackendConfig, BackendKind, Config};
+use crate::backend::{llamacpp::LlamaCppBackend, openai::OpenAiBackend, Backend, BackendConfig, BackendFacts, BackendKind, Config};
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
 use crate::results::manifest::{git_commit, now_rfc3339, ScenarioRecord};
@@ -40,6 +41,8 @@ pub struct RunOutcome {
     pub requests_total: usize,
     pub requests_failed: usize,
     pub warnings: Vec<String>,
+    /// What each backend said about itself (for the pp_tg table's model columns).
+    pub facts: Vec<BackendFacts>,
 }
 
 /// Everything the cases of one run share.
@@ -68,6 +71,7 @@ fn run_nonce() -> u64 {
 pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Backend> {
     match &bc.kind {
         BackendKind::OpenAi(_) => Ok(Backend::OpenAi(OpenAiBackend::connect(bc, run_dir).await?)),
+        BackendKind::LlamaCpp(_) => Ok(Backend::LlamaCpp(LlamaCppBackend::connect(bc).await?)),
     }
 }
 
@@ -106,6 +110,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         requests_total: 0,
         requests_failed: 0,
         warnings: Vec::new(),
+        peak_rss_bytes: None,
     };
     manifest.write(&run_dir)?;
 
@@ -123,6 +128,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     let mut failed = 0usize;
     let mut done = 0usize;
     let mut fatal: Option<Error> = None;
+    let mut all_facts = Vec::new();
     for bc in &selected {
         let device = opts.label.clone().or_else(|| bc.device.clone()).unwrap_or_else(|| manifest.device.clone());
         let mut backend = match connect(bc, &run_dir).await {
@@ -140,6 +146,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
             }
         };
         manifest.backends.push(serde_json::to_value(&facts).unwrap_or_default());
+        all_facts.push(facts.clone());
         manifest.write(&run_dir)?;
         ctx.progress.note(&format!(
             "backend {}: {} ({}), model {}",
@@ -166,9 +173,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     manifest.requests_failed = failed;
     manifest.warnings.sort();
     manifest.warnings.dedup();
+    manifest.peak_rss_bytes = crate::results::manifest::peak_rss_bytes();
     manifest.write(&run_dir)?;
     if let Some(e) = fatal {
         return Err(e);
     }
-    Ok(RunOutcome { run_dir, summary: all_summary, requests_total: done, requests_failed: failed, warnings: manifest.warnings })
+    Ok(RunOutcome { run_dir, summary: all_summary, requests_total: done, requests_failed: failed, warnings: manifest.warnings, facts: all_facts })
 }

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-pub use expand::Case;
-pub use throughput::{Sampling, Throughput};
+pub use expand::{Case, PpTgTest};
+pub use throughput::{PpTg, Sampling, Throughput};
 
 use crate::error::Result;
 use crate::source;
