@@ -97,7 +97,9 @@ fn in_process_generation_streams_exact_tokens_in_order() {
         assert_eq!(facts.model_sha256.as_deref(), Some(GEMMA_SHA256));
         let engine = facts.engine.as_ref().unwrap();
         assert_eq!(engine.gguf.architecture.as_deref(), Some("gemma3"));
-        assert!(engine.gguf.n_params > 200_000_000 && engine.gguf.chat_template_sha256.is_some());
+        assert!(engine.gguf.n_params > 200_000_000);
+        // This GGUF has no chat template: llama-server's fallback (chatml) is used and recorded.
+        assert_eq!((engine.gguf.chat_template_sha256.as_deref(), engine.gguf.chat_template_fallback.as_deref()), (None, Some("chatml")));
         assert_eq!(engine.gguf.quant.as_deref(), Some("Q4_K - Medium"));
         assert_eq!(engine.build.llama_cpp_2, "0.1.160");
 
@@ -173,7 +175,7 @@ fn pp_tg_scenario_in_process_gives_rows_per_test() {
     assert!(ts.iter().all(|r| r.n == 2 && r.mean > 0.0));
     let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("r/run.json")).unwrap()).unwrap();
     assert_eq!(run.pointer("/backends/0/engine/gguf/file_sha256").and_then(|v| v.as_str()), Some(GEMMA_SHA256));
-    assert!(run.pointer("/backends/0/engine/gguf/chat_template_sha256").is_some_and(|v| v.is_string()));
+    assert_eq!(run.pointer("/backends/0/engine/gguf/chat_template_fallback").and_then(|v| v.as_str()), Some("chatml"));
     assert_eq!(run.pointer("/backends/0/engine/build/llama_cpp_sys_2").and_then(|v| v.as_str()), Some("0.1.161"));
     assert!(run.get("peak_rss_bytes").and_then(|v| v.as_u64()).is_some_and(|b| b > 100 << 20));
 }

@@ -102,7 +102,8 @@ impl<'m> Engine<'m> {
             model,
             cfg,
             threads: threads as i32,
-            template: model.chat_template(None).ok(),
+            // A GGUF without a template gets llama-server's fallback, so both paths send the same prompt.
+            template: model.chat_template(None).ok().or_else(|| LlamaChatTemplate::new(super::gguf::FALLBACK_TEMPLATE).ok()),
             eog,
             ctx: None,
             depth_state: None,

@@ -33,7 +33,12 @@ pub struct GgufFacts {
     pub file_sha256: String,
     /// SHA-256 of `tokenizer.chat_template` (absent when the model has none).
     pub chat_template_sha256: Option<String>,
+    /// The built-in template used when the GGUF has none (`chatml`, as llama-server does).
+    pub chat_template_fallback: Option<String>,
 }
+
+/// llama-server's choice for a model without a chat template.
+pub const FALLBACK_TEMPLATE: &str = "chatml";
 
 /// llama.cpp's names of `general.file_type` values (`llama_model_ftype_name`).
 pub fn ftype_name(ftype: u32) -> Option<&'static str> {
@@ -117,6 +122,7 @@ pub fn read(model: &LlamaModel, file: &Path) -> std::io::Result<GgufFacts> {
         n_layer: model.n_layer(),
         file_bytes,
         file_sha256,
+        chat_template_fallback: chat_template_sha256.is_none().then(|| FALLBACK_TEMPLATE.to_string()),
         chat_template_sha256,
     })
 }
