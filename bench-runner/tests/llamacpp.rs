@@ -160,14 +160,15 @@ fn pp_tg_scenario_in_process_gives_rows_per_test() {
         let ns = r.test_ns.unwrap();
         let n = (r.prompt_tokens.unwrap() + r.output_tokens.unwrap()) as f64;
         assert_eq!(ts, 1e9 * n / ns as f64);
-        assert!(ts > 1.0 && ts < 1e6, "sane t/s: {ts}");
+        // A sanity bound only: a loaded 2-core CI machine can be very slow.
+        assert!(ts > 0.0 && ts < 1e6, "sane t/s: {ts}");
         let depth = r.depth.unwrap();
         assert_eq!(depth, if r.case_id.ends_with("_d64") { 64 } else { 0 });
         // llama.cpp's counters see exactly the test's tokens.
         if r.case_id.starts_with("pp") {
-            assert_eq!((r.prompt_tokens, r.output_tokens, r.server_prompt_n), (Some(64), Some(0), Some(64)), "{r:?}");
+            assert_eq!((r.prompt_tokens, r.output_tokens, r.server_prompt_n, r.server_predicted_n), (Some(64), Some(0), Some(64), Some(0)), "{r:?}");
         } else {
-            assert_eq!((r.prompt_tokens, r.output_tokens, r.server_predicted_n), (Some(0), Some(16), Some(16)), "{r:?}");
+            assert_eq!((r.prompt_tokens, r.output_tokens, r.server_prompt_n, r.server_predicted_n), (Some(0), Some(16), Some(0), Some(16)), "{r:?}");
         }
     }
     let ts: Vec<&SummaryRow> = summary.iter().filter(|r| r.metric == "test_tok_s").collect();
@@ -219,11 +220,16 @@ fn same_scenario_in_process_and_served() {
         assert_eq!(summary.iter().filter(|r| r.backend == b && r.metric == "test_tok_s").count(), 4, "{b}");
         assert!(stdout.contains(&format!("| {b} |")), "{stdout}");
     }
-    // Over HTTP the depth lives in the server's prefix cache, and the prompt is exact.
+    // Over HTTP the depth lives in the server's prefix cache. A pp prompt is exact; a tg
+    // prompt is the shortest the salt and the chat template allow.
     for r in samples.iter().filter(|r| r.backend == "server") {
         let depth = r.depth.unwrap() as u64;
-        let new = if r.case_id.starts_with("pp") { 64 } else { 16 };
-        assert_eq!(r.prompt_tokens, Some(depth + new), "{r:?}");
+        if r.case_id.starts_with("pp") {
+            assert_eq!(r.prompt_tokens, Some(depth + 64), "{r:?}");
+        } else {
+            assert!(r.prompt_tokens.unwrap() > depth, "{r:?}");
+            assert_eq!(r.output_tokens, Some(16), "{r:?}");
+        }
         if depth > 0 {
             assert!(r.cached_tokens.unwrap() > 0, "the depth came from the cache: {r:?}");
         } else {

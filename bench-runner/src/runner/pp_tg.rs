@@ -7,7 +7,8 @@
 //! Over HTTP the same test becomes requests, so a served model can be set beside the engine:
 //! - pp P: a prompt of exactly P tokens and `max_tokens = 1`; the test time is the TTFT, and
 //!   t/s is the tokens the server processed (its `prompt_n`, else P) per second of TTFT;
-//! - tg G: a minimal prompt (16 tokens) and G generated tokens (ignore_eos); the test time is
+//! - tg G: a minimal prompt (16 tokens asked; in practice the shortest the salt and the chat
+//!   template allow) and G generated tokens (ignore_eos); the test time is
 //!   E2E − TTFT, the G − 1 decode steps after the first token, and t/s is the decode rate;
 //! - depth D: before each measured request a request of D tokens fills the server's prefix
 //!   cache, and the measured prompt extends it (same salt and filler), with caching allowed,
@@ -23,7 +24,7 @@ use crate::results::{SampleRow, SummaryRow};
 use crate::scenario::{Case, PpTgTest, Scenario};
 use crate::workload::prompt;
 
-/// The shortest prompt a tg test sends over HTTP: room for the salt.
+/// The prompt length a tg test asks for over HTTP; the salt and the template make it longer.
 const TG_PROMPT_TOKENS: u32 = 16;
 
 pub(super) async fn run_case(
@@ -126,7 +127,15 @@ fn in_process_row(base: &SampleRow, test: PpTgTest, rep: u32, started_at: &str, 
     // Exactly llama-bench's arithmetic: 1e9 * n_tokens / t.
     let ts = 1e9 * n_tokens / s.ns as f64;
     let ms = s.ns as f64 / 1e6;
-    let t = timings(&s.perf);
+    // llama.cpp reports at least one prompt and one generated token; keep only the test's own.
+    let mut perf = s.perf;
+    if test.n_prompt == 0 {
+        (perf.prompt_n, perf.prompt_ms) = (0, 0.0);
+    }
+    if test.n_gen == 0 {
+        (perf.eval_n, perf.eval_ms) = (0, 0.0);
+    }
+    let t = timings(&perf);
     SampleRow {
         repetition: rep,
         started_at: started_at.to_string(),

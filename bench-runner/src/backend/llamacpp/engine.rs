@@ -272,7 +272,12 @@ impl<'m> Engine<'m> {
         out.text = String::from_utf8_lossy(&bytes).into_owned();
         out.finish_reason = Some(finish.into());
         out.usage = Some(Usage { prompt_tokens: Some(tokens.len() as u64), completion_tokens: Some(n_out as u64), cached_tokens: Some(0) });
-        out.timings = Some(timings(&perf_of(&t)));
+        let mut perf = perf_of(&t);
+        if n_out <= 1 {
+            // llama.cpp reports at least one of each; no token was decoded singly here.
+            (perf.eval_n, perf.eval_ms) = (0, 0.0);
+        }
+        out.timings = Some(timings(&perf));
         if out.content.is_empty() {
             out.error = Some(RequestError::new(ErrorCategory::EmptyResponse, "the model ended before the first token"));
         }
