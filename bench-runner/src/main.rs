@@ -121,6 +121,11 @@ enum Command {
         #[command(subcommand)]
         command: ArenaCommand,
     },
+    /// Turn another tool's results into an edgebench run folder.
+    Import {
+        #[command(subcommand)]
+        what: ImportKind,
+    },
     /// Print this machine's fingerprint: CPU model, cores, memory, OS, kernel.
     Device {
         /// As JSON instead of text.
@@ -129,6 +134,26 @@ enum Command {
         /// Also measure memory bandwidth (STREAM-like copy, a few seconds).
         #[arg(long)]
         probe: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportKind {
+    /// llama-bench output (`-o json`, `-o jsonl` or `-o csv`; told apart by content).
+    #[command(name = "llama-bench")]
+    LlamaBench {
+        /// llama-bench output files; each becomes a backend of the run.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Folder that receives the run folder.
+        #[arg(short, long, default_value = "results")]
+        out: PathBuf,
+        /// Name of the run folder (default: date-time and "llama-bench").
+        #[arg(long)]
+        run_id: Option<String>,
+        /// Device label the results belong to (default: llama-bench's cpu_info and gpu_info).
+        #[arg(short, long)]
+        label: Option<String>,
     },
 }
 
@@ -392,7 +417,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 .build()
                 .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
             let outcome = rt.block_on(runner::run(opts))?;
-            println!("{}", runner::table::markdown(&outcome.summary));
+            let serving = runner::table::markdown(&outcome.summary);
+            if !serving.is_empty() {
+                println!("{serving}");
+            }
+            let columns = outcome.facts.iter().map(|f| (f.name.clone(), f.model_columns())).collect();
+            let tests = runner::table::pp_tg_markdown(&outcome.summary, &columns);
+            if !tests.is_empty() {
+                println!("{tests}");
+            }
             for w in &outcome.warnings {
                 eprintln!("warning: {w}");
             }
@@ -457,6 +490,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Arena { command } => arena(command),
+        Command::Import { what: ImportKind::LlamaBench { files, out, run_id, label } } => {
+            let o = edgebench::import::llama_bench::import(&edgebench::import::llama_bench::ImportOptions {
+                files,
+                out,
+                run_id,
+                label,
+                command_line: std::env::args().collect(),
+            })?;
+            println!("{}", runner::table::pp_tg_markdown(&o.summary, &o.columns));
+            println!("imported {} tests: {}", o.tests, o.run_dir.display());
+            Ok(0)
+        }
         Command::Device { json, probe } => {
             let mut fp = HostFingerprint::read();
             if probe {

@@ -10,6 +10,7 @@ mod fault_proxy;
 mod faults;
 mod fuzz;
 mod input_errors;
+mod llamacpp;
 mod report;
 mod resume_shard;
 mod tool_calls;

@@ -18,6 +18,19 @@
 //! model = "../models/gemma-3-270m-q4_k_m.gguf"
 //! health_url = "http://127.0.0.1:{port}/health"
 //! startup_timeout_s = 120
+//!
+//! [backends.gemma3-270m]
+//! kind = "llamacpp"                          # llama.cpp in process, no server
+//! model = "../models/gemma-3-270m-q4_k_m.gguf"
+//! threads = 2                                # default: physical cores
+//! batch_size = 2048                          # llama-bench's defaults below
+//! ubatch_size = 512
+//! ctx_size = 8192                            # context for requests (pp_tg tests size their own)
+//! flash_attn = "auto"                        # "auto" | "on" | "off" (or true / false)
+//! cache_type_k = "f16"
+//! cache_type_v = "f16"
+//! n_gpu_layers = 99                          # with a GPU feature (metal, vulkan, cuda)
+//! mmap = true
 //! ```
 //!
 //! Unknown keys are errors; so are keys that belong to another kind.
@@ -31,7 +44,7 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 use crate::source;
 
-pub const BACKEND_KINDS: &[&str] = &["openai", "replay"];
+pub const BACKEND_KINDS: &[&str] = &["openai", "llamacpp", "replay"];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -61,6 +74,7 @@ pub enum BackendKind {
     OpenAi(OpenAiConfig),
     /// Recorded responses (see `backend/replay.rs`).
     Replay(super::replay::ReplayConfig),
+    LlamaCpp(LlamaCppConfig),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -80,6 +94,36 @@ pub struct OpenAiConfig {
     pub extra_body: serde_json::Map<String, serde_json::Value>,
     pub launch: Option<LaunchConfig>,
 }
+
+/// llama.cpp in process. Defaults are llama-bench's, so the same settings mean the same run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlamaCppConfig {
+    /// The GGUF file, resolved relative to the config file.
+    pub model: PathBuf,
+    /// `None`: the physical cores of this machine (llama-bench's default).
+    pub threads: Option<u32>,
+    pub batch_size: u32,
+    pub ubatch_size: u32,
+    /// Context for requests; pp_tg tests make their own of pp + tg + depth, as llama-bench does.
+    pub ctx_size: u32,
+    pub flash_attn: FlashAttn,
+    pub cache_type_k: String,
+    pub cache_type_v: String,
+    /// `None`: llama.cpp's default (all layers on the GPU when a GPU back end is built in).
+    pub n_gpu_layers: Option<u32>,
+    pub mmap: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlashAttn {
+    Auto,
+    On,
+    Off,
+}
+
+/// KV cache types llama.cpp accepts for `cache_type_k` / `cache_type_v` (llama-bench's `-ctk`).
+pub const CACHE_TYPES: &[&str] = &["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"];
 
 #[derive(Debug, Clone)]
 pub struct LaunchConfig {
@@ -117,6 +161,50 @@ struct RawBackend {
     // replay
     file: Option<Spanned<String>>,
     source_backend: Option<String>,
+    // llamacpp (`model` is shared: a model name for openai, a GGUF path here)
+    threads: Option<Spanned<i64>>,
+    batch_size: Option<Spanned<i64>>,
+    ubatch_size: Option<Spanned<i64>>,
+    ctx_size: Option<Spanned<i64>>,
+    flash_attn: Option<Spanned<toml::Value>>,
+    cache_type_k: Option<Spanned<String>>,
+    cache_type_v: Option<Spanned<String>>,
+    n_gpu_layers: Option<Spanned<i64>>,
+    mmap: Option<Spanned<bool>>,
+}
+
+impl RawBackend {
+    /// Keys only the `openai` kind understands, with their spans (for "belongs to another kind").
+    fn openai_keys(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        let mut v = Vec::new();
+        if let Some(x) = &self.base_url { v.push(("base_url", x.span())); }
+        if let Some(x) = &self.api_key_env { v.push(("api_key_env", x.span())); }
+        if let Some(x) = &self.endpoint { v.push(("endpoint", x.span())); }
+        if let Some(x) = &self.extra_body { v.push(("extra_body", x.span())); }
+        if let Some(x) = &self.launch { v.push(("launch", x.span())); }
+        v
+    }
+
+    /// Keys only the `llamacpp` kind understands.
+    fn llamacpp_keys(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        let mut v = Vec::new();
+        for (k, s) in [
+            ("threads", self.threads.as_ref().map(Spanned::span)),
+            ("batch_size", self.batch_size.as_ref().map(Spanned::span)),
+            ("ubatch_size", self.ubatch_size.as_ref().map(Spanned::span)),
+            ("ctx_size", self.ctx_size.as_ref().map(Spanned::span)),
+            ("flash_attn", self.flash_attn.as_ref().map(Spanned::span)),
+            ("cache_type_k", self.cache_type_k.as_ref().map(Spanned::span)),
+            ("cache_type_v", self.cache_type_v.as_ref().map(Spanned::span)),
+            ("n_gpu_layers", self.n_gpu_layers.as_ref().map(Spanned::span)),
+            ("mmap", self.mmap.as_ref().map(Spanned::span)),
+        ] {
+            if let Some(s) = s {
+                v.push((k, s));
+            }
+        }
+        v
+    }
 }
 
 #[derive(Deserialize)]
@@ -222,7 +310,23 @@ fn convert(
         Some(r) => *r.get_ref(),
         None => 2,
     };
-    let kind = match rb.kind.get_ref().as_str() {
+    let kind_name = rb.kind.get_ref().clone();
+    let foreign = match kind_name.as_str() {
+        "openai" | "replay" => rb.llamacpp_keys(),
+        "llamacpp" => {
+            let mut v = rb.openai_keys();
+            if let Some(f) = &rb.file {
+                v.push(("file", f.span()));
+            }
+            v
+        }
+        _ => Vec::new(),
+    };
+    if let Some((key, s)) = foreign.into_iter().min_by_key(|(_, s)| s.start) {
+        return Err(err(s, format!("`{key}` does not belong to a backend of kind {kind_name}")));
+    }
+    let kind = match kind_name.as_str() {
+        "llamacpp" => BackendKind::LlamaCpp(llamacpp(path, text, base_dir, name, &rb, span)?),
         "openai" => {
             if let Some(f) = &rb.file {
                 return Err(err(f.span(), "`file` belongs to kind replay, not openai".into()));
@@ -313,6 +417,64 @@ fn convert(
     Ok(BackendConfig { name: name.to_string(), kind, device: rb.device, timeout_s, stall_timeout_s, retries, retry_backoff_s })
 }
 
+/// An integer setting within `min..=max`, located on error.
+fn int_in(path: &Path, text: &str, v: &Option<Spanned<i64>>, key: &str, min: i64, max: i64) -> Result<Option<u32>> {
+    match v {
+        Some(s) if *s.get_ref() < min || *s.get_ref() > max => Err(source::error_at(
+            path, text, Some(s.span()), format!("`{key}` must be from {min} to {max}"),
+        )),
+        Some(s) => Ok(Some(*s.get_ref() as u32)),
+        None => Ok(None),
+    }
+}
+
+fn llamacpp(
+    path: &Path,
+    text: &str,
+    base_dir: &Path,
+    name: &str,
+    rb: &RawBackend,
+    span: std::ops::Range<usize>,
+) -> Result<LlamaCppConfig> {
+    let err = |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
+    let Some(model) = &rb.model else {
+        return Err(err(span, format!("backend `{name}` (kind llamacpp) needs `model`, the path of a GGUF file")));
+    };
+    if model.get_ref().trim().is_empty() {
+        return Err(err(model.span(), "`model` is empty; expected the path of a GGUF file".into()));
+    }
+    let flash_attn = match rb.flash_attn.as_ref().map(|v| (v.get_ref(), v.span())) {
+        None => FlashAttn::Auto,
+        Some((toml::Value::Boolean(true), _)) => FlashAttn::On,
+        Some((toml::Value::Boolean(false), _)) => FlashAttn::Off,
+        Some((toml::Value::String(s), _)) if s == "auto" => FlashAttn::Auto,
+        Some((toml::Value::String(s), _)) if s == "on" => FlashAttn::On,
+        Some((toml::Value::String(s), _)) if s == "off" => FlashAttn::Off,
+        Some((_, s)) => return Err(err(s, "`flash_attn` must be \"auto\", \"on\", \"off\", true or false".into())),
+    };
+    let cache_type = |v: &Option<Spanned<String>>, key: &str| -> Result<String> {
+        match v {
+            None => Ok("f16".into()),
+            Some(s) if CACHE_TYPES.contains(&s.get_ref().as_str()) => Ok(s.get_ref().clone()),
+            Some(s) => Err(err(s.span(), format!("unknown `{key}` `{}`; expected one of: {}", s.get_ref(), CACHE_TYPES.join(", ")))),
+        }
+    };
+    let batch_size = int_in(path, text, &rb.batch_size, "batch_size", 1, 1 << 20)?.unwrap_or(2048);
+    let ubatch_size = int_in(path, text, &rb.ubatch_size, "ubatch_size", 1, 1 << 20)?.unwrap_or(512);
+    Ok(LlamaCppConfig {
+        model: resolve_path(base_dir, model.get_ref()),
+        threads: int_in(path, text, &rb.threads, "threads", 1, 1024)?,
+        batch_size,
+        ubatch_size,
+        ctx_size: int_in(path, text, &rb.ctx_size, "ctx_size", 16, 1 << 24)?.unwrap_or(8192),
+        flash_attn,
+        cache_type_k: cache_type(&rb.cache_type_k, "cache_type_k")?,
+        cache_type_v: cache_type(&rb.cache_type_v, "cache_type_v")?,
+        n_gpu_layers: int_in(path, text, &rb.n_gpu_layers, "n_gpu_layers", 0, 100_000)?,
+        mmap: rb.mmap.as_ref().is_none_or(|m| *m.get_ref()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,5 +500,36 @@ mod tests {
         assert!(e.to_string().starts_with("b.toml:4:1: unknown field `api_key`"), "{e}");
         let e = Config::parse(Path::new("b.toml"), "default = \"t\"\n[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\n").unwrap_err();
         assert!(e.to_string().starts_with("b.toml:1:11:"), "{e}");
+    }
+
+    #[test]
+    fn parses_llamacpp_with_defaults_and_settings() {
+        let c = Config::parse(Path::new("conf/b.toml"), "default = \"g\"\n[backends.g]\nkind = \"llamacpp\"\nmodel = \"../m.gguf\"\n").unwrap();
+        let BackendKind::LlamaCpp(l) = &c.backends["g"].kind else { panic!("llamacpp expected") };
+        assert_eq!(l.model, PathBuf::from("conf/../m.gguf"));
+        assert_eq!((l.batch_size, l.ubatch_size, l.flash_attn, l.mmap), (2048, 512, FlashAttn::Auto, true));
+        assert_eq!((l.cache_type_k.as_str(), l.threads), ("f16", None));
+        let c = Config::parse(Path::new("b.toml"), "[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthreads = 2\nflash_attn = false\ncache_type_v = \"q8_0\"\nmmap = false\nn_gpu_layers = 0\n").unwrap();
+        let BackendKind::LlamaCpp(l) = &c.backends["g"].kind else { panic!("llamacpp expected") };
+        assert_eq!((l.threads, l.flash_attn, l.cache_type_v.as_str(), l.mmap, l.n_gpu_layers), (Some(2), FlashAttn::Off, "q8_0", false, Some(0)));
+    }
+
+    #[test]
+    fn llamacpp_mistakes_are_located() {
+        let bad = |t: &str| Config::parse(Path::new("b.toml"), t).unwrap_err().to_string();
+        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nbase_url = \"http://x\"\n");
+        assert!(e.starts_with("b.toml:4:12: `base_url` does not belong to a backend of kind llamacpp"), "{e}");
+        let e = bad("[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\nthreads = 4\n");
+        assert!(e.starts_with("b.toml:4:11: `threads` does not belong to a backend of kind openai"), "{e}");
+        let e = bad("[backends.g]\nkind = \"llamacpp\"\n");
+        assert!(e.contains("needs `model`"), "{e}");
+        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthreads = 0\n");
+        assert!(e.starts_with("b.toml:4:11: `threads` must be from 1"), "{e}");
+        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\ncache_type_k = \"q9\"\n");
+        assert!(e.starts_with("b.toml:4:16: unknown `cache_type_k` `q9`"), "{e}");
+        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nflash_attn = \"yes\"\n");
+        assert!(e.starts_with("b.toml:4:14:"), "{e}");
+        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthread = 2\n");
+        assert!(e.starts_with("b.toml:4:1: unknown field `thread`"), "{e}");
     }
 }

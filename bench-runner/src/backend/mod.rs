@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod launch;
+pub mod llamacpp;
 pub mod openai;
 pub mod replay;
 pub mod sse;
@@ -126,6 +127,8 @@ pub enum ErrorCategory {
     EmptyResponse,
     /// The request could not be prepared (tokenize / template endpoints failed).
     Prepare,
+    /// The in-process engine failed (decode error, out of memory, engine thread gone).
+    Engine,
 }
 
 impl ErrorCategory {
@@ -141,6 +144,7 @@ impl ErrorCategory {
             ErrorCategory::ServerError => "server_error",
             ErrorCategory::EmptyResponse => "empty_response",
             ErrorCategory::Prepare => "prepare",
+            ErrorCategory::Engine => "engine",
         }
     }
 }
@@ -207,6 +211,44 @@ pub struct BackendFacts {
     pub props: Option<serde_json::Value>,
     pub models: Option<serde_json::Value>,
     pub launched: Option<launch::LaunchFacts>,
+    /// In-process engines: GGUF metadata, the llama.cpp build and the settings in effect.
+    pub engine: Option<llamacpp::EngineFacts>,
+}
+
+/// The columns llama-bench prints about a model, for the pp_tg table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelColumns {
+    /// llama-bench's `model_type`, e.g. `gemma3 268M Q4_K - Medium`.
+    pub model: String,
+    pub size_bytes: Option<u64>,
+    pub n_params: Option<u64>,
+    /// ggml back end (`CPU`, `CUDA`, …) or, for a server, how it is reached.
+    pub backend: String,
+    pub threads: Option<u32>,
+}
+
+impl BackendFacts {
+    pub fn model_columns(&self) -> ModelColumns {
+        if let Some(e) = &self.engine {
+            return ModelColumns {
+                model: e.gguf.desc.clone(),
+                size_bytes: Some(e.gguf.model_size),
+                n_params: Some(e.gguf.n_params),
+                backend: e.build.backend.clone(),
+                threads: Some(e.threads),
+            };
+        }
+        // llama-server tells size and parameters in /v1/models (`meta`).
+        let meta = |k: &str| self.models.as_ref().and_then(|m| m.pointer(&format!("/data/0/meta/{k}"))).and_then(serde_json::Value::as_u64);
+        let threads = self.props.as_ref().and_then(|p| p.pointer("/default_generation_settings/params/n_threads")).and_then(serde_json::Value::as_u64);
+        ModelColumns {
+            model: self.model.clone().unwrap_or_default(),
+            size_bytes: meta("size"),
+            n_params: meta("n_params"),
+            backend: format!("{} (HTTP)", self.server.as_deref().unwrap_or("openai")),
+            threads: threads.map(|t| t as u32),
+        }
+    }
 }
 
 /// The implementations, picked by config kind. (A run holds one backend at a time, so the
@@ -215,6 +257,7 @@ pub struct BackendFacts {
 pub enum Backend {
     OpenAi(openai::OpenAiBackend),
     Replay(replay::ReplayBackend),
+    LlamaCpp(llamacpp::LlamaCppBackend),
 }
 
 impl Backend {
@@ -222,6 +265,7 @@ impl Backend {
         match self {
             Backend::OpenAi(b) => b.name(),
             Backend::Replay(b) => b.name(),
+            Backend::LlamaCpp(b) => b.name(),
         }
     }
 
@@ -230,6 +274,7 @@ impl Backend {
         match self {
             Backend::OpenAi(b) => b.probe().await,
             Backend::Replay(b) => Ok(b.probe()),
+            Backend::LlamaCpp(b) => b.probe().await,
         }
     }
 
@@ -239,6 +284,7 @@ impl Backend {
         match self {
             Backend::OpenAi(b) => b.count_prompt_tokens(prompt).await,
             Backend::Replay(b) => b.count_prompt_tokens(prompt),
+            Backend::LlamaCpp(b) => b.count_prompt_tokens(prompt).await,
         }
     }
 
@@ -247,6 +293,7 @@ impl Backend {
         match self {
             Backend::OpenAi(b) => b.count_text_tokens(text).await,
             Backend::Replay(_) => None,
+            Backend::LlamaCpp(b) => b.count_text_tokens(text).await,
         }
     }
 
@@ -254,6 +301,7 @@ impl Backend {
         match self {
             Backend::OpenAi(b) => b.generate(req).await,
             Backend::Replay(b) => b.generate(req),
+            Backend::LlamaCpp(b) => b.generate(req).await,
         }
     }
 
@@ -261,6 +309,15 @@ impl Backend {
         match self {
             Backend::OpenAi(b) => b.endpoint(),
             Backend::Replay(b) => b.endpoint(),
+            Backend::LlamaCpp(b) => b.endpoint(),
+        }
+    }
+
+    /// The in-process engine, where the backend has one (llama-bench-style tests run in it).
+    pub fn in_process(&self) -> Option<&llamacpp::LlamaCppBackend> {
+        match self {
+            Backend::LlamaCpp(b) => Some(b),
+            Backend::OpenAi(_) | Backend::Replay(_) => None,
         }
     }
 }

@@ -43,6 +43,10 @@ pub struct RunManifest {
     pub requests_failed: usize,
     /// Things a reader of the figures must know: buffered streams, queued requests, noise.
     pub warnings: Vec<String>,
+    /// Peak resident memory of the edgebench process during the run (in-process models
+    /// included), from getrusage; absent where the OS does not tell.
+    #[serde(default)]
+    pub peak_rss_bytes: Option<u64>,
     /// How the run was asked for, so `--resume` can finish it and `merge` can check it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invocation: Option<Invocation>,
@@ -86,6 +90,23 @@ impl RunManifest {
         }
         Ok(m)
     }
+}
+
+/// The process's peak resident set size so far, in bytes.
+#[allow(unsafe_code)]
+pub fn peak_rss_bytes() -> Option<u64> {
+    let mut ru: libc::rusage = unsafe {
+        // SAFETY: rusage is plain old data; all-zero is a valid value.
+        std::mem::zeroed()
+    };
+    // SAFETY: getrusage writes only into the struct we pass.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    if rc != 0 || ru.ru_maxrss <= 0 {
+        return None;
+    }
+    // Linux reports KiB, macOS bytes.
+    let unit = if cfg!(target_os = "macos") { 1 } else { 1024 };
+    Some(ru.ru_maxrss as u64 * unit)
 }
 
 pub fn git_commit() -> String {

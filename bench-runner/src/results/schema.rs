@@ -14,7 +14,7 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "itl_p90_ms", "itl_p99_ms", "itl_max_ms", "itl_exact", "content_reads", "tokens_per_read",
     "prefill_tok_s", "decode_tok_s", "server_prompt_n", "server_prompt_ms", "server_prefill_tok_s",
     "server_predicted_n", "server_predicted_ms", "server_decode_tok_s", "cached_tokens",
-    "depth_pct", "needle", "recall", "output_head", "finish_reason", "retries", "burst_fraction", "itl_list_ms", "error_category", "error_message",
+    "depth_pct", "needle", "recall", "output_head", "finish_reason", "retries", "burst_fraction", "itl_list_ms", "error_category", "error_message", "depth", "test", "test_ns", "test_tok_s",
 ];
 
 /// One request. Empty cells mean "not measured" (never zero in disguise).
@@ -82,6 +82,13 @@ pub struct SampleRow {
     /// Empty for a successful request; else one of the documented categories.
     pub error_category: Option<String>,
     pub error_message: Option<String>,
+    /// llama-bench-style tests (`mode = "pp_tg"`, `edgebench import llama-bench`): tokens in the
+    /// KV cache before the test, the test's name (`pp512 @ d4096`), its time in nanoseconds and
+    /// its t/s as llama-bench computes it, (pp + tg) · 10⁹ / test_ns. Empty for serving cases.
+    pub depth: Option<u32>,
+    pub test: Option<String>,
+    pub test_ns: Option<u64>,
+    pub test_tok_s: Option<f64>,
 }
 
 /// One case × metric, with the statistics of its distribution.
@@ -115,12 +122,14 @@ pub struct SummaryRow {
     pub errors: usize,
     /// Semicolon-separated warnings: `high_variation`, `buffered_stream`, `queued`, …
     pub flags: String,
+    /// Tokens in the KV cache before a llama-bench-style test; empty for serving cases.
+    pub depth: Option<u32>,
 }
 
 pub const SUMMARY_COLUMNS: &[&str] = &[
     "run_id", "backend", "model", "device", "scenario", "case_id", "kind", "prompt_tokens",
     "max_tokens", "concurrency", "metric", "unit", "n", "mean", "stddev", "min", "p50", "p90",
-    "p99", "max", "ci_low", "ci_high", "errors", "flags",
+    "p99", "max", "ci_low", "ci_high", "errors", "flags", "depth",
 ];
 
 #[cfg(test)]

@@ -28,7 +28,7 @@ pub(super) struct Prepared {
     pub tokens: Option<u32>,
 }
 
-async fn prepare(backend: &Backend, target: u32, salt: String, seed: u64, guess: &mut Option<usize>) -> std::result::Result<Prepared, RequestError> {
+pub(super) async fn prepare(backend: &Backend, target: u32, salt: String, seed: u64, guess: &mut Option<usize>) -> std::result::Result<Prepared, RequestError> {
     let endpoint = backend.endpoint();
     let e = prompt::exact(target, &salt, seed, *guess, async |text: &str| {
         backend.count_prompt_tokens(&Prompt::user(endpoint, text.to_string())).await
@@ -46,6 +46,9 @@ pub(crate) async fn run_case(
     scenario: &Scenario,
     case: &Case,
 ) -> Result<CaseOutcome> {
+    if case.pp_tg.is_some() {
+        return super::pp_tg::run_case(ctx, backend, facts, device, scenario, case).await;
+    }
     // --resume: a case with summary rows is done; one with some samples runs only the rest.
     let key = (backend.name().to_string(), scenario.name.clone(), case.id.clone());
     if let Some(done) = ctx.resume.finished(&key) {
@@ -210,7 +213,7 @@ pub(crate) async fn run_case(
     Ok(CaseOutcome { total: n_measured, failed, summary, warnings })
 }
 
-fn request(case: &Case, p: &Prepared) -> Request {
+pub(super) fn request(case: &Case, p: &Prepared) -> Request {
     Request {
         prompt: p.prompt.clone(),
         max_tokens: case.max_tokens,

@@ -94,6 +94,7 @@ pub(crate) async fn run_context(
             seed: c.seed,
             sampling: c.sampling.clone(),
             duration_s: None,
+            pp_tg: None,
         };
         let base = SampleRow {
             run_id: ctx.run_id.clone(),

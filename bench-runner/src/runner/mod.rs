@@ -6,9 +6,10 @@
 mod agent_loop;
 mod case;
 mod context;
+mod pp_tg;
 mod progress;
 mod resume;
-mod summary;
+pub(crate) mod summary;
 pub mod table;
 mod tool_case;
 mod tool_request;
@@ -17,7 +18,7 @@ pub mod tool_table;
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::{openai::OpenAiBackend, Backend, BackendConfig, BackendKind, Config};
+use crate::backend::{llamacpp::LlamaCppBackend, openai::OpenAiBackend, Backend, BackendConfig, BackendFacts, BackendKind, Config};
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
 use crate::results::manifest::{git_commit, now_rfc3339, ScenarioRecord};
@@ -55,6 +56,8 @@ pub struct RunOutcome {
     pub requests_total: usize,
     pub requests_failed: usize,
     pub warnings: Vec<String>,
+    /// What each backend said about itself (for the pp_tg table's model columns).
+    pub facts: Vec<BackendFacts>,
 }
 
 /// Everything the cases of one run share.
@@ -109,6 +112,7 @@ fn run_nonce() -> u64 {
 pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Backend> {
     match &bc.kind {
         BackendKind::OpenAi(_) => Ok(Backend::OpenAi(OpenAiBackend::connect(bc, run_dir).await?)),
+        BackendKind::LlamaCpp(_) => Ok(Backend::LlamaCpp(LlamaCppBackend::connect(bc).await?)),
         BackendKind::Replay(r) => Ok(Backend::Replay(crate::backend::replay::ReplayBackend::connect(bc, r)?)),
     }
 }
@@ -240,6 +244,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
             requests_total: 0,
             requests_failed: 0,
             warnings: Vec::new(),
+            peak_rss_bytes: None,
             invocation: Some(crate::results::manifest::Invocation {
                 config_path: config_path.display().to_string(),
                 config_sha256: config_sha256.clone(),
@@ -271,6 +276,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     };
 
     let mut all_summary = Vec::new();
+    let mut all_facts: Vec<BackendFacts> = Vec::new();
     let mut failed = 0usize;
     let mut done = 0usize;
     // The backends run inside a future that Ctrl-C can drop: dropping it drops the backend,
@@ -284,6 +290,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
             // On resume the backend is described afresh (the server may have been rebuilt).
             manifest.backends.retain(|b| b.get("name").and_then(|n| n.as_str()) != Some(bc.name.as_str()));
             manifest.backends.push(serde_json::to_value(&facts).unwrap_or_default());
+            all_facts.retain(|f: &BackendFacts| f.name != facts.name);
+            all_facts.push(facts.clone());
             manifest.write(&run_dir)?;
             ctx.progress.note(&format!(
                 "backend {}: {} ({}), model {}",
@@ -349,9 +357,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     manifest.requests_failed = failed;
     manifest.warnings.sort();
     manifest.warnings.dedup();
+    manifest.peak_rss_bytes = crate::results::manifest::peak_rss_bytes();
     manifest.write(&run_dir)?;
     if let Some(e) = fatal {
         return Err(e);
     }
-    Ok(RunOutcome { run_dir, summary: all_summary, requests_total: done, requests_failed: failed, warnings: manifest.warnings })
+    Ok(RunOutcome { run_dir, summary: all_summary, requests_total: done, requests_failed: failed, warnings: manifest.warnings, facts: all_facts })
 }

@@ -154,7 +154,7 @@ pub(crate) fn summarize_case(
     (rows, warnings)
 }
 
-fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryRow {
+pub(crate) fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryRow {
     SummaryRow {
         metric: metric.into(),
         unit: unit.into(),
@@ -170,4 +170,47 @@ fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryRow {
         ci_high: s.ci_high,
         ..base.clone()
     }
+}
+
+/// Summary of a llama-bench-style test: t/s mean ± stddev (as llama-bench reports it) and the
+/// test time, plus whatever else the rows carry (our clocks over HTTP, llama.cpp's counters
+/// in process). Pure: the importer uses it too.
+pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>, Vec<String>) {
+    let ok: Vec<&SampleRow> = rows.iter().filter(|r| r.error_category.is_none()).collect();
+    let errors = rows.len() - ok.len();
+    let col = |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> { ok.iter().filter_map(|r| f(r)).collect() };
+    let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
+    let mut flags = Vec::new();
+    let mut warnings = Vec::new();
+    let ts = col(|r| r.test_tok_s);
+    if let Some(s) = summarize(&ts) {
+        if s.n >= 3 && s.cv() > HIGH_CV {
+            flags.push("high_variation");
+            warnings.push(format!("{where_}: t/s varies a lot (CV {:.0}%); close other programs or add repetitions", s.cv() * 100.0));
+        }
+    }
+    if errors > 0 {
+        warnings.push(format!("{where_}: {errors} of {} repetitions failed", rows.len()));
+    }
+    let base = SummaryRow { errors, flags: flags.join(";"), ..base.clone() };
+    let mut out = Vec::new();
+    let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
+        if let Some(s) = summarize(&values) {
+            out.push(row(&base, metric, unit, &s));
+        }
+    };
+    push("test_tok_s", "tok/s", ts.clone());
+    push("test_ns", "ns", col(|r| r.test_ns.map(|v| v as f64)));
+    push("ttft_ms", "ms", col(|r| r.ttft_ms));
+    push("e2e_ms", "ms", col(|r| r.e2e_ms));
+    push("prefill_tok_s", "tok/s", col(|r| r.prefill_tok_s));
+    push("decode_tok_s", "tok/s", col(|r| r.decode_tok_s));
+    push("prompt_tokens", "tokens", col(|r| r.prompt_tokens.map(|v| v as f64)));
+    push("output_tokens", "tokens", col(|r| r.output_tokens.map(|v| v as f64)));
+    push("cached_tokens", "tokens", col(|r| r.cached_tokens.map(|v| v as f64)));
+    push("server_prompt_ms", "ms", col(|r| r.server_prompt_ms));
+    push("server_prefill_tok_s", "tok/s", col(|r| r.server_prefill_tok_s));
+    push("server_predicted_ms", "ms", col(|r| r.server_predicted_ms));
+    push("server_decode_tok_s", "tok/s", col(|r| r.server_decode_tok_s));
+    (out, warnings)
 }

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use crate::backend::ModelColumns;
 use crate::results::SummaryRow;
-use crate::scenario::Case;
+use crate::scenario::{Case, PpTgTest};
 
 fn metric<'a>(rows: &'a [SummaryRow], name: &str) -> Option<&'a SummaryRow> {
     rows.iter().find(|r| r.metric == name)
@@ -79,7 +80,8 @@ pub fn context_markdown(rows: &[SummaryRow]) -> String {
 pub fn markdown(rows: &[SummaryRow]) -> String {
     let mut cases: BTreeMap<(String, String, String), Vec<SummaryRow>> = BTreeMap::new();
     let mut order = Vec::new();
-    for r in rows.iter().filter(|r| r.kind != "context") {
+    // Serving cases only: llama-bench-style tests, tool and context scenarios have their own tables.
+    for r in rows.iter().filter(|r| r.kind == "throughput" && r.depth.is_none()) {
         let key = (r.backend.clone(), r.scenario.clone(), r.case_id.clone());
         if !cases.contains_key(&key) {
             order.push(key.clone());
@@ -88,7 +90,9 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
     }
     let mut out = String::new();
     if order.is_empty() {
-        return context_markdown(rows);
+        let mut out = super::tool_table::markdown(rows);
+        out.push_str(&context_markdown(rows));
+        return out;
     }
     out.push_str("| backend | model | device | case | n | TTFT p50 ms | TPOT p50 ms | ITL p99 ms | decode tok/s p50 [95% CI] | prefill tok/s p50 | out tok/s | client/server | errors | flags |\n");
     out.push_str("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
@@ -121,4 +125,76 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
         out.push_str(&c);
     }
     out
+}
+
+/// llama-bench's size column: `241.39 MiB`, `1.10 GiB`.
+pub fn size_text(bytes: u64) -> String {
+    if bytes < 1024 * 1024 * 1024 {
+        format!("{:.2} MiB", bytes as f64 / 1024.0 / 1024.0)
+    } else {
+        format!("{:.2} GiB", bytes as f64 / 1024.0 / 1024.0 / 1024.0)
+    }
+}
+
+/// llama-bench's params column: `268.10 M`, `1.54 B`.
+pub fn params_text(n: u64) -> String {
+    if n < 1_000_000_000 { format!("{:.2} M", n as f64 / 1e6) } else { format!("{:.2} B", n as f64 / 1e9) }
+}
+
+/// The table of llama-bench-style tests, with llama-bench's columns (model, size, params,
+/// backend, threads, test, t/s as mean ± stddev) after edgebench's backend name, so the
+/// in-process engine and a served model stand side by side.
+pub fn pp_tg_markdown(rows: &[SummaryRow], columns: &BTreeMap<String, ModelColumns>) -> String {
+    let tests: Vec<&SummaryRow> = rows.iter().filter(|r| r.depth.is_some() && r.metric == "test_tok_s").collect();
+    if tests.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("| edgebench backend | model | size | params | backend | threads | test | t/s |\n");
+    out.push_str("|---|---|--:|--:|---|--:|--:|--:|\n");
+    for r in tests {
+        let c = columns.get(&r.backend).cloned().unwrap_or_default();
+        let test = PpTgTest { n_prompt: r.prompt_tokens, n_gen: r.max_tokens, n_depth: r.depth.unwrap_or(0) };
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} ± {:.2} |\n",
+            r.backend,
+            if c.model.is_empty() { &r.model } else { &c.model },
+            c.size_bytes.map_or_else(|| "-".into(), size_text),
+            c.n_params.map_or_else(|| "-".into(), params_text),
+            if c.backend.is_empty() { "-" } else { &c.backend },
+            c.threads.map_or_else(|| "-".into(), |t| t.to_string()),
+            test.name(),
+            r.mean,
+            r.stddev,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llama_bench_columns() {
+        assert_eq!(size_text(253_113_024), "241.39 MiB");
+        assert_eq!(params_text(268_098_176), "268.10 M");
+        let row = SummaryRow {
+            backend: "gemma3-270m".into(),
+            metric: "test_tok_s".into(),
+            prompt_tokens: 512,
+            depth: Some(4096),
+            mean: 512.345,
+            stddev: 3.0,
+            ..Default::default()
+        };
+        let cols = BTreeMap::from([("gemma3-270m".to_string(), ModelColumns {
+            model: "gemma3 268M Q4_K - Medium".into(),
+            size_bytes: Some(253_113_024),
+            n_params: Some(268_098_176),
+            backend: "CPU".into(),
+            threads: Some(2),
+        })]);
+        let t = pp_tg_markdown(&[row], &cols);
+        assert!(t.contains("| gemma3-270m | gemma3 268M Q4_K - Medium | 241.39 MiB | 268.10 M | CPU | 2 | pp512 @ d4096 | 512.35 ± 3.00 |"), "{t}");
+    }
 }

@@ -1,6 +1,6 @@
 //! Expands a scenario's grid into cases: the cartesian product, in file order.
 
-use super::{Sampling, Scenario, ScenarioBody};
+use super::{PpTg, Sampling, Scenario, ScenarioBody, Throughput};
 
 /// One point of a scenario's grid, run `repetitions × concurrency` times on each backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,33 @@ pub struct Case {
     pub sampling: Sampling,
     /// Sustained case: streams send back to back for this many seconds (see `Throughput`).
     pub duration_s: Option<f64>,
+    /// A llama-bench test (`mode = "pp_tg"`), else a serving case.
+    pub pp_tg: Option<PpTgTest>,
+}
+
+/// One llama-bench test: `n_prompt` prompt tokens or `n_gen` generated ones after `n_depth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PpTgTest {
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub n_depth: u32,
+}
+
+impl PpTgTest {
+    /// llama-bench's test name: `pp512`, `tg128`, `pp512 @ d4096`.
+    pub fn name(&self) -> String {
+        let base = match (self.n_prompt, self.n_gen) {
+            (p, 0) => format!("pp{p}"),
+            (0, g) => format!("tg{g}"),
+            (p, g) => format!("pp{p}+tg{g}"),
+        };
+        if self.n_depth > 0 { format!("{base} @ d{}", self.n_depth) } else { base }
+    }
+
+    /// The case id: the name without spaces, `pp512_d4096`.
+    pub fn id(&self) -> String {
+        self.name().replace(" @ ", "_")
+    }
 }
 
 impl Case {
@@ -29,6 +56,7 @@ impl Case {
 
 pub(super) fn expand(s: &Scenario) -> Vec<Case> {
     match &s.body {
+        ScenarioBody::Throughput(t) if t.pp_tg.is_some() => pp_tg_cases(s, t, t.pp_tg.as_ref().expect("checked")),
         ScenarioBody::Throughput(t) => {
             let mut cases = Vec::new();
             for &p in &t.prompt_tokens {
@@ -48,6 +76,7 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                             seed: t.seed,
                             sampling: t.sampling.clone(),
                             duration_s: t.duration_s,
+                            pp_tg: None,
                         });
                     }
                 }
@@ -71,6 +100,7 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                         seed: t.seed,
                         sampling: t.sampling.clone(),
                         duration_s: None,
+                        pp_tg: None,
                     });
                 }
             }
@@ -90,8 +120,37 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                     seed: t.seed,
                     sampling: t.sampling.clone(),
                     duration_s: None,
+                        pp_tg: None,
                 })
                 .collect()
         }
     }
+}
+
+/// llama-bench's order: for each depth, the pp tests, then the tg tests.
+fn pp_tg_cases(s: &Scenario, t: &Throughput, g: &PpTg) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for &d in &g.depth {
+        let tests = g
+            .pp
+            .iter()
+            .map(|&p| PpTgTest { n_prompt: p, n_gen: 0, n_depth: d })
+            .chain(g.tg.iter().map(|&n| PpTgTest { n_prompt: 0, n_gen: n, n_depth: d }));
+        for test in tests {
+            cases.push(Case {
+                id: test.id(),
+                scenario: s.name.clone(),
+                prompt_tokens: test.n_prompt,
+                max_tokens: test.n_gen,
+                concurrency: 1,
+                warmup: t.warmup,
+                repetitions: t.repetitions,
+                seed: t.seed,
+                sampling: t.sampling.clone(),
+                duration_s: None,
+                pp_tg: Some(test),
+            });
+        }
+    }
+    cases
 }

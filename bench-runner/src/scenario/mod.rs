@@ -15,9 +15,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-pub use expand::Case;
+pub use expand::{Case, PpTgTest};
 pub use structured::Structured;
-pub use throughput::{Sampling, Throughput};
+pub use throughput::{PpTg, Sampling, Throughput};
 pub use tool_calls::ToolCalls;
 
 use crate::error::Result;

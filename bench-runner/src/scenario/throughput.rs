@@ -14,6 +14,23 @@
 //! # duration = "10m"       # sustained instead of repetitions: each stream sends requests
 //! #                        # back to back until the time is up (reports show tok/s over time)
 //! ```
+//!
+//! `mode = "pp_tg"` runs llama-bench's tests instead of the serving grid: each `pp` is a
+//! prompt-processing test, each `tg` a generation test, each at every `depth` (tokens already
+//! in the KV cache, like `llama-bench -d`), `repetitions` times after one warm-up run:
+//!
+//! ```toml
+//! kind = "throughput"
+//! mode = "pp_tg"
+//! pp = [512]
+//! tg = [128]
+//! depth = [0, 4096]
+//! repetitions = 5
+//! ```
+//!
+//! In process (`llamacpp`) a test times exactly what llama-bench times. Over HTTP a pp test
+//! is a request with `max_tokens = 1` and a tg test generates `tg` tokens after a minimal
+//! prompt, so the same file measures the serving overhead beside the engine's own speed.
 
 use std::path::Path;
 
@@ -32,8 +49,18 @@ pub struct Sampling {
     pub ignore_eos: bool,
 }
 
+/// llama-bench's tests (`mode = "pp_tg"`); empty `pp` or `tg` means none of that kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PpTg {
+    pub pp: Vec<u32>,
+    pub tg: Vec<u32>,
+    pub depth: Vec<u32>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Throughput {
+    /// Set in `mode = "pp_tg"`; the serving grid below is then empty.
+    pub pp_tg: Option<PpTg>,
     pub prompt_tokens: Vec<u32>,
     pub max_tokens: Vec<u32>,
     pub concurrency: Vec<u32>,
@@ -53,9 +80,13 @@ struct Raw {
     kind: String,
     name: Option<String>,
     description: Option<String>,
-    prompt_tokens: Spanned<Vec<u32>>,
-    max_tokens: Spanned<Vec<u32>>,
+    mode: Option<Spanned<String>>,
+    prompt_tokens: Option<Spanned<Vec<u32>>>,
+    max_tokens: Option<Spanned<Vec<u32>>>,
     concurrency: Option<Spanned<Vec<u32>>>,
+    pp: Option<Spanned<Vec<u32>>>,
+    tg: Option<Spanned<Vec<u32>>>,
+    depth: Option<Spanned<Vec<u32>>>,
     warmup: Option<Spanned<u32>>,
     repetitions: Option<Spanned<u32>>,
     seed: Option<u64>,
@@ -90,13 +121,49 @@ pub fn parse_duration(s: &str) -> Option<f64> {
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
-    // A prompt needs room for the per-request salt that defeats prefix caches.
-    let prompt_tokens = check_grid(path, text, "prompt_tokens", &raw.prompt_tokens, 16, MAX_PROMPT)?;
-    let max_tokens = check_grid(path, text, "max_tokens", &raw.max_tokens, 1, MAX_OUTPUT)?;
-    let concurrency = match &raw.concurrency {
-        Some(c) => check_grid(path, text, "concurrency", c, 1, MAX_CONCURRENCY)?,
-        None => vec![1],
+    let pp_tg_mode = match &raw.mode {
+        None => false,
+        Some(m) if m.get_ref() == "serving" => false,
+        Some(m) if m.get_ref() == "pp_tg" => true,
+        Some(m) => {
+            return Err(source::error_at(path, text, Some(m.span()), format!(
+                "unknown mode `{}`; expected \"serving\" (the default) or \"pp_tg\"", m.get_ref()
+            )));
+        }
     };
+    // Keys of the other mode are mistakes, not silently ignored settings.
+    let (ours, theirs, mode_name) = if pp_tg_mode {
+        ([("pp", &raw.pp), ("tg", &raw.tg)], [("prompt_tokens", &raw.prompt_tokens), ("max_tokens", &raw.max_tokens), ("concurrency", &raw.concurrency)], "pp_tg")
+    } else {
+        ([("prompt_tokens", &raw.prompt_tokens), ("max_tokens", &raw.max_tokens)], [("pp", &raw.pp), ("tg", &raw.tg), ("depth", &raw.depth)], "serving")
+    };
+    if let Some((key, v)) = theirs.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
+        return Err(source::error_at(path, text, Some(v.span()), format!(
+            "`{key}` does not belong to mode {mode_name}{}",
+            if pp_tg_mode { " (use pp, tg and depth)" } else { " (add mode = \"pp_tg\" for llama-bench's tests)" }
+        )));
+    }
+    let (mut prompt_tokens, mut max_tokens, mut concurrency, mut pp_tg) = (Vec::new(), Vec::new(), Vec::new(), None);
+    if pp_tg_mode {
+        if ours.iter().all(|(_, v)| v.is_none()) {
+            return Err(source::error_at(path, text, raw.mode.as_ref().map(|m| m.span()), "mode pp_tg needs `pp`, `tg` or both"));
+        }
+        // A pp prompt needs room for the per-request salt when it is sent over HTTP; a tg test
+        // needs two tokens to time one decode step between them.
+        let pp = match &raw.pp { Some(g) => check_grid(path, text, "pp", g, 16, MAX_PROMPT)?, None => Vec::new() };
+        let tg = match &raw.tg { Some(g) => check_grid(path, text, "tg", g, 2, MAX_OUTPUT)?, None => Vec::new() };
+        let depth = match &raw.depth { Some(g) => check_grid(path, text, "depth", g, 0, MAX_PROMPT)?, None => vec![0] };
+        pp_tg = Some(PpTg { pp, tg, depth });
+    } else {
+        let missing = |k: &str| source::error_at(path, text, Some(0..0), format!("missing key `{k}` (a list of token counts)"));
+        // A prompt needs room for the per-request salt that defeats prefix caches.
+        prompt_tokens = check_grid(path, text, "prompt_tokens", raw.prompt_tokens.as_ref().ok_or_else(|| missing("prompt_tokens"))?, 16, MAX_PROMPT)?;
+        max_tokens = check_grid(path, text, "max_tokens", raw.max_tokens.as_ref().ok_or_else(|| missing("max_tokens"))?, 1, MAX_OUTPUT)?;
+        concurrency = match &raw.concurrency {
+            Some(c) => check_grid(path, text, "concurrency", c, 1, MAX_CONCURRENCY)?,
+            None => vec![1],
+        };
+    }
     let warmup = raw.warmup.as_ref().map_or(1, |w| *w.get_ref());
     if warmup > 1000 {
         let span = raw.warmup.as_ref().map(|w| w.span());
@@ -142,6 +209,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     Ok((
         Common { name: raw.name, description: raw.description },
         Throughput {
+            pp_tg,
             prompt_tokens,
             max_tokens,
             concurrency,
@@ -238,5 +306,39 @@ mod tests {
         assert!(msg.contains("top_p"), "{msg}");
         let (_, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitions = 0\n");
         assert!(msg.contains("repetitions"), "{msg}");
+    }
+
+    #[test]
+    fn pp_tg_mode_expands_like_llama_bench() {
+        let s = parse("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ntg = [128]\ndepth = [0, 4096]\nrepetitions = 3\n").unwrap();
+        let ids: Vec<String> = s.cases().iter().map(|c| c.id.clone()).collect();
+        assert_eq!(ids, ["pp512", "tg128", "pp512_d4096", "tg128_d4096"]);
+        let c = &s.cases()[3];
+        let t = c.pp_tg.unwrap();
+        assert_eq!((t.n_prompt, t.n_gen, t.n_depth, c.repetitions), (0, 128, 4096, 3));
+        assert_eq!(t.name(), "tg128 @ d4096");
+    }
+
+    #[test]
+    fn pp_tg_mistakes_are_located() {
+        let (line, col, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\nprompt_tokens = [64]\n");
+        assert_eq!((line, col), (4, 17));
+        assert!(msg.contains("does not belong to mode pp_tg"), "{msg}");
+        let (line, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\ndepth = [0]\n");
+        assert_eq!(line, 4);
+        assert!(msg.contains("pp_tg"), "{msg}");
+        let (line, col, msg) = located("kind = \"throughput\"\nmode = \"llama\"\n");
+        assert_eq!((line, col), (2, 8));
+        assert!(msg.contains("unknown mode"), "{msg}");
+        let (line, _, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\n");
+        assert_eq!(line, 2);
+        assert!(msg.contains("needs `pp`"), "{msg}");
+        let (line, col, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\ntg = [1]\n");
+        assert_eq!((line, col), (3, 6));
+        assert!(msg.contains("from 2"), "{msg}");
+        let (_, _, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ndepth = []\n");
+        assert!(msg.contains("empty grid"), "{msg}");
+        let (_, _, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ndepth = [-1]\n");
+        assert!(msg.contains("-1"), "{msg}");
     }
 }

@@ -1,0 +1,397 @@
+//! The engine thread: owns the model and its contexts, and runs one command at a time.
+//!
+//! llama.cpp calls block, and a context borrows its model, so both live on one dedicated OS
+//! thread (not the async runtime). Commands arrive over a channel and answers go back on
+//! oneshot channels. Requests are served one after another: the engine has one sequence,
+//! like a llama-server with one slot, and a request that waits is counted as queued.
+//!
+//! Timing follows llama-bench: prefill is the prompt batches alone, decode is one token per
+//! `decode` call, each stamped with `Instant::now()` as soon as its token is sampled. llama.cpp's
+//! own perf counters (`llama_perf_context`) are read after `synchronize()` so the last decode
+//! is counted, and reported beside our clocks.
+
+use std::num::NonZeroU32;
+use std::time::Instant;
+
+use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+use llama_cpp_2::sampling::LlamaSampler;
+use llama_cpp_2::token::logit_bias::LlamaLogitBias;
+use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::oneshot;
+
+use super::super::config::{FlashAttn, LlamaCppConfig};
+use super::super::{ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, ServerTimings, Usage};
+
+/// One llama-bench test: `n_prompt` prompt tokens or `n_gen` generated ones, after `n_depth`
+/// tokens already in the KV cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchTest {
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub n_depth: u32,
+    pub repetitions: u32,
+    pub warmup: bool,
+    pub seed: u64,
+}
+
+/// llama.cpp's perf counters for one measured repetition.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Perf {
+    pub prompt_n: u64,
+    pub prompt_ms: f64,
+    pub eval_n: u64,
+    pub eval_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchSample {
+    /// Wall time of the test (prompt batches and/or generated tokens), as llama-bench's `samples_ns`.
+    pub ns: u64,
+    pub perf: Perf,
+}
+
+pub(super) enum Command {
+    CountPrompt { prompt: Prompt, reply: oneshot::Sender<Result<u32, RequestError>> },
+    CountText { text: String, reply: oneshot::Sender<Option<u32>> },
+    Generate { req: Request, sent_at: Instant, reply: oneshot::Sender<Response> },
+    Bench { test: BenchTest, reply: oneshot::Sender<Result<Vec<BenchSample>, String>> },
+}
+
+pub(super) struct Engine<'m> {
+    model: &'m LlamaModel,
+    cfg: LlamaCppConfig,
+    threads: i32,
+    template: Option<LlamaChatTemplate>,
+    /// End-of-generation tokens, banned when a request asks for exact output length.
+    eog: Vec<LlamaToken>,
+    /// The context requests run in, made on first use.
+    ctx: Option<LlamaContext<'m>>,
+    /// The KV state after `depth` prompt tokens, kept between tests as llama-bench keeps it.
+    depth_state: Option<(u32, SeqState)>,
+}
+
+fn kv_type(name: &str) -> KvCacheType {
+    match name {
+        "f32" => KvCacheType::F32,
+        "bf16" => KvCacheType::BF16,
+        "q8_0" => KvCacheType::Q8_0,
+        "q4_0" => KvCacheType::Q4_0,
+        "q4_1" => KvCacheType::Q4_1,
+        "iq4_nl" => KvCacheType::IQ4_NL,
+        "q5_0" => KvCacheType::Q5_0,
+        "q5_1" => KvCacheType::Q5_1,
+        _ => KvCacheType::F16,
+    }
+}
+
+fn engine_error(message: impl std::fmt::Display) -> RequestError {
+    RequestError::new(ErrorCategory::Engine, message.to_string())
+}
+
+impl<'m> Engine<'m> {
+    pub(super) fn new(model: &'m LlamaModel, cfg: LlamaCppConfig, threads: u32) -> Self {
+        let vocab = model.vocab();
+        let eog = vocab.tokens().filter(|t| vocab.is_eog(*t)).collect();
+        Engine {
+            model,
+            cfg,
+            threads: threads as i32,
+            // A GGUF without a template gets llama-server's fallback, so both paths send the same prompt.
+            template: model.chat_template(None).ok().or_else(|| LlamaChatTemplate::new(super::gguf::FALLBACK_TEMPLATE).ok()),
+            eog,
+            ctx: None,
+            depth_state: None,
+        }
+    }
+
+    /// Serves commands until every sender is gone.
+    pub(super) fn serve(mut self, rx: std::sync::mpsc::Receiver<Command>) {
+        for cmd in rx {
+            match cmd {
+                Command::CountPrompt { prompt, reply } => {
+                    let _ = reply.send(self.prompt_tokens(&prompt).map(|t| t.len() as u32));
+                }
+                Command::CountText { text, reply } => {
+                    let n = self.model.vocab().tokenize(text.as_bytes(), false, false).len();
+                    let _ = reply.send(Some(n as u32));
+                }
+                Command::Generate { req, sent_at, reply } => {
+                    let _ = reply.send(self.generate(&req, sent_at));
+                }
+                Command::Bench { test, reply } => {
+                    let _ = reply.send(self.bench(test));
+                }
+            }
+        }
+    }
+
+    /// llama-bench's context parameters, with `n_ctx` chosen by the caller.
+    fn ctx_params(&self, n_ctx: u32) -> LlamaContextParams {
+        let fa = match self.cfg.flash_attn {
+            FlashAttn::Auto => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_AUTO,
+            FlashAttn::On => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            FlashAttn::Off => llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        };
+        LlamaContextParams::default()
+            .with_n_ctx(NonZeroU32::new(n_ctx))
+            .with_n_batch(self.cfg.batch_size)
+            .with_n_ubatch(self.cfg.ubatch_size)
+            .with_n_threads(self.threads)
+            .with_n_threads_batch(self.threads)
+            .with_flash_attention_policy(fa)
+            .with_type_k(kv_type(&self.cfg.cache_type_k))
+            .with_type_v(kv_type(&self.cfg.cache_type_v))
+            .with_swa_full(false)
+            // Perf counters stay at zero unless asked for.
+            .with_no_perf(false)
+    }
+
+    fn new_ctx(&self, n_ctx: u32) -> Result<LlamaContext<'m>, String> {
+        let backend = super::llama_backend()?;
+        self.model
+            .new_context(backend, self.ctx_params(n_ctx))
+            .map_err(|e| format!("cannot create a context of {n_ctx} tokens: {e}"))
+    }
+
+    /// The tokens the model processes for a prompt: the GGUF's chat template applied to a
+    /// chat, then tokenized with special tokens parsed and BOS added where the model wants it
+    /// (as llama-server does).
+    fn prompt_tokens(&self, prompt: &Prompt) -> Result<Vec<LlamaToken>, RequestError> {
+        let text = match prompt {
+            Prompt::Text(t) => t.clone(),
+            Prompt::Chat(messages) => {
+                let Some(tmpl) = &self.template else {
+                    return Err(RequestError::new(ErrorCategory::Prepare, "the GGUF has no chat template; use endpoint completions"));
+                };
+                let chat = messages
+                    .iter()
+                    .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| RequestError::new(ErrorCategory::Prepare, format!("message: {e}")))?;
+                self.model
+                    .apply_chat_template(tmpl, &chat, true)
+                    .map_err(|e| RequestError::new(ErrorCategory::Prepare, format!("chat template: {e}")))?
+            }
+        };
+        Ok(self.model.vocab().tokenize(text.as_bytes(), true, true))
+    }
+
+    fn sampler(&self, req: &Request) -> LlamaSampler {
+        let mut chain = Vec::new();
+        if req.ignore_eos && !self.eog.is_empty() {
+            // Exact output length: end-of-generation tokens can never be drawn (llama-server's
+            // ignore_eos does the same with a logit bias of -inf).
+            let biases: Vec<LlamaLogitBias> = self.eog.iter().map(|t| LlamaLogitBias::new(*t, f32::NEG_INFINITY)).collect();
+            chain.push(LlamaSampler::logit_bias(self.model.n_vocab(), &biases));
+        }
+        if req.temperature <= 0.0 {
+            chain.push(LlamaSampler::greedy());
+        } else {
+            chain.push(LlamaSampler::top_p(req.top_p as f32, 1));
+            chain.push(LlamaSampler::temp(req.temperature as f32));
+            chain.push(LlamaSampler::dist(req.seed.unwrap_or(42) as u32));
+        }
+        LlamaSampler::chain(chain, true)
+    }
+
+    fn generate(&mut self, req: &Request, sent_at: Instant) -> Response {
+        match self.generate_inner(req, sent_at) {
+            Ok(r) => r,
+            Err(e) => Response::failed(sent_at, e),
+        }
+    }
+
+    fn generate_inner(&mut self, req: &Request, sent_at: Instant) -> Result<Response, RequestError> {
+        let tokens = self.prompt_tokens(&req.prompt)?;
+        let n_ctx = self.cfg.ctx_size;
+        if tokens.len() + req.max_tokens as usize > n_ctx as usize {
+            return Err(RequestError::new(ErrorCategory::Prepare, format!(
+                "prompt ({} tokens) + max_tokens ({}) exceed ctx_size {n_ctx}", tokens.len(), req.max_tokens
+            )));
+        }
+        if self.ctx.is_none() {
+            self.ctx = Some(self.new_ctx(n_ctx).map_err(engine_error)?);
+        }
+        let mut sampler = self.sampler(req);
+        let vocab = self.model.vocab();
+        let n_batch = self.cfg.batch_size as usize;
+        let Some(ctx) = self.ctx.as_mut() else { return Err(engine_error("no context")) };
+        // No prefix is ever reused: every request starts from an empty cache.
+        ctx.clear_kv_cache();
+        ctx.reset_timings();
+
+        let mut batch = LlamaBatch::new(n_batch.max(1), 1);
+        let mut pos = 0i32;
+        for chunk in tokens.chunks(n_batch) {
+            batch.clear();
+            for (i, t) in chunk.iter().enumerate() {
+                let last = pos as usize + i + 1 == tokens.len();
+                batch.add(*t, pos + i as i32, &[0], last).map_err(engine_error)?;
+            }
+            ctx.decode(&mut batch).map_err(|e| engine_error(format!("prompt decode: {e}")))?;
+            pos += chunk.len() as i32;
+        }
+
+        let mut out = Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
+        out.error = None;
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut piece = Vec::new();
+        let mut n_out = 0u32;
+        let mut idx = batch.n_tokens() - 1;
+        let mut finish = "length";
+        while n_out < req.max_tokens {
+            let token = sampler.sample(ctx, idx);
+            let at = Instant::now();
+            if vocab.is_eog(token) {
+                finish = "stop";
+                break;
+            }
+            piece.clear();
+            vocab.token_to_piece_into(token, &mut piece, false, None);
+            bytes.extend_from_slice(&piece);
+            out.content.push(ContentChunk { at, tokens: Some(1), text_bytes: piece.len() });
+            n_out += 1;
+            if n_out == req.max_tokens {
+                break;
+            }
+            batch.clear();
+            batch.add(token, pos, &[0], true).map_err(engine_error)?;
+            pos += 1;
+            ctx.decode(&mut batch).map_err(|e| engine_error(format!("decode at position {pos}: {e}")))?;
+            idx = 0;
+        }
+        // The perf counters include the last decode only after a synchronize.
+        ctx.synchronize();
+        let t = ctx.timings();
+        out.text = String::from_utf8_lossy(&bytes).into_owned();
+        out.finish_reason = Some(finish.into());
+        out.usage = Some(Usage { prompt_tokens: Some(tokens.len() as u64), completion_tokens: Some(n_out as u64), cached_tokens: Some(0) });
+        let mut perf = perf_of(&t);
+        if n_out <= 1 {
+            // llama.cpp reports at least one of each; no token was decoded singly here.
+            (perf.eval_n, perf.eval_ms) = (0, 0.0);
+        }
+        out.timings = Some(timings(&perf));
+        if out.content.is_empty() {
+            out.error = Some(RequestError::new(ErrorCategory::EmptyResponse, "the model ended before the first token"));
+        }
+        Ok(out)
+    }
+
+    /// One llama-bench test, repeated: a fresh context of pp + tg + depth tokens, a warm-up
+    /// run, then per repetition an emptied cache, the depth restored (or computed once), and
+    /// the timed prompt batches or generated tokens. Tokens are random, as llama-bench's are.
+    fn bench(&mut self, t: BenchTest) -> Result<Vec<BenchSample>, String> {
+        let n_ctx = t.n_prompt + t.n_gen + t.n_depth;
+        // Requests and tests never run at once; free the request context's memory first.
+        self.ctx = None;
+        let mut ctx = self.new_ctx(n_ctx.max(16))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(t.seed);
+        let n_batch = self.cfg.batch_size;
+        if t.warmup {
+            if t.n_prompt > 0 {
+                self.test_prompt(&mut ctx, &mut rng, t.n_prompt, n_batch)?;
+            }
+            if t.n_gen > 0 {
+                self.test_gen(&mut ctx, &mut rng, 1)?;
+            }
+        }
+        let mut samples = Vec::with_capacity(t.repetitions as usize);
+        for _ in 0..t.repetitions {
+            ctx.clear_kv_cache();
+            if t.n_depth > 0 {
+                let restored = match &self.depth_state {
+                    Some((d, state)) if *d == t.n_depth => ctx.state_seq_set(state, 0).is_ok(),
+                    _ => false,
+                };
+                if !restored {
+                    ctx.clear_kv_cache();
+                    self.test_prompt(&mut ctx, &mut rng, t.n_depth, n_batch)?;
+                    let state = ctx.state_seq_get(0, LlamaStateSeqFlags::empty()).map_err(|e| format!("saving the depth state: {e}"))?;
+                    self.depth_state = Some((t.n_depth, state));
+                }
+            }
+            ctx.reset_timings();
+            let start = Instant::now();
+            if t.n_prompt > 0 {
+                self.test_prompt(&mut ctx, &mut rng, t.n_prompt, n_batch)?;
+            }
+            if t.n_gen > 0 {
+                self.test_gen(&mut ctx, &mut rng, t.n_gen)?;
+            }
+            let ns = start.elapsed().as_nanos() as u64;
+            ctx.synchronize();
+            samples.push(BenchSample { ns, perf: perf_of(&ctx.timings()) });
+        }
+        Ok(samples)
+    }
+
+    /// llama-bench's `test_prompt`: `n` tokens in batches of `n_batch`, appended after what the
+    /// cache holds, synchronized at the end.
+    fn test_prompt(&self, ctx: &mut LlamaContext<'m>, rng: &mut ChaCha8Rng, n: u32, n_batch: u32) -> Result<(), String> {
+        let vocab = self.model.vocab();
+        let n_vocab = self.model.n_vocab().max(1);
+        let mut pos = ctx.kv_cache_seq_pos_max(0) + 1;
+        let mut batch = LlamaBatch::new(n_batch as usize, 1);
+        let mut done = 0;
+        while done < n {
+            let k = (n - done).min(n_batch);
+            batch.clear();
+            for i in 0..k {
+                let tok = if done == 0 && i == 0 && vocab.should_add_bos() {
+                    vocab.bos()
+                } else {
+                    LlamaToken::new(rng.random_range(0..n_vocab))
+                };
+                batch.add(tok, pos, &[0], i + 1 == k).map_err(|e| e.to_string())?;
+                pos += 1;
+            }
+            ctx.decode(&mut batch).map_err(|e| format!("prompt batch: {e}"))?;
+            done += k;
+        }
+        ctx.synchronize();
+        Ok(())
+    }
+
+    /// llama-bench's `test_gen`: `n` single-token decodes, each synchronized.
+    fn test_gen(&self, ctx: &mut LlamaContext<'m>, rng: &mut ChaCha8Rng, n: u32) -> Result<(), String> {
+        let vocab = self.model.vocab();
+        let n_vocab = self.model.n_vocab().max(1);
+        let mut token = if vocab.should_add_bos() { vocab.bos() } else { LlamaToken::new(rng.random_range(0..n_vocab)) };
+        let mut pos = ctx.kv_cache_seq_pos_max(0) + 1;
+        let mut batch = LlamaBatch::new(1, 1);
+        for _ in 0..n {
+            batch.clear();
+            batch.add(token, pos, &[0], true).map_err(|e| e.to_string())?;
+            pos += 1;
+            ctx.decode(&mut batch).map_err(|e| format!("generation decode: {e}"))?;
+            ctx.synchronize();
+            token = LlamaToken::new(rng.random_range(0..n_vocab));
+        }
+        Ok(())
+    }
+}
+
+fn perf_of(t: &llama_cpp_2::timing::LlamaTimings) -> Perf {
+    Perf { prompt_n: t.n_p_eval().max(0) as u64, prompt_ms: t.t_p_eval_ms(), eval_n: t.n_eval().max(0) as u64, eval_ms: t.t_eval_ms() }
+}
+
+/// llama.cpp's counters in the shape llama-server reports them, so client ÷ server ratios work.
+pub fn timings(p: &Perf) -> ServerTimings {
+    let per_s = |n: u64, ms: f64| (ms > 0.0).then(|| n as f64 * 1000.0 / ms);
+    ServerTimings {
+        cache_n: Some(0),
+        prompt_n: Some(p.prompt_n),
+        prompt_ms: Some(p.prompt_ms),
+        prompt_per_second: per_s(p.prompt_n, p.prompt_ms),
+        predicted_n: Some(p.eval_n),
+        predicted_ms: Some(p.eval_ms),
+        predicted_per_second: per_s(p.eval_n, p.eval_ms),
+    }
+}

@@ -1,0 +1,232 @@
+//! The `llamacpp` backend: llama.cpp in process through the `llama-cpp-2` crate, on a GGUF.
+//!
+//! The async side here only sends commands to the engine thread ([`engine`]) and awaits its
+//! answers, so the runtime never blocks on llama.cpp. A request's `sent_at` is stamped when it
+//! is handed to the engine: a request that waits behind another (concurrency > 1) shows the
+//! wait in its TTFT, and the case is flagged `queued` because the engine reports one slot.
+
+mod build_info;
+mod engine;
+pub mod gguf;
+
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::model::LlamaModel;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+pub use build_info::EngineBuild;
+pub use engine::{timings, BenchSample, BenchTest, Perf};
+use engine::{Command, Engine};
+
+use super::config::{BackendConfig, BackendKind, Endpoint, LlamaCppConfig};
+use super::{BackendFacts, ErrorCategory, Prompt, Request, RequestError, Response};
+use crate::error::{Error, Result};
+
+/// llama.cpp's global state may be initialised once per process; every backend and test shares it.
+static LLAMA: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
+
+pub(crate) fn llama_backend() -> std::result::Result<&'static LlamaBackend, String> {
+    LLAMA
+        .get_or_init(|| {
+            // llama.cpp logs every tensor to stderr; route its log to `tracing`, which nobody
+            // subscribes to, so a run's terminal shows our progress only.
+            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
+            LlamaBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// What the engine knows once the model is loaded, for the run manifest and the pp_tg table.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineFacts {
+    pub gguf: gguf::GgufFacts,
+    pub build: EngineBuild,
+    /// The settings in effect (threads resolved).
+    pub threads: u32,
+    pub batch_size: u32,
+    pub ubatch_size: u32,
+    pub ctx_size: u32,
+    pub flash_attn: super::config::FlashAttn,
+    pub cache_type_k: String,
+    pub cache_type_v: String,
+    pub n_gpu_layers: Option<u32>,
+    pub mmap: bool,
+    /// Seconds to load the model (and hash its file).
+    pub load_s: f64,
+}
+
+pub struct LlamaCppBackend {
+    name: String,
+    device: Option<String>,
+    cfg: LlamaCppConfig,
+    tx: std::sync::mpsc::Sender<Command>,
+    facts: EngineFacts,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// llama-bench's default thread count: the physical cores.
+fn default_threads() -> u32 {
+    sysinfo::System::physical_core_count()
+        .ok()
+        .or_else(|| std::thread::available_parallelism().ok().map(usize::from))
+        .unwrap_or(4) as u32
+}
+
+impl LlamaCppBackend {
+    /// Loads the model on a new engine thread; fails if the file is missing or not a GGUF.
+    pub async fn connect(bc: &BackendConfig) -> Result<Self> {
+        let BackendKind::LlamaCpp(cfg) = &bc.kind else {
+            return Err(Error::backend(&bc.name, "not a llamacpp backend"));
+        };
+        if !cfg.model.is_file() {
+            return Err(Error::backend(&bc.name, format!(
+                "model file {} does not exist (run scripts/setup)", cfg.model.display()
+            )));
+        }
+        let threads = cfg.threads.unwrap_or_else(default_threads);
+        let (tx, rx) = std::sync::mpsc::channel::<Command>();
+        let (ready_tx, ready_rx) = oneshot::channel::<std::result::Result<EngineFacts, String>>();
+        let cfg2 = cfg.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("llamacpp-{}", bc.name))
+            .spawn(move || {
+                let started = Instant::now();
+                let loaded = load(&cfg2).and_then(|model| {
+                    let gguf = gguf::read(&model, &cfg2.model).map_err(|e| format!("{}: {e}", cfg2.model.display()))?;
+                    Ok((model, gguf))
+                });
+                let (model, gguf) = match loaded {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let facts = EngineFacts {
+                    gguf,
+                    build: EngineBuild::read(),
+                    threads,
+                    batch_size: cfg2.batch_size,
+                    ubatch_size: cfg2.ubatch_size,
+                    ctx_size: cfg2.ctx_size,
+                    flash_attn: cfg2.flash_attn,
+                    cache_type_k: cfg2.cache_type_k.clone(),
+                    cache_type_v: cfg2.cache_type_v.clone(),
+                    n_gpu_layers: cfg2.n_gpu_layers,
+                    mmap: cfg2.mmap,
+                    load_s: started.elapsed().as_secs_f64(),
+                };
+                let _ = ready_tx.send(Ok(facts));
+                Engine::new(&model, cfg2, threads).serve(rx);
+            })
+            .map_err(|e| Error::backend(&bc.name, format!("cannot start the engine thread: {e}")))?;
+        let facts = match ready_rx.await {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => return Err(Error::backend(&bc.name, e)),
+            Err(_) => return Err(Error::backend(&bc.name, "the engine thread died while loading the model")),
+        };
+        Ok(LlamaCppBackend { name: bc.name.clone(), device: bc.device.clone(), cfg: cfg.clone(), tx, facts, thread: Some(thread) })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Chat, like the served backends, so one scenario measures the same prompts on both.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint::Chat
+    }
+
+    pub fn engine_facts(&self) -> &EngineFacts {
+        &self.facts
+    }
+
+    pub async fn probe(&mut self) -> Result<BackendFacts> {
+        let f = &self.facts;
+        let file = self.cfg.model.file_name().map(|n| n.to_string_lossy().into_owned());
+        Ok(BackendFacts {
+            name: self.name.clone(),
+            kind: "llamacpp".into(),
+            model: file,
+            endpoint: Some(Endpoint::Chat),
+            server: Some("llama.cpp (in process)".into()),
+            server_version: Some(format!("llama-cpp-2 {} / llama-cpp-sys-2 {}", f.build.llama_cpp_2, f.build.llama_cpp_sys_2)),
+            slots: Some(1),
+            n_ctx: Some(f.ctx_size as u64),
+            model_path: Some(self.cfg.model.to_string_lossy().into_owned()),
+            model_sha256: Some(f.gguf.file_sha256.clone()),
+            model_bytes: Some(f.gguf.file_bytes),
+            device: self.device.clone(),
+            exact_prompt_tokens: true,
+            engine: Some(f.clone()),
+            ..Default::default()
+        })
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(make(reply)).ok()?;
+        rx.await.ok()
+    }
+
+    pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
+        let prompt = prompt.clone();
+        match self.ask(|reply| Command::CountPrompt { prompt, reply }).await {
+            Some(r) => r.map(Some),
+            None => Err(dead()),
+        }
+    }
+
+    pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
+        let text = text.to_string();
+        self.ask(|reply| Command::CountText { text, reply }).await.flatten()
+    }
+
+    pub async fn generate(&self, req: &Request) -> Response {
+        let sent_at = Instant::now();
+        let req = req.clone();
+        match self.ask(|reply| Command::Generate { req, sent_at, reply }).await {
+            Some(r) => r,
+            None => Response::failed(sent_at, dead()),
+        }
+    }
+
+    /// Runs one llama-bench test in the engine (see [`BenchTest`]).
+    pub async fn bench(&self, test: BenchTest) -> std::result::Result<Vec<BenchSample>, RequestError> {
+        match self.ask(|reply| Command::Bench { test, reply }).await {
+            Some(r) => r.map_err(|e| RequestError::new(ErrorCategory::Engine, e)),
+            None => Err(dead()),
+        }
+    }
+}
+
+impl Drop for LlamaCppBackend {
+    fn drop(&mut self) {
+        // Closing the channel ends the engine loop; wait so the model is freed before the next backend loads.
+        let (tx, _) = std::sync::mpsc::channel();
+        drop(std::mem::replace(&mut self.tx, tx));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn dead() -> RequestError {
+    RequestError::new(ErrorCategory::Engine, "the llama.cpp engine thread is gone")
+}
+
+fn load(cfg: &LlamaCppConfig) -> std::result::Result<LlamaModel, String> {
+    let backend = llama_backend()?;
+    let mut params = LlamaModelParams::default().with_use_mmap(cfg.mmap);
+    if let Some(n) = cfg.n_gpu_layers {
+        params = params.with_n_gpu_layers(n);
+    }
+    LlamaModel::load_from_file(backend, &cfg.model, &params)
+        .map_err(|e| format!("cannot load {} as a GGUF model: {e}", Path::new(&cfg.model).display()))
+}
