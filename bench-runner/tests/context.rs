@@ -74,3 +74,40 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
     assert!(html.contains("Effective context length") || html.contains("No tested length reached"));
     assert!(report.join("ttft-vs-context-length.svg").exists());
 }
+
+/// The in-process engine runs the same sweep: speed and recall on every row, and the peak
+/// memory per length.
+#[test]
+fn short_sweep_in_process_has_speed_recall_and_peak_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = write(tmp.path(), "b.toml", &format!(
+        "default = \"ip\"\n[backends.ip]\nkind = \"llamacpp\"\nmodel = {:?}\nctx_size = 2048\nthreads = 1\n",
+        gemma().display().to_string()
+    ));
+    let scenario = write(tmp.path(), "ctx.toml", "kind = \"context\"\nname = \"ctx\"\nlengths = \"pow2:1k..max\"\ndepths = [0, 100]\nmax_tokens = 8\nwarmup = 0\n");
+    let out = edgebench()
+        .args(["run", "--quiet", "--run-id", "ip"])
+        .arg(&scenario)
+        .arg("--config").arg(&config)
+        .arg("--out").arg(tmp.path())
+        .timeout(Duration::from_secs(900))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = tmp.path().join("ip");
+    let rows = read_samples(&run.join("samples.csv")).unwrap().rows;
+    // max = ctx_size 2048: lengths 1K and 2K × 2 depths.
+    assert_eq!(rows.len(), 4);
+    for r in &rows {
+        assert_eq!(r.error_category, None, "{r:?}");
+        let length: u64 = r.case_id.trim_start_matches("ctx").parse().unwrap();
+        assert_eq!(r.prompt_tokens, Some(length - 8), "exact in the engine's own tokens");
+        assert!(r.prefill_tok_s.unwrap() > 0.0 && r.decode_tok_s.unwrap() > 0.0);
+        assert!(r.recall.is_some());
+    }
+    let summary = read_summary(&run.join("summary.csv")).unwrap().rows;
+    for l in ["ctx1024", "ctx2048"] {
+        let peak = summary.iter().find(|r| r.case_id == l && r.metric == "peak_rss_mb").expect("peak memory per length");
+        assert!(peak.p50 > 100.0, "the model alone is ~240 MiB: {}", peak.p50);
+    }
+}

@@ -192,6 +192,28 @@ pub(crate) async fn run_context(
                 });
             }
         }
+        // In-process engines: the process's peak resident memory once this length has run
+        // (lengths ascend, so the high-water mark belongs to the longest context so far).
+        if facts.kind == "llamacpp" {
+            if let (Some(template), Some(peak)) = (rows.first().cloned(), crate::results::manifest::peak_rss_bytes()) {
+                let mb = peak as f64 / (1024.0 * 1024.0);
+                rows.push(SummaryRow {
+                    metric: "peak_rss_mb".into(),
+                    unit: "MiB".into(),
+                    n: 1,
+                    mean: mb,
+                    stddev: 0.0,
+                    min: mb,
+                    p50: mb,
+                    p90: mb,
+                    p99: mb,
+                    max: mb,
+                    ci_low: mb,
+                    ci_high: mb,
+                    ..template
+                });
+            }
+        }
         ctx.summary.borrow_mut().append_all(&rows)?;
         let errors = measured.iter().filter(|m| m.row.error_category.is_some()).count();
         ctx.progress.note(&super::table::context_line(backend.name(), length, &rows, errors, measured.len()));
