@@ -118,6 +118,9 @@ fn unreachable_server_exits_3_with_a_clear_message() {
 fn server_killed_mid_run_gives_error_rows_and_exit_3() {
     let tmp = tempfile::tempdir().unwrap();
     let config = llama_server_config(tmp.path(), "", &[]);
+    // No restarts: the launch table is the file's last, so a line appended lands in it.
+    let text = std::fs::read_to_string(&config).unwrap() + "max_restarts = 0\n";
+    std::fs::write(&config, text).unwrap();
     let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nconcurrency = [1]\nwarmup = 0\nrepetitions = 40\n");
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args(["run", "--quiet", "--run-id", "killed"])
@@ -247,4 +250,40 @@ fn killing_edgebench_takes_the_server_down() {
         assert!(Instant::now() < gone_by, "llama-server {server_pid} survived edgebench's SIGKILL");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A launched server that dies mid-run is started again (default: once), the restart is
+/// recorded in run.json, and the requests after it are measured normally.
+#[test]
+fn a_launched_server_that_dies_is_restarted_and_the_restart_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = llama_server_config(tmp.path(), "", &[]);
+    let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [16]\nwarmup = 0\nrepetitions = 30\n");
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
+        .args(["run", "--quiet", "--run-id", "rs"])
+        .arg(&scenario)
+        .arg("--config").arg(&config)
+        .arg("--out").arg(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = tmp.path().join("rs");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while std::fs::read_to_string(run.join("samples.csv")).map(|t| t.lines().count()).unwrap_or(0) < 4 {
+        assert!(Instant::now() < deadline, "no rows appeared");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"].as_u64().unwrap();
+    assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    // The request in flight at the kill may fail (exit 3); the rest must not.
+    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = read_samples(&run.join("samples.csv")).unwrap().rows;
+    assert_eq!(rows.len(), 30);
+    let failed = rows.iter().filter(|r| r.error_category.is_some()).count();
+    assert!(failed <= 1, "only the request in flight may fail: {failed} failed");
+    assert!(rows.last().unwrap().error_category.is_none(), "requests after the restart are measured");
+    let m = RunManifest::read(&run).unwrap();
+    assert!(m.warnings.iter().any(|w| w.contains("restarted on port")), "{:?}", m.warnings);
 }

@@ -132,6 +132,8 @@ pub struct LaunchConfig {
     pub model: Option<PathBuf>,
     pub health_url: String,
     pub startup_timeout_s: f64,
+    /// How often a server that died mid-run is started again (on the same port).
+    pub max_restarts: u32,
 }
 
 #[derive(Deserialize)]
@@ -216,6 +218,7 @@ struct RawLaunch {
     model: Option<String>,
     health_url: Option<String>,
     startup_timeout_s: Option<Spanned<f64>>,
+    max_restarts: Option<Spanned<u32>>,
 }
 
 impl Config {
@@ -379,6 +382,11 @@ fn convert(
                         model: l.model.map(|m| resolve_path(base_dir, &m)),
                         health_url,
                         startup_timeout_s,
+                        max_restarts: match &l.max_restarts {
+                            Some(m) if *m.get_ref() > 100 => return Err(err(m.span(), "`max_restarts` must be at most 100".into())),
+                            Some(m) => *m.get_ref(),
+                            None => 1,
+                        },
                     })
                 }
                 None => None,

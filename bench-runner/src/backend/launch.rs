@@ -50,6 +50,11 @@ pub fn fill(template: &str, port: u16, model: Option<&Path>) -> String {
 impl LaunchedServer {
     pub async fn start(backend: &str, cfg: &LaunchConfig, log_path: &Path) -> Result<Self> {
         let port = free_port().map_err(|e| Error::backend(backend, format!("no free port: {e}")))?;
+        Self::start_on(backend, cfg, log_path, port, false).await
+    }
+
+    /// Starts the server on a given port; `append` keeps the earlier log (a restart).
+    pub async fn start_on(backend: &str, cfg: &LaunchConfig, log_path: &Path, port: u16, append: bool) -> Result<Self> {
         let model = cfg.model.as_deref();
         if let Some(m) = model {
             if !m.exists() {
@@ -62,7 +67,13 @@ impl LaunchedServer {
             return Err(Error::backend(backend, "launch.args uses {model} but launch.model is not set"));
         }
         let args: Vec<String> = cfg.args.iter().map(|a| fill(a, port, model)).collect();
-        let log = File::create(log_path).map_err(|e| Error::results(log_path, e))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(log_path)
+            .map_err(|e| Error::results(log_path, e))?;
         let log2 = log.try_clone().map_err(|e| Error::results(log_path, e))?;
         let spawned = Instant::now();
         let mut cmd = Command::new(&cfg.command);

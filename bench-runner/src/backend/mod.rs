@@ -313,6 +313,14 @@ impl Backend {
         }
     }
 
+    /// Restarts of a launched server during the run, described for run.json.
+    pub fn restart_log(&self) -> Vec<String> {
+        match self {
+            Backend::OpenAi(b) => b.restart_log(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The in-process engine, where the backend has one (llama-bench-style tests run in it).
     pub fn in_process(&self) -> Option<&llamacpp::LlamaCppBackend> {
         match self {

@@ -53,6 +53,9 @@ pub struct OpenAiBackend {
     /// at the first refusal instead of waiting through the back-off again (a dead server
     /// must not turn the rest of the run into hours of sleeping).
     down: std::sync::atomic::AtomicBool,
+    /// Restarts of the launched server so far, with what happened (for the run manifest).
+    restarts: std::sync::Mutex<Vec<String>>,
+    log_path: Option<std::path::PathBuf>,
 }
 
 impl OpenAiBackend {
@@ -105,11 +108,64 @@ impl OpenAiBackend {
             retry_backoff: Duration::from_secs_f64(bc.retry_backoff_s),
             server: std::sync::Mutex::new(server),
             down: std::sync::atomic::AtomicBool::new(false),
+            restarts: std::sync::Mutex::new(Vec::new()),
+            log_path: cfg.launch.as_ref().map(|_| run_dir.join(format!("{}.log", bc.name))),
         })
     }
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// What happened to the launched server during the run (restarts), for run.json.
+    pub fn restart_log(&self) -> Vec<String> {
+        self.restarts.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Starts a launched server that died again, on the same port (so the URL stays valid),
+    /// appending to its log. False when the limit is reached or the restart fails.
+    async fn restart(&self, status: &str) -> bool {
+        let Some(l) = self.cfg.launch.as_ref() else { return false };
+        let (port, done) = {
+            let Ok(mut guard) = self.server.lock() else { return false };
+            let done = self.restarts.lock().map(|r| r.len()).unwrap_or(usize::MAX);
+            let Some(s) = guard.as_mut() else { return false };
+            if s.exit_status().is_none() {
+                // Another request already brought it back.
+                return true;
+            }
+            (s.port(), done)
+        };
+        if done >= l.max_restarts as usize {
+            return false;
+        }
+        let Some(log) = self.log_path.as_ref() else { return false };
+        let t0 = Instant::now();
+        // No lock is held across the await: other requests meanwhile fail to connect and
+        // come here, where they find the fresh server or the limit.
+        match LaunchedServer::start_on(&self.name, l, log, port, true).await {
+            Ok(s) => {
+                if let Ok(mut guard) = self.server.lock() {
+                    *guard = Some(s);
+                }
+                if let Ok(mut r) = self.restarts.lock() {
+                    let n = r.len() + 1;
+                    r.push(format!(
+                        "launched server exited ({status}); restarted on port {port} in {:.1} s (restart {n} of at most {})",
+                        t0.elapsed().as_secs_f64(),
+                        l.max_restarts
+                    ));
+                }
+                self.down.store(false, std::sync::atomic::Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                if let Ok(mut r) = self.restarts.lock() {
+                    r.push(format!("launched server exited ({status}); restart failed: {e}"));
+                }
+                false
+            }
+        }
     }
 
     /// The exit status of a launched server that is no longer running.
@@ -139,7 +195,15 @@ impl OpenAiBackend {
         let mut tries = 0;
         loop {
             match self.post_json_once(url, body).await {
-                Err(e) if e.category == ErrorCategory::Connect && tries < 2 => tries += 1,
+                Err(e) if e.category == ErrorCategory::Connect && tries < 2 => {
+                    tries += 1;
+                    // A launched server that died is started again before the retry.
+                    if let Some(status) = self.launched_exit() {
+                        if !self.restart(&status).await {
+                            return Err(e);
+                        }
+                    }
+                }
                 other => return other,
             }
         }
@@ -340,7 +404,12 @@ impl OpenAiBackend {
             }
             if connect {
                 if let Some(status) = self.launched_exit() {
-                    // Our own server is gone: say so, and do not wait for it.
+                    // Our own server is gone: start it again (up to the limit) and retry, or
+                    // say so and do not wait for it.
+                    if retries < self.retries.max(1) && self.restart(&status).await {
+                        retries += 1;
+                        continue;
+                    }
                     if let Some(e) = r.error.as_mut() {
                         e.message = format!("the launched server exited ({status}); {}", e.message);
                     }

@@ -337,6 +337,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                     all_summary.extend(out.summary);
                 }
             }
+            for r in backend.restart_log() {
+                manifest.warnings.push(format!("{}: {r}", bc.name));
+            }
             drop(backend); // stops a launched server before the next backend starts
         }
         Ok::<(), Error>(())
