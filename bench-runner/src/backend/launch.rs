@@ -5,7 +5,6 @@
 //! future is dropped on Ctrl-C alike: SIGTERM first (llama-server then frees its slots and
 //! exits), SIGKILL if it is still there after a grace period.
 
-use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
