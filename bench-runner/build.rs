@@ -14,7 +14,10 @@ fn main() {
     println!("cargo:rerun-if-changed=../.git/refs");
 
     let lock = std::fs::read_to_string("../Cargo.lock").unwrap_or_default();
-    for (crate_name, var) in [("llama-cpp-2", "EDGEBENCH_LLAMA_CPP_2_VERSION"), ("llama-cpp-sys-2", "EDGEBENCH_LLAMA_CPP_SYS_2_VERSION")] {
+    for (crate_name, var) in [
+        ("llama-cpp-2", "EDGEBENCH_LLAMA_CPP_2_VERSION"),
+        ("llama-cpp-sys-2", "EDGEBENCH_LLAMA_CPP_SYS_2_VERSION"),
+    ] {
         if let Some(v) = locked_version(&lock, crate_name) {
             println!("cargo:rustc-env={var}={v}");
         }
@@ -29,7 +32,10 @@ fn locked_version(lock: &str, name: &str) -> Option<String> {
     while let Some(l) = lines.next() {
         if l.trim() == needle {
             let v = lines.next()?.trim();
-            return v.strip_prefix("version = \"")?.strip_suffix('"').map(str::to_string);
+            return v
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')
+                .map(str::to_string);
         }
     }
     None

@@ -3,7 +3,7 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use edgebench::backend::sse::SseParser;
 use edgebench::measure::stats::{bootstrap_median_ci, summarize};
 
@@ -32,16 +32,20 @@ fn sse(c: &mut Criterion) {
         } else {
             bytes.chunks(read).collect()
         };
-        g.bench_with_input(BenchmarkId::new("parse_128_tokens", name), &reads, |b, reads| {
-            b.iter(|| {
-                let mut p = SseParser::new();
-                let mut n = 0;
-                for r in reads {
-                    n += p.feed(black_box(r)).len();
-                }
-                n
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("parse_128_tokens", name),
+            &reads,
+            |b, reads| {
+                b.iter(|| {
+                    let mut p = SseParser::new();
+                    let mut n = 0;
+                    for r in reads {
+                        n += p.feed(black_box(r)).len();
+                    }
+                    n
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -49,8 +53,12 @@ fn sse(c: &mut Criterion) {
 fn stats(c: &mut Criterion) {
     let mut g = c.benchmark_group("stats");
     for n in [10usize, 100, 1000] {
-        let v: Vec<f64> = (0..n).map(|i| 70.0 + ((i * 7919) % 97) as f64 / 10.0).collect();
-        g.bench_with_input(BenchmarkId::new("summarize", n), &v, |b, v| b.iter(|| summarize(black_box(v))));
+        let v: Vec<f64> = (0..n)
+            .map(|i| 70.0 + ((i * 7919) % 97) as f64 / 10.0)
+            .collect();
+        g.bench_with_input(BenchmarkId::new("summarize", n), &v, |b, v| {
+            b.iter(|| summarize(black_box(v)))
+        });
         g.bench_with_input(BenchmarkId::new("bootstrap_2000", n), &v, |b, v| {
             b.iter(|| bootstrap_median_ci(black_box(v), 2000, 1))
         });

@@ -7,11 +7,11 @@
 
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use edgebench::measure::ratio::median_ratio_ci;
-use edgebench::report::model::{build, ReportOptions};
-use edgebench::results::{CsvAppender, SampleRow};
+use edgebench::report::model::{ReportOptions, build};
 use edgebench::results::schema::SAMPLE_COLUMNS;
+use edgebench::results::{CsvAppender, SampleRow};
 
 /// Writes `n` rows: 2 devices × 4 cases, requests one second apart, speeds varying smoothly.
 pub fn generate(path: &Path, n: usize) {
@@ -38,7 +38,8 @@ pub fn generate(path: &Path, n: usize) {
                     repetition: rep as u32,
                     stream: (rep % conc as usize) as u32,
                     concurrency: conc,
-                    started_at: (t0 + chrono::Duration::milliseconds(i as i64 * 1000)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    started_at: (t0 + chrono::Duration::milliseconds(i as i64 * 1000))
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                     prompt_tokens_requested: pp,
                     prompt_tokens: Some(pp as u64),
                     max_tokens: 128,
@@ -61,7 +62,10 @@ pub fn generate(path: &Path, n: usize) {
 }
 
 fn bench(c: &mut Criterion) {
-    let n: usize = std::env::var("EDGEBENCH_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::var("EDGEBENCH_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let samples = dir.path().join("samples.csv");
     generate(&samples, n);
@@ -74,12 +78,16 @@ fn bench(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("report");
     g.sample_size(10);
-    g.bench_function(format!("build report of {n} sample rows"), |b| b.iter(|| build(&opts).expect("report")));
+    g.bench_function(format!("build report of {n} sample rows"), |b| {
+        b.iter(|| build(&opts).expect("report"))
+    });
     g.finish();
 
     let base: Vec<f64> = (0..50).map(|i| 70.0 + (i % 7) as f64 * 0.3).collect();
     let cand: Vec<f64> = base.iter().map(|x| x * 0.97).collect();
-    c.bench_function("median ratio bootstrap CI, 50 vs 50 samples", |b| b.iter(|| median_ratio_ci(&base, &cand)));
+    c.bench_function("median ratio bootstrap CI, 50 vs 50 samples", |b| {
+        b.iter(|| median_ratio_ci(&base, &cand))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -11,7 +11,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// A mistake in a scenario or config file, located to line and column.
     #[error("{}:{line}:{col}: {message}", path.display())]
-    Input { path: PathBuf, line: usize, col: usize, message: String },
+    Input {
+        path: PathBuf,
+        line: usize,
+        col: usize,
+        message: String,
+    },
 
     /// A file could not be read or is not what it should be (no position to give).
     #[error("{}: {message}", path.display())]
@@ -27,7 +32,11 @@ pub enum Error {
 
     /// The run finished, but some requests failed; they are error rows in samples.csv.
     #[error("{failed} of {total} requests failed (see the error_category column of {})", samples.display())]
-    RequestsFailed { failed: usize, total: usize, samples: PathBuf },
+    RequestsFailed {
+        failed: usize,
+        total: usize,
+        samples: PathBuf,
+    },
 
     /// Writing results failed (disk full, permissions…).
     #[error("writing results to {}: {message}", path.display())]
@@ -48,14 +57,23 @@ impl Error {
     }
 
     pub fn file(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
-        Error::File { path: path.into(), message: message.to_string() }
+        Error::File {
+            path: path.into(),
+            message: message.to_string(),
+        }
     }
 
     pub fn backend(backend: impl Into<String>, message: impl std::fmt::Display) -> Self {
-        Error::Backend { backend: backend.into(), message: message.to_string() }
+        Error::Backend {
+            backend: backend.into(),
+            message: message.to_string(),
+        }
     }
 
     pub fn results(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
-        Error::Results { path: path.into(), message: message.to_string() }
+        Error::Results {
+            path: path.into(),
+            message: message.to_string(),
+        }
     }
 }

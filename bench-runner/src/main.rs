@@ -7,14 +7,18 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use edgebench::Error;
 use edgebench::backend::Config;
 use edgebench::results::device::HostFingerprint;
 use edgebench::runner::{self, RunOptions};
 use edgebench::scenario::{Scenario, ScenarioBody};
-use edgebench::Error;
 
 #[derive(Parser)]
-#[command(name = "edgebench", version, about = "Benchmark language models: speed, correctness and rankings in one run")]
+#[command(
+    name = "edgebench",
+    version,
+    about = "Benchmark language models: speed, correctness and rankings in one run"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -337,11 +341,40 @@ fn arena(cmd: ArenaCommand) -> anyhow::Result<u8> {
             for w in &lb.disclosure.warnings {
                 eprintln!("warning: {w}");
             }
-            println!("leaderboard: {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+            println!(
+                "leaderboard: {}",
+                written
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             Ok(0)
         }
-        ArenaCommand::Run { prompts, models, judge, config, out, max_tokens, judge_max_tokens, temperature, seed, quiet } => {
-            let opts = arena::judge::ArenaRunOptions { prompts, models, judge, config, out: out.clone(), max_tokens, judge_max_tokens, temperature, seed, quiet };
+        ArenaCommand::Run {
+            prompts,
+            models,
+            judge,
+            config,
+            out,
+            max_tokens,
+            judge_max_tokens,
+            temperature,
+            seed,
+            quiet,
+        } => {
+            let opts = arena::judge::ArenaRunOptions {
+                prompts,
+                models,
+                judge,
+                config,
+                out: out.clone(),
+                max_tokens,
+                judge_max_tokens,
+                temperature,
+                seed,
+                quiet,
+            };
             let o = runtime()?.block_on(arena::judge::run(opts))?;
             println!(
                 "arena run: {} new answers, {} new judgments, {} new battles ({} in all) → {}",
@@ -355,21 +388,54 @@ fn arena(cmd: ArenaCommand) -> anyhow::Result<u8> {
                 for f in &o.failures {
                     eprintln!("failed: {f}");
                 }
-                return Err(Error::backend("arena run", format!("{} request(s) failed; re-run to retry them", o.failures.len())).into());
+                return Err(Error::backend(
+                    "arena run",
+                    format!(
+                        "{} request(s) failed; re-run to retry them",
+                        o.failures.len()
+                    ),
+                )
+                .into());
             }
             Ok(0)
         }
-        ArenaCommand::Serve { answers, battles, host, port, seed, voter } => {
-            let opts = arena::serve::ServeOptions { answers, battles, host, port, seed, voter };
+        ArenaCommand::Serve {
+            answers,
+            battles,
+            host,
+            port,
+            seed,
+            voter,
+        } => {
+            let opts = arena::serve::ServeOptions {
+                answers,
+                battles,
+                host,
+                port,
+                seed,
+                voter,
+            };
             runtime()?.block_on(arena::serve::serve(opts))?;
             Ok(0)
         }
-        ArenaCommand::Synth { models, battles, tie_rate, seed, out } => {
+        ArenaCommand::Synth {
+            models,
+            battles,
+            tie_rate,
+            seed,
+            out,
+        } => {
             if models < 2 || !(0.0..=1.0).contains(&tie_rate) {
-                return Err(Error::Usage("--models must be at least 2 and --tie-rate within 0..1".into()).into());
+                return Err(Error::Usage(
+                    "--models must be at least 2 and --tie-rate within 0..1".into(),
+                )
+                .into());
             }
             arena::synth::Synth::new(models, seed).write_csv(&out, battles, tie_rate, seed)?;
-            println!("{battles} battles among {models} models → {}", out.display());
+            println!(
+                "{battles} battles among {models} models → {}",
+                out.display()
+            );
             Ok(0)
         }
     }
@@ -397,7 +463,19 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
-        Command::Run { scenarios, resume, force, shard, backends, config, out, run_id, label, quiet, probe } => {
+        Command::Run {
+            scenarios,
+            resume,
+            force,
+            shard,
+            backends,
+            config,
+            out,
+            run_id,
+            label,
+            quiet,
+            probe,
+        } => {
             let opts = RunOptions {
                 scenarios,
                 config,
@@ -421,7 +499,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             if !serving.is_empty() {
                 println!("{serving}");
             }
-            let columns = outcome.facts.iter().map(|f| (f.name.clone(), f.model_columns())).collect();
+            let columns = outcome
+                .facts
+                .iter()
+                .map(|f| (f.name.clone(), f.model_columns()))
+                .collect();
             let tests = runner::table::pp_tg_markdown(&outcome.summary, &columns);
             if !tests.is_empty() {
                 println!("{tests}");
@@ -454,8 +536,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(code)
         }
-        Command::Report { inputs, out, reference, metrics, title } => {
-            let opts = edgebench::report::ReportOptions { inputs, out, reference, metrics, title };
+        Command::Report {
+            inputs,
+            out,
+            reference,
+            metrics,
+            title,
+        } => {
+            let opts = edgebench::report::ReportOptions {
+                inputs,
+                out,
+                reference,
+                metrics,
+                title,
+            };
             let (report, files) = edgebench::report::write(&opts)?;
             for w in &report.comparability {
                 eprintln!("warning: not like for like: {w}");
@@ -465,39 +559,71 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 report.series.len(),
                 report.requests,
                 report.figures.len(),
-                files.iter().filter(|p| p.extension().is_some_and(|e| e != "svg")).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                files
+                    .iter()
+                    .filter(|p| p.extension().is_some_and(|e| e != "svg"))
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             Ok(0)
         }
-        Command::Compare { baseline, candidate, threshold, metrics, junit } => {
+        Command::Compare {
+            baseline,
+            candidate,
+            threshold,
+            metrics,
+            junit,
+        } => {
             let threshold = edgebench::report::compare::parse_threshold(&threshold)?;
-            let cmp = edgebench::report::compare(&edgebench::report::CompareOptions { baseline, candidate, threshold, metrics })?;
+            let cmp = edgebench::report::compare(&edgebench::report::CompareOptions {
+                baseline,
+                candidate,
+                threshold,
+                metrics,
+            })?;
             let md = edgebench::report::export::compare_markdown::render(&cmp);
             print!("{md}");
             if let Some(p) = edgebench::report::append_step_summary(&md)? {
                 eprintln!("summary appended to {}", p.display());
             }
             if let Some(p) = junit {
-                std::fs::write(&p, edgebench::report::export::junit::render(&cmp)).map_err(|e| Error::results(&p, e))?;
+                std::fs::write(&p, edgebench::report::export::junit::render(&cmp))
+                    .map_err(|e| Error::results(&p, e))?;
                 eprintln!("JUnit XML: {}", p.display());
             }
             Ok(cmp.exit_code())
         }
         Command::Merge { runs, out } => {
             let m = edgebench::results::merge::merge(&runs, &out)?;
-            println!("merged {} runs: {} samples, {} summary rows", runs.len(), m.samples, m.summary);
+            println!(
+                "merged {} runs: {} samples, {} summary rows",
+                runs.len(),
+                m.samples,
+                m.summary
+            );
             println!("results: {}", m.dir.display());
             Ok(0)
         }
         Command::Arena { command } => arena(command),
-        Command::Import { what: ImportKind::LlamaBench { files, out, run_id, label } } => {
-            let o = edgebench::import::llama_bench::import(&edgebench::import::llama_bench::ImportOptions {
-                files,
-                out,
-                run_id,
-                label,
-                command_line: std::env::args().collect(),
-            })?;
+        Command::Import {
+            what:
+                ImportKind::LlamaBench {
+                    files,
+                    out,
+                    run_id,
+                    label,
+                },
+        } => {
+            let o = edgebench::import::llama_bench::import(
+                &edgebench::import::llama_bench::ImportOptions {
+                    files,
+                    out,
+                    run_id,
+                    label,
+                    command_line: std::env::args().collect(),
+                },
+            )?;
             println!("{}", runner::table::pp_tg_markdown(&o.summary, &o.columns));
             println!("imported {} tests: {}", o.tests, o.run_dir.display());
             Ok(0)
@@ -536,9 +662,17 @@ fn validate(path: &std::path::Path) -> Result<String, Error> {
         Ok(match &s.body {
             ScenarioBody::Context(c) => format!(
                 "context scenario `{}`, lengths {:?}, {} depths, {} needle kinds",
-                s.name, c.lengths, c.depths.len(), c.needles.len()
+                s.name,
+                c.lengths,
+                c.depths.len(),
+                c.needles.len()
             ),
-            _ => format!("{} scenario `{}`, {} cases", s.kind(), s.name, s.cases().len()),
+            _ => format!(
+                "{} scenario `{}`, {} cases",
+                s.kind(),
+                s.name,
+                s.cases().len()
+            ),
         })
     }
 }

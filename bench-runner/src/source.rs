@@ -24,9 +24,19 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 }
 
 /// An input error at a byte span of a file.
-pub fn error_at(path: &Path, text: &str, span: Option<std::ops::Range<usize>>, message: impl Into<String>) -> Error {
+pub fn error_at(
+    path: &Path,
+    text: &str,
+    span: Option<std::ops::Range<usize>>,
+    message: impl Into<String>,
+) -> Error {
     let (line, col) = span.map_or((1, 1), |s| line_col(text, s.start));
-    Error::Input { path: path.to_path_buf(), line, col, message: message.into() }
+    Error::Input {
+        path: path.to_path_buf(),
+        line,
+        col,
+        message: message.into(),
+    }
 }
 
 /// Turns a toml deserialisation error into a located input error. toml's own message

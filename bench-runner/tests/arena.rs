@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use edgebench::arena::battles::{read_rows, BattleRow, Battles, Winner};
-use edgebench::arena::rate::{rate_battles, Leaderboard, RateOptions};
+use edgebench::arena::battles::{BattleRow, Battles, Winner, read_rows};
+use edgebench::arena::rate::{Leaderboard, RateOptions, rate_battles};
 use edgebench::arena::synth::Synth;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -18,7 +18,12 @@ const ELO: f64 = 400.0 / std::f64::consts::LN_10;
 
 /// Five models with well-separated strengths, 20,000 battles with 10% ties.
 fn known() -> (Synth, Vec<BattleRow>) {
-    let s = Synth { models: ["m-a", "m-b", "m-c", "m-d", "m-e"].map(String::from).to_vec(), theta: vec![-1.2, 0.5, -0.6, 1.1, 0.0] };
+    let s = Synth {
+        models: ["m-a", "m-b", "m-c", "m-d", "m-e"]
+            .map(String::from)
+            .to_vec(),
+        theta: vec![-1.2, 0.5, -0.6, 1.1, 0.0],
+    };
     let rows = s.rows(20_000, 0.1, 7);
     (s, rows)
 }
@@ -29,7 +34,10 @@ fn rated(rows: &[BattleRow], opts: RateOptions) -> Leaderboard {
 }
 
 fn by_model(lb: &Leaderboard) -> std::collections::BTreeMap<String, (f64, f64, f64)> {
-    lb.rows.iter().map(|r| (r.model.clone(), (r.rating, r.ci_low, r.ci_high))).collect()
+    lb.rows
+        .iter()
+        .map(|r| (r.model.clone(), (r.rating, r.ci_low, r.ci_high)))
+        .collect()
 }
 
 /// An independent maximum-likelihood fit: per battle (no aggregation), θ of the last model
@@ -39,7 +47,17 @@ fn independent_newton(models: &[String], rows: &[BattleRow]) -> Vec<f64> {
     let idx = |m: &str| models.iter().position(|x| x == m).unwrap();
     let data: Vec<(usize, usize, f64)> = rows
         .iter()
-        .map(|r| (idx(&r.model_a), idx(&r.model_b), match Winner::parse(&r.winner).unwrap() { Winner::A => 1.0, Winner::B => 0.0, _ => 0.5 }))
+        .map(|r| {
+            (
+                idx(&r.model_a),
+                idx(&r.model_b),
+                match Winner::parse(&r.winner).unwrap() {
+                    Winner::A => 1.0,
+                    Winner::B => 0.0,
+                    _ => 0.5,
+                },
+            )
+        })
         .collect();
     let n = k - 1;
     let mut th = vec![0.0f64; k];
@@ -61,9 +79,15 @@ fn independent_newton(models: &[String], rows: &[BattleRow]) -> Vec<f64> {
             }
         }
         // Solve h Δ = g (h is the negative Hessian) by elimination with partial pivoting.
-        let mut m: Vec<Vec<f64>> = h.iter().zip(&g).map(|(r, gi)| r.iter().copied().chain([*gi]).collect()).collect();
+        let mut m: Vec<Vec<f64>> = h
+            .iter()
+            .zip(&g)
+            .map(|(r, gi)| r.iter().copied().chain([*gi]).collect())
+            .collect();
         for c in 0..n {
-            let piv = (c..n).max_by(|&x, &y| m[x][c].abs().total_cmp(&m[y][c].abs())).unwrap();
+            let piv = (c..n)
+                .max_by(|&x, &y| m[x][c].abs().total_cmp(&m[y][c].abs()))
+                .unwrap();
             m.swap(c, piv);
             for r in 0..n {
                 if r != c {
@@ -89,12 +113,26 @@ fn independent_newton(models: &[String], rows: &[BattleRow]) -> Vec<f64> {
 #[test]
 fn known_truth_is_recovered_and_matches_an_independent_fit() {
     let (s, rows) = known();
-    let lb = rated(&rows, RateOptions { rounds: 200, ..Default::default() });
+    let lb = rated(
+        &rows,
+        RateOptions {
+            rounds: 200,
+            ..Default::default()
+        },
+    );
     // The order of the fit is the order of the true strengths.
-    let mut truth: Vec<(String, f64)> = s.models.iter().cloned().zip(s.theta.iter().copied()).collect();
+    let mut truth: Vec<(String, f64)> = s
+        .models
+        .iter()
+        .cloned()
+        .zip(s.theta.iter().copied())
+        .collect();
     truth.sort_by(|a, b| b.1.total_cmp(&a.1));
     let fitted: Vec<&str> = lb.rows.iter().map(|r| r.model.as_str()).collect();
-    assert_eq!(fitted, truth.iter().map(|t| t.0.as_str()).collect::<Vec<_>>());
+    assert_eq!(
+        fitted,
+        truth.iter().map(|t| t.0.as_str()).collect::<Vec<_>>()
+    );
     // Point estimates agree with the independent per-battle Newton fit to 1e-6 Elo.
     let models: Vec<String> = {
         let mut m = s.models.clone();
@@ -112,22 +150,50 @@ fn known_truth_is_recovered_and_matches_an_independent_fit() {
         let (r, lo, hi) = got[m];
         let truth = 1000.0 + ELO * (t - mean);
         assert!(lo < r && r < hi, "{m}: {lo} {r} {hi}");
-        assert!((truth - r).abs() < (hi - lo), "{m}: truth {truth}, fit {r} [{lo}, {hi}]");
+        assert!(
+            (truth - r).abs() < (hi - lo),
+            "{m}: truth {truth}, fit {r} [{lo}, {hi}]"
+        );
     }
     // Clearly separated models get distinct ranks, and everything adds up.
-    assert!(lb.rows.iter().all(|r| r.rank_ub == r.rank_worst), "{:?}", lb.rows);
+    assert!(
+        lb.rows.iter().all(|r| r.rank_ub == r.rank_worst),
+        "{:?}",
+        lb.rows
+    );
     assert_eq!(lb.rows.iter().map(|r| r.votes).sum::<u64>(), 40_000);
-    assert!(lb.rows.iter().all(|r| !r.provisional && r.sandwich_low.unwrap() < r.rating));
+    assert!(
+        lb.rows
+            .iter()
+            .all(|r| !r.provisional && r.sandwich_low.unwrap() < r.rating)
+    );
     // Online Elo agrees on who is best and worst.
-    let best = lb.rows.iter().max_by(|a, b| a.online_elo.total_cmp(&b.online_elo)).unwrap();
+    let best = lb
+        .rows
+        .iter()
+        .max_by(|a, b| a.online_elo.total_cmp(&b.online_elo))
+        .unwrap();
     assert_eq!(best.model, "m-d");
 }
 
 #[test]
 fn anchoring_shifts_by_a_constant_and_swapping_sides_changes_nothing() {
     let (_, rows) = known();
-    let base = rated(&rows, RateOptions { rounds: 100, ..Default::default() });
-    let anchored = rated(&rows, RateOptions { rounds: 100, anchor: Some(("m-c".into(), 1200.0)), ..Default::default() });
+    let base = rated(
+        &rows,
+        RateOptions {
+            rounds: 100,
+            ..Default::default()
+        },
+    );
+    let anchored = rated(
+        &rows,
+        RateOptions {
+            rounds: 100,
+            anchor: Some(("m-c".into(), 1200.0)),
+            ..Default::default()
+        },
+    );
     let (b, a) = (by_model(&base), by_model(&anchored));
     assert_eq!(a["m-c"].0, 1200.0);
     let shift = a["m-a"].0 - b["m-a"].0;
@@ -150,22 +216,51 @@ fn anchoring_shifts_by_a_constant_and_swapping_sides_changes_nothing() {
             ..r.clone()
         })
         .collect();
-    let sw = by_model(&rated(&swapped, RateOptions { rounds: 100, ..Default::default() }));
+    let sw = by_model(&rated(
+        &swapped,
+        RateOptions {
+            rounds: 100,
+            ..Default::default()
+        },
+    ));
     for m in b.keys() {
-        assert!((sw[m].0 - b[m].0).abs() < 1e-9, "{m}: {} vs {}", sw[m].0, b[m].0);
-        assert_eq!((sw[m].1, sw[m].2), (b[m].1, b[m].2), "{m}: bootstrap intervals differ");
+        assert!(
+            (sw[m].0 - b[m].0).abs() < 1e-9,
+            "{m}: {} vs {}",
+            sw[m].0,
+            b[m].0
+        );
+        assert_eq!(
+            (sw[m].1, sw[m].2),
+            (b[m].1, b[m].2),
+            "{m}: bootstrap intervals differ"
+        );
     }
 }
 
 #[test]
 fn bootstrap_is_reproducible_for_a_seed() {
     let (_, rows) = known();
-    let run = |seed, threads| rated(&rows, RateOptions { rounds: 300, seed, threads, ..Default::default() }).rows;
+    let run = |seed, threads| {
+        rated(
+            &rows,
+            RateOptions {
+                rounds: 300,
+                seed,
+                threads,
+                ..Default::default()
+            },
+        )
+        .rows
+    };
     let a = run(11, 1);
     assert_eq!(a, run(11, 2), "same seed, other thread count");
     assert_eq!(a, run(11, 1));
     let c = run(12, 2);
-    assert!(a.iter().zip(&c).any(|(x, y)| x.ci_low != y.ci_low), "another seed should move the intervals");
+    assert!(
+        a.iter().zip(&c).any(|(x, y)| x.ci_low != y.ci_low),
+        "another seed should move the intervals"
+    );
 }
 
 #[test]
@@ -181,8 +276,18 @@ fn style_control_separates_length_from_quality() {
     };
     let mut rows = Vec::new();
     for i in 0..8000 {
-        let (a, b) = if i % 2 == 0 { ("verbose", "terse") } else { ("terse", "verbose") };
-        let mut len = |m: &str| if m == "verbose" { 150.0 + 300.0 * rnd() } else { 50.0 + 300.0 * rnd() };
+        let (a, b) = if i % 2 == 0 {
+            ("verbose", "terse")
+        } else {
+            ("terse", "verbose")
+        };
+        let mut len = |m: &str| {
+            if m == "verbose" {
+                150.0 + 300.0 * rnd()
+            } else {
+                50.0 + 300.0 * rnd()
+            }
+        };
         let (la, lb) = (len(a).round(), len(b).round());
         let p_a = 1.0 / (1.0 + (-3.0 * (la - lb) / (la + lb)).exp());
         rows.push(BattleRow {
@@ -202,7 +307,14 @@ fn style_control_separates_length_from_quality() {
             ..Default::default()
         });
     }
-    let lb = rated(&rows, RateOptions { rounds: 0, style: true, ..Default::default() });
+    let lb = rated(
+        &rows,
+        RateOptions {
+            rounds: 0,
+            style: true,
+            ..Default::default()
+        },
+    );
     let m = |name: &str| lb.rows.iter().find(|r| r.model == name).unwrap().clone();
     let plain = m("verbose").rating - m("terse").rating;
     let styled = m("verbose").style_rating.unwrap() - m("terse").style_rating.unwrap();
@@ -229,54 +341,149 @@ fn import_fastchat_battles_and_rate_them() {
         {"model_a": "alpha", "model_b": "beta", "winner": "model_b", "judge": "u5", "turn": 1, "anony": false, "tstamp": 15.0},
         {"model_a": "beta", "model_b": "alpha", "winner": "model_a", "judge": "u6", "turn": 1, "anony": false, "tstamp": 16.0}
     ]);
-    let file = write(tmp.path(), "clean_battle.json", &serde_json::to_string_pretty(&records).unwrap());
+    let file = write(
+        tmp.path(),
+        "clean_battle.json",
+        &serde_json::to_string_pretty(&records).unwrap(),
+    );
     let battles = tmp.path().join("battles.csv");
-    let out = edgebench().args(["arena", "import"]).arg(&file).arg("--out").arg(&battles).output().unwrap();
+    let out = edgebench()
+        .args(["arena", "import"])
+        .arg(&file)
+        .arg("--out")
+        .arg(&battles)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("7 battles read, 5 anonymous kept, 2 named skipped"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("7 battles read, 5 anonymous kept, 2 named skipped"),
+        "{stdout}"
+    );
     let rows = read_rows(&battles).unwrap();
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[3].winner, "tie (bothbad)");
-    assert_eq!((rows[3].tokens_a, rows[3].tokens_b, rows[3].headers_a, rows[3].lists_a, rows[3].bold_a), (Some(12), Some(30), Some(1), Some(2), Some(1)));
+    assert_eq!(
+        (
+            rows[3].tokens_a,
+            rows[3].tokens_b,
+            rows[3].headers_a,
+            rows[3].lists_a,
+            rows[3].bold_a
+        ),
+        (Some(12), Some(30), Some(1), Some(2), Some(1))
+    );
     assert_eq!(rows[0].tokens_a, None);
 
     let lb_dir = tmp.path().join("lb");
     let out = edgebench()
-        .args(["arena", "rate", "--rounds", "50", "--min-votes", "4", "--quiet"])
+        .args([
+            "arena",
+            "rate",
+            "--rounds",
+            "50",
+            "--min-votes",
+            "4",
+            "--quiet",
+        ])
         .arg(&battles)
         .arg("--out")
         .arg(&lb_dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut rdr = csv::Reader::from_path(lb_dir.join("leaderboard.csv")).unwrap();
     let hdr = rdr.headers().unwrap().clone();
     let recs: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
-    let col = |r: &csv::StringRecord, name: &str| r[hdr.iter().position(|h| h == name).unwrap()].to_string();
+    let col = |r: &csv::StringRecord, name: &str| {
+        r[hdr.iter().position(|h| h == name).unwrap()].to_string()
+    };
     let get = |m: &str| recs.iter().find(|r| col(r, "model") == m).unwrap().clone();
     // alpha: 2 wins + 1 tie vs beta, 1 win vs evil → 4 votes, 3 wins.
-    assert_eq!((col(&get("alpha"), "votes"), col(&get("alpha"), "wins"), col(&get("alpha"), "ties")), ("4".into(), "3".into(), "1".into()));
-    assert_eq!((col(&get("beta"), "votes"), col(&get("beta"), "losses"), col(&get("beta"), "ties")), ("4".into(), "2".into(), "2".into()));
+    assert_eq!(
+        (
+            col(&get("alpha"), "votes"),
+            col(&get("alpha"), "wins"),
+            col(&get("alpha"), "ties")
+        ),
+        ("4".into(), "3".into(), "1".into())
+    );
+    assert_eq!(
+        (
+            col(&get("beta"), "votes"),
+            col(&get("beta"), "losses"),
+            col(&get("beta"), "ties")
+        ),
+        ("4".into(), "2".into(), "2".into())
+    );
     assert_eq!(col(&get("evil<script>alert(1)</script>"), "votes"), "2");
-    assert_eq!(col(&get("evil<script>alert(1)</script>"), "provisional"), "true");
+    assert_eq!(
+        col(&get("evil<script>alert(1)</script>"), "provisional"),
+        "true"
+    );
     assert_eq!(col(&get("alpha"), "provisional"), "false");
     assert_eq!(col(&recs[0], "model"), "alpha");
-    let d: Value = serde_json::from_str(&std::fs::read_to_string(lb_dir.join("disclosure.json")).unwrap()).unwrap();
+    let d: Value =
+        serde_json::from_str(&std::fs::read_to_string(lb_dir.join("disclosure.json")).unwrap())
+            .unwrap();
     assert_eq!(d["battles"], 5);
-    let pair = d["pairs"].as_array().unwrap().iter().find(|p| p["model_x"] == "alpha" && p["model_y"] == "beta").unwrap();
-    assert_eq!((pair["battles"].as_u64(), pair["wins_x"].as_u64(), pair["ties"].as_u64()), (Some(3), Some(2), Some(1)));
+    let pair = d["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["model_x"] == "alpha" && p["model_y"] == "beta")
+        .unwrap();
+    assert_eq!(
+        (
+            pair["battles"].as_u64(),
+            pair["wins_x"].as_u64(),
+            pair["ties"].as_u64()
+        ),
+        (Some(3), Some(2), Some(1))
+    );
     // Hostile model names stay text in HTML and Markdown.
     let html = std::fs::read_to_string(lb_dir.join("leaderboard.html")).unwrap();
-    assert!(html.contains("evil&lt;script&gt;alert(1)&lt;&#x2f;script&gt;") || html.contains("evil&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+    assert!(
+        html.contains("evil&lt;script&gt;alert(1)&lt;&#x2f;script&gt;")
+            || html.contains("evil&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
     assert!(!html.contains("<script"));
     let md = std::fs::read_to_string(lb_dir.join("leaderboard.md")).unwrap();
-    assert!(!md.contains("<script") && md.contains("## Disclosure") && md.contains("Minimum votes: 4"));
+    assert!(
+        !md.contains("<script") && md.contains("## Disclosure") && md.contains("Minimum votes: 4")
+    );
 
     // Bad input: exit 2 with the battle named.
-    let bad = write(tmp.path(), "bad.json", r#"[{"model_a":"x","model_b":"y","winner":"leftvote","anony":true}]"#);
-    edgebench().args(["arena", "import"]).arg(&bad).arg("--out").arg(tmp.path().join("b2.csv")).assert().code(2).stderr(predicates::str::contains("leftvote"));
-    edgebench().args(["arena", "rate", "--anchor", "nobody=1000"]).arg(&battles).arg("--out").arg(&lb_dir).assert().code(2).stderr(predicates::str::contains("nobody"));
+    let bad = write(
+        tmp.path(),
+        "bad.json",
+        r#"[{"model_a":"x","model_b":"y","winner":"leftvote","anony":true}]"#,
+    );
+    edgebench()
+        .args(["arena", "import"])
+        .arg(&bad)
+        .arg("--out")
+        .arg(tmp.path().join("b2.csv"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("leftvote"));
+    edgebench()
+        .args(["arena", "rate", "--anchor", "nobody=1000"])
+        .arg(&battles)
+        .arg("--out")
+        .arg(&lb_dir)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("nobody"));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -284,7 +491,10 @@ fn import_fastchat_battles_and_rate_them() {
 
 fn chromium() -> PathBuf {
     for c in ["chromium", "chromium-browser", "google-chrome"] {
-        if let Ok(o) = Command::new("sh").args(["-c", &format!("command -v {c}")]).output() {
+        if let Ok(o) = Command::new("sh")
+            .args(["-c", &format!("command -v {c}")])
+            .output()
+        {
             if o.status.success() {
                 return PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
             }
@@ -310,17 +520,33 @@ fn http(addr: &str, request: &str) -> (u16, String) {
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1.to_string()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 fn get(addr: &str, path: &str) -> (u16, String) {
-    http(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"))
+    http(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    )
 }
 
 fn post_form(addr: &str, body: &str) -> (u16, String) {
-    http(addr, &format!("POST /vote HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()))
+    http(
+        addr,
+        &format!(
+            "POST /vote HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
 }
 
 type Ws = tungstenite::WebSocket<TcpStream>;
@@ -334,7 +560,11 @@ impl Cdp {
     fn call(&mut self, method: &str, params: Value) -> Value {
         self.next += 1;
         let id = self.next;
-        self.ws.send(tungstenite::Message::text(json!({"id": id, "method": method, "params": params}).to_string())).unwrap();
+        self.ws
+            .send(tungstenite::Message::text(
+                json!({"id": id, "method": method, "params": params}).to_string(),
+            ))
+            .unwrap();
         loop {
             let msg = self.ws.read().unwrap();
             if let tungstenite::Message::Text(t) = msg {
@@ -348,7 +578,10 @@ impl Cdp {
 
     /// Evaluates JavaScript in the page; `None` while the page is between documents.
     fn eval(&mut self, expr: &str) -> Option<Value> {
-        let v = self.call("Runtime.evaluate", json!({"expression": expr, "returnByValue": true}));
+        let v = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expr, "returnByValue": true}),
+        );
         if v.get("error").is_some() || v["result"].get("exceptionDetails").is_some() {
             return None;
         }
@@ -377,7 +610,14 @@ fn vote_page_in_headless_chromium() {
         json!({"prompt_id": "p1", "prompt": "Say something <b>nice</b>.", "model": "model-good", "backend": "x", "text": "Something nice.", "tokens": 3, "finish_reason": "stop"}),
         json!({"prompt_id": "p1", "prompt": "Say something <b>nice</b>.", "model": "model-evil", "backend": "y", "text": evil, "tokens": 20, "finish_reason": "stop"}),
     ];
-    let answers_path = write(tmp.path(), "answers.jsonl", &answers.iter().map(|a| a.to_string() + "\n").collect::<String>());
+    let answers_path = write(
+        tmp.path(),
+        "answers.jsonl",
+        &answers
+            .iter()
+            .map(|a| a.to_string() + "\n")
+            .collect::<String>(),
+    );
     let battles = tmp.path().join("battles.csv");
 
     let bin = assert_cmd::cargo::cargo_bin("edgebench");
@@ -393,21 +633,48 @@ fn vote_page_in_headless_chromium() {
             .unwrap(),
     );
     let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("{line}")).to_string();
-    assert!(url.starts_with("http://127.0.0.1:"), "loopback by default: {url}");
-    let addr = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:"),
+        "loopback by default: {url}"
+    );
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
 
     // Only the page's own assets are served.
     assert_eq!(get(&addr, "/assets/style.css").0, 200);
-    for p in ["/../Cargo.toml", "/assets/../../Cargo.toml", "/assets/%2e%2e/%2e%2e/Cargo.toml", "/etc/passwd", "/battles.csv"] {
+    for p in [
+        "/../Cargo.toml",
+        "/assets/../../Cargo.toml",
+        "/assets/%2e%2e/%2e%2e/Cargo.toml",
+        "/etc/passwd",
+        "/battles.csv",
+    ] {
         assert_eq!(get(&addr, p).0, 404, "{p}");
     }
 
     let profile = tmp.path().join("chromium-profile");
     let _browser = Killed(
         Command::new(chromium())
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-port=0"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+            ])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg("about:blank")
             .stdout(Stdio::null())
@@ -418,7 +685,11 @@ fn vote_page_in_headless_chromium() {
     let port_file = profile.join("DevToolsActivePort");
     let until = Instant::now() + Duration::from_secs(60);
     let devtools_port = loop {
-        if let Some(p) = std::fs::read_to_string(&port_file).ok().and_then(|t| t.lines().next().map(str::to_string)).filter(|p| !p.is_empty()) {
+        if let Some(p) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|t| t.lines().next().map(str::to_string))
+            .filter(|p| !p.is_empty())
+        {
             break p;
         }
         assert!(Instant::now() < until, "Chromium did not start");
@@ -428,7 +699,10 @@ fn vote_page_in_headless_chromium() {
     let page_ws = loop {
         let (_, body) = get(&devtools, "/json/list");
         let list: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-        if let Some(p) = list.as_array().and_then(|l| l.iter().find(|t| t["type"] == "page")) {
+        if let Some(p) = list
+            .as_array()
+            .and_then(|l| l.iter().find(|t| t["type"] == "page"))
+        {
             break p["webSocketDebuggerUrl"].as_str().unwrap().to_string();
         }
         assert!(Instant::now() < until, "no page target");
@@ -439,32 +713,70 @@ fn vote_page_in_headless_chromium() {
     let mut cdp = Cdp { ws, next: 0 };
 
     cdp.call("Page.navigate", json!({"url": url}));
-    cdp.wait_for("document.readyState === 'complete' && document.getElementById('vote-a') !== null");
+    cdp.wait_for(
+        "document.readyState === 'complete' && document.getElementById('vote-a') !== null",
+    );
     // A <script> inside a model answer is shown as text and never runs.
     let texts = cdp.wait_for("JSON.stringify([document.getElementById('answer-a').textContent, document.getElementById('answer-b').textContent, document.querySelectorAll('.answer .text *').length, typeof window.pwned, document.getElementById('prompt').textContent])");
     let v: Value = serde_json::from_str(texts.as_str().unwrap()).unwrap();
-    assert!(v[0].as_str().unwrap().contains("<script>window.pwned = 1</script>") || v[1].as_str().unwrap().contains("<script>window.pwned = 1</script>"), "{v}");
+    assert!(
+        v[0].as_str()
+            .unwrap()
+            .contains("<script>window.pwned = 1</script>")
+            || v[1]
+                .as_str()
+                .unwrap()
+                .contains("<script>window.pwned = 1</script>"),
+        "{v}"
+    );
     assert_eq!(v[2], 0, "no elements inside the answers: {v}");
     assert_eq!(v[3], "undefined", "model text ran as script: {v}");
     assert_eq!(v[4], "Say something <b>nice</b>.");
     // Names are not on the page before the vote.
-    let body = cdp.wait_for("document.body.innerHTML").as_str().unwrap().to_string();
+    let body = cdp
+        .wait_for("document.body.innerHTML")
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(!body.contains("model-good") && !body.contains("model-evil"));
     let a_is_evil = v[0].as_str().unwrap().contains("pwned");
-    let token = cdp.wait_for("document.querySelector('input[name=token]').value").as_str().unwrap().to_string();
+    let token = cdp
+        .wait_for("document.querySelector('input[name=token]').value")
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(token.len(), 32);
 
     // Cast the vote through the page: click "B is better".
-    cdp.eval("document.getElementById('vote-b').click(), true").unwrap();
+    cdp.eval("document.getElementById('vote-b').click(), true")
+        .unwrap();
     let revealed = cdp.wait_for("location.pathname === '/vote' && document.readyState === 'complete' && document.getElementById('reveal') && document.getElementById('reveal').textContent");
     let revealed = revealed.as_str().unwrap();
-    let (shown_a, shown_b) = if a_is_evil { ("model-evil", "model-good") } else { ("model-good", "model-evil") };
-    assert!(revealed.contains(&format!("Answer A was written by {shown_a}; answer B by {shown_b}")), "{revealed}");
+    let (shown_a, shown_b) = if a_is_evil {
+        ("model-evil", "model-good")
+    } else {
+        ("model-good", "model-evil")
+    };
+    assert!(
+        revealed.contains(&format!(
+            "Answer A was written by {shown_a}; answer B by {shown_b}"
+        )),
+        "{revealed}"
+    );
 
     let rows = read_rows(&battles).unwrap();
     assert_eq!(rows.len(), 1);
     let r = &rows[0];
-    assert_eq!((r.model_a.as_str(), r.model_b.as_str(), r.winner.as_str(), r.judge.as_str(), r.verdict.as_str()), (shown_a, shown_b, "model_b", "human", "b"));
+    assert_eq!(
+        (
+            r.model_a.as_str(),
+            r.model_b.as_str(),
+            r.winner.as_str(),
+            r.judge.as_str(),
+            r.verdict.as_str()
+        ),
+        (shown_a, shown_b, "model_b", "human", "b")
+    );
     assert_eq!(r.prompt_id, "p1");
     assert!(r.tokens_a.is_some() && r.bold_a.is_some());
 
@@ -473,21 +785,31 @@ fn vote_page_in_headless_chromium() {
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("already voted"));
     // An invented token too.
-    assert_eq!(post_form(&addr, &format!("token={}&choice=a", "0".repeat(32))).0, 409);
+    assert_eq!(
+        post_form(&addr, &format!("token={}&choice=a", "0".repeat(32))).0,
+        409
+    );
     // Oversized bodies are refused before they are read.
     let big = format!("token={token}&choice=a&pad={}", "x".repeat(4096));
     assert_eq!(post_form(&addr, &big).0, 413);
     assert_eq!(read_rows(&battles).unwrap().len(), 1);
     // Security headers are on every page.
     let (_, _) = get(&addr, "/");
-    let raw = http(&addr, &format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"));
+    let raw = http(
+        &addr,
+        &format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
     assert_eq!(raw.0, 200);
     let mut s = TcpStream::connect(&addr).unwrap();
-    s.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
+    s.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
     let mut head = String::new();
     s.read_to_string(&mut head).unwrap();
     let head = head.to_ascii_lowercase();
-    assert!(head.contains("content-security-policy: default-src 'none'"), "{head}");
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
     assert!(head.contains("x-content-type-options: nosniff"));
 }
 
@@ -497,7 +819,19 @@ fn vote_page_in_headless_chromium() {
 
 fn arena_run(dir: &Path, prompts: &Path) -> (bool, String) {
     let out = edgebench()
-        .args(["arena", "run", "--models", "llama-server,llama-server-qwen", "--judge", "llama-server-qwen", "--max-tokens", "48", "--judge-max-tokens", "16", "--quiet"])
+        .args([
+            "arena",
+            "run",
+            "--models",
+            "llama-server,llama-server-qwen",
+            "--judge",
+            "llama-server-qwen",
+            "--max-tokens",
+            "48",
+            "--judge-max-tokens",
+            "16",
+            "--quiet",
+        ])
         .arg("--prompts")
         .arg(prompts)
         .arg("--out")
@@ -505,7 +839,14 @@ fn arena_run(dir: &Path, prompts: &Path) -> (bool, String) {
         .timeout(Duration::from_secs(600))
         .output()
         .unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -521,20 +862,52 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
     let dir = tmp.path().join("arena");
     let (ok, log) = arena_run(&dir, &prompts);
     assert!(ok, "{log}");
-    assert!(log.contains("4 new answers, 4 new judgments, 2 new battles (2 in all)"), "{log}");
-    let answers: Vec<Value> = std::fs::read_to_string(dir.join("answers.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        log.contains("4 new answers, 4 new judgments, 2 new battles (2 in all)"),
+        "{log}"
+    );
+    let answers: Vec<Value> = std::fs::read_to_string(dir.join("answers.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(answers.len(), 4);
-    let models: std::collections::BTreeSet<&str> = answers.iter().map(|a| a["model"].as_str().unwrap()).collect();
-    assert_eq!(models.into_iter().collect::<Vec<_>>(), vec!["gemma-3-270m-q4_k_m.gguf", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"]);
-    assert!(answers.iter().all(|a| !a["text"].as_str().unwrap().is_empty()));
-    let judgments: Vec<Value> = std::fs::read_to_string(dir.join("judgments.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let models: std::collections::BTreeSet<&str> = answers
+        .iter()
+        .map(|a| a["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        models.into_iter().collect::<Vec<_>>(),
+        vec![
+            "gemma-3-270m-q4_k_m.gguf",
+            "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
+        ]
+    );
+    assert!(
+        answers
+            .iter()
+            .all(|a| !a["text"].as_str().unwrap().is_empty())
+    );
+    let judgments: Vec<Value> = std::fs::read_to_string(dir.join("judgments.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(judgments.len(), 4);
     let rows = read_rows(&dir.join("battles.csv")).unwrap();
     assert_eq!(rows.len(), 2);
     for r in &rows {
         assert_eq!(r.judge, "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf");
-        let j = |o: &str| judgments.iter().find(|j| j["battle_id"] == r.battle_id.as_str() && j["order"] == o).unwrap();
-        let (ab, ba) = (j("ab")["verdict"].as_str().unwrap(), j("ba")["verdict"].as_str().unwrap());
+        let j = |o: &str| {
+            judgments
+                .iter()
+                .find(|j| j["battle_id"] == r.battle_id.as_str() && j["order"] == o)
+                .unwrap()
+        };
+        let (ab, ba) = (
+            j("ab")["verdict"].as_str().unwrap(),
+            j("ba")["verdict"].as_str().unwrap(),
+        );
         assert!(["A", "B", "C", "?"].contains(&ab) && ["A", "B", "C", "?"].contains(&ba));
         // Both orders were asked, with the answers swapped; the battle follows the rule.
         assert_eq!(r.verdict, format!("ab={ab} ba={ba}"));
@@ -546,7 +919,10 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
     // Re-running does nothing new; after losing the last battle and its last verdict, it
     // continues where it stopped.
     let (ok, log) = arena_run(&dir, &prompts);
-    assert!(ok && log.contains("0 new answers, 0 new judgments, 0 new battles (2 in all)"), "{log}");
+    assert!(
+        ok && log.contains("0 new answers, 0 new judgments, 0 new battles (2 in all)"),
+        "{log}"
+    );
     let csv = std::fs::read_to_string(dir.join("battles.csv")).unwrap();
     let keep: Vec<&str> = csv.lines().take(2).collect();
     std::fs::write(dir.join("battles.csv"), keep.join("\n") + "\n").unwrap();
@@ -554,21 +930,46 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
     let keep: Vec<&str> = jl.lines().take(3).collect();
     std::fs::write(dir.join("judgments.jsonl"), keep.join("\n") + "\n").unwrap();
     let (ok, log) = arena_run(&dir, &prompts);
-    assert!(ok && log.contains("0 new answers, 1 new judgments, 1 new battles (2 in all)"), "{log}");
+    assert!(
+        ok && log.contains("0 new answers, 1 new judgments, 1 new battles (2 in all)"),
+        "{log}"
+    );
     assert_eq!(read_rows(&dir.join("battles.csv")).unwrap().len(), 2);
 
     // Speed from real runs of both models, joined with the ratings.
     let out = edgebench()
-        .args(["run", "scenarios/quick.toml", "--backend", "llama-server", "--backend", "llama-server-qwen", "--quiet", "--run-id", "speed"])
+        .args([
+            "run",
+            "scenarios/quick.toml",
+            "--backend",
+            "llama-server",
+            "--backend",
+            "llama-server-qwen",
+            "--quiet",
+            "--run-id",
+            "speed",
+        ])
         .arg("--out")
         .arg(tmp.path())
         .timeout(Duration::from_secs(600))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lb = tmp.path().join("lb");
     let out = edgebench()
-        .args(["arena", "rate", "--rounds", "100", "--style", "--min-tok-s", "0.001"])
+        .args([
+            "arena",
+            "rate",
+            "--rounds",
+            "100",
+            "--style",
+            "--min-tok-s",
+            "0.001",
+        ])
         .arg(dir.join("battles.csv"))
         .arg("--speed")
         .arg(tmp.path().join("speed"))
@@ -577,8 +978,16 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("## Quality × speed") && stdout.contains("Best on **local** at ≥ 0.001 tok/s"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("## Quality × speed")
+            && stdout.contains("Best on **local** at ≥ 0.001 tok/s"),
+        "{stdout}"
+    );
     let mut rdr = csv::Reader::from_path(lb.join("quality_speed.csv")).unwrap();
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
@@ -589,9 +998,14 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
         let tok_s: f64 = r[5].parse().unwrap();
         assert!(tok_s > 0.0, "{r:?}");
     }
-    assert!(rows.iter().any(|r| &r[8] == "true"), "someone is on the frontier");
+    assert!(
+        rows.iter().any(|r| &r[8] == "true"),
+        "someone is on the frontier"
+    );
     let svg = std::fs::read_to_string(lb.join("pareto-local.svg")).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("Pareto frontier") && svg.contains("gemma-3-270m"));
+    assert!(
+        svg.starts_with("<svg") && svg.contains("Pareto frontier") && svg.contains("gemma-3-270m")
+    );
     let html = std::fs::read_to_string(lb.join("leaderboard.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Quality × speed"));
 }

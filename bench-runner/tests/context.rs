@@ -12,20 +12,30 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
     let tmp = tempfile::tempdir().unwrap();
     // One slot with 4K of context (later flags override the helper's -c/-np).
     let config = llama_server_config(tmp.path(), "", &["-c", "4096", "-np", "1"]);
-    let scenario = write(tmp.path(), "ctx.toml", concat!(
-        "kind = \"context\"\nname = \"ctx\"\nlengths = \"pow2:1k..max\"\ndepths = [0, 50, 100]\nmax_tokens = 8\nwarmup = 0\n",
-        "[[needles]]\nkind = \"number\"\n[[needles]]\nkind = \"uuid\"\nvariant = \"multi_value\"\ncount = 2\n"
-    ));
+    let scenario = write(
+        tmp.path(),
+        "ctx.toml",
+        concat!(
+            "kind = \"context\"\nname = \"ctx\"\nlengths = \"pow2:1k..max\"\ndepths = [0, 50, 100]\nmax_tokens = 8\nwarmup = 0\n",
+            "[[needles]]\nkind = \"number\"\n[[needles]]\nkind = \"uuid\"\nvariant = \"multi_value\"\ncount = 2\n"
+        ),
+    );
     let out = edgebench()
         .args(["run", "--quiet", "--run-id", "ctx"])
         .arg(&scenario)
-        .arg("--config").arg(&config)
-        .arg("--out").arg(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
         .timeout(Duration::from_secs(900))
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = tmp.path().join("ctx");
     let rows = read_samples(&run.join("samples.csv")).unwrap().rows;
     // "max" came from the server's n_ctx (4096): lengths 1K, 2K, 4K × 3 depths × 2 needle specs.
@@ -37,7 +47,11 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
         assert_eq!(r.prompt_tokens, Some((length - 8) as u64), "{r:?}");
         assert_eq!(r.prompt_tokens_server, r.prompt_tokens);
         assert_eq!(r.cached_tokens, Some(0), "no prefix-cache hits");
-        assert!(r.ttft_ms.unwrap() > 0.0 && r.prefill_tok_s.unwrap() > 0.0 && r.decode_tok_s.unwrap() > 0.0);
+        assert!(
+            r.ttft_ms.unwrap() > 0.0
+                && r.prefill_tok_s.unwrap() > 0.0
+                && r.decode_tok_s.unwrap() > 0.0
+        );
         let recall = r.recall.unwrap();
         assert!((0.0..=1.0).contains(&recall));
         assert!(r.output_head.is_some());
@@ -48,26 +62,53 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
         assert!(needle == "number/single" || needle == "uuid/multi_value");
     }
     for (want, tol) in [(0.0, 0.0), (50.0, 2.0), (100.0, 2.0)] {
-        let got: Vec<f64> = rows.iter().map(|r| r.depth_pct.unwrap()).filter(|d| (d - want).abs() <= 5.0).collect();
+        let got: Vec<f64> = rows
+            .iter()
+            .map(|r| r.depth_pct.unwrap())
+            .filter(|d| (d - want).abs() <= 5.0)
+            .collect();
         assert_eq!(got.len(), 6, "six requests at depth {want}");
-        assert!(got.iter().all(|d| (d - want).abs() <= tol), "depth {want}: {got:?}");
+        assert!(
+            got.iter().all(|d| (d - want).abs() <= tol),
+            "depth {want}: {got:?}"
+        );
     }
     let summary = read_summary(&run.join("summary.csv")).unwrap().rows;
     for l in ["ctx1024", "ctx2048", "ctx4096"] {
-        let recall = summary.iter().find(|r| r.case_id == l && r.metric == "recall").expect("recall per length");
+        let recall = summary
+            .iter()
+            .find(|r| r.case_id == l && r.metric == "recall")
+            .expect("recall per length");
         assert_eq!(recall.n, 6);
         assert!(recall.ci_low <= recall.mean && recall.mean <= recall.ci_high);
-        assert!(summary.iter().any(|r| r.case_id == l && r.metric == "decode_tok_s"));
+        assert!(
+            summary
+                .iter()
+                .any(|r| r.case_id == l && r.metric == "decode_tok_s")
+        );
     }
-    let eff = summary.iter().find(|r| r.metric == "effective_context_length").unwrap();
+    let eff = summary
+        .iter()
+        .find(|r| r.metric == "effective_context_length")
+        .unwrap();
     assert_eq!(eff.n, 3);
     assert!(stdout.contains("| length |"), "{stdout}");
 
     // The report draws the context figures: TTFT against length and the recall heatmap,
     // whose caption states the effective context length.
     let report = tmp.path().join("report");
-    let out = edgebench().arg("report").arg(&run).arg("-o").arg(&report).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = edgebench()
+        .arg("report")
+        .arg(&run)
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("TTFT vs context length"));
     assert!(html.contains("Needle recall"));
@@ -80,20 +121,34 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
 #[test]
 fn short_sweep_in_process_has_speed_recall_and_peak_memory() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = write(tmp.path(), "b.toml", &format!(
-        "default = \"ip\"\n[backends.ip]\nkind = \"llamacpp\"\nmodel = {:?}\nctx_size = 2048\nthreads = 1\n",
-        gemma().display().to_string()
-    ));
-    let scenario = write(tmp.path(), "ctx.toml", "kind = \"context\"\nname = \"ctx\"\nlengths = \"pow2:1k..max\"\ndepths = [0, 100]\nmax_tokens = 8\nwarmup = 0\n");
+    let config = write(
+        tmp.path(),
+        "b.toml",
+        &format!(
+            "default = \"ip\"\n[backends.ip]\nkind = \"llamacpp\"\nmodel = {:?}\nctx_size = 2048\nthreads = 1\n",
+            gemma().display().to_string()
+        ),
+    );
+    let scenario = write(
+        tmp.path(),
+        "ctx.toml",
+        "kind = \"context\"\nname = \"ctx\"\nlengths = \"pow2:1k..max\"\ndepths = [0, 100]\nmax_tokens = 8\nwarmup = 0\n",
+    );
     let out = edgebench()
         .args(["run", "--quiet", "--run-id", "ip"])
         .arg(&scenario)
-        .arg("--config").arg(&config)
-        .arg("--out").arg(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
         .timeout(Duration::from_secs(900))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let run = tmp.path().join("ip");
     let rows = read_samples(&run.join("samples.csv")).unwrap().rows;
     // max = ctx_size 2048: lengths 1K and 2K × 2 depths.
@@ -101,13 +156,24 @@ fn short_sweep_in_process_has_speed_recall_and_peak_memory() {
     for r in &rows {
         assert_eq!(r.error_category, None, "{r:?}");
         let length: u64 = r.case_id.trim_start_matches("ctx").parse().unwrap();
-        assert_eq!(r.prompt_tokens, Some(length - 8), "exact in the engine's own tokens");
+        assert_eq!(
+            r.prompt_tokens,
+            Some(length - 8),
+            "exact in the engine's own tokens"
+        );
         assert!(r.prefill_tok_s.unwrap() > 0.0 && r.decode_tok_s.unwrap() > 0.0);
         assert!(r.recall.is_some());
     }
     let summary = read_summary(&run.join("summary.csv")).unwrap().rows;
     for l in ["ctx1024", "ctx2048"] {
-        let peak = summary.iter().find(|r| r.case_id == l && r.metric == "peak_rss_mb").expect("peak memory per length");
-        assert!(peak.p50 > 100.0, "the model alone is ~240 MiB: {}", peak.p50);
+        let peak = summary
+            .iter()
+            .find(|r| r.case_id == l && r.metric == "peak_rss_mb")
+            .expect("peak memory per length");
+        assert!(
+            peak.p50 > 100.0,
+            "the model alone is ~240 MiB: {}",
+            peak.p50
+        );
     }
 }

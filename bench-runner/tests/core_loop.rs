@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use edgebench::results::reader::{read_samples, read_summary};
 use edgebench::results::RunManifest;
+use edgebench::results::reader::{read_samples, read_summary};
 
 use crate::common::*;
 
@@ -15,9 +15,19 @@ fn quick_scenario_against_real_llama_server() {
     let secret = "sk-edgebench-test-secret-4242";
     let config = llama_server_config(tmp.path(), "api_key_env = \"EDGEBENCH_TEST_KEY\"", &[]);
     let out = edgebench()
-        .args(["run", "scenarios/quick.toml", "--quiet", "--run-id", "quick", "--label", "ci-box"])
-        .arg("--config").arg(&config)
-        .arg("--out").arg(tmp.path())
+        .args([
+            "run",
+            "scenarios/quick.toml",
+            "--quiet",
+            "--run-id",
+            "quick",
+            "--label",
+            "ci-box",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
         .env("EDGEBENCH_TEST_KEY", secret)
         .timeout(Duration::from_secs(900))
         .output()
@@ -25,7 +35,10 @@ fn quick_scenario_against_real_llama_server() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "edgebench failed: {stdout}\n{stderr}");
-    assert!(stdout.contains("| srv | gemma-3-270m-q4_k_m.gguf | ci-box | pp64_tg16_c1 |"), "{stdout}");
+    assert!(
+        stdout.contains("| srv | gemma-3-270m-q4_k_m.gguf | ci-box | pp64_tg16_c1 |"),
+        "{stdout}"
+    );
 
     let run = tmp.path().join("quick");
     let samples = read_samples(&run.join("samples.csv")).unwrap();
@@ -55,17 +68,37 @@ fn quick_scenario_against_real_llama_server() {
         assert!(r.server_prompt_ms.unwrap() <= ttft, "{r:?}");
         assert_eq!(r.itl_exact, Some(true));
     }
-    let c2: Vec<_> = samples.rows.iter().filter(|r| r.case_id == "pp64_tg16_c2").collect();
+    let c2: Vec<_> = samples
+        .rows
+        .iter()
+        .filter(|r| r.case_id == "pp64_tg16_c2")
+        .collect();
     assert_eq!(c2.len(), 6);
     assert!(c2.iter().any(|r| r.stream == 1));
 
     let summary = read_summary(&run.join("summary.csv")).unwrap();
-    let decode = summary.rows.iter().find(|r| r.case_id == "pp64_tg16_c1" && r.metric == "decode_tok_s").unwrap();
+    let decode = summary
+        .rows
+        .iter()
+        .find(|r| r.case_id == "pp64_tg16_c1" && r.metric == "decode_tok_s")
+        .unwrap();
     assert_eq!(decode.n, 3);
     assert!(decode.min <= decode.p50 && decode.p50 <= decode.max);
     assert!(decode.ci_low <= decode.p50 && decode.p50 <= decode.ci_high);
-    for m in ["ttft_ms", "tpot_ms", "itl_ms", "e2e_ms", "prefill_tok_s", "output_tok_s", "requests_per_s", "decode_client_server_ratio"] {
-        assert!(summary.rows.iter().any(|r| r.metric == m), "missing metric {m}");
+    for m in [
+        "ttft_ms",
+        "tpot_ms",
+        "itl_ms",
+        "e2e_ms",
+        "prefill_tok_s",
+        "output_tok_s",
+        "requests_per_s",
+        "decode_client_server_ratio",
+    ] {
+        assert!(
+            summary.rows.iter().any(|r| r.metric == m),
+            "missing metric {m}"
+        );
     }
 
     let manifest = RunManifest::read(&run).unwrap();
@@ -75,14 +108,30 @@ fn quick_scenario_against_real_llama_server() {
     assert_eq!(manifest.scenarios[0].sha256.len(), 64);
     let b = &manifest.backends[0];
     assert_eq!(b["server"], "llama.cpp");
-    assert_eq!(b["model_sha256"], "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818");
+    assert_eq!(
+        b["model_sha256"],
+        "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+    );
     assert!(b["props"]["chat_template"].is_string());
-    assert!(run.join("srv.log").exists(), "server log kept beside the results");
+    assert!(
+        run.join("srv.log").exists(),
+        "server log kept beside the results"
+    );
 
     // The secret reached no file: not the run folder, not a report made from it.
     let report = tmp.path().join("report");
-    let rep = edgebench().arg("report").arg(&run).arg("-o").arg(&report).output().unwrap();
-    assert!(rep.status.success(), "{}", String::from_utf8_lossy(&rep.stderr));
+    let rep = edgebench()
+        .arg("report")
+        .arg(&run)
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        rep.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rep.stderr)
+    );
     for dir in [&run, &report] {
         for entry in std::fs::read_dir(dir).unwrap() {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap_or_default();
@@ -97,20 +146,33 @@ fn quick_scenario_against_real_llama_server() {
 fn unreachable_server_exits_3_with_a_clear_message() {
     let tmp = tempfile::tempdir().unwrap();
     // A port nobody listens on: bind, read the number, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = write(tmp.path(), "b.toml", &format!(
-        "default = \"gone\"\n[backends.gone]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n"
-    ));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = write(
+        tmp.path(),
+        "b.toml",
+        &format!(
+            "default = \"gone\"\n[backends.gone]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n"
+        ),
+    );
     let out = edgebench()
         .args(["run", "scenarios/quick.toml", "--quiet"])
-        .arg("--config").arg(&config)
-        .arg("--out").arg(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
         .timeout(Duration::from_secs(120))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("backend 'gone': cannot connect to http://127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("backend 'gone': cannot connect to http://127.0.0.1:"),
+        "{stderr}"
+    );
 }
 
 /// A server killed in the middle of a run: error rows, the rows before intact, exit 3.
@@ -121,12 +183,18 @@ fn server_killed_mid_run_gives_error_rows_and_exit_3() {
     // No restarts: the launch table is the file's last, so a line appended lands in it.
     let text = std::fs::read_to_string(&config).unwrap() + "max_restarts = 0\n";
     std::fs::write(&config, text).unwrap();
-    let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nconcurrency = [1]\nwarmup = 0\nrepetitions = 40\n");
+    let scenario = write(
+        tmp.path(),
+        "long.toml",
+        "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nconcurrency = [1]\nwarmup = 0\nrepetitions = 40\n",
+    );
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args(["run", "--quiet", "--run-id", "killed"])
         .arg(&scenario)
-        .arg("--config").arg(&config)
-        .arg("--out").arg(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -137,7 +205,9 @@ fn server_killed_mid_run_gives_error_rows_and_exit_3() {
     // Wait for a few measured rows, then kill the server by the pid run.json recorded.
     loop {
         assert!(Instant::now() < deadline, "no rows appeared");
-        let rows = std::fs::read_to_string(&samples).map(|t| t.lines().count()).unwrap_or(0);
+        let rows = std::fs::read_to_string(&samples)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
         if rows >= 4 {
             break;
         }
@@ -145,16 +215,35 @@ fn server_killed_mid_run_gives_error_rows_and_exit_3() {
     }
     let manifest = RunManifest::read(&run).unwrap();
     let pid = manifest.backends[0]["launched"]["pid"].as_u64().unwrap();
-    assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("requests failed"), "{stderr}");
 
     let rows = read_samples(&samples).unwrap();
-    assert!(rows.warnings.is_empty(), "every row is whole: {:?}", rows.warnings);
+    assert!(
+        rows.warnings.is_empty(),
+        "every row is whole: {:?}",
+        rows.warnings
+    );
     assert_eq!(rows.rows.len(), 40, "one row per request, failed or not");
-    let ok = rows.rows.iter().take_while(|r| r.error_category.is_none()).count();
+    let ok = rows
+        .rows
+        .iter()
+        .take_while(|r| r.error_category.is_none())
+        .count();
     assert!(ok >= 3, "the rows measured before the kill are intact");
     for r in &rows.rows[..ok] {
         assert_eq!(r.output_tokens, Some(32));
@@ -164,7 +253,10 @@ fn server_killed_mid_run_gives_error_rows_and_exit_3() {
     for r in failed {
         let cat = r.error_category.as_deref().unwrap();
         assert!(["connect", "stream_broken"].contains(&cat), "{cat}");
-        assert!(r.decode_tok_s.is_none(), "a failed request carries no speed");
+        assert!(
+            r.decode_tok_s.is_none(),
+            "a failed request carries no speed"
+        );
     }
     let manifest = RunManifest::read(&run).unwrap();
     assert_eq!(manifest.status, "complete");
@@ -186,29 +278,60 @@ fn device_prints_the_host_fingerprint() {
 fn ctrl_c_stops_the_launched_server() {
     let tmp = tempfile::tempdir().unwrap();
     let config = llama_server_config(tmp.path(), "", &[]);
-    let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nwarmup = 0\nrepetitions = 40\n");
+    let scenario = write(
+        tmp.path(),
+        "long.toml",
+        "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nwarmup = 0\nrepetitions = 40\n",
+    );
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args(["run", "--quiet", "--run-id", "int"])
         .arg(&scenario)
-        .arg("--config").arg(&config)
-        .arg("--out").arg(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let run = tmp.path().join("int");
     let deadline = Instant::now() + Duration::from_secs(180);
-    while std::fs::read_to_string(run.join("samples.csv")).map(|t| t.lines().count()).unwrap_or(0) < 3 {
+    while std::fs::read_to_string(run.join("samples.csv"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 3
+    {
         assert!(Instant::now() < deadline, "no rows appeared");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let server_pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"].as_u64().unwrap();
-    assert!(std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let server_pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The server is gone (kill -0 fails for a pid that no longer exists).
-    let alive = std::process::Command::new("kill").args(["-0", &server_pid.to_string()]).stderr(std::process::Stdio::null()).status().unwrap().success();
-    assert!(!alive, "llama-server {server_pid} still running after Ctrl-C");
+    let alive = std::process::Command::new("kill")
+        .args(["-0", &server_pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        !alive,
+        "llama-server {server_pid} still running after Ctrl-C"
+    );
     let m = RunManifest::read(&run).unwrap();
     assert_eq!(m.status, "interrupted");
     let rows = read_samples(&run.join("samples.csv")).unwrap();
@@ -220,34 +343,57 @@ fn ctrl_c_stops_the_launched_server() {
 fn killing_edgebench_takes_the_server_down() {
     let tmp = tempfile::tempdir().unwrap();
     let config = llama_server_config(tmp.path(), "", &[]);
-    let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nwarmup = 0\nrepetitions = 40\n");
+    let scenario = write(
+        tmp.path(),
+        "long.toml",
+        "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [32]\nwarmup = 0\nrepetitions = 40\n",
+    );
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args(["run", "--quiet", "--run-id", "k"])
         .arg(&scenario)
-        .arg("--config").arg(&config)
-        .arg("--out").arg(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let run = tmp.path().join("k");
     let deadline = Instant::now() + Duration::from_secs(180);
-    while std::fs::read_to_string(run.join("samples.csv")).map(|t| t.lines().count()).unwrap_or(0) < 2 {
+    while std::fs::read_to_string(run.join("samples.csv"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 2
+    {
         assert!(Instant::now() < deadline, "no rows appeared");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let server_pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"].as_u64().unwrap().to_string();
+    let server_pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"]
+        .as_u64()
+        .unwrap()
+        .to_string();
     child.kill().unwrap();
     child.wait().unwrap();
     let gone_by = Instant::now() + Duration::from_secs(10);
     loop {
-        let alive = std::process::Command::new("kill").args(["-0", &server_pid]).stderr(std::process::Stdio::null()).status().unwrap().success();
+        let alive = std::process::Command::new("kill")
+            .args(["-0", &server_pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
         // A zombie still answers kill -0 until reaped by init; check its state too.
-        let zombie = std::fs::read_to_string(format!("/proc/{server_pid}/stat")).map(|s| s.contains(") Z ")).unwrap_or(true);
+        let zombie = std::fs::read_to_string(format!("/proc/{server_pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true);
         if !alive || zombie {
             break;
         }
-        assert!(Instant::now() < gone_by, "llama-server {server_pid} survived edgebench's SIGKILL");
+        assert!(
+            Instant::now() < gone_by,
+            "llama-server {server_pid} survived edgebench's SIGKILL"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -258,32 +404,64 @@ fn killing_edgebench_takes_the_server_down() {
 fn a_launched_server_that_dies_is_restarted_and_the_restart_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let config = llama_server_config(tmp.path(), "", &[]);
-    let scenario = write(tmp.path(), "long.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [16]\nwarmup = 0\nrepetitions = 30\n");
+    let scenario = write(
+        tmp.path(),
+        "long.toml",
+        "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [16]\nwarmup = 0\nrepetitions = 30\n",
+    );
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .args(["run", "--quiet", "--run-id", "rs"])
         .arg(&scenario)
-        .arg("--config").arg(&config)
-        .arg("--out").arg(tmp.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let run = tmp.path().join("rs");
     let deadline = Instant::now() + Duration::from_secs(300);
-    while std::fs::read_to_string(run.join("samples.csv")).map(|t| t.lines().count()).unwrap_or(0) < 4 {
+    while std::fs::read_to_string(run.join("samples.csv"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < 4
+    {
         assert!(Instant::now() < deadline, "no rows appeared");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"].as_u64().unwrap();
-    assert!(std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap().success());
+    let pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
     let out = child.wait_with_output().unwrap();
     // The request in flight at the kill may fail (exit 3); the rest must not.
-    assert!(matches!(out.status.code(), Some(0) | Some(3)), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = read_samples(&run.join("samples.csv")).unwrap().rows;
     assert_eq!(rows.len(), 30);
     let failed = rows.iter().filter(|r| r.error_category.is_some()).count();
-    assert!(failed <= 1, "only the request in flight may fail: {failed} failed");
-    assert!(rows.last().unwrap().error_category.is_none(), "requests after the restart are measured");
+    assert!(
+        failed <= 1,
+        "only the request in flight may fail: {failed} failed"
+    );
+    assert!(
+        rows.last().unwrap().error_category.is_none(),
+        "requests after the restart are measured"
+    );
     let m = RunManifest::read(&run).unwrap();
-    assert!(m.warnings.iter().any(|w| w.contains("restarted on port")), "{:?}", m.warnings);
+    assert!(
+        m.warnings.iter().any(|w| w.contains("restarted on port")),
+        "{:?}",
+        m.warnings
+    );
 }

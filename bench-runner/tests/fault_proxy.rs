@@ -8,8 +8,8 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -24,7 +24,11 @@ pub enum Fault {
     /// Forward the response up to the middle of the n-th SSE event, then close.
     TruncateEvent(usize),
     /// Answer the first `times` completion requests with this status and Retry-After.
-    Refuse { status: u16, retry_after_s: u32, times: usize },
+    Refuse {
+        status: u16,
+        retry_after_s: u32,
+        times: usize,
+    },
 }
 
 pub struct Proxy {
@@ -43,7 +47,10 @@ fn read_head(s: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
             let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
             let len = text
                 .lines()
-                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                })
                 .unwrap_or(0);
             while body.len() < len {
                 let n = s.read(&mut b).ok()?;
@@ -78,13 +85,24 @@ fn close_head(head: &[u8]) -> Vec<u8> {
 }
 
 fn serve(mut client: TcpStream, upstream: u16, fault: Fault, completions: Arc<AtomicUsize>) {
-    let Some((head, body)) = read_head(&mut client) else { return };
-    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or_default().to_string();
+    let Some((head, body)) = read_head(&mut client) else {
+        return;
+    };
+    let line = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let is_completion = line.starts_with("POST") && line.contains("/completions");
     let fault = if is_completion { fault } else { Fault::None };
     if is_completion {
         let k = completions.fetch_add(1, Ordering::SeqCst);
-        if let Fault::Refuse { status, retry_after_s, times } = fault {
+        if let Fault::Refuse {
+            status,
+            retry_after_s,
+            times,
+        } = fault
+        {
             if k < times {
                 let body = r#"{"error":{"message":"injected refusal"}}"#;
                 let msg = format!(
@@ -97,7 +115,9 @@ fn serve(mut client: TcpStream, upstream: u16, fault: Fault, completions: Arc<At
             }
         }
     }
-    let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else { return };
+    let Ok(mut up) = TcpStream::connect(("127.0.0.1", upstream)) else {
+        return;
+    };
     let _ = up.write_all(&close_head(&head));
     let _ = up.write_all(&body);
     let mut sent = 0usize;
@@ -166,11 +186,27 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Server {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = std::process::Command::new(crate::common::llama_server())
             .args(["-m"])
             .arg(crate::common::gemma())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "-c", "2048", "-np", "2", "-t", "1", "--no-webui"])
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "-c",
+                "2048",
+                "-np",
+                "2",
+                "-t",
+                "1",
+                "--no-webui",
+            ])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -178,14 +214,18 @@ impl Server {
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         loop {
             if let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) {
-                let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                let _ =
+                    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut r = String::new();
                 let _ = s.read_to_string(&mut r);
                 if r.starts_with("HTTP/1.1 200") {
                     break;
                 }
             }
-            assert!(std::time::Instant::now() < deadline, "llama-server did not become healthy");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "llama-server did not become healthy"
+            );
             thread::sleep(Duration::from_millis(100));
         }
         Server { child, port }

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use edgebench::backend::sse::SseParser;
 use edgebench::backend::Config;
+use edgebench::backend::sse::SseParser;
 use edgebench::scenario::Scenario;
 use proptest::prelude::*;
 
@@ -21,7 +21,11 @@ fn tool_delta() -> impl Strategy<Value = serde_json::Value> {
         proptest::option::of(0u64..3),
         proptest::option::of(prop_oneof![Just(String::new()), "[a-z]{1,6}"]),
         proptest::option::of("[a-z_.]{0,8}"),
-        proptest::option::of(prop_oneof![Just("{\"a\":".to_string()), Just("1}".to_string()), "[{}\\\":,a-z0-9 ]{0,10}"]),
+        proptest::option::of(prop_oneof![
+            Just("{\"a\":".to_string()),
+            Just("1}".to_string()),
+            "[{}\\\":,a-z0-9 ]{0,10}"
+        ]),
     )
         .prop_map(|(index, id, name, args)| {
             let mut f = serde_json::Map::new();
@@ -56,7 +60,9 @@ fn mutate(base: &'static str) -> impl Strategy<Value = String> {
         let mut s = base.to_string();
         let at = (0..=at).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0);
         let end = (at + len).min(s.len());
-        let end = (end..=s.len()).find(|i| s.is_char_boundary(*i)).unwrap_or(s.len());
+        let end = (end..=s.len())
+            .find(|i| s.is_char_boundary(*i))
+            .unwrap_or(s.len());
         s.replace_range(at..end, &ins);
         s
     })

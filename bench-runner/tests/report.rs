@@ -36,7 +36,10 @@ impl Runs {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 fn edgebench() -> Command {
@@ -119,7 +122,8 @@ fn runs() -> &'static Runs {
     RUNS.get_or_init(|| {
         let root = repo_root();
         assert!(
-            root.join(".venv/llama-bin/llama-server").exists() && root.join("models/gemma-3-270m-q4_k_m.gguf").exists(),
+            root.join(".venv/llama-bin/llama-server").exists()
+                && root.join("models/gemma-3-270m-q4_k_m.gguf").exists(),
             "run scripts/setup first: llama-server and the Gemma model are needed"
         );
         let dir = tempfile::tempdir().expect("tempdir");
@@ -148,11 +152,30 @@ fn runs() -> &'static Runs {
 fn make_run(d: &Path, id: &str, scenario: &str, backend: &str, label: &str, extra: &[&str]) {
     let out = edgebench()
         .current_dir(d)
-        .args(["run", scenario, "--config", "backends.toml", "--backend", backend, "--run-id", id, "--out", "results", "--label", label, "--quiet"])
+        .args([
+            "run",
+            scenario,
+            "--config",
+            "backends.toml",
+            "--backend",
+            backend,
+            "--run-id",
+            id,
+            "--out",
+            "results",
+            "--label",
+            label,
+            "--quiet",
+        ])
         .args(extra)
         .output()
         .expect("spawn edgebench run");
-    assert!(out.status.success(), "run {id} failed: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "run {id} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn compare(base: &Path, cand: &Path, extra: &[&str]) -> (i32, String, String) {
@@ -166,7 +189,11 @@ fn compare(base: &Path, cand: &Path, extra: &[&str]) -> (i32, String, String) {
         .args(extra)
         .output()
         .expect("spawn edgebench compare");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 /// The A/A guard on fresh runs: two more runs of the same build, interleaved with a1 and a2
@@ -198,12 +225,25 @@ fn aa_compare_of_fresh_repeated_runs_is_not_a_regression() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
-    assert_eq!(out.status.code(), Some(0), "A/A must not fail the gate:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "A/A must not fail the gate:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!stdout.contains("**regressed**"), "{stdout}");
     // Every case × default metric was judged, on both runs of each side: 4 cases × 3 metrics.
-    let judged: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| llama-server / rep / ")).collect();
+    let judged: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| llama-server / rep / "))
+        .collect();
     assert_eq!(judged.len(), 12, "{stdout}");
-    assert!(judged.iter().all(|l| l.contains("(n=8)") || l.contains("(n=16)")), "{stdout}");
+    assert!(
+        judged
+            .iter()
+            .all(|l| l.contains("(n=8)") || l.contains("(n=16)")),
+        "{stdout}"
+    );
 }
 
 /// A/A of two fresh real runs through the binary: whatever the machine's drift, the gate's
@@ -215,9 +255,15 @@ fn aa_compare_of_two_real_runs_judges_every_case_and_exit_code_follows_verdicts(
     let r = runs();
     let (code, stdout, stderr) = compare(&r.run("a1"), &r.run("a2"), &["--threshold", "5%"]);
     println!("{stdout}");
-    let judged: Vec<&str> = stdout.lines().filter(|l| l.starts_with("| llama-server / rep / ")).collect();
+    let judged: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("| llama-server / rep / "))
+        .collect();
     assert_eq!(judged.len(), 12, "{stdout}\n{stderr}");
-    let regressed = judged.iter().filter(|l| l.contains("**regressed**")).count();
+    let regressed = judged
+        .iter()
+        .filter(|l| l.contains("**regressed**"))
+        .count();
     assert_eq!(code, i32::from(regressed > 0), "{stdout}");
     let (code, stdout, _) = compare(&r.run("a1"), &r.run("a1"), &["--threshold", "5%"]);
     assert_eq!(code, 0, "{stdout}");
@@ -245,29 +291,56 @@ fn slower_candidate_is_regressed_with_exit_1_summary_and_junit() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}");
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // The prompt processed one token at a time: with one stream, prefill and TTFT regressed
     // (about ×0.5–0.6 prefill here). With two streams the server interleaves both requests'
     // work and the effect is diluted, so those cases are not asserted.
     for case in ["pp32_tg8_c1", "pp96_tg8_c1"] {
         for metric in ["prefill_tok_s", "ttft_ms"] {
-            let line = stdout.lines().find(|l| l.contains(case) && l.contains(metric)).unwrap_or_else(|| panic!("no {case} {metric}:\n{stdout}"));
+            let line = stdout
+                .lines()
+                .find(|l| l.contains(case) && l.contains(metric))
+                .unwrap_or_else(|| panic!("no {case} {metric}:\n{stdout}"));
             assert!(line.contains("**regressed**"), "{line}");
         }
     }
     // The backends are named differently: cases pair by scenario and case, and say so.
-    assert!(stdout.contains("llama-server → llama-server-slow"), "{stdout}");
+    assert!(
+        stdout.contains("llama-server → llama-server-slow"),
+        "{stdout}"
+    );
     let appended = std::fs::read_to_string(&summary).unwrap();
-    assert!(appended.starts_with("earlier step\n") && appended.contains("## edgebench compare"), "{appended}");
+    assert!(
+        appended.starts_with("earlier step\n") && appended.contains("## edgebench compare"),
+        "{appended}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.starts_with("<?xml") && xml.trim_end().ends_with("</testsuites>"), "{xml}");
-    assert!(xml.contains(r#"tests="8""#) && xml.matches("<failure ").count() >= 4, "{xml}");
-    assert_eq!(xml.matches("<failure ").count(), stdout.matches("**regressed**").count(), "{xml}");
+    assert!(
+        xml.starts_with("<?xml") && xml.trim_end().ends_with("</testsuites>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(r#"tests="8""#) && xml.matches("<failure ").count() >= 4,
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches("<failure ").count(),
+        stdout.matches("**regressed**").count(),
+        "{xml}"
+    );
 
     // The same pair the other way round is an improvement.
     let (_, stdout, _) = compare(&r.run("slow"), &r.run("a1"), &["--metric", "prefill_tok_s"]);
     for case in ["pp32_tg8_c1", "pp96_tg8_c1"] {
-        let line = stdout.lines().find(|l| l.contains(case)).unwrap_or_else(|| panic!("no {case}:\n{stdout}"));
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(case))
+            .unwrap_or_else(|| panic!("no {case}:\n{stdout}"));
         assert!(line.contains("✅ improved"), "{line}");
     }
 }
@@ -297,7 +370,11 @@ fn report_of_two_devices_has_pivot_ratios_charts_and_escapes_hostile_labels() {
         .args(["--reference", "devA"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let md = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
     let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
 
@@ -306,24 +383,36 @@ fn report_of_two_devices_has_pivot_ratios_charts_and_escapes_hostile_labels() {
     let escaped = "devB&lt;script&gt;alert(1)&lt;/script&gt;";
     assert!(md.contains(escaped), "{md}");
     for case in ["pp32_tg8_c1", "pp32_tg8_c2", "pp96_tg8_c1", "pp96_tg8_c2"] {
-        let row = md.lines().find(|l| l.starts_with(&format!("| rep / {case} |"))).unwrap_or_else(|| panic!("no pivot row for {case}:\n{md}"));
+        let row = md
+            .lines()
+            .find(|l| l.starts_with(&format!("| rep / {case} |")))
+            .unwrap_or_else(|| panic!("no pivot row for {case}:\n{md}"));
         assert!(row.contains("<br>×") && row.contains('['), "{row}");
     }
     // Same model, template, sampling and scenario: no like-for-like warning.
     assert!(!md.contains("Not like for like"), "{md}");
 
     // Hostile strings never reach the page as markup: not in the tables, not in the SVGs.
-    assert!(!html.contains("<script"), "unescaped script tag in report.html");
+    assert!(
+        !html.contains("<script"),
+        "unescaped script tag in report.html"
+    );
     assert!(!md.contains("<script"), "unescaped script tag in report.md");
     assert!(html.contains(escaped));
 
     // One self-contained page: no external assets, no scripts, balanced structure.
     assert!(html.starts_with("<!DOCTYPE html>") && html.trim_end().ends_with("</html>"));
     for external in ["src=\"http", "href=\"http", "<link", "@import", "url("] {
-        assert!(!html.contains(external), "external asset `{external}` in report.html");
+        assert!(
+            !html.contains(external),
+            "external asset `{external}` in report.html"
+        );
     }
     assert_eq!(html.matches("<svg").count(), html.matches("</svg>").count());
-    assert_eq!(html.matches("<table").count(), html.matches("</table>").count());
+    assert_eq!(
+        html.matches("<table").count(),
+        html.matches("</table>").count()
+    );
     assert!(html.contains("name=\"viewport\""));
 
     // Every chart kind of a throughput run is there, each with what/on what/how many (speed
@@ -338,14 +427,27 @@ fn report_of_two_devices_has_pivot_ratios_charts_and_escapes_hostile_labels() {
         "output-tok-s-vs-concurrency",
         "throughput-latency",
     ] {
-        assert!(html.contains(&format!("id=\"fig-{id}\"")), "figure {id} missing from report.html");
-        let svg = std::fs::read_to_string(out_dir.path().join(format!("{id}.svg"))).unwrap_or_else(|_| panic!("{id}.svg missing"));
-        assert!(svg.contains("<svg") && svg.contains("<text"), "{id}.svg has no text");
-        assert!(md.contains(&format!("]({id}.svg)")), "{id} not linked from report.md");
+        assert!(
+            html.contains(&format!("id=\"fig-{id}\"")),
+            "figure {id} missing from report.html"
+        );
+        let svg = std::fs::read_to_string(out_dir.path().join(format!("{id}.svg")))
+            .unwrap_or_else(|_| panic!("{id}.svg missing"));
+        assert!(
+            svg.contains("<svg") && svg.contains("<text"),
+            "{id}.svg has no text"
+        );
+        assert!(
+            md.contains(&format!("]({id}.svg)")),
+            "{id} not linked from report.md"
+        );
     }
     for caption in html.split("<figcaption>").skip(1) {
         let caption = caption.split("</figcaption>").next().unwrap_or_default();
-        assert!(caption.contains("What:") && caption.contains("On:") && caption.contains("n = "), "{caption}");
+        assert!(
+            caption.contains("What:") && caption.contains("On:") && caption.contains("n = "),
+            "{caption}"
+        );
     }
 }
 
@@ -362,13 +464,23 @@ fn report_warns_when_results_are_not_like_for_like() {
         .args(["--reference", "devA/llama-server"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not like for like"), "{stderr}");
     let md = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
     assert!(md.contains("Not like for like"), "{md}");
-    assert!(md.contains("sampling settings differ") && md.contains("scenario file hash differs"), "{md}");
-    let row = md.lines().find(|l| l.starts_with("| rep / pp32_tg8_c1 |")).expect("pivot row");
+    assert!(
+        md.contains("sampling settings differ") && md.contains("scenario file hash differs"),
+        "{md}"
+    );
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| rep / pp32_tg8_c1 |"))
+        .expect("pivot row");
     assert!(row.contains('⚠'), "{row}");
     let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
     assert!(html.contains("role=\"alert\"") && html.contains("sampling settings differ"));
@@ -388,11 +500,22 @@ fn report_reads_csv_files_and_folders_of_runs() {
         .args(["--metric", "decode_tok_s", "--reference", "a1"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("report of 5 series"), "{stdout}");
     // An ambiguous reference is refused with the choices, exit 2.
-    let out = edgebench().arg("report").arg(r.root.join("results")).arg("-o").arg(out_dir.path()).args(["--reference", "devA"]).output().unwrap();
+    let out = edgebench()
+        .arg("report")
+        .arg(r.root.join("results"))
+        .arg("-o")
+        .arg(out_dir.path())
+        .args(["--reference", "devA"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("names 3 series"));
 }
@@ -402,23 +525,51 @@ fn sustained_run_has_time_slices_and_a_throttle_ratio() {
     let r = runs();
     let samples = std::fs::read_to_string(r.run("sus").join("samples.csv")).unwrap();
     let rows = samples.lines().count() - 1;
-    assert!(rows >= 4, "a sustained run of 8 s should hold several requests, got {rows}");
+    assert!(
+        rows >= 4,
+        "a sustained run of 8 s should hold several requests, got {rows}"
+    );
     assert!(samples.contains("pp32_tg8_c1_8s"));
     let out_dir = tempfile::tempdir().unwrap();
-    let out = edgebench().arg("report").arg(r.run("sus")).arg("-o").arg(out_dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = edgebench()
+        .arg("report")
+        .arg(r.run("sus"))
+        .arg("-o")
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let md = std::fs::read_to_string(out_dir.path().join("report.md")).unwrap();
-    let row = md.lines().find(|l| l.starts_with("| devA/llama-server | sus / pp32_tg8_c1_8s |")).unwrap_or_else(|| panic!("no speed-over-time row:\n{md}"));
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| devA/llama-server | sus / pp32_tg8_c1_8s |"))
+        .unwrap_or_else(|| panic!("no speed-over-time row:\n{md}"));
     // | series | case | requests | span s | slice s | first | last | throttle ratio |
     let cells: Vec<&str> = row.split('|').map(str::trim).collect();
     let span: f64 = cells[4].parse().unwrap();
-    let ratio: f64 = cells[8].parse().unwrap_or_else(|_| panic!("no throttle ratio in {row}"));
+    let ratio: f64 = cells[8]
+        .parse()
+        .unwrap_or_else(|_| panic!("no throttle ratio in {row}"));
     assert!(span > 4.0 && span < 30.0, "{row}");
     assert!(ratio > 0.2 && ratio < 5.0, "{row}");
     assert!(md.contains("](over-time-1.svg)"), "{md}");
     // Probed bandwidth: decode as a share of the bandwidth bound.
-    let roof = md.lines().find(|l| l.starts_with("| devA/llama-server | sus / pp32_tg8_c1_8s | 241.")).unwrap_or_else(|| panic!("no roofline row:\n{md}"));
-    let percent: f64 = roof.split('|').nth(7).unwrap_or_default().trim().trim_end_matches('%').parse().unwrap_or_else(|_| panic!("{roof}"));
+    let roof = md
+        .lines()
+        .find(|l| l.starts_with("| devA/llama-server | sus / pp32_tg8_c1_8s | 241."))
+        .unwrap_or_else(|| panic!("no roofline row:\n{md}"));
+    let percent: f64 = roof
+        .split('|')
+        .nth(7)
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap_or_else(|_| panic!("{roof}"));
     assert!(percent > 0.0 && percent < 150.0, "{roof}");
     let html = std::fs::read_to_string(out_dir.path().join("report.html")).unwrap();
     assert!(html.contains("id=\"fig-over-time-1\""));
@@ -443,7 +594,10 @@ fn stored_aa_runs_are_not_judged_regressed() {
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(stdout.contains("0 regressed") && stdout.contains("12 within noise"), "{stdout}");
+    assert!(
+        stdout.contains("0 regressed") && stdout.contains("12 within noise"),
+        "{stdout}"
+    );
     for (a, b) in [("a1", "a2"), ("a2", "a3"), ("a3", "a4")] {
         let (code, stdout, _) = compare(&run(a), &run(b), &[]);
         assert_eq!(code, 0, "{a} → {b}:\n{stdout}");

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-use edgebench::results::reader::{read_samples, read_summary};
 use edgebench::results::RunManifest;
+use edgebench::results::reader::{read_samples, read_summary};
 use rand::{Rng, SeedableRng};
 
 use crate::common::*;
@@ -14,7 +14,12 @@ use crate::common::*;
 const SCENARIO: &str = "kind = \"throughput\"\nname = \"rs\"\nprompt_tokens = [32, 48]\nmax_tokens = [6]\nconcurrency = [1, 2]\nwarmup = 0\nrepetitions = 3\n";
 
 fn pairs(run: &Path) -> Vec<(String, u32)> {
-    let mut v: Vec<(String, u32)> = read_samples(&run.join("samples.csv")).unwrap().rows.into_iter().map(|r| (r.case_id, r.repetition)).collect();
+    let mut v: Vec<(String, u32)> = read_samples(&run.join("samples.csv"))
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| (r.case_id, r.repetition))
+        .collect();
     v.sort();
     v
 }
@@ -39,12 +44,21 @@ fn four_shards_merged_equal_one_unsharded_run() {
     let scenario = write(tmp.path(), "rs.toml", SCENARIO);
     let run = |id: &str, shard: Option<&str>| {
         let mut c = edgebench();
-        c.args(["run", "--quiet", "--run-id", id]).arg(&scenario).arg("--config").arg(&config).arg("--out").arg(tmp.path());
+        c.args(["run", "--quiet", "--run-id", id])
+            .arg(&scenario)
+            .arg("--config")
+            .arg(&config)
+            .arg("--out")
+            .arg(tmp.path());
         if let Some(s) = shard {
             c.args(["--shard", s]);
         }
         let out = c.timeout(Duration::from_secs(900)).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     run("whole", None);
     for i in 1..=4 {
@@ -53,11 +67,21 @@ fn four_shards_merged_equal_one_unsharded_run() {
     // Each shard holds a different, non-empty part of the case list.
     let mut cases_seen = BTreeSet::new();
     for i in 1..=4 {
-        let cases: BTreeSet<String> = pairs(&tmp.path().join(format!("s{i}"))).into_iter().map(|p| p.0).collect();
+        let cases: BTreeSet<String> = pairs(&tmp.path().join(format!("s{i}")))
+            .into_iter()
+            .map(|p| p.0)
+            .collect();
         assert_eq!(cases.len(), 1, "shard {i}: {cases:?}");
         assert!(cases_seen.is_disjoint(&cases));
         cases_seen.extend(cases);
-        assert_eq!(RunManifest::read(&tmp.path().join(format!("s{i}"))).unwrap().invocation.unwrap().shard, Some(format!("{i}/4")));
+        assert_eq!(
+            RunManifest::read(&tmp.path().join(format!("s{i}")))
+                .unwrap()
+                .invocation
+                .unwrap()
+                .shard,
+            Some(format!("{i}/4"))
+        );
     }
     let merged = tmp.path().join("merged");
     let out = edgebench()
@@ -67,18 +91,34 @@ fn four_shards_merged_equal_one_unsharded_run() {
         .arg(&merged)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(pairs(&merged), pairs(&tmp.path().join("whole")));
     assert_eq!(pairs(&merged), expected_pairs());
     let m = RunManifest::read(&merged).unwrap();
     assert_eq!(m.invocation.unwrap().merged_from.len(), 4);
     assert_eq!(m.requests_total, 18);
-    let summary_cases: BTreeSet<String> = read_summary(&merged.join("summary.csv")).unwrap().rows.into_iter().map(|r| r.case_id).collect();
+    let summary_cases: BTreeSet<String> = read_summary(&merged.join("summary.csv"))
+        .unwrap()
+        .rows
+        .into_iter()
+        .map(|r| r.case_id)
+        .collect();
     assert_eq!(summary_cases.len(), 4);
 
     // Merging a shard twice is refused (duplicate rows), and leaves no half-merged folder.
     let again = tmp.path().join("again");
-    let out = edgebench().arg("merge").arg(tmp.path().join("s1")).arg(tmp.path().join("s1")).arg("-o").arg(&again).output().unwrap();
+    let out = edgebench()
+        .arg("merge")
+        .arg(tmp.path().join("s1"))
+        .arg(tmp.path().join("s1"))
+        .arg("-o")
+        .arg(&again)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("duplicate row"));
     assert!(!again.join("samples.csv").exists());
@@ -97,11 +137,20 @@ fn killed_at_random_moments_and_resumed_loses_and_repeats_nothing() {
         let mut cmd = std::process::Command::new(&bin);
         cmd.current_dir(repo_root()).args(["run", "--quiet"]);
         if !run.join("run.json").exists() {
-            cmd.arg(&scenario).arg("--config").arg(&config).arg("--out").arg(tmp.path()).args(["--run-id", "kr"]);
+            cmd.arg(&scenario)
+                .arg("--config")
+                .arg(&config)
+                .arg("--out")
+                .arg(tmp.path())
+                .args(["--run-id", "kr"]);
         } else {
             cmd.arg("--resume").arg(&run);
         }
-        let mut child = cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         // Anywhere from before the server is up to well into the cases.
         std::thread::sleep(Duration::from_millis(rng.random_range(200..3500)));
         if child.try_wait().unwrap().is_some() {
@@ -113,18 +162,37 @@ fn killed_at_random_moments_and_resumed_loses_and_repeats_nothing() {
     }
     assert!(kills >= 5, "the kills must land mid-run (got {kills})");
     // Finish it.
-    let out = std::process::Command::new(&bin).current_dir(repo_root()).args(["run", "--quiet", "--resume"]).arg(&run).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new(&bin)
+        .current_dir(repo_root())
+        .args(["run", "--quiet", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = read_samples(&run.join("samples.csv")).unwrap();
     assert!(rows.warnings.is_empty(), "{:?}", rows.warnings);
-    assert_eq!(pairs(&run), expected_pairs(), "every (case, repetition) exactly once");
+    assert_eq!(
+        pairs(&run),
+        expected_pairs(),
+        "every (case, repetition) exactly once"
+    );
     for r in &rows.rows {
         assert_eq!(r.error_category, None, "{r:?}");
     }
     let text = std::fs::read_to_string(run.join("samples.csv")).unwrap();
-    assert_eq!(text.lines().next().unwrap().split(',').count(), edgebench::results::schema::SAMPLE_COLUMNS.len());
+    assert_eq!(
+        text.lines().next().unwrap().split(',').count(),
+        edgebench::results::schema::SAMPLE_COLUMNS.len()
+    );
     let summary = read_summary(&run.join("summary.csv")).unwrap().rows;
-    let decode: Vec<_> = summary.iter().filter(|r| r.metric == "decode_tok_s").collect();
+    let decode: Vec<_> = summary
+        .iter()
+        .filter(|r| r.metric == "decode_tok_s")
+        .collect();
     assert_eq!(decode.len(), 4, "one summary per case, none twice");
     let m = RunManifest::read(&run).unwrap();
     assert_eq!(m.status, "complete");
@@ -135,16 +203,47 @@ fn killed_at_random_moments_and_resumed_loses_and_repeats_nothing() {
 fn resume_refuses_a_changed_scenario_unless_forced() {
     let tmp = tempfile::tempdir().unwrap();
     let config = llama_server_config(tmp.path(), "", &[]);
-    let scenario = write(tmp.path(), "rs.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [4]\nwarmup = 0\nrepetitions = 2\n");
-    let out = edgebench().args(["run", "--quiet", "--run-id", "ch"]).arg(&scenario).arg("--config").arg(&config).arg("--out").arg(tmp.path()).output().unwrap();
+    let scenario = write(
+        tmp.path(),
+        "rs.toml",
+        "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [4]\nwarmup = 0\nrepetitions = 2\n",
+    );
+    let out = edgebench()
+        .args(["run", "--quiet", "--run-id", "ch"])
+        .arg(&scenario)
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
     assert!(out.status.success());
-    write(tmp.path(), "rs.toml", "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [4]\nwarmup = 0\nrepetitions = 3\n");
+    write(
+        tmp.path(),
+        "rs.toml",
+        "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [4]\nwarmup = 0\nrepetitions = 3\n",
+    );
     let run = tmp.path().join("ch");
-    let out = edgebench().args(["run", "--quiet", "--resume"]).arg(&run).output().unwrap();
+    let out = edgebench()
+        .args(["run", "--quiet", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("changed since the run started"));
     // Forced: the finished case stays as it was; nothing is added twice.
-    let out = edgebench().args(["run", "--quiet", "--force", "--resume"]).arg(&run).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(read_samples(&run.join("samples.csv")).unwrap().rows.len(), 2);
+    let out = edgebench()
+        .args(["run", "--quiet", "--force", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        read_samples(&run.join("samples.csv")).unwrap().rows.len(),
+        2
+    );
 }

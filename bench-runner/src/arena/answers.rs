@@ -20,31 +20,57 @@ pub struct PromptItem {
 /// prompt per non-empty line (ids `line-N`). Ids must be unique.
 pub fn read_prompts(path: &Path) -> Result<Vec<PromptItem>> {
     let text = crate::source::read(path)?;
-    let jsonl = path.extension().is_some_and(|e| e == "jsonl" || e == "json") || text.trim_start().starts_with('{');
+    let jsonl = path
+        .extension()
+        .is_some_and(|e| e == "jsonl" || e == "json")
+        || text.trim_start().starts_with('{');
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         if jsonl {
-            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Input { path: path.into(), line: i + 1, col: e.column(), message: e.to_string() })?;
-            let at = |m: &str| Error::Input { path: path.into(), line: i + 1, col: 1, message: m.into() };
-            let text = v.get("prompt").or_else(|| v.get("text")).and_then(|t| t.as_str()).ok_or_else(|| at("expected a `prompt` string"))?;
+            let v: serde_json::Value = serde_json::from_str(line).map_err(|e| Error::Input {
+                path: path.into(),
+                line: i + 1,
+                col: e.column(),
+                message: e.to_string(),
+            })?;
+            let at = |m: &str| Error::Input {
+                path: path.into(),
+                line: i + 1,
+                col: 1,
+                message: m.into(),
+            };
+            let text = v
+                .get("prompt")
+                .or_else(|| v.get("text"))
+                .and_then(|t| t.as_str())
+                .ok_or_else(|| at("expected a `prompt` string"))?;
             let id = match v.get("id") {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Number(n)) => n.to_string(),
                 None => format!("line-{}", i + 1),
                 Some(_) => return Err(at("`id` must be a string or a number")),
             };
-            out.push(PromptItem { id, text: text.to_string() });
+            out.push(PromptItem {
+                id,
+                text: text.to_string(),
+            });
         } else {
-            out.push(PromptItem { id: format!("line-{}", i + 1), text: line.trim().to_string() });
+            out.push(PromptItem {
+                id: format!("line-{}", i + 1),
+                text: line.trim().to_string(),
+            });
         }
     }
     let mut seen = std::collections::HashSet::new();
     for p in &out {
         if !seen.insert(&p.id) {
-            return Err(Error::file(path, format!("prompt id `{}` appears twice", p.id)));
+            return Err(Error::file(
+                path,
+                format!("prompt id `{}` appears twice", p.id),
+            ));
         }
     }
     if out.is_empty() {
@@ -75,11 +101,19 @@ pub fn read_answers(path: &Path) -> Result<Vec<Answer>> {
     }
     let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let text = std::str::from_utf8(&bytes[..complete]).map_err(|_| Error::file(path, "not UTF-8"))?;
+    let text =
+        std::str::from_utf8(&bytes[..complete]).map_err(|_| Error::file(path, "not UTF-8"))?;
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::Input { path: path.into(), line: i + 1, col: e.column(), message: e.to_string() }))
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::Input {
+                path: path.into(),
+                line: i + 1,
+                col: e.column(),
+                message: e.to_string(),
+            })
+        })
         .collect()
 }
 
@@ -98,18 +132,31 @@ impl JsonlAppender {
         if let Ok(bytes) = std::fs::read(path) {
             let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
             if complete < bytes.len() {
-                let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| Error::results(path, e))?;
-                f.set_len(complete as u64).map_err(|e| Error::results(path, e))?;
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| Error::results(path, e))?;
+                f.set_len(complete as u64)
+                    .map_err(|e| Error::results(path, e))?;
             }
         }
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::results(path, e))?;
-        Ok(JsonlAppender { file, path: path.to_path_buf() })
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::results(path, e))?;
+        Ok(JsonlAppender {
+            file,
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn append<T: Serialize>(&mut self, v: &T) -> Result<()> {
         let mut line = serde_json::to_vec(v).map_err(|e| Error::results(&self.path, e))?;
         line.push(b'\n');
-        self.file.write_all(&line).map_err(|e| Error::results(&self.path, e))?;
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::results(&self.path, e))?;
         self.file.flush().map_err(|e| Error::results(&self.path, e))
     }
 }
@@ -118,7 +165,9 @@ impl JsonlAppender {
 pub fn by_prompt(answers: &[Answer]) -> BTreeMap<String, (String, BTreeMap<String, Answer>)> {
     let mut m: BTreeMap<String, (String, BTreeMap<String, Answer>)> = BTreeMap::new();
     for a in answers {
-        let e = m.entry(a.prompt_id.clone()).or_insert_with(|| (a.prompt.clone(), BTreeMap::new()));
+        let e = m
+            .entry(a.prompt_id.clone())
+            .or_insert_with(|| (a.prompt.clone(), BTreeMap::new()));
         e.1.insert(a.model.clone(), a.clone());
     }
     m

@@ -14,8 +14,22 @@ use crate::error::{Error, Result};
 use crate::results::CsvAppender;
 
 pub const BATTLE_COLUMNS: &[&str] = &[
-    "battle_id", "model_a", "model_b", "winner", "judge", "prompt_id", "turn", "tstamp",
-    "tokens_a", "tokens_b", "headers_a", "headers_b", "lists_a", "lists_b", "bold_a", "bold_b",
+    "battle_id",
+    "model_a",
+    "model_b",
+    "winner",
+    "judge",
+    "prompt_id",
+    "turn",
+    "tstamp",
+    "tokens_a",
+    "tokens_b",
+    "headers_a",
+    "headers_b",
+    "lists_a",
+    "lists_b",
+    "bold_a",
+    "bold_b",
     "verdict",
 ];
 
@@ -133,21 +147,61 @@ pub struct Battles {
 impl Battles {
     /// Builds from in-memory rows (tests, the judge loop).
     pub fn from_rows(rows: &[BattleRow], want_style: bool) -> Result<Self> {
-        let opts = ReadOptions { want_style, ..Default::default() };
+        let opts = ReadOptions {
+            want_style,
+            ..Default::default()
+        };
         let mut acc = Accumulator::new(&opts);
         for (i, r) in rows.iter().enumerate() {
             let style = if want_style {
-                match (r.tokens_a, r.tokens_b, r.headers_a, r.headers_b, r.lists_a, r.lists_b, r.bold_a, r.bold_b) {
-                    (Some(ta), Some(tb), Some(ha), Some(hb), Some(la), Some(lb), Some(ba), Some(bb)) => Some((
-                        Style { tokens: ta as f64, headers: ha as f64, lists: la as f64, bold: ba as f64 },
-                        Style { tokens: tb as f64, headers: hb as f64, lists: lb as f64, bold: bb as f64 },
+                match (
+                    r.tokens_a,
+                    r.tokens_b,
+                    r.headers_a,
+                    r.headers_b,
+                    r.lists_a,
+                    r.lists_b,
+                    r.bold_a,
+                    r.bold_b,
+                ) {
+                    (
+                        Some(ta),
+                        Some(tb),
+                        Some(ha),
+                        Some(hb),
+                        Some(la),
+                        Some(lb),
+                        Some(ba),
+                        Some(bb),
+                    ) => Some((
+                        Style {
+                            tokens: ta as f64,
+                            headers: ha as f64,
+                            lists: la as f64,
+                            bold: ba as f64,
+                        },
+                        Style {
+                            tokens: tb as f64,
+                            headers: hb as f64,
+                            lists: lb as f64,
+                            bold: bb as f64,
+                        },
                     )),
                     _ => None,
                 }
             } else {
                 None
             };
-            acc.push(Path::new("<rows>"), i + 2, &r.model_a, &r.model_b, &r.winner, &r.judge, r.tstamp, style)?;
+            acc.push(
+                Path::new("<rows>"),
+                i + 2,
+                &r.model_a,
+                &r.model_b,
+                &r.winner,
+                &r.judge,
+                r.tstamp,
+                style,
+            )?;
         }
         Ok(acc.finish())
     }
@@ -175,7 +229,11 @@ impl std::hash::Hasher for Fnv {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
         for &b in bytes {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -197,7 +255,15 @@ struct Accumulator<'o> {
 
 impl<'o> Accumulator<'o> {
     fn new(opts: &'o ReadOptions) -> Self {
-        Accumulator { opts, index: FnvMap::default(), out: Battles::default(), judges: Default::default(), last_judge: String::new(), dropped: Default::default(), style: Vec::new() }
+        Accumulator {
+            opts,
+            index: FnvMap::default(),
+            out: Battles::default(),
+            judges: Default::default(),
+            last_judge: String::new(),
+            dropped: Default::default(),
+            style: Vec::new(),
+        }
     }
 
     fn intern(&mut self, name: &str) -> u32 {
@@ -215,9 +281,24 @@ impl<'o> Accumulator<'o> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, path: &Path, line: usize, a: &str, b: &str, winner: &str, judge: &str, tstamp: f64, style: Option<(Style, Style)>) -> Result<()> {
+    fn push(
+        &mut self,
+        path: &Path,
+        line: usize,
+        a: &str,
+        b: &str,
+        winner: &str,
+        judge: &str,
+        tstamp: f64,
+        style: Option<(Style, Style)>,
+    ) -> Result<()> {
         let Some(w) = Winner::parse(winner) else {
-            return Err(Error::file(path, format!("row {line}: winner `{winner}` is not one of model_a, model_b, tie, tie (bothbad)")));
+            return Err(Error::file(
+                path,
+                format!(
+                    "row {line}: winner `{winner}` is not one of model_a, model_b, tie, tie (bothbad)"
+                ),
+            ));
         };
         if a.is_empty() || b.is_empty() {
             return Err(Error::file(path, format!("row {line}: empty model name")));
@@ -252,14 +333,25 @@ impl<'o> Accumulator<'o> {
             self.last_judge = judge.to_string();
         }
         let (a, b) = (self.intern(a), self.intern(b));
-        self.out.battles.push(Battle { a, b, winner: w, tstamp });
+        self.out.battles.push(Battle {
+            a,
+            b,
+            winner: w,
+            tstamp,
+        });
         Ok(())
     }
 
     /// Appends another accumulator's battles (a later piece of the same input).
     fn absorb(&mut self, part: Accumulator) {
         let map: Vec<u32> = part.out.models.iter().map(|m| self.intern(m)).collect();
-        self.out.battles.extend(part.out.battles.iter().map(|x| Battle { a: map[x.a as usize], b: map[x.b as usize], ..*x }));
+        self.out
+            .battles
+            .extend(part.out.battles.iter().map(|x| Battle {
+                a: map[x.a as usize],
+                b: map[x.b as usize],
+                ..*x
+            }));
         self.style.extend(part.style);
         self.judges.extend(part.judges);
         for (why, n) in part.dropped {
@@ -276,7 +368,10 @@ impl<'o> Accumulator<'o> {
         for (new, &old) in order.iter().enumerate() {
             remap[old as usize] = new as u32;
         }
-        self.out.models = order.iter().map(|&o| std::mem::take(&mut self.out.models[o as usize])).collect();
+        self.out.models = order
+            .iter()
+            .map(|&o| std::mem::take(&mut self.out.models[o as usize]))
+            .collect();
         for x in &mut self.out.battles {
             x.a = remap[x.a as usize];
             x.b = remap[x.b as usize];
@@ -303,8 +398,27 @@ struct Cols {
 
 fn columns(path: &Path, header: &csv::ByteRecord) -> Result<Cols> {
     let find = |name: &str| header.iter().position(|h| h == name.as_bytes());
-    let need = |name: &str| find(name).ok_or_else(|| Error::file(path, format!("not a battles file: no `{name}` column (expected {})", BATTLE_COLUMNS.join(","))));
-    let style_names = ["tokens_a", "tokens_b", "headers_a", "headers_b", "lists_a", "lists_b", "bold_a", "bold_b"];
+    let need = |name: &str| {
+        find(name).ok_or_else(|| {
+            Error::file(
+                path,
+                format!(
+                    "not a battles file: no `{name}` column (expected {})",
+                    BATTLE_COLUMNS.join(",")
+                ),
+            )
+        })
+    };
+    let style_names = [
+        "tokens_a",
+        "tokens_b",
+        "headers_a",
+        "headers_b",
+        "lists_a",
+        "lists_b",
+        "bold_a",
+        "bold_b",
+    ];
     let style: Option<Vec<usize>> = style_names.iter().map(|n| find(n)).collect();
     Ok(Cols {
         a: need("model_a")?,
@@ -327,20 +441,32 @@ fn columns(path: &Path, header: &csv::ByteRecord) -> Result<Cols> {
 pub fn read(paths: &[impl AsRef<Path>], opts: &ReadOptions) -> Result<Battles> {
     let mut acc = Accumulator::new(opts);
     let mut warnings = Vec::new();
-    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(8);
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(8);
     for path in paths {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
         let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         if complete < bytes.len() {
-            warnings.push(format!("{}: dropped a torn last line ({} bytes) left by an interrupted write", path.display(), bytes.len() - complete));
+            warnings.push(format!(
+                "{}: dropped a torn last line ({} bytes) left by an interrupted write",
+                path.display(),
+                bytes.len() - complete
+            ));
         }
         let data = &bytes[..complete];
         let mut rdr = csv::ReaderBuilder::new().from_reader(data);
-        let header = rdr.byte_headers().map_err(|e| Error::file(path, e))?.clone();
+        let header = rdr
+            .byte_headers()
+            .map_err(|e| Error::file(path, e))?
+            .clone();
         let cols = columns(path, &header)?;
         if opts.want_style && cols.style.is_none() {
-            return Err(Error::file(path, "style control needs the tokens/headers/lists/bold columns"));
+            return Err(Error::file(
+                path,
+                "style control needs the tokens/headers/lists/bold columns",
+            ));
         }
         // Where the header record ends (a quoted header may span lines).
         let body_start = (rdr.position().byte() as usize).min(data.len());
@@ -354,11 +480,16 @@ pub fn read(paths: &[impl AsRef<Path>], opts: &ReadOptions) -> Result<Battles> {
                         let cols = &cols;
                         s.spawn(move || {
                             let mut a = Accumulator::new(opts);
-                            parse_rows(path, piece, cols, opts, &mut a, 1).ok().map(|_| a)
+                            parse_rows(path, piece, cols, opts, &mut a, 1)
+                                .ok()
+                                .map(|_| a)
                         })
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().ok().flatten()).collect()
+                handles
+                    .into_iter()
+                    .map(|h| h.join().ok().flatten())
+                    .collect()
             });
             if parts.iter().all(Option::is_some) {
                 for part in parts.into_iter().flatten() {
@@ -380,7 +511,9 @@ fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
     let mut start = 0;
     for k in 1..n {
         let target = (body.len() * k / n).max(start);
-        let Some(off) = body[target..].iter().position(|&b| b == b'\n') else { break };
+        let Some(off) = body[target..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
         let end = target + off + 1;
         if end > start {
             pieces.push(&body[start..end]);
@@ -394,8 +527,17 @@ fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
 }
 
 /// Parses header-less rows; `line` is the file line before the first of them (for errors).
-fn parse_rows(path: &Path, body: &[u8], cols: &Cols, opts: &ReadOptions, acc: &mut Accumulator, mut line: usize) -> Result<()> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_reader(body);
+fn parse_rows(
+    path: &Path,
+    body: &[u8],
+    cols: &Cols,
+    opts: &ReadOptions,
+    acc: &mut Accumulator,
+    mut line: usize,
+) -> Result<()> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(body);
     let mut rec = csv::ByteRecord::new();
     loop {
         match rdr.read_byte_record(&mut rec) {
@@ -405,12 +547,16 @@ fn parse_rows(path: &Path, body: &[u8], cols: &Cols, opts: &ReadOptions, acc: &m
         }
         line += 1;
         let field = |i: usize| -> Result<&str> {
-            let f = rec.get(i).ok_or_else(|| Error::file(path, format!("row {line}: too few fields")))?;
+            let f = rec
+                .get(i)
+                .ok_or_else(|| Error::file(path, format!("row {line}: too few fields")))?;
             std::str::from_utf8(f).map_err(|_| Error::file(path, format!("row {line}: not UTF-8")))
         };
         let tstamp = match field(cols.tstamp)? {
             "" => 0.0,
-            t => t.parse::<f64>().map_err(|_| Error::file(path, format!("row {line}: tstamp `{t}` is not a number")))?,
+            t => t.parse::<f64>().map_err(|_| {
+                Error::file(path, format!("row {line}: tstamp `{t}` is not a number"))
+            })?,
         };
         let style = match (opts.want_style, cols.style) {
             (true, Some(ix)) => {
@@ -419,17 +565,36 @@ fn parse_rows(path: &Path, body: &[u8], cols: &Cols, opts: &ReadOptions, acc: &m
                 for (k, &i) in ix.iter().enumerate() {
                     match field(i)? {
                         "" => ok = false,
-                        s => v[k] = s.parse::<f64>().map_err(|_| Error::file(path, format!("row {line}: `{s}` is not a count")))?,
+                        s => {
+                            v[k] = s.parse::<f64>().map_err(|_| {
+                                Error::file(path, format!("row {line}: `{s}` is not a count"))
+                            })?
+                        }
                     }
                 }
                 ok.then_some((
-                    Style { tokens: v[0], headers: v[2], lists: v[4], bold: v[6] },
-                    Style { tokens: v[1], headers: v[3], lists: v[5], bold: v[7] },
+                    Style {
+                        tokens: v[0],
+                        headers: v[2],
+                        lists: v[4],
+                        bold: v[6],
+                    },
+                    Style {
+                        tokens: v[1],
+                        headers: v[3],
+                        lists: v[5],
+                        bold: v[7],
+                    },
                 ))
             }
             _ => None,
         };
-        let (a, b, w, j) = (field(cols.a)?, field(cols.b)?, field(cols.winner)?, field(cols.judge)?);
+        let (a, b, w, j) = (
+            field(cols.a)?,
+            field(cols.b)?,
+            field(cols.winner)?,
+            field(cols.judge)?,
+        );
         acc.push(path, line, a, b, w, j, tstamp, style)?;
     }
     Ok(())
@@ -442,7 +607,13 @@ pub fn read_rows(path: &Path) -> Result<Vec<BattleRow>> {
     let mut rdr = csv::Reader::from_reader(&bytes[..complete]);
     let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
     if header.iter().ne(BATTLE_COLUMNS.iter().copied()) {
-        return Err(Error::file(path, format!("unknown battles schema: expected columns {}", BATTLE_COLUMNS.join(","))));
+        return Err(Error::file(
+            path,
+            format!(
+                "unknown battles schema: expected columns {}",
+                BATTLE_COLUMNS.join(",")
+            ),
+        ));
     }
     let mut rows = Vec::new();
     for (i, r) in rdr.deserialize::<BattleRow>().enumerate() {
@@ -461,7 +632,9 @@ pub fn appender(path: &Path) -> Result<CsvAppender> {
 
 /// Seconds since the Unix epoch, for `tstamp`.
 pub fn now_tstamp() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]
@@ -482,9 +655,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("battles.csv");
         let mut w = appender(&p).unwrap();
-        let row = BattleRow { battle_id: "1".into(), model_a: "x, \"q\"".into(), model_b: "y".into(), winner: "tie (bothbad)".into(), judge: "human".into(), ..Default::default() };
+        let row = BattleRow {
+            battle_id: "1".into(),
+            model_a: "x, \"q\"".into(),
+            model_b: "y".into(),
+            winner: "tie (bothbad)".into(),
+            judge: "human".into(),
+            ..Default::default()
+        };
         w.append(&row).unwrap();
-        w.append(&BattleRow { winner: "model_b".into(), ..row.clone() }).unwrap();
+        w.append(&BattleRow {
+            winner: "model_b".into(),
+            ..row.clone()
+        })
+        .unwrap();
         drop(w);
         let mut bytes = std::fs::read(&p).unwrap();
         bytes.extend_from_slice(b"3,x,y,mod");
@@ -501,8 +685,17 @@ mod tests {
     fn bad_winner_is_located() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.csv");
-        std::fs::write(&p, format!("{}\n1,a,b,model_c,h,p,0,0,,,,,,,,,\n", BATTLE_COLUMNS.join(","))).unwrap();
-        let e = read(&[&p], &ReadOptions::default()).unwrap_err().to_string();
+        std::fs::write(
+            &p,
+            format!(
+                "{}\n1,a,b,model_c,h,p,0,0,,,,,,,,,\n",
+                BATTLE_COLUMNS.join(",")
+            ),
+        )
+        .unwrap();
+        let e = read(&[&p], &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("row 2") && e.contains("model_c"), "{e}");
     }
 
@@ -510,11 +703,15 @@ mod tests {
     fn parallel_pieces_read_like_one() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big.csv");
-        crate::arena::synth::Synth::new(7, 3).write_csv(&p, 120_000, 0.1, 3).unwrap();
+        crate::arena::synth::Synth::new(7, 3)
+            .write_csv(&p, 120_000, 0.1, 3)
+            .unwrap();
         let whole = read(&[&p], &ReadOptions::default()).unwrap();
         assert_eq!(whole.battles.len(), 120_000);
         // The serial path, forced by a quote in the file, must give the same battles.
-        let text = std::fs::read_to_string(&p).unwrap().replacen("synthetic", "\"synthetic\"", 1);
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replacen("synthetic", "\"synthetic\"", 1);
         let q = dir.path().join("quoted.csv");
         std::fs::write(&q, text).unwrap();
         let serial = read(&[&q], &ReadOptions::default()).unwrap();
@@ -525,7 +722,9 @@ mod tests {
         let mut text = std::fs::read_to_string(&p).unwrap();
         text.push_str("x,m1,m2,left,j,p,1,1,,,,,,,,,\n");
         std::fs::write(&p, text).unwrap();
-        let e = read(&[&p], &ReadOptions::default()).unwrap_err().to_string();
+        let e = read(&[&p], &ReadOptions::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("row 120002") && e.contains("left"), "{e}");
         let pieces = split_lines(b"a\nbb\nccc\nd\n", 3);
         assert_eq!(pieces.concat(), b"a\nbb\nccc\nd\n");

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Binomial, Distribution};
 
-use super::bradley_terry::{fit, pair_weights, to_elo, FitOptions, PairCount, PairCounts};
+use super::bradley_terry::{FitOptions, PairCount, PairCounts, fit, pair_weights, to_elo};
 use crate::measure::stats::percentile_sorted;
 
 pub const DEFAULT_ROUNDS: usize = 1000;
@@ -59,17 +59,31 @@ pub fn resample(pc: &PairCounts, rng: &mut ChaCha8Rng, out: &mut PairCounts) {
             }
             let prob = (c / mass).clamp(0.0, 1.0);
             mass -= c;
-            let x = if prob >= 1.0 { left } else { Binomial::new(left, prob).map_or(0, |d| d.sample(rng)) };
+            let x = if prob >= 1.0 {
+                left
+            } else {
+                Binomial::new(left, prob).map_or(0, |d| d.sample(rng))
+            };
             left -= x;
             x as f64
         };
         let (a, t, b) = (cell(p.wins_i), cell(p.ties), cell(p.wins_j));
-        out.pairs.push(PairCount { i: p.i, j: p.j, wins_i: a, ties: t, wins_j: b });
+        out.pairs.push(PairCount {
+            i: p.i,
+            j: p.j,
+            wins_i: a,
+            ties: t,
+            wins_j: b,
+        });
     }
 }
 
 /// The ratings of each round (rounds × models, Elo scale).
-pub fn rounds(pc: &PairCounts, theta_hat: &[f64], opts: &BootstrapOptions) -> (Vec<Vec<f64>>, usize) {
+pub fn rounds(
+    pc: &PairCounts,
+    theta_hat: &[f64],
+    opts: &BootstrapOptions,
+) -> (Vec<Vec<f64>>, usize) {
     let threads = opts.threads.clamp(1, 64).min(opts.rounds.max(1));
     let per = opts.rounds.div_ceil(threads);
     let results: Vec<(Vec<Vec<f64>>, usize)> = std::thread::scope(|s| {
@@ -80,8 +94,14 @@ pub fn rounds(pc: &PairCounts, theta_hat: &[f64], opts: &BootstrapOptions) -> (V
                 s.spawn(move || {
                     let mut out = Vec::with_capacity(hi - lo);
                     let mut bad = 0;
-                    let mut sample = PairCounts { models: pc.models, pairs: Vec::with_capacity(pc.pairs.len()) };
-                    let fit_opts = FitOptions { tol: opts.fit.tol.max(ROUND_TOL), ..opts.fit };
+                    let mut sample = PairCounts {
+                        models: pc.models,
+                        pairs: Vec::with_capacity(pc.pairs.len()),
+                    };
+                    let fit_opts = FitOptions {
+                        tol: opts.fit.tol.max(ROUND_TOL),
+                        ..opts.fit
+                    };
                     for r in lo..hi {
                         let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
                         rng.set_stream(r as u64);
@@ -97,7 +117,10 @@ pub fn rounds(pc: &PairCounts, theta_hat: &[f64], opts: &BootstrapOptions) -> (V
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     let mut all = Vec::with_capacity(opts.rounds);
     let mut bad = 0;
@@ -122,7 +145,11 @@ pub fn intervals(pc: &PairCounts, theta_hat: &[f64], opts: &BootstrapOptions) ->
         low[m] = percentile_sorted(&col, 2.5);
         high[m] = percentile_sorted(&col, 97.5);
     }
-    Intervals { low, high, unconverged }
+    Intervals {
+        low,
+        high,
+        unconverged,
+    }
 }
 
 /// Ranks from intervals. Upper-bound rank (the best the data allow): 1 + the number of
@@ -149,12 +176,27 @@ mod tests {
         let pc = PairCounts {
             models: 3,
             pairs: vec![
-                PairCount { i: 0, j: 1, wins_i: 500.0, ties: 0.0, wins_j: 300.0 },
-                PairCount { i: 1, j: 2, wins_i: 100.0, ties: 100.0, wins_j: 0.0 },
+                PairCount {
+                    i: 0,
+                    j: 1,
+                    wins_i: 500.0,
+                    ties: 0.0,
+                    wins_j: 300.0,
+                },
+                PairCount {
+                    i: 1,
+                    j: 2,
+                    wins_i: 100.0,
+                    ties: 100.0,
+                    wins_j: 0.0,
+                },
             ],
         };
         let mut rng = ChaCha8Rng::seed_from_u64(7);
-        let mut out = PairCounts { models: 0, pairs: vec![] };
+        let mut out = PairCounts {
+            models: 0,
+            pairs: vec![],
+        };
         resample(&pc, &mut rng, &mut out);
         assert_eq!(out.total(), 1000.0);
         assert_eq!(out.pairs[0].ties, 0.0);

@@ -62,11 +62,21 @@ impl PairCounts {
         let mut slot = vec![u32::MAX; k * k];
         let mut pairs: Vec<PairCount> = Vec::new();
         for x in &b.battles {
-            let (i, j, w) = if x.a < x.b { (x.a, x.b, x.winner) } else { (x.b, x.a, x.winner.mirrored()) };
+            let (i, j, w) = if x.a < x.b {
+                (x.a, x.b, x.winner)
+            } else {
+                (x.b, x.a, x.winner.mirrored())
+            };
             let s = &mut slot[i as usize * k + j as usize];
             if *s == u32::MAX {
                 *s = pairs.len() as u32;
-                pairs.push(PairCount { i, j, wins_i: 0.0, ties: 0.0, wins_j: 0.0 });
+                pairs.push(PairCount {
+                    i,
+                    j,
+                    wins_i: 0.0,
+                    ties: 0.0,
+                    wins_j: 0.0,
+                });
             }
             let p = &mut pairs[*s as usize];
             match w {
@@ -92,7 +102,16 @@ pub fn pair_weights(pc: &PairCounts, inverse_frequency: bool) -> Vec<f64> {
     }
     let played = pc.pairs.iter().filter(|p| p.n() > 0.0).count().max(1) as f64;
     let total = pc.total();
-    pc.pairs.iter().map(|p| if p.n() > 0.0 { total / (played * p.n()) } else { 0.0 }).collect()
+    pc.pairs
+        .iter()
+        .map(|p| {
+            if p.n() > 0.0 {
+                total / (played * p.n())
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -105,7 +124,11 @@ pub struct FitOptions {
 
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { ridge: DEFAULT_RIDGE, max_iter: 100, tol: 1e-11 }
+        FitOptions {
+            ridge: DEFAULT_RIDGE,
+            max_iter: 100,
+            tol: 1e-11,
+        }
     }
 }
 
@@ -118,12 +141,21 @@ pub struct Fit {
 }
 
 fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { let e = x.exp(); e / (1.0 + e) }
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
 }
 
 /// log σ(x), stable for large |x|.
 fn log_sigmoid(x: f64) -> f64 {
-    if x >= 0.0 { -(-x).exp().ln_1p() } else { x - x.exp().ln_1p() }
+    if x >= 0.0 {
+        -(-x).exp().ln_1p()
+    } else {
+        x - x.exp().ln_1p()
+    }
 }
 
 /// The objective L(θ). Per pair, s log σ(d) + (n − s) log σ(−d) = n log σ(d) − (n − s) d,
@@ -141,7 +173,14 @@ pub fn loss(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64]) -> f64 {
 
 /// L(θ), and its gradient and Hessian (row-major) in the same pass over the pairs: one
 /// exponential and one logarithm per pair.
-fn eval(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64], g: &mut [f64], h: &mut [f64]) -> f64 {
+fn eval(
+    pc: &PairCounts,
+    w: &[f64],
+    ridge: f64,
+    theta: &[f64],
+    g: &mut [f64],
+    h: &mut [f64],
+) -> f64 {
     let k = pc.models;
     g.iter_mut().zip(theta).for_each(|(gi, t)| *gi = ridge * t);
     h.iter_mut().for_each(|x| *x = 0.0);
@@ -158,7 +197,11 @@ fn eval(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64], g: &mut [f64], h:
         let d = theta[i] - theta[j];
         // e = exp(−|d|): σ(d) and log σ(d) both follow without overflow.
         let e = (-d.abs()).exp();
-        let (q, log_q) = if d >= 0.0 { (1.0 / (1.0 + e), -e.ln_1p()) } else { (e / (1.0 + e), d - e.ln_1p()) };
+        let (q, log_q) = if d >= 0.0 {
+            (1.0 / (1.0 + e), -e.ln_1p())
+        } else {
+            (e / (1.0 + e), d - e.ln_1p())
+        };
         let s = p.wins_i + 0.5 * p.ties;
         l -= wp * (n * log_q - (n - s) * d);
         let r = wp * (s - n * q);
@@ -200,7 +243,11 @@ pub fn fit(pc: &PairCounts, w: &[f64], opts: &FitOptions, start: Option<&[f64]>)
     let k = pc.models;
     let mut theta = start.map_or_else(|| vec![0.0; k], <[f64]>::to_vec);
     if k < 2 {
-        return Fit { theta, iterations: 0, converged: true };
+        return Fit {
+            theta,
+            iterations: 0,
+            converged: true,
+        };
     }
     recenter(&mut theta);
     let (mut g, mut h) = (vec![0.0; k], vec![0.0; k * k]);
@@ -211,7 +258,11 @@ pub fn fit(pc: &PairCounts, w: &[f64], opts: &FitOptions, start: Option<&[f64]>)
     for it in 1..=opts.max_iter {
         lift_gauge(&mut h, k);
         if cholesky(&mut h, k).is_none() {
-            return Fit { theta, iterations: it, converged: false };
+            return Fit {
+                theta,
+                iterations: it,
+                converged: false,
+            };
         }
         step.iter_mut().zip(&g).for_each(|(s, x)| *s = -x);
         cholesky_solve(&h, k, &mut step);
@@ -235,12 +286,28 @@ pub fn fit(pc: &PairCounts, w: &[f64], opts: &FitOptions, start: Option<&[f64]>)
             t *= 0.5;
         }
         match taken {
-            None => return Fit { theta, iterations: it, converged: false },
-            Some(m) if m < opts.tol => return Fit { theta, iterations: it, converged: true },
+            None => {
+                return Fit {
+                    theta,
+                    iterations: it,
+                    converged: false,
+                };
+            }
+            Some(m) if m < opts.tol => {
+                return Fit {
+                    theta,
+                    iterations: it,
+                    converged: true,
+                };
+            }
             Some(_) => {}
         }
     }
-    Fit { theta, iterations: opts.max_iter, converged: false }
+    Fit {
+        theta,
+        iterations: opts.max_iter,
+        converged: false,
+    }
 }
 
 /// Sandwich covariance H⁻¹ G H⁻¹ of θ̂ (row-major k × k), projected onto Σθ = 0.
@@ -255,7 +322,9 @@ pub fn sandwich(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64]) -> Option
     for (p, &wp) in pc.pairs.iter().zip(w) {
         let (i, j) = (p.i as usize, p.j as usize);
         let q = sigmoid(theta[i] - theta[j]);
-        let c = wp * wp * (p.wins_i * (1.0 - q).powi(2) + p.ties * (0.5 - q).powi(2) + p.wins_j * q * q);
+        let c = wp
+            * wp
+            * (p.wins_i * (1.0 - q).powi(2) + p.ties * (0.5 - q).powi(2) + p.wins_j * q * q);
         gm[i * k + i] += c;
         gm[j * k + j] += c;
         gm[i * k + j] -= c;
@@ -273,7 +342,11 @@ pub fn sandwich(pc: &PairCounts, w: &[f64], ridge: f64, theta: &[f64]) -> Option
             all += cov[i * k + j] / (k * k) as f64;
         }
     }
-    Some((0..k * k).map(|x| cov[x] - row[x / k] - col[x % k] + all).collect())
+    Some(
+        (0..k * k)
+            .map(|x| cov[x] - row[x / k] - col[x % k] + all)
+            .collect(),
+    )
 }
 
 /// Ratings on the Elo scale: 1000 + 400/ln 10 × θ (mean 1000), or shifted so that the anchor
@@ -294,7 +367,19 @@ mod tests {
     use super::*;
 
     fn counts(models: usize, pairs: &[(u32, u32, f64, f64, f64)]) -> PairCounts {
-        PairCounts { models, pairs: pairs.iter().map(|&(i, j, a, t, b)| PairCount { i, j, wins_i: a, ties: t, wins_j: b }).collect() }
+        PairCounts {
+            models,
+            pairs: pairs
+                .iter()
+                .map(|&(i, j, a, t, b)| PairCount {
+                    i,
+                    j,
+                    wins_i: a,
+                    ties: t,
+                    wins_j: b,
+                })
+                .collect(),
+        }
     }
 
     #[test]
@@ -302,7 +387,15 @@ mod tests {
         // With 2 models and no ridge the MLE is d = logit(s/n): 30 + 10/2 of 50 → 0.7.
         let pc = counts(2, &[(0, 1, 30.0, 10.0, 10.0)]);
         let w = pair_weights(&pc, false);
-        let f = fit(&pc, &w, &FitOptions { ridge: 0.0, ..Default::default() }, None);
+        let f = fit(
+            &pc,
+            &w,
+            &FitOptions {
+                ridge: 0.0,
+                ..Default::default()
+            },
+            None,
+        );
         let d = f.theta[0] - f.theta[1];
         assert!((d - (0.7f64 / 0.3).ln()).abs() < 1e-10, "{d}");
         assert!(f.converged);
@@ -319,7 +412,14 @@ mod tests {
 
     #[test]
     fn sandwich_is_positive_on_the_diagonal() {
-        let pc = counts(3, &[(0, 1, 30.0, 5.0, 20.0), (1, 2, 25.0, 5.0, 25.0), (0, 2, 35.0, 0.0, 15.0)]);
+        let pc = counts(
+            3,
+            &[
+                (0, 1, 30.0, 5.0, 20.0),
+                (1, 2, 25.0, 5.0, 25.0),
+                (0, 2, 35.0, 0.0, 15.0),
+            ],
+        );
         let w = pair_weights(&pc, false);
         let f = fit(&pc, &w, &FitOptions::default(), None);
         let c = sandwich(&pc, &w, DEFAULT_RIDGE, &f.theta).unwrap();

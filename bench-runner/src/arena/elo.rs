@@ -33,7 +33,16 @@ mod tests {
 
     #[test]
     fn one_win_moves_two_points_each() {
-        let b = Battles { models: vec!["a".into(), "b".into()], battles: vec![Battle { a: 0, b: 1, winner: Winner::A, tstamp: 0.0 }], ..Default::default() };
+        let b = Battles {
+            models: vec!["a".into(), "b".into()],
+            battles: vec![Battle {
+                a: 0,
+                b: 1,
+                winner: Winner::A,
+                tstamp: 0.0,
+            }],
+            ..Default::default()
+        };
         assert_eq!(online(&b), vec![1002.0, 998.0]);
     }
 }

@@ -25,7 +25,12 @@ fn count(meta: Option<&Value>, key: &str) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f.max(0.0) as u64)),
         // {"h1": 0, "h2": 3, …} or {"ordered": 1, "unordered": 4} or {"**": 2, "__": 0}
-        Value::Object(m) => Some(m.values().filter_map(Value::as_f64).map(|f| f.max(0.0) as u64).sum()),
+        Value::Object(m) => Some(
+            m.values()
+                .filter_map(Value::as_f64)
+                .map(|f| f.max(0.0) as u64)
+                .sum(),
+        ),
         _ => None,
     }
 }
@@ -33,7 +38,12 @@ fn count(meta: Option<&Value>, key: &str) -> Option<u64> {
 fn records(path: &Path, text: &str) -> Result<Vec<Value>> {
     let t = text.trim_start();
     if t.starts_with('[') {
-        let v: Value = serde_json::from_str(t).map_err(|e| Error::Input { path: path.into(), line: e.line(), col: e.column(), message: e.to_string() })?;
+        let v: Value = serde_json::from_str(t).map_err(|e| Error::Input {
+            path: path.into(),
+            line: e.line(),
+            col: e.column(),
+            message: e.to_string(),
+        })?;
         match v {
             Value::Array(a) => Ok(a),
             _ => Err(Error::file(path, "expected a JSON array of battles")),
@@ -42,7 +52,14 @@ fn records(path: &Path, text: &str) -> Result<Vec<Value>> {
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::Input { path: path.into(), line: i + 1, col: e.column(), message: e.to_string() }))
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| Error::Input {
+                    path: path.into(),
+                    line: i + 1,
+                    col: e.column(),
+                    message: e.to_string(),
+                })
+            })
             .collect()
     }
 }
@@ -51,14 +68,21 @@ fn records(path: &Path, text: &str) -> Result<Vec<Value>> {
 pub fn convert(path: &Path, text: &str) -> Result<(Vec<BattleRow>, ImportSummary)> {
     let recs = records(path, text)?;
     let mut out = Vec::new();
-    let mut sum = ImportSummary { records: recs.len(), ..Default::default() };
+    let mut sum = ImportSummary {
+        records: recs.len(),
+        ..Default::default()
+    };
     for (i, r) in recs.iter().enumerate() {
         let bad = |what: &str| Error::file(path, format!("battle {} (0-based {i}): {what}", i + 1));
         let s = |k: &str| r.get(k).and_then(Value::as_str);
         let model_a = s("model_a").ok_or_else(|| bad("no `model_a`"))?;
         let model_b = s("model_b").ok_or_else(|| bad("no `model_b`"))?;
         let winner = s("winner").ok_or_else(|| bad("no `winner`"))?;
-        let w = Winner::parse(winner).ok_or_else(|| bad(&format!("winner `{winner}` is not one of model_a, model_b, tie, tie (bothbad)")))?;
+        let w = Winner::parse(winner).ok_or_else(|| {
+            bad(&format!(
+                "winner `{winner}` is not one of model_a, model_b, tie, tie (bothbad)"
+            ))
+        })?;
         if r.get("anony").and_then(Value::as_bool) != Some(true) {
             sum.skipped_named += 1;
             continue;
@@ -116,9 +140,28 @@ mod tests {
  {"model_a":"x","model_b":"y","winner":"tie (bothbad)","judge":"u2","turn":1,"anony":false,"tstamp":2}
 ]"#;
         let (rows, sum) = convert(Path::new("t.json"), text).unwrap();
-        assert_eq!(sum, ImportSummary { records: 2, kept: 1, skipped_named: 1 });
-        assert_eq!((rows[0].headers_a, rows[0].lists_a, rows[0].bold_a, rows[0].tokens_b), (Some(3), Some(3), Some(4), Some(20)));
-        let e = convert(Path::new("t.json"), r#"{"model_a":"x","model_b":"y","winner":"left","anony":true}"#).unwrap_err();
+        assert_eq!(
+            sum,
+            ImportSummary {
+                records: 2,
+                kept: 1,
+                skipped_named: 1
+            }
+        );
+        assert_eq!(
+            (
+                rows[0].headers_a,
+                rows[0].lists_a,
+                rows[0].bold_a,
+                rows[0].tokens_b
+            ),
+            (Some(3), Some(3), Some(4), Some(20))
+        );
+        let e = convert(
+            Path::new("t.json"),
+            r#"{"model_a":"x","model_b":"y","winner":"left","anony":true}"#,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("left"));
     }
 }

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::answers::{read_answers, read_prompts, Answer, JsonlAppender, PromptItem};
+use super::answers::{Answer, JsonlAppender, PromptItem, read_answers, read_prompts};
 use super::battles::{self, BattleRow, Winner};
 use super::style;
 use crate::backend::{Backend, BackendConfig, Config, Message, Prompt, Request};
@@ -72,7 +72,10 @@ pub fn judge_prompt(question: &str, a: &str, b: &str) -> String {
 
 /// Reads a verdict out of the judge's reply: `A`, `B`, `C` or `?`.
 pub fn parse_verdict(reply: &str) -> &'static str {
-    let last = ["[[A]]", "[[B]]", "[[C]]"].iter().filter_map(|t| reply.rfind(t).map(|i| (i, *t))).max_by_key(|x| x.0);
+    let last = ["[[A]]", "[[B]]", "[[C]]"]
+        .iter()
+        .filter_map(|t| reply.rfind(t).map(|i| (i, *t)))
+        .max_by_key(|x| x.0);
     match last.map(|x| x.1) {
         Some("[[A]]") => return "A",
         Some("[[B]]") => return "B",
@@ -117,7 +120,7 @@ pub fn battle_id(prompt_id: &str, x: &str, y: &str) -> String {
 async fn interrupted() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         if let Ok(mut term) = signal(SignalKind::terminate()) {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
@@ -142,12 +145,33 @@ async fn connect(bc: &BackendConfig, dir: &Path) -> Result<(Backend, String)> {
     Ok((b, label))
 }
 
-fn request(b: &Backend, messages: Vec<Message>, max_tokens: u32, temperature: f64, seed: u64) -> Request {
+fn request(
+    b: &Backend,
+    messages: Vec<Message>,
+    max_tokens: u32,
+    temperature: f64,
+    seed: u64,
+) -> Request {
     let prompt = match b.endpoint() {
         crate::backend::Endpoint::Chat => Prompt::Chat(messages),
-        crate::backend::Endpoint::Completions => Prompt::Text(messages.into_iter().map(|m| m.content).collect::<Vec<_>>().join("\n\n")),
+        crate::backend::Endpoint::Completions => Prompt::Text(
+            messages
+                .into_iter()
+                .map(|m| m.content)
+                .collect::<Vec<_>>()
+                .join("\n\n"),
+        ),
     };
-    Request { prompt, max_tokens, temperature, top_p: 1.0, seed: Some(seed), ignore_eos: false, allow_prefix_cache: true, tools: Default::default() }
+    Request {
+        prompt,
+        max_tokens,
+        temperature,
+        top_p: 1.0,
+        seed: Some(seed),
+        ignore_eos: false,
+        allow_prefix_cache: true,
+        tools: Default::default(),
+    }
 }
 
 pub async fn run(opts: ArenaRunOptions) -> Result<ArenaRunOutcome> {
@@ -177,21 +201,56 @@ async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
     let mut answers = read_answers(&answers_path)?;
     let mut answer_log = JsonlAppender::open(&answers_path)?;
     for bc in &contestants {
-        let have: HashSet<&str> = answers.iter().filter(|a| a.backend == bc.name).map(|a| a.prompt_id.as_str()).collect();
-        let missing: Vec<&PromptItem> = prompts.iter().filter(|p| !have.contains(p.id.as_str())).collect();
+        let have: HashSet<&str> = answers
+            .iter()
+            .filter(|a| a.backend == bc.name)
+            .map(|a| a.prompt_id.as_str())
+            .collect();
+        let missing: Vec<&PromptItem> = prompts
+            .iter()
+            .filter(|p| !have.contains(p.id.as_str()))
+            .collect();
         if missing.is_empty() {
             continue;
         }
-        note(opts.quiet, &format!("answers: {} prompt(s) on backend {}", missing.len(), bc.name));
+        note(
+            opts.quiet,
+            &format!(
+                "answers: {} prompt(s) on backend {}",
+                missing.len(),
+                bc.name
+            ),
+        );
         let (backend, label) = connect(bc, &opts.out).await?;
-        if let Some(other) = answers.iter().find(|a| a.model == label && a.backend != bc.name) {
-            return Err(Error::Usage(format!("backends {} and {} both serve model `{label}`; give one a `model` name in the config", other.backend, bc.name)));
+        if let Some(other) = answers
+            .iter()
+            .find(|a| a.model == label && a.backend != bc.name)
+        {
+            return Err(Error::Usage(format!(
+                "backends {} and {} both serve model `{label}`; give one a `model` name in the config",
+                other.backend, bc.name
+            )));
         }
         for p in missing {
-            let req = request(&backend, vec![Message { role: "user".into(), content: p.text.clone() }], opts.max_tokens, opts.temperature, opts.seed);
+            let req = request(
+                &backend,
+                vec![Message {
+                    role: "user".into(),
+                    content: p.text.clone(),
+                }],
+                opts.max_tokens,
+                opts.temperature,
+                opts.seed,
+            );
             let r = backend.generate(&req).await;
             if let Some(e) = &r.error {
-                out.failures.push(format!("{} on prompt {}: {}: {}", bc.name, p.id, e.category.as_str(), e.message));
+                out.failures.push(format!(
+                    "{} on prompt {}: {}: {}",
+                    bc.name,
+                    p.id,
+                    e.category.as_str(),
+                    e.message
+                ));
                 continue;
             }
             let a = Answer {
@@ -221,13 +280,27 @@ async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
             out.failures.push(format!("{}: no answers at all", bc.name));
         }
     }
-    let index: HashMap<(&str, &str), &Answer> = answers.iter().filter(|a| labels.contains(&a.model)).map(|a| ((a.prompt_id.as_str(), a.model.as_str()), a)).collect();
+    let index: HashMap<(&str, &str), &Answer> = answers
+        .iter()
+        .filter(|a| labels.contains(&a.model))
+        .map(|a| ((a.prompt_id.as_str(), a.model.as_str()), a))
+        .collect();
 
     // 2. What is already decided.
-    let done: HashSet<String> = if battles_path.exists() { battles::read_rows(&battles_path)?.into_iter().map(|r| r.battle_id).collect() } else { HashSet::new() };
+    let done: HashSet<String> = if battles_path.exists() {
+        battles::read_rows(&battles_path)?
+            .into_iter()
+            .map(|r| r.battle_id)
+            .collect()
+    } else {
+        HashSet::new()
+    };
     let mut judged: BTreeMap<(String, String), Judgment> = BTreeMap::new();
     if judgments_path.exists() {
-        for line in std::fs::read_to_string(&judgments_path).map_err(|e| Error::file(&judgments_path, e))?.lines() {
+        for line in std::fs::read_to_string(&judgments_path)
+            .map_err(|e| Error::file(&judgments_path, e))?
+            .lines()
+        {
             if let Ok(j) = serde_json::from_str::<Judgment>(line) {
                 judged.insert((j.battle_id.clone(), j.order.clone()), j);
             }
@@ -243,22 +316,42 @@ async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
     for p in &prompts {
         for i in 0..labels.len() {
             for j in i + 1..labels.len() {
-                let (Some(x), Some(y)) = (index.get(&(p.id.as_str(), labels[i].as_str())), index.get(&(p.id.as_str(), labels[j].as_str()))) else { continue };
+                let (Some(x), Some(y)) = (
+                    index.get(&(p.id.as_str(), labels[i].as_str())),
+                    index.get(&(p.id.as_str(), labels[j].as_str())),
+                ) else {
+                    continue;
+                };
                 let id = battle_id(&p.id, &labels[i], &labels[j]);
                 if !done.contains(&id) {
-                    todo.push(Todo { id, prompt: p, x, y });
+                    todo.push(Todo {
+                        id,
+                        prompt: p,
+                        x,
+                        y,
+                    });
                 }
             }
         }
     }
-    let need_judge = todo.iter().any(|t| !judged.contains_key(&(t.id.clone(), "ab".into())) || !judged.contains_key(&(t.id.clone(), "ba".into())));
+    let need_judge = todo.iter().any(|t| {
+        !judged.contains_key(&(t.id.clone(), "ab".into()))
+            || !judged.contains_key(&(t.id.clone(), "ba".into()))
+    });
 
     // 3. Judge, appending each verdict and each decided battle at once.
     let mut battle_log = battles::appender(&battles_path)?;
     let mut judgment_log = JsonlAppender::open(&judgments_path)?;
     let mut judge: Option<(Backend, String)> = None;
     if need_judge {
-        note(opts.quiet, &format!("judging {} battle(s) with backend {}", todo.len(), judge_cfg.name));
+        note(
+            opts.quiet,
+            &format!(
+                "judging {} battle(s) with backend {}",
+                todo.len(),
+                judge_cfg.name
+            ),
+        );
         judge = Some(connect(&judge_cfg, &opts.out).await?);
     }
     'battles: for t in &todo {
@@ -269,15 +362,40 @@ async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
                 verdicts.push(j.clone());
                 continue;
             }
-            let Some((jb, jlabel)) = judge.as_ref() else { continue 'battles };
-            let (a, b) = if order == "ab" { (t.x, t.y) } else { (t.y, t.x) };
+            let Some((jb, jlabel)) = judge.as_ref() else {
+                continue 'battles;
+            };
+            let (a, b) = if order == "ab" {
+                (t.x, t.y)
+            } else {
+                (t.y, t.x)
+            };
             let messages = vec![
-                Message { role: "system".into(), content: JUDGE_SYSTEM.into() },
-                Message { role: "user".into(), content: judge_prompt(&t.prompt.text, &a.text, &b.text) },
+                Message {
+                    role: "system".into(),
+                    content: JUDGE_SYSTEM.into(),
+                },
+                Message {
+                    role: "user".into(),
+                    content: judge_prompt(&t.prompt.text, &a.text, &b.text),
+                },
             ];
-            let r = jb.generate(&request(jb, messages, opts.judge_max_tokens, 0.0, opts.seed)).await;
+            let r = jb
+                .generate(&request(
+                    jb,
+                    messages,
+                    opts.judge_max_tokens,
+                    0.0,
+                    opts.seed,
+                ))
+                .await;
             if let Some(e) = &r.error {
-                out.failures.push(format!("judge on {} ({order}): {}: {}", t.id, e.category.as_str(), e.message));
+                out.failures.push(format!(
+                    "judge on {} ({order}): {}: {}",
+                    t.id,
+                    e.category.as_str(),
+                    e.message
+                ));
                 continue 'battles;
             }
             let j = Judgment {
@@ -296,7 +414,10 @@ async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
         }
         let (ab, ba) = (&verdicts[0], &verdicts[1]);
         let winner = combine(&ab.verdict, &ba.verdict);
-        let (sx, sy) = (style::features(&t.x.text, t.x.tokens), style::features(&t.y.text, t.y.tokens));
+        let (sx, sy) = (
+            style::features(&t.x.text, t.x.tokens),
+            style::features(&t.y.text, t.y.tokens),
+        );
         battle_log.append(&BattleRow {
             battle_id: t.id.clone(),
             model_a: t.x.model.clone(),

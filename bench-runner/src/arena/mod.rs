@@ -22,4 +22,4 @@ pub mod style;
 pub mod synth;
 
 pub use battles::{BattleRow, Battles, Winner};
-pub use rate::{rate, Leaderboard, RateOptions};
+pub use rate::{Leaderboard, RateOptions, rate};

@@ -16,14 +16,28 @@ fn err<E: std::fmt::Display>(e: E) -> String {
 
 /// The SVG for one device; `None` when no model there has a measured speed.
 pub fn chart(device: &str, rows: &[SpeedRow], min_tok_s: Option<f64>) -> Option<String> {
-    let pts: Vec<&SpeedRow> = rows.iter().filter(|r| r.device == device && r.decode_tok_s.is_some()).collect();
+    let pts: Vec<&SpeedRow> = rows
+        .iter()
+        .filter(|r| r.device == device && r.decode_tok_s.is_some())
+        .collect();
     if pts.is_empty() {
         return None;
     }
     let speed = |r: &SpeedRow| r.decode_tok_s.unwrap_or(0.0);
-    let xmax = pts.iter().map(|r| speed(r)).fold(min_tok_s.unwrap_or(0.0), f64::max) * 1.15 + 1e-9;
-    let ylo = pts.iter().map(|r| r.ci_low.min(r.rating)).fold(f64::INFINITY, f64::min);
-    let yhi = pts.iter().map(|r| r.ci_high.max(r.rating)).fold(f64::NEG_INFINITY, f64::max);
+    let xmax = pts
+        .iter()
+        .map(|r| speed(r))
+        .fold(min_tok_s.unwrap_or(0.0), f64::max)
+        * 1.15
+        + 1e-9;
+    let ylo = pts
+        .iter()
+        .map(|r| r.ci_low.min(r.rating))
+        .fold(f64::INFINITY, f64::min);
+    let yhi = pts
+        .iter()
+        .map(|r| r.ci_high.max(r.rating))
+        .fold(f64::NEG_INFINITY, f64::max);
     let pad = ((yhi - ylo) * 0.12).max(10.0);
     let mut out = String::new();
     let drawn: Result<(), String> = (|| {
@@ -50,24 +64,51 @@ pub fn chart(device: &str, rows: &[SpeedRow], min_tok_s: Option<f64>) -> Option<
             for s in (0..steps).step_by(2) {
                 let a = lo + (hi - lo) * s as f64 / steps as f64;
                 let b = lo + (hi - lo) * (s + 1) as f64 / steps as f64;
-                chart.draw_series(std::iter::once(PathElement::new(vec![(m, a), (m, b)], style))).map_err(err)?;
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(m, a), (m, b)],
+                        style,
+                    )))
+                    .map_err(err)?;
             }
         }
-        let mut frontier: Vec<(f64, f64)> = pts.iter().filter(|r| r.pareto).map(|r| (speed(r), r.rating)).collect();
+        let mut frontier: Vec<(f64, f64)> = pts
+            .iter()
+            .filter(|r| r.pareto)
+            .map(|r| (speed(r), r.rating))
+            .collect();
         frontier.sort_by(|a, b| a.0.total_cmp(&b.0));
         let blue = RGBColor(78, 121, 167);
         let orange = RGBColor(242, 142, 43);
         chart
-            .draw_series(LineSeries::new(frontier.iter().copied(), orange.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                frontier.iter().copied(),
+                orange.stroke_width(2),
+            ))
             .map_err(err)?
             .label("Pareto frontier")
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], orange.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], orange.stroke_width(2))
+            });
         for r in &pts {
             let x = speed(r);
-            chart.draw_series(std::iter::once(PathElement::new(vec![(x, r.ci_low), (x, r.ci_high)], blue.stroke_width(1)))).map_err(err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(x, r.ci_low), (x, r.ci_high)],
+                    blue.stroke_width(1),
+                )))
+                .map_err(err)?;
             let c = if r.pareto { orange } else { blue };
-            chart.draw_series(std::iter::once(Circle::new((x, r.rating), 5, c.filled()))).map_err(err)?;
-            chart.draw_series(std::iter::once(Text::new(format!(" {}", r.model), (x, r.rating), (FONT, 13).into_font()))).map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Circle::new((x, r.rating), 5, c.filled())))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!(" {}", r.model),
+                    (x, r.rating),
+                    (FONT, 13).into_font(),
+                )))
+                .map_err(err)?;
         }
         chart
             .configure_series_labels()
@@ -91,6 +132,15 @@ pub fn chart(device: &str, rows: &[SpeedRow], min_tok_s: Option<f64>) -> Option<
 
 /// File name for a device's chart: characters outside [A-Za-z0-9._-] become `_`.
 pub fn file_name(device: &str) -> String {
-    let safe: String = device.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    let safe: String = device
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("pareto-{}.svg", safe.trim_start_matches('.'))
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::battles::{self, Battles, ReadOptions, Winner};
 use super::bootstrap::{self, BootstrapOptions, DEFAULT_ROUNDS, DEFAULT_SEED};
-use super::bradley_terry::{self as bt, FitOptions, PairCounts, ELO_PER_THETA};
+use super::bradley_terry::{self as bt, ELO_PER_THETA, FitOptions, PairCounts};
 use super::speed::{self, SpeedRow};
 use super::{elo, style};
 use crate::error::{Error, Result};
@@ -64,8 +64,13 @@ impl Default for RateOptions {
 
 /// Parses `MODEL=RATING` (the model name may itself contain `=`: the last one splits).
 pub fn parse_anchor(s: &str) -> std::result::Result<(String, f64), String> {
-    let (m, r) = s.rsplit_once('=').ok_or_else(|| format!("`{s}`: expected MODEL=RATING, e.g. gpt-4=1200"))?;
-    let r: f64 = r.trim().parse().map_err(|_| format!("`{s}`: `{r}` is not a number"))?;
+    let (m, r) = s
+        .rsplit_once('=')
+        .ok_or_else(|| format!("`{s}`: expected MODEL=RATING, e.g. gpt-4=1200"))?;
+    let r: f64 = r
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: `{r}` is not a number"))?;
     if m.is_empty() || !r.is_finite() {
         return Err(format!("`{s}`: expected MODEL=RATING"));
     }
@@ -100,7 +105,11 @@ pub struct Row {
 
 impl Row {
     pub fn rank_spread(&self) -> String {
-        if self.rank_ub == self.rank_worst { self.rank_ub.to_string() } else { format!("{}–{}", self.rank_ub, self.rank_worst) }
+        if self.rank_ub == self.rank_worst {
+            self.rank_ub.to_string()
+        } else {
+            format!("{}–{}", self.rank_ub, self.rank_worst)
+        }
     }
 }
 
@@ -153,14 +162,25 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
     if opts.inputs.is_empty() {
         return Err(Error::Usage("name at least one battles.csv".into()));
     }
-    let read_opts = ReadOptions { judges: opts.judges.clone(), models: opts.models.clone(), want_style: opts.style };
+    let read_opts = ReadOptions {
+        judges: opts.judges.clone(),
+        models: opts.models.clone(),
+        want_style: opts.style,
+    };
     let b = battles::read(&opts.inputs, &read_opts)?;
-    let inputs = opts.inputs.iter().map(|p| p.display().to_string()).collect();
+    let inputs = opts
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let mut lb = rate_battles(&b, opts, inputs)?;
     if !opts.speed.is_empty() {
         let (rows, warnings) = speed::join(&lb.rows, &opts.speed)?;
         lb.disclosure.warnings.extend(warnings);
-        lb.best_at_speed = opts.min_tok_s.map(|m| speed::best_at(&rows, m)).unwrap_or_default();
+        lb.best_at_speed = opts
+            .min_tok_s
+            .map(|m| speed::best_at(&rows, m))
+            .unwrap_or_default();
         lb.speed = rows;
     }
     lb.min_tok_s = opts.min_tok_s;
@@ -171,13 +191,27 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
 pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Result<Leaderboard> {
     let k = b.models.len();
     if k < 2 {
-        let dropped: Vec<String> = b.dropped.iter().map(|(why, n)| format!("{n} dropped: {why}")).collect();
-        let dropped = if dropped.is_empty() { String::new() } else { format!(" ({})", dropped.join("; ")) };
-        return Err(Error::Usage(format!("need battles among at least 2 models; found {} model(s) in {} battle(s){dropped}", k, b.battles.len())));
+        let dropped: Vec<String> = b
+            .dropped
+            .iter()
+            .map(|(why, n)| format!("{n} dropped: {why}"))
+            .collect();
+        let dropped = if dropped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", dropped.join("; "))
+        };
+        return Err(Error::Usage(format!(
+            "need battles among at least 2 models; found {} model(s) in {} battle(s){dropped}",
+            k,
+            b.battles.len()
+        )));
     }
     let anchor = match &opts.anchor {
         Some((m, r)) => Some((
-            b.models.iter().position(|x| x == m).ok_or_else(|| Error::Usage(format!("--anchor: no model `{m}` among the battles")))?,
+            b.models.iter().position(|x| x == m).ok_or_else(|| {
+                Error::Usage(format!("--anchor: no model `{m}` among the battles"))
+            })?,
             *r,
         )),
         None => None,
@@ -188,26 +222,43 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
     let f = bt::fit(&pc, &w, &fit_opts, None);
     let mut warnings = b.warnings.clone();
     if !f.converged {
-        warnings.push(format!("the Bradley-Terry fit did not converge in {} iterations", f.iterations));
+        warnings.push(format!(
+            "the Bradley-Terry fit did not converge in {} iterations",
+            f.iterations
+        ));
     }
     let rating = bt::to_elo(&f.theta, anchor);
 
     // Sandwich intervals (always computed: they are cheap).
     let cov = bt::sandwich(&pc, &w, fit_opts.ridge, &f.theta);
-    let sandwich: Option<(Vec<f64>, Vec<f64>)> = cov.map(|c| interval_from_cov(&c, k, &rating, anchor.map(|a| a.0)));
+    let sandwich: Option<(Vec<f64>, Vec<f64>)> =
+        cov.map(|c| interval_from_cov(&c, k, &rating, anchor.map(|a| a.0)));
     // Bootstrap intervals.
     let boot = (opts.rounds > 0).then(|| {
         bootstrap::intervals(
             &pc,
             &f.theta,
-            &BootstrapOptions { rounds: opts.rounds, seed: opts.seed, inverse_frequency: opts.inverse_frequency, anchor, fit: fit_opts, threads: opts.threads },
+            &BootstrapOptions {
+                rounds: opts.rounds,
+                seed: opts.seed,
+                inverse_frequency: opts.inverse_frequency,
+                anchor,
+                fit: fit_opts,
+                threads: opts.threads,
+            },
         )
     });
     let (low, high, method) = match (opts.intervals, &boot, &sandwich) {
-        (IntervalMethod::Bootstrap, Some(bi), _) => (bi.low.clone(), bi.high.clone(), IntervalMethod::Bootstrap),
+        (IntervalMethod::Bootstrap, Some(bi), _) => {
+            (bi.low.clone(), bi.high.clone(), IntervalMethod::Bootstrap)
+        }
         (_, _, Some((l, h))) => (l.clone(), h.clone(), IntervalMethod::Sandwich),
         (_, Some(bi), None) => (bi.low.clone(), bi.high.clone(), IntervalMethod::Bootstrap),
-        _ => return Err(Error::Usage("no intervals: --rounds 0 and the sandwich matrix is singular".into())),
+        _ => {
+            return Err(Error::Usage(
+                "no intervals: --rounds 0 and the sandwich matrix is singular".into(),
+            ));
+        }
     };
     if opts.intervals == IntervalMethod::Bootstrap && method == IntervalMethod::Sandwich {
         warnings.push("--rounds 0: intervals and ranks from the sandwich estimator".into());
@@ -260,9 +311,17 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
                 if !sf.converged {
                     warnings.push("the style-controlled fit did not converge".into());
                 }
-                style_coef = Some(style::FEATURES.iter().zip(sf.beta).map(|(n, v)| (n.to_string(), v)).collect());
+                style_coef = Some(
+                    style::FEATURES
+                        .iter()
+                        .zip(sf.beta)
+                        .map(|(n, v)| (n.to_string(), v))
+                        .collect(),
+                );
             }
-            None => warnings.push("style control: no battle carries all style features; skipped".into()),
+            None => {
+                warnings.push("style control: no battle carries all style features; skipped".into())
+            }
         }
     }
 
@@ -284,7 +343,11 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
                 wins: wins[m],
                 ties: ties[m],
                 losses: losses[m],
-                win_rate: if votes > 0 { wins[m] as f64 / votes as f64 } else { 0.0 },
+                win_rate: if votes > 0 {
+                    wins[m] as f64 / votes as f64
+                } else {
+                    0.0
+                },
                 provisional: votes < opts.min_votes,
                 online_elo: online[m],
                 style_rating: style_cols[m].0,
@@ -293,7 +356,11 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
             }
         })
         .collect();
-    rows.sort_by(|x, y| y.rating.total_cmp(&x.rating).then_with(|| x.model.cmp(&y.model)));
+    rows.sort_by(|x, y| {
+        y.rating
+            .total_cmp(&x.rating)
+            .then_with(|| x.model.cmp(&y.model))
+    });
 
     let pairs = pc
         .pairs
@@ -328,14 +395,20 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
         IntervalMethod::Sandwich => "sandwich estimator H⁻¹GH⁻¹, ±1.96 standard errors; bootstrap intervals in the CSV beside them where computed".into(),
     };
     let disclosure = Disclosure {
-        generated_at: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        generated_at: chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string(),
         inputs,
         battles: b.battles.len() as u64,
         models: k,
         judges: b.judges.clone(),
         pairs,
         min_votes: opts.min_votes,
-        provisional: rows.iter().filter(|r| r.provisional).map(|r| r.model.clone()).collect(),
+        provisional: rows
+            .iter()
+            .filter(|r| r.provisional)
+            .map(|r| r.model.clone())
+            .collect(),
         interval_method,
         rounds: if boot.is_some() { opts.rounds } else { 0 },
         seed: opts.seed,
@@ -345,21 +418,40 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
             None => "none: ratings have mean 1000".into(),
         },
         filters,
-        dropped: b.dropped.iter().map(|(why, n)| format!("{n} ({why})")).collect(),
+        dropped: b
+            .dropped
+            .iter()
+            .map(|(why, n)| format!("{n} ({why})"))
+            .collect(),
         ties: "`tie` and `tie (bothbad)` both count y = ½".into(),
         objective: format!(
             "Bradley-Terry maximum likelihood on pair counts, Newton's method, ridge λ = {} (FastChat's C = 1e6); rating = 1000 + 400/ln 10 × θ",
             fit_opts.ridge
         ),
-        weighting: if opts.inverse_frequency { "inverse pair frequency".into() } else { "none (every battle counts once)".into() },
+        weighting: if opts.inverse_frequency {
+            "inverse pair frequency".into()
+        } else {
+            "none (every battle counts once)".into()
+        },
         style_control: style_coef,
         warnings,
     };
-    Ok(Leaderboard { rows, disclosure, speed: Vec::new(), best_at_speed: Vec::new(), min_tok_s: None })
+    Ok(Leaderboard {
+        rows,
+        disclosure,
+        speed: Vec::new(),
+        best_at_speed: Vec::new(),
+        min_tok_s: None,
+    })
 }
 
 /// ±1.96 SE intervals from a θ covariance; with an anchor, the SE of θᵢ − θ_anchor.
-fn interval_from_cov(c: &[f64], k: usize, rating: &[f64], anchor: Option<usize>) -> (Vec<f64>, Vec<f64>) {
+fn interval_from_cov(
+    c: &[f64],
+    k: usize,
+    rating: &[f64],
+    anchor: Option<usize>,
+) -> (Vec<f64>, Vec<f64>) {
     let mut lo = vec![0.0; k];
     let mut hi = vec![0.0; k];
     for i in 0..k {
@@ -380,7 +472,10 @@ mod tests {
 
     #[test]
     fn anchors_parse() {
-        assert_eq!(parse_anchor("a=b=1200").unwrap(), ("a=b".to_string(), 1200.0));
+        assert_eq!(
+            parse_anchor("a=b=1200").unwrap(),
+            ("a=b".to_string(), 1200.0)
+        );
         assert!(parse_anchor("gpt").is_err());
         assert!(parse_anchor("gpt=x").is_err());
     }

@@ -23,17 +23,17 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
-use minijinja::{context, Environment};
+use minijinja::{Environment, context};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
-use super::answers::{by_prompt, read_answers, Answer};
+use super::answers::{Answer, by_prompt, read_answers};
 use super::battles::{self, BattleRow, Winner};
 use super::style;
 use crate::error::{Error, Result};
@@ -81,9 +81,14 @@ struct Battleground {
 fn os_random_bytes() -> [u8; 16] {
     use std::io::Read;
     let mut b = [0u8; 16];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_err() {
+    if std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_err()
+    {
         // No OS source: a ChaCha stream keyed by time and process id (never on Linux).
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         ChaCha8Rng::seed_from_u64(t ^ u64::from(std::process::id()) << 32).fill(&mut b);
     }
     b
@@ -96,10 +101,22 @@ fn new_token() -> String {
 fn page(status: StatusCode, html: String) -> Response {
     let mut r = (status, html).into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     r
@@ -139,7 +156,15 @@ async fn index(State(st): State<Arc<Battleground>>) -> Response {
                 None => break,
             }
         }
-        map.insert(token.clone(), Issued { prompt: p, a: answers[a].clone(), b: answers[b].clone(), at: Instant::now() });
+        map.insert(
+            token.clone(),
+            Issued {
+                prompt: p,
+                a: answers[a].clone(),
+                b: answers[b].clone(),
+                at: Instant::now(),
+            },
+        );
         order.push_back(token.clone());
     }
     let html = st.env.get_template("vote.html").and_then(|t| {
@@ -147,7 +172,10 @@ async fn index(State(st): State<Arc<Battleground>>) -> Response {
     });
     match html {
         Ok(h) => page(StatusCode::OK, h),
-        Err(e) => page(StatusCode::INTERNAL_SERVER_ERROR, format!("template error: {e}").replace('<', "&lt;")),
+        Err(e) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("template error: {e}").replace('<', "&lt;"),
+        ),
     }
 }
 
@@ -163,16 +191,31 @@ async fn vote(State(st): State<Arc<Battleground>>, Form(v): Form<Vote>) -> Respo
         "b" => Winner::B,
         "tie" => Winner::Tie,
         "bothbad" => Winner::BothBad,
-        _ => return message(&st, StatusCode::BAD_REQUEST, "Unknown choice", "The vote must be A, B, tie or both bad."),
+        _ => {
+            return message(
+                &st,
+                StatusCode::BAD_REQUEST,
+                "Unknown choice",
+                "The vote must be A, B, tie or both bad.",
+            );
+        }
     };
     let issued = {
         let mut open = st.open.lock().unwrap_or_else(|e| e.into_inner());
         open.0.remove(&v.token)
     };
     let Some(issued) = issued.filter(|i| i.at.elapsed() < TOKEN_TTL) else {
-        return message(&st, StatusCode::CONFLICT, "Vote refused", "This battle was already voted on, or its token is unknown or expired. Each battle takes one vote.");
+        return message(
+            &st,
+            StatusCode::CONFLICT,
+            "Vote refused",
+            "This battle was already voted on, or its token is unknown or expired. Each battle takes one vote.",
+        );
     };
-    let (sa, sb) = (style::features(&issued.a.text, issued.a.tokens), style::features(&issued.b.text, issued.b.tokens));
+    let (sa, sb) = (
+        style::features(&issued.a.text, issued.a.tokens),
+        style::features(&issued.b.text, issued.b.tokens),
+    );
     let row = BattleRow {
         battle_id: format!("vote-{}", v.token),
         model_a: issued.a.model.clone(),
@@ -192,9 +235,18 @@ async fn vote(State(st): State<Arc<Battleground>>, Form(v): Form<Vote>) -> Respo
         bold_b: Some(sb.bold as u64),
         verdict: v.choice.clone(),
     };
-    let written = st.log.lock().unwrap_or_else(|e| e.into_inner()).append(&row);
+    let written = st
+        .log
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .append(&row);
     if let Err(e) = written {
-        return message(&st, StatusCode::INTERNAL_SERVER_ERROR, "Vote not saved", &e.to_string());
+        return message(
+            &st,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Vote not saved",
+            &e.to_string(),
+        );
     }
     let chose = match winner {
         Winner::A => "A is better",
@@ -205,14 +257,23 @@ async fn vote(State(st): State<Arc<Battleground>>, Form(v): Form<Vote>) -> Respo
     let html = st.env.get_template("voted.html").and_then(|t| t.render(context! { model_a => issued.a.model.clone(), model_b => issued.b.model.clone(), chose => chose }));
     match html {
         Ok(h) => page(StatusCode::OK, h),
-        Err(e) => page(StatusCode::INTERNAL_SERVER_ERROR, format!("template error: {e}").replace('<', "&lt;")),
+        Err(e) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("template error: {e}").replace('<', "&lt;"),
+        ),
     }
 }
 
 async fn css() -> Response {
     let mut r = STYLE_CSS.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }
 
@@ -229,13 +290,23 @@ pub fn router(opts: &ServeOptions) -> Result<Router> {
         .map(|(id, (text, m))| (id, text, m.into_values().collect()))
         .collect();
     if prompts.is_empty() {
-        return Err(Error::file(&opts.answers, "no prompt has answers from two models yet (run `edgebench arena run` first)"));
+        return Err(Error::file(
+            &opts.answers,
+            "no prompt has answers from two models yet (run `edgebench arena run` first)",
+        ));
     }
     let mut env = Environment::new();
-    for (name, src) in [("vote.html", VOTE_PAGE), ("voted.html", VOTED_PAGE), ("message.html", MESSAGE_PAGE)] {
-        env.add_template(name, src).map_err(|e| Error::Usage(format!("template {name}: {e}")))?;
+    for (name, src) in [
+        ("vote.html", VOTE_PAGE),
+        ("voted.html", VOTED_PAGE),
+        ("message.html", MESSAGE_PAGE),
+    ] {
+        env.add_template(name, src)
+            .map_err(|e| Error::Usage(format!("template {name}: {e}")))?;
     }
-    let seed = opts.seed.unwrap_or_else(|| u64::from_le_bytes(os_random_bytes()[..8].try_into().unwrap_or([0; 8])));
+    let seed = opts
+        .seed
+        .unwrap_or_else(|| u64::from_le_bytes(os_random_bytes()[..8].try_into().unwrap_or([0; 8])));
     let st = Arc::new(Battleground {
         prompts,
         open: Mutex::new((HashMap::new(), VecDeque::new())),
@@ -256,11 +327,16 @@ pub fn router(opts: &ServeOptions) -> Result<Router> {
 /// Serves until Ctrl-C. Prints `listening on http://ADDR/` once bound.
 pub async fn serve(opts: ServeOptions) -> Result<()> {
     let app = router(&opts)?;
-    let ip: std::net::IpAddr = opts.host.parse().map_err(|_| Error::Usage(format!("--host `{}` is not an IP address", opts.host)))?;
+    let ip: std::net::IpAddr = opts
+        .host
+        .parse()
+        .map_err(|_| Error::Usage(format!("--host `{}` is not an IP address", opts.host)))?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, opts.port))
         .await
         .map_err(|e| Error::Usage(format!("cannot listen on {}:{}: {e}", opts.host, opts.port)))?;
-    let addr = listener.local_addr().map_err(|e| Error::Usage(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Usage(e.to_string()))?;
     println!("listening on http://{addr}/");
     if !ip.is_loopback() {
         eprintln!("warning: the vote page is reachable from other machines on {ip}");

@@ -31,7 +31,17 @@ pub struct SpeedRow {
     pub pareto: bool,
 }
 
-pub const SPEED_COLUMNS: &[&str] = &["device", "model", "rating", "ci_low", "ci_high", "decode_tok_s", "ttft_ms", "cases", "pareto"];
+pub const SPEED_COLUMNS: &[&str] = &[
+    "device",
+    "model",
+    "rating",
+    "ci_low",
+    "ci_high",
+    "decode_tok_s",
+    "ttft_ms",
+    "cases",
+    "pareto",
+];
 
 fn same(name: &str, label: &str) -> bool {
     let strip = |s: &str| s.strip_suffix(".gguf").unwrap_or(s).to_string();
@@ -47,7 +57,11 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 fn summary_path(p: &Path) -> PathBuf {
-    if p.is_dir() { p.join("summary.csv") } else { p.to_path_buf() }
+    if p.is_dir() {
+        p.join("summary.csv")
+    } else {
+        p.to_path_buf()
+    }
 }
 
 /// Joins the rows with speed from run folders or summary.csv files.
@@ -59,14 +73,26 @@ pub fn join(rows: &[Row], inputs: &[PathBuf]) -> Result<(Vec<SpeedRow>, Vec<Stri
     for p in inputs {
         let path = summary_path(p);
         if !path.exists() {
-            return Err(Error::file(&path, "no summary.csv here (give a run folder or its summary.csv)"));
+            return Err(Error::file(
+                &path,
+                "no summary.csv here (give a run folder or its summary.csv)",
+            ));
         }
         let s = read_summary(&path)?;
         warnings.extend(s.warnings);
         for r in s.rows {
-            let Some(row) = rows.iter().find(|x| same(&x.model, &r.model) || x.model == r.backend) else { continue };
+            let Some(row) = rows
+                .iter()
+                .find(|x| same(&x.model, &r.model) || x.model == r.backend)
+            else {
+                continue;
+            };
             let case = format!("{}:{}:{}", r.run_id, r.scenario, r.case_id);
-            let e = found.entry((r.device.clone(), row.model.clone())).or_default().entry(case).or_insert((None, None, r.concurrency));
+            let e = found
+                .entry((r.device.clone(), row.model.clone()))
+                .or_default()
+                .entry(case)
+                .or_insert((None, None, r.concurrency));
             match r.metric.as_str() {
                 "decode_tok_s" => e.0 = Some(r.p50),
                 "ttft_ms" => e.1 = Some(r.p50),
@@ -77,15 +103,34 @@ pub fn join(rows: &[Row], inputs: &[PathBuf]) -> Result<(Vec<SpeedRow>, Vec<Stri
     let mut out = Vec::new();
     for ((device, model), cases) in found {
         let single: Vec<_> = cases.values().filter(|c| c.2 == 1).collect();
-        let use_: Vec<_> = if single.is_empty() { cases.values().collect() } else { single };
+        let use_: Vec<_> = if single.is_empty() {
+            cases.values().collect()
+        } else {
+            single
+        };
         let decode = median(use_.iter().filter_map(|c| c.0).collect());
         let ttft = median(use_.iter().filter_map(|c| c.1).collect());
-        let Some(r) = rows.iter().find(|x| x.model == model) else { continue };
-        out.push(SpeedRow { device, model, rating: r.rating, ci_low: r.ci_low, ci_high: r.ci_high, decode_tok_s: decode, ttft_ms: ttft, cases: use_.len(), pareto: false });
+        let Some(r) = rows.iter().find(|x| x.model == model) else {
+            continue;
+        };
+        out.push(SpeedRow {
+            device,
+            model,
+            rating: r.rating,
+            ci_low: r.ci_low,
+            ci_high: r.ci_high,
+            decode_tok_s: decode,
+            ttft_ms: ttft,
+            cases: use_.len(),
+            pareto: false,
+        });
     }
     for r in rows {
         if !out.iter().any(|s| s.model == r.model) {
-            warnings.push(format!("no speed measured for `{}` in the given results", r.model));
+            warnings.push(format!(
+                "no speed measured for `{}` in the given results",
+                r.model
+            ));
         }
     }
     mark_pareto(&mut out);
@@ -100,7 +145,9 @@ pub fn mark_pareto(rows: &mut [SpeedRow]) {
         r.pareto = !snapshot.iter().any(|o| {
             o.device == r.device
                 && o.model != r.model
-                && o.decode_tok_s.is_some_and(|ov| (ov >= v && o.rating > r.rating) || (ov > v && o.rating >= r.rating))
+                && o.decode_tok_s.is_some_and(|ov| {
+                    (ov >= v && o.rating > r.rating) || (ov > v && o.rating >= r.rating)
+                })
         });
     }
 }
@@ -128,16 +175,38 @@ mod tests {
     use super::*;
 
     fn row(device: &str, model: &str, rating: f64, tok_s: f64) -> SpeedRow {
-        SpeedRow { device: device.into(), model: model.into(), rating, ci_low: rating, ci_high: rating, decode_tok_s: Some(tok_s), ttft_ms: None, cases: 1, pareto: false }
+        SpeedRow {
+            device: device.into(),
+            model: model.into(),
+            rating,
+            ci_low: rating,
+            ci_high: rating,
+            decode_tok_s: Some(tok_s),
+            ttft_ms: None,
+            cases: 1,
+            pareto: false,
+        }
     }
 
     #[test]
     fn frontier_and_best_at_speed() {
-        let mut v = vec![row("phone", "big", 1100.0, 8.0), row("phone", "mid", 1050.0, 25.0), row("phone", "slowbad", 1000.0, 20.0), row("phone", "tiny", 900.0, 60.0)];
+        let mut v = vec![
+            row("phone", "big", 1100.0, 8.0),
+            row("phone", "mid", 1050.0, 25.0),
+            row("phone", "slowbad", 1000.0, 20.0),
+            row("phone", "tiny", 900.0, 60.0),
+        ];
         mark_pareto(&mut v);
-        let on: Vec<&str> = v.iter().filter(|r| r.pareto).map(|r| r.model.as_str()).collect();
+        let on: Vec<&str> = v
+            .iter()
+            .filter(|r| r.pareto)
+            .map(|r| r.model.as_str())
+            .collect();
         assert_eq!(on, vec!["big", "mid", "tiny"]);
-        assert_eq!(best_at(&v, 20.0), vec![("phone".to_string(), Some("mid".to_string()))]);
+        assert_eq!(
+            best_at(&v, 20.0),
+            vec![("phone".to_string(), Some("mid".to_string()))]
+        );
         assert_eq!(best_at(&v, 100.0), vec![("phone".to_string(), None)]);
         assert!(same("gemma.gguf", "gemma"));
     }

@@ -31,14 +31,20 @@ pub fn features(text: &str, tokens: Option<u64>) -> Style {
         }
         let bullet = ["- ", "* ", "+ "].iter().any(|b| t.starts_with(b));
         let digits = t.bytes().take_while(u8::is_ascii_digit).count();
-        let ordered = digits > 0 && (t[digits..].starts_with(". ") || t[digits..].starts_with(") "));
+        let ordered =
+            digits > 0 && (t[digits..].starts_with(". ") || t[digits..].starts_with(") "));
         if bullet || ordered {
             lists += 1;
         }
     }
     let bold = text.matches("**").count() / 2 + text.matches("__").count() / 2;
     let tokens = tokens.map_or_else(|| text.split_whitespace().count() as f64, |t| t as f64);
-    Style { tokens, headers: headers as f64, lists: lists as f64, bold: bold as f64 }
+    Style {
+        tokens,
+        headers: headers as f64,
+        lists: lists as f64,
+        bold: bold as f64,
+    }
 }
 
 /// The normalised, standardised feature matrix (battles × 4).
@@ -76,11 +82,20 @@ pub struct StyleFit {
 }
 
 fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 { 1.0 / (1.0 + (-x).exp()) } else { let e = x.exp(); e / (1.0 + e) }
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
 }
 
 fn log_sigmoid(x: f64) -> f64 {
-    if x >= 0.0 { -(-x).exp().ln_1p() } else { x - x.exp().ln_1p() }
+    if x >= 0.0 {
+        -(-x).exp().ln_1p()
+    } else {
+        x - x.exp().ln_1p()
+    }
 }
 
 struct Problem<'a> {
@@ -91,18 +106,27 @@ struct Problem<'a> {
 
 impl Problem<'_> {
     fn ridge(&self, p: usize) -> f64 {
-        if p < self.k { DEFAULT_RIDGE } else { BETA_RIDGE }
+        if p < self.k {
+            DEFAULT_RIDGE
+        } else {
+            BETA_RIDGE
+        }
     }
 
     fn loss(&self, w: &[f64]) -> f64 {
         let k = self.k;
         let mut l = 0.0;
         for (x, z) in self.b.battles.iter().zip(self.z) {
-            let d = w[x.a as usize] - w[x.b as usize] + (0..4).map(|f| w[k + f] * z[f]).sum::<f64>();
+            let d =
+                w[x.a as usize] - w[x.b as usize] + (0..4).map(|f| w[k + f] * z[f]).sum::<f64>();
             let y = x.winner.y();
             l -= y * log_sigmoid(d) + (1.0 - y) * log_sigmoid(-d);
         }
-        l + w.iter().enumerate().map(|(p, v)| 0.5 * self.ridge(p) * v * v).sum::<f64>()
+        l + w
+            .iter()
+            .enumerate()
+            .map(|(p, v)| 0.5 * self.ridge(p) * v * v)
+            .sum::<f64>()
     }
 
     /// Gradient, Hessian and (when `meat`) the outer-product matrix G.
@@ -233,7 +257,12 @@ pub fn fit(b: &Battles) -> Option<StyleFit> {
         }
         c
     });
-    Some(StyleFit { theta: w[..k].to_vec(), beta: [w[k], w[k + 1], w[k + 2], w[k + 3]], cov, converged })
+    Some(StyleFit {
+        theta: w[..k].to_vec(),
+        beta: [w[k], w[k + 1], w[k + 2], w[k + 3]],
+        cov,
+        converged,
+    })
 }
 
 #[cfg(test)]
@@ -242,7 +271,10 @@ mod tests {
 
     #[test]
     fn counts_markdown() {
-        let s = features("# Title\n\nSome **bold** and __more__.\n\n- one\n* two\n1. three\n10) four\n#notheader\n", None);
+        let s = features(
+            "# Title\n\nSome **bold** and __more__.\n\n- one\n* two\n1. three\n10) four\n#notheader\n",
+            None,
+        );
         assert_eq!((s.headers, s.lists, s.bold), (1.0, 4.0, 2.0));
         assert_eq!(features("a b c", Some(7)).tokens, 7.0);
         assert_eq!(features("a b c", None).tokens, 3.0);

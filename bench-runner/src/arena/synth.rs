@@ -10,7 +10,7 @@ use std::path::Path;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::battles::{BattleRow, Winner, BATTLE_COLUMNS};
+use super::battles::{BATTLE_COLUMNS, BattleRow, Winner};
 use crate::error::{Error, Result};
 
 pub struct Synth {
@@ -22,11 +22,20 @@ impl Synth {
     pub fn new(models: usize, seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let theta = (0..models).map(|_| rng.random_range(-1.5..1.5)).collect();
-        Synth { models: (0..models).map(|m| format!("model-{m:02}")).collect(), theta }
+        Synth {
+            models: (0..models).map(|m| format!("model-{m:02}")).collect(),
+            theta,
+        }
     }
 
     /// Calls `f` for each battle (a, b, winner) in order.
-    pub fn battles(&self, n: usize, tie_rate: f64, seed: u64, mut f: impl FnMut(usize, usize, usize, Winner)) {
+    pub fn battles(
+        &self,
+        n: usize,
+        tie_rate: f64,
+        seed: u64,
+        mut f: impl FnMut(usize, usize, usize, Winner),
+    ) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_ba77);
         let k = self.models.len();
         for i in 0..n {
@@ -43,7 +52,11 @@ impl Synth {
             let w = if u < p_a {
                 Winner::A
             } else if u < p_a + tie_rate {
-                if rng.random::<f64>() < 0.2 { Winner::BothBad } else { Winner::Tie }
+                if rng.random::<f64>() < 0.2 {
+                    Winner::BothBad
+                } else {
+                    Winner::Tie
+                }
             } else {
                 Winner::B
             };
@@ -76,9 +89,17 @@ impl Synth {
         let mut res = writeln!(w, "{}", BATTLE_COLUMNS.join(","));
         self.battles(n, tie_rate, seed, |i, a, b, win| {
             if res.is_ok() {
-                res = writeln!(w, "s{i},{},{},{},synthetic,p{},1,{i},,,,,,,,,", self.models[a], self.models[b], win.as_str(), i % 500);
+                res = writeln!(
+                    w,
+                    "s{i},{},{},{},synthetic,p{},1,{i},,,,,,,,,",
+                    self.models[a],
+                    self.models[b],
+                    win.as_str(),
+                    i % 500
+                );
             }
         });
-        res.and_then(|_| w.flush()).map_err(|e| Error::results(path, e))
+        res.and_then(|_| w.flush())
+            .map_err(|e| Error::results(path, e))
     }
 }

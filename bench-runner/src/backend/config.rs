@@ -123,7 +123,9 @@ pub enum FlashAttn {
 }
 
 /// KV cache types llama.cpp accepts for `cache_type_k` / `cache_type_v` (llama-bench's `-ctk`).
-pub const CACHE_TYPES: &[&str] = &["f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"];
+pub const CACHE_TYPES: &[&str] = &[
+    "f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1",
+];
 
 #[derive(Debug, Clone)]
 pub struct LaunchConfig {
@@ -179,11 +181,21 @@ impl RawBackend {
     /// Keys only the `openai` kind understands, with their spans (for "belongs to another kind").
     fn openai_keys(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
         let mut v = Vec::new();
-        if let Some(x) = &self.base_url { v.push(("base_url", x.span())); }
-        if let Some(x) = &self.api_key_env { v.push(("api_key_env", x.span())); }
-        if let Some(x) = &self.endpoint { v.push(("endpoint", x.span())); }
-        if let Some(x) = &self.extra_body { v.push(("extra_body", x.span())); }
-        if let Some(x) = &self.launch { v.push(("launch", x.span())); }
+        if let Some(x) = &self.base_url {
+            v.push(("base_url", x.span()));
+        }
+        if let Some(x) = &self.api_key_env {
+            v.push(("api_key_env", x.span()));
+        }
+        if let Some(x) = &self.endpoint {
+            v.push(("endpoint", x.span()));
+        }
+        if let Some(x) = &self.extra_body {
+            v.push(("extra_body", x.span()));
+        }
+        if let Some(x) = &self.launch {
+            v.push(("launch", x.span()));
+        }
         v
     }
 
@@ -196,9 +208,18 @@ impl RawBackend {
             ("ubatch_size", self.ubatch_size.as_ref().map(Spanned::span)),
             ("ctx_size", self.ctx_size.as_ref().map(Spanned::span)),
             ("flash_attn", self.flash_attn.as_ref().map(Spanned::span)),
-            ("cache_type_k", self.cache_type_k.as_ref().map(Spanned::span)),
-            ("cache_type_v", self.cache_type_v.as_ref().map(Spanned::span)),
-            ("n_gpu_layers", self.n_gpu_layers.as_ref().map(Spanned::span)),
+            (
+                "cache_type_k",
+                self.cache_type_k.as_ref().map(Spanned::span),
+            ),
+            (
+                "cache_type_v",
+                self.cache_type_v.as_ref().map(Spanned::span),
+            ),
+            (
+                "n_gpu_layers",
+                self.n_gpu_layers.as_ref().map(Spanned::span),
+            ),
             ("mmap", self.mmap.as_ref().map(Spanned::span)),
         ] {
             if let Some(s) = s {
@@ -228,7 +249,8 @@ impl Config {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut backends = BTreeMap::new();
         for (name, rb) in raw.backends {
@@ -238,14 +260,23 @@ impl Config {
         }
         if let Some(d) = &raw.default {
             if !backends.contains_key(d.get_ref()) {
-                return Err(source::error_at(path, text, Some(d.span()), format!(
-                    "default backend `{}` is not defined; defined: {}",
-                    d.get_ref(),
-                    backends.keys().cloned().collect::<Vec<_>>().join(", ")
-                )));
+                return Err(source::error_at(
+                    path,
+                    text,
+                    Some(d.span()),
+                    format!(
+                        "default backend `{}` is not defined; defined: {}",
+                        d.get_ref(),
+                        backends.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
             }
         }
-        Ok(Config { path: path.to_path_buf(), default: raw.default.map(Spanned::into_inner), backends })
+        Ok(Config {
+            path: path.to_path_buf(),
+            default: raw.default.map(Spanned::into_inner),
+            backends,
+        })
     }
 
     /// The backends a run uses: those named, else the default.
@@ -277,19 +308,36 @@ impl Config {
 
 /// A command: a bare name ("llama-server") is looked up on PATH, a path is relative to the config.
 fn resolve_command(base_dir: &Path, p: &str) -> PathBuf {
-    if !p.contains('/') { PathBuf::from(p) } else { resolve_path(base_dir, p) }
+    if !p.contains('/') {
+        PathBuf::from(p)
+    } else {
+        resolve_path(base_dir, p)
+    }
 }
 
 /// A file path, relative to the config file's folder unless absolute.
 fn resolve_path(base_dir: &Path, p: &str) -> PathBuf {
     let pb = PathBuf::from(p);
-    if pb.is_absolute() { pb } else { base_dir.join(pb) }
+    if pb.is_absolute() {
+        pb
+    } else {
+        base_dir.join(pb)
+    }
 }
 
-fn positive(path: &Path, text: &str, v: &Option<Spanned<f64>>, key: &str, default: f64) -> Result<f64> {
+fn positive(
+    path: &Path,
+    text: &str,
+    v: &Option<Spanned<f64>>,
+    key: &str,
+    default: f64,
+) -> Result<f64> {
     match v {
         Some(s) if !(*s.get_ref() > 0.0 && s.get_ref().is_finite()) => Err(source::error_at(
-            path, text, Some(s.span()), format!("`{key}` must be a positive number of seconds"),
+            path,
+            text,
+            Some(s.span()),
+            format!("`{key}` must be a positive number of seconds"),
         )),
         Some(s) => Ok(*s.get_ref()),
         None => Ok(default),
@@ -304,12 +352,15 @@ fn convert(
     rb: RawBackend,
     span: std::ops::Range<usize>,
 ) -> Result<BackendConfig> {
-    let err = |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
+    let err =
+        |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
     let timeout_s = positive(path, text, &rb.timeout_s, "timeout_s", 600.0)?;
     let stall_timeout_s = positive(path, text, &rb.stall_timeout_s, "stall_timeout_s", 120.0)?;
     let retry_backoff_s = positive(path, text, &rb.retry_backoff_s, "retry_backoff_s", 1.0)?;
     let retries = match &rb.retries {
-        Some(r) if *r.get_ref() > 20 => return Err(err(r.span(), "`retries` must be at most 20".into())),
+        Some(r) if *r.get_ref() > 20 => {
+            return Err(err(r.span(), "`retries` must be at most 20".into()));
+        }
         Some(r) => *r.get_ref(),
         None => 2,
     };
@@ -326,25 +377,46 @@ fn convert(
         _ => Vec::new(),
     };
     if let Some((key, s)) = foreign.into_iter().min_by_key(|(_, s)| s.start) {
-        return Err(err(s, format!("`{key}` does not belong to a backend of kind {kind_name}")));
+        return Err(err(
+            s,
+            format!("`{key}` does not belong to a backend of kind {kind_name}"),
+        ));
     }
     let kind = match kind_name.as_str() {
         "llamacpp" => BackendKind::LlamaCpp(llamacpp(path, text, base_dir, name, &rb, span)?),
         "openai" => {
             if let Some(f) = &rb.file {
-                return Err(err(f.span(), "`file` belongs to kind replay, not openai".into()));
+                return Err(err(
+                    f.span(),
+                    "`file` belongs to kind replay, not openai".into(),
+                ));
             }
             let Some(base_url) = rb.base_url else {
-                return Err(err(span, format!("backend `{name}` (kind openai) needs `base_url`")));
+                return Err(err(
+                    span,
+                    format!("backend `{name}` (kind openai) needs `base_url`"),
+                ));
             };
-            if !(base_url.get_ref().starts_with("http://") || base_url.get_ref().starts_with("https://")) {
-                return Err(err(base_url.span(), "`base_url` must start with http:// or https://".into()));
+            if !(base_url.get_ref().starts_with("http://")
+                || base_url.get_ref().starts_with("https://"))
+            {
+                return Err(err(
+                    base_url.span(),
+                    "`base_url` must start with http:// or https://".into(),
+                ));
             }
-            let endpoint = match rb.endpoint.as_ref().map(|e| (e.get_ref().as_str(), e.span())) {
+            let endpoint = match rb
+                .endpoint
+                .as_ref()
+                .map(|e| (e.get_ref().as_str(), e.span()))
+            {
                 None | Some(("chat", _)) => Endpoint::Chat,
                 Some(("completions", _)) => Endpoint::Completions,
                 Some((other, s)) => {
-                    return Err(err(s, format!("unknown endpoint `{other}`; expected \"chat\" or \"completions\"")));
+                    return Err(err(
+                        s,
+                        format!("unknown endpoint `{other}`; expected \"chat\" or \"completions\""),
+                    ));
                 }
             };
             if let Some(k) = &rb.api_key_env {
@@ -364,7 +436,8 @@ fn convert(
                 Some(l) => {
                     let lspan = l.span();
                     let l = l.into_inner();
-                    let startup_timeout_s = positive(path, text, &l.startup_timeout_s, "startup_timeout_s", 300.0)?;
+                    let startup_timeout_s =
+                        positive(path, text, &l.startup_timeout_s, "startup_timeout_s", 300.0)?;
                     if !base_url.get_ref().contains("{port}") {
                         return Err(err(base_url.span(), "with a `launch` block, `base_url` must contain {port}: edgebench picks a free port".into()));
                     }
@@ -383,7 +456,12 @@ fn convert(
                         health_url,
                         startup_timeout_s,
                         max_restarts: match &l.max_restarts {
-                            Some(m) if *m.get_ref() > 100 => return Err(err(m.span(), "`max_restarts` must be at most 100".into())),
+                            Some(m) if *m.get_ref() > 100 => {
+                                return Err(err(
+                                    m.span(),
+                                    "`max_restarts` must be at most 100".into(),
+                                ));
+                            }
                             Some(m) => *m.get_ref(),
                             None => 1,
                         },
@@ -402,13 +480,25 @@ fn convert(
         }
         "replay" => {
             let Some(file) = rb.file else {
-                return Err(err(span, format!("backend `{name}` (kind replay) needs `file`, a transcripts.jsonl of an earlier run")));
+                return Err(err(
+                    span,
+                    format!(
+                        "backend `{name}` (kind replay) needs `file`, a transcripts.jsonl of an earlier run"
+                    ),
+                ));
             };
-            let foreign = [("base_url", rb.base_url.as_ref().map(Spanned::span)), ("endpoint", rb.endpoint.as_ref().map(Spanned::span)),
-                ("api_key_env", rb.api_key_env.as_ref().map(Spanned::span)), ("extra_body", rb.extra_body.as_ref().map(Spanned::span)),
-                ("launch", rb.launch.as_ref().map(Spanned::span))];
+            let foreign = [
+                ("base_url", rb.base_url.as_ref().map(Spanned::span)),
+                ("endpoint", rb.endpoint.as_ref().map(Spanned::span)),
+                ("api_key_env", rb.api_key_env.as_ref().map(Spanned::span)),
+                ("extra_body", rb.extra_body.as_ref().map(Spanned::span)),
+                ("launch", rb.launch.as_ref().map(Spanned::span)),
+            ];
             if let Some((key, Some(s))) = foreign.into_iter().find(|(_, s)| s.is_some()) {
-                return Err(err(s, format!("`{key}` belongs to kind openai, not replay")));
+                return Err(err(
+                    s,
+                    format!("`{key}` belongs to kind openai, not replay"),
+                ));
             }
             BackendKind::Replay(super::replay::ReplayConfig {
                 file: resolve_path(base_dir, file.get_ref()),
@@ -417,19 +507,41 @@ fn convert(
             })
         }
         other => {
-            return Err(err(rb.kind.span(), format!(
-                "unknown backend kind `{other}`; expected one of: {}", BACKEND_KINDS.join(", ")
-            )));
+            return Err(err(
+                rb.kind.span(),
+                format!(
+                    "unknown backend kind `{other}`; expected one of: {}",
+                    BACKEND_KINDS.join(", ")
+                ),
+            ));
         }
     };
-    Ok(BackendConfig { name: name.to_string(), kind, device: rb.device, timeout_s, stall_timeout_s, retries, retry_backoff_s })
+    Ok(BackendConfig {
+        name: name.to_string(),
+        kind,
+        device: rb.device,
+        timeout_s,
+        stall_timeout_s,
+        retries,
+        retry_backoff_s,
+    })
 }
 
 /// An integer setting within `min..=max`, located on error.
-fn int_in(path: &Path, text: &str, v: &Option<Spanned<i64>>, key: &str, min: i64, max: i64) -> Result<Option<u32>> {
+fn int_in(
+    path: &Path,
+    text: &str,
+    v: &Option<Spanned<i64>>,
+    key: &str,
+    min: i64,
+    max: i64,
+) -> Result<Option<u32>> {
     match v {
         Some(s) if *s.get_ref() < min || *s.get_ref() > max => Err(source::error_at(
-            path, text, Some(s.span()), format!("`{key}` must be from {min} to {max}"),
+            path,
+            text,
+            Some(s.span()),
+            format!("`{key}` must be from {min} to {max}"),
         )),
         Some(s) => Ok(Some(*s.get_ref() as u32)),
         None => Ok(None),
@@ -444,12 +556,19 @@ fn llamacpp(
     rb: &RawBackend,
     span: std::ops::Range<usize>,
 ) -> Result<LlamaCppConfig> {
-    let err = |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
+    let err =
+        |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
     let Some(model) = &rb.model else {
-        return Err(err(span, format!("backend `{name}` (kind llamacpp) needs `model`, the path of a GGUF file")));
+        return Err(err(
+            span,
+            format!("backend `{name}` (kind llamacpp) needs `model`, the path of a GGUF file"),
+        ));
     };
     if model.get_ref().trim().is_empty() {
-        return Err(err(model.span(), "`model` is empty; expected the path of a GGUF file".into()));
+        return Err(err(
+            model.span(),
+            "`model` is empty; expected the path of a GGUF file".into(),
+        ));
     }
     let flash_attn = match rb.flash_attn.as_ref().map(|v| (v.get_ref(), v.span())) {
         None => FlashAttn::Auto,
@@ -458,17 +577,30 @@ fn llamacpp(
         Some((toml::Value::String(s), _)) if s == "auto" => FlashAttn::Auto,
         Some((toml::Value::String(s), _)) if s == "on" => FlashAttn::On,
         Some((toml::Value::String(s), _)) if s == "off" => FlashAttn::Off,
-        Some((_, s)) => return Err(err(s, "`flash_attn` must be \"auto\", \"on\", \"off\", true or false".into())),
+        Some((_, s)) => {
+            return Err(err(
+                s,
+                "`flash_attn` must be \"auto\", \"on\", \"off\", true or false".into(),
+            ));
+        }
     };
     let cache_type = |v: &Option<Spanned<String>>, key: &str| -> Result<String> {
         match v {
             None => Ok("f16".into()),
             Some(s) if CACHE_TYPES.contains(&s.get_ref().as_str()) => Ok(s.get_ref().clone()),
-            Some(s) => Err(err(s.span(), format!("unknown `{key}` `{}`; expected one of: {}", s.get_ref(), CACHE_TYPES.join(", ")))),
+            Some(s) => Err(err(
+                s.span(),
+                format!(
+                    "unknown `{key}` `{}`; expected one of: {}",
+                    s.get_ref(),
+                    CACHE_TYPES.join(", ")
+                ),
+            )),
         }
     };
     let batch_size = int_in(path, text, &rb.batch_size, "batch_size", 1, 1 << 20)?.unwrap_or(2048);
-    let ubatch_size = int_in(path, text, &rb.ubatch_size, "ubatch_size", 1, 1 << 20)?.unwrap_or(512);
+    let ubatch_size =
+        int_in(path, text, &rb.ubatch_size, "ubatch_size", 1, 1 << 20)?.unwrap_or(512);
     Ok(LlamaCppConfig {
         model: resolve_path(base_dir, model.get_ref()),
         threads: int_in(path, text, &rb.threads, "threads", 1, 1024)?,
@@ -495,7 +627,9 @@ mod tests {
         )
         .unwrap();
         let b = &c.backends["s"];
-        let BackendKind::OpenAi(o) = &b.kind else { panic!("openai expected") };
+        let BackendKind::OpenAi(o) = &b.kind else {
+            panic!("openai expected")
+        };
         let l = o.launch.as_ref().unwrap();
         assert_eq!(l.command, PathBuf::from("conf/../bin/server"));
         assert_eq!(l.model.as_deref(), Some(Path::new("conf/m.gguf")));
@@ -504,38 +638,89 @@ mod tests {
 
     #[test]
     fn unknown_key_and_bad_default_are_located() {
-        let e = Config::parse(Path::new("b.toml"), "[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\napi_key = \"sk-1\"\n").unwrap_err();
-        assert!(e.to_string().starts_with("b.toml:4:1: unknown field `api_key`"), "{e}");
-        let e = Config::parse(Path::new("b.toml"), "default = \"t\"\n[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\n").unwrap_err();
+        let e = Config::parse(
+            Path::new("b.toml"),
+            "[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\napi_key = \"sk-1\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("b.toml:4:1: unknown field `api_key`"),
+            "{e}"
+        );
+        let e = Config::parse(
+            Path::new("b.toml"),
+            "default = \"t\"\n[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("b.toml:1:11:"), "{e}");
     }
 
     #[test]
     fn parses_llamacpp_with_defaults_and_settings() {
-        let c = Config::parse(Path::new("conf/b.toml"), "default = \"g\"\n[backends.g]\nkind = \"llamacpp\"\nmodel = \"../m.gguf\"\n").unwrap();
-        let BackendKind::LlamaCpp(l) = &c.backends["g"].kind else { panic!("llamacpp expected") };
+        let c = Config::parse(
+            Path::new("conf/b.toml"),
+            "default = \"g\"\n[backends.g]\nkind = \"llamacpp\"\nmodel = \"../m.gguf\"\n",
+        )
+        .unwrap();
+        let BackendKind::LlamaCpp(l) = &c.backends["g"].kind else {
+            panic!("llamacpp expected")
+        };
         assert_eq!(l.model, PathBuf::from("conf/../m.gguf"));
-        assert_eq!((l.batch_size, l.ubatch_size, l.flash_attn, l.mmap), (2048, 512, FlashAttn::Auto, true));
+        assert_eq!(
+            (l.batch_size, l.ubatch_size, l.flash_attn, l.mmap),
+            (2048, 512, FlashAttn::Auto, true)
+        );
         assert_eq!((l.cache_type_k.as_str(), l.threads), ("f16", None));
         let c = Config::parse(Path::new("b.toml"), "[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthreads = 2\nflash_attn = false\ncache_type_v = \"q8_0\"\nmmap = false\nn_gpu_layers = 0\n").unwrap();
-        let BackendKind::LlamaCpp(l) = &c.backends["g"].kind else { panic!("llamacpp expected") };
-        assert_eq!((l.threads, l.flash_attn, l.cache_type_v.as_str(), l.mmap, l.n_gpu_layers), (Some(2), FlashAttn::Off, "q8_0", false, Some(0)));
+        let BackendKind::LlamaCpp(l) = &c.backends["g"].kind else {
+            panic!("llamacpp expected")
+        };
+        assert_eq!(
+            (
+                l.threads,
+                l.flash_attn,
+                l.cache_type_v.as_str(),
+                l.mmap,
+                l.n_gpu_layers
+            ),
+            (Some(2), FlashAttn::Off, "q8_0", false, Some(0))
+        );
     }
 
     #[test]
     fn llamacpp_mistakes_are_located() {
-        let bad = |t: &str| Config::parse(Path::new("b.toml"), t).unwrap_err().to_string();
-        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nbase_url = \"http://x\"\n");
-        assert!(e.starts_with("b.toml:4:12: `base_url` does not belong to a backend of kind llamacpp"), "{e}");
+        let bad = |t: &str| {
+            Config::parse(Path::new("b.toml"), t)
+                .unwrap_err()
+                .to_string()
+        };
+        let e =
+            bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nbase_url = \"http://x\"\n");
+        assert!(
+            e.starts_with("b.toml:4:12: `base_url` does not belong to a backend of kind llamacpp"),
+            "{e}"
+        );
         let e = bad("[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\nthreads = 4\n");
-        assert!(e.starts_with("b.toml:4:11: `threads` does not belong to a backend of kind openai"), "{e}");
+        assert!(
+            e.starts_with("b.toml:4:11: `threads` does not belong to a backend of kind openai"),
+            "{e}"
+        );
         let e = bad("[backends.g]\nkind = \"llamacpp\"\n");
         assert!(e.contains("needs `model`"), "{e}");
         let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthreads = 0\n");
-        assert!(e.starts_with("b.toml:4:11: `threads` must be from 1"), "{e}");
-        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\ncache_type_k = \"q9\"\n");
-        assert!(e.starts_with("b.toml:4:16: unknown `cache_type_k` `q9`"), "{e}");
-        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nflash_attn = \"yes\"\n");
+        assert!(
+            e.starts_with("b.toml:4:11: `threads` must be from 1"),
+            "{e}"
+        );
+        let e =
+            bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\ncache_type_k = \"q9\"\n");
+        assert!(
+            e.starts_with("b.toml:4:16: unknown `cache_type_k` `q9`"),
+            "{e}"
+        );
+        let e =
+            bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nflash_attn = \"yes\"\n");
         assert!(e.starts_with("b.toml:4:14:"), "{e}");
         let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthread = 2\n");
         assert!(e.starts_with("b.toml:4:1: unknown field `thread`"), "{e}");

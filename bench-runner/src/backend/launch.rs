@@ -48,22 +48,36 @@ pub fn fill(template: &str, port: u16, model: Option<&Path>) -> String {
 
 impl LaunchedServer {
     pub async fn start(backend: &str, cfg: &LaunchConfig, log_path: &Path) -> Result<Self> {
-        let port = free_port().map_err(|e| Error::backend(backend, format!("no free port: {e}")))?;
+        let port =
+            free_port().map_err(|e| Error::backend(backend, format!("no free port: {e}")))?;
         Self::start_on(backend, cfg, log_path, port, false).await
     }
 
     /// Starts the server on a given port; `append` keeps the earlier log (a restart).
-    pub async fn start_on(backend: &str, cfg: &LaunchConfig, log_path: &Path, port: u16, append: bool) -> Result<Self> {
+    pub async fn start_on(
+        backend: &str,
+        cfg: &LaunchConfig,
+        log_path: &Path,
+        port: u16,
+        append: bool,
+    ) -> Result<Self> {
         let model = cfg.model.as_deref();
         if let Some(m) = model {
             if !m.exists() {
-                return Err(Error::backend(backend, format!(
-                    "model file {} does not exist (run scripts/setup)", m.display()
-                )));
+                return Err(Error::backend(
+                    backend,
+                    format!(
+                        "model file {} does not exist (run scripts/setup)",
+                        m.display()
+                    ),
+                ));
             }
         }
         if cfg.args.iter().any(|a| a.contains("{model}")) && model.is_none() {
-            return Err(Error::backend(backend, "launch.args uses {model} but launch.model is not set"));
+            return Err(Error::backend(
+                backend,
+                "launch.args uses {model} but launch.model is not set",
+            ));
         }
         let args: Vec<String> = cfg.args.iter().map(|a| fill(a, port, model)).collect();
         let log = std::fs::OpenOptions::new()
@@ -76,13 +90,20 @@ impl LaunchedServer {
         let log2 = log.try_clone().map_err(|e| Error::results(log_path, e))?;
         let spawned = Instant::now();
         let mut cmd = Command::new(&cfg.command);
-        cmd.args(&args).stdin(Stdio::null()).stdout(log).stderr(log2);
+        cmd.args(&args)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
         die_with_parent(&mut cmd);
-        let child = cmd
-            .spawn()
-            .map_err(|e| Error::backend(backend, format!(
-                "cannot start {}: {e} (run scripts/setup)", cfg.command.display()
-            )))?;
+        let child = cmd.spawn().map_err(|e| {
+            Error::backend(
+                backend,
+                format!(
+                    "cannot start {}: {e} (run scripts/setup)",
+                    cfg.command.display()
+                ),
+            )
+        })?;
         let mut server = LaunchedServer {
             facts: LaunchFacts {
                 command: cfg.command.to_string_lossy().into_owned(),
@@ -102,11 +123,14 @@ impl LaunchedServer {
         let deadline = spawned + Duration::from_secs_f64(cfg.startup_timeout_s);
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
-                return Err(Error::backend(backend, format!(
-                    "server exited during start-up ({status}); last lines of {}:\n{}",
-                    log_path.display(),
-                    tail(log_path, 15)
-                )));
+                return Err(Error::backend(
+                    backend,
+                    format!(
+                        "server exited during start-up ({status}); last lines of {}:\n{}",
+                        log_path.display(),
+                        tail(log_path, 15)
+                    ),
+                ));
             }
             if let Ok(r) = client.get(&health).send().await {
                 if r.status().is_success() {
@@ -114,12 +138,15 @@ impl LaunchedServer {
                 }
             }
             if Instant::now() > deadline {
-                return Err(Error::backend(backend, format!(
-                    "server not healthy at {health} after {:.0} s; last lines of {}:\n{}",
-                    cfg.startup_timeout_s,
-                    log_path.display(),
-                    tail(log_path, 15)
-                )));
+                return Err(Error::backend(
+                    backend,
+                    format!(
+                        "server not healthy at {health} after {:.0} s; last lines of {}:\n{}",
+                        cfg.startup_timeout_s,
+                        log_path.display(),
+                        tail(log_path, 15)
+                    ),
+                ));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

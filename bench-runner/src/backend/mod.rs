@@ -36,7 +36,10 @@ impl Prompt {
     /// A one-turn prompt of the right shape for an endpoint.
     pub fn user(endpoint: Endpoint, text: String) -> Self {
         match endpoint {
-            Endpoint::Chat => Prompt::Chat(vec![Message { role: "user".into(), content: text }]),
+            Endpoint::Chat => Prompt::Chat(vec![Message {
+                role: "user".into(),
+                content: text,
+            }]),
             Endpoint::Completions => Prompt::Text(text),
         }
     }
@@ -159,7 +162,11 @@ pub struct RequestError {
 
 impl RequestError {
     pub fn new(category: ErrorCategory, message: impl Into<String>) -> Self {
-        RequestError { category, message: message.into(), retry_after_s: None }
+        RequestError {
+            category,
+            message: message.into(),
+            retry_after_s: None,
+        }
     }
 }
 
@@ -182,7 +189,17 @@ pub struct Response {
 
 impl Response {
     pub fn failed(sent_at: Instant, error: RequestError) -> Self {
-        Response { sent_at, content: Vec::new(), text: String::new(), finish_reason: None, usage: None, timings: None, error: Some(error), retries: 0, tool_calls: Vec::new() }
+        Response {
+            sent_at,
+            content: Vec::new(),
+            text: String::new(),
+            finish_reason: None,
+            usage: None,
+            timings: None,
+            error: Some(error),
+            retries: 0,
+            tool_calls: Vec::new(),
+        }
     }
 }
 
@@ -239,8 +256,17 @@ impl BackendFacts {
             };
         }
         // llama-server tells size and parameters in /v1/models (`meta`).
-        let meta = |k: &str| self.models.as_ref().and_then(|m| m.pointer(&format!("/data/0/meta/{k}"))).and_then(serde_json::Value::as_u64);
-        let threads = self.props.as_ref().and_then(|p| p.pointer("/default_generation_settings/params/n_threads")).and_then(serde_json::Value::as_u64);
+        let meta = |k: &str| {
+            self.models
+                .as_ref()
+                .and_then(|m| m.pointer(&format!("/data/0/meta/{k}")))
+                .and_then(serde_json::Value::as_u64)
+        };
+        let threads = self
+            .props
+            .as_ref()
+            .and_then(|p| p.pointer("/default_generation_settings/params/n_threads"))
+            .and_then(serde_json::Value::as_u64);
         ModelColumns {
             model: self.model.clone().unwrap_or_default(),
             size_bytes: meta("size"),
@@ -280,7 +306,10 @@ impl Backend {
 
     /// The number of tokens the backend will process for this prompt (template included),
     /// or `None` when the backend cannot tell.
-    pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
+    pub async fn count_prompt_tokens(
+        &self,
+        prompt: &Prompt,
+    ) -> std::result::Result<Option<u32>, RequestError> {
         match self {
             Backend::OpenAi(b) => b.count_prompt_tokens(prompt).await,
             Backend::Replay(b) => b.count_prompt_tokens(prompt),

@@ -14,15 +14,18 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
-use serde_json::{json, Value};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::config::{BackendConfig, BackendKind, Endpoint, OpenAiConfig};
 use super::launch::LaunchedServer;
 use super::sse::SseParser;
 use super::tool_stream::ToolCallAssembler;
-use super::{BackendFacts, ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, ServerTimings, Usage};
+use super::{
+    BackendFacts, ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response,
+    ServerTimings, Usage,
+};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,10 +72,17 @@ impl OpenAiBackend {
             // The key is read here, held only inside the client's default headers (marked
             // sensitive so it never shows in Debug output) and written nowhere.
             let key = std::env::var(var).map_err(|_| {
-                Error::backend(&bc.name, format!("environment variable {var} (api_key_env) is not set"))
+                Error::backend(
+                    &bc.name,
+                    format!("environment variable {var} (api_key_env) is not set"),
+                )
             })?;
-            let mut v = HeaderValue::from_str(&format!("Bearer {key}"))
-                .map_err(|_| Error::backend(&bc.name, format!("the value of {var} is not a valid header value")))?;
+            let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
+                Error::backend(
+                    &bc.name,
+                    format!("the value of {var} is not a valid header value"),
+                )
+            })?;
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
@@ -92,7 +102,10 @@ impl OpenAiBackend {
             base_url = super::launch::fill(&base_url, s.port(), None);
             server = Some(s);
         }
-        let root_url = base_url.strip_suffix("/v1").unwrap_or(&base_url).to_string();
+        let root_url = base_url
+            .strip_suffix("/v1")
+            .unwrap_or(&base_url)
+            .to_string();
         Ok(OpenAiBackend {
             name: bc.name.clone(),
             cfg: cfg.clone(),
@@ -109,7 +122,10 @@ impl OpenAiBackend {
             server: std::sync::Mutex::new(server),
             down: std::sync::atomic::AtomicBool::new(false),
             restarts: std::sync::Mutex::new(Vec::new()),
-            log_path: cfg.launch.as_ref().map(|_| run_dir.join(format!("{}.log", bc.name))),
+            log_path: cfg
+                .launch
+                .as_ref()
+                .map(|_| run_dir.join(format!("{}.log", bc.name))),
         })
     }
 
@@ -125,11 +141,17 @@ impl OpenAiBackend {
     /// Starts a launched server that died again, on the same port (so the URL stays valid),
     /// appending to its log. False when the limit is reached or the restart fails.
     async fn restart(&self, status: &str) -> bool {
-        let Some(l) = self.cfg.launch.as_ref() else { return false };
+        let Some(l) = self.cfg.launch.as_ref() else {
+            return false;
+        };
         let (port, done) = {
-            let Ok(mut guard) = self.server.lock() else { return false };
+            let Ok(mut guard) = self.server.lock() else {
+                return false;
+            };
             let done = self.restarts.lock().map(|r| r.len()).unwrap_or(usize::MAX);
-            let Some(s) = guard.as_mut() else { return false };
+            let Some(s) = guard.as_mut() else {
+                return false;
+            };
             if s.exit_status().is_none() {
                 // Another request already brought it back.
                 return true;
@@ -139,7 +161,9 @@ impl OpenAiBackend {
         if done >= l.max_restarts as usize {
             return false;
         }
-        let Some(log) = self.log_path.as_ref() else { return false };
+        let Some(log) = self.log_path.as_ref() else {
+            return false;
+        };
         let t0 = Instant::now();
         // No lock is held across the await: other requests meanwhile fail to connect and
         // come here, where they find the fresh server or the limit.
@@ -161,7 +185,9 @@ impl OpenAiBackend {
             }
             Err(e) => {
                 if let Ok(mut r) = self.restarts.lock() {
-                    r.push(format!("launched server exited ({status}); restart failed: {e}"));
+                    r.push(format!(
+                        "launched server exited ({status}); restart failed: {e}"
+                    ));
                 }
                 false
             }
@@ -210,23 +236,42 @@ impl OpenAiBackend {
     }
 
     async fn get_json_once(&self, url: &str) -> std::result::Result<Value, RequestError> {
-        let r = self.client.get(url).timeout(Duration::from_secs(30)).send().await.map_err(transport_error)?;
+        let r = self
+            .client
+            .get(url)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(transport_error)?;
         let status = r.status();
         let body = r.text().await.map_err(transport_error)?;
         if !status.is_success() {
             return Err(status_error(status, &body));
         }
-        serde_json::from_str(&body).map_err(|e| RequestError::new(ErrorCategory::MalformedStream, format!("{url}: {e}")))
+        serde_json::from_str(&body)
+            .map_err(|e| RequestError::new(ErrorCategory::MalformedStream, format!("{url}: {e}")))
     }
 
-    async fn post_json_once(&self, url: &str, body: &Value) -> std::result::Result<Value, RequestError> {
-        let r = self.client.post(url).json(body).timeout(Duration::from_secs(60)).send().await.map_err(transport_error)?;
+    async fn post_json_once(
+        &self,
+        url: &str,
+        body: &Value,
+    ) -> std::result::Result<Value, RequestError> {
+        let r = self
+            .client
+            .post(url)
+            .json(body)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .map_err(transport_error)?;
         let status = r.status();
         let text = r.text().await.map_err(transport_error)?;
         if !status.is_success() {
             return Err(status_error(status, &text));
         }
-        serde_json::from_str(&text).map_err(|e| RequestError::new(ErrorCategory::MalformedStream, format!("{url}: {e}")))
+        serde_json::from_str(&text)
+            .map_err(|e| RequestError::new(ErrorCategory::MalformedStream, format!("{url}: {e}")))
     }
 
     pub async fn probe(&mut self) -> Result<BackendFacts> {
@@ -234,23 +279,40 @@ impl OpenAiBackend {
         let models = self.get_json(&format!("{}/models", self.base_url)).await;
         if let (Err(a), Err(b)) = (&props, &models) {
             if a.category == ErrorCategory::Connect || b.category == ErrorCategory::Connect {
-                return Err(Error::backend(&self.name, format!("cannot connect to {}: {}", self.base_url, b.message)));
+                return Err(Error::backend(
+                    &self.name,
+                    format!("cannot connect to {}: {}", self.base_url, b.message),
+                ));
             }
             if matches!(b.category, ErrorCategory::HttpClient) {
-                return Err(Error::backend(&self.name, format!("{}/models refused: {}", self.base_url, b.message)));
+                return Err(Error::backend(
+                    &self.name,
+                    format!("{}/models refused: {}", self.base_url, b.message),
+                ));
             }
         }
         let props = props.ok();
         let models = models.ok();
-        self.dialect = if props.as_ref().is_some_and(|p| p.get("build_info").is_some() || p.get("default_generation_settings").is_some()) {
+        self.dialect = if props.as_ref().is_some_and(|p| {
+            p.get("build_info").is_some() || p.get("default_generation_settings").is_some()
+        }) {
             Dialect::LlamaCpp
-        } else if models.as_ref().and_then(|m| m.pointer("/data/0/owned_by")).and_then(Value::as_str) == Some("vllm") {
+        } else if models
+            .as_ref()
+            .and_then(|m| m.pointer("/data/0/owned_by"))
+            .and_then(Value::as_str)
+            == Some("vllm")
+        {
             Dialect::Vllm
         } else {
             Dialect::Generic
         };
         if self.model.is_none() {
-            self.model = models.as_ref().and_then(|m| m.pointer("/data/0/id")).and_then(Value::as_str).map(str::to_string);
+            self.model = models
+                .as_ref()
+                .and_then(|m| m.pointer("/data/0/id"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
         }
         // llama-server names the model by the path it was given: keep only the file name as
         // the label (the full path and hash are recorded separately).
@@ -266,21 +328,39 @@ impl OpenAiBackend {
             base_url: Some(strip_credentials(&self.base_url)),
             device: self.device.clone(),
             exact_prompt_tokens: self.dialect == Dialect::LlamaCpp,
-            launched: self.server.lock().ok().and_then(|s| s.as_ref().map(|s| s.facts.clone())),
+            launched: self
+                .server
+                .lock()
+                .ok()
+                .and_then(|s| s.as_ref().map(|s| s.facts.clone())),
             ..Default::default()
         };
         match self.dialect {
             Dialect::LlamaCpp => {
                 let p = props.as_ref().expect("llama.cpp dialect implies props");
                 facts.server = Some("llama.cpp".into());
-                facts.server_version = p.get("build_info").and_then(Value::as_str).map(str::to_string);
-                facts.slots = p.get("total_slots").and_then(Value::as_u64).map(|n| n as u32);
-                facts.n_ctx = p.pointer("/default_generation_settings/n_ctx").and_then(Value::as_u64);
-                facts.model_path = p.get("model_path").and_then(Value::as_str).map(str::to_string);
+                facts.server_version = p
+                    .get("build_info")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                facts.slots = p
+                    .get("total_slots")
+                    .and_then(Value::as_u64)
+                    .map(|n| n as u32);
+                facts.n_ctx = p
+                    .pointer("/default_generation_settings/n_ctx")
+                    .and_then(Value::as_u64);
+                facts.model_path = p
+                    .get("model_path")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
             }
             Dialect::Vllm => {
                 facts.server = Some("vllm".into());
-                facts.n_ctx = models.as_ref().and_then(|m| m.pointer("/data/0/max_model_len")).and_then(Value::as_u64);
+                facts.n_ctx = models
+                    .as_ref()
+                    .and_then(|m| m.pointer("/data/0/max_model_len"))
+                    .and_then(Value::as_u64);
             }
             Dialect::Generic => {}
         }
@@ -290,14 +370,19 @@ impl OpenAiBackend {
                 facts.model_sha256 = Some(sha);
                 facts.model_bytes = Some(bytes);
             }
-            facts.model_path.get_or_insert_with(|| m.to_string_lossy().into_owned());
+            facts
+                .model_path
+                .get_or_insert_with(|| m.to_string_lossy().into_owned());
         }
         facts.props = props;
         facts.models = models;
         Ok(facts)
     }
 
-    pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
+    pub async fn count_prompt_tokens(
+        &self,
+        prompt: &Prompt,
+    ) -> std::result::Result<Option<u32>, RequestError> {
         if self.dialect != Dialect::LlamaCpp {
             return Ok(None);
         }
@@ -305,22 +390,41 @@ impl OpenAiBackend {
             Prompt::Text(t) => t.clone(),
             Prompt::Chat(messages) => {
                 let v = self
-                    .post_json(&format!("{}/apply-template", self.root_url), &json!({ "messages": messages }))
+                    .post_json(
+                        &format!("{}/apply-template", self.root_url),
+                        &json!({ "messages": messages }),
+                    )
                     .await
                     .map_err(|e| prepare_error("/apply-template", e))?;
-                v.get("prompt").and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
-                    RequestError::new(ErrorCategory::Prepare, "/apply-template answered without `prompt`")
-                })?
+                v.get("prompt")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        RequestError::new(
+                            ErrorCategory::Prepare,
+                            "/apply-template answered without `prompt`",
+                        )
+                    })?
             }
         };
         // The server tokenizes a completion prompt with add_special and parse_special on.
         let v = self
-            .post_json(&format!("{}/tokenize", self.root_url), &json!({ "content": text, "add_special": true, "parse_special": true }))
+            .post_json(
+                &format!("{}/tokenize", self.root_url),
+                &json!({ "content": text, "add_special": true, "parse_special": true }),
+            )
             .await
             .map_err(|e| prepare_error("/tokenize", e))?;
-        let n = v.get("tokens").and_then(Value::as_array).map(Vec::len).ok_or_else(|| {
-            RequestError::new(ErrorCategory::Prepare, "/tokenize answered without `tokens`")
-        })?;
+        let n = v
+            .get("tokens")
+            .and_then(Value::as_array)
+            .map(Vec::len)
+            .ok_or_else(|| {
+                RequestError::new(
+                    ErrorCategory::Prepare,
+                    "/tokenize answered without `tokens`",
+                )
+            })?;
         Ok(Some(n as u32))
     }
 
@@ -329,10 +433,15 @@ impl OpenAiBackend {
             return None;
         }
         let v = self
-            .post_json(&format!("{}/tokenize", self.root_url), &json!({ "content": text, "add_special": false, "parse_special": false }))
+            .post_json(
+                &format!("{}/tokenize", self.root_url),
+                &json!({ "content": text, "add_special": false, "parse_special": false }),
+            )
             .await
             .ok()?;
-        v.get("tokens").and_then(Value::as_array).map(|t| t.len() as u32)
+        v.get("tokens")
+            .and_then(Value::as_array)
+            .map(|t| t.len() as u32)
     }
 
     fn body(&self, req: &Request) -> Value {
@@ -398,7 +507,10 @@ impl OpenAiBackend {
         let mut backoff = self.retry_backoff;
         loop {
             let mut r = self.generate_once(req).await;
-            let connect = r.error.as_ref().is_some_and(|e| e.category == ErrorCategory::Connect);
+            let connect = r
+                .error
+                .as_ref()
+                .is_some_and(|e| e.category == ErrorCategory::Connect);
             if r.error.is_none() {
                 self.down.store(false, Ordering::Relaxed);
             }
@@ -420,8 +532,11 @@ impl OpenAiBackend {
             let retryable = r.content.is_empty()
                 && !(connect && self.down.load(Ordering::Relaxed))
                 && r.error.as_ref().is_some_and(|e| {
-                    matches!(e.category, ErrorCategory::Connect | ErrorCategory::RateLimited)
-                        || (e.category == ErrorCategory::HttpServer && e.message.starts_with("HTTP 503"))
+                    matches!(
+                        e.category,
+                        ErrorCategory::Connect | ErrorCategory::RateLimited
+                    ) || (e.category == ErrorCategory::HttpServer
+                        && e.message.starts_with("HTTP 503"))
                 });
             if !retryable || retries >= self.retries {
                 if connect && retries >= self.retries {
@@ -449,12 +564,25 @@ impl OpenAiBackend {
         let body = self.body(req);
         let built = match self.client.post(&url).json(&body).build() {
             Ok(r) => r,
-            Err(e) => return Response::failed(Instant::now(), RequestError::new(ErrorCategory::Prepare, e.to_string())),
+            Err(e) => {
+                return Response::failed(
+                    Instant::now(),
+                    RequestError::new(ErrorCategory::Prepare, e.to_string()),
+                );
+            }
         };
         let sent_at = Instant::now();
         let deadline = tokio::time::Instant::from_std(sent_at + self.timeout);
         let resp = match tokio::time::timeout_at(deadline, self.client.execute(built)).await {
-            Err(_) => return Response::failed(sent_at, RequestError::new(ErrorCategory::Timeout, format!("no response within {:?}", self.timeout))),
+            Err(_) => {
+                return Response::failed(
+                    sent_at,
+                    RequestError::new(
+                        ErrorCategory::Timeout,
+                        format!("no response within {:?}", self.timeout),
+                    ),
+                );
+            }
             Ok(Err(e)) => return Response::failed(sent_at, transport_error(e)),
             Ok(Ok(r)) => r,
         };
@@ -473,7 +601,8 @@ impl OpenAiBackend {
             e.retry_after_s = retry_after;
             return Response::failed(sent_at, e);
         }
-        let mut out = Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
+        let mut out =
+            Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
         out.error = None;
         let mut stream = resp.bytes_stream();
         let mut parser = SseParser::new();
@@ -483,7 +612,11 @@ impl OpenAiBackend {
             let stall_at = (tokio::time::Instant::now() + self.stall).min(deadline);
             let next = match tokio::time::timeout_at(stall_at, stream.next()).await {
                 Err(_) => {
-                    let what = if stall_at == deadline { format!("request exceeded {:?}", self.timeout) } else { format!("no data for {:?}", self.stall) };
+                    let what = if stall_at == deadline {
+                        format!("request exceeded {:?}", self.timeout)
+                    } else {
+                        format!("no data for {:?}", self.stall)
+                    };
                     out.error = Some(RequestError::new(ErrorCategory::Timeout, what));
                     break;
                 }
@@ -492,7 +625,10 @@ impl OpenAiBackend {
             let bytes = match next {
                 None => break,
                 Some(Err(e)) => {
-                    out.error = Some(RequestError::new(ErrorCategory::StreamBroken, format!("stream broke: {e}")));
+                    out.error = Some(RequestError::new(
+                        ErrorCategory::StreamBroken,
+                        format!("stream broke: {e}"),
+                    ));
                     break;
                 }
                 Some(Ok(b)) => b,
@@ -512,13 +648,23 @@ impl OpenAiBackend {
         }
         out.tool_calls = tools.finish();
         if out.error.is_none() && out.content.is_empty() {
-            out.error = Some(RequestError::new(ErrorCategory::EmptyResponse, "the stream carried no generated content"));
+            out.error = Some(RequestError::new(
+                ErrorCategory::EmptyResponse,
+                "the stream carried no generated content",
+            ));
         }
         out
     }
 
     /// Applies the events of one network read to the response; returns true to stop reading.
-    fn absorb(&self, events: Vec<super::sse::Event>, at: Instant, out: &mut Response, tools: &mut ToolCallAssembler, done: &mut bool) -> bool {
+    fn absorb(
+        &self,
+        events: Vec<super::sse::Event>,
+        at: Instant,
+        out: &mut Response,
+        tools: &mut ToolCallAssembler,
+        done: &mut bool,
+    ) -> bool {
         let mut content_events = 0u32;
         let mut content_bytes = 0usize;
         for ev in events {
@@ -529,12 +675,18 @@ impl OpenAiBackend {
             let v: Value = match serde_json::from_str(&ev.data) {
                 Ok(v) => v,
                 Err(e) => {
-                    out.error = Some(RequestError::new(ErrorCategory::MalformedStream, format!("bad JSON in stream: {e}")));
+                    out.error = Some(RequestError::new(
+                        ErrorCategory::MalformedStream,
+                        format!("bad JSON in stream: {e}"),
+                    ));
                     return true;
                 }
             };
             if let Some(err) = v.get("error") {
-                let msg = err.get("message").and_then(Value::as_str).map_or_else(|| err.to_string(), str::to_string);
+                let msg = err
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| err.to_string(), str::to_string);
                 out.error = Some(RequestError::new(ErrorCategory::ServerError, msg));
                 return true;
             }
@@ -553,9 +705,19 @@ impl OpenAiBackend {
                             tools.feed(tc);
                         }
                         let tool = tc.is_some();
-                        if s.is_empty() && tool { Some(String::new()) } else if s.is_empty() { None } else { Some(s) }
+                        if s.is_empty() && tool {
+                            Some(String::new())
+                        } else if s.is_empty() {
+                            None
+                        } else {
+                            Some(s)
+                        }
                     }
-                    Endpoint::Completions => choice.get("text").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string),
+                    Endpoint::Completions => choice
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_string),
                 };
                 if let Some(p) = piece {
                     content_events += 1;
@@ -570,7 +732,9 @@ impl OpenAiBackend {
                 out.usage = Some(Usage {
                     prompt_tokens: u.get("prompt_tokens").and_then(Value::as_u64),
                     completion_tokens: u.get("completion_tokens").and_then(Value::as_u64),
-                    cached_tokens: u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64),
+                    cached_tokens: u
+                        .pointer("/prompt_tokens_details/cached_tokens")
+                        .and_then(Value::as_u64),
                 });
             }
             if let Some(t) = v.get("timings").filter(|t| t.is_object()) {
@@ -586,7 +750,11 @@ impl OpenAiBackend {
             }
         }
         if content_events > 0 {
-            out.content.push(ContentChunk { at, tokens: None, text_bytes: content_bytes });
+            out.content.push(ContentChunk {
+                at,
+                tokens: None,
+                text_bytes: content_bytes,
+            });
             // Events per read are kept as the token hint: llama.cpp sends one token per event.
             if let Some(c) = out.content.last_mut() {
                 c.tokens = Some(content_events);
@@ -598,7 +766,11 @@ impl OpenAiBackend {
 
 /// A failed helper call while preparing a prompt: a dead server stays `connect`, the rest is `prepare`.
 fn prepare_error(what: &str, e: RequestError) -> RequestError {
-    let cat = if matches!(e.category, ErrorCategory::Connect | ErrorCategory::Timeout) { e.category } else { ErrorCategory::Prepare };
+    let cat = if matches!(e.category, ErrorCategory::Connect | ErrorCategory::Timeout) {
+        e.category
+    } else {
+        ErrorCategory::Prepare
+    };
     RequestError::new(cat, format!("{what}: {}", e.message))
 }
 
@@ -631,7 +803,11 @@ fn status_error(status: reqwest::StatusCode, body: &str) -> RequestError {
     };
     let detail = serde_json::from_str::<Value>(body)
         .ok()
-        .and_then(|v| v.pointer("/error/message").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| body.chars().take(300).collect());
     RequestError::new(cat, format!("HTTP {status}: {detail}"))
 }
@@ -642,7 +818,11 @@ pub fn strip_credentials(url: &str) -> String {
         Some((scheme, rest)) => {
             let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
             let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-            if path.is_empty() { format!("{scheme}://{host}") } else { format!("{scheme}://{host}/{path}") }
+            if path.is_empty() {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
         }
         None => url.to_string(),
     }
@@ -674,15 +854,24 @@ mod tests {
     #[tokio::test]
     async fn tool_calls_are_assembled_when_finish_reason_is_null() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = crate::backend::Config::parse(Path::new("b.toml"), "[backends.s]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n").unwrap();
-        let b = OpenAiBackend::connect(&cfg.backends["s"], dir.path()).await.unwrap();
+        let cfg = crate::backend::Config::parse(
+            Path::new("b.toml"),
+            "[backends.s]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\n",
+        )
+        .unwrap();
+        let b = OpenAiBackend::connect(&cfg.backends["s"], dir.path())
+            .await
+            .unwrap();
         let sse = concat!(
             "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":null}}]}\n\n",
             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"ci\"}}]},\"finish_reason\":null}]}\n\n",
             "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"ty\\\": \\\"Paris\\\"}\"}}]},\"finish_reason\":null}]}\n\n",
         );
         let mut parser = SseParser::new();
-        let mut out = Response::failed(Instant::now(), RequestError::new(ErrorCategory::EmptyResponse, ""));
+        let mut out = Response::failed(
+            Instant::now(),
+            RequestError::new(ErrorCategory::EmptyResponse, ""),
+        );
         out.error = None;
         let mut tools = ToolCallAssembler::new();
         let mut done = false;
@@ -699,7 +888,13 @@ mod tests {
 
     #[test]
     fn credentials_are_stripped() {
-        assert_eq!(strip_credentials("https://u:k@api.example/v1"), "https://api.example/v1");
-        assert_eq!(strip_credentials("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(
+            strip_credentials("https://u:k@api.example/v1"),
+            "https://api.example/v1"
+        );
+        assert_eq!(
+            strip_credentials("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
     }
 }

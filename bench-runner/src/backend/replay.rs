@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::config::BackendConfig;
-use super::{BackendFacts, ContentChunk, Endpoint, ErrorCategory, Prompt, Request, RequestError, Response, Usage};
+use super::{
+    BackendFacts, ContentChunk, Endpoint, ErrorCategory, Prompt, Request, RequestError, Response,
+    Usage,
+};
 use crate::error::{Error, Result};
 use crate::score::RawCall;
 
@@ -69,7 +72,14 @@ pub fn read_transcripts(path: &Path) -> Result<Vec<Recorded>> {
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| Error::Input { path: path.to_path_buf(), line: i + 1, col: e.column().max(1), message: e.to_string() }))
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| Error::Input {
+                path: path.to_path_buf(),
+                line: i + 1,
+                col: e.column().max(1),
+                message: e.to_string(),
+            })
+        })
         .collect()
 }
 
@@ -79,13 +89,31 @@ impl ReplayBackend {
         let sources: BTreeSet<&str> = all.iter().map(|r| r.backend.as_str()).collect();
         let chosen = match &cfg.source_backend {
             Some(s) if !sources.contains(s.as_str()) => {
-                return Err(Error::backend(&bc.name, format!("{} holds no responses of backend `{s}`; it holds: {}", cfg.file.display(), sources.iter().copied().collect::<Vec<_>>().join(", "))));
+                return Err(Error::backend(
+                    &bc.name,
+                    format!(
+                        "{} holds no responses of backend `{s}`; it holds: {}",
+                        cfg.file.display(),
+                        sources.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
             }
             Some(s) => s.clone(),
             None if sources.len() > 1 => {
-                return Err(Error::backend(&bc.name, format!("{} holds responses of several backends ({}); choose one with `source_backend`", cfg.file.display(), sources.iter().copied().collect::<Vec<_>>().join(", "))));
+                return Err(Error::backend(
+                    &bc.name,
+                    format!(
+                        "{} holds responses of several backends ({}); choose one with `source_backend`",
+                        cfg.file.display(),
+                        sources.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
             }
-            None => sources.iter().next().map(|s| s.to_string()).unwrap_or_default(),
+            None => sources
+                .iter()
+                .next()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
         };
         let mut records = HashMap::new();
         let mut model = cfg.model.clone();
@@ -96,7 +124,13 @@ impl ReplayBackend {
             // The last record of a key wins (a resumed run may have re-recorded it).
             records.insert(r.key.clone(), r);
         }
-        Ok(ReplayBackend { name: bc.name.clone(), cfg: cfg.clone(), device: bc.device.clone(), records, model })
+        Ok(ReplayBackend {
+            name: bc.name.clone(),
+            cfg: cfg.clone(),
+            device: bc.device.clone(),
+            records,
+            model,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -114,36 +148,76 @@ impl ReplayBackend {
             model: self.model.clone(),
             endpoint: Some(Endpoint::Chat),
             server: Some("replay".into()),
-            server_version: Some(format!("{} ({} responses)", self.cfg.file.display(), self.records.len())),
+            server_version: Some(format!(
+                "{} ({} responses)",
+                self.cfg.file.display(),
+                self.records.len()
+            )),
             device: self.device.clone(),
             ..Default::default()
         }
     }
 
-    pub fn count_prompt_tokens(&self, _prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
+    pub fn count_prompt_tokens(
+        &self,
+        _prompt: &Prompt,
+    ) -> std::result::Result<Option<u32>, RequestError> {
         Ok(None)
     }
 
     pub fn generate(&self, req: &Request) -> Response {
         let sent_at = Instant::now();
         let Some(key) = &req.tools.replay_key else {
-            return Response::failed(sent_at, RequestError::new(ErrorCategory::Prepare, "the replay backend answers only tool-call and structured-output requests"));
+            return Response::failed(
+                sent_at,
+                RequestError::new(
+                    ErrorCategory::Prepare,
+                    "the replay backend answers only tool-call and structured-output requests",
+                ),
+            );
         };
         let Some(r) = self.records.get(key) else {
-            return Response::failed(sent_at, RequestError::new(ErrorCategory::Prepare, format!("no recorded response for `{key}` in {}", self.cfg.file.display())));
+            return Response::failed(
+                sent_at,
+                RequestError::new(
+                    ErrorCategory::Prepare,
+                    format!(
+                        "no recorded response for `{key}` in {}",
+                        self.cfg.file.display()
+                    ),
+                ),
+            );
         };
-        let mut out = Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
-        out.error = r.error_category.as_deref().map(|c| RequestError::new(parse_category(c), r.error_message.clone().unwrap_or_default()));
+        let mut out =
+            Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
+        out.error = r.error_category.as_deref().map(|c| {
+            RequestError::new(
+                parse_category(c),
+                r.error_message.clone().unwrap_or_default(),
+            )
+        });
         out.text = r.text.clone();
         out.tool_calls = r.tool_calls.clone();
         out.finish_reason = r.finish_reason.clone();
-        out.usage = Some(Usage { prompt_tokens: r.prompt_tokens, completion_tokens: r.output_tokens, cached_tokens: None });
+        out.usage = Some(Usage {
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.output_tokens,
+            cached_tokens: None,
+        });
         if let (Some(ttft), Some(e2e)) = (r.ttft_ms, r.e2e_ms) {
             let n = r.output_tokens.unwrap_or(1).max(1);
             let at = |ms: f64| sent_at + Duration::from_secs_f64(ms.max(0.0) / 1000.0);
             for i in 0..n {
-                let ms = if n == 1 { ttft } else { ttft + (e2e - ttft) * i as f64 / (n - 1) as f64 };
-                out.content.push(ContentChunk { at: at(ms), tokens: Some(1), text_bytes: 1 });
+                let ms = if n == 1 {
+                    ttft
+                } else {
+                    ttft + (e2e - ttft) * i as f64 / (n - 1) as f64
+                };
+                out.content.push(ContentChunk {
+                    at: at(ms),
+                    tokens: Some(1),
+                    text_bytes: 1,
+                });
             }
         }
         out
@@ -152,10 +226,21 @@ impl ReplayBackend {
 
 fn parse_category(s: &str) -> ErrorCategory {
     use ErrorCategory::*;
-    [Connect, Timeout, RateLimited, HttpClient, HttpServer, StreamBroken, MalformedStream, ServerError, EmptyResponse, Prepare]
-        .into_iter()
-        .find(|c| c.as_str() == s)
-        .unwrap_or(ServerError)
+    [
+        Connect,
+        Timeout,
+        RateLimited,
+        HttpClient,
+        HttpServer,
+        StreamBroken,
+        MalformedStream,
+        ServerError,
+        EmptyResponse,
+        Prepare,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == s)
+    .unwrap_or(ServerError)
 }
 
 #[cfg(test)]
@@ -169,7 +254,11 @@ mod tests {
             backend: backend.into(),
             model: "m.gguf".into(),
             text: "".into(),
-            tool_calls: vec![RawCall { id: Some("c".into()), name: "f".into(), arguments: "{\"a\": 1}".into() }],
+            tool_calls: vec![RawCall {
+                id: Some("c".into()),
+                name: "f".into(),
+                arguments: "{\"a\": 1}".into(),
+            }],
             finish_reason: Some("tool_calls".into()),
             prompt_tokens: Some(100),
             output_tokens: Some(11),
@@ -189,8 +278,14 @@ mod tests {
         text.push_str("{\"key\": \"torn");
         std::fs::write(dir.path().join("t.jsonl"), text).unwrap();
         let p = dir.path().join("b.toml");
-        let c = Config::parse(&p, &format!("[backends.r]\nkind = \"replay\"\nfile = \"t.jsonl\"\n{extra}")).unwrap();
-        let crate::backend::BackendKind::Replay(rc) = &c.backends["r"].kind else { panic!("replay expected") };
+        let c = Config::parse(
+            &p,
+            &format!("[backends.r]\nkind = \"replay\"\nfile = \"t.jsonl\"\n{extra}"),
+        )
+        .unwrap();
+        let crate::backend::BackendKind::Replay(rc) = &c.backends["r"].kind else {
+            panic!("replay expected")
+        };
         ReplayBackend::connect(&c.backends["r"], rc)
     }
 
@@ -203,7 +298,10 @@ mod tests {
             seed: None,
             ignore_eos: false,
             allow_prefix_cache: false,
-            tools: ToolRequest { replay_key: Some(key.into()), ..Default::default() },
+            tools: ToolRequest {
+                replay_key: Some(key.into()),
+                ..Default::default()
+            },
         }
     }
 
@@ -225,11 +323,21 @@ mod tests {
     #[test]
     fn several_recorded_backends_need_a_choice() {
         let recs = [record("qwen", "k"), record("gemma", "k")];
-        assert!(setup(&recs, "").err().unwrap().to_string().contains("source_backend"));
+        assert!(
+            setup(&recs, "")
+                .err()
+                .unwrap()
+                .to_string()
+                .contains("source_backend")
+        );
         assert!(setup(&recs, "source_backend = \"gemma\"\n").is_ok());
         assert!(setup(&recs, "source_backend = \"llama\"\n").is_err());
         let dir = tempfile::tempdir().unwrap();
-        let e = Config::parse(&dir.path().join("b.toml"), "[backends.r]\nkind = \"replay\"\nfile = \"t\"\nbase_url = \"http://x\"\n").unwrap_err();
+        let e = Config::parse(
+            &dir.path().join("b.toml"),
+            "[backends.r]\nkind = \"replay\"\nfile = \"t\"\nbase_url = \"http://x\"\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("belongs to kind openai"), "{e}");
     }
 }

@@ -114,7 +114,10 @@ impl SseParser {
 
     fn dispatch(&mut self, out: &mut Vec<Event>) {
         if self.has_data {
-            out.push(Event { event: std::mem::take(&mut self.event), data: std::mem::take(&mut self.data) });
+            out.push(Event {
+                event: std::mem::take(&mut self.event),
+                data: std::mem::take(&mut self.data),
+            });
         }
         self.event.clear();
         self.has_data = false;
@@ -166,7 +169,9 @@ mod tests {
 
     #[test]
     fn comments_ids_and_event_types() {
-        let ev = all(&[b": ping\nid: 7\nretry: 10\nevent: error\ndata: {\"error\":{\"message\":\"boom\"}}\n\n"]);
+        let ev = all(&[
+            b": ping\nid: 7\nretry: 10\nevent: error\ndata: {\"error\":{\"message\":\"boom\"}}\n\n",
+        ]);
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].event, "error");
         assert!(ev[0].data.contains("boom"));

@@ -39,16 +39,25 @@ impl ToolCallAssembler {
 
     /// Feeds the `delta.tool_calls` array of one chunk.
     pub fn feed(&mut self, tool_calls: &Value) {
-        let Some(items) = tool_calls.as_array() else { return };
+        let Some(items) = tool_calls.as_array() else {
+            return;
+        };
         for d in items {
-            let id = d.get("id").and_then(Value::as_str).filter(|s| !s.is_empty());
+            let id = d
+                .get("id")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty());
             let index = d.get("index").and_then(Value::as_u64);
             let slot = self.slot_for(index, id);
             if let Some(id) = id {
                 slot.id.get_or_insert_with(|| id.to_string());
             }
             let f = d.get("function");
-            if let Some(name) = f.and_then(|f| f.get("name")).and_then(Value::as_str).filter(|s| !s.is_empty()) {
+            if let Some(name) = f
+                .and_then(|f| f.get("name"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+            {
                 slot.name.get_or_insert_with(|| name.to_string());
             }
             match f.and_then(|f| f.get("arguments")) {
@@ -68,7 +77,13 @@ impl ToolCallAssembler {
                 (None, _) => None,
             },
             Some(i) => match self.slots.iter().rposition(|s| s.index == i) {
-                Some(p) if id.is_some_and(|id| self.slots[p].id.as_deref().is_some_and(|old| old != id)) => None,
+                Some(p)
+                    if id.is_some_and(|id| {
+                        self.slots[p].id.as_deref().is_some_and(|old| old != id)
+                    }) =>
+                {
+                    None
+                }
                 other => other,
             },
         };
@@ -76,7 +91,10 @@ impl ToolCallAssembler {
             Some(p) => &mut self.slots[p],
             None => {
                 let index = index.unwrap_or(self.slots.len() as u64);
-                self.slots.push(Slot { index, ..Default::default() });
+                self.slots.push(Slot {
+                    index,
+                    ..Default::default()
+                });
                 let last = self.slots.len() - 1;
                 &mut self.slots[last]
             }
@@ -87,7 +105,11 @@ impl ToolCallAssembler {
     pub fn finish(self) -> Vec<RawCall> {
         self.slots
             .into_iter()
-            .map(|s| RawCall { id: s.id, name: s.name.unwrap_or_default(), arguments: s.arguments })
+            .map(|s| RawCall {
+                id: s.id,
+                name: s.name.unwrap_or_default(),
+                arguments: s.arguments,
+            })
             .collect()
     }
 }
@@ -130,14 +152,29 @@ mod tests {
             json!([{"index": 1, "function": {"arguments": " 2}"}}]),
         ]);
         assert_eq!(calls.len(), 2);
-        assert_eq!((calls[0].name.as_str(), calls[0].arguments.as_str()), ("f", "{\"x\": 1}"));
-        assert_eq!((calls[1].name.as_str(), calls[1].arguments.as_str()), ("g", "{\"y\": 2}"));
+        assert_eq!(
+            (calls[0].name.as_str(), calls[0].arguments.as_str()),
+            ("f", "{\"x\": 1}")
+        );
+        assert_eq!(
+            (calls[1].name.as_str(), calls[1].arguments.as_str()),
+            ("g", "{\"y\": 2}")
+        );
     }
 
     #[test]
     fn a_whole_call_in_one_chunk_and_name_set_once() {
-        let calls = run(&[json!([{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\": 1}"}}, {"index": 0, "function": {"name": "other"}}])]);
-        assert_eq!(calls, vec![RawCall { id: Some("a".into()), name: "f".into(), arguments: "{\"x\": 1}".into() }]);
+        let calls = run(&[
+            json!([{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\": 1}"}}, {"index": 0, "function": {"name": "other"}}]),
+        ]);
+        assert_eq!(
+            calls,
+            vec![RawCall {
+                id: Some("a".into()),
+                name: "f".into(),
+                arguments: "{\"x\": 1}".into()
+            }]
+        );
     }
 
     #[test]
@@ -147,7 +184,10 @@ mod tests {
             json!([{"index": 0, "id": "b", "function": {"name": "g", "arguments": "{}"}}]),
             json!([{"index": 0, "id": "", "function": {"arguments": ""}}]),
         ]);
-        assert_eq!(calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), vec!["f", "g"]);
+        assert_eq!(
+            calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            vec!["f", "g"]
+        );
     }
 
     #[test]
@@ -158,7 +198,9 @@ mod tests {
         ]);
         assert_eq!(merged[0].arguments, "{\"x\": 1}{\"x\": 2}");
         assert!(parse_native(&merged, &[]).is_err());
-        let truncated = run(&[json!([{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\": [1, 2"}}])]);
+        let truncated = run(&[
+            json!([{"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\": [1, 2"}}]),
+        ]);
         assert!(parse_native(&truncated, &[]).is_err());
     }
 

@@ -16,9 +16,9 @@ use sha2::{Digest, Sha256};
 use crate::backend::ModelColumns;
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
-use crate::results::manifest::{git_commit, now_rfc3339, ScenarioRecord};
+use crate::results::manifest::{ScenarioRecord, git_commit, now_rfc3339};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
-use crate::results::{CsvAppender, RunManifest, SampleRow, SummaryRow, SCHEMA_VERSION};
+use crate::results::{CsvAppender, RunManifest, SCHEMA_VERSION, SampleRow, SummaryRow};
 use crate::runner::summary::pp_tg_summary;
 use crate::scenario::PpTgTest;
 
@@ -54,7 +54,11 @@ pub struct LbTest {
 
 impl LbTest {
     pub fn test(&self) -> PpTgTest {
-        PpTgTest { n_prompt: self.n_prompt, n_gen: self.n_gen, n_depth: self.n_depth }
+        PpTgTest {
+            n_prompt: self.n_prompt,
+            n_gen: self.n_gen,
+            n_depth: self.n_depth,
+        }
     }
 }
 
@@ -64,7 +68,11 @@ pub fn read(path: &Path) -> Result<(Format, Vec<LbTest>)> {
     let t = text.trim_start();
     if t.starts_with('[') {
         let v: Vec<Value> = serde_json::from_str(&text).map_err(|e| json_error(path, &e, 0))?;
-        let tests = v.iter().enumerate().map(|(i, o)| from_json(path, o, i + 1)).collect::<Result<_>>()?;
+        let tests = v
+            .iter()
+            .enumerate()
+            .map(|(i, o)| from_json(path, o, i + 1))
+            .collect::<Result<_>>()?;
         Ok((Format::Json, tests))
     } else if t.starts_with('{') {
         let mut tests = Vec::new();
@@ -80,12 +88,19 @@ pub fn read(path: &Path) -> Result<(Format, Vec<LbTest>)> {
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
         let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
         if !header.iter().any(|h| h == "avg_ts") {
-            return Err(Error::file(path, "not a llama-bench output: expected JSON (-o json), JSON lines (-o jsonl) or CSV (-o csv) with an avg_ts column"));
+            return Err(Error::file(
+                path,
+                "not a llama-bench output: expected JSON (-o json), JSON lines (-o jsonl) or CSV (-o csv) with an avg_ts column",
+            ));
         }
         let mut tests = Vec::new();
         for (i, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|e| Error::file(path, format!("row {}: {e}", i + 2)))?;
-            let fields: BTreeMap<String, String> = header.iter().zip(rec.iter()).map(|(h, v)| (h.to_string(), v.to_string())).collect();
+            let fields: BTreeMap<String, String> = header
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect();
             tests.push(from_fields(path, fields, None, &format!("row {}", i + 2))?);
         }
         Ok((Format::Csv, tests))
@@ -93,7 +108,12 @@ pub fn read(path: &Path) -> Result<(Format, Vec<LbTest>)> {
 }
 
 fn json_error(path: &Path, e: &serde_json::Error, line_offset: usize) -> Error {
-    Error::Input { path: path.to_path_buf(), line: e.line() + line_offset, col: e.column(), message: format!("not llama-bench JSON: {e}") }
+    Error::Input {
+        path: path.to_path_buf(),
+        line: e.line() + line_offset,
+        col: e.column(),
+        message: format!("not llama-bench JSON: {e}"),
+    }
 }
 
 fn from_json(path: &Path, v: &Value, n: usize) -> Result<LbTest> {
@@ -115,7 +135,14 @@ fn from_json(path: &Path, v: &Value, n: usize) -> Result<LbTest> {
     let samples = match o.get("samples_ns") {
         Some(Value::Array(a)) => Some(
             a.iter()
-                .map(|x| x.as_u64().ok_or_else(|| Error::file(path, format!("test {n}: samples_ns holds {x}, not a whole number"))))
+                .map(|x| {
+                    x.as_u64().ok_or_else(|| {
+                        Error::file(
+                            path,
+                            format!("test {n}: samples_ns holds {x}, not a whole number"),
+                        )
+                    })
+                })
                 .collect::<Result<Vec<u64>>>()?,
         ),
         _ => None,
@@ -123,11 +150,18 @@ fn from_json(path: &Path, v: &Value, n: usize) -> Result<LbTest> {
     from_fields(path, fields, samples, &format!("test {n}"))
 }
 
-fn from_fields(path: &Path, fields: BTreeMap<String, String>, samples_ns: Option<Vec<u64>>, at: &str) -> Result<LbTest> {
+fn from_fields(
+    path: &Path,
+    fields: BTreeMap<String, String>,
+    samples_ns: Option<Vec<u64>>,
+    at: &str,
+) -> Result<LbTest> {
     let get = |k: &str| fields.get(k).map(String::as_str);
     fn num<T: std::str::FromStr>(path: &Path, at: &str, k: &str, v: Option<&str>) -> Result<T> {
         let v = v.ok_or_else(|| Error::file(path, format!("{at}: missing `{k}`")))?;
-        v.trim().parse().map_err(|_| Error::file(path, format!("{at}: `{k}` is `{v}`, not a number")))
+        v.trim()
+            .parse()
+            .map_err(|_| Error::file(path, format!("{at}: `{k}` is `{v}`, not a number")))
     }
     Ok(LbTest {
         model_filename: get("model_filename").unwrap_or_default().to_string(),
@@ -169,13 +203,17 @@ pub struct ImportOutcome {
 }
 
 fn file_name(p: &str) -> String {
-    Path::new(p).file_name().map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned())
+    Path::new(p)
+        .file_name()
+        .map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// Writes one run folder holding every test of every file.
 pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
     if opts.files.is_empty() {
-        return Err(Error::Usage("name at least one llama-bench output file".into()));
+        return Err(Error::Usage(
+            "name at least one llama-bench output file".into(),
+        ));
     }
     let mut parsed = Vec::new();
     for f in &opts.files {
@@ -184,12 +222,25 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
             return Err(Error::file(f, "holds no llama-bench tests"));
         }
         let bytes = std::fs::read(f).map_err(|e| Error::file(f, e))?;
-        parsed.push((f.clone(), format, tests, hex::encode(Sha256::digest(&bytes))));
+        parsed.push((
+            f.clone(),
+            format,
+            tests,
+            hex::encode(Sha256::digest(&bytes)),
+        ));
     }
-    let run_id = opts.run_id.clone().unwrap_or_else(|| format!("{}-llama-bench", chrono::Local::now().format("%Y%m%d-%H%M%S")));
+    let run_id = opts.run_id.clone().unwrap_or_else(|| {
+        format!(
+            "{}-llama-bench",
+            chrono::Local::now().format("%Y%m%d-%H%M%S")
+        )
+    });
     let run_dir = opts.out.join(&run_id);
     if run_dir.join("samples.csv").exists() {
-        return Err(Error::Usage(format!("{} already holds a run; choose another --run-id", run_dir.display())));
+        return Err(Error::Usage(format!(
+            "{} already holds a run; choose another --run-id",
+            run_dir.display()
+        )));
     }
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::results(&run_dir, e))?;
     let mut samples = CsvAppender::open(&run_dir.join("samples.csv"), SAMPLE_COLUMNS)?;
@@ -219,16 +270,31 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
     let mut n_tests = 0;
     let single = parsed.len() == 1;
     for (path, format, tests, sha) in &parsed {
-        let stem = path.file_stem().map_or_else(|| "file".into(), |s| s.to_string_lossy().into_owned());
-        let backend = if single { "llama-bench".to_string() } else { format!("llama-bench:{stem}") };
+        let stem = path
+            .file_stem()
+            .map_or_else(|| "file".into(), |s| s.to_string_lossy().into_owned());
+        let backend = if single {
+            "llama-bench".to_string()
+        } else {
+            format!("llama-bench:{stem}")
+        };
         let first = &tests[0];
         let device = opts.label.clone().unwrap_or_else(|| {
             let gpu = first.fields.get("gpu_info").filter(|g| !g.is_empty());
             let cpu = first.fields.get("cpu_info").cloned().unwrap_or_default();
-            match gpu { Some(g) => format!("{cpu} + {g}"), None => cpu }
+            match gpu {
+                Some(g) => format!("{cpu} + {g}"),
+                None => cpu,
+            }
         });
         manifest.device = device.clone();
-        manifest.scenarios.push(ScenarioRecord { sampling: None, name: "llama-bench".into(), kind: "throughput".into(), path: path.display().to_string(), sha256: sha.clone() });
+        manifest.scenarios.push(ScenarioRecord {
+            sampling: None,
+            name: "llama-bench".into(),
+            kind: "throughput".into(),
+            path: path.display().to_string(),
+            sha256: sha.clone(),
+        });
         manifest.backends.push(serde_json::json!({
             "name": backend,
             "kind": "llama-bench",
@@ -249,13 +315,16 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
             "{backend}: imported from llama-bench output {}; `host` is the machine that imported it, the measured device is `{device}`",
             path.display()
         ));
-        columns.insert(backend.clone(), ModelColumns {
-            model: first.model_type.clone(),
-            size_bytes: Some(first.model_size),
-            n_params: Some(first.model_n_params),
-            backend: first.backends.clone(),
-            threads: Some(first.n_threads),
-        });
+        columns.insert(
+            backend.clone(),
+            ModelColumns {
+                model: first.model_type.clone(),
+                size_bytes: Some(first.model_size),
+                n_params: Some(first.model_n_params),
+                backend: first.backends.clone(),
+                threads: Some(first.n_threads),
+            },
+        );
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
         for t in tests {
             n_tests += 1;
@@ -325,10 +394,29 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
             };
             let mut summary = if rows.is_empty() {
                 let nan = f64::NAN;
-                let empty = SummaryRow { n: 0, min: nan, p50: nan, p90: nan, p99: nan, max: nan, ci_low: nan, ci_high: nan, flags: "no_samples".into(), ..sbase.clone() };
+                let empty = SummaryRow {
+                    n: 0,
+                    min: nan,
+                    p50: nan,
+                    p90: nan,
+                    p99: nan,
+                    max: nan,
+                    ci_low: nan,
+                    ci_high: nan,
+                    flags: "no_samples".into(),
+                    ..sbase.clone()
+                };
                 vec![
-                    SummaryRow { metric: "test_tok_s".into(), unit: "tok/s".into(), ..empty.clone() },
-                    SummaryRow { metric: "test_ns".into(), unit: "ns".into(), ..empty },
+                    SummaryRow {
+                        metric: "test_tok_s".into(),
+                        unit: "tok/s".into(),
+                        ..empty.clone()
+                    },
+                    SummaryRow {
+                        metric: "test_ns".into(),
+                        unit: "ns".into(),
+                        ..empty
+                    },
                 ]
             } else {
                 pp_tg_summary(&sbase, &rows).0
@@ -349,7 +437,12 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
     }
     manifest.ended_at = Some(now_rfc3339());
     manifest.write(&run_dir)?;
-    Ok(ImportOutcome { run_dir, summary: all_summary, columns, tests: n_tests })
+    Ok(ImportOutcome {
+        run_dir,
+        summary: all_summary,
+        columns,
+        tests: n_tests,
+    })
 }
 
 #[cfg(test)]
@@ -366,14 +459,37 @@ mod tests {
         std::fs::write(&p, JSONL).unwrap();
         let (f, t) = read(&p).unwrap();
         assert_eq!(f, Format::Jsonl);
-        assert_eq!((t[0].n_prompt, t[0].avg_ts, t[0].samples_ns.clone()), (512, 512.000001, Some(vec![999_999_000, 1_000_001_000])));
-        let out = import(&ImportOptions { files: vec![p], out: dir.path().into(), run_id: Some("r".into()), label: None, command_line: vec![] }).unwrap();
-        let ts = out.summary.iter().find(|r| r.metric == "test_tok_s").unwrap();
+        assert_eq!(
+            (t[0].n_prompt, t[0].avg_ts, t[0].samples_ns.clone()),
+            (512, 512.000001, Some(vec![999_999_000, 1_000_001_000]))
+        );
+        let out = import(&ImportOptions {
+            files: vec![p],
+            out: dir.path().into(),
+            run_id: Some("r".into()),
+            label: None,
+            command_line: vec![],
+        })
+        .unwrap();
+        let ts = out
+            .summary
+            .iter()
+            .find(|r| r.metric == "test_tok_s")
+            .unwrap();
         assert_eq!((ts.mean, ts.stddev, ts.n), (512.000001, 0.000512, 2));
         let back = crate::results::reader::read_summary(&out.run_dir.join("summary.csv")).unwrap();
-        assert_eq!(back.rows.iter().find(|r| r.metric == "test_tok_s").map(|r| r.mean), Some(512.000001));
+        assert_eq!(
+            back.rows
+                .iter()
+                .find(|r| r.metric == "test_tok_s")
+                .map(|r| r.mean),
+            Some(512.000001)
+        );
         let s = crate::results::reader::read_samples(&out.run_dir.join("samples.csv")).unwrap();
-        assert_eq!(s.rows.iter().map(|r| r.test_ns).collect::<Vec<_>>(), vec![Some(999_999_000), Some(1_000_001_000)]);
+        assert_eq!(
+            s.rows.iter().map(|r| r.test_ns).collect::<Vec<_>>(),
+            vec![Some(999_999_000), Some(1_000_001_000)]
+        );
     }
 
     #[test]
@@ -381,8 +497,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.csv");
         std::fs::write(&p, "a,b\n1,2\n").unwrap();
-        assert!(read(&p).unwrap_err().to_string().contains("not a llama-bench output"));
+        assert!(
+            read(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("not a llama-bench output")
+        );
         std::fs::write(&p, "[{\"avg_ts\": 1}]").unwrap();
-        assert!(read(&p).unwrap_err().to_string().contains("missing `model_size`"));
+        assert!(
+            read(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("missing `model_size`")
+        );
     }
 }

@@ -34,16 +34,29 @@ pub fn wilson(k: usize, n: usize) -> Option<Proportion> {
     let denom = 1.0 + z2 / nf;
     let centre = (p + z2 / (2.0 * nf)) / denom;
     let half = Z95 / denom * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt();
-    Some(Proportion { k, n, p, ci_low: (centre - half).max(0.0), ci_high: (centre + half).min(1.0) })
+    Some(Proportion {
+        k,
+        n,
+        p,
+        ci_low: (centre - half).max(0.0),
+        ci_high: (centre + half).min(1.0),
+    })
 }
 
 /// BFCL's overall figure: the unweighted mean of the non-live categories' accuracies, and
 /// the item-weighted mean over the live ones (all live items pooled). Each entry is
 /// (category, successes, items). Returns (non-live mean, live pooled) where present.
 pub fn bfcl_overall(categories: &[(String, usize, usize)]) -> (Option<f64>, Option<Proportion>) {
-    let non_live: Vec<f64> = categories.iter().filter(|(c, _, n)| !c.contains("live") && *n > 0).map(|(_, k, n)| *k as f64 / *n as f64).collect();
+    let non_live: Vec<f64> = categories
+        .iter()
+        .filter(|(c, _, n)| !c.contains("live") && *n > 0)
+        .map(|(_, k, n)| *k as f64 / *n as f64)
+        .collect();
     let mean = (!non_live.is_empty()).then(|| non_live.iter().sum::<f64>() / non_live.len() as f64);
-    let (k, n) = categories.iter().filter(|(c, _, _)| c.contains("live")).fold((0, 0), |(a, b), (_, k, n)| (a + k, b + n));
+    let (k, n) = categories
+        .iter()
+        .filter(|(c, _, _)| c.contains("live"))
+        .fold((0, 0), |(a, b), (_, k, n)| (a + k, b + n));
     (mean, wilson(k, n))
 }
 
@@ -55,7 +68,10 @@ mod tests {
     fn wilson_matches_known_values() {
         // 8 of 10: the textbook interval is [0.490, 0.943].
         let w = wilson(8, 10).unwrap();
-        assert!((w.ci_low - 0.4902).abs() < 1e-3 && (w.ci_high - 0.9433).abs() < 1e-3, "{w:?}");
+        assert!(
+            (w.ci_low - 0.4902).abs() < 1e-3 && (w.ci_high - 0.9433).abs() < 1e-3,
+            "{w:?}"
+        );
         let z = wilson(0, 20).unwrap();
         assert_eq!(z.ci_low, 0.0);
         assert!((z.ci_high - 0.1611).abs() < 1e-3, "{z:?}");

@@ -33,7 +33,9 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::stats::{bootstrap_median_ci, median_in_place, percentile_sorted, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
+use super::stats::{
+    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_median_ci, median_in_place, percentile_sorted,
+};
 
 /// Above this many values on a side, closed-form intervals replace the bootstrap.
 pub const BOOTSTRAP_MAX_N: usize = 5000;
@@ -66,7 +68,12 @@ pub fn median_ci(values: &[f64]) -> Option<MedianCi> {
         let k = ((1.0 + n as f64 / 2.0 + half).ceil() as usize).clamp(1, n);
         (v[j - 1], v[k - 1])
     };
-    Some(MedianCi { n, median, low, high })
+    Some(MedianCi {
+        n,
+        median,
+        low,
+        high,
+    })
 }
 
 /// A ratio of medians with its 95% CI; `low <= ratio <= high` for all but degenerate data.
@@ -85,7 +92,12 @@ pub fn median_ratio_ci(baseline: &[f64], candidate: &[f64]) -> Option<RatioCi> {
 }
 
 /// [`median_ratio_ci`] with the number of resamples and the seed chosen.
-pub fn median_ratio_ci_with(baseline: &[f64], candidate: &[f64], resamples: usize, seed: u64) -> Option<RatioCi> {
+pub fn median_ratio_ci_with(
+    baseline: &[f64],
+    candidate: &[f64],
+    resamples: usize,
+    seed: u64,
+) -> Option<RatioCi> {
     let b: Vec<f64> = baseline.iter().copied().filter(|x| !x.is_nan()).collect();
     let c: Vec<f64> = candidate.iter().copied().filter(|x| !x.is_nan()).collect();
     if b.is_empty() || c.is_empty() {
@@ -116,10 +128,18 @@ pub fn median_ratio_ci_with(baseline: &[f64], candidate: &[f64], resamples: usiz
         }
     }
     if ratios.len() * 2 < resamples.max(1) {
-        return Some(RatioCi { ratio, low: f64::NAN, high: f64::NAN });
+        return Some(RatioCi {
+            ratio,
+            low: f64::NAN,
+            high: f64::NAN,
+        });
     }
     ratios.sort_by(f64::total_cmp);
-    Some(RatioCi { ratio, low: percentile_sorted(&ratios, 2.5), high: percentile_sorted(&ratios, 97.5) })
+    Some(RatioCi {
+        ratio,
+        low: percentile_sorted(&ratios, 2.5),
+        high: percentile_sorted(&ratios, 97.5),
+    })
 }
 
 /// The ratio of pooled medians with a hierarchical bootstrap CI over runs (see the module
@@ -127,7 +147,15 @@ pub fn median_ratio_ci_with(baseline: &[f64], candidate: &[f64], resamples: usiz
 /// runs are ignored. With one run on each side this is [`median_ratio_ci`].
 pub fn median_ratio_ci_runs(baseline: &[Vec<f64>], candidate: &[Vec<f64>]) -> Option<RatioCi> {
     let clean = |runs: &[Vec<f64>]| -> Vec<Vec<f64>> {
-        runs.iter().map(|r| r.iter().copied().filter(|x| !x.is_nan()).collect::<Vec<f64>>()).filter(|r| !r.is_empty()).collect()
+        runs.iter()
+            .map(|r| {
+                r.iter()
+                    .copied()
+                    .filter(|x| !x.is_nan())
+                    .collect::<Vec<f64>>()
+            })
+            .filter(|r| !r.is_empty())
+            .collect()
     };
     let (b, c) = (clean(baseline), clean(candidate));
     if b.is_empty() || c.is_empty() {
@@ -164,10 +192,18 @@ pub fn median_ratio_ci_runs(baseline: &[Vec<f64>], candidate: &[Vec<f64>]) -> Op
         }
     }
     if ratios.len() * 2 < BOOTSTRAP_RESAMPLES {
-        return Some(RatioCi { ratio, low: f64::NAN, high: f64::NAN });
+        return Some(RatioCi {
+            ratio,
+            low: f64::NAN,
+            high: f64::NAN,
+        });
     }
     ratios.sort_by(f64::total_cmp);
-    Some(RatioCi { ratio, low: percentile_sorted(&ratios, 2.5), high: percentile_sorted(&ratios, 97.5) })
+    Some(RatioCi {
+        ratio,
+        low: percentile_sorted(&ratios, 2.5),
+        high: percentile_sorted(&ratios, 97.5),
+    })
 }
 
 /// The closed-form ratio CI for large samples (see the module docs).
@@ -177,12 +213,23 @@ fn log_scale_ratio(b: &[f64], c: &[f64]) -> Option<RatioCi> {
         return None;
     }
     let ratio = mc.median / mb.median;
-    if [mb.low, mb.high, mc.low, mc.high, mb.median, mc.median].iter().any(|x| *x <= 0.0) {
-        return Some(RatioCi { ratio, low: f64::NAN, high: f64::NAN });
+    if [mb.low, mb.high, mc.low, mc.high, mb.median, mc.median]
+        .iter()
+        .any(|x| *x <= 0.0)
+    {
+        return Some(RatioCi {
+            ratio,
+            low: f64::NAN,
+            high: f64::NAN,
+        });
     }
     let s = |m: &MedianCi| (m.high.ln() - m.low.ln()) / (2.0 * 1.96);
     let half = 1.96 * (s(&mb).powi(2) + s(&mc).powi(2)).sqrt();
-    Some(RatioCi { ratio, low: (ratio.ln() - half).exp(), high: (ratio.ln() + half).exp() })
+    Some(RatioCi {
+        ratio,
+        low: (ratio.ln() - half).exp(),
+        high: (ratio.ln() + half).exp(),
+    })
 }
 
 #[cfg(test)]
@@ -210,13 +257,21 @@ mod tests {
 
     #[test]
     fn large_samples_use_closed_forms_that_agree() {
-        let b: Vec<f64> = (0..20_000).map(|i| 100.0 + (i % 101) as f64 / 10.0).collect();
+        let b: Vec<f64> = (0..20_000)
+            .map(|i| 100.0 + (i % 101) as f64 / 10.0)
+            .collect();
         let c: Vec<f64> = b.iter().map(|x| x * 1.1).collect();
         let m = median_ci(&b).unwrap();
-        assert!(m.low <= m.median && m.median <= m.high && m.high - m.low < 0.5, "{m:?}");
+        assert!(
+            m.low <= m.median && m.median <= m.high && m.high - m.low < 0.5,
+            "{m:?}"
+        );
         let r = median_ratio_ci(&b, &c).unwrap();
         assert!((r.ratio - 1.1).abs() < 1e-9);
-        assert!(r.low < 1.1 && r.high > 1.1 && r.high - r.low < 0.01, "{r:?}");
+        assert!(
+            r.low < 1.1 && r.high > 1.1 && r.high - r.low < 0.01,
+            "{r:?}"
+        );
         // Same data, bootstrapped on a subsample of the same shape: intervals of similar width.
         let small = median_ratio_ci(&b[..4000], &c[..4000]).unwrap();
         assert!(small.low < 1.1 && small.high > 1.1);
@@ -227,13 +282,20 @@ mod tests {
         // Two baseline runs 20% apart (drift), two candidate runs like them: per-request noise
         // is small, so pooling everything as one run would call a difference; by runs, the
         // interval covers 1.
-        let run = |level: f64| (0..12).map(|i| level + (i % 4) as f64 * 0.2).collect::<Vec<f64>>();
+        let run = |level: f64| {
+            (0..12)
+                .map(|i| level + (i % 4) as f64 * 0.2)
+                .collect::<Vec<f64>>()
+        };
         let base = vec![run(100.0), run(120.0)];
         let cand = vec![run(101.0), run(119.0)];
         let r = median_ratio_ci_runs(&base, &cand).unwrap();
         assert!(r.low < 0.95 && r.high > 1.05, "{r:?}");
         // One run per side is the plain bootstrap.
-        assert_eq!(median_ratio_ci_runs(&base[..1], &cand[..1]), median_ratio_ci(&base[0], &cand[0]));
+        assert_eq!(
+            median_ratio_ci_runs(&base[..1], &cand[..1]),
+            median_ratio_ci(&base[0], &cand[0])
+        );
         // A uniform 30% slowdown in every run is still found.
         let slow = vec![run(70.0), run(84.0)];
         let r = median_ratio_ci_runs(&base, &slow).unwrap();

@@ -37,8 +37,15 @@ pub struct RequestMetrics {
 }
 
 /// Computes the metrics of one request.
-pub fn compute(t: &Timeline, prompt_tokens: Option<u64>, output_tokens: Option<u64>) -> RequestMetrics {
-    let mut m = RequestMetrics { content_reads: t.reads.len() as u32, ..Default::default() };
+pub fn compute(
+    t: &Timeline,
+    prompt_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+) -> RequestMetrics {
+    let mut m = RequestMetrics {
+        content_reads: t.reads.len() as u32,
+        ..Default::default()
+    };
     let (Some(&(first, _)), Some(&(last, _))) = (t.reads.first(), t.reads.last()) else {
         return m;
     };
@@ -106,7 +113,10 @@ fn apportion(total: u64, weights: &[u64]) -> Vec<u64> {
         }
         return v;
     }
-    let exact: Vec<f64> = weights.iter().map(|&w| total as f64 * w as f64 / wsum as f64).collect();
+    let exact: Vec<f64> = weights
+        .iter()
+        .map(|&w| total as f64 * w as f64 / wsum as f64)
+        .collect();
     let mut parts: Vec<u64> = exact.iter().map(|x| x.floor() as u64).collect();
     let mut rest = total - parts.iter().sum::<u64>();
     let mut order: Vec<usize> = (0..weights.len()).collect();
@@ -126,12 +136,18 @@ mod tests {
     use super::*;
 
     fn tl(reads: &[(f64, u32)]) -> Timeline {
-        Timeline { reads: reads.to_vec() }
+        Timeline {
+            reads: reads.to_vec(),
+        }
     }
 
     #[test]
     fn one_token_per_read() {
-        let m = compute(&tl(&[(100.0, 1), (110.0, 1), (120.0, 1), (130.0, 1), (140.0, 1)]), Some(500), Some(5));
+        let m = compute(
+            &tl(&[(100.0, 1), (110.0, 1), (120.0, 1), (130.0, 1), (140.0, 1)]),
+            Some(500),
+            Some(5),
+        );
         assert_eq!(m.ttft_ms, Some(100.0));
         assert_eq!(m.e2e_ms, Some(140.0));
         assert_eq!(m.tpot_ms, Some(10.0));

@@ -38,7 +38,11 @@ pub struct Summary {
 impl Summary {
     /// Coefficient of variation, stddev / mean.
     pub fn cv(&self) -> f64 {
-        if self.mean.abs() > 0.0 { self.stddev / self.mean.abs() } else { 0.0 }
+        if self.mean.abs() > 0.0 {
+            self.stddev / self.mean.abs()
+        } else {
+            0.0
+        }
     }
 }
 
@@ -104,7 +108,10 @@ pub fn bootstrap_median_ci(values: &[f64], resamples: usize, seed: u64) -> (f64,
         medians.push(median_in_place(&mut buf));
     }
     medians.sort_by(f64::total_cmp);
-    (percentile_sorted(&medians, 2.5), percentile_sorted(&medians, 97.5))
+    (
+        percentile_sorted(&medians, 2.5),
+        percentile_sorted(&medians, 97.5),
+    )
 }
 
 /// Percentile-bootstrap 95% CI of the mean, seeded (for proportions such as recall, where
@@ -127,7 +134,10 @@ pub fn bootstrap_mean_ci(values: &[f64], resamples: usize, seed: u64) -> (f64, f
         means.push(sum / n as f64);
     }
     means.sort_by(f64::total_cmp);
-    (percentile_sorted(&means, 2.5), percentile_sorted(&means, 97.5))
+    (
+        percentile_sorted(&means, 2.5),
+        percentile_sorted(&means, 97.5),
+    )
 }
 
 /// Median by selection (O(n)), reordering `v`. Empty input gives NaN.
@@ -185,7 +195,9 @@ mod tests {
 
     #[test]
     fn bootstrap_mean_ci_brackets_a_proportion() {
-        let v: Vec<f64> = (0..40).map(|i| if i % 4 == 0 { 0.0 } else { 1.0 }).collect();
+        let v: Vec<f64> = (0..40)
+            .map(|i| if i % 4 == 0 { 0.0 } else { 1.0 })
+            .collect();
         let (lo, hi) = bootstrap_mean_ci(&v, 2000, 3);
         assert!(lo < 0.75 && hi > 0.75 && lo > 0.5 && hi <= 1.0, "{lo} {hi}");
         assert_eq!(bootstrap_mean_ci(&[0.5], 10, 1), (0.5, 0.5));

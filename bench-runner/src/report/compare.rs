@@ -27,7 +27,7 @@ use super::key::CompKey;
 use super::load::{self, Cell, Dataset};
 use super::metric::{self, Direction, Metric};
 use crate::error::{Error, Result};
-use crate::measure::ratio::{median_ci, median_ratio_ci_runs, MedianCi, RatioCi};
+use crate::measure::ratio::{MedianCi, RatioCi, median_ci, median_ratio_ci_runs};
 
 /// Fewest successful requests per side for a verdict.
 pub const MIN_SAMPLES: usize = 3;
@@ -84,7 +84,11 @@ pub fn verdict(direction: Direction, ci: &RatioCi, threshold: f64) -> Verdict {
 /// Parses `5%`, `5` (percent, for numbers ≥ 1) or `0.05` (a fraction) into a fraction.
 pub fn parse_threshold(s: &str) -> Result<f64> {
     let t = s.trim();
-    let bad = || Error::Usage(format!("--threshold `{s}`: expected a percentage such as 5% (or a fraction such as 0.05) between 0 and 100%"));
+    let bad = || {
+        Error::Usage(format!(
+            "--threshold `{s}`: expected a percentage such as 5% (or a fraction such as 0.05) between 0 and 100%"
+        ))
+    };
     let (num, percent) = match t.strip_suffix('%') {
         Some(n) => (n.trim(), true),
         None => (t, false),
@@ -143,13 +147,33 @@ impl Comparison {
 pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
     let metrics = metric::parse_list(&opts.metrics)?;
     if opts.baseline.is_empty() || opts.candidate.is_empty() {
-        return Err(Error::Usage("compare needs at least one --baseline and one --candidate run".into()));
+        return Err(Error::Usage(
+            "compare needs at least one --baseline and one --candidate run".into(),
+        ));
     }
-    let load_all = |paths: &[PathBuf]| paths.iter().map(|p| load::load(std::slice::from_ref(p))).collect::<Result<Vec<Dataset>>>();
+    let load_all = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|p| load::load(std::slice::from_ref(p)))
+            .collect::<Result<Vec<Dataset>>>()
+    };
     let base = load_all(&opts.baseline)?;
     let cand = load_all(&opts.candidate)?;
-    let name = |paths: &[PathBuf]| paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" + ");
-    Ok(compare_datasets(&base, &cand, &metrics, opts.threshold, &name(&opts.baseline), &name(&opts.candidate)))
+    let name = |paths: &[PathBuf]| {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    Ok(compare_datasets(
+        &base,
+        &cand,
+        &metrics,
+        opts.threshold,
+        &name(&opts.baseline),
+        &name(&opts.candidate),
+    ))
 }
 
 /// One case of one side: the matching cell of every run of that side.
@@ -172,7 +196,14 @@ impl Side<'_> {
 type SideIndex = Vec<((String, String, String), Vec<(usize, usize)>)>;
 
 /// Pairs the cases of the two sides and judges every metric (pure: no I/O).
-pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static Metric], threshold: f64, base_name: &str, cand_name: &str) -> Comparison {
+pub fn compare_datasets(
+    base: &[Dataset],
+    cand: &[Dataset],
+    metrics: &[&'static Metric],
+    threshold: f64,
+    base_name: &str,
+    cand_name: &str,
+) -> Comparison {
     let mut warnings: Vec<String> = Vec::new();
     for ds in base.iter().chain(cand) {
         warnings.extend(ds.warnings.iter().cloned());
@@ -181,7 +212,11 @@ pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static 
     // backend may be named differently (`llama-server` vs `llama-server-patched`).
     let single = base.iter().chain(cand).all(|d| d.series.len() == 1);
     let key = |ds: &Dataset, c: &Cell| -> (String, String, String) {
-        let backend = if single { String::new() } else { ds.series[c.series].id.backend.clone() };
+        let backend = if single {
+            String::new()
+        } else {
+            ds.series[c.series].id.backend.clone()
+        };
         (backend, c.case.scenario.clone(), c.case.case_id.clone())
     };
     let side_of = |runs: &[Dataset]| -> SideIndex {
@@ -200,22 +235,49 @@ pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static 
     let (bside, cside) = (side_of(base), side_of(cand));
     let mut rows = Vec::new();
     for (k, cidx) in &cside {
-        let c = Side { cells: cidx.iter().map(|&(r, i)| (&cand[r], &cand[r].cells[i])).collect() };
+        let c = Side {
+            cells: cidx
+                .iter()
+                .map(|&(r, i)| (&cand[r], &cand[r].cells[i]))
+                .collect(),
+        };
         let (cds, cc) = c.first();
         let cs = &cds.series[cc.series];
         let Some((_, bidx)) = bside.iter().find(|(bk, _)| bk == k) else {
-            warnings.push(format!("{} / {} / {}: only in the candidate, not compared", cs.id.backend, cc.case.scenario, cc.case.case_id));
+            warnings.push(format!(
+                "{} / {} / {}: only in the candidate, not compared",
+                cs.id.backend, cc.case.scenario, cc.case.case_id
+            ));
             continue;
         };
-        let b = Side { cells: bidx.iter().map(|&(r, i)| (&base[r], &base[r].cells[i])).collect() };
+        let b = Side {
+            cells: bidx
+                .iter()
+                .map(|&(r, i)| (&base[r], &base[r].cells[i]))
+                .collect(),
+        };
         let (bds, bc) = b.first();
         let bs = &bds.series[bc.series];
-        let backend = if bs.id.backend == cs.id.backend { cs.id.backend.clone() } else { format!("{} → {}", bs.id.backend, cs.id.backend) };
+        let backend = if bs.id.backend == cs.id.backend {
+            cs.id.backend.clone()
+        } else {
+            format!("{} → {}", bs.id.backend, cs.id.backend)
+        };
         let where_ = format!("{backend} / {} / {}", cc.case.scenario, cc.case.case_id);
-        let kb = CompKey::of(bds.manifest_of(bc.series), &bs.id.backend, &bs.id.model, &bc.case.scenario);
+        let kb = CompKey::of(
+            bds.manifest_of(bc.series),
+            &bs.id.backend,
+            &bs.id.model,
+            &bc.case.scenario,
+        );
         for (ds, cell) in b.cells.iter().skip(1).chain(c.cells.iter()) {
             let s = &ds.series[cell.series];
-            for d in kb.differences(&CompKey::of(ds.manifest_of(cell.series), &s.id.backend, &s.id.model, &cell.case.scenario)) {
+            for d in kb.differences(&CompKey::of(
+                ds.manifest_of(cell.series),
+                &s.id.backend,
+                &s.id.model,
+                &cell.case.scenario,
+            )) {
                 let w = format!("{where_}: not like for like: {d}");
                 if !warnings.contains(&w) {
                     warnings.push(w);
@@ -226,7 +288,9 @@ pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static 
             let failed: usize = s.cells.iter().map(|(_, c)| c.failed()).sum();
             let total: usize = s.cells.iter().map(|(_, c)| c.requests.len()).sum();
             if failed > 0 {
-                warnings.push(format!("{where_}: {failed} of {total} {side} requests failed and are left out"));
+                warnings.push(format!(
+                    "{where_}: {failed} of {total} {side} requests failed and are left out"
+                ));
             }
         }
         for m in metrics {
@@ -236,10 +300,17 @@ pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static 
                 continue; // not measured by this backend (e.g. no server timings)
             };
             let Some(ratio) = median_ratio_ci_runs(&vb, &vc) else {
-                warnings.push(format!("{where_} / {}: baseline median is zero, no ratio", m.name));
+                warnings.push(format!(
+                    "{where_} / {}: baseline median is zero, no ratio",
+                    m.name
+                ));
                 continue;
             };
-            let v = if pb.len() < MIN_SAMPLES || pc.len() < MIN_SAMPLES { Verdict::TooFewSamples } else { verdict(m.direction, &ratio, threshold) };
+            let v = if pb.len() < MIN_SAMPLES || pc.len() < MIN_SAMPLES {
+                Verdict::TooFewSamples
+            } else {
+                verdict(m.direction, &ratio, threshold)
+            };
             rows.push(Row {
                 backend: backend.clone(),
                 scenario: cc.case.scenario.clone(),
@@ -258,13 +329,22 @@ pub fn compare_datasets(base: &[Dataset], cand: &[Dataset], metrics: &[&'static 
         if !cside.iter().any(|(ck, _)| ck == k) {
             let (r, i) = bidx[0];
             let bc = &base[r].cells[i];
-            warnings.push(format!("{} / {} / {}: only in the baseline, not compared", base[r].series[bc.series].id.backend, bc.case.scenario, bc.case.case_id));
+            warnings.push(format!(
+                "{} / {} / {}: only in the baseline, not compared",
+                base[r].series[bc.series].id.backend, bc.case.scenario, bc.case.case_id
+            ));
         }
     }
     if rows.is_empty() {
         warnings.push("no case and metric could be compared: the gate checks nothing".into());
     }
-    Comparison { baseline: base_name.into(), candidate: cand_name.into(), threshold, rows, warnings }
+    Comparison {
+        baseline: base_name.into(),
+        candidate: cand_name.into(),
+        threshold,
+        rows,
+        warnings,
+    }
 }
 
 #[cfg(test)]
@@ -272,22 +352,47 @@ mod tests {
     use super::*;
 
     fn ci(low: f64, high: f64) -> RatioCi {
-        RatioCi { ratio: (low + high) / 2.0, low, high }
+        RatioCi {
+            ratio: (low + high) / 2.0,
+            low,
+            high,
+        }
     }
 
     #[test]
     fn verdicts_follow_direction_and_threshold() {
         use Direction::*;
         // tok/s: 20% slower, CI entirely below 0.95.
-        assert_eq!(verdict(HigherIsBetter, &ci(0.75, 0.85), 0.05), Verdict::Regressed);
-        assert_eq!(verdict(HigherIsBetter, &ci(1.10, 1.30), 0.05), Verdict::Improved);
+        assert_eq!(
+            verdict(HigherIsBetter, &ci(0.75, 0.85), 0.05),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            verdict(HigherIsBetter, &ci(1.10, 1.30), 0.05),
+            Verdict::Improved
+        );
         // CI straddles the threshold: not enough evidence.
-        assert_eq!(verdict(HigherIsBetter, &ci(0.90, 0.97), 0.05), Verdict::WithinNoise);
-        assert_eq!(verdict(HigherIsBetter, &ci(0.97, 1.02), 0.05), Verdict::WithinNoise);
+        assert_eq!(
+            verdict(HigherIsBetter, &ci(0.90, 0.97), 0.05),
+            Verdict::WithinNoise
+        );
+        assert_eq!(
+            verdict(HigherIsBetter, &ci(0.97, 1.02), 0.05),
+            Verdict::WithinNoise
+        );
         // ms: higher ratio is worse.
-        assert_eq!(verdict(LowerIsBetter, &ci(1.10, 1.30), 0.05), Verdict::Regressed);
-        assert_eq!(verdict(LowerIsBetter, &ci(0.75, 0.85), 0.05), Verdict::Improved);
-        assert_eq!(verdict(LowerIsBetter, &ci(f64::NAN, f64::NAN), 0.05), Verdict::TooFewSamples);
+        assert_eq!(
+            verdict(LowerIsBetter, &ci(1.10, 1.30), 0.05),
+            Verdict::Regressed
+        );
+        assert_eq!(
+            verdict(LowerIsBetter, &ci(0.75, 0.85), 0.05),
+            Verdict::Improved
+        );
+        assert_eq!(
+            verdict(LowerIsBetter, &ci(f64::NAN, f64::NAN), 0.05),
+            Verdict::TooFewSamples
+        );
     }
 
     #[test]

@@ -21,9 +21,15 @@ impl CompKey {
     /// The key of one backend's results for one scenario, from the run's manifest.
     pub fn of(manifest: Option<&RunManifest>, backend: &str, model: &str, scenario: &str) -> Self {
         let Some(m) = manifest else {
-            return CompKey { quant: quant_from_name(model), ..Default::default() };
+            return CompKey {
+                quant: quant_from_name(model),
+                ..Default::default()
+            };
         };
-        let facts = m.backends.iter().find(|b| b.get("name").and_then(|n| n.as_str()) == Some(backend));
+        let facts = m
+            .backends
+            .iter()
+            .find(|b| b.get("name").and_then(|n| n.as_str()) == Some(backend));
         let str_at = |v: Option<&serde_json::Value>, path: &[&str]| -> Option<String> {
             let mut cur = v?;
             for p in path {
@@ -37,7 +43,8 @@ impl CompKey {
             .and_then(|p| quant_from_name(&p))
             .or_else(|| quant_from_name(model))
             .or_else(|| str_at(facts, &["props", "model_ftype"]));
-        let chat_template_sha256 = str_at(facts, &["props", "chat_template"]).map(|t| hex::encode(Sha256::digest(t.as_bytes())));
+        let chat_template_sha256 = str_at(facts, &["props", "chat_template"])
+            .map(|t| hex::encode(Sha256::digest(t.as_bytes())));
         let sc = m.scenarios.iter().find(|s| s.name == scenario);
         CompKey {
             model_sha256: str_at(facts, &["model_sha256"]),
@@ -52,19 +59,59 @@ impl CompKey {
     /// only counts as a difference ("cannot be checked"): silence would hide it.
     pub fn differences(&self, other: &CompKey) -> Vec<String> {
         let mut out = Vec::new();
-        type Field<'a> = (&'a str, &'a str, &'a Option<String>, &'a Option<String>, bool);
+        type Field<'a> = (
+            &'a str,
+            &'a str,
+            &'a Option<String>,
+            &'a Option<String>,
+            bool,
+        );
         let fields: [Field; 5] = [
-            ("model file hash", "differs", &self.model_sha256, &other.model_sha256, true),
+            (
+                "model file hash",
+                "differs",
+                &self.model_sha256,
+                &other.model_sha256,
+                true,
+            ),
             ("quantisation", "differs", &self.quant, &other.quant, false),
-            ("chat template", "differs", &self.chat_template_sha256, &other.chat_template_sha256, true),
-            ("sampling settings", "differ", &self.sampling, &other.sampling, false),
-            ("scenario file hash", "differs", &self.scenario_sha256, &other.scenario_sha256, true),
+            (
+                "chat template",
+                "differs",
+                &self.chat_template_sha256,
+                &other.chat_template_sha256,
+                true,
+            ),
+            (
+                "sampling settings",
+                "differ",
+                &self.sampling,
+                &other.sampling,
+                false,
+            ),
+            (
+                "scenario file hash",
+                "differs",
+                &self.scenario_sha256,
+                &other.scenario_sha256,
+                true,
+            ),
         ];
         for (name, verb, a, b, is_hash) in fields {
-            let show = |v: &String| if is_hash { v.chars().take(12).collect::<String>() } else { v.clone() };
+            let show = |v: &String| {
+                if is_hash {
+                    v.chars().take(12).collect::<String>()
+                } else {
+                    v.clone()
+                }
+            };
             match (a, b) {
-                (Some(x), Some(y)) if x != y => out.push(format!("{name} {verb} ({} vs {})", show(x), show(y))),
-                (Some(_), None) | (None, Some(_)) => out.push(format!("{name} known on one side only: cannot be checked")),
+                (Some(x), Some(y)) if x != y => {
+                    out.push(format!("{name} {verb} ({} vs {})", show(x), show(y)))
+                }
+                (Some(_), None) | (None, Some(_)) => {
+                    out.push(format!("{name} known on one side only: cannot be checked"))
+                }
                 _ => {}
             }
         }
@@ -75,15 +122,25 @@ impl CompKey {
 /// The quantisation named in a GGUF file name (`…-q4_k_m.gguf` → `Q4_K_M`), if any.
 pub fn quant_from_name(name: &str) -> Option<String> {
     let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    let stem = file.strip_suffix(".gguf").unwrap_or(file).to_ascii_lowercase();
+    let stem = file
+        .strip_suffix(".gguf")
+        .unwrap_or(file)
+        .to_ascii_lowercase();
     // Split on separators and look for the last token that reads like a quant type.
     let tokens: Vec<&str> = stem.split(['-', '.']).collect();
-    tokens.iter().rev().find(|t| is_quant(t)).map(|t| t.to_ascii_uppercase())
+    tokens
+        .iter()
+        .rev()
+        .find(|t| is_quant(t))
+        .map(|t| t.to_ascii_uppercase())
 }
 
 fn is_quant(t: &str) -> bool {
     matches!(t, "f32" | "f16" | "bf16")
-        || ((t.starts_with('q') || t.starts_with("iq")) && t.chars().nth(if t.starts_with("iq") { 2 } else { 1 }).is_some_and(|c| c.is_ascii_digit()))
+        || ((t.starts_with('q') || t.starts_with("iq"))
+            && t.chars()
+                .nth(if t.starts_with("iq") { 2 } else { 1 })
+                .is_some_and(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -92,16 +149,31 @@ mod tests {
 
     #[test]
     fn quant_names() {
-        assert_eq!(quant_from_name("models/gemma-3-270m-q4_k_m.gguf").as_deref(), Some("Q4_K_M"));
-        assert_eq!(quant_from_name("qwen2.5-coder-0.5b-instruct-q8_0.gguf").as_deref(), Some("Q8_0"));
+        assert_eq!(
+            quant_from_name("models/gemma-3-270m-q4_k_m.gguf").as_deref(),
+            Some("Q4_K_M")
+        );
+        assert_eq!(
+            quant_from_name("qwen2.5-coder-0.5b-instruct-q8_0.gguf").as_deref(),
+            Some("Q8_0")
+        );
         assert_eq!(quant_from_name("llama-f16.gguf").as_deref(), Some("F16"));
         assert_eq!(quant_from_name("model.gguf"), None);
     }
 
     #[test]
     fn differences_name_the_field() {
-        let a = CompKey { model_sha256: Some("aaaa".into()), scenario_sha256: Some("s1".into()), ..Default::default() };
-        let b = CompKey { model_sha256: Some("bbbb".into()), scenario_sha256: Some("s1".into()), sampling: Some("t=0".into()), ..Default::default() };
+        let a = CompKey {
+            model_sha256: Some("aaaa".into()),
+            scenario_sha256: Some("s1".into()),
+            ..Default::default()
+        };
+        let b = CompKey {
+            model_sha256: Some("bbbb".into()),
+            scenario_sha256: Some("s1".into()),
+            sampling: Some("t=0".into()),
+            ..Default::default()
+        };
         let d = a.differences(&b);
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d[0].starts_with("model file hash differs"));

@@ -31,8 +31,14 @@ impl Request {
                 values[m.slot] = v;
             }
         }
-        let t_ms = chrono::DateTime::parse_from_rfc3339(&row.started_at).ok().map(|t| t.timestamp_millis());
-        Request { t_ms, ok: row.error_category.as_deref().is_none_or(str::is_empty), values }
+        let t_ms = chrono::DateTime::parse_from_rfc3339(&row.started_at)
+            .ok()
+            .map(|t| t.timestamp_millis());
+        Request {
+            t_ms,
+            ok: row.error_category.as_deref().is_none_or(str::is_empty),
+            values,
+        }
     }
 }
 
@@ -87,7 +93,12 @@ pub struct Cell {
 impl Cell {
     /// Values of one metric over the successful requests.
     pub fn values(&self, slot: usize) -> Vec<f64> {
-        self.requests.iter().filter(|r| r.ok).map(|r| r.values[slot]).filter(|v| !v.is_nan()).collect()
+        self.requests
+            .iter()
+            .filter(|r| r.ok)
+            .map(|r| r.values[slot])
+            .filter(|v| !v.is_nan())
+            .collect()
     }
 
     pub fn failed(&self) -> usize {
@@ -124,7 +135,9 @@ impl Dataset {
     }
 
     pub fn cell(&self, series: usize, case: &CaseId) -> Option<&Cell> {
-        self.cells.iter().find(|c| c.series == series && &c.case == case)
+        self.cells
+            .iter()
+            .find(|c| c.series == series && &c.case == case)
     }
 
     /// Requests over all cells.
@@ -149,7 +162,9 @@ struct RunFiles {
 /// folder of run folders (such as `results/`), or single CSV files.
 pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
     if inputs.is_empty() {
-        return Err(Error::Usage("name at least one run folder or CSV file".into()));
+        return Err(Error::Usage(
+            "name at least one run folder or CSV file".into(),
+        ));
     }
     let mut runs: Vec<RunFiles> = Vec::new();
     for input in inputs {
@@ -175,20 +190,50 @@ pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
             ds.warnings.push(format!("{}: no run.json beside the results: devices, models and comparability cannot be checked", rf.dir.display()));
             None
         };
-        ds.runs.push(RunInfo { source: rf.dir.clone(), manifest });
-        let mut cell_of = |ds: &mut Dataset, run_id: &str, device: &str, backend: &str, model: &str, scenario: &str, case_id: &str| -> usize {
-            let key = (run, run_id.to_string(), device.to_string(), backend.to_string(), model.to_string(), scenario.to_string(), case_id.to_string());
+        ds.runs.push(RunInfo {
+            source: rf.dir.clone(),
+            manifest,
+        });
+        let mut cell_of = |ds: &mut Dataset,
+                           run_id: &str,
+                           device: &str,
+                           backend: &str,
+                           model: &str,
+                           scenario: &str,
+                           case_id: &str|
+         -> usize {
+            let key = (
+                run,
+                run_id.to_string(),
+                device.to_string(),
+                backend.to_string(),
+                model.to_string(),
+                scenario.to_string(),
+                case_id.to_string(),
+            );
             if let Some(&i) = index.get(&key) {
                 return i;
             }
-            let sid = SeriesId { run, run_id: run_id.into(), device: device.into(), backend: backend.into(), model: model.into() };
+            let sid = SeriesId {
+                run,
+                run_id: run_id.into(),
+                device: device.into(),
+                backend: backend.into(),
+                model: model.into(),
+            };
             let series = *series_index.entry(sid.clone()).or_insert_with(|| {
-                ds.series.push(Series { id: sid, label: String::new() });
+                ds.series.push(Series {
+                    id: sid,
+                    label: String::new(),
+                });
                 ds.series.len() - 1
             });
             ds.cells.push(Cell {
                 series,
-                case: CaseId { scenario: scenario.into(), case_id: case_id.into() },
+                case: CaseId {
+                    scenario: scenario.into(),
+                    case_id: case_id.into(),
+                },
                 shape: CaseShape::default(),
                 requests: Vec::new(),
                 summary: Vec::new(),
@@ -203,9 +248,22 @@ pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
                 let i = match &last {
                     Some((l, i)) if same_cell(l, &row) => *i,
                     _ => {
-                        let i = cell_of(&mut ds, &row.run_id, &row.device, &row.backend, &row.model, &row.scenario, &row.case_id);
+                        let i = cell_of(
+                            &mut ds,
+                            &row.run_id,
+                            &row.device,
+                            &row.backend,
+                            &row.model,
+                            &row.scenario,
+                            &row.case_id,
+                        );
                         let cell = &mut ds.cells[i];
-                        cell.shape = CaseShape { kind: row.kind.clone(), prompt_tokens: row.prompt_tokens_requested, max_tokens: row.max_tokens, concurrency: row.concurrency };
+                        cell.shape = CaseShape {
+                            kind: row.kind.clone(),
+                            prompt_tokens: row.prompt_tokens_requested,
+                            max_tokens: row.max_tokens,
+                            concurrency: row.concurrency,
+                        };
                         i
                     }
                 };
@@ -219,10 +277,23 @@ pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
             let rows = read_summary(p)?;
             ds.warnings.extend(rows.warnings);
             for row in rows.rows {
-                let i = cell_of(&mut ds, &row.run_id, &row.device, &row.backend, &row.model, &row.scenario, &row.case_id);
+                let i = cell_of(
+                    &mut ds,
+                    &row.run_id,
+                    &row.device,
+                    &row.backend,
+                    &row.model,
+                    &row.scenario,
+                    &row.case_id,
+                );
                 let cell = &mut ds.cells[i];
                 if cell.shape.kind.is_empty() {
-                    cell.shape = CaseShape { kind: row.kind.clone(), prompt_tokens: row.prompt_tokens, max_tokens: row.max_tokens, concurrency: row.concurrency };
+                    cell.shape = CaseShape {
+                        kind: row.kind.clone(),
+                        prompt_tokens: row.prompt_tokens,
+                        max_tokens: row.max_tokens,
+                        concurrency: row.concurrency,
+                    };
                 }
                 cell.summary.push(row);
             }
@@ -231,7 +302,11 @@ pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
     if ds.cells.is_empty() {
         return Err(Error::Usage(format!(
             "no results found in {}",
-            inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+            inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     label_series(&mut ds);
@@ -239,7 +314,12 @@ pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
 }
 
 fn same_cell(a: &SampleRow, b: &SampleRow) -> bool {
-    a.case_id == b.case_id && a.scenario == b.scenario && a.backend == b.backend && a.device == b.device && a.model == b.model && a.run_id == b.run_id
+    a.case_id == b.case_id
+        && a.scenario == b.scenario
+        && a.backend == b.backend
+        && a.device == b.device
+        && a.model == b.model
+        && a.run_id == b.run_id
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -252,10 +332,27 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 fn expand(input: &Path) -> Result<Vec<RunFiles>> {
     if input.is_file() {
         let kind = csv_kind(input)?;
-        let dir = input.parent().map_or_else(|| PathBuf::from("."), |d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d.to_path_buf() });
+        let dir = input.parent().map_or_else(
+            || PathBuf::from("."),
+            |d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d.to_path_buf()
+                }
+            },
+        );
         return Ok(vec![match kind {
-            CsvKind::Samples => RunFiles { dir, samples: Some(input.into()), summary: None },
-            CsvKind::Summary => RunFiles { dir, samples: None, summary: Some(input.into()) },
+            CsvKind::Samples => RunFiles {
+                dir,
+                samples: Some(input.into()),
+                summary: None,
+            },
+            CsvKind::Summary => RunFiles {
+                dir,
+                samples: None,
+                summary: Some(input.into()),
+            },
         }]);
     }
     if !input.is_dir() {
@@ -273,7 +370,10 @@ fn expand(input: &Path) -> Result<Vec<RunFiles>> {
     subs.sort();
     let found: Vec<RunFiles> = subs.iter().filter_map(|p| run_folder(p)).collect();
     if found.is_empty() {
-        return Err(Error::file(input, "holds no samples.csv or summary.csv (nor run folders that do)"));
+        return Err(Error::file(
+            input,
+            "holds no samples.csv or summary.csv (nor run folders that do)",
+        ));
     }
     Ok(found)
 }
@@ -281,33 +381,52 @@ fn expand(input: &Path) -> Result<Vec<RunFiles>> {
 fn run_folder(dir: &Path) -> Option<RunFiles> {
     let samples = Some(dir.join("samples.csv")).filter(|p| p.is_file());
     let summary = Some(dir.join("summary.csv")).filter(|p| p.is_file());
-    (samples.is_some() || summary.is_some()).then(|| RunFiles { dir: dir.to_path_buf(), samples, summary })
+    (samples.is_some() || summary.is_some()).then(|| RunFiles {
+        dir: dir.to_path_buf(),
+        samples,
+        summary,
+    })
 }
 
 fn csv_kind(path: &Path) -> Result<CsvKind> {
     use std::io::BufRead;
     let f = std::fs::File::open(path).map_err(|e| Error::file(path, e))?;
     let mut first = String::new();
-    std::io::BufReader::new(f).read_line(&mut first).map_err(|e| Error::file(path, e))?;
+    std::io::BufReader::new(f)
+        .read_line(&mut first)
+        .map_err(|e| Error::file(path, e))?;
     let header: Vec<&str> = first.trim_end().split(',').collect();
     if header == SAMPLE_COLUMNS {
         Ok(CsvKind::Samples)
     } else if header == SUMMARY_COLUMNS {
         Ok(CsvKind::Summary)
     } else {
-        Err(Error::file(path, "is neither an edgebench samples.csv nor a summary.csv (unknown columns)"))
+        Err(Error::file(
+            path,
+            "is neither an edgebench samples.csv nor a summary.csv (unknown columns)",
+        ))
     }
 }
 
 /// `device/backend`; where two series would share a label, the run id is added, and where
 /// even that is ambiguous (the same run read twice), a counter.
 fn label_series(ds: &mut Dataset) {
-    let base: Vec<String> = ds.series.iter().map(|s| format!("{}/{}", s.id.device, s.id.backend)).collect();
+    let base: Vec<String> = ds
+        .series
+        .iter()
+        .map(|s| format!("{}/{}", s.id.device, s.id.backend))
+        .collect();
     let count = |v: &Vec<String>, x: &String| v.iter().filter(|y| *y == x).count();
     let mut labels: Vec<String> = base
         .iter()
         .zip(&ds.series)
-        .map(|(b, s)| if count(&base, b) > 1 { format!("{b}@{}", s.id.run_id) } else { b.clone() })
+        .map(|(b, s)| {
+            if count(&base, b) > 1 {
+                format!("{b}@{}", s.id.run_id)
+            } else {
+                b.clone()
+            }
+        })
         .collect();
     let snapshot = labels.clone();
     let mut seen: HashMap<String, usize> = HashMap::new();

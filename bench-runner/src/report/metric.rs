@@ -32,18 +32,95 @@ impl Metric {
 
 /// Every per-request metric, in the order of `Request::values`.
 pub const METRICS: &[Metric] = &[
-    Metric { name: "decode_tok_s", unit: "tok/s", direction: Direction::HigherIsBetter, title: "decode tok/s", slot: 0, read: |r| r.decode_tok_s },
-    Metric { name: "prefill_tok_s", unit: "tok/s", direction: Direction::HigherIsBetter, title: "prefill tok/s", slot: 1, read: |r| r.prefill_tok_s },
-    Metric { name: "ttft_ms", unit: "ms", direction: Direction::LowerIsBetter, title: "TTFT ms", slot: 2, read: |r| r.ttft_ms },
-    Metric { name: "tpot_ms", unit: "ms", direction: Direction::LowerIsBetter, title: "TPOT ms", slot: 3, read: |r| r.tpot_ms },
-    Metric { name: "e2e_ms", unit: "ms", direction: Direction::LowerIsBetter, title: "E2E latency ms", slot: 4, read: |r| r.e2e_ms },
-    Metric { name: "itl_p50_ms", unit: "ms", direction: Direction::LowerIsBetter, title: "per-request median ITL ms", slot: 5, read: |r| r.itl_p50_ms },
-    Metric { name: "itl_p99_ms", unit: "ms", direction: Direction::LowerIsBetter, title: "per-request p99 ITL ms", slot: 6, read: |r| r.itl_p99_ms },
-    Metric { name: "server_decode_tok_s", unit: "tok/s", direction: Direction::HigherIsBetter, title: "server-reported decode tok/s", slot: 7, read: |r| r.server_decode_tok_s },
-    Metric { name: "server_prefill_tok_s", unit: "tok/s", direction: Direction::HigherIsBetter, title: "server-reported prefill tok/s", slot: 8, read: |r| r.server_prefill_tok_s },
+    Metric {
+        name: "decode_tok_s",
+        unit: "tok/s",
+        direction: Direction::HigherIsBetter,
+        title: "decode tok/s",
+        slot: 0,
+        read: |r| r.decode_tok_s,
+    },
+    Metric {
+        name: "prefill_tok_s",
+        unit: "tok/s",
+        direction: Direction::HigherIsBetter,
+        title: "prefill tok/s",
+        slot: 1,
+        read: |r| r.prefill_tok_s,
+    },
+    Metric {
+        name: "ttft_ms",
+        unit: "ms",
+        direction: Direction::LowerIsBetter,
+        title: "TTFT ms",
+        slot: 2,
+        read: |r| r.ttft_ms,
+    },
+    Metric {
+        name: "tpot_ms",
+        unit: "ms",
+        direction: Direction::LowerIsBetter,
+        title: "TPOT ms",
+        slot: 3,
+        read: |r| r.tpot_ms,
+    },
+    Metric {
+        name: "e2e_ms",
+        unit: "ms",
+        direction: Direction::LowerIsBetter,
+        title: "E2E latency ms",
+        slot: 4,
+        read: |r| r.e2e_ms,
+    },
+    Metric {
+        name: "itl_p50_ms",
+        unit: "ms",
+        direction: Direction::LowerIsBetter,
+        title: "per-request median ITL ms",
+        slot: 5,
+        read: |r| r.itl_p50_ms,
+    },
+    Metric {
+        name: "itl_p99_ms",
+        unit: "ms",
+        direction: Direction::LowerIsBetter,
+        title: "per-request p99 ITL ms",
+        slot: 6,
+        read: |r| r.itl_p99_ms,
+    },
+    Metric {
+        name: "server_decode_tok_s",
+        unit: "tok/s",
+        direction: Direction::HigherIsBetter,
+        title: "server-reported decode tok/s",
+        slot: 7,
+        read: |r| r.server_decode_tok_s,
+    },
+    Metric {
+        name: "server_prefill_tok_s",
+        unit: "tok/s",
+        direction: Direction::HigherIsBetter,
+        title: "server-reported prefill tok/s",
+        slot: 8,
+        read: |r| r.server_prefill_tok_s,
+    },
     // Context scenarios: needle recall per request, and where the needle sat.
-    Metric { name: "recall", unit: "fraction", direction: Direction::HigherIsBetter, title: "needle recall", slot: 9, read: |r| r.recall },
-    Metric { name: "depth_pct", unit: "%", direction: Direction::HigherIsBetter, title: "needle depth %", slot: 10, read: |r| r.depth_pct },
+    Metric {
+        name: "recall",
+        unit: "fraction",
+        direction: Direction::HigherIsBetter,
+        title: "needle recall",
+        slot: 9,
+        read: |r| r.recall,
+    },
+    Metric {
+        name: "depth_pct",
+        unit: "%",
+        direction: Direction::HigherIsBetter,
+        title: "needle depth %",
+        slot: 10,
+        read: |r| r.depth_pct,
+    },
 ];
 
 /// Number of per-request values a loaded request carries.
@@ -63,14 +140,27 @@ pub fn get(name: &'static str) -> &'static Metric {
 
 /// Parses `--metric` values (repeatable, or comma-separated); empty means the defaults.
 pub fn parse_list(names: &[String]) -> crate::Result<Vec<&'static Metric>> {
-    let names: Vec<&str> = names.iter().flat_map(|n| n.split(',')).map(str::trim).filter(|n| !n.is_empty()).collect();
-    let names = if names.is_empty() { DEFAULT_METRICS.to_vec() } else { names };
+    let names: Vec<&str> = names
+        .iter()
+        .flat_map(|n| n.split(','))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    let names = if names.is_empty() {
+        DEFAULT_METRICS.to_vec()
+    } else {
+        names
+    };
     let mut out: Vec<&'static Metric> = Vec::new();
     for n in names {
         let m = by_name(n).ok_or_else(|| {
             crate::Error::Usage(format!(
                 "unknown metric `{n}`; known: {}",
-                METRICS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+                METRICS
+                    .iter()
+                    .map(|m| m.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
         if !out.iter().any(|o| o.name == m.name) {

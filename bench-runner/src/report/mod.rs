@@ -23,7 +23,7 @@ pub mod sustained;
 
 use std::path::{Path, PathBuf};
 
-pub use compare::{compare, CompareOptions, Comparison, Verdict};
+pub use compare::{CompareOptions, Comparison, Verdict, compare};
 pub use model::{Report, ReportOptions};
 
 use crate::error::{Error, Result};
@@ -47,6 +47,12 @@ pub fn append_step_summary(markdown: &str) -> Result<Option<PathBuf>> {
 
 fn append(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::results(path, e))?;
-    f.write_all(text.as_bytes()).and_then(|_| f.write_all(b"\n")).map_err(|e| Error::results(path, e))
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::results(path, e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|_| f.write_all(b"\n"))
+        .map_err(|e| Error::results(path, e))
 }

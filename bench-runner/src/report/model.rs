@@ -124,7 +124,10 @@ pub fn build(opts: &ReportOptions) -> Result<Report> {
     let metrics = metric::parse_list(&opts.metrics)?;
     let ds = load::load(&opts.inputs)?;
     let reference = pivot::find_reference(&ds, opts.reference.as_deref())?;
-    let pivots: Vec<Pivot> = metrics.iter().map(|m| pivot::build(&ds, m, reference)).collect();
+    let pivots: Vec<Pivot> = metrics
+        .iter()
+        .map(|m| pivot::build(&ds, m, reference))
+        .collect();
     Ok(assemble(&ds, reference, &pivots, opts.title.clone()))
 }
 
@@ -158,7 +161,8 @@ fn fmt_ratio(low: f64, ratio: f64, high: f64) -> String {
 }
 
 fn short(h: &Option<String>) -> String {
-    h.as_ref().map_or("unknown".into(), |h| h.chars().take(12).collect())
+    h.as_ref()
+        .map_or("unknown".into(), |h| h.chars().take(12).collect())
 }
 
 fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<String>) -> Report {
@@ -169,11 +173,20 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
         .map(|(i, r)| {
             let m = r.manifest.as_ref();
             let series: Vec<&load::Series> = ds.series.iter().filter(|s| s.id.run == i).collect();
-            let run_id = m.map(|m| m.run_id.clone()).or_else(|| series.first().map(|s| s.id.run_id.clone())).unwrap_or_default();
+            let run_id = m
+                .map(|m| m.run_id.clone())
+                .or_else(|| series.first().map(|s| s.id.run_id.clone()))
+                .unwrap_or_default();
             RunView {
                 run_id,
                 source: r.source.display().to_string(),
-                device: m.map(|m| m.device.clone()).unwrap_or_else(|| series.iter().map(|s| s.id.device.clone()).collect::<Vec<_>>().join(", ")),
+                device: m.map(|m| m.device.clone()).unwrap_or_else(|| {
+                    series
+                        .iter()
+                        .map(|s| s.id.device.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }),
                 host: m.map_or("unknown (no run.json)".into(), |m| {
                     format!(
                         "{} · {} · {} logical CPUs · {:.1} GiB · {}",
@@ -185,11 +198,32 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
                     )
                 }),
                 started_at: m.map(|m| m.started_at.clone()).unwrap_or_default(),
-                status: m.map(|m| m.status.clone()).unwrap_or_else(|| "unknown".into()),
-                scenarios: m.map(|m| m.scenarios.iter().map(|s| s.name.clone()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-                backends: series.iter().map(|s| format!("{} ({})", s.id.backend, s.id.model)).collect::<Vec<_>>().join(", "),
+                status: m
+                    .map(|m| m.status.clone())
+                    .unwrap_or_else(|| "unknown".into()),
+                scenarios: m
+                    .map(|m| {
+                        m.scenarios
+                            .iter()
+                            .map(|s| s.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default(),
+                backends: series
+                    .iter()
+                    .map(|s| format!("{} ({})", s.id.backend, s.id.model))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 requests: m.map_or_else(
-                    || ds.cells.iter().filter(|c| ds.series[c.series].id.run == i).map(|c| c.requests.len()).sum::<usize>().to_string(),
+                    || {
+                        ds.cells
+                            .iter()
+                            .filter(|c| ds.series[c.series].id.run == i)
+                            .map(|c| c.requests.len())
+                            .sum::<usize>()
+                            .to_string()
+                    },
                     |m| format!("{} ({} failed)", m.requests_total, m.requests_failed),
                 ),
             }
@@ -226,7 +260,11 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
         .map(|p| PivotView {
             title: p.title.into(),
             unit: p.unit.into(),
-            better: if p.higher_is_better { "higher is better".into() } else { "lower is better".into() },
+            better: if p.higher_is_better {
+                "higher is better".into()
+            } else {
+                "lower is better".into()
+            },
             columns: p.columns.clone(),
             reference: p.reference,
             rows: p
@@ -240,9 +278,16 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
                         .enumerate()
                         .map(|(ci, c)| {
                             c.as_ref().map(|c| {
-                                let warning = if c.not_comparable.is_empty() { String::new() } else { c.not_comparable.join("; ") };
+                                let warning = if c.not_comparable.is_empty() {
+                                    String::new()
+                                } else {
+                                    c.not_comparable.join("; ")
+                                };
                                 if !warning.is_empty() {
-                                    let line = format!("{} vs {} ({}): {warning}", p.columns[ci], p.columns[p.reference], r.scenario);
+                                    let line = format!(
+                                        "{} vs {} ({}): {warning}",
+                                        p.columns[ci], p.columns[p.reference], r.scenario
+                                    );
                                     if !comparability.contains(&line) {
                                         comparability.push(line);
                                     }
@@ -250,7 +295,10 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
                                 CellView {
                                     value: fmt_ci(c.value.median, c.value.low, c.value.high),
                                     n: c.value.n,
-                                    ratio: c.ratio.map(|r| fmt_ratio(r.low, r.ratio, r.high)).unwrap_or_default(),
+                                    ratio: c
+                                        .ratio
+                                        .map(|r| fmt_ratio(r.low, r.ratio, r.high))
+                                        .unwrap_or_default(),
                                     warning,
                                 }
                             })

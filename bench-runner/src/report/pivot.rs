@@ -10,7 +10,7 @@ use super::key::CompKey;
 use super::load::{CaseId, Dataset};
 use super::metric::Metric;
 use crate::error::{Error, Result};
-use crate::measure::ratio::{median_ci, median_ratio_ci, MedianCi, RatioCi};
+use crate::measure::ratio::{MedianCi, RatioCi, median_ci, median_ratio_ci};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PivotCell {
@@ -56,11 +56,21 @@ pub fn find_reference(ds: &Dataset, label: Option<&str>) -> Result<usize> {
         .filter(|(_, s)| s.id.device == label || s.id.backend == label || s.id.run_id == label)
         .map(|(i, _)| i)
         .collect();
-    let all = ds.series.iter().map(|s| s.label.as_str()).collect::<Vec<_>>().join(", ");
+    let all = ds
+        .series
+        .iter()
+        .map(|s| s.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     match hits.as_slice() {
         [one] => Ok(*one),
-        [] => Err(Error::Usage(format!("--reference `{label}` names no series; the series are: {all}"))),
-        _ => Err(Error::Usage(format!("--reference `{label}` names {} series; give one of: {all}", hits.len()))),
+        [] => Err(Error::Usage(format!(
+            "--reference `{label}` names no series; the series are: {all}"
+        ))),
+        _ => Err(Error::Usage(format!(
+            "--reference `{label}` names {} series; give one of: {all}",
+            hits.len()
+        ))),
     }
 }
 
@@ -81,7 +91,12 @@ pub fn build(ds: &Dataset, metric: &'static Metric, reference: usize) -> Pivot {
             };
             let values = cell.values(metric.slot);
             let value = median_ci(&values).or_else(|| {
-                cell.summary_row(metric.name).map(|r| MedianCi { n: r.n, median: r.p50, low: r.ci_low, high: r.ci_high })
+                cell.summary_row(metric.name).map(|r| MedianCi {
+                    n: r.n,
+                    median: r.p50,
+                    low: r.ci_low,
+                    high: r.ci_high,
+                })
             });
             let Some(value) = value else {
                 cells.push(None);
@@ -97,15 +112,30 @@ pub fn build(ds: &Dataset, metric: &'static Metric, reference: usize) -> Pivot {
                     ref_cell
                         .and_then(|c| c.summary_row(metric.name))
                         .filter(|r| r.p50 != 0.0)
-                        .map(|r| RatioCi { ratio: value.median / r.p50, low: f64::NAN, high: f64::NAN })
+                        .map(|r| RatioCi {
+                            ratio: value.median / r.p50,
+                            low: f64::NAN,
+                            high: f64::NAN,
+                        })
                 };
-                let diffs = ref_key.as_ref().map(|k| k.differences(&key_of(ds, si, case))).unwrap_or_default();
+                let diffs = ref_key
+                    .as_ref()
+                    .map(|k| k.differences(&key_of(ds, si, case)))
+                    .unwrap_or_default();
                 (ratio, diffs)
             };
-            cells.push(Some(PivotCell { value, ratio, not_comparable }));
+            cells.push(Some(PivotCell {
+                value,
+                ratio,
+                not_comparable,
+            }));
         }
         if cells.iter().any(Option::is_some) {
-            rows.push(PivotRow { scenario: case.scenario.clone(), case_id: case.case_id.clone(), cells });
+            rows.push(PivotRow {
+                scenario: case.scenario.clone(),
+                case_id: case.case_id.clone(),
+                cells,
+            });
         }
     }
     Pivot {
@@ -121,5 +151,10 @@ pub fn build(ds: &Dataset, metric: &'static Metric, reference: usize) -> Pivot {
 
 pub fn key_of(ds: &Dataset, series: usize, case: &CaseId) -> CompKey {
     let s = &ds.series[series];
-    CompKey::of(ds.manifest_of(series), &s.id.backend, &s.id.model, &case.scenario)
+    CompKey::of(
+        ds.manifest_of(series),
+        &s.id.backend,
+        &s.id.model,
+        &case.scenario,
+    )
 }

@@ -29,15 +29,37 @@ pub fn rows(ds: &Dataset) -> Vec<RooflineRow> {
             continue;
         }
         let s = &ds.series[cell.series];
-        let Some(m) = ds.manifest_of(cell.series) else { continue };
-        let Some(bw) = m.host.memory_bandwidth_gbs.filter(|b| *b > 0.0) else { continue };
-        let Some(facts) = m.backends.iter().find(|b| b.get("name").and_then(|n| n.as_str()) == Some(s.id.backend.as_str())) else { continue };
-        let local = facts.get("launched").is_some_and(|l| !l.is_null()) || facts.get("kind").and_then(|k| k.as_str()).is_some_and(|k| k != "openai");
-        let Some(bytes) = facts.get("model_bytes").and_then(|b| b.as_u64()).filter(|b| *b > 0) else { continue };
+        let Some(m) = ds.manifest_of(cell.series) else {
+            continue;
+        };
+        let Some(bw) = m.host.memory_bandwidth_gbs.filter(|b| *b > 0.0) else {
+            continue;
+        };
+        let Some(facts) = m
+            .backends
+            .iter()
+            .find(|b| b.get("name").and_then(|n| n.as_str()) == Some(s.id.backend.as_str()))
+        else {
+            continue;
+        };
+        let local = facts.get("launched").is_some_and(|l| !l.is_null())
+            || facts
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .is_some_and(|k| k != "openai");
+        let Some(bytes) = facts
+            .get("model_bytes")
+            .and_then(|b| b.as_u64())
+            .filter(|b| *b > 0)
+        else {
+            continue;
+        };
         if !local {
             continue;
         }
-        let Some(d) = median_ci(&cell.values(slot)) else { continue };
+        let Some(d) = median_ci(&cell.values(slot)) else {
+            continue;
+        };
         let bound = bw * 1e9 / bytes as f64;
         out.push(RooflineRow {
             series: s.label.clone(),

@@ -38,7 +38,13 @@ pub const LONG_CASE_S: f64 = 60.0;
 /// seconds of repetitions say nothing about heat.
 pub fn sustained_timeline(cell: &Cell, slot: usize) -> Option<Timeline> {
     let t = timeline(cell, slot)?;
-    let named = cell.case.case_id.rsplit('_').next().and_then(|s| s.strip_suffix('s')).is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    let named = cell
+        .case
+        .case_id
+        .rsplit('_')
+        .next()
+        .and_then(|s| s.strip_suffix('s'))
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
     (named || t.span_s >= LONG_CASE_S).then_some(t)
 }
 
@@ -54,7 +60,10 @@ pub fn timeline(cell: &Cell, slot: usize) -> Option<Timeline> {
     }
     pts.sort_by_key(|p| p.0);
     let t0 = pts[0].0;
-    let points: Vec<(f64, f64)> = pts.iter().map(|(t, v)| ((t - t0) as f64 / 1000.0, *v)).collect();
+    let points: Vec<(f64, f64)> = pts
+        .iter()
+        .map(|(t, v)| ((t - t0) as f64 / 1000.0, *v))
+        .collect();
     let span_s = points.last().map_or(0.0, |p| p.0);
     if span_s <= 0.0 {
         return None;
@@ -73,17 +82,35 @@ pub fn timeline(cell: &Cell, slot: usize) -> Option<Timeline> {
         .iter_mut()
         .enumerate()
         .filter(|(_, b)| !b.is_empty())
-        .map(|(i, b)| Slice { start_s: i as f64 * slice_s, n: b.len(), median_tok_s: median(b) })
+        .map(|(i, b)| Slice {
+            start_s: i as f64 * slice_s,
+            n: b.len(),
+            median_tok_s: median(b),
+        })
         .collect();
-    let mut first: Vec<f64> = points.iter().filter(|p| p.0 < slice_s).map(|p| p.1).collect();
-    let mut last: Vec<f64> = points.iter().filter(|p| p.0 > span_s - slice_s).map(|p| p.1).collect();
+    let mut first: Vec<f64> = points
+        .iter()
+        .filter(|p| p.0 < slice_s)
+        .map(|p| p.1)
+        .collect();
+    let mut last: Vec<f64> = points
+        .iter()
+        .filter(|p| p.0 > span_s - slice_s)
+        .map(|p| p.1)
+        .collect();
     let throttle_ratio = if first.is_empty() || last.is_empty() {
         None
     } else {
         let f = median(&mut first);
         (f > 0.0).then(|| median(&mut last) / f)
     };
-    Some(Timeline { points, span_s, slice_s, slices, throttle_ratio })
+    Some(Timeline {
+        points,
+        span_s,
+        slice_s,
+        slices,
+        throttle_ratio,
+    })
 }
 
 #[cfg(test)]
@@ -98,10 +125,23 @@ mod tests {
             .map(|i| {
                 let mut values = [f64::NAN; crate::report::metric::N_METRICS];
                 values[0] = 100.0 - i as f64;
-                Request { t_ms: Some(1_000_000 + i * 10_000), ok: true, values }
+                Request {
+                    t_ms: Some(1_000_000 + i * 10_000),
+                    ok: true,
+                    values,
+                }
             })
             .collect();
-        let cell = Cell { series: 0, case: CaseId { scenario: "s".into(), case_id: "c".into() }, shape: CaseShape::default(), requests, summary: vec![] };
+        let cell = Cell {
+            series: 0,
+            case: CaseId {
+                scenario: "s".into(),
+                case_id: "c".into(),
+            },
+            shape: CaseShape::default(),
+            requests,
+            summary: vec![],
+        };
         let t = timeline(&cell, 0).unwrap();
         assert_eq!(t.span_s, 390.0);
         assert_eq!(t.slice_s, 60.0);

@@ -30,7 +30,11 @@ pub fn probe_with(bytes: usize, repetitions: usize) -> f64 {
         std::hint::black_box(&mut dst);
         best = best.min(t.elapsed().as_secs_f64());
     }
-    if best > 0.0 { 2.0 * (n * 8) as f64 / best / 1e9 } else { f64::NAN }
+    if best > 0.0 {
+        2.0 * (n * 8) as f64 / best / 1e9
+    } else {
+        f64::NAN
+    }
 }
 
 #[cfg(test)]

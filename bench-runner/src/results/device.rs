@@ -46,11 +46,17 @@ impl HostFingerprint {
 
     /// A default device label when the user gives none: the host name.
     pub fn default_label(&self) -> String {
-        if self.hostname.is_empty() { "localhost".into() } else { self.hostname.clone() }
+        if self.hostname.is_empty() {
+            "localhost".into()
+        } else {
+            self.hostname.clone()
+        }
     }
 
     pub fn render(&self) -> String {
-        let bw = self.memory_bandwidth_gbs.map_or(String::new(), |b| format!("membw:   {b:.1} GB/s (one-thread STREAM-like copy)\n"));
+        let bw = self.memory_bandwidth_gbs.map_or(String::new(), |b| {
+            format!("membw:   {b:.1} GB/s (one-thread STREAM-like copy)\n")
+        });
         format!(
             "host:    {}\ncpu:     {} ({})\ncores:   {} physical, {} logical\nmemory:  {:.1} GiB\nos:      {}\nkernel:  {}\n",
             self.hostname,

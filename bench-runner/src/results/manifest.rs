@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::device::HostFingerprint;
 use super::SCHEMA_VERSION;
+use super::device::HostFingerprint;
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,9 +84,13 @@ impl RunManifest {
         let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, e))?;
         let m: RunManifest = serde_json::from_str(&text).map_err(|e| Error::file(&path, e))?;
         if m.schema_version != SCHEMA_VERSION {
-            return Err(Error::file(&path, format!(
-                "schema version {} is not the one this edgebench reads ({SCHEMA_VERSION})", m.schema_version
-            )));
+            return Err(Error::file(
+                &path,
+                format!(
+                    "schema version {} is not the one this edgebench reads ({SCHEMA_VERSION})",
+                    m.schema_version
+                ),
+            ));
         }
         Ok(m)
     }
@@ -110,7 +114,9 @@ pub fn peak_rss_bytes() -> Option<u64> {
 }
 
 pub fn git_commit() -> String {
-    option_env!("EDGEBENCH_GIT_COMMIT").unwrap_or("unknown").to_string()
+    option_env!("EDGEBENCH_GIT_COMMIT")
+        .unwrap_or("unknown")
+        .to_string()
 }
 
 pub fn now_rfc3339() -> String {

@@ -9,10 +9,10 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::manifest::{now_rfc3339, Invocation, RunManifest};
+use super::CsvAppender;
+use super::manifest::{Invocation, RunManifest, now_rfc3339};
 use super::reader::{read_samples, read_summary};
 use super::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
-use super::CsvAppender;
 use crate::error::{Error, Result};
 
 #[derive(Debug)]
@@ -27,9 +27,15 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         return Err(Error::Usage("merge needs at least two run folders".into()));
     }
     if out.join("samples.csv").exists() || out.join("run.json").exists() {
-        return Err(Error::Usage(format!("{} already holds a run; merge into a new folder", out.display())));
+        return Err(Error::Usage(format!(
+            "{} already holds a run; merge into a new folder",
+            out.display()
+        )));
     }
-    let manifests: Vec<RunManifest> = inputs.iter().map(|d| RunManifest::read(d)).collect::<Result<_>>()?;
+    let manifests: Vec<RunManifest> = inputs
+        .iter()
+        .map(|d| RunManifest::read(d))
+        .collect::<Result<_>>()?;
 
     // Comparability: one hash per scenario name, one model file per backend and device.
     let mut scen: BTreeMap<String, (String, String)> = BTreeMap::new();
@@ -40,7 +46,10 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
                 Some((sha, run)) if sha != &s.sha256 => {
                     return Err(Error::Usage(format!(
                         "scenario `{}` differs between {run} and {} (file hashes {}… and {}…): not the same experiment",
-                        s.name, m.run_id, &sha[..12.min(sha.len())], &s.sha256[..12.min(s.sha256.len())]
+                        s.name,
+                        m.run_id,
+                        &sha[..12.min(sha.len())],
+                        &s.sha256[..12.min(s.sha256.len())]
                     )));
                 }
                 _ => {
@@ -49,9 +58,19 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
             }
         }
         for b in &m.backends {
-            let name = b.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_string();
-            let device = b.get("device").and_then(|v| v.as_str()).unwrap_or(&m.device).to_string();
-            let Some(sha) = b.get("model_sha256").and_then(|v| v.as_str()) else { continue };
+            let name = b
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let device = b
+                .get("device")
+                .and_then(|v| v.as_str())
+                .unwrap_or(&m.device)
+                .to_string();
+            let Some(sha) = b.get("model_sha256").and_then(|v| v.as_str()) else {
+                continue;
+            };
             match models.get(&(name.clone(), device.clone())) {
                 Some((other, run)) if other != sha => {
                     return Err(Error::Usage(format!(
@@ -67,7 +86,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     }
 
     std::fs::create_dir_all(out).map_err(|e| Error::results(out, e))?;
-    let run_id = out.file_name().map_or_else(|| "merged".into(), |n| n.to_string_lossy().into_owned());
+    let run_id = out
+        .file_name()
+        .map_or_else(|| "merged".into(), |n| n.to_string_lossy().into_owned());
     let mut seen = HashSet::new();
     let mut seen_summary = HashSet::new();
     let mut samples = CsvAppender::open(&out.join("samples.csv"), SAMPLE_COLUMNS)?;
@@ -85,11 +106,22 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
             eprintln!("warning: {w}");
         }
         for mut r in rows.rows {
-            let key = (r.backend.clone(), r.device.clone(), r.scenario.clone(), r.case_id.clone(), r.repetition);
+            let key = (
+                r.backend.clone(),
+                r.device.clone(),
+                r.scenario.clone(),
+                r.case_id.clone(),
+                r.repetition,
+            );
             if !seen.insert(key) {
                 return Err(undo(Error::Usage(format!(
                     "duplicate row in {}: backend {}, device {}, scenario {}, case {}, repetition {} is already in another input",
-                    dir.display(), r.backend, r.device, r.scenario, r.case_id, r.repetition
+                    dir.display(),
+                    r.backend,
+                    r.device,
+                    r.scenario,
+                    r.case_id,
+                    r.repetition
                 ))));
             }
             failed += usize::from(r.error_category.is_some());
@@ -100,11 +132,22 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         let path = dir.join("summary.csv");
         if path.exists() {
             for mut r in read_summary(&path).map_err(undo)?.rows {
-                let key = (r.backend.clone(), r.device.clone(), r.scenario.clone(), r.case_id.clone(), r.metric.clone());
+                let key = (
+                    r.backend.clone(),
+                    r.device.clone(),
+                    r.scenario.clone(),
+                    r.case_id.clone(),
+                    r.metric.clone(),
+                );
                 if !seen_summary.insert(key) {
                     return Err(undo(Error::Usage(format!(
                         "duplicate summary in {}: {} / {} / {} / {} / {}",
-                        dir.display(), r.backend, r.device, r.scenario, r.case_id, r.metric
+                        dir.display(),
+                        r.backend,
+                        r.device,
+                        r.scenario,
+                        r.case_id,
+                        r.metric
                     ))));
                 }
                 r.run_id = run_id.clone();
@@ -116,8 +159,16 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
 
     let mut m = manifests[0].clone();
     m.run_id = run_id;
-    m.status = if manifests.iter().all(|x| x.status == "complete") { "complete".into() } else { "partial".into() };
-    m.started_at = manifests.iter().map(|x| x.started_at.clone()).min().unwrap_or_default();
+    m.status = if manifests.iter().all(|x| x.status == "complete") {
+        "complete".into()
+    } else {
+        "partial".into()
+    };
+    m.started_at = manifests
+        .iter()
+        .map(|x| x.started_at.clone())
+        .min()
+        .unwrap_or_default();
     m.ended_at = Some(now_rfc3339());
     m.scenarios.clear();
     m.backends.clear();
@@ -145,5 +196,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     inv.merged_from = manifests.iter().map(|x| x.run_id.clone()).collect();
     m.invocation = Some(Invocation { ..inv });
     m.write(out)?;
-    Ok(Merged { dir: out.to_path_buf(), samples: n_samples, summary: n_summary })
+    Ok(Merged {
+        dir: out.to_path_buf(),
+        samples: n_samples,
+        summary: n_summary,
+    })
 }

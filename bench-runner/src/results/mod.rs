@@ -12,5 +12,5 @@ pub mod transcript;
 pub mod writer;
 
 pub use manifest::RunManifest;
-pub use schema::{SampleRow, SummaryRow, SCHEMA_VERSION};
+pub use schema::{SCHEMA_VERSION, SampleRow, SummaryRow};
 pub use writer::CsvAppender;

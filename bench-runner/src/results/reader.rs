@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use super::schema::{SampleRow, SummaryRow, SAMPLE_COLUMNS, SUMMARY_COLUMNS};
+use super::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS, SampleRow, SummaryRow};
 use crate::error::{Error, Result};
 
 #[derive(Debug)]
@@ -28,7 +28,10 @@ pub fn read_summary(path: &Path) -> Result<Rows<SummaryRow>> {
 /// memory (reports over millions of requests). Same rules as [`read_samples`]: the header must
 /// match, a torn last line is dropped with a warning (returned). `visit` may stop the read by
 /// returning an error.
-pub fn visit_samples(path: &Path, mut visit: impl FnMut(SampleRow) -> Result<()>) -> Result<Vec<String>> {
+pub fn visit_samples(
+    path: &Path,
+    mut visit: impl FnMut(SampleRow) -> Result<()>,
+) -> Result<Vec<String>> {
     use std::io::{Read, Seek, SeekFrom};
     let mut file = std::fs::File::open(path).map_err(|e| Error::file(path, e))?;
     let len = file.metadata().map_err(|e| Error::file(path, e))?.len();
@@ -39,7 +42,8 @@ pub fn visit_samples(path: &Path, mut visit: impl FnMut(SampleRow) -> Result<()>
     while end > 0 {
         let start = end.saturating_sub(buf.len() as u64);
         let chunk = &mut buf[..(end - start) as usize];
-        file.seek(SeekFrom::Start(start)).map_err(|e| Error::file(path, e))?;
+        file.seek(SeekFrom::Start(start))
+            .map_err(|e| Error::file(path, e))?;
         file.read_exact(chunk).map_err(|e| Error::file(path, e))?;
         if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
             complete = start + i as u64 + 1;
@@ -49,18 +53,28 @@ pub fn visit_samples(path: &Path, mut visit: impl FnMut(SampleRow) -> Result<()>
     }
     let mut warnings = Vec::new();
     if complete < len {
-        warnings.push(format!("{}: dropped a torn last line ({} bytes) left by an interrupted write", path.display(), len - complete));
+        warnings.push(format!(
+            "{}: dropped a torn last line ({} bytes) left by an interrupted write",
+            path.display(),
+            len - complete
+        ));
     }
-    file.seek(SeekFrom::Start(0)).map_err(|e| Error::file(path, e))?;
+    file.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::file(path, e))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file.take(complete));
     let mut rdr = csv::Reader::from_reader(reader);
     let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
     check_header(path, &header, SAMPLE_COLUMNS)?;
     let mut rec = csv::StringRecord::new();
     let mut line = 1usize;
-    while rdr.read_record(&mut rec).map_err(|e| Error::file(path, e))? {
+    while rdr
+        .read_record(&mut rec)
+        .map_err(|e| Error::file(path, e))?
+    {
         line += 1;
-        let row: SampleRow = rec.deserialize(Some(&header)).map_err(|e| Error::file(path, format!("row {line}: {e}")))?;
+        let row: SampleRow = rec
+            .deserialize(Some(&header))
+            .map_err(|e| Error::file(path, format!("row {line}: {e}")))?;
         visit(row)?;
     }
     Ok(warnings)
@@ -74,13 +88,32 @@ const CORE: &[&str] = &["run_id", "backend", "scenario", "case_id"];
 /// core column, means a schema we do not understand: refused with a clear message.
 fn check_header(path: &Path, header: &csv::StringRecord, columns: &[&str]) -> Result<()> {
     let unknown: Vec<&str> = header.iter().filter(|h| !columns.contains(h)).collect();
-    let missing: Vec<&str> = CORE.iter().copied().filter(|c| columns.contains(c) && !header.iter().any(|h| h == *c)).collect();
+    let missing: Vec<&str> = CORE
+        .iter()
+        .copied()
+        .filter(|c| columns.contains(c) && !header.iter().any(|h| h == *c))
+        .collect();
     if !unknown.is_empty() || !missing.is_empty() {
-        return Err(Error::file(path, format!(
-            "unknown CSV schema (written by another edgebench version?): {}{}",
-            if unknown.is_empty() { String::new() } else { format!("unknown columns {}", unknown.join(", ")) },
-            if missing.is_empty() { String::new() } else { format!("{}missing columns {}", if unknown.is_empty() { "" } else { "; " }, missing.join(", ")) },
-        )));
+        return Err(Error::file(
+            path,
+            format!(
+                "unknown CSV schema (written by another edgebench version?): {}{}",
+                if unknown.is_empty() {
+                    String::new()
+                } else {
+                    format!("unknown columns {}", unknown.join(", "))
+                },
+                if missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "{}missing columns {}",
+                        if unknown.is_empty() { "" } else { "; " },
+                        missing.join(", ")
+                    )
+                },
+            ),
+        ));
     }
     Ok(())
 }
@@ -94,7 +127,11 @@ pub(crate) fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result
         None => 0,
     };
     if complete < bytes.len() {
-        warnings.push(format!("{}: dropped a torn last line ({} bytes) left by an interrupted write", path.display(), bytes.len() - complete));
+        warnings.push(format!(
+            "{}: dropped a torn last line ({} bytes) left by an interrupted write",
+            path.display(),
+            bytes.len() - complete
+        ));
     }
     let mut rdr = csv::Reader::from_reader(&bytes[..complete]);
     let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
@@ -115,7 +152,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("samples.csv");
         let mut w = crate::results::CsvAppender::open(&p, SAMPLE_COLUMNS).unwrap();
-        let row = SampleRow { run_id: "r".into(), case_id: "c".into(), ..Default::default() };
+        let row = SampleRow {
+            run_id: "r".into(),
+            case_id: "c".into(),
+            ..Default::default()
+        };
         w.append(&row).unwrap();
         w.append(&row).unwrap();
         drop(w);
@@ -139,7 +180,11 @@ mod tests {
     fn older_files_read_by_name_and_unknown_columns_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("samples.csv");
-        std::fs::write(&p, "run_id,backend,scenario,case_id,ttft_ms\nr,b,s,c,12.5\n").unwrap();
+        std::fs::write(
+            &p,
+            "run_id,backend,scenario,case_id,ttft_ms\nr,b,s,c,12.5\n",
+        )
+        .unwrap();
         let r = read_samples(&p).unwrap();
         assert_eq!(r.rows[0].ttft_ms, Some(12.5));
         assert_eq!(r.rows[0].recall, None);

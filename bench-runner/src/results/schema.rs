@@ -8,13 +8,56 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// The header of samples.csv, derived from the struct so code and check never disagree.
 pub const SAMPLE_COLUMNS: &[&str] = &[
-    "run_id", "backend", "model", "device", "scenario", "case_id", "kind", "repetition", "stream",
-    "concurrency", "started_at", "prompt_tokens_requested", "prompt_tokens", "prompt_tokens_server",
-    "max_tokens", "output_tokens", "ttft_ms", "tpot_ms", "e2e_ms", "itl_mean_ms", "itl_p50_ms",
-    "itl_p90_ms", "itl_p99_ms", "itl_max_ms", "itl_exact", "content_reads", "tokens_per_read",
-    "prefill_tok_s", "decode_tok_s", "server_prompt_n", "server_prompt_ms", "server_prefill_tok_s",
-    "server_predicted_n", "server_predicted_ms", "server_decode_tok_s", "cached_tokens",
-    "depth_pct", "needle", "recall", "output_head", "finish_reason", "retries", "burst_fraction", "itl_list_ms", "error_category", "error_message", "depth", "test", "test_ns", "test_tok_s",
+    "run_id",
+    "backend",
+    "model",
+    "device",
+    "scenario",
+    "case_id",
+    "kind",
+    "repetition",
+    "stream",
+    "concurrency",
+    "started_at",
+    "prompt_tokens_requested",
+    "prompt_tokens",
+    "prompt_tokens_server",
+    "max_tokens",
+    "output_tokens",
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "itl_mean_ms",
+    "itl_p50_ms",
+    "itl_p90_ms",
+    "itl_p99_ms",
+    "itl_max_ms",
+    "itl_exact",
+    "content_reads",
+    "tokens_per_read",
+    "prefill_tok_s",
+    "decode_tok_s",
+    "server_prompt_n",
+    "server_prompt_ms",
+    "server_prefill_tok_s",
+    "server_predicted_n",
+    "server_predicted_ms",
+    "server_decode_tok_s",
+    "cached_tokens",
+    "depth_pct",
+    "needle",
+    "recall",
+    "output_head",
+    "finish_reason",
+    "retries",
+    "burst_fraction",
+    "itl_list_ms",
+    "error_category",
+    "error_message",
+    "depth",
+    "test",
+    "test_ns",
+    "test_tok_s",
 ];
 
 /// One request. Empty cells mean "not measured" (never zero in disguise).
@@ -127,9 +170,31 @@ pub struct SummaryRow {
 }
 
 pub const SUMMARY_COLUMNS: &[&str] = &[
-    "run_id", "backend", "model", "device", "scenario", "case_id", "kind", "prompt_tokens",
-    "max_tokens", "concurrency", "metric", "unit", "n", "mean", "stddev", "min", "p50", "p90",
-    "p99", "max", "ci_low", "ci_high", "errors", "flags", "depth",
+    "run_id",
+    "backend",
+    "model",
+    "device",
+    "scenario",
+    "case_id",
+    "kind",
+    "prompt_tokens",
+    "max_tokens",
+    "concurrency",
+    "metric",
+    "unit",
+    "n",
+    "mean",
+    "stddev",
+    "min",
+    "p50",
+    "p90",
+    "p99",
+    "max",
+    "ci_low",
+    "ci_high",
+    "errors",
+    "flags",
+    "depth",
 ];
 
 #[cfg(test)]
@@ -141,7 +206,12 @@ mod tests {
         w.serialize(T::default()).unwrap();
         let bytes = w.into_inner().unwrap();
         let text = String::from_utf8(bytes).unwrap();
-        text.lines().next().unwrap().split(',').map(str::to_string).collect()
+        text.lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .map(str::to_string)
+            .collect()
     }
 
     #[test]

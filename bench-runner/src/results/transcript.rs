@@ -18,8 +18,15 @@ pub struct TranscriptWriter {
 
 impl TranscriptWriter {
     pub fn open(path: &Path) -> Result<Self> {
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::results(path, e))?;
-        Ok(TranscriptWriter { path: path.to_path_buf(), file })
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::results(path, e))?;
+        Ok(TranscriptWriter {
+            path: path.to_path_buf(),
+            file,
+        })
     }
 
     /// One whole line per write(2), flushed: a kill leaves at most a torn last line, which
@@ -27,7 +34,9 @@ impl TranscriptWriter {
     pub fn append<T: Serialize>(&mut self, r: &T) -> Result<()> {
         let mut line = serde_json::to_vec(r).map_err(|e| Error::results(&self.path, e))?;
         line.push(b'\n');
-        self.file.write_all(&line).map_err(|e| Error::results(&self.path, e))?;
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::results(&self.path, e))?;
         self.file.flush().map_err(|e| Error::results(&self.path, e))
     }
 }

@@ -20,21 +20,38 @@ impl CsvAppender {
     /// Opens `path` for appending; writes `columns` as the header if the file is new or
     /// empty, and refuses a file whose header differs.
     pub fn open(path: &Path, columns: &[&str]) -> Result<Self> {
-        let exists = path.exists() && std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
+        let exists = path.exists()
+            && std::fs::metadata(path)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false);
         if exists {
             drop_torn_tail(path)?;
             let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::results(path, e))?;
             let header = rdr.headers().map_err(|e| Error::results(path, e))?;
             if header.iter().ne(columns.iter().copied()) {
-                return Err(Error::results(path, "existing file has other columns (another schema version?); refusing to append"));
+                return Err(Error::results(
+                    path,
+                    "existing file has other columns (another schema version?); refusing to append",
+                ));
             }
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|e| Error::results(path, e))?;
-        let mut w = CsvAppender { path: path.to_path_buf(), file, buf: Vec::with_capacity(1024) };
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::results(path, e))?;
+        let mut w = CsvAppender {
+            path: path.to_path_buf(),
+            file,
+            buf: Vec::with_capacity(1024),
+        };
         if !exists {
             let mut cw = csv::Writer::from_writer(Vec::new());
-            cw.write_record(columns).map_err(|e| Error::results(path, e))?;
-            w.buf = cw.into_inner().map_err(|e| Error::results(path, e.to_string()))?;
+            cw.write_record(columns)
+                .map_err(|e| Error::results(path, e))?;
+            w.buf = cw
+                .into_inner()
+                .map_err(|e| Error::results(path, e.to_string()))?;
             w.commit()?;
         }
         Ok(w)
@@ -42,27 +59,41 @@ impl CsvAppender {
 
     /// Appends several rows in one write (a case's summary rows land together or not at all).
     pub fn append_all<T: Serialize>(&mut self, rows: &[T]) -> Result<()> {
-        let mut cw = csv::WriterBuilder::new().has_headers(false).from_writer(std::mem::take(&mut self.buf));
+        let mut cw = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(std::mem::take(&mut self.buf));
         for row in rows {
-            cw.serialize(row).map_err(|e| Error::results(&self.path, e))?;
+            cw.serialize(row)
+                .map_err(|e| Error::results(&self.path, e))?;
         }
-        self.buf = cw.into_inner().map_err(|e| Error::results(&self.path, e.to_string()))?;
+        self.buf = cw
+            .into_inner()
+            .map_err(|e| Error::results(&self.path, e.to_string()))?;
         self.commit()
     }
 
     /// Appends one row, whole, and flushes it.
     pub fn append<T: Serialize>(&mut self, row: &T) -> Result<()> {
-        let mut cw = csv::WriterBuilder::new().has_headers(false).from_writer(std::mem::take(&mut self.buf));
-        cw.serialize(row).map_err(|e| Error::results(&self.path, e))?;
-        self.buf = cw.into_inner().map_err(|e| Error::results(&self.path, e.to_string()))?;
+        let mut cw = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(std::mem::take(&mut self.buf));
+        cw.serialize(row)
+            .map_err(|e| Error::results(&self.path, e))?;
+        self.buf = cw
+            .into_inner()
+            .map_err(|e| Error::results(&self.path, e.to_string()))?;
         self.commit()
     }
 
     /// One write(2) per row: a kill leaves either the whole row or a torn tail that the
     /// reader drops, never half a row followed by another.
     fn commit(&mut self) -> Result<()> {
-        self.file.write_all(&self.buf).map_err(|e| Error::results(&self.path, e))?;
-        self.file.flush().map_err(|e| Error::results(&self.path, e))?;
+        self.file
+            .write_all(&self.buf)
+            .map_err(|e| Error::results(&self.path, e))?;
+        self.file
+            .flush()
+            .map_err(|e| Error::results(&self.path, e))?;
         self.buf.clear();
         Ok(())
     }
@@ -80,16 +111,24 @@ fn drop_torn_tail(path: &Path) -> Result<()> {
         return Ok(());
     }
     let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let f = OpenOptions::new().write(true).open(path).map_err(|e| Error::results(path, e))?;
-    f.set_len(keep as u64).map_err(|e| Error::results(path, e))?;
-    eprintln!("warning: {}: dropped a torn last line ({} bytes) before appending", path.display(), bytes.len() - keep);
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::results(path, e))?;
+    f.set_len(keep as u64)
+        .map_err(|e| Error::results(path, e))?;
+    eprintln!(
+        "warning: {}: dropped a torn last line ({} bytes) before appending",
+        path.display(),
+        bytes.len() - keep
+    );
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::schema::{SampleRow, SAMPLE_COLUMNS};
+    use crate::results::schema::{SAMPLE_COLUMNS, SampleRow};
 
     #[test]
     fn rows_are_flushed_and_appends_keep_one_header() {
@@ -111,19 +150,31 @@ mod tests {
         w.append(&row).unwrap();
         let text = std::fs::read_to_string(&p).unwrap();
         assert_eq!(text.matches("run_id,").count(), 1);
-        assert_eq!(crate::results::reader::read_samples(&p).unwrap().rows.len(), 2);
+        assert_eq!(
+            crate::results::reader::read_samples(&p).unwrap().rows.len(),
+            2
+        );
     }
 
     #[test]
     fn appending_after_a_torn_line_cuts_it_first() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("samples.csv");
-        let row = SampleRow { run_id: "r".into(), ..Default::default() };
-        CsvAppender::open(&p, SAMPLE_COLUMNS).unwrap().append(&row).unwrap();
+        let row = SampleRow {
+            run_id: "r".into(),
+            ..Default::default()
+        };
+        CsvAppender::open(&p, SAMPLE_COLUMNS)
+            .unwrap()
+            .append(&row)
+            .unwrap();
         let mut bytes = std::fs::read(&p).unwrap();
         bytes.extend_from_slice(b"r,half-a-row");
         std::fs::write(&p, &bytes).unwrap();
-        CsvAppender::open(&p, SAMPLE_COLUMNS).unwrap().append_all(&[row.clone(), row.clone()]).unwrap();
+        CsvAppender::open(&p, SAMPLE_COLUMNS)
+            .unwrap()
+            .append_all(&[row.clone(), row.clone()])
+            .unwrap();
         let back = crate::results::reader::read_samples(&p).unwrap();
         assert_eq!(back.rows, vec![row.clone(), row.clone(), row]);
         assert!(back.warnings.is_empty());

@@ -18,7 +18,7 @@
 
 use serde_json::json;
 
-use super::tool_case::{calls_json, fill_speed, ItemResult, ToolRun};
+use super::tool_case::{ItemResult, ToolRun, calls_json, fill_speed};
 use super::tool_request::{is_backend_failure, outcome};
 use crate::backend::{Message, Prompt, ToolRequest};
 use crate::error::Result;
@@ -31,16 +31,32 @@ use crate::workload::simulator::Simulator;
 use crate::workload::tool_suite::ToolItem;
 use crate::workload::{conversation, prompt, tool_format};
 
-pub(crate) async fn run_item(run: &ToolRun<'_>, case: &Case, mode: Mode, item: &ToolItem, index: u32) -> Result<ItemResult> {
+pub(crate) async fn run_item(
+    run: &ToolRun<'_>,
+    case: &Case,
+    mode: Mode,
+    item: &ToolItem,
+    index: u32,
+) -> Result<ItemResult> {
     let Some(spec) = &item.agent else {
-        return Err(crate::error::Error::Usage(format!("item {} has no agent block", item.id)));
+        return Err(crate::error::Error::Usage(format!(
+            "item {} has no agent block",
+            item.id
+        )));
     };
     let sim = Simulator::new(&spec.files, &spec.weather);
-    let salt = prompt::salt(run.ctx.nonce, index as u64 ^ ((case.prompt_tokens as u64) << 32) ^ 0xA6E7);
+    let salt = prompt::salt(
+        run.ctx.nonce,
+        index as u64 ^ ((case.prompt_tokens as u64) << 32) ^ 0xA6E7,
+    );
     let filler = conversation::filler(case.prompt_tokens, &salt, case.seed);
     let tools = tool_format::openai_tools(&item.functions, &item.category);
     let mut native = conversation::native(&item.messages, &filler);
-    let mut text = conversation::prompt(&item.messages, &filler, &tool_format::prompt_mode_system(&item.functions, &item.category));
+    let mut text = conversation::prompt(
+        &item.messages,
+        &filler,
+        &tool_format::prompt_mode_system(&item.functions, &item.category),
+    );
     let base = run.base_sample(case);
 
     let mut samples = Vec::new();
@@ -54,12 +70,23 @@ pub(crate) async fn run_item(run: &ToolRun<'_>, case: &Case, mode: Mode, item: &
     for turn in 0..spec.max_turns {
         let key = run.key(case, &item.id, turn);
         let req_tools = match mode {
-            Mode::Native => ToolRequest { messages: Some(native.clone()), tools: tools.clone(), replay_key: Some(key.clone()), ..Default::default() },
-            Mode::Prompt => ToolRequest { replay_key: Some(key.clone()), ..Default::default() },
+            Mode::Native => ToolRequest {
+                messages: Some(native.clone()),
+                tools: tools.clone(),
+                replay_key: Some(key.clone()),
+                ..Default::default()
+            },
+            Mode::Prompt => ToolRequest {
+                replay_key: Some(key.clone()),
+                ..Default::default()
+            },
         };
         let req = run.request(case, Prompt::Chat(text.clone()), req_tools);
         let (resp, sample) = run.send(&req, key, &base, index * 100 + turn).await?;
-        let hit_limit = resp.finish_reason.as_deref() == Some("length") || sample.output_tokens.is_some_and(|n| n >= case.max_tokens as u64);
+        let hit_limit = resp.finish_reason.as_deref() == Some("length")
+            || sample
+                .output_tokens
+                .is_some_and(|n| n >= case.max_tokens as u64);
         samples.push(sample);
         if is_backend_failure(&resp) {
             backend_failures += 1;
@@ -77,14 +104,20 @@ pub(crate) async fn run_item(run: &ToolRun<'_>, case: &Case, mode: Mode, item: &
             }
         }
         if crate::score::repetition::ends_in_loop(&resp.text) {
-            failure = Some((Failure::Stall, "the output repeats itself without finishing".into()));
+            failure = Some((
+                Failure::Stall,
+                "the output repeats itself without finishing".into(),
+            ));
             break;
         }
         match mode {
             Mode::Native if !resp.tool_calls.is_empty() => {
                 let mut results = Vec::new();
                 for raw in &resp.tool_calls {
-                    let id = raw.id.clone().unwrap_or_else(|| format!("call_{turn}_{}", results.len()));
+                    let id = raw
+                        .id
+                        .clone()
+                        .unwrap_or_else(|| format!("call_{turn}_{}", results.len()));
                     let answer = match parse_native(std::slice::from_ref(raw), &item.functions) {
                         Ok(mut c) => {
                             let c = c.remove(0);
@@ -110,11 +143,17 @@ pub(crate) async fn run_item(run: &ToolRun<'_>, case: &Case, mode: Mode, item: &
                 if let TextCalls::Found(c) = text_calls::parse(&resp.text) {
                     malformed += 1;
                     all_calls.extend(c);
-                    failure = Some((Failure::CallAsPlainText, "a call came as text, not as tool_calls".into()));
+                    failure = Some((
+                        Failure::CallAsPlainText,
+                        "a call came as text, not as tool_calls".into(),
+                    ));
                     break;
                 }
                 if hit_limit {
-                    failure = Some((Failure::Truncated, format!("generation hit max_tokens ({})", case.max_tokens)));
+                    failure = Some((
+                        Failure::Truncated,
+                        format!("generation hit max_tokens ({})", case.max_tokens),
+                    ));
                     break;
                 }
                 final_text = Some(resp.text.clone());
@@ -127,23 +166,41 @@ pub(crate) async fn run_item(run: &ToolRun<'_>, case: &Case, mode: Mode, item: &
                         let name = map_name_back(&c.name, &item.functions);
                         let a = sim.answer(&name, &c.arguments);
                         results.push_str(&format!("Result of {name}: {a}\n"));
-                        all_calls.push(Call { name, arguments: c.arguments });
+                        all_calls.push(Call {
+                            name,
+                            arguments: c.arguments,
+                        });
                     }
-                    text.push(Message { role: "assistant".into(), content: resp.text.clone() });
-                    text.push(Message { role: "user".into(), content: results });
+                    text.push(Message {
+                        role: "assistant".into(),
+                        content: resp.text.clone(),
+                    });
+                    text.push(Message {
+                        role: "user".into(),
+                        content: results,
+                    });
                 }
                 TextCalls::Malformed(e) => {
                     malformed += 1;
                     if hit_limit {
-                        failure = Some((Failure::Truncated, format!("generation hit max_tokens ({})", case.max_tokens)));
+                        failure = Some((
+                            Failure::Truncated,
+                            format!("generation hit max_tokens ({})", case.max_tokens),
+                        ));
                         break;
                     }
-                    text.push(Message { role: "assistant".into(), content: resp.text.clone() });
+                    text.push(Message {
+                        role: "assistant".into(),
+                        content: resp.text.clone(),
+                    });
                     text.push(Message { role: "user".into(), content: format!("That call could not be parsed ({e}). Write calls as [func(param=value)].") });
                 }
                 TextCalls::NoCall => {
                     if hit_limit {
-                        failure = Some((Failure::Truncated, format!("generation hit max_tokens ({})", case.max_tokens)));
+                        failure = Some((
+                            Failure::Truncated,
+                            format!("generation hit max_tokens ({})", case.max_tokens),
+                        ));
                         break;
                     }
                     final_text = Some(resp.text.clone());
@@ -159,10 +216,22 @@ pub(crate) async fn run_item(run: &ToolRun<'_>, case: &Case, mode: Mode, item: &
     });
     let failure = match (failure, final_text.is_some()) {
         (Some(f), _) => Some(f),
-        (None, false) => Some((Failure::Stall, format!("no final answer within {} turns", spec.max_turns))),
-        (None, true) if malformed > 0 && !answered => Some((Failure::InvalidJsonArguments, format!("{malformed} malformed call(s); final answer wrong"))),
-        (None, true) if malformed > 0 => Some((Failure::InvalidJsonArguments, format!("{malformed} malformed call(s) on the way"))),
-        (None, true) if !answered => Some((Failure::WrongValue, format!("the final answer holds none of {:?}", spec.answer))),
+        (None, false) => Some((
+            Failure::Stall,
+            format!("no final answer within {} turns", spec.max_turns),
+        )),
+        (None, true) if malformed > 0 && !answered => Some((
+            Failure::InvalidJsonArguments,
+            format!("{malformed} malformed call(s); final answer wrong"),
+        )),
+        (None, true) if malformed > 0 => Some((
+            Failure::InvalidJsonArguments,
+            format!("{malformed} malformed call(s) on the way"),
+        )),
+        (None, true) if !answered => Some((
+            Failure::WrongValue,
+            format!("the final answer holds none of {:?}", spec.answer),
+        )),
         (None, true) => None,
     };
 
@@ -178,5 +247,9 @@ pub(crate) async fn run_item(run: &ToolRun<'_>, case: &Case, mode: Mode, item: &
     row.detail = failure.map(|(_, d)| d).unwrap_or_default();
     fill_speed(&mut row, &samples);
     row.error_message = last_error;
-    Ok(ItemResult { row, samples, backend_failures })
+    Ok(ItemResult {
+        row,
+        samples,
+        backend_failures,
+    })
 }

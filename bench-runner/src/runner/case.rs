@@ -4,11 +4,13 @@ use std::time::Instant;
 
 use futures_util::future::join_all;
 
-use super::summary::{summarize_case, Measured};
 use super::RunCtx;
-use crate::backend::{Backend, BackendFacts, ErrorCategory, Prompt, Request, RequestError, Response};
+use super::summary::{Measured, summarize_case};
+use crate::backend::{
+    Backend, BackendFacts, ErrorCategory, Prompt, Request, RequestError, Response,
+};
 use crate::error::Result;
-use crate::measure::request::{compute, Timeline};
+use crate::measure::request::{Timeline, compute};
 use crate::measure::stats::percentile_sorted;
 use crate::results::SampleRow;
 use crate::results::SummaryRow;
@@ -28,14 +30,25 @@ pub(super) struct Prepared {
     pub tokens: Option<u32>,
 }
 
-pub(super) async fn prepare(backend: &Backend, target: u32, salt: String, seed: u64, guess: &mut Option<usize>) -> std::result::Result<Prepared, RequestError> {
+pub(super) async fn prepare(
+    backend: &Backend,
+    target: u32,
+    salt: String,
+    seed: u64,
+    guess: &mut Option<usize>,
+) -> std::result::Result<Prepared, RequestError> {
     let endpoint = backend.endpoint();
     let e = prompt::exact(target, &salt, seed, *guess, async |text: &str| {
-        backend.count_prompt_tokens(&Prompt::user(endpoint, text.to_string())).await
+        backend
+            .count_prompt_tokens(&Prompt::user(endpoint, text.to_string()))
+            .await
     })
     .await?;
     *guess = Some(e.words);
-    Ok(Prepared { prompt: Prompt::user(endpoint, e.text), tokens: e.tokens })
+    Ok(Prepared {
+        prompt: Prompt::user(endpoint, e.text),
+        tokens: e.tokens,
+    })
 }
 
 pub(crate) async fn run_case(
@@ -50,7 +63,11 @@ pub(crate) async fn run_case(
         return super::pp_tg::run_case(ctx, backend, facts, device, scenario, case).await;
     }
     // --resume: a case with summary rows is done; one with some samples runs only the rest.
-    let key = (backend.name().to_string(), scenario.name.clone(), case.id.clone());
+    let key = (
+        backend.name().to_string(),
+        scenario.name.clone(),
+        case.id.clone(),
+    );
     if let Some(done) = ctx.resume.finished(&key) {
         return Ok(done);
     }
@@ -63,8 +80,16 @@ pub(crate) async fn run_case(
     // how many fit the duration is not known in advance. A resumed sustained case keeps what
     // it measured: another slice of time would be another experiment.
     let sustained = case.duration_s.filter(|_| done_rows.is_empty());
-    let reps = if case.duration_s.is_some() { 0 } else { case.repetitions as usize };
-    let n_warm = if case.duration_s.is_some() && !done_rows.is_empty() { 0 } else { case.warmup as usize * n_streams };
+    let reps = if case.duration_s.is_some() {
+        0
+    } else {
+        case.repetitions as usize
+    };
+    let n_warm = if case.duration_s.is_some() && !done_rows.is_empty() {
+        0
+    } else {
+        case.warmup as usize * n_streams
+    };
     let n_measured = (n_streams * reps).saturating_sub(done_rows.len());
     let already = done_rows.len();
     let label = format!("{} {}", backend.name(), case.id);
@@ -112,7 +137,11 @@ pub(crate) async fn run_case(
             row.error_message = Some(err.message.clone());
             ctx.samples.borrow_mut().append(&row)?;
             ctx.progress.request_done(&label, None);
-            measured.push(Measured { row, itl: Vec::new(), burst_fraction: None });
+            measured.push(Measured {
+                row,
+                itl: Vec::new(),
+                burst_fraction: None,
+            });
         }
     } else {
         let mut prepared = prepared.into_iter();
@@ -123,7 +152,8 @@ pub(crate) async fn run_case(
             join_all(reqs.iter().map(|r| backend.generate(r))).await;
         }
         // 3) Measured: `concurrency` streams, each making `repetitions` requests in turn.
-        let mut per_stream: Vec<Vec<Prepared>> = (0..n_streams).map(|_| Vec::with_capacity(reps)).collect();
+        let mut per_stream: Vec<Vec<Prepared>> =
+            (0..n_streams).map(|_| Vec::with_capacity(reps)).collect();
         for (i, p) in prepared.enumerate() {
             per_stream[i % n_streams].push(p);
         }
@@ -152,8 +182,13 @@ pub(crate) async fn run_case(
                                 break;
                             }
                             // Indices after the warm-ups, unique per stream and request.
-                            let salt = prompt::salt(ctx.nonce, hash_index(label, n_warm + stream + k * n_streams));
-                            match prepare(backend, case.prompt_tokens, salt, case.seed, &mut guess).await {
+                            let salt = prompt::salt(
+                                ctx.nonce,
+                                hash_index(label, n_warm + stream + k * n_streams),
+                            );
+                            match prepare(backend, case.prompt_tokens, salt, case.seed, &mut guess)
+                                .await
+                            {
                                 Ok(p) => {
                                     owned = p;
                                     &owned
@@ -170,7 +205,11 @@ pub(crate) async fn run_case(
                                     if let Err(e) = ctx.samples.borrow_mut().append(&row) {
                                         *written.borrow_mut() = Err(e);
                                     }
-                                    results.borrow_mut().push(Measured { row, itl: Vec::new(), burst_fraction: None });
+                                    results.borrow_mut().push(Measured {
+                                        row,
+                                        itl: Vec::new(),
+                                        burst_fraction: None,
+                                    });
                                     break;
                                 }
                             }
@@ -203,14 +242,28 @@ pub(crate) async fn run_case(
     all.append(&mut measured);
     let measured = all;
 
-    let failed = measured.iter().filter(|m| m.row.error_category.is_some()).count();
+    let failed = measured
+        .iter()
+        .filter(|m| m.row.error_category.is_some())
+        .count();
     let n_measured = measured.len();
     let (summary, warnings) = summarize_case(ctx, facts, device, scenario, case, &measured, wall_s);
     ctx.summary.borrow_mut().append_all(&summary)?;
     if !ctx.quiet {
-        ctx.progress.note(&super::table::case_line(backend.name(), case, &summary, failed, n_measured));
+        ctx.progress.note(&super::table::case_line(
+            backend.name(),
+            case,
+            &summary,
+            failed,
+            n_measured,
+        ));
     }
-    Ok(CaseOutcome { total: n_measured, failed, summary, warnings })
+    Ok(CaseOutcome {
+        total: n_measured,
+        failed,
+        summary,
+        warnings,
+    })
 }
 
 pub(super) fn request(case: &Case, p: &Prepared) -> Request {
@@ -236,7 +289,12 @@ pub(super) fn hash_index(label: &str, i: usize) -> u64 {
 }
 
 /// Turns a response into a sample row plus the raw ITL values the case summary pools.
-pub(super) async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepared, resp: &Response) -> Measured {
+pub(super) async fn to_measured(
+    backend: &Backend,
+    base: &SampleRow,
+    p: &Prepared,
+    resp: &Response,
+) -> Measured {
     let mut row = base.clone();
     let usage = resp.usage.unwrap_or_default();
     let timings = resp.timings.unwrap_or_default();
@@ -260,7 +318,12 @@ pub(super) async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepare
         reads: resp
             .content
             .iter()
-            .map(|c| (c.at.duration_since(resp.sent_at).as_secs_f64() * 1000.0, c.tokens.unwrap_or(1)))
+            .map(|c| {
+                (
+                    c.at.duration_since(resp.sent_at).as_secs_f64() * 1000.0,
+                    c.tokens.unwrap_or(1),
+                )
+            })
             .collect(),
     };
     let m = compute(&timeline, row.prompt_tokens, output);
@@ -293,5 +356,9 @@ pub(super) async fn to_measured(backend: &Backend, base: &SampleRow, p: &Prepare
     }
     row.burst_fraction = m.burst_fraction;
     row.itl_list_ms = super::summary::itl_list(&m.itl_ms);
-    Measured { row, itl: m.itl_ms, burst_fraction: m.burst_fraction }
+    Measured {
+        row,
+        itl: m.itl_ms,
+        burst_fraction: m.burst_fraction,
+    }
 }

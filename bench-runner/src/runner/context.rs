@@ -3,12 +3,12 @@
 //! recall from RULER's string_match_all. Summaries per length, then the effective context
 //! length over all lengths.
 
-use super::case::{hash_index, to_measured, CaseOutcome, Prepared};
-use super::summary::{summarize_case, Measured};
 use super::RunCtx;
+use super::case::{CaseOutcome, Prepared, hash_index, to_measured};
+use super::summary::{Measured, summarize_case};
 use crate::backend::{Backend, BackendFacts, Prompt, Request};
 use crate::error::{Error, Result};
-use crate::measure::stats::{bootstrap_mean_ci, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED};
+use crate::measure::stats::{BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_mean_ci};
 use crate::results::{SampleRow, SummaryRow};
 use crate::scenario::context::Context;
 use crate::scenario::{Case, Scenario};
@@ -35,7 +35,10 @@ pub(crate) async fn run_context(
     scenario: &Scenario,
     c: &Context,
 ) -> Result<CaseOutcome> {
-    let lengths = c.lengths.resolve(facts.n_ctx).map_err(|m| Error::Usage(format!("{}: {m}", scenario.path.display())))?;
+    let lengths = c
+        .lengths
+        .resolve(facts.n_ctx)
+        .map_err(|m| Error::Usage(format!("{}: {m}", scenario.path.display())))?;
     let per_length = c.needles.len() * c.depths.len() * c.repetitions as usize;
     ctx.progress.add_total((lengths.len() * per_length) as u64);
     let mut warnings = Vec::new();
@@ -48,16 +51,36 @@ pub(crate) async fn run_context(
     let endpoint = backend.endpoint();
     let label = format!("{} {}", backend.name(), scenario.name);
 
-    let make = async |length: u32, spec_i: usize, depth: u32, i: usize| -> std::result::Result<(Prepared, haystack::Plan, haystack::Haystack), crate::backend::RequestError> {
+    let make = async |length: u32,
+                      spec_i: usize,
+                      depth: u32,
+                      i: usize|
+           -> std::result::Result<
+        (Prepared, haystack::Plan, haystack::Haystack),
+        crate::backend::RequestError,
+    > {
         let salt = prompt::salt(ctx.nonce, hash_index(&format!("{label} {length}"), i));
-        let seed = c.seed ^ (length as u64).rotate_left(20) ^ (depth as u64).rotate_left(40) ^ ((spec_i as u64) << 8) ^ i as u64;
+        let seed = c.seed
+            ^ (length as u64).rotate_left(20)
+            ^ (depth as u64).rotate_left(40)
+            ^ ((spec_i as u64) << 8)
+            ^ i as u64;
         let plan = haystack::plan(&c.needles[spec_i], depth, seed, salt);
         let target = length - c.max_tokens;
         let h = haystack::exact(&plan, target, &weights, async |text: &str| {
-            backend.count_prompt_tokens(&Prompt::user(endpoint, text.to_string())).await
+            backend
+                .count_prompt_tokens(&Prompt::user(endpoint, text.to_string()))
+                .await
         })
         .await?;
-        Ok((Prepared { prompt: Prompt::user(endpoint, h.text.clone()), tokens: h.tokens }, plan, h))
+        Ok((
+            Prepared {
+                prompt: Prompt::user(endpoint, h.text.clone()),
+                tokens: h.tokens,
+            },
+            plan,
+            h,
+        ))
     };
     let request = |p: &Prepared| Request {
         prompt: p.prompt.clone(),
@@ -109,7 +132,11 @@ pub(crate) async fn run_context(
             max_tokens: c.max_tokens,
             ..Default::default()
         };
-        let key = (backend.name().to_string(), scenario.name.clone(), case.id.clone());
+        let key = (
+            backend.name().to_string(),
+            scenario.name.clone(),
+            case.id.clone(),
+        );
         if let Some(done) = ctx.resume.finished(&key) {
             if let Some(r) = done.summary.iter().find(|r| r.metric == "recall") {
                 recall_by_length.push((length, r.mean));
@@ -123,7 +150,8 @@ pub(crate) async fn run_context(
         if !done_rows.is_empty() {
             ctx.resumed_cases.borrow_mut().insert(key.clone());
         }
-        let done_reps: std::collections::HashSet<u32> = done_rows.iter().map(|r| r.repetition).collect();
+        let done_reps: std::collections::HashSet<u32> =
+            done_rows.iter().map(|r| r.repetition).collect();
         let mut measured: Vec<Measured> = done_rows.into_iter().map(Measured::from_row).collect();
         let wall = std::time::Instant::now();
         let mut i = 0;
@@ -142,7 +170,9 @@ pub(crate) async fn run_context(
                             m.row.depth_pct = h
                                 .needles
                                 .iter()
-                                .find(|n| n.key == plan.key && Some(&n.value) == plan.expected.first())
+                                .find(|n| {
+                                    n.key == plan.key && Some(&n.value) == plan.expected.first()
+                                })
                                 .map(|n| (n.depth_pct * 100.0).round() / 100.0);
                             if m.row.error_category.is_none() {
                                 m.row.recall = Some(string_match_all(&resp.text, &h.expected));
@@ -154,20 +184,35 @@ pub(crate) async fn run_context(
                             let mut row = base.clone();
                             row.error_category = Some(e.category.as_str().into());
                             row.error_message = Some(e.message);
-                            Measured { row, itl: Vec::new(), burst_fraction: None }
+                            Measured {
+                                row,
+                                itl: Vec::new(),
+                                burst_fraction: None,
+                            }
                         }
                     };
                     m.row.needle = Some(spec.label());
                     m.row.repetition = i as u32;
                     m.row.started_at = started_at;
                     ctx.samples.borrow_mut().append(&m.row)?;
-                    ctx.progress.request_done(&format!("{} {}", backend.name(), case.id), m.row.decode_tok_s);
+                    ctx.progress.request_done(
+                        &format!("{} {}", backend.name(), case.id),
+                        m.row.decode_tok_s,
+                    );
                     measured.push(m);
                     i += 1;
                 }
             }
         }
-        let (mut rows, w) = summarize_case(ctx, facts, device, scenario, &case, &measured, wall.elapsed().as_secs_f64());
+        let (mut rows, w) = summarize_case(
+            ctx,
+            facts,
+            device,
+            scenario,
+            &case,
+            &measured,
+            wall.elapsed().as_secs_f64(),
+        );
         warnings.extend(w);
         let recalls: Vec<f64> = measured.iter().filter_map(|m| m.row.recall).collect();
         if let Some(template) = rows.first().cloned() {
@@ -195,7 +240,10 @@ pub(crate) async fn run_context(
         // In-process engines: the process's peak resident memory once this length has run
         // (lengths ascend, so the high-water mark belongs to the longest context so far).
         if facts.kind == "llamacpp" {
-            if let (Some(template), Some(peak)) = (rows.first().cloned(), crate::results::manifest::peak_rss_bytes()) {
+            if let (Some(template), Some(peak)) = (
+                rows.first().cloned(),
+                crate::results::manifest::peak_rss_bytes(),
+            ) {
                 let mb = peak as f64 / (1024.0 * 1024.0);
                 rows.push(SummaryRow {
                     metric: "peak_rss_mb".into(),
@@ -215,18 +263,36 @@ pub(crate) async fn run_context(
             }
         }
         ctx.summary.borrow_mut().append_all(&rows)?;
-        let errors = measured.iter().filter(|m| m.row.error_category.is_some()).count();
-        ctx.progress.note(&super::table::context_line(backend.name(), length, &rows, errors, measured.len()));
+        let errors = measured
+            .iter()
+            .filter(|m| m.row.error_category.is_some())
+            .count();
+        ctx.progress.note(&super::table::context_line(
+            backend.name(),
+            length,
+            &rows,
+            errors,
+            measured.len(),
+        ));
         total += measured.len();
         failed += errors;
         summary.extend(rows);
     }
     // The effective context length over all tested lengths (kept as it was if a resumed
     // run had already written it).
-    let all_key = (backend.name().to_string(), scenario.name.clone(), "all".to_string());
+    let all_key = (
+        backend.name().to_string(),
+        scenario.name.clone(),
+        "all".to_string(),
+    );
     if let Some(done) = ctx.resume.finished(&all_key) {
         summary.extend(done.summary);
-        return Ok(CaseOutcome { total, failed, summary, warnings });
+        return Ok(CaseOutcome {
+            total,
+            failed,
+            summary,
+            warnings,
+        });
     }
     let eff = effective_length(&recall_by_length, c.threshold);
     let value = eff.map_or(0.0, f64::from);
@@ -252,10 +318,19 @@ pub(crate) async fn run_context(
         ci_low: value,
         ci_high: value,
         errors: failed,
-        flags: if eff.is_none() { "no_length_passed".into() } else { format!("threshold={}", c.threshold) },
+        flags: if eff.is_none() {
+            "no_length_passed".into()
+        } else {
+            format!("threshold={}", c.threshold)
+        },
         ..Default::default()
     };
     ctx.summary.borrow_mut().append(&row)?;
     summary.push(row);
-    Ok(CaseOutcome { total, failed, summary, warnings })
+    Ok(CaseOutcome {
+        total,
+        failed,
+        summary,
+        warnings,
+    })
 }

@@ -18,12 +18,15 @@ pub mod tool_table;
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::{llamacpp::LlamaCppBackend, openai::OpenAiBackend, Backend, BackendConfig, BackendFacts, BackendKind, Config};
+use crate::backend::{
+    Backend, BackendConfig, BackendFacts, BackendKind, Config, llamacpp::LlamaCppBackend,
+    openai::OpenAiBackend,
+};
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
-use crate::results::manifest::{git_commit, now_rfc3339, ScenarioRecord};
+use crate::results::manifest::{ScenarioRecord, git_commit, now_rfc3339};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
-use crate::results::{CsvAppender, RunManifest, SummaryRow, SCHEMA_VERSION};
+use crate::results::{CsvAppender, RunManifest, SCHEMA_VERSION, SummaryRow};
 use crate::scenario::{Scenario, ScenarioBody};
 
 pub use progress::Progress;
@@ -84,7 +87,7 @@ pub fn new_run_id(scenarios: &[Scenario]) -> String {
 async fn interrupted() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {
@@ -105,7 +108,9 @@ async fn interrupted() {
 
 /// Per-run randomness for salts: wall clock and process id, so two runs never share salts.
 fn run_nonce() -> u64 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
     t ^ ((std::process::id() as u64) << 40)
 }
 
@@ -113,7 +118,9 @@ pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Backend> {
     match &bc.kind {
         BackendKind::OpenAi(_) => Ok(Backend::OpenAi(OpenAiBackend::connect(bc, run_dir).await?)),
         BackendKind::LlamaCpp(_) => Ok(Backend::LlamaCpp(LlamaCppBackend::connect(bc).await?)),
-        BackendKind::Replay(r) => Ok(Backend::Replay(crate::backend::replay::ReplayBackend::connect(bc, r)?)),
+        BackendKind::Replay(r) => Ok(Backend::Replay(
+            crate::backend::replay::ReplayBackend::connect(bc, r)?,
+        )),
     }
 }
 
@@ -127,7 +134,10 @@ fn sha256_of(path: &Path) -> Result<String> {
 pub fn parse_shard(s: &str) -> std::result::Result<(u32, u32), String> {
     let bad = || format!("--shard {s:?}: expected I/N with 1 ≤ I ≤ N, e.g. 2/4");
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
-    let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
     if i == 0 || n == 0 || i > n {
         return Err(bad());
     }
@@ -150,21 +160,40 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         Some(m) => m.scenarios.iter().map(|s| PathBuf::from(&s.path)).collect(),
         None => opts.scenarios.clone(),
     };
-    let config_path = invocation.as_ref().map_or_else(|| opts.config.clone(), |i| PathBuf::from(&i.config_path));
-    let backend_names = invocation.as_ref().map_or_else(|| opts.backends.clone(), |i| i.backends.clone());
-    let label = invocation.as_ref().map_or_else(|| opts.label.clone(), |i| i.label.clone());
+    let config_path = invocation
+        .as_ref()
+        .map_or_else(|| opts.config.clone(), |i| PathBuf::from(&i.config_path));
+    let backend_names = invocation
+        .as_ref()
+        .map_or_else(|| opts.backends.clone(), |i| i.backends.clone());
+    let label = invocation
+        .as_ref()
+        .map_or_else(|| opts.label.clone(), |i| i.label.clone());
     let shard = match &invocation {
-        Some(i) => i.shard.as_deref().map(parse_shard).transpose().map_err(Error::Usage)?,
+        Some(i) => i
+            .shard
+            .as_deref()
+            .map(parse_shard)
+            .transpose()
+            .map_err(Error::Usage)?,
         None => opts.shard,
     };
 
     // Everything the user wrote is checked before anything starts.
-    let scenarios = scenario_paths.iter().map(|p| Scenario::load(p)).collect::<Result<Vec<_>>>()?;
+    let scenarios = scenario_paths
+        .iter()
+        .map(|p| Scenario::load(p))
+        .collect::<Result<Vec<_>>>()?;
     if scenarios.is_empty() {
         return Err(Error::Usage("name at least one scenario file".into()));
     }
     if opts.resume.is_some() {
-        if let Some(s) = scenarios.iter().find(|s| matches!(s.body, ScenarioBody::ToolCalls(_) | ScenarioBody::Structured(_))) {
+        if let Some(s) = scenarios.iter().find(|s| {
+            matches!(
+                s.body,
+                ScenarioBody::ToolCalls(_) | ScenarioBody::Structured(_)
+            )
+        }) {
             return Err(Error::Usage(format!(
                 "--resume does not support {} scenarios yet ({}): run it again instead",
                 s.kind(),
@@ -180,7 +209,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         let mut changed: Vec<String> = Vec::new();
         for (rec, s) in m.scenarios.iter().zip(&scenarios) {
             if rec.sha256 != s.sha256 {
-                changed.push(format!("scenario {} (sha256 {}… → {}…)", rec.path, &rec.sha256[..12.min(rec.sha256.len())], &s.sha256[..12]));
+                changed.push(format!(
+                    "scenario {} (sha256 {}… → {}…)",
+                    rec.path,
+                    &rec.sha256[..12.min(rec.sha256.len())],
+                    &s.sha256[..12]
+                ));
             }
         }
         if inv.config_sha256 != config_sha256 {
@@ -197,10 +231,16 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     let (run_id, run_dir) = match (&previous, &opts.resume) {
         (Some(m), Some(dir)) => (m.run_id.clone(), dir.clone()),
         _ => {
-            let run_id = opts.run_id.clone().unwrap_or_else(|| new_run_id(&scenarios));
+            let run_id = opts
+                .run_id
+                .clone()
+                .unwrap_or_else(|| new_run_id(&scenarios));
             let run_dir = opts.out.join(&run_id);
             if run_dir.join("samples.csv").exists() {
-                return Err(Error::Usage(format!("{} already holds a run; choose another --run-id, or --resume it", run_dir.display())));
+                return Err(Error::Usage(format!(
+                    "{} already holds a run; choose another --run-id, or --resume it",
+                    run_dir.display()
+                )));
             }
             (run_id, run_dir)
         }
@@ -257,13 +297,22 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         },
     };
     manifest.write(&run_dir)?;
-    let resume_state = if opts.resume.is_some() { resume::ResumeState::load(&run_dir)? } else { resume::ResumeState::default() };
+    let resume_state = if opts.resume.is_some() {
+        resume::ResumeState::load(&run_dir)?
+    } else {
+        resume::ResumeState::default()
+    };
 
     // The shard's slice of the case list: case k (counted over all scenarios, a context
     // scenario being one unit) belongs to shard (k mod N) + 1. The same on every backend.
     let in_shard = |k: usize| shard.is_none_or(|(i, n)| k % n as usize == (i - 1) as usize);
 
-    let total: u64 = selected.len() as u64 * scenarios.iter().flat_map(|s| s.cases()).map(|c| c.requests() as u64).sum::<u64>();
+    let total: u64 = selected.len() as u64
+        * scenarios
+            .iter()
+            .flat_map(|s| s.cases())
+            .map(|c| c.requests() as u64)
+            .sum::<u64>();
     let ctx = RunCtx {
         run_id: run_id.clone(),
         nonce: run_nonce(),
@@ -283,13 +332,20 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     // which stops a launched server; then the manifest still records what happened.
     let body = async {
         for bc in &selected {
-            let device = label.clone().or_else(|| bc.device.clone()).unwrap_or_else(|| manifest.device.clone());
+            let device = label
+                .clone()
+                .or_else(|| bc.device.clone())
+                .unwrap_or_else(|| manifest.device.clone());
             let backend = connect(bc, &run_dir).await;
             let mut backend = backend?;
             let facts = backend.probe().await?;
             // On resume the backend is described afresh (the server may have been rebuilt).
-            manifest.backends.retain(|b| b.get("name").and_then(|n| n.as_str()) != Some(bc.name.as_str()));
-            manifest.backends.push(serde_json::to_value(&facts).unwrap_or_default());
+            manifest
+                .backends
+                .retain(|b| b.get("name").and_then(|n| n.as_str()) != Some(bc.name.as_str()));
+            manifest
+                .backends
+                .push(serde_json::to_value(&facts).unwrap_or_default());
             all_facts.retain(|f: &BackendFacts| f.name != facts.name);
             all_facts.push(facts.clone());
             manifest.write(&run_dir)?;
@@ -308,7 +364,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                         for case in scenario.cases() {
                             k += 1;
                             if in_shard(k - 1) {
-                                v.push(case::run_case(&ctx, &backend, &facts, &device, scenario, &case).await?);
+                                v.push(
+                                    case::run_case(
+                                        &ctx, &backend, &facts, &device, scenario, &case,
+                                    )
+                                    .await?,
+                                );
                             }
                         }
                         v
@@ -316,7 +377,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                     ScenarioBody::Context(c) => {
                         k += 1;
                         if in_shard(k - 1) {
-                            vec![context::run_context(&ctx, &backend, &facts, &device, scenario, c).await?]
+                            vec![
+                                context::run_context(&ctx, &backend, &facts, &device, scenario, c)
+                                    .await?,
+                            ]
                         } else {
                             Vec::new()
                         }
@@ -324,7 +388,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                     _ => {
                         k += 1;
                         if in_shard(k - 1) {
-                            tool_case::run_scenario(&ctx, &backend, &facts, &device, scenario).await?
+                            tool_case::run_scenario(&ctx, &backend, &facts, &device, scenario)
+                                .await?
                         } else {
                             Vec::new()
                         }
@@ -365,5 +430,12 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     if let Some(e) = fatal {
         return Err(e);
     }
-    Ok(RunOutcome { run_dir, summary: all_summary, requests_total: done, requests_failed: failed, warnings: manifest.warnings, facts: all_facts })
+    Ok(RunOutcome {
+        run_dir,
+        summary: all_summary,
+        requests_total: done,
+        requests_failed: failed,
+        warnings: manifest.warnings,
+        facts: all_facts,
+    })
 }

@@ -14,10 +14,10 @@
 //!   cache, and the measured prompt extends it (same salt and filler), with caching allowed,
 //!   so only the new tokens are processed. The server's `cache_n` shows what it reused.
 
-use super::case::{hash_index, prepare, to_measured, CaseOutcome, Prepared};
-use super::summary::pp_tg_summary;
 use super::RunCtx;
-use crate::backend::llamacpp::{timings, BenchTest};
+use super::case::{CaseOutcome, Prepared, hash_index, prepare, to_measured};
+use super::summary::pp_tg_summary;
+use crate::backend::llamacpp::{BenchTest, timings};
 use crate::backend::{Backend, BackendFacts, Request};
 use crate::error::Result;
 use crate::results::{SampleRow, SummaryRow};
@@ -36,7 +36,12 @@ pub(super) async fn run_case(
     case: &Case,
 ) -> Result<CaseOutcome> {
     let Some(test) = case.pp_tg else {
-        return Ok(CaseOutcome { total: 0, failed: 0, summary: Vec::new(), warnings: Vec::new() });
+        return Ok(CaseOutcome {
+            total: 0,
+            failed: 0,
+            summary: Vec::new(),
+            warnings: Vec::new(),
+        });
     };
     let label = format!("{} {}", backend.name(), case.id);
     let base = SampleRow {
@@ -114,15 +119,29 @@ pub(super) async fn run_case(
             "{} {}: {} t/s, {}/{} ok",
             backend.name(),
             test.name(),
-            ts.map_or_else(|| "-".into(), |r| format!("{:.2} ± {:.2}", r.mean, r.stddev)),
+            ts.map_or_else(
+                || "-".into(),
+                |r| format!("{:.2} ± {:.2}", r.mean, r.stddev)
+            ),
             rows.len() - failed,
             rows.len()
         ));
     }
-    Ok(CaseOutcome { total: rows.len(), failed, summary, warnings })
+    Ok(CaseOutcome {
+        total: rows.len(),
+        failed,
+        summary,
+        warnings,
+    })
 }
 
-fn in_process_row(base: &SampleRow, test: PpTgTest, rep: u32, started_at: &str, s: &crate::backend::llamacpp::BenchSample) -> SampleRow {
+fn in_process_row(
+    base: &SampleRow,
+    test: PpTgTest,
+    rep: u32,
+    started_at: &str,
+    s: &crate::backend::llamacpp::BenchSample,
+) -> SampleRow {
     let n_tokens = (test.n_prompt + test.n_gen) as f64;
     // Exactly llama-bench's arithmetic: 1e9 * n_tokens / t.
     let ts = 1e9 * n_tokens / s.ns as f64;
@@ -159,9 +178,20 @@ fn in_process_row(base: &SampleRow, test: PpTgTest, rep: u32, started_at: &str, 
 }
 
 /// The HTTP form of a test (see the module comment).
-async fn over_http(ctx: &RunCtx, backend: &Backend, base: &SampleRow, case: &Case, test: PpTgTest, label: &str) -> Vec<SampleRow> {
+async fn over_http(
+    ctx: &RunCtx,
+    backend: &Backend,
+    base: &SampleRow,
+    case: &Case,
+    test: PpTgTest,
+    label: &str,
+) -> Vec<SampleRow> {
     let is_pp = test.n_prompt > 0;
-    let new_tokens = if is_pp { test.n_prompt } else { TG_PROMPT_TOKENS };
+    let new_tokens = if is_pp {
+        test.n_prompt
+    } else {
+        TG_PROMPT_TOKENS
+    };
     let max_tokens = if is_pp { 1 } else { test.n_gen };
     let rounds = case.warmup.min(1) + case.repetitions;
     let mut rows = Vec::with_capacity(case.repetitions as usize);
@@ -170,10 +200,22 @@ async fn over_http(ctx: &RunCtx, backend: &Backend, base: &SampleRow, case: &Cas
         let measured = round >= case.warmup.min(1);
         let salt = prompt::salt(ctx.nonce, hash_index(label, round as usize));
         let started_at = crate::results::manifest::now_rfc3339();
-        let mut row = SampleRow { repetition: round.saturating_sub(case.warmup.min(1)), started_at, ..base.clone() };
+        let mut row = SampleRow {
+            repetition: round.saturating_sub(case.warmup.min(1)),
+            started_at,
+            ..base.clone()
+        };
         // 1) The depth: a prompt of D tokens that leaves its prefix in the server's cache.
         if test.n_depth > 0 {
-            match prepare(backend, test.n_depth, salt.clone(), case.seed, &mut guess_depth).await {
+            match prepare(
+                backend,
+                test.n_depth,
+                salt.clone(),
+                case.seed,
+                &mut guess_depth,
+            )
+            .await
+            {
                 Ok(p) => {
                     let r = backend.generate(&make_request(case, &p, 1, true)).await;
                     if let Some(e) = r.error {
@@ -189,9 +231,19 @@ async fn over_http(ctx: &RunCtx, backend: &Backend, base: &SampleRow, case: &Cas
         }
         // 2) The test request: the depth's prompt extended by the test's tokens.
         if row.error_category.is_none() {
-            match prepare(backend, test.n_depth + new_tokens, salt, case.seed, &mut guess_full).await {
+            match prepare(
+                backend,
+                test.n_depth + new_tokens,
+                salt,
+                case.seed,
+                &mut guess_full,
+            )
+            .await
+            {
                 Ok(p) => {
-                    let resp = backend.generate(&make_request(case, &p, max_tokens, test.n_depth > 0)).await;
+                    let resp = backend
+                        .generate(&make_request(case, &p, max_tokens, test.n_depth > 0))
+                        .await;
                     let m = to_measured(backend, &row, &p, &resp).await;
                     row = m.row;
                     if row.error_category.is_none() {
@@ -212,7 +264,11 @@ async fn over_http(ctx: &RunCtx, backend: &Backend, base: &SampleRow, case: &Cas
 }
 
 fn make_request(case: &Case, p: &Prepared, max_tokens: u32, allow_prefix_cache: bool) -> Request {
-    Request { max_tokens, allow_prefix_cache, ..super::case::request(case, p) }
+    Request {
+        max_tokens,
+        allow_prefix_cache,
+        ..super::case::request(case, p)
+    }
 }
 
 /// The test time and t/s of an HTTP request, as the module comment defines them.
@@ -223,7 +279,8 @@ fn fill_http_test(row: &mut SampleRow, test: PpTgTest) {
             row.test_ns = Some((ttft * 1e6).round() as u64);
             row.test_tok_s = Some(processed as f64 * 1000.0 / ttft);
         }
-    } else if let (Some(ttft), Some(e2e), Some(out)) = (row.ttft_ms, row.e2e_ms, row.output_tokens) {
+    } else if let (Some(ttft), Some(e2e), Some(out)) = (row.ttft_ms, row.e2e_ms, row.output_tokens)
+    {
         if e2e > ttft && out >= 2 {
             row.test_ns = Some(((e2e - ttft) * 1e6).round() as u64);
             row.test_tok_s = Some((out - 1) as f64 * 1000.0 / (e2e - ttft));

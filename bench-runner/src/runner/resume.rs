@@ -29,17 +29,25 @@ impl ResumeState {
         let samples = run_dir.join("samples.csv");
         if samples.exists() {
             for r in read_samples(&samples)?.rows {
-                rows.entry((r.backend.clone(), r.scenario.clone(), r.case_id.clone())).or_default().push(r);
+                rows.entry((r.backend.clone(), r.scenario.clone(), r.case_id.clone()))
+                    .or_default()
+                    .push(r);
             }
         }
         let mut summaries: HashMap<CaseKey, Vec<SummaryRow>> = HashMap::new();
         let summary = run_dir.join("summary.csv");
         if summary.exists() {
             for r in read_summary(&summary)?.rows {
-                summaries.entry((r.backend.clone(), r.scenario.clone(), r.case_id.clone())).or_default().push(r);
+                summaries
+                    .entry((r.backend.clone(), r.scenario.clone(), r.case_id.clone()))
+                    .or_default()
+                    .push(r);
             }
         }
-        Ok(ResumeState { rows: RefCell::new(rows), summaries })
+        Ok(ResumeState {
+            rows: RefCell::new(rows),
+            summaries,
+        })
     }
 
     /// The outcome of a case finished before the resume, or `None` if it must (still) run.
@@ -47,7 +55,12 @@ impl ResumeState {
         let summary = self.summaries.get(key)?.clone();
         let rows = self.rows.borrow_mut().remove(key).unwrap_or_default();
         let failed = rows.iter().filter(|r| r.error_category.is_some()).count();
-        Some(CaseOutcome { total: rows.len(), failed, summary, warnings: Vec::new() })
+        Some(CaseOutcome {
+            total: rows.len(),
+            failed,
+            summary,
+            warnings: Vec::new(),
+        })
     }
 
     /// The rows a case measured before the resume (empty for a fresh run).

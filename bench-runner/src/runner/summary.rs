@@ -3,7 +3,7 @@
 
 use super::RunCtx;
 use crate::backend::BackendFacts;
-use crate::measure::stats::{summarize, Summary, HIGH_CV};
+use crate::measure::stats::{HIGH_CV, Summary, summarize};
 use crate::results::{SampleRow, SummaryRow};
 use crate::scenario::{Case, Scenario};
 
@@ -20,9 +20,17 @@ impl Measured {
         let itl = row
             .itl_list_ms
             .as_deref()
-            .map(|s| s.split(';').filter_map(|v| v.trim().parse::<f64>().ok()).collect())
+            .map(|s| {
+                s.split(';')
+                    .filter_map(|v| v.trim().parse::<f64>().ok())
+                    .collect()
+            })
             .unwrap_or_default();
-        Measured { burst_fraction: row.burst_fraction, itl, row }
+        Measured {
+            burst_fraction: row.burst_fraction,
+            itl,
+            row,
+        }
     }
 }
 
@@ -31,7 +39,12 @@ pub(crate) fn itl_list(itl: &[f64]) -> Option<String> {
     if itl.is_empty() {
         return None;
     }
-    Some(itl.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(";"))
+    Some(
+        itl.iter()
+            .map(|v| format!("{v:.3}"))
+            .collect::<Vec<_>>()
+            .join(";"),
+    )
 }
 
 /// Mean tokens per network read above which a stream counts as buffered.
@@ -48,10 +61,19 @@ pub(crate) fn summarize_case(
     measured: &[Measured],
     wall_s: f64,
 ) -> (Vec<SummaryRow>, Vec<String>) {
-    let resumed = ctx.resumed_cases.borrow().contains(&(facts.name.clone(), scenario.name.clone(), case.id.clone()));
-    let ok: Vec<&Measured> = measured.iter().filter(|m| m.row.error_category.is_none()).collect();
+    let resumed = ctx.resumed_cases.borrow().contains(&(
+        facts.name.clone(),
+        scenario.name.clone(),
+        case.id.clone(),
+    ));
+    let ok: Vec<&Measured> = measured
+        .iter()
+        .filter(|m| m.row.error_category.is_none())
+        .collect();
     let errors = measured.len() - ok.len();
-    let col = |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> { ok.iter().filter_map(|m| f(&m.row)).collect() };
+    let col = |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> {
+        ok.iter().filter_map(|m| f(&m.row)).collect()
+    };
 
     let mut flags: Vec<&str> = Vec::new();
     let mut warnings = Vec::new();
@@ -59,7 +81,13 @@ pub(crate) fn summarize_case(
 
     let tpr = col(|r| r.tokens_per_read);
     let bursts: Vec<f64> = ok.iter().filter_map(|m| m.burst_fraction).collect();
-    let mean = |v: &[f64]| if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 };
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
     if mean(&tpr) > BUFFERED_TOKENS_PER_READ || mean(&bursts) > BURSTY_FRACTION {
         flags.push("buffered_stream");
         warnings.push(format!(
@@ -73,13 +101,25 @@ pub(crate) fn summarize_case(
             warnings.push(format!("{where_}: concurrency {} exceeds the server's {slots} slots: requests queue, TTFT includes waiting", case.concurrency));
         }
     }
-    if ok.iter().any(|m| m.row.prompt_tokens.is_some_and(|p| p != case.prompt_tokens as u64)) {
+    if ok.iter().any(|m| {
+        m.row
+            .prompt_tokens
+            .is_some_and(|p| p != case.prompt_tokens as u64)
+    }) {
         flags.push("prompt_length_inexact");
-        warnings.push(format!("{where_}: prompt lengths differ from the requested {} tokens (see prompt_tokens)", case.prompt_tokens));
+        warnings.push(format!(
+            "{where_}: prompt lengths differ from the requested {} tokens (see prompt_tokens)",
+            case.prompt_tokens
+        ));
     }
-    if ok.iter().any(|m| m.row.cached_tokens.is_some_and(|c| c > 0)) {
+    if ok
+        .iter()
+        .any(|m| m.row.cached_tokens.is_some_and(|c| c > 0))
+    {
         flags.push("prefix_cache_hit");
-        warnings.push(format!("{where_}: the server served prompt tokens from its cache"));
+        warnings.push(format!(
+            "{where_}: the server served prompt tokens from its cache"
+        ));
     }
     if ok.iter().any(|m| m.row.itl_exact == Some(false)) {
         flags.push("itl_estimated");
@@ -88,7 +128,10 @@ pub(crate) fn summarize_case(
         flags.push("resumed");
     }
     if errors > 0 {
-        warnings.push(format!("{where_}: {errors} of {} requests failed", measured.len()));
+        warnings.push(format!(
+            "{where_}: {errors} of {} requests failed",
+            measured.len()
+        ));
     }
 
     let decode = col(|r| r.decode_tok_s);
@@ -131,19 +174,47 @@ pub(crate) fn summarize_case(
     };
     push("ttft_ms", "ms", ttft.clone());
     push("tpot_ms", "ms", col(|r| r.tpot_ms));
-    push("itl_ms", "ms", ok.iter().flat_map(|m| m.itl.iter().copied()).collect());
+    push(
+        "itl_ms",
+        "ms",
+        ok.iter().flat_map(|m| m.itl.iter().copied()).collect(),
+    );
     push("e2e_ms", "ms", col(|r| r.e2e_ms));
     push("prefill_tok_s", "tok/s", col(|r| r.prefill_tok_s));
     push("decode_tok_s", "tok/s", decode.clone());
-    push("prompt_tokens", "tokens", col(|r| r.prompt_tokens.map(|v| v as f64)));
-    push("output_tokens", "tokens", col(|r| r.output_tokens.map(|v| v as f64)));
+    push(
+        "prompt_tokens",
+        "tokens",
+        col(|r| r.prompt_tokens.map(|v| v as f64)),
+    );
+    push(
+        "output_tokens",
+        "tokens",
+        col(|r| r.output_tokens.map(|v| v as f64)),
+    );
     push("server_prompt_ms", "ms", col(|r| r.server_prompt_ms));
-    push("server_prefill_tok_s", "tok/s", col(|r| r.server_prefill_tok_s));
-    push("server_decode_tok_s", "tok/s", col(|r| r.server_decode_tok_s));
+    push(
+        "server_prefill_tok_s",
+        "tok/s",
+        col(|r| r.server_prefill_tok_s),
+    );
+    push(
+        "server_decode_tok_s",
+        "tok/s",
+        col(|r| r.server_decode_tok_s),
+    );
     // Time outside prompt evaluation: tokenizing, templating, queueing, transport.
-    push("ttft_minus_server_prompt_ms", "ms", col(|r| Some(r.ttft_ms? - r.server_prompt_ms?)));
+    push(
+        "ttft_minus_server_prompt_ms",
+        "ms",
+        col(|r| Some(r.ttft_ms? - r.server_prompt_ms?)),
+    );
     // Client ÷ server decode speed per request: 1.0 means our clock agrees with the server's.
-    push("decode_client_server_ratio", "ratio", col(|r| Some(r.decode_tok_s? / r.server_decode_tok_s.filter(|s| *s > 0.0)?)));
+    push(
+        "decode_client_server_ratio",
+        "ratio",
+        col(|r| Some(r.decode_tok_s? / r.server_decode_tok_s.filter(|s| *s > 0.0)?)),
+    );
     // Case-wide throughput over the measured phase's wall time (not for a resumed case: its
     // requests were measured in two sittings).
     if wall_s > 0.0 && !ok.is_empty() && !resumed {
@@ -178,7 +249,8 @@ pub(crate) fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> S
 pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>, Vec<String>) {
     let ok: Vec<&SampleRow> = rows.iter().filter(|r| r.error_category.is_none()).collect();
     let errors = rows.len() - ok.len();
-    let col = |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> { ok.iter().filter_map(|r| f(r)).collect() };
+    let col =
+        |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> { ok.iter().filter_map(|r| f(r)).collect() };
     let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
     let mut flags = Vec::new();
     let mut warnings = Vec::new();
@@ -186,13 +258,23 @@ pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>,
     if let Some(s) = summarize(&ts) {
         if s.n >= 3 && s.cv() > HIGH_CV {
             flags.push("high_variation");
-            warnings.push(format!("{where_}: t/s varies a lot (CV {:.0}%); close other programs or add repetitions", s.cv() * 100.0));
+            warnings.push(format!(
+                "{where_}: t/s varies a lot (CV {:.0}%); close other programs or add repetitions",
+                s.cv() * 100.0
+            ));
         }
     }
     if errors > 0 {
-        warnings.push(format!("{where_}: {errors} of {} repetitions failed", rows.len()));
+        warnings.push(format!(
+            "{where_}: {errors} of {} repetitions failed",
+            rows.len()
+        ));
     }
-    let base = SummaryRow { errors, flags: flags.join(";"), ..base.clone() };
+    let base = SummaryRow {
+        errors,
+        flags: flags.join(";"),
+        ..base.clone()
+    };
     let mut out = Vec::new();
     let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
         if let Some(s) = summarize(&values) {
@@ -205,12 +287,32 @@ pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>,
     push("e2e_ms", "ms", col(|r| r.e2e_ms));
     push("prefill_tok_s", "tok/s", col(|r| r.prefill_tok_s));
     push("decode_tok_s", "tok/s", col(|r| r.decode_tok_s));
-    push("prompt_tokens", "tokens", col(|r| r.prompt_tokens.map(|v| v as f64)));
-    push("output_tokens", "tokens", col(|r| r.output_tokens.map(|v| v as f64)));
-    push("cached_tokens", "tokens", col(|r| r.cached_tokens.map(|v| v as f64)));
+    push(
+        "prompt_tokens",
+        "tokens",
+        col(|r| r.prompt_tokens.map(|v| v as f64)),
+    );
+    push(
+        "output_tokens",
+        "tokens",
+        col(|r| r.output_tokens.map(|v| v as f64)),
+    );
+    push(
+        "cached_tokens",
+        "tokens",
+        col(|r| r.cached_tokens.map(|v| v as f64)),
+    );
     push("server_prompt_ms", "ms", col(|r| r.server_prompt_ms));
-    push("server_prefill_tok_s", "tok/s", col(|r| r.server_prefill_tok_s));
+    push(
+        "server_prefill_tok_s",
+        "tok/s",
+        col(|r| r.server_prefill_tok_s),
+    );
     push("server_predicted_ms", "ms", col(|r| r.server_predicted_ms));
-    push("server_decode_tok_s", "tok/s", col(|r| r.server_decode_tok_s));
+    push(
+        "server_decode_tok_s",
+        "tok/s",
+        col(|r| r.server_decode_tok_s),
+    );
     (out, warnings)
 }

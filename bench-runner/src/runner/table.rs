@@ -17,13 +17,22 @@ fn fmt(v: Option<f64>, prec: usize) -> String {
 /// `71.3 [70.9, 71.8]`: median with its 95% CI.
 fn with_ci(r: Option<&SummaryRow>, prec: usize) -> String {
     match r {
-        Some(r) => format!("{:.prec$} [{:.prec$}, {:.prec$}]", r.p50, r.ci_low, r.ci_high),
+        Some(r) => format!(
+            "{:.prec$} [{:.prec$}, {:.prec$}]",
+            r.p50, r.ci_low, r.ci_high
+        ),
         None => "-".into(),
     }
 }
 
 /// One line per finished case, for the log.
-pub fn case_line(backend: &str, case: &Case, rows: &[SummaryRow], failed: usize, total: usize) -> String {
+pub fn case_line(
+    backend: &str,
+    case: &Case,
+    rows: &[SummaryRow],
+    failed: usize,
+    total: usize,
+) -> String {
     format!(
         "{backend} {}: decode {} tok/s, TTFT p50 {} ms, {}/{} ok",
         case.id,
@@ -35,8 +44,16 @@ pub fn case_line(backend: &str, case: &Case, rows: &[SummaryRow], failed: usize,
 }
 
 /// One line per finished context length, for the log.
-pub fn context_line(backend: &str, length: u32, rows: &[SummaryRow], failed: usize, total: usize) -> String {
-    let recall = metric(rows, "recall").map_or("-".into(), |r| format!("{:.2} [{:.2}, {:.2}]", r.mean, r.ci_low, r.ci_high));
+pub fn context_line(
+    backend: &str,
+    length: u32,
+    rows: &[SummaryRow],
+    failed: usize,
+    total: usize,
+) -> String {
+    let recall = metric(rows, "recall").map_or("-".into(), |r| {
+        format!("{:.2} [{:.2}, {:.2}]", r.mean, r.ci_low, r.ci_high)
+    });
     format!(
         "{backend} ctx{length}: recall {recall}, prefill {} tok/s, decode {} tok/s, TTFT p50 {} ms, {}/{} ok",
         fmt(metric(rows, "prefill_tok_s").map(|r| r.p50), 1),
@@ -53,24 +70,49 @@ pub fn context_markdown(rows: &[SummaryRow]) -> String {
     if ctx.is_empty() {
         return String::new();
     }
-    let mut out = String::from("| backend | model | device | length | n | recall mean [95% CI] | TTFT p50 ms | prefill tok/s p50 | decode tok/s p50 |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n");
+    let mut out = String::from(
+        "| backend | model | device | length | n | recall mean [95% CI] | TTFT p50 ms | prefill tok/s p50 | decode tok/s p50 |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n",
+    );
     for r in ctx.iter().filter(|r| r.metric == "recall") {
         let same = |m: &str| {
             ctx.iter()
-                .find(|x| x.backend == r.backend && x.scenario == r.scenario && x.case_id == r.case_id && x.metric == m)
+                .find(|x| {
+                    x.backend == r.backend
+                        && x.scenario == r.scenario
+                        && x.case_id == r.case_id
+                        && x.metric == m
+                })
                 .map(|x| x.p50)
         };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {:.2} [{:.2}, {:.2}] | {} | {} | {} |\n",
-            r.backend, r.model, r.device, r.prompt_tokens + r.max_tokens, r.n, r.mean, r.ci_low, r.ci_high,
-            fmt(same("ttft_ms"), 1), fmt(same("prefill_tok_s"), 1), fmt(same("decode_tok_s"), 1)
+            r.backend,
+            r.model,
+            r.device,
+            r.prompt_tokens + r.max_tokens,
+            r.n,
+            r.mean,
+            r.ci_low,
+            r.ci_high,
+            fmt(same("ttft_ms"), 1),
+            fmt(same("prefill_tok_s"), 1),
+            fmt(same("decode_tok_s"), 1)
         ));
     }
-    for r in ctx.iter().filter(|r| r.metric == "effective_context_length") {
+    for r in ctx
+        .iter()
+        .filter(|r| r.metric == "effective_context_length")
+    {
         if r.flags == "no_length_passed" {
-            out.push_str(&format!("\n{} / {}: no tested length reached the recall threshold\n", r.backend, r.scenario));
+            out.push_str(&format!(
+                "\n{} / {}: no tested length reached the recall threshold\n",
+                r.backend, r.scenario
+            ));
         } else {
-            out.push_str(&format!("\n{} / {}: effective context length {} tokens ({})\n", r.backend, r.scenario, r.p50, r.flags));
+            out.push_str(&format!(
+                "\n{} / {}: effective context length {} tokens ({})\n",
+                r.backend, r.scenario, r.p50, r.flags
+            ));
         }
     }
     out
@@ -81,7 +123,10 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
     let mut cases: BTreeMap<(String, String, String), Vec<SummaryRow>> = BTreeMap::new();
     let mut order = Vec::new();
     // Serving cases only: llama-bench-style tests, tool and context scenarios have their own tables.
-    for r in rows.iter().filter(|r| r.kind == "throughput" && r.depth.is_none()) {
+    for r in rows
+        .iter()
+        .filter(|r| r.kind == "throughput" && r.depth.is_none())
+    {
         let key = (r.backend.clone(), r.scenario.clone(), r.case_id.clone());
         if !cases.contains_key(&key) {
             order.push(key.clone());
@@ -138,29 +183,50 @@ pub fn size_text(bytes: u64) -> String {
 
 /// llama-bench's params column: `268.10 M`, `1.54 B`.
 pub fn params_text(n: u64) -> String {
-    if n < 1_000_000_000 { format!("{:.2} M", n as f64 / 1e6) } else { format!("{:.2} B", n as f64 / 1e9) }
+    if n < 1_000_000_000 {
+        format!("{:.2} M", n as f64 / 1e6)
+    } else {
+        format!("{:.2} B", n as f64 / 1e9)
+    }
 }
 
 /// The table of llama-bench-style tests, with llama-bench's columns (model, size, params,
 /// backend, threads, test, t/s as mean ± stddev) after edgebench's backend name, so the
 /// in-process engine and a served model stand side by side.
 pub fn pp_tg_markdown(rows: &[SummaryRow], columns: &BTreeMap<String, ModelColumns>) -> String {
-    let tests: Vec<&SummaryRow> = rows.iter().filter(|r| r.depth.is_some() && r.metric == "test_tok_s").collect();
+    let tests: Vec<&SummaryRow> = rows
+        .iter()
+        .filter(|r| r.depth.is_some() && r.metric == "test_tok_s")
+        .collect();
     if tests.is_empty() {
         return String::new();
     }
-    let mut out = String::from("| edgebench backend | model | size | params | backend | threads | test | t/s |\n");
+    let mut out = String::from(
+        "| edgebench backend | model | size | params | backend | threads | test | t/s |\n",
+    );
     out.push_str("|---|---|--:|--:|---|--:|--:|--:|\n");
     for r in tests {
         let c = columns.get(&r.backend).cloned().unwrap_or_default();
-        let test = PpTgTest { n_prompt: r.prompt_tokens, n_gen: r.max_tokens, n_depth: r.depth.unwrap_or(0) };
+        let test = PpTgTest {
+            n_prompt: r.prompt_tokens,
+            n_gen: r.max_tokens,
+            n_depth: r.depth.unwrap_or(0),
+        };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {:.2} ± {:.2} |\n",
             r.backend,
-            if c.model.is_empty() { &r.model } else { &c.model },
+            if c.model.is_empty() {
+                &r.model
+            } else {
+                &c.model
+            },
             c.size_bytes.map_or_else(|| "-".into(), size_text),
             c.n_params.map_or_else(|| "-".into(), params_text),
-            if c.backend.is_empty() { "-" } else { &c.backend },
+            if c.backend.is_empty() {
+                "-"
+            } else {
+                &c.backend
+            },
             c.threads.map_or_else(|| "-".into(), |t| t.to_string()),
             test.name(),
             r.mean,
@@ -187,13 +253,16 @@ mod tests {
             stddev: 3.0,
             ..Default::default()
         };
-        let cols = BTreeMap::from([("gemma3-270m".to_string(), ModelColumns {
-            model: "gemma3 268M Q4_K - Medium".into(),
-            size_bytes: Some(253_113_024),
-            n_params: Some(268_098_176),
-            backend: "CPU".into(),
-            threads: Some(2),
-        })]);
+        let cols = BTreeMap::from([(
+            "gemma3-270m".to_string(),
+            ModelColumns {
+                model: "gemma3 268M Q4_K - Medium".into(),
+                size_bytes: Some(253_113_024),
+                n_params: Some(268_098_176),
+                backend: "CPU".into(),
+                threads: Some(2),
+            },
+        )]);
         let t = pp_tg_markdown(&[row], &cols);
         assert!(t.contains("| gemma3-270m | gemma3 268M Q4_K - Medium | 241.39 MiB | 268.10 M | CPU | 2 | pp512 @ d4096 | 512.35 ± 3.00 |"), "{t}");
     }

@@ -8,16 +8,16 @@
 //! front of the question (it would change what the model is asked); prefix caching is off
 //! through `cache_prompt: false` instead, and depth filler carries a salt of its own.
 
+use serde_json::{Value, json};
 use std::cell::RefCell;
-use serde_json::{json, Value};
 
+use super::RunCtx;
 use super::case::CaseOutcome;
 use super::tool_request::{is_backend_failure, outcome, sample_row, transcript};
-use super::tool_summary::{summarize_items, CaseFigures};
-use super::RunCtx;
+use super::tool_summary::{CaseFigures, summarize_items};
 use crate::backend::{Backend, BackendFacts, Endpoint, Prompt, Request, Response, ToolRequest};
 use crate::error::{Error, Result};
-use crate::results::items::{ItemRow, ITEM_COLUMNS};
+use crate::results::items::{ITEM_COLUMNS, ItemRow};
 use crate::results::manifest::now_rfc3339;
 use crate::results::transcript::TranscriptWriter;
 use crate::results::{CsvAppender, SampleRow};
@@ -25,7 +25,7 @@ use crate::scenario::structured::StructuredItem;
 use crate::scenario::tool_calls::case_mode;
 use crate::scenario::{Case, Scenario, ScenarioBody};
 use crate::score::schema::{self, Compliance};
-use crate::score::{score_tool_item, Extraction, Mode};
+use crate::score::{Extraction, Mode, score_tool_item};
 use crate::workload::tool_suite::ToolItem;
 use crate::workload::{conversation, prompt, tool_format};
 
@@ -47,11 +47,30 @@ pub(crate) struct ItemResult {
     pub backend_failures: usize,
 }
 
-pub(crate) async fn run_scenario(ctx: &RunCtx, backend: &Backend, facts: &BackendFacts, device: &str, scenario: &Scenario) -> Result<Vec<CaseOutcome>> {
+pub(crate) async fn run_scenario(
+    ctx: &RunCtx,
+    backend: &Backend,
+    facts: &BackendFacts,
+    device: &str,
+    scenario: &Scenario,
+) -> Result<Vec<CaseOutcome>> {
     if backend.endpoint() != Endpoint::Chat {
-        return Err(Error::backend(backend.name(), format!("scenario `{}` ({}) needs a chat endpoint (endpoint = \"chat\")", scenario.name, scenario.kind())));
+        return Err(Error::backend(
+            backend.name(),
+            format!(
+                "scenario `{}` ({}) needs a chat endpoint (endpoint = \"chat\")",
+                scenario.name,
+                scenario.kind()
+            ),
+        ));
     }
-    let run_dir = ctx.samples.borrow().path().parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let run_dir = ctx
+        .samples
+        .borrow()
+        .path()
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     let run = ToolRun {
         ctx,
         backend,
@@ -105,7 +124,13 @@ impl ToolRun<'_> {
     }
 
     /// Sends one request and records it; returns the response and its sample row.
-    pub(crate) async fn send(&self, req: &Request, key: String, base: &SampleRow, repetition: u32) -> Result<(Response, SampleRow)> {
+    pub(crate) async fn send(
+        &self,
+        req: &Request,
+        key: String,
+        base: &SampleRow,
+        repetition: u32,
+    ) -> Result<(Response, SampleRow)> {
         let started_at = now_rfc3339();
         let resp = self.backend.generate(req).await;
         let mut row = sample_row(self.backend, base, &resp).await;
@@ -134,7 +159,11 @@ impl ToolRun<'_> {
         }
     }
 
-    async fn case(&self, case: &Case, earlier: &[CaseFigures]) -> Result<(CaseOutcome, CaseFigures)> {
+    async fn case(
+        &self,
+        case: &Case,
+        earlier: &[CaseFigures],
+    ) -> Result<(CaseOutcome, CaseFigures)> {
         let label = format!("{} {}", self.backend.name(), case.id);
         let latency_target = match &self.scenario.body {
             ScenarioBody::ToolCalls(t) => t.latency_target_ms,
@@ -157,11 +186,17 @@ impl ToolRun<'_> {
             ScenarioBody::Structured(s) => {
                 let constrained = case.id == "constrained";
                 for (i, item) in s.items.iter().enumerate() {
-                    let r = self.structured_item(case, constrained, item, i as u32).await?;
+                    let r = self
+                        .structured_item(case, constrained, item, i as u32)
+                        .await?;
                     self.finish_item(&label, r, latency_target, &mut results)?;
                 }
             }
-            ScenarioBody::Throughput(_) | ScenarioBody::Context(_) => return Err(Error::Usage("internal: a speed or context case reached the tool runner".into())),
+            ScenarioBody::Throughput(_) | ScenarioBody::Context(_) => {
+                return Err(Error::Usage(
+                    "internal: a speed or context case reached the tool runner".into(),
+                ));
+            }
         }
         let base = crate::results::SummaryRow {
             run_id: self.ctx.run_id.clone(),
@@ -183,13 +218,37 @@ impl ToolRun<'_> {
         let failed = results.iter().map(|r| r.backend_failures).sum();
         let total = results.iter().map(|r| r.samples.len()).sum();
         if !self.ctx.quiet {
-            self.ctx.progress.note(&super::tool_table::case_line(self.backend.name(), &case.id, &summary, failed, total));
+            self.ctx.progress.note(&super::tool_table::case_line(
+                self.backend.name(),
+                &case.id,
+                &summary,
+                failed,
+                total,
+            ));
         }
-        Ok((CaseOutcome { total, failed, summary, warnings }, fig))
+        Ok((
+            CaseOutcome {
+                total,
+                failed,
+                summary,
+                warnings,
+            },
+            fig,
+        ))
     }
 
-    fn finish_item(&self, label: &str, mut r: ItemResult, latency_target: Option<f64>, results: &mut Vec<ItemResult>) -> Result<()> {
-        r.row.started_at = r.samples.first().map(|s| s.started_at.clone()).unwrap_or_else(now_rfc3339);
+    fn finish_item(
+        &self,
+        label: &str,
+        mut r: ItemResult,
+        latency_target: Option<f64>,
+        results: &mut Vec<ItemResult>,
+    ) -> Result<()> {
+        r.row.started_at = r
+            .samples
+            .first()
+            .map(|s| s.started_at.clone())
+            .unwrap_or_else(now_rfc3339);
         r.row.within_latency_target = latency_target.map(|t| r.row.e2e_ms.is_some_and(|e| e <= t));
         self.items_csv.borrow_mut().append(&r.row)?;
         self.ctx.progress.request_done(label, r.row.decode_tok_s);
@@ -197,8 +256,17 @@ impl ToolRun<'_> {
         Ok(())
     }
 
-    async fn tool_item(&self, case: &Case, mode: Mode, item: &ToolItem, index: u32) -> Result<ItemResult> {
-        let salt = prompt::salt(self.ctx.nonce, index as u64 ^ ((case.prompt_tokens as u64) << 32));
+    async fn tool_item(
+        &self,
+        case: &Case,
+        mode: Mode,
+        item: &ToolItem,
+        index: u32,
+    ) -> Result<ItemResult> {
+        let salt = prompt::salt(
+            self.ctx.nonce,
+            index as u64 ^ ((case.prompt_tokens as u64) << 32),
+        );
         let filler = conversation::filler(case.prompt_tokens, &salt, case.seed);
         let (prompt_msgs, tools) = match mode {
             Mode::Native => {
@@ -207,7 +275,8 @@ impl ToolRun<'_> {
                 let tools = ToolRequest {
                     messages: Some(raw),
                     tools: tool_format::openai_tools(&item.functions, &item.category),
-                    parallel_tool_calls: tool_format::wants_parallel(&item.category).then_some(true),
+                    parallel_tool_calls: tool_format::wants_parallel(&item.category)
+                        .then_some(true),
                     replay_key: Some(self.key(case, &item.id, 0)),
                     ..Default::default()
                 };
@@ -216,11 +285,24 @@ impl ToolRun<'_> {
             Mode::Prompt => {
                 let system = tool_format::prompt_mode_system(&item.functions, &item.category);
                 let msgs = conversation::prompt(&item.messages, &filler, &system);
-                (msgs, ToolRequest { replay_key: Some(self.key(case, &item.id, 0)), ..Default::default() })
+                (
+                    msgs,
+                    ToolRequest {
+                        replay_key: Some(self.key(case, &item.id, 0)),
+                        ..Default::default()
+                    },
+                )
             }
         };
         let req = self.request(case, Prompt::Chat(prompt_msgs), tools);
-        let (resp, sample) = self.send(&req, self.key(case, &item.id, 0), &self.base_sample(case), index).await?;
+        let (resp, sample) = self
+            .send(
+                &req,
+                self.key(case, &item.id, 0),
+                &self.base_sample(case),
+                index,
+            )
+            .await?;
         let ex = Extraction {
             mode,
             outcome: outcome(&resp, false),
@@ -243,17 +325,39 @@ impl ToolRun<'_> {
         row.detail = v.detail;
         fill_speed(&mut row, std::slice::from_ref(&sample));
         row.error_message = resp.error.as_ref().map(|e| e.message.clone());
-        Ok(ItemResult { row, samples: vec![sample], backend_failures: usize::from(is_backend_failure(&resp)) })
+        Ok(ItemResult {
+            row,
+            samples: vec![sample],
+            backend_failures: usize::from(is_backend_failure(&resp)),
+        })
     }
 
-    async fn structured_item(&self, case: &Case, constrained: bool, item: &StructuredItem, index: u32) -> Result<ItemResult> {
+    async fn structured_item(
+        &self,
+        case: &Case,
+        constrained: bool,
+        item: &StructuredItem,
+        index: u32,
+    ) -> Result<ItemResult> {
         let messages = conversation::prompt(&item.messages, &[], "");
-        let mut tools = ToolRequest { replay_key: Some(self.key(case, &item.id, 0)), ..Default::default() };
+        let mut tools = ToolRequest {
+            replay_key: Some(self.key(case, &item.id, 0)),
+            ..Default::default()
+        };
         if constrained {
-            tools.response_format = Some(json!({"type": "json_schema", "json_schema": {"name": item.name, "schema": item.schema, "strict": true}}));
+            tools.response_format = Some(
+                json!({"type": "json_schema", "json_schema": {"name": item.name, "schema": item.schema, "strict": true}}),
+            );
         }
         let req = self.request(case, Prompt::Chat(messages), tools);
-        let (resp, sample) = self.send(&req, self.key(case, &item.id, 0), &self.base_sample(case), index).await?;
+        let (resp, sample) = self
+            .send(
+                &req,
+                self.key(case, &item.id, 0),
+                &self.base_sample(case),
+                index,
+            )
+            .await?;
         let mut row = self.base_item(case, &case.id);
         row.suite = match &self.scenario.body {
             ScenarioBody::Structured(s) => s.suite.clone(),
@@ -264,12 +368,16 @@ impl ToolRun<'_> {
         row.requests = 1;
         let failure = match outcome(&resp, constrained) {
             crate::score::Outcome::Answered => {
-                let validator = schema::compile(&item.schema).map_err(|e| Error::Usage(format!("item {}: {e}", item.id)))?;
+                let validator = schema::compile(&item.schema)
+                    .map_err(|e| Error::Usage(format!("item {}: {e}", item.id)))?;
                 match schema::check(&validator, &resp.text) {
                     Compliance::Valid(_) => None,
                     Compliance::Invalid(f, d) => {
                         row.detail = d;
-                        let hit_limit = resp.finish_reason.as_deref() == Some("length") || sample.output_tokens.is_some_and(|n| n >= case.max_tokens as u64);
+                        let hit_limit = resp.finish_reason.as_deref() == Some("length")
+                            || sample
+                                .output_tokens
+                                .is_some_and(|n| n >= case.max_tokens as u64);
                         Some(if crate::score::repetition::ends_in_loop(&resp.text) {
                             crate::score::Failure::Stall
                         } else if hit_limit {
@@ -298,12 +406,25 @@ impl ToolRun<'_> {
         row.calls = String::new();
         fill_speed(&mut row, std::slice::from_ref(&sample));
         row.error_message = resp.error.as_ref().map(|e| e.message.clone());
-        Ok(ItemResult { row, samples: vec![sample], backend_failures: usize::from(is_backend_failure(&resp) && failure != Some(crate::score::Failure::SchemaUnsupported)) })
+        Ok(ItemResult {
+            row,
+            samples: vec![sample],
+            backend_failures: usize::from(
+                is_backend_failure(&resp)
+                    && failure != Some(crate::score::Failure::SchemaUnsupported),
+            ),
+        })
     }
 }
 
 pub(crate) fn calls_json(calls: &[crate::score::Call]) -> String {
-    Value::Array(calls.iter().map(|c| json!({"name": c.name, "arguments": c.arguments})).collect()).to_string()
+    Value::Array(
+        calls
+            .iter()
+            .map(|c| json!({"name": c.name, "arguments": c.arguments}))
+            .collect(),
+    )
+    .to_string()
 }
 
 /// An item's speed columns from its requests: first TTFT, summed E2E and output tokens,

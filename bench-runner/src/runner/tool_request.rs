@@ -1,9 +1,9 @@
 //! One request of a tool-call or structured-output item: send it, time it, and record it
 //! (a `samples.csv` row and a `transcripts.jsonl` line) before it is scored.
 
-use crate::backend::{Backend, ErrorCategory, Response};
-use crate::measure::request::{compute, Timeline};
 use crate::backend::replay::Recorded;
+use crate::backend::{Backend, ErrorCategory, Response};
+use crate::measure::request::{Timeline, compute};
 use crate::results::SampleRow;
 use crate::score::Outcome;
 
@@ -28,7 +28,16 @@ pub(crate) async fn sample_row(backend: &Backend, base: &SampleRow, resp: &Respo
     }
     row.output_tokens = output;
     let timeline = Timeline {
-        reads: resp.content.iter().map(|c| (c.at.saturating_duration_since(resp.sent_at).as_secs_f64() * 1000.0, c.tokens.unwrap_or(1))).collect(),
+        reads: resp
+            .content
+            .iter()
+            .map(|c| {
+                (
+                    c.at.saturating_duration_since(resp.sent_at).as_secs_f64() * 1000.0,
+                    c.tokens.unwrap_or(1),
+                )
+            })
+            .collect(),
     };
     let m = compute(&timeline, row.prompt_tokens, output);
     row.ttft_ms = m.ttft_ms;
@@ -70,7 +79,11 @@ pub(crate) fn outcome(resp: &Response, had_schema: bool) -> Outcome {
             ErrorCategory::EmptyResponse => Outcome::Answered,
             ErrorCategory::Timeout => Outcome::Stalled(e.message.clone()),
             ErrorCategory::HttpClient if had_schema => Outcome::SchemaRefused(e.message.clone()),
-            ErrorCategory::ServerError | ErrorCategory::HttpServer if had_schema && mentions_schema(&e.message) => Outcome::SchemaRefused(e.message.clone()),
+            ErrorCategory::ServerError | ErrorCategory::HttpServer
+                if had_schema && mentions_schema(&e.message) =>
+            {
+                Outcome::SchemaRefused(e.message.clone())
+            }
             _ => Outcome::Failed(format!("{}: {}", e.category.as_str(), e.message)),
         },
     }
@@ -84,10 +97,18 @@ fn mentions_schema(m: &str) -> bool {
 /// True when the request failed at the server (counted for exit code 3), as opposed to an
 /// answer that is merely wrong.
 pub(crate) fn is_backend_failure(resp: &Response) -> bool {
-    resp.error.as_ref().is_some_and(|e| e.category != ErrorCategory::EmptyResponse)
+    resp.error
+        .as_ref()
+        .is_some_and(|e| e.category != ErrorCategory::EmptyResponse)
 }
 
-pub(crate) fn transcript(key: String, backend: &str, model: &str, resp: &Response, row: &SampleRow) -> Recorded {
+pub(crate) fn transcript(
+    key: String,
+    backend: &str,
+    model: &str,
+    resp: &Response,
+    row: &SampleRow,
+) -> Recorded {
     Recorded {
         key,
         backend: backend.to_string(),
@@ -98,7 +119,10 @@ pub(crate) fn transcript(key: String, backend: &str, model: &str, resp: &Respons
         prompt_tokens: row.prompt_tokens,
         output_tokens: row.output_tokens,
         ttft_ms: row.ttft_ms,
-        e2e_ms: resp.content.last().map(|c| c.at.saturating_duration_since(resp.sent_at).as_secs_f64() * 1000.0),
+        e2e_ms: resp
+            .content
+            .last()
+            .map(|c| c.at.saturating_duration_since(resp.sent_at).as_secs_f64() * 1000.0),
         error_category: resp.error.as_ref().map(|e| e.category.as_str().to_string()),
         error_message: resp.error.as_ref().map(|e| e.message.clone()),
     }

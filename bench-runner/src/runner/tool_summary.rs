@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 
 use super::tool_case::ItemResult;
-use crate::measure::proportion::{bfcl_overall, wilson, Proportion};
+use crate::measure::proportion::{Proportion, bfcl_overall, wilson};
 use crate::measure::stats::summarize;
 use crate::results::SummaryRow;
 
@@ -50,7 +50,20 @@ fn proportion_row(base: &SummaryRow, metric: &str, p: &Proportion) -> SummaryRow
 }
 
 fn value_row(base: &SummaryRow, metric: &str, unit: &str, n: usize, v: f64) -> SummaryRow {
-    SummaryRow { metric: metric.into(), unit: unit.into(), n, mean: v, min: v, p50: v, p90: v, p99: v, max: v, ci_low: v, ci_high: v, ..base.clone() }
+    SummaryRow {
+        metric: metric.into(),
+        unit: unit.into(),
+        n,
+        mean: v,
+        min: v,
+        p50: v,
+        p90: v,
+        p99: v,
+        max: v,
+        ci_low: v,
+        ci_high: v,
+        ..base.clone()
+    }
 }
 
 pub(crate) fn summarize_items(
@@ -86,7 +99,11 @@ pub(crate) fn summarize_items(
         if let Some(p) = wilson(lenient.iter().filter(|&&b| b).count(), lenient.len()) {
             rows.push(proportion_row(&base, "lenient_accuracy", &p));
         }
-        let cats: Vec<(String, usize, usize)> = by_cat.iter().filter(|(c, _)| **c != "agent").map(|(c, (k, m))| (c.to_string(), *k, *m)).collect();
+        let cats: Vec<(String, usize, usize)> = by_cat
+            .iter()
+            .filter(|(c, _)| **c != "agent")
+            .map(|(c, (k, m))| (c.to_string(), *k, *m))
+            .collect();
         let (non_live, live) = bfcl_overall(&cats);
         if let Some(m) = non_live {
             let k = cats.iter().filter(|(c, _, _)| !c.contains("live")).count();
@@ -95,7 +112,10 @@ pub(crate) fn summarize_items(
         if let Some(p) = live {
             rows.push(proportion_row(&base, "bfcl_live_pooled", &p));
         }
-        let agent: Vec<&ItemResult> = results.iter().filter(|r| r.row.category == "agent").collect();
+        let agent: Vec<&ItemResult> = results
+            .iter()
+            .filter(|r| r.row.category == "agent")
+            .collect();
         if !agent.is_empty() {
             let ok = agent.iter().filter(|r| r.row.pass).count();
             if let Some(p) = wilson(ok, agent.len()) {
@@ -106,7 +126,10 @@ pub(crate) fn summarize_items(
             if let Some(p) = wilson(malformed, requests.max(malformed)) {
                 rows.push(proportion_row(&base, "malformed_call_rate", &p));
             }
-            let stalls = agent.iter().filter(|r| r.row.failure_category.as_deref() == Some("stall")).count();
+            let stalls = agent
+                .iter()
+                .filter(|r| r.row.failure_category.as_deref() == Some("stall"))
+                .count();
             if let Some(p) = wilson(stalls, agent.len()) {
                 rows.push(proportion_row(&base, "stall_rate", &p));
             }
@@ -124,8 +147,14 @@ pub(crate) fn summarize_items(
         }
     }
 
-    let samples: Vec<&crate::results::SampleRow> = results.iter().flat_map(|r| r.samples.iter()).filter(|s| s.error_category.is_none()).collect();
-    let col = |f: fn(&crate::results::SampleRow) -> Option<f64>| -> Vec<f64> { samples.iter().filter_map(|s| f(s)).collect() };
+    let samples: Vec<&crate::results::SampleRow> = results
+        .iter()
+        .flat_map(|r| r.samples.iter())
+        .filter(|s| s.error_category.is_none())
+        .collect();
+    let col = |f: fn(&crate::results::SampleRow) -> Option<f64>| -> Vec<f64> {
+        samples.iter().filter_map(|s| f(s)).collect()
+    };
     let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
         if let Some(s) = summarize(&values) {
             rows.push(SummaryRow {
@@ -149,19 +178,42 @@ pub(crate) fn summarize_items(
     push("ttft_ms", "ms", ttft.clone());
     push("decode_tok_s", "tok/s", col(|s| s.decode_tok_s));
     push("e2e_ms", "ms", col(|s| s.e2e_ms));
-    push("prompt_tokens", "tokens", col(|s| s.prompt_tokens.map(|v| v as f64)));
-    push("output_tokens", "tokens", col(|s| s.output_tokens.map(|v| v as f64)));
+    push(
+        "prompt_tokens",
+        "tokens",
+        col(|s| s.prompt_tokens.map(|v| v as f64)),
+    );
+    push(
+        "output_tokens",
+        "tokens",
+        col(|s| s.output_tokens.map(|v| v as f64)),
+    );
     let ttft_p50 = summarize(&ttft).map(|s| s.p50);
     // Goodput over the items' own request time (Σ E2E), not the case's wall time, so a
     // replayed run reports what was recorded; items run one at a time, so the two agree
     // up to the client's own overhead.
     let busy_s: f64 = results.iter().filter_map(|r| r.row.e2e_ms).sum::<f64>() / 1000.0;
     if busy_s > 0.0 && n > 0 {
-        let good = results.iter().filter(|r| r.row.pass && r.row.within_latency_target.unwrap_or(true)).count();
-        rows.push(value_row(&base, "correct_goodput", "items/s", n, good as f64 / busy_s));
+        let good = results
+            .iter()
+            .filter(|r| r.row.pass && r.row.within_latency_target.unwrap_or(true))
+            .count();
+        rows.push(value_row(
+            &base,
+            "correct_goodput",
+            "items/s",
+            n,
+            good as f64 / busy_s,
+        ));
     }
     if base.case_id == "unconstrained"
-        && let (Some(c), Some(u)) = (earlier.iter().find(|f| f.case_id == "constrained").and_then(|f| f.ttft_p50), ttft_p50)
+        && let (Some(c), Some(u)) = (
+            earlier
+                .iter()
+                .find(|f| f.case_id == "constrained")
+                .and_then(|f| f.ttft_p50),
+            ttft_p50,
+        )
     {
         rows.push(value_row(&base, "grammar_ttft_cost_ms", "ms", n, c - u));
     }
@@ -170,10 +222,22 @@ pub(crate) fn summarize_items(
         warnings.push(format!("{where_}: {errors} requests failed at the server (failure category server_error / stall)"));
     }
     if let Some(t) = latency_target_ms {
-        let slow = results.iter().filter(|r| r.row.within_latency_target == Some(false)).count();
+        let slow = results
+            .iter()
+            .filter(|r| r.row.within_latency_target == Some(false))
+            .count();
         if slow > 0 {
-            warnings.push(format!("{where_}: {slow} of {n} items took longer than latency_target_ms = {t}"));
+            warnings.push(format!(
+                "{where_}: {slow} of {n} items took longer than latency_target_ms = {t}"
+            ));
         }
     }
-    (rows, warnings, CaseFigures { case_id: base.case_id.clone(), ttft_p50 })
+    (
+        rows,
+        warnings,
+        CaseFigures {
+            case_id: base.case_id.clone(),
+            ttft_p50,
+        },
+    )
 }

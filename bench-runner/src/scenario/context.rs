@@ -20,8 +20,8 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::throughput::Sampling;
 use super::Common;
+use super::throughput::Sampling;
 use crate::error::Result;
 use crate::source;
 
@@ -71,7 +71,10 @@ impl Needles {
 pub enum Lengths {
     List(Vec<u32>),
     /// `pow2:FROM..TO`; `to = None` means the backend's context size.
-    Pow2 { from: u32, to: Option<u32> },
+    Pow2 {
+        from: u32,
+        to: Option<u32>,
+    },
 }
 
 impl Lengths {
@@ -171,21 +174,38 @@ const MAX_LENGTH: u32 = 16 * 1024 * 1024;
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
-    let err = |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
+    let err =
+        |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
     let lspan = raw.lengths.span();
     let lengths = match raw.lengths.into_inner() {
         RawLengths::List(v) => {
             let spanned = Spanned::new(lspan.clone(), v);
-            Lengths::List(super::check_grid(path, text, "lengths", &spanned, MIN_LENGTH, MAX_LENGTH)?)
+            Lengths::List(super::check_grid(
+                path, text, "lengths", &spanned, MIN_LENGTH, MAX_LENGTH,
+            )?)
         }
         RawLengths::Spec(s) => {
-            let bad = || err(lspan.clone(), format!("`lengths = \"{s}\"`: expected a list of token counts or \"pow2:FROM..TO\" (TO may be `max`, e.g. \"pow2:1k..max\")"));
+            let bad = || {
+                err(
+                    lspan.clone(),
+                    format!(
+                        "`lengths = \"{s}\"`: expected a list of token counts or \"pow2:FROM..TO\" (TO may be `max`, e.g. \"pow2:1k..max\")"
+                    ),
+                )
+            };
             let body = s.strip_prefix("pow2:").ok_or_else(bad)?;
             let (from, to) = body.split_once("..").ok_or_else(bad)?;
             let from = parse_size(from).ok_or_else(bad)?;
-            let to = if to.trim() == "max" { None } else { Some(parse_size(to).ok_or_else(bad)?) };
+            let to = if to.trim() == "max" {
+                None
+            } else {
+                Some(parse_size(to).ok_or_else(bad)?)
+            };
             if from < MIN_LENGTH || to.is_some_and(|t| t < from || t > MAX_LENGTH) {
-                return Err(err(lspan.clone(), format!("`lengths`: need {MIN_LENGTH} ≤ FROM ≤ TO ≤ {MAX_LENGTH}")));
+                return Err(err(
+                    lspan.clone(),
+                    format!("`lengths`: need {MIN_LENGTH} ≤ FROM ≤ TO ≤ {MAX_LENGTH}"),
+                ));
             }
             Lengths::Pow2 { from, to }
         }
@@ -202,28 +222,59 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
             None | Some(("number", _)) => NeedleKind::Number,
             Some(("uuid", _)) => NeedleKind::Uuid,
             Some(("word", _)) => NeedleKind::Word,
-            Some((other, s)) => return Err(err(s, format!("unknown needle kind `{other}`; expected \"number\", \"uuid\" or \"word\""))),
+            Some((other, s)) => {
+                return Err(err(
+                    s,
+                    format!(
+                        "unknown needle kind `{other}`; expected \"number\", \"uuid\" or \"word\""
+                    ),
+                ));
+            }
         };
         let variant = match n.variant.as_ref().map(|k| (k.get_ref().as_str(), k.span())) {
             None | Some(("single", _)) => NeedleVariant::Single,
             Some(("multi_key", _)) => NeedleVariant::MultiKey,
             Some(("multi_value", _)) => NeedleVariant::MultiValue,
-            Some((other, s)) => return Err(err(s, format!("unknown needle variant `{other}`; expected \"single\", \"multi_key\" or \"multi_value\""))),
+            Some((other, s)) => {
+                return Err(err(
+                    s,
+                    format!(
+                        "unknown needle variant `{other}`; expected \"single\", \"multi_key\" or \"multi_value\""
+                    ),
+                ));
+            }
         };
-        let default_count = if variant == NeedleVariant::Single { 1 } else { 4 };
+        let default_count = if variant == NeedleVariant::Single {
+            1
+        } else {
+            4
+        };
         let count = n.count.as_ref().map_or(default_count, |c| *c.get_ref());
         let cspan = n.count.as_ref().map_or(span.clone(), |c| c.span());
         match variant {
-            NeedleVariant::Single if count != 1 => return Err(err(cspan, "a `single` needle has count = 1".into())),
+            NeedleVariant::Single if count != 1 => {
+                return Err(err(cspan, "a `single` needle has count = 1".into()));
+            }
             NeedleVariant::MultiKey | NeedleVariant::MultiValue if !(2..=16).contains(&count) => {
-                return Err(err(cspan, "multi_key / multi_value needles need a count from 2 to 16".into()));
+                return Err(err(
+                    cspan,
+                    "multi_key / multi_value needles need a count from 2 to 16".into(),
+                ));
             }
             _ => {}
         }
-        needles.push(Needles { kind, variant, count });
+        needles.push(Needles {
+            kind,
+            variant,
+            count,
+        });
     }
     if needles.is_empty() {
-        needles.push(Needles { kind: NeedleKind::Number, variant: NeedleVariant::Single, count: 1 });
+        needles.push(Needles {
+            kind: NeedleKind::Number,
+            variant: NeedleVariant::Single,
+            count: 1,
+        });
     }
     let max_tokens = raw.max_tokens.as_ref().map_or(32, |m| *m.get_ref());
     if let Some(m) = &raw.max_tokens {
@@ -233,13 +284,21 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
     }
     if let Lengths::List(v) = &lengths {
         if v.iter().any(|&l| l <= max_tokens + 64) {
-            return Err(err(lspan, format!("every length must exceed max_tokens ({max_tokens}) + 64 to leave room for a haystack")));
+            return Err(err(
+                lspan,
+                format!(
+                    "every length must exceed max_tokens ({max_tokens}) + 64 to leave room for a haystack"
+                ),
+            ));
         }
     }
     let repetitions = raw.repetitions.as_ref().map_or(1, |r| *r.get_ref());
     if let Some(r) = &raw.repetitions {
         if repetitions == 0 || repetitions > 10_000 {
-            return Err(err(r.span(), "`repetitions` must be from 1 to 10000".into()));
+            return Err(err(
+                r.span(),
+                "`repetitions` must be from 1 to 10000".into(),
+            ));
         }
     }
     let warmup = raw.warmup.as_ref().map_or(1, |w| *w.get_ref());
@@ -251,7 +310,10 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
     let threshold = raw.threshold.as_ref().map_or(0.85, |t| *t.get_ref());
     if let Some(t) = &raw.threshold {
         if !(0.0..=1.0).contains(&threshold) {
-            return Err(err(t.span(), "`threshold` is a recall between 0 and 1".into()));
+            return Err(err(
+                t.span(),
+                "`threshold` is a recall between 0 and 1".into(),
+            ));
         }
     }
     let temperature = raw.temperature.as_ref().map_or(0.0, |t| *t.get_ref());
@@ -267,7 +329,10 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
         }
     }
     Ok((
-        Common { name: raw.name, description: raw.description },
+        Common {
+            name: raw.name,
+            description: raw.description,
+        },
         Context {
             lengths,
             depths,
@@ -277,7 +342,11 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
             repetitions,
             seed: raw.seed.unwrap_or(7),
             threshold,
-            sampling: Sampling { temperature, top_p, ignore_eos: raw.ignore_eos.unwrap_or(true) },
+            sampling: Sampling {
+                temperature,
+                top_p,
+                ignore_eos: raw.ignore_eos.unwrap_or(true),
+            },
         },
     ))
 }
@@ -297,8 +366,14 @@ mod tests {
     #[test]
     fn pow2_lengths_resolve_against_the_backend() {
         let c = ctx("kind = \"context\"\nlengths = \"pow2:1k..max\"\n");
-        assert_eq!(c.lengths.resolve(Some(8192)).unwrap(), vec![1024, 2048, 4096, 8192]);
-        assert_eq!(c.lengths.resolve(Some(5000)).unwrap(), vec![1024, 2048, 4096]);
+        assert_eq!(
+            c.lengths.resolve(Some(8192)).unwrap(),
+            vec![1024, 2048, 4096, 8192]
+        );
+        assert_eq!(
+            c.lengths.resolve(Some(5000)).unwrap(),
+            vec![1024, 2048, 4096]
+        );
         assert!(c.lengths.resolve(None).is_err());
         let c = ctx("kind = \"context\"\nlengths = \"pow2:1k..4k\"\n");
         assert_eq!(c.lengths.resolve(None).unwrap(), vec![1024, 2048, 4096]);
@@ -308,13 +383,34 @@ mod tests {
 
     #[test]
     fn needles_and_errors() {
-        let c = ctx("kind = \"context\"\nlengths = [1024]\n[[needles]]\nkind = \"uuid\"\nvariant = \"multi_key\"\ncount = 3\n");
-        assert_eq!(c.needles, vec![Needles { kind: NeedleKind::Uuid, variant: NeedleVariant::MultiKey, count: 3 }]);
-        let e = Scenario::parse(Path::new("c.toml"), "kind = \"context\"\nlengths = \"pow3:1k..2k\"\n").unwrap_err();
+        let c = ctx(
+            "kind = \"context\"\nlengths = [1024]\n[[needles]]\nkind = \"uuid\"\nvariant = \"multi_key\"\ncount = 3\n",
+        );
+        assert_eq!(
+            c.needles,
+            vec![Needles {
+                kind: NeedleKind::Uuid,
+                variant: NeedleVariant::MultiKey,
+                count: 3
+            }]
+        );
+        let e = Scenario::parse(
+            Path::new("c.toml"),
+            "kind = \"context\"\nlengths = \"pow3:1k..2k\"\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("c.toml:2:11:"), "{e}");
-        let e = Scenario::parse(Path::new("c.toml"), "kind = \"context\"\nlengths = [1024]\ndepths = [101]\n").unwrap_err();
+        let e = Scenario::parse(
+            Path::new("c.toml"),
+            "kind = \"context\"\nlengths = [1024]\ndepths = [101]\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("depths"), "{e}");
-        let e = Scenario::parse(Path::new("c.toml"), "kind = \"context\"\nlengths = [1024]\n[[needles]]\nvariant = \"single\"\ncount = 2\n").unwrap_err();
+        let e = Scenario::parse(
+            Path::new("c.toml"),
+            "kind = \"context\"\nlengths = [1024]\n[[needles]]\nvariant = \"single\"\ncount = 2\n",
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("c.toml:5:9:"), "{e}");
     }
 }

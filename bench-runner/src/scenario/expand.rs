@@ -37,7 +37,11 @@ impl PpTgTest {
             (0, g) => format!("tg{g}"),
             (p, g) => format!("pp{p}+tg{g}"),
         };
-        if self.n_depth > 0 { format!("{base} @ d{}", self.n_depth) } else { base }
+        if self.n_depth > 0 {
+            format!("{base} @ d{}", self.n_depth)
+        } else {
+            base
+        }
     }
 
     /// The case id: the name without spaces, `pp512_d4096`.
@@ -50,13 +54,19 @@ impl Case {
     /// Measured requests in this case: each of the `concurrency` streams makes `repetitions`
     /// (a sustained case makes as many as fit its duration; counted as 0 here).
     pub fn requests(&self) -> u32 {
-        if self.duration_s.is_some() { 0 } else { self.repetitions * self.concurrency }
+        if self.duration_s.is_some() {
+            0
+        } else {
+            self.repetitions * self.concurrency
+        }
     }
 }
 
 pub(super) fn expand(s: &Scenario) -> Vec<Case> {
     match &s.body {
-        ScenarioBody::Throughput(t) if t.pp_tg.is_some() => pp_tg_cases(s, t, t.pp_tg.as_ref().expect("checked")),
+        ScenarioBody::Throughput(t) if t.pp_tg.is_some() => {
+            pp_tg_cases(s, t, t.pp_tg.as_ref().expect("checked"))
+        }
         ScenarioBody::Throughput(t) => {
             let mut cases = Vec::new();
             for &p in &t.prompt_tokens {
@@ -107,7 +117,11 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
             cases
         }
         ScenarioBody::Structured(t) => {
-            let ids: &[&str] = if t.compare_unconstrained { &["constrained", "unconstrained"] } else { &["constrained"] };
+            let ids: &[&str] = if t.compare_unconstrained {
+                &["constrained", "unconstrained"]
+            } else {
+                &["constrained"]
+            };
             ids.iter()
                 .map(|id| Case {
                     id: (*id).to_string(),
@@ -120,7 +134,7 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                     seed: t.seed,
                     sampling: t.sampling.clone(),
                     duration_s: None,
-                        pp_tg: None,
+                    pp_tg: None,
                 })
                 .collect()
         }
@@ -131,11 +145,18 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
 fn pp_tg_cases(s: &Scenario, t: &Throughput, g: &PpTg) -> Vec<Case> {
     let mut cases = Vec::new();
     for &d in &g.depth {
-        let tests = g
-            .pp
-            .iter()
-            .map(|&p| PpTgTest { n_prompt: p, n_gen: 0, n_depth: d })
-            .chain(g.tg.iter().map(|&n| PpTgTest { n_prompt: 0, n_gen: n, n_depth: d }));
+        let tests =
+            g.pp.iter()
+                .map(|&p| PpTgTest {
+                    n_prompt: p,
+                    n_gen: 0,
+                    n_depth: d,
+                })
+                .chain(g.tg.iter().map(|&n| PpTgTest {
+                    n_prompt: 0,
+                    n_gen: n,
+                    n_depth: d,
+                }));
         for test in tests {
             cases.push(Case {
                 id: test.id(),

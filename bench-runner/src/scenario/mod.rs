@@ -68,11 +68,15 @@ impl Scenario {
         struct KindOnly {
             kind: Option<Spanned<String>>,
         }
-        let head: KindOnly = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
+        let head: KindOnly =
+            toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
         let Some(kind) = head.kind else {
-            return Err(source::error_at(path, text, Some(0..0), format!(
-                "missing key `kind`; expected one of: {}", KINDS.join(", ")
-            )));
+            return Err(source::error_at(
+                path,
+                text,
+                Some(0..0),
+                format!("missing key `kind`; expected one of: {}", KINDS.join(", ")),
+            ));
         };
         let common: Common;
         let body = match kind.get_ref().as_str() {
@@ -97,13 +101,20 @@ impl Scenario {
                 ScenarioBody::Structured(t)
             }
             other => {
-                return Err(source::error_at(path, text, Some(kind.span()), format!(
-                    "unknown scenario kind `{other}`; expected one of: {}", KINDS.join(", ")
-                )));
+                return Err(source::error_at(
+                    path,
+                    text,
+                    Some(kind.span()),
+                    format!(
+                        "unknown scenario kind `{other}`; expected one of: {}",
+                        KINDS.join(", ")
+                    ),
+                ));
             }
         };
         let name = common.name.unwrap_or_else(|| {
-            path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+            path.file_stem()
+                .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
         });
         Ok(Scenario {
             name,
@@ -120,19 +131,31 @@ impl Scenario {
         match &self.body {
             ScenarioBody::Throughput(t) => {
                 let s = &t.sampling;
-                format!("temperature={} top_p={} ignore_eos={} seed={}", s.temperature, s.top_p, s.ignore_eos, t.seed)
+                format!(
+                    "temperature={} top_p={} ignore_eos={} seed={}",
+                    s.temperature, s.top_p, s.ignore_eos, t.seed
+                )
             }
             ScenarioBody::Context(c) => {
                 let s = &c.sampling;
-                format!("temperature={} top_p={} ignore_eos={} seed={}", s.temperature, s.top_p, s.ignore_eos, c.seed)
+                format!(
+                    "temperature={} top_p={} ignore_eos={} seed={}",
+                    s.temperature, s.top_p, s.ignore_eos, c.seed
+                )
             }
             ScenarioBody::ToolCalls(t) => {
                 let s = &t.sampling;
-                format!("temperature={} top_p={} seed={}", s.temperature, s.top_p, t.seed)
+                format!(
+                    "temperature={} top_p={} seed={}",
+                    s.temperature, s.top_p, t.seed
+                )
             }
             ScenarioBody::Structured(t) => {
                 let s = &t.sampling;
-                format!("temperature={} top_p={} seed={}", s.temperature, s.top_p, t.seed)
+                format!(
+                    "temperature={} top_p={} seed={}",
+                    s.temperature, s.top_p, t.seed
+                )
             }
         }
     }
@@ -162,23 +185,32 @@ pub(crate) fn check_grid(
 ) -> Result<Vec<u32>> {
     let values = grid.get_ref();
     if values.is_empty() {
-        return Err(source::error_at(path, text, Some(grid.span()), format!(
-            "`{key}` is an empty grid; expected at least one value"
-        )));
+        return Err(source::error_at(
+            path,
+            text,
+            Some(grid.span()),
+            format!("`{key}` is an empty grid; expected at least one value"),
+        ));
     }
     for &v in values {
         if v < min || v > max {
-            return Err(source::error_at(path, text, Some(grid.span()), format!(
-                "`{key}` holds {v}; expected values from {min} to {max}"
-            )));
+            return Err(source::error_at(
+                path,
+                text,
+                Some(grid.span()),
+                format!("`{key}` holds {v}; expected values from {min} to {max}"),
+            ));
         }
     }
     let mut seen = std::collections::BTreeSet::new();
     for &v in values {
         if !seen.insert(v) {
-            return Err(source::error_at(path, text, Some(grid.span()), format!(
-                "`{key}` lists {v} twice; each grid value may appear once"
-            )));
+            return Err(source::error_at(
+                path,
+                text,
+                Some(grid.span()),
+                format!("`{key}` lists {v} twice; each grid value may appear once"),
+            ));
         }
     }
     Ok(values.clone())

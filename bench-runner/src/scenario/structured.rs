@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use toml::Spanned;
 
-use super::{tool_calls::sampling, Common, Sampling};
+use super::{Common, Sampling, tool_calls::sampling};
 use crate::error::{Error, Result};
 use crate::source;
 
@@ -82,7 +82,10 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Structured)> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let suite_path = dir.join(raw.suite.get_ref());
     if !suite_path.exists() {
-        return Err(at(raw.suite.span(), format!("suite file {} does not exist", suite_path.display())));
+        return Err(at(
+            raw.suite.span(),
+            format!("suite file {} does not exist", suite_path.display()),
+        ));
     }
     let mut items = load(&suite_path)?;
     if let Some(l) = &raw.limit {
@@ -92,21 +95,39 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Structured)> {
         let (n, lim) = (items.len(), *l.get_ref() as usize);
         if lim < n {
             let keep: std::collections::BTreeSet<usize> = (0..lim).map(|i| i * n / lim).collect();
-            items = items.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, x)| x).collect();
+            items = items
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep.contains(i))
+                .map(|(_, x)| x)
+                .collect();
         }
     }
     let max_tokens = match &raw.max_tokens {
-        Some(m) if *m.get_ref() == 0 || *m.get_ref() > 1_048_576 => return Err(at(m.span(), "`max_tokens` must be from 1 to 1048576".into())),
+        Some(m) if *m.get_ref() == 0 || *m.get_ref() > 1_048_576 => {
+            return Err(at(
+                m.span(),
+                "`max_tokens` must be from 1 to 1048576".into(),
+            ));
+        }
         Some(m) => *m.get_ref(),
         None => 256,
     };
     let latency_target_ms = match &raw.latency_target_ms {
-        Some(l) if !(*l.get_ref() > 0.0 && l.get_ref().is_finite()) => return Err(at(l.span(), "`latency_target_ms` must be a positive number".into())),
+        Some(l) if !(*l.get_ref() > 0.0 && l.get_ref().is_finite()) => {
+            return Err(at(
+                l.span(),
+                "`latency_target_ms` must be a positive number".into(),
+            ));
+        }
         Some(l) => Some(*l.get_ref()),
         None => None,
     };
     Ok((
-        Common { name: raw.name, description: raw.description },
+        Common {
+            name: raw.name,
+            description: raw.description,
+        },
         Structured {
             suite: raw.suite.get_ref().clone(),
             items,
@@ -130,15 +151,38 @@ pub fn load(path: &Path) -> Result<Vec<StructuredItem>> {
         if t.is_empty() || t.starts_with("//") {
             continue;
         }
-        let located = |m: String, col: usize| Error::Input { path: path.to_path_buf(), line: n, col, message: m };
-        let v: Value = serde_json::from_str(t).map_err(|e| located(e.to_string(), e.column().max(1)))?;
+        let located = |m: String, col: usize| Error::Input {
+            path: path.to_path_buf(),
+            line: n,
+            col,
+            message: m,
+        };
+        let v: Value =
+            serde_json::from_str(t).map_err(|e| located(e.to_string(), e.column().max(1)))?;
         let r: RawItem = serde_json::from_value(v).map_err(|e| located(e.to_string(), 1))?;
-        crate::score::schema::compile(&r.schema).map_err(|e| located(format!("item `{}`: invalid JSON schema: {e}", r.id), 1))?;
+        crate::score::schema::compile(&r.schema)
+            .map_err(|e| located(format!("item `{}`: invalid JSON schema: {e}", r.id), 1))?;
         if r.messages.is_empty() {
             return Err(located(format!("item `{}`: `messages` is empty", r.id), 1));
         }
-        let name = r.name.unwrap_or_else(|| r.id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect());
-        items.push(StructuredItem { id: r.id, category: r.category.unwrap_or_else(|| "structured".into()), name, messages: r.messages, schema: r.schema });
+        let name = r.name.unwrap_or_else(|| {
+            r.id.chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect()
+        });
+        items.push(StructuredItem {
+            id: r.id,
+            category: r.category.unwrap_or_else(|| "structured".into()),
+            name,
+            messages: r.messages,
+            schema: r.schema,
+        });
     }
     if items.is_empty() {
         return Err(Error::file(path, "the suite holds no items"));
@@ -161,6 +205,9 @@ mod tests {
         assert_eq!(ids, vec!["constrained", "unconstrained"]);
         std::fs::write(d.path().join("s.jsonl"), "\n{\"id\": \"p\", \"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"schema\": {\"type\": 7}}\n").unwrap();
         let e = Scenario::load(&p).unwrap_err().to_string();
-        assert!(e.contains("s.jsonl:2:1") && e.contains("invalid JSON schema"), "{e}");
+        assert!(
+            e.contains("s.jsonl:2:1") && e.contains("invalid JSON schema"),
+            "{e}"
+        );
     }
 }

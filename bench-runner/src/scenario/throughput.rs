@@ -37,7 +37,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{check_grid, Common};
+use super::{Common, check_grid};
 use crate::error::Result;
 use crate::source;
 
@@ -126,39 +126,109 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
         Some(m) if m.get_ref() == "serving" => false,
         Some(m) if m.get_ref() == "pp_tg" => true,
         Some(m) => {
-            return Err(source::error_at(path, text, Some(m.span()), format!(
-                "unknown mode `{}`; expected \"serving\" (the default) or \"pp_tg\"", m.get_ref()
-            )));
+            return Err(source::error_at(
+                path,
+                text,
+                Some(m.span()),
+                format!(
+                    "unknown mode `{}`; expected \"serving\" (the default) or \"pp_tg\"",
+                    m.get_ref()
+                ),
+            ));
         }
     };
     // Keys of the other mode are mistakes, not silently ignored settings.
     let (ours, theirs, mode_name) = if pp_tg_mode {
-        ([("pp", &raw.pp), ("tg", &raw.tg)], [("prompt_tokens", &raw.prompt_tokens), ("max_tokens", &raw.max_tokens), ("concurrency", &raw.concurrency)], "pp_tg")
+        (
+            [("pp", &raw.pp), ("tg", &raw.tg)],
+            [
+                ("prompt_tokens", &raw.prompt_tokens),
+                ("max_tokens", &raw.max_tokens),
+                ("concurrency", &raw.concurrency),
+            ],
+            "pp_tg",
+        )
     } else {
-        ([("prompt_tokens", &raw.prompt_tokens), ("max_tokens", &raw.max_tokens)], [("pp", &raw.pp), ("tg", &raw.tg), ("depth", &raw.depth)], "serving")
+        (
+            [
+                ("prompt_tokens", &raw.prompt_tokens),
+                ("max_tokens", &raw.max_tokens),
+            ],
+            [("pp", &raw.pp), ("tg", &raw.tg), ("depth", &raw.depth)],
+            "serving",
+        )
     };
     if let Some((key, v)) = theirs.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
-        return Err(source::error_at(path, text, Some(v.span()), format!(
-            "`{key}` does not belong to mode {mode_name}{}",
-            if pp_tg_mode { " (use pp, tg and depth)" } else { " (add mode = \"pp_tg\" for llama-bench's tests)" }
-        )));
+        return Err(source::error_at(
+            path,
+            text,
+            Some(v.span()),
+            format!(
+                "`{key}` does not belong to mode {mode_name}{}",
+                if pp_tg_mode {
+                    " (use pp, tg and depth)"
+                } else {
+                    " (add mode = \"pp_tg\" for llama-bench's tests)"
+                }
+            ),
+        ));
     }
-    let (mut prompt_tokens, mut max_tokens, mut concurrency, mut pp_tg) = (Vec::new(), Vec::new(), Vec::new(), None);
+    let (mut prompt_tokens, mut max_tokens, mut concurrency, mut pp_tg) =
+        (Vec::new(), Vec::new(), Vec::new(), None);
     if pp_tg_mode {
         if ours.iter().all(|(_, v)| v.is_none()) {
-            return Err(source::error_at(path, text, raw.mode.as_ref().map(|m| m.span()), "mode pp_tg needs `pp`, `tg` or both"));
+            return Err(source::error_at(
+                path,
+                text,
+                raw.mode.as_ref().map(|m| m.span()),
+                "mode pp_tg needs `pp`, `tg` or both",
+            ));
         }
         // A pp prompt needs room for the per-request salt when it is sent over HTTP; a tg test
         // needs two tokens to time one decode step between them.
-        let pp = match &raw.pp { Some(g) => check_grid(path, text, "pp", g, 16, MAX_PROMPT)?, None => Vec::new() };
-        let tg = match &raw.tg { Some(g) => check_grid(path, text, "tg", g, 2, MAX_OUTPUT)?, None => Vec::new() };
-        let depth = match &raw.depth { Some(g) => check_grid(path, text, "depth", g, 0, MAX_PROMPT)?, None => vec![0] };
+        let pp = match &raw.pp {
+            Some(g) => check_grid(path, text, "pp", g, 16, MAX_PROMPT)?,
+            None => Vec::new(),
+        };
+        let tg = match &raw.tg {
+            Some(g) => check_grid(path, text, "tg", g, 2, MAX_OUTPUT)?,
+            None => Vec::new(),
+        };
+        let depth = match &raw.depth {
+            Some(g) => check_grid(path, text, "depth", g, 0, MAX_PROMPT)?,
+            None => vec![0],
+        };
         pp_tg = Some(PpTg { pp, tg, depth });
     } else {
-        let missing = |k: &str| source::error_at(path, text, Some(0..0), format!("missing key `{k}` (a list of token counts)"));
+        let missing = |k: &str| {
+            source::error_at(
+                path,
+                text,
+                Some(0..0),
+                format!("missing key `{k}` (a list of token counts)"),
+            )
+        };
         // A prompt needs room for the per-request salt that defeats prefix caches.
-        prompt_tokens = check_grid(path, text, "prompt_tokens", raw.prompt_tokens.as_ref().ok_or_else(|| missing("prompt_tokens"))?, 16, MAX_PROMPT)?;
-        max_tokens = check_grid(path, text, "max_tokens", raw.max_tokens.as_ref().ok_or_else(|| missing("max_tokens"))?, 1, MAX_OUTPUT)?;
+        prompt_tokens = check_grid(
+            path,
+            text,
+            "prompt_tokens",
+            raw.prompt_tokens
+                .as_ref()
+                .ok_or_else(|| missing("prompt_tokens"))?,
+            16,
+            MAX_PROMPT,
+        )?;
+        max_tokens = check_grid(
+            path,
+            text,
+            "max_tokens",
+            raw.max_tokens
+                .as_ref()
+                .ok_or_else(|| missing("max_tokens"))?,
+            1,
+            MAX_OUTPUT,
+        )?;
         concurrency = match &raw.concurrency {
             Some(c) => check_grid(path, text, "concurrency", c, 1, MAX_CONCURRENCY)?,
             None => vec![1],
@@ -167,47 +237,79 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     let warmup = raw.warmup.as_ref().map_or(1, |w| *w.get_ref());
     if warmup > 1000 {
         let span = raw.warmup.as_ref().map(|w| w.span());
-        return Err(source::error_at(path, text, span, "`warmup` must be at most 1000"));
+        return Err(source::error_at(
+            path,
+            text,
+            span,
+            "`warmup` must be at most 1000",
+        ));
     }
     let duration_s = match &raw.duration {
         None => None,
         Some(d) => match parse_duration(d.get_ref()) {
             Some(secs) if (1.0..=MAX_DURATION_S).contains(&secs) => Some(secs),
             _ => {
-                return Err(source::error_at(path, text, Some(d.span()), format!(
-                    "`duration` must be a time such as \"90s\", \"10m\" or \"1h\", from 1 s to {} h", MAX_DURATION_S / 3600.0
-                )));
+                return Err(source::error_at(
+                    path,
+                    text,
+                    Some(d.span()),
+                    format!(
+                        "`duration` must be a time such as \"90s\", \"10m\" or \"1h\", from 1 s to {} h",
+                        MAX_DURATION_S / 3600.0
+                    ),
+                ));
             }
         },
     };
     if let (Some(_), Some(r)) = (&raw.duration, &raw.repetitions) {
-        return Err(source::error_at(path, text, Some(r.span()), "give `duration` (sustained: requests back to back until the time is up) or `repetitions`, not both"));
+        return Err(source::error_at(
+            path,
+            text,
+            Some(r.span()),
+            "give `duration` (sustained: requests back to back until the time is up) or `repetitions`, not both",
+        ));
     }
     let repetitions = match &raw.repetitions {
         Some(r) if *r.get_ref() == 0 || *r.get_ref() > MAX_REPETITIONS => {
-            return Err(source::error_at(path, text, Some(r.span()), format!(
-                "`repetitions` must be from 1 to {MAX_REPETITIONS}"
-            )));
+            return Err(source::error_at(
+                path,
+                text,
+                Some(r.span()),
+                format!("`repetitions` must be from 1 to {MAX_REPETITIONS}"),
+            ));
         }
         Some(r) => *r.get_ref(),
         None => 5,
     };
     let temperature = match &raw.temperature {
         Some(t) if !(0.0..=5.0).contains(t.get_ref()) => {
-            return Err(source::error_at(path, text, Some(t.span()), "`temperature` must be from 0 to 5"));
+            return Err(source::error_at(
+                path,
+                text,
+                Some(t.span()),
+                "`temperature` must be from 0 to 5",
+            ));
         }
         Some(t) => *t.get_ref(),
         None => 0.0,
     };
     let top_p = match &raw.top_p {
         Some(p) if !(*p.get_ref() > 0.0 && *p.get_ref() <= 1.0) => {
-            return Err(source::error_at(path, text, Some(p.span()), "`top_p` must be in (0, 1]"));
+            return Err(source::error_at(
+                path,
+                text,
+                Some(p.span()),
+                "`top_p` must be in (0, 1]",
+            ));
         }
         Some(p) => *p.get_ref(),
         None => 1.0,
     };
     Ok((
-        Common { name: raw.name, description: raw.description },
+        Common {
+            name: raw.name,
+            description: raw.description,
+        },
         Throughput {
             pp_tg,
             prompt_tokens,
@@ -216,7 +318,11 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
             warmup,
             repetitions,
             seed: raw.seed.unwrap_or(42),
-            sampling: Sampling { temperature, top_p, ignore_eos: raw.ignore_eos.unwrap_or(true) },
+            sampling: Sampling {
+                temperature,
+                top_p,
+                ignore_eos: raw.ignore_eos.unwrap_or(true),
+            },
             duration_s,
         },
     ))
@@ -234,7 +340,9 @@ mod tests {
 
     fn located(text: &str) -> (usize, usize, String) {
         match parse(text) {
-            Err(Error::Input { line, col, message, .. }) => (line, col, message),
+            Err(Error::Input {
+                line, col, message, ..
+            }) => (line, col, message),
             other => panic!("expected an input error, got {other:?}"),
         }
     }
@@ -248,28 +356,34 @@ mod tests {
 
     #[test]
     fn unknown_key_is_located() {
-        let (line, col, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitons = 3\n");
+        let (line, col, msg) = located(
+            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitons = 3\n",
+        );
         assert_eq!((line, col), (4, 1));
         assert!(msg.contains("unknown field `repetitons`"), "{msg}");
     }
 
     #[test]
     fn wrong_type_is_located() {
-        let (line, col, msg) = located("kind = \"throughput\"\nprompt_tokens = \"64\"\nmax_tokens = [16]\n");
+        let (line, col, msg) =
+            located("kind = \"throughput\"\nprompt_tokens = \"64\"\nmax_tokens = [16]\n");
         assert_eq!((line, col), (2, 17));
         assert!(msg.contains("expected a sequence"), "{msg}");
     }
 
     #[test]
     fn empty_grid_is_an_error() {
-        let (line, col, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = []\n");
+        let (line, col, msg) =
+            located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = []\n");
         assert_eq!((line, col), (3, 14));
         assert!(msg.contains("empty grid"), "{msg}");
     }
 
     #[test]
     fn negative_numbers_are_errors() {
-        let (line, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nconcurrency = [-2]\n");
+        let (line, _, msg) = located(
+            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nconcurrency = [-2]\n",
+        );
         assert_eq!(line, 4);
         assert!(msg.contains("-2"), "{msg}");
     }
@@ -287,24 +401,36 @@ mod tests {
         assert_eq!(super::parse_duration("90s"), Some(90.0));
         assert_eq!(super::parse_duration("1.5h"), Some(5400.0));
         assert_eq!(super::parse_duration("ten"), None);
-        let s = parse("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30s\"\n").unwrap();
+        let s = parse(
+            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30s\"\n",
+        )
+        .unwrap();
         assert_eq!(s.cases()[0].duration_s, Some(30.0));
         assert_eq!(s.cases()[0].id, "pp64_tg16_c1_30s");
-        let (line, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30 parsecs\"\n");
+        let (line, _, msg) = located(
+            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30 parsecs\"\n",
+        );
         assert_eq!(line, 4);
         assert!(msg.contains("duration"), "{msg}");
-        let (line, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30s\"\nrepetitions = 3\n");
+        let (line, _, msg) = located(
+            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30s\"\nrepetitions = 3\n",
+        );
         assert_eq!(line, 5);
         assert!(msg.contains("not both"), "{msg}");
     }
 
     #[test]
     fn impossible_values_are_errors() {
-        let (_, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [4]\nmax_tokens = [16]\n");
+        let (_, _, msg) =
+            located("kind = \"throughput\"\nprompt_tokens = [4]\nmax_tokens = [16]\n");
         assert!(msg.contains("from 16"), "{msg}");
-        let (_, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\ntop_p = 0.0\n");
+        let (_, _, msg) = located(
+            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\ntop_p = 0.0\n",
+        );
         assert!(msg.contains("top_p"), "{msg}");
-        let (_, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitions = 0\n");
+        let (_, _, msg) = located(
+            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitions = 0\n",
+        );
         assert!(msg.contains("repetitions"), "{msg}");
     }
 
@@ -315,16 +441,22 @@ mod tests {
         assert_eq!(ids, ["pp512", "tg128", "pp512_d4096", "tg128_d4096"]);
         let c = &s.cases()[3];
         let t = c.pp_tg.unwrap();
-        assert_eq!((t.n_prompt, t.n_gen, t.n_depth, c.repetitions), (0, 128, 4096, 3));
+        assert_eq!(
+            (t.n_prompt, t.n_gen, t.n_depth, c.repetitions),
+            (0, 128, 4096, 3)
+        );
         assert_eq!(t.name(), "tg128 @ d4096");
     }
 
     #[test]
     fn pp_tg_mistakes_are_located() {
-        let (line, col, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\nprompt_tokens = [64]\n");
+        let (line, col, msg) =
+            located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\nprompt_tokens = [64]\n");
         assert_eq!((line, col), (4, 17));
         assert!(msg.contains("does not belong to mode pp_tg"), "{msg}");
-        let (line, _, msg) = located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\ndepth = [0]\n");
+        let (line, _, msg) = located(
+            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\ndepth = [0]\n",
+        );
         assert_eq!(line, 4);
         assert!(msg.contains("pp_tg"), "{msg}");
         let (line, col, msg) = located("kind = \"throughput\"\nmode = \"llama\"\n");
@@ -336,9 +468,11 @@ mod tests {
         let (line, col, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\ntg = [1]\n");
         assert_eq!((line, col), (3, 6));
         assert!(msg.contains("from 2"), "{msg}");
-        let (_, _, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ndepth = []\n");
+        let (_, _, msg) =
+            located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ndepth = []\n");
         assert!(msg.contains("empty grid"), "{msg}");
-        let (_, _, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ndepth = [-1]\n");
+        let (_, _, msg) =
+            located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ndepth = [-1]\n");
         assert!(msg.contains("-1"), "{msg}");
     }
 }

@@ -23,7 +23,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{check_grid, Common, Sampling};
+use super::{Common, Sampling, check_grid};
 use crate::error::Result;
 use crate::score::Mode;
 use crate::source;
@@ -68,11 +68,16 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, ToolCalls)> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
     let at = |span: std::ops::Range<usize>, m: String| source::error_at(path, text, Some(span), m);
     if raw.suites.get_ref().is_empty() {
-        return Err(at(raw.suites.span(), "`suites` is empty; name at least one suite file or bfcl:<category>".into()));
+        return Err(at(
+            raw.suites.span(),
+            "`suites` is empty; name at least one suite file or bfcl:<category>".into(),
+        ));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
     let limit = match &raw.limit {
-        Some(l) if *l.get_ref() == 0 => return Err(at(l.span(), "`limit` must be at least 1".into())),
+        Some(l) if *l.get_ref() == 0 => {
+            return Err(at(l.span(), "`limit` must be at least 1".into()));
+        }
         Some(l) => Some(*l.get_ref() as usize),
         None => None,
     };
@@ -88,24 +93,38 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, ToolCalls)> {
         let keep = cats.get_ref();
         items.retain(|i| keep.contains(&i.category));
         if items.is_empty() {
-            return Err(at(cats.span(), format!("no item of the suites is in categories {}", keep.join(", "))));
+            return Err(at(
+                cats.span(),
+                format!("no item of the suites is in categories {}", keep.join(", ")),
+            ));
         }
     }
     let modes = match &raw.mode {
         None => vec![Mode::Native],
         Some(m) => {
             if m.get_ref().is_empty() {
-                return Err(at(m.span(), "`mode` is empty; expected \"native\" and/or \"prompt\"".into()));
+                return Err(at(
+                    m.span(),
+                    "`mode` is empty; expected \"native\" and/or \"prompt\"".into(),
+                ));
             }
             let mut out = Vec::new();
             for v in m.get_ref() {
                 let mode = match v.get_ref().as_str() {
                     "native" => Mode::Native,
                     "prompt" => Mode::Prompt,
-                    other => return Err(at(v.span(), format!("unknown mode `{other}`; expected \"native\" or \"prompt\""))),
+                    other => {
+                        return Err(at(
+                            v.span(),
+                            format!("unknown mode `{other}`; expected \"native\" or \"prompt\""),
+                        ));
+                    }
                 };
                 if out.contains(&mode) {
-                    return Err(at(v.span(), format!("mode `{}` is listed twice", mode.as_str())));
+                    return Err(at(
+                        v.span(),
+                        format!("mode `{}` is listed twice", mode.as_str()),
+                    ));
                 }
                 out.push(mode);
             }
@@ -117,20 +136,38 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, ToolCalls)> {
         None => vec![0],
     };
     let max_tokens = match &raw.max_tokens {
-        Some(m) if *m.get_ref() == 0 || *m.get_ref() > 1_048_576 => return Err(at(m.span(), "`max_tokens` must be from 1 to 1048576".into())),
+        Some(m) if *m.get_ref() == 0 || *m.get_ref() > 1_048_576 => {
+            return Err(at(
+                m.span(),
+                "`max_tokens` must be from 1 to 1048576".into(),
+            ));
+        }
         Some(m) => *m.get_ref(),
         None => 256,
     };
     let sampling = sampling(path, text, &raw.temperature, &raw.top_p)?;
     let latency_target_ms = match &raw.latency_target_ms {
-        Some(l) if !(*l.get_ref() > 0.0 && l.get_ref().is_finite()) => return Err(at(l.span(), "`latency_target_ms` must be a positive number".into())),
+        Some(l) if !(*l.get_ref() > 0.0 && l.get_ref().is_finite()) => {
+            return Err(at(
+                l.span(),
+                "`latency_target_ms` must be a positive number".into(),
+            ));
+        }
         Some(l) => Some(*l.get_ref()),
         None => None,
     };
     Ok((
-        Common { name: raw.name, description: raw.description },
+        Common {
+            name: raw.name,
+            description: raw.description,
+        },
         ToolCalls {
-            suites: raw.suites.get_ref().iter().map(|s| s.get_ref().clone()).collect(),
+            suites: raw
+                .suites
+                .get_ref()
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect(),
             items,
             modes,
             depths,
@@ -143,23 +180,50 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, ToolCalls)> {
 }
 
 /// Sampling for correctness runs: greedy by default, and never `ignore_eos`.
-pub(super) fn sampling(path: &Path, text: &str, t: &Option<Spanned<f64>>, p: &Option<Spanned<f64>>) -> Result<Sampling> {
+pub(super) fn sampling(
+    path: &Path,
+    text: &str,
+    t: &Option<Spanned<f64>>,
+    p: &Option<Spanned<f64>>,
+) -> Result<Sampling> {
     let temperature = match t {
-        Some(t) if !(0.0..=5.0).contains(t.get_ref()) => return Err(source::error_at(path, text, Some(t.span()), "`temperature` must be from 0 to 5")),
+        Some(t) if !(0.0..=5.0).contains(t.get_ref()) => {
+            return Err(source::error_at(
+                path,
+                text,
+                Some(t.span()),
+                "`temperature` must be from 0 to 5",
+            ));
+        }
         Some(t) => *t.get_ref(),
         None => 0.0,
     };
     let top_p = match p {
-        Some(p) if !(*p.get_ref() > 0.0 && *p.get_ref() <= 1.0) => return Err(source::error_at(path, text, Some(p.span()), "`top_p` must be in (0, 1]")),
+        Some(p) if !(*p.get_ref() > 0.0 && *p.get_ref() <= 1.0) => {
+            return Err(source::error_at(
+                path,
+                text,
+                Some(p.span()),
+                "`top_p` must be in (0, 1]",
+            ));
+        }
         Some(p) => *p.get_ref(),
         None => 1.0,
     };
-    Ok(Sampling { temperature, top_p, ignore_eos: false })
+    Ok(Sampling {
+        temperature,
+        top_p,
+        ignore_eos: false,
+    })
 }
 
 /// The mode of a tool-call case, from its id (`native_d0`, `prompt_d1000`).
 pub fn case_mode(case_id: &str) -> Mode {
-    if case_id.starts_with("prompt") { Mode::Prompt } else { Mode::Native }
+    if case_id.starts_with("prompt") {
+        Mode::Prompt
+    } else {
+        Mode::Native
+    }
 }
 
 #[cfg(test)]
@@ -183,22 +247,61 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = write(d.path(), "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\nmode = [\"native\", \"prompt\"]\ndepth = [0, 500]\n").unwrap();
         let ids: Vec<String> = s.cases().into_iter().map(|c| c.id).collect();
-        assert_eq!(ids, vec!["native_d0", "native_d500", "prompt_d0", "prompt_d500"]);
+        assert_eq!(
+            ids,
+            vec!["native_d0", "native_d500", "prompt_d0", "prompt_d500"]
+        );
         assert_eq!(s.cases()[0].requests(), 2);
-        let s = write(d.path(), "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\ncategories = [\"irrelevance\"]\n").unwrap();
+        let s = write(
+            d.path(),
+            "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\ncategories = [\"irrelevance\"]\n",
+        )
+        .unwrap();
         assert_eq!(s.cases()[0].requests(), 1);
     }
 
     #[test]
     fn mistakes_are_located() {
         let d = tempfile::tempdir().unwrap();
-        let e = write(d.path(), "kind = \"tool_calls\"\nsuites = [\"s.jsonl\", \"missing.jsonl\"]\n").unwrap_err().to_string();
-        assert!(e.contains("t.toml:2:22") && e.contains("does not exist"), "{e}");
-        let e = write(d.path(), "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\nmode = [\"native\", \"text\"]\n").unwrap_err().to_string();
-        assert!(e.contains("t.toml:3:19") && e.contains("unknown mode"), "{e}");
-        let e = write(d.path(), "kind = \"tool_calls\"\nsuites = [\"bfcl:chess\"]\n").unwrap_err().to_string();
-        assert!(e.contains("t.toml:2:11") && e.contains("unknown BFCL category"), "{e}");
-        let e = write(d.path(), "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\nlimt = 3\n").unwrap_err().to_string();
-        assert!(e.contains("t.toml:3:1") && e.contains("unknown field `limt`"), "{e}");
+        let e = write(
+            d.path(),
+            "kind = \"tool_calls\"\nsuites = [\"s.jsonl\", \"missing.jsonl\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:2:22") && e.contains("does not exist"),
+            "{e}"
+        );
+        let e = write(
+            d.path(),
+            "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\nmode = [\"native\", \"text\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:3:19") && e.contains("unknown mode"),
+            "{e}"
+        );
+        let e = write(
+            d.path(),
+            "kind = \"tool_calls\"\nsuites = [\"bfcl:chess\"]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:2:11") && e.contains("unknown BFCL category"),
+            "{e}"
+        );
+        let e = write(
+            d.path(),
+            "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\nlimt = 3\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:3:1") && e.contains("unknown field `limt`"),
+            "{e}"
+        );
     }
 }

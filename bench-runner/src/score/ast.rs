@@ -36,7 +36,10 @@ pub struct Mismatch {
 }
 
 fn fail(failure: Failure, detail: impl Into<String>) -> Mismatch {
-    Mismatch { failure, detail: detail.into() }
+    Mismatch {
+        failure,
+        detail: detail.into(),
+    }
 }
 
 /// How a suite category is checked (BFCL dispatches on substrings of the category name).
@@ -100,7 +103,9 @@ pub fn declared_type(name: &str) -> Option<PyType> {
         "integer" | "int" | "long" | "short" | "byte" | "Bigint" => PyType::Int,
         "float" | "number" | "double" => PyType::Float,
         "boolean" | "bool" | "Boolean" => PyType::Bool,
-        "array" | "tuple" | "list" | "Array" | "ArrayList" | "Queue" | "Stack" | "Set" => PyType::List,
+        "array" | "tuple" | "list" | "Array" | "ArrayList" | "Queue" | "Stack" | "Set" => {
+            PyType::List
+        }
         "dict" | "object" | "HashMap" | "Hashtable" => PyType::Dict,
         _ => return None,
     })
@@ -122,7 +127,9 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
             _ => x.as_f64() == y.as_f64(),
         },
         (Value::Bool(_), Value::Number(_)) | (Value::Number(_), Value::Bool(_)) => num(a) == num(b),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| py_eq(p, q))
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| py_eq(v, w)))
         }
@@ -140,22 +147,33 @@ fn is_optional_marker(v: &Value) -> bool {
 
 /// The type of the first acceptable value that is not the optional marker `""`.
 fn answer_type(acceptable: &[Value]) -> Option<PyType> {
-    acceptable.iter().find(|v| !is_optional_marker(v)).map(py_type)
+    acceptable
+        .iter()
+        .find(|v| !is_optional_marker(v))
+        .map(py_type)
 }
 
 /// BFCL's `type_checker`; `Ok(is_variable)` on success.
-fn type_check(param: &str, value: &Value, acceptable: &[Value], expected: PyType, nested: Option<PyType>) -> Result<bool, Mismatch> {
+fn type_check(
+    param: &str,
+    value: &Value,
+    acceptable: &[Value],
+    expected: PyType,
+    nested: Option<PyType>,
+) -> Result<bool, Mismatch> {
     let ans_type = answer_type(acceptable);
     let is_variable = ans_type.is_some_and(|t| t != expected);
     if py_type(value) == expected {
-        let Some(inner) = nested else { return Ok(is_variable) };
+        let Some(inner) = nested else {
+            return Ok(is_variable);
+        };
         // Each acceptable value that is a list: every item of the value must have the inner
         // type. A non-list acceptable value (the optional marker) lets the check pass, as in BFCL.
         for a in acceptable {
             let ok = match (a, value) {
-                (Value::Array(items), Value::Array(vals)) => {
-                    vals.iter().all(|v| type_check(param, v, items, inner, None).is_ok())
-                }
+                (Value::Array(items), Value::Array(vals)) => vals
+                    .iter()
+                    .all(|v| type_check(param, v, items, inner, None).is_ok()),
                 _ => true,
             };
             if ok {
@@ -166,7 +184,13 @@ fn type_check(param: &str, value: &Value, acceptable: &[Value], expected: PyType
     if ans_type.is_some_and(|t| py_type(value) == t) {
         return Ok(true);
     }
-    Err(fail(Failure::WrongType, format!("parameter '{param}': expected {expected:?}, got {:?} ({value})", py_type(value))))
+    Err(fail(
+        Failure::WrongType,
+        format!(
+            "parameter '{param}': expected {expected:?}, got {:?} ({value})",
+            py_type(value)
+        ),
+    ))
 }
 
 fn standardized(v: &Value) -> Value {
@@ -178,10 +202,20 @@ fn standardized(v: &Value) -> Value {
 
 fn string_check(param: &str, value: &str, acceptable: &[Value]) -> Result<(), Mismatch> {
     let got = standardize(value);
-    if acceptable.iter().filter_map(Value::as_str).any(|a| standardize(a) == got) {
+    if acceptable
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|a| standardize(a) == got)
+    {
         Ok(())
     } else {
-        Err(fail(Failure::WrongValue, format!("parameter '{param}': {value:?} is not one of {}", Value::from(acceptable.to_vec()))))
+        Err(fail(
+            Failure::WrongValue,
+            format!(
+                "parameter '{param}': {value:?} is not one of {}",
+                Value::from(acceptable.to_vec())
+            ),
+        ))
     }
 }
 
@@ -197,15 +231,31 @@ fn list_check(param: &str, value: &[Value], acceptable: &[Value]) -> Result<(), 
     if ok {
         Ok(())
     } else {
-        Err(fail(Failure::WrongValue, format!("parameter '{param}': {} is not one of {}", Value::from(value.to_vec()), Value::from(acceptable.to_vec()))))
+        Err(fail(
+            Failure::WrongValue,
+            format!(
+                "parameter '{param}': {} is not one of {}",
+                Value::from(value.to_vec()),
+                Value::from(acceptable.to_vec())
+            ),
+        ))
     }
 }
 
 /// BFCL's `dict_checker`: the value must match one acceptable dict, key by key.
-fn dict_check(param: &str, value: &Map<String, Value>, acceptable: &[Value]) -> Result<(), Mismatch> {
-    let mut last = fail(Failure::WrongValue, format!("parameter '{param}': no acceptable dict"));
+fn dict_check(
+    param: &str,
+    value: &Map<String, Value>,
+    acceptable: &[Value],
+) -> Result<(), Mismatch> {
+    let mut last = fail(
+        Failure::WrongValue,
+        format!("parameter '{param}': no acceptable dict"),
+    );
     for a in acceptable {
-        let Some(answer) = a.as_object() else { continue };
+        let Some(answer) = a.as_object() else {
+            continue;
+        };
         match dict_matches(param, value, answer) {
             Ok(()) => return Ok(()),
             Err(m) => last = m,
@@ -214,21 +264,41 @@ fn dict_check(param: &str, value: &Map<String, Value>, acceptable: &[Value]) -> 
     Err(last)
 }
 
-fn dict_matches(param: &str, value: &Map<String, Value>, answer: &Map<String, Value>) -> Result<(), Mismatch> {
+fn dict_matches(
+    param: &str,
+    value: &Map<String, Value>,
+    answer: &Map<String, Value>,
+) -> Result<(), Mismatch> {
     for (k, v) in value {
         let Some(allowed) = answer.get(k) else {
-            return Err(fail(Failure::UnexpectedParam, format!("parameter '{param}': unexpected dict key '{k}'")));
+            return Err(fail(
+                Failure::UnexpectedParam,
+                format!("parameter '{param}': unexpected dict key '{k}'"),
+            ));
         };
-        let allowed: Vec<Value> = allowed.as_array().map_or_else(|| vec![allowed.clone()], Clone::clone);
+        let allowed: Vec<Value> = allowed
+            .as_array()
+            .map_or_else(|| vec![allowed.clone()], Clone::clone);
         let want: Vec<Value> = allowed.iter().map(standardized).collect();
         if !contains(&want, &standardized(v)) {
-            return Err(fail(Failure::WrongValue, format!("parameter '{param}': dict key '{k}' = {v} is not one of {}", Value::from(allowed))));
+            return Err(fail(
+                Failure::WrongValue,
+                format!(
+                    "parameter '{param}': dict key '{k}' = {v} is not one of {}",
+                    Value::from(allowed)
+                ),
+            ));
         }
     }
     for (k, allowed) in answer {
-        let optional = allowed.as_array().is_some_and(|a| a.iter().any(is_optional_marker));
+        let optional = allowed
+            .as_array()
+            .is_some_and(|a| a.iter().any(is_optional_marker));
         if !value.contains_key(k) && !optional {
-            return Err(fail(Failure::MissingRequired, format!("parameter '{param}': missing dict key '{k}'")));
+            return Err(fail(
+                Failure::MissingRequired,
+                format!("parameter '{param}': missing dict key '{k}'"),
+            ));
         }
     }
     Ok(())
@@ -236,18 +306,31 @@ fn dict_matches(param: &str, value: &Map<String, Value>, answer: &Map<String, Va
 
 /// BFCL's `list_dict_checker`: same length, and dict by dict against one acceptable list.
 fn list_dict_check(param: &str, value: &[Value], acceptable: &[Value]) -> Result<(), Mismatch> {
-    let mut last = fail(Failure::WrongValue, format!("parameter '{param}': no acceptable list of dicts"));
+    let mut last = fail(
+        Failure::WrongValue,
+        format!("parameter '{param}': no acceptable list of dicts"),
+    );
     for a in acceptable {
         let Some(answer) = a.as_array() else { continue };
         if answer.len() != value.len() {
-            last = fail(Failure::WrongValue, format!("parameter '{param}': {} dicts, expected {}", value.len(), answer.len()));
+            last = fail(
+                Failure::WrongValue,
+                format!(
+                    "parameter '{param}': {} dicts, expected {}",
+                    value.len(),
+                    answer.len()
+                ),
+            );
             continue;
         }
         let mut ok = true;
         for (v, want) in value.iter().zip(answer) {
             let r = match v.as_object() {
                 Some(v) => dict_check(param, v, std::slice::from_ref(want)),
-                None => Err(fail(Failure::WrongType, format!("parameter '{param}': list item {v} is not a dict"))),
+                None => Err(fail(
+                    Failure::WrongType,
+                    format!("parameter '{param}': list item {v} is not a dict"),
+                )),
             };
             if let Err(m) = r {
                 last = m;
@@ -265,29 +348,52 @@ fn list_dict_check(param: &str, value: &[Value], acceptable: &[Value]) -> Result
 /// The `properties` and `required` of a function doc (`parameters` in BFCL / OpenAI shape).
 fn params_of(function: &Value) -> (Map<String, Value>, Vec<String>) {
     let p = function.get("parameters");
-    let props = p.and_then(|p| p.get("properties")).and_then(Value::as_object).cloned().unwrap_or_default();
+    let props = p
+        .and_then(|p| p.get("properties"))
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let req = p
         .and_then(|p| p.get("required"))
         .and_then(Value::as_array)
-        .map(|r| r.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|r| {
+            r.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
         .unwrap_or_default();
     (props, req)
 }
 
 /// Checks one model call against one expected call (BFCL's `simple_function_checker`).
-pub fn check_call(function: &Value, call: &Call, expected: &ExpectedCall, language: Language) -> Result<(), Mismatch> {
+pub fn check_call(
+    function: &Value,
+    call: &Call,
+    expected: &ExpectedCall,
+    language: Language,
+) -> Result<(), Mismatch> {
     let (props, required) = params_of(function);
     if call.name != expected.name {
-        return Err(fail(Failure::WrongFunction, format!("called '{}', expected '{}'", call.name, expected.name)));
+        return Err(fail(
+            Failure::WrongFunction,
+            format!("called '{}', expected '{}'", call.name, expected.name),
+        ));
     }
     for r in &required {
         if !call.arguments.contains_key(r) {
-            return Err(fail(Failure::MissingRequired, format!("missing required parameter '{r}'")));
+            return Err(fail(
+                Failure::MissingRequired,
+                format!("missing required parameter '{r}'"),
+            ));
         }
     }
     for (param, raw_value) in &call.arguments {
         let (Some(decl), true) = (props.get(param), expected.params.contains_key(param)) else {
-            return Err(fail(Failure::UnexpectedParam, format!("unexpected parameter '{param}'")));
+            return Err(fail(
+                Failure::UnexpectedParam,
+                format!("unexpected parameter '{param}'"),
+            ));
         };
         let acceptable = expected.acceptable(param);
         let type_name = decl.get("type").and_then(Value::as_str).unwrap_or("string");
@@ -296,18 +402,31 @@ pub fn check_call(function: &Value, call: &Call, expected: &ExpectedCall, langua
         if language != Language::Python {
             // Java / JavaScript arguments travel as strings in the language's own syntax.
             let Value::String(s) = raw_value else {
-                return Err(fail(Failure::WrongType, format!("parameter '{param}': expected a {language:?} value as a string, got {raw_value}")));
+                return Err(fail(
+                    Failure::WrongType,
+                    format!(
+                        "parameter '{param}': expected a {language:?} value as a string, got {raw_value}"
+                    ),
+                ));
             };
             value = lang::convert(s, type_name, nested_name, language);
         }
         let Some(expected_type) = declared_type(type_name) else {
             if !contains(acceptable, &value) {
-                return Err(fail(Failure::WrongValue, format!("parameter '{param}': {value} is not one of {}", Value::from(acceptable.to_vec()))));
+                return Err(fail(
+                    Failure::WrongValue,
+                    format!(
+                        "parameter '{param}': {value} is not one of {}",
+                        Value::from(acceptable.to_vec())
+                    ),
+                ));
             }
             continue;
         };
         let nested = match expected_type {
-            PyType::List if matches!(type_name, "array" | "tuple" | "Array" | "ArrayList") => nested_name.and_then(declared_type),
+            PyType::List if matches!(type_name, "array" | "tuple" | "Array" | "ArrayList") => {
+                nested_name.and_then(declared_type)
+            }
             _ => None,
         };
         // Python converts an int to a float where a float is declared.
@@ -340,41 +459,77 @@ pub fn check_call(function: &Value, call: &Call, expected: &ExpectedCall, langua
             }
         }
         if !contains(acceptable, &value) {
-            return Err(fail(Failure::WrongValue, format!("parameter '{param}': {value} is not one of {}", Value::from(acceptable.to_vec()))));
+            return Err(fail(
+                Failure::WrongValue,
+                format!(
+                    "parameter '{param}': {value} is not one of {}",
+                    Value::from(acceptable.to_vec())
+                ),
+            ));
         }
     }
     for (param, acceptable) in &expected.params {
-        let optional = acceptable.as_array().is_some_and(|a| a.iter().any(is_optional_marker));
+        let optional = acceptable
+            .as_array()
+            .is_some_and(|a| a.iter().any(is_optional_marker));
         if !call.arguments.contains_key(param) && !optional {
-            return Err(fail(Failure::MissingRequired, format!("parameter '{param}' is in the answer, not optional, and absent")));
+            return Err(fail(
+                Failure::MissingRequired,
+                format!("parameter '{param}' is in the answer, not optional, and absent"),
+            ));
         }
     }
     Ok(())
 }
 
 fn find_function<'a>(functions: &'a [Value], name: &str) -> Option<&'a Value> {
-    functions.iter().find(|f| f.get("name").and_then(Value::as_str) == Some(name))
+    functions
+        .iter()
+        .find(|f| f.get("name").and_then(Value::as_str) == Some(name))
 }
 
 /// Checks a whole item: the model's calls against the expected calls, by category.
-pub fn check_item(kind: CheckKind, functions: &[Value], calls: &[Call], expected: &[ExpectedCall], language: Language) -> Result<(), Mismatch> {
+pub fn check_item(
+    kind: CheckKind,
+    functions: &[Value],
+    calls: &[Call],
+    expected: &[ExpectedCall],
+    language: Language,
+) -> Result<(), Mismatch> {
     match kind {
         CheckKind::Irrelevance => {
-            if calls.is_empty() { Ok(()) } else { Err(fail(Failure::HallucinatedCall, format!("{} call(s) on an irrelevance item", calls.len()))) }
+            if calls.is_empty() {
+                Ok(())
+            } else {
+                Err(fail(
+                    Failure::HallucinatedCall,
+                    format!("{} call(s) on an irrelevance item", calls.len()),
+                ))
+            }
         }
         CheckKind::Relevance => {
-            if calls.is_empty() { Err(fail(Failure::WrongCount, "no call on a relevance item")) } else { Ok(()) }
+            if calls.is_empty() {
+                Err(fail(Failure::WrongCount, "no call on a relevance item"))
+            } else {
+                Ok(())
+            }
         }
         CheckKind::Simple | CheckKind::Multiple => {
             if calls.len() != expected.len() || calls.len() != 1 {
-                return Err(fail(Failure::WrongCount, format!("{} call(s), expected {}", calls.len(), expected.len())));
+                return Err(fail(
+                    Failure::WrongCount,
+                    format!("{} call(s), expected {}", calls.len(), expected.len()),
+                ));
             }
             let f = lookup(functions, &expected[0].name)?;
             check_call(f, &calls[0], &expected[0], language)
         }
         CheckKind::Parallel => {
             if calls.len() != expected.len() {
-                return Err(fail(Failure::WrongCount, format!("{} call(s), expected {}", calls.len(), expected.len())));
+                return Err(fail(
+                    Failure::WrongCount,
+                    format!("{} call(s), expected {}", calls.len(), expected.len()),
+                ));
             }
             let mut used = vec![false; calls.len()];
             for (i, exp) in expected.iter().enumerate() {
@@ -393,7 +548,10 @@ pub fn check_item(kind: CheckKind, functions: &[Value], calls: &[Call], expected
                         }
                         // The most telling error: one from a call to the same function.
                         Err(m) => {
-                            if best.as_ref().is_none_or(|b| b.failure == Failure::WrongFunction && m.failure != Failure::WrongFunction) {
+                            if best.as_ref().is_none_or(|b| {
+                                b.failure == Failure::WrongFunction
+                                    && m.failure != Failure::WrongFunction
+                            }) {
                                 best = Some(m);
                             }
                         }
@@ -401,7 +559,10 @@ pub fn check_item(kind: CheckKind, functions: &[Value], calls: &[Call], expected
                 }
                 if !matched {
                     let m = best.unwrap_or_else(|| fail(Failure::WrongCount, "no model call left"));
-                    return Err(Mismatch { failure: m.failure, detail: format!("expected call {i} ({}) unmatched: {}", exp.name, m.detail) });
+                    return Err(Mismatch {
+                        failure: m.failure,
+                        detail: format!("expected call {i} ({}) unmatched: {}", exp.name, m.detail),
+                    });
                 }
             }
             Ok(())
@@ -412,7 +573,12 @@ pub fn check_item(kind: CheckKind, functions: &[Value], calls: &[Call], expected
 fn lookup<'a>(functions: &'a [Value], name: &str) -> Result<&'a Value, Mismatch> {
     // An answer naming a function the item does not offer is a suite error; score it as a
     // mismatch rather than crash on user input.
-    find_function(functions, name).ok_or_else(|| fail(Failure::WrongFunction, format!("the item offers no function '{name}'")))
+    find_function(functions, name).ok_or_else(|| {
+        fail(
+            Failure::WrongFunction,
+            format!("the item offers no function '{name}'"),
+        )
+    })
 }
 
 #[cfg(test)]

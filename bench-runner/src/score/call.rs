@@ -26,7 +26,10 @@ impl Call {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        Call { name: name.into(), arguments }
+        Call {
+            name: name.into(),
+            arguments,
+        }
     }
 }
 
@@ -50,11 +53,17 @@ impl ExpectedCall {
         if params.values().any(|a| !a.is_array()) {
             return None;
         }
-        Some(ExpectedCall { name: name.clone(), params })
+        Some(ExpectedCall {
+            name: name.clone(),
+            params,
+        })
     }
 
     /// The acceptable values of a parameter (empty when the answer does not list it).
     pub fn acceptable(&self, param: &str) -> &[Value] {
-        self.params.get(param).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+        self.params
+            .get(param)
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
     }
 }

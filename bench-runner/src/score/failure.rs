@@ -99,7 +99,10 @@ mod tests {
     fn names_round_trip_and_match_serde() {
         for &f in Failure::ALL {
             assert_eq!(Failure::parse(f.as_str()), Some(f));
-            assert_eq!(serde_json::to_value(f).unwrap(), serde_json::json!(f.as_str()));
+            assert_eq!(
+                serde_json::to_value(f).unwrap(),
+                serde_json::json!(f.as_str())
+            );
         }
     }
 }

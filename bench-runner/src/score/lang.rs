@@ -40,7 +40,8 @@ pub fn convert(s: &str, type_name: &str, nested: Option<&str>, lang: Language) -
         },
         "integer" | "long" | "short" | "byte" | "Bigint" => {
             let n = t.trim_end_matches(['L', 'l', 'n']);
-            n.parse::<i64>().map_or_else(|_| Value::String(s.to_string()), Value::from)
+            n.parse::<i64>()
+                .map_or_else(|_| Value::String(s.to_string()), Value::from)
         }
         "float" | "double" => {
             let n = t.trim_end_matches(['f', 'F', 'd', 'D']);
@@ -51,23 +52,30 @@ pub fn convert(s: &str, type_name: &str, nested: Option<&str>, lang: Language) -
         }
         "char" => Value::String(unquote(t, lang).to_string()),
         "String" | "string" | "any" => Value::String(unquote(t, lang).to_string()),
-        "Array" | "ArrayList" | "array" | "Queue" | "Stack" | "Set" | "list" => match list_body(t) {
-            Some(body) => Value::Array(
-                split_top_level(body)
-                    .into_iter()
-                    .map(|e| convert(e, nested.unwrap_or("String"), None, lang))
-                    .collect(),
-            ),
-            None => Value::String(s.to_string()),
-        },
-        "HashMap" | "Hashtable" | "dict" | "object" => map_value(t, lang).unwrap_or_else(|| Value::String(s.to_string())),
+        "Array" | "ArrayList" | "array" | "Queue" | "Stack" | "Set" | "list" => {
+            match list_body(t) {
+                Some(body) => Value::Array(
+                    split_top_level(body)
+                        .into_iter()
+                        .map(|e| convert(e, nested.unwrap_or("String"), None, lang))
+                        .collect(),
+                ),
+                None => Value::String(s.to_string()),
+            }
+        }
+        "HashMap" | "Hashtable" | "dict" | "object" => {
+            map_value(t, lang).unwrap_or_else(|| Value::String(s.to_string()))
+        }
         _ => Value::String(s.to_string()),
     }
 }
 
 fn unquote(t: &str, lang: Language) -> &str {
     let quoted = |q: char| t.len() >= 2 && t.starts_with(q) && t.ends_with(q);
-    if quoted('"') || (quoted('\'') && (lang == Language::JavaScript || t.chars().count() == 3)) || (lang == Language::JavaScript && quoted('`')) {
+    if quoted('"')
+        || (quoted('\'') && (lang == Language::JavaScript || t.chars().count() == 3))
+        || (lang == Language::JavaScript && quoted('`'))
+    {
         &t[1..t.len() - 1]
     } else {
         t
@@ -77,7 +85,12 @@ fn unquote(t: &str, lang: Language) -> &str {
 /// The text between the brackets of an array literal, in any of the supported forms.
 fn list_body(t: &str) -> Option<&str> {
     let t = t.trim();
-    for prefix in ["new ArrayList<>(Arrays.asList(", "Arrays.asList(", "List.of(", "new ArrayList<>(List.of("] {
+    for prefix in [
+        "new ArrayList<>(Arrays.asList(",
+        "Arrays.asList(",
+        "List.of(",
+        "new ArrayList<>(List.of(",
+    ] {
         if let Some(rest) = t.strip_prefix(prefix) {
             let close = ")".repeat(prefix.matches('(').count());
             return rest.strip_suffix(close.as_str());
@@ -142,7 +155,10 @@ fn map_value(t: &str, lang: Language) -> Option<Value> {
             if kv.len() != 2 {
                 return None;
             }
-            m.insert(unquote(kv[0], lang).to_string(), Value::String(unquote(kv[1], lang).to_string()));
+            m.insert(
+                unquote(kv[0], lang).to_string(),
+                Value::String(unquote(kv[1], lang).to_string()),
+            );
         }
         return Some(Value::Object(m));
     }
@@ -161,10 +177,32 @@ mod tests {
         assert_eq!(convert("2.5f", "float", None, j), json!(2.5));
         assert_eq!(convert("true", "boolean", None, j), json!(true));
         assert_eq!(convert("\"abc\"", "String", None, j), json!("abc"));
-        assert_eq!(convert("mapController", "any", None, j), json!("mapController"));
-        assert_eq!(convert("new int[]{1, 2}", "Array", Some("integer"), j), json!([1, 2]));
-        assert_eq!(convert("new ArrayList<>(Arrays.asList(\"a\", \"b\"))", "ArrayList", Some("String"), j), json!(["a", "b"]));
-        assert_eq!(convert("new HashMap<String, String>() {{ put(\"k\", \"v\"); }}", "HashMap", None, j), json!({"k": "v"}));
+        assert_eq!(
+            convert("mapController", "any", None, j),
+            json!("mapController")
+        );
+        assert_eq!(
+            convert("new int[]{1, 2}", "Array", Some("integer"), j),
+            json!([1, 2])
+        );
+        assert_eq!(
+            convert(
+                "new ArrayList<>(Arrays.asList(\"a\", \"b\"))",
+                "ArrayList",
+                Some("String"),
+                j
+            ),
+            json!(["a", "b"])
+        );
+        assert_eq!(
+            convert(
+                "new HashMap<String, String>() {{ put(\"k\", \"v\"); }}",
+                "HashMap",
+                None,
+                j
+            ),
+            json!({"k": "v"})
+        );
         assert_eq!(convert("x", "integer", None, j), json!("x"));
     }
 
@@ -172,7 +210,10 @@ mod tests {
     fn javascript_literals() {
         let js = Language::JavaScript;
         assert_eq!(convert("'submit'", "String", None, js), json!("submit"));
-        assert_eq!(convert("[60, 30]", "array", Some("integer"), js), json!([60, 30]));
+        assert_eq!(
+            convert("[60, 30]", "array", Some("integer"), js),
+            json!([60, 30])
+        );
         assert_eq!(convert("10n", "Bigint", None, js), json!(10));
         assert_eq!(Language::of("simple_javascript"), Language::JavaScript);
         assert_eq!(Language::of("simple_java"), Language::Java);
@@ -181,7 +222,10 @@ mod tests {
 
     #[test]
     fn splits_outside_brackets_and_quotes() {
-        assert_eq!(split_top_level("1, [2, 3], \"a,b\", f(x, y)"), vec!["1", "[2, 3]", "\"a,b\"", "f(x, y)"]);
+        assert_eq!(
+            split_top_level("1, [2, 3], \"a,b\", f(x, y)"),
+            vec!["1", "[2, 3]", "\"a,b\"", "f(x, y)"]
+        );
         assert!(split_top_level("").is_empty());
     }
 }

@@ -24,4 +24,4 @@ pub mod verdict;
 
 pub use call::{Call, ExpectedCall, RawCall};
 pub use failure::Failure;
-pub use verdict::{score_tool_item, Extraction, ItemVerdict, Mode, Outcome};
+pub use verdict::{Extraction, ItemVerdict, Mode, Outcome, score_tool_item};

@@ -11,14 +11,21 @@ pub fn string_match_all(output: &str, expected: &[String]) -> f64 {
         return 1.0;
     }
     let out = output.to_lowercase();
-    let hits = expected.iter().filter(|e| out.contains(&e.to_lowercase())).count();
+    let hits = expected
+        .iter()
+        .filter(|e| out.contains(&e.to_lowercase()))
+        .count();
     hits as f64 / expected.len() as f64
 }
 
 /// The longest length whose mean recall reaches `threshold`; `None` if none does.
 /// `per_length` holds (length, mean recall) pairs in any order.
 pub fn effective_length(per_length: &[(u32, f64)], threshold: f64) -> Option<u32> {
-    per_length.iter().filter(|(_, r)| *r >= threshold).map(|(l, _)| *l).max()
+    per_length
+        .iter()
+        .filter(|(_, r)| *r >= threshold)
+        .map(|(l, _)| *l)
+        .max()
 }
 
 #[cfg(test)]
@@ -31,11 +38,26 @@ mod tests {
 
     #[test]
     fn string_match_all_counts_each_expected_value_once() {
-        assert_eq!(string_match_all("The numbers are 1234567 and 7654321.", &s(&["1234567", "7654321"])), 1.0);
-        assert_eq!(string_match_all("only 1234567", &s(&["1234567", "7654321"])), 0.5);
+        assert_eq!(
+            string_match_all(
+                "The numbers are 1234567 and 7654321.",
+                &s(&["1234567", "7654321"])
+            ),
+            1.0
+        );
+        assert_eq!(
+            string_match_all("only 1234567", &s(&["1234567", "7654321"])),
+            0.5
+        );
         assert_eq!(string_match_all("nothing", &s(&["1234567"])), 0.0);
-        assert_eq!(string_match_all("UUID: ABCDEF01-2345", &s(&["abcdef01-2345"])), 1.0);
-        assert_eq!(string_match_all("1234567 1234567", &s(&["1234567", "7654321"])), 0.5);
+        assert_eq!(
+            string_match_all("UUID: ABCDEF01-2345", &s(&["abcdef01-2345"])),
+            1.0
+        );
+        assert_eq!(
+            string_match_all("1234567 1234567", &s(&["1234567", "7654321"])),
+            0.5
+        );
         assert_eq!(string_match_all("", &[]), 1.0);
     }
 
@@ -46,6 +68,9 @@ mod tests {
         assert_eq!(effective_length(&r, 0.95), Some(1024));
         assert_eq!(effective_length(&r, 1.01), None);
         // A length that passes after a failing one still counts, as the rule says.
-        assert_eq!(effective_length(&[(1024, 0.2), (2048, 0.9)], 0.85), Some(2048));
+        assert_eq!(
+            effective_length(&[(1024, 0.2), (2048, 0.9)], 0.85),
+            Some(2048)
+        );
     }
 }

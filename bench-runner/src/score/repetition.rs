@@ -32,11 +32,19 @@ mod tests {
 
     #[test]
     fn loops_are_found_and_prose_is_not() {
-        assert!(ends_in_loop(&format!("Sure. {}", "I will call the tool. ".repeat(6))));
+        assert!(ends_in_loop(&format!(
+            "Sure. {}",
+            "I will call the tool. ".repeat(6)
+        )));
         assert!(ends_in_loop(&"\n".repeat(80)));
         assert!(!ends_in_loop("short"));
-        assert!(!ends_in_loop("The weather in Paris is sunny with a light breeze from the west, and it will stay so until the evening."));
+        assert!(!ends_in_loop(
+            "The weather in Paris is sunny with a light breeze from the west, and it will stay so until the evening."
+        ));
         // Three repeats are not enough.
-        assert!(!ends_in_loop(&format!("x{}", "abcdefghijklmnopqrstuvwxyz".repeat(3))));
+        assert!(!ends_in_loop(&format!(
+            "x{}",
+            "abcdefghijklmnopqrstuvwxyz".repeat(3)
+        )));
     }
 }

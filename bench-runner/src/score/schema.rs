@@ -29,7 +29,10 @@ pub fn check(validator: &jsonschema::Validator, text: &str) -> Compliance {
     };
     match validator.validate(&value) {
         Ok(()) => Compliance::Valid(value),
-        Err(e) => Compliance::Invalid(Failure::SchemaViolation, format!("{} at '{}'", e, e.instance_path())),
+        Err(e) => Compliance::Invalid(
+            Failure::SchemaViolation,
+            format!("{} at '{}'", e, e.instance_path()),
+        ),
     }
 }
 
@@ -42,14 +45,31 @@ mod tests {
     fn valid_invalid_and_violating() {
         let v = compile(&json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"], "additionalProperties": false})).unwrap();
         assert!(matches!(check(&v, " {\"n\": 3}\n"), Compliance::Valid(_)));
-        assert!(matches!(check(&v, "{\"n\": 3.5}"), Compliance::Invalid(Failure::SchemaViolation, _)));
-        assert!(matches!(check(&v, "{\"n\": 3, \"x\": 1}"), Compliance::Invalid(Failure::SchemaViolation, _)));
-        assert!(matches!(check(&v, "```json\n{\"n\": 3}\n```"), Compliance::Invalid(Failure::InvalidJson, _)));
-        assert!(matches!(check(&v, "{\"n\": "), Compliance::Invalid(Failure::InvalidJson, _)));
+        assert!(matches!(
+            check(&v, "{\"n\": 3.5}"),
+            Compliance::Invalid(Failure::SchemaViolation, _)
+        ));
+        assert!(matches!(
+            check(&v, "{\"n\": 3, \"x\": 1}"),
+            Compliance::Invalid(Failure::SchemaViolation, _)
+        ));
+        assert!(matches!(
+            check(&v, "```json\n{\"n\": 3}\n```"),
+            Compliance::Invalid(Failure::InvalidJson, _)
+        ));
+        assert!(matches!(
+            check(&v, "{\"n\": "),
+            Compliance::Invalid(Failure::InvalidJson, _)
+        ));
         // Draft 2020-12 keywords work.
-        let v = compile(&json!({"type": "array", "prefixItems": [{"type": "string"}], "items": false})).unwrap();
+        let v =
+            compile(&json!({"type": "array", "prefixItems": [{"type": "string"}], "items": false}))
+                .unwrap();
         assert!(matches!(check(&v, "[\"a\"]"), Compliance::Valid(_)));
-        assert!(matches!(check(&v, "[\"a\", 1]"), Compliance::Invalid(Failure::SchemaViolation, _)));
+        assert!(matches!(
+            check(&v, "[\"a\", 1]"),
+            Compliance::Invalid(Failure::SchemaViolation, _)
+        ));
         assert!(compile(&json!({"type": 5})).is_err());
     }
 }

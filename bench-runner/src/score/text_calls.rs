@@ -86,7 +86,9 @@ fn from_json(c: &str) -> Option<Result<Vec<Call>, String>> {
             Some(Ok(v)) => values.push(v),
             Some(Err(e)) => {
                 if values.is_empty() {
-                    return if body.starts_with('{') || body.trim_start_matches('[').trim_start().starts_with('{') {
+                    return if body.starts_with('{')
+                        || body.trim_start_matches('[').trim_start().starts_with('{')
+                    {
                         Some(Err(format!("malformed JSON call: {e}")))
                     } else {
                         None
@@ -101,7 +103,11 @@ fn from_json(c: &str) -> Option<Result<Vec<Call>, String>> {
     for v in values {
         collect_json_calls(&v, &mut calls);
     }
-    if calls.is_empty() { None } else { Some(Ok(calls)) }
+    if calls.is_empty() {
+        None
+    } else {
+        Some(Ok(calls))
+    }
 }
 
 fn collect_json_calls(v: &Value, out: &mut Vec<Call>) {
@@ -115,7 +121,11 @@ fn collect_json_calls(v: &Value, out: &mut Vec<Call>) {
                 return collect_json_calls(f, out);
             }
             if let Some(name) = m.get("name").and_then(Value::as_str) {
-                let args = m.get("arguments").or_else(|| m.get("parameters")).cloned().unwrap_or(Value::Object(Map::new()));
+                let args = m
+                    .get("arguments")
+                    .or_else(|| m.get("parameters"))
+                    .cloned()
+                    .unwrap_or(Value::Object(Map::new()));
                 // Some models double-encode the arguments as a JSON string.
                 let args = match args {
                     Value::String(s) => serde_json::from_str(&s).unwrap_or(Value::Null),
@@ -137,8 +147,11 @@ fn collect_json_calls(v: &Value, out: &mut Vec<Call>) {
 
 fn is_identifier(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && s.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
 }
 
 /// `None`: does not start like a Python call list.
@@ -151,7 +164,11 @@ fn from_python(c: &str) -> Option<Result<Vec<Call>, String>> {
     if !is_identifier(head[..name_len].trim()) {
         return None;
     }
-    let mut p = Py { s: t.as_bytes(), i: 0, text: t };
+    let mut p = Py {
+        s: t.as_bytes(),
+        i: 0,
+        text: t,
+    };
     Some(p.call_list())
 }
 
@@ -226,14 +243,21 @@ impl Py<'_> {
     fn ident(&mut self) -> Option<String> {
         self.ws();
         let start = self.i;
-        while self.i < self.s.len() && (self.s[self.i].is_ascii_alphanumeric() || self.s[self.i] == b'_' || self.s[self.i] == b'.' || self.s[self.i] >= 0x80) {
+        while self.i < self.s.len()
+            && (self.s[self.i].is_ascii_alphanumeric()
+                || self.s[self.i] == b'_'
+                || self.s[self.i] == b'.'
+                || self.s[self.i] >= 0x80)
+        {
             self.i += 1;
         }
         (self.i > start).then(|| self.text[start..self.i].to_string())
     }
 
     fn call(&mut self) -> Result<Call, String> {
-        let Some(name) = self.ident() else { return self.err("expected a function name") };
+        let Some(name) = self.ident() else {
+            return self.err("expected a function name");
+        };
         if !self.eat(b'(') {
             return self.err("expected '('");
         }
@@ -242,7 +266,9 @@ impl Py<'_> {
             if self.eat(b')') {
                 break;
             }
-            let Some(key) = self.ident() else { return self.err("expected a keyword argument") };
+            let Some(key) = self.ident() else {
+                return self.err("expected a keyword argument");
+            };
             if !self.eat(b'=') {
                 return self.err("expected '=' (arguments must be named)");
             }
@@ -256,7 +282,10 @@ impl Py<'_> {
             }
             return self.err("expected ',' or ')'");
         }
-        Ok(Call { name, arguments: args })
+        Ok(Call {
+            name,
+            arguments: args,
+        })
     }
 
     fn value(&mut self) -> Result<Value, String> {
@@ -319,7 +348,12 @@ impl Py<'_> {
 
     fn number(&mut self) -> Result<Value, String> {
         let start = self.i;
-        while self.i < self.s.len() && matches!(self.s[self.i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'_') {
+        while self.i < self.s.len()
+            && matches!(
+                self.s[self.i],
+                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E' | b'_'
+            )
+        {
             self.i += 1;
         }
         let t = self.text[start..self.i].replace('_', "");
@@ -395,8 +429,14 @@ mod tests {
     fn python_call_lists() {
         let c = found("[get_weather(city='Paris', days=3), math.hypot(x=4, y=5.5, z=None)]");
         assert_eq!(c.len(), 2);
-        assert_eq!(c[0], Call::new("get_weather", json!({"city": "Paris", "days": 3})));
-        assert_eq!(c[1], Call::new("math.hypot", json!({"x": 4, "y": 5.5, "z": null})));
+        assert_eq!(
+            c[0],
+            Call::new("get_weather", json!({"city": "Paris", "days": 3}))
+        );
+        assert_eq!(
+            c[1],
+            Call::new("math.hypot", json!({"x": 4, "y": 5.5, "z": null}))
+        );
         let c = found("f(a=[1, 2], b={'k': True}, c=(1, 2))");
         assert_eq!(c[0].arguments["b"], json!({"k": true}));
         assert_eq!(c[0].arguments["c"], json!([1, 2]));
@@ -404,11 +444,15 @@ mod tests {
 
     #[test]
     fn json_forms_and_fences() {
-        let c = found("Sure!\n```json\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n```");
+        let c = found(
+            "Sure!\n```json\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n```",
+        );
         assert_eq!(c, vec![Call::new("get_weather", json!({"city": "Paris"}))]);
         let c = found("<tool_call>\n{\"name\": \"f\", \"arguments\": {\"a\": 1}}\n</tool_call>");
         assert_eq!(c[0].name, "f");
-        let c = found("{\"name\": \"a\", \"parameters\": {}}{\"name\": \"b\", \"arguments\": \"{\\\"x\\\": 1}\"}");
+        let c = found(
+            "{\"name\": \"a\", \"parameters\": {}}{\"name\": \"b\", \"arguments\": \"{\\\"x\\\": 1}\"}",
+        );
         assert_eq!(c.len(), 2);
         assert_eq!(c[1].arguments["x"], json!(1));
         let c = found("[{\"function\": {\"name\": \"f\", \"arguments\": {}}}]");
@@ -419,8 +463,14 @@ mod tests {
     fn prose_is_no_call_and_broken_calls_are_malformed() {
         assert_eq!(parse("I cannot help with that."), TextCalls::NoCall);
         assert_eq!(parse("The answer is 42 (roughly)."), TextCalls::NoCall);
-        assert!(matches!(parse("[get_weather(city='Paris'"), TextCalls::Malformed(_)));
-        assert!(matches!(parse("{\"name\": \"f\", \"arguments\": {\"a\": "), TextCalls::Malformed(_)));
+        assert!(matches!(
+            parse("[get_weather(city='Paris'"),
+            TextCalls::Malformed(_)
+        ));
+        assert!(matches!(
+            parse("{\"name\": \"f\", \"arguments\": {\"a\": "),
+            TextCalls::Malformed(_)
+        ));
         assert!(matches!(parse("f(1, 2)"), TextCalls::Malformed(_)));
     }
 }

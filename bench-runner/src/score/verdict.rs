@@ -20,7 +20,7 @@
 
 use serde_json::Value;
 
-use super::ast::{check_item, CheckKind};
+use super::ast::{CheckKind, check_item};
 use super::call::{Call, ExpectedCall, RawCall};
 use super::failure::Failure;
 use super::lang::Language;
@@ -72,7 +72,10 @@ pub struct Extraction<'a> {
 impl Extraction<'_> {
     /// Generation stopped at the output limit.
     pub fn hit_limit(&self) -> bool {
-        self.finish_reason == Some("length") || self.output_tokens.is_some_and(|n| n >= self.max_tokens as u64)
+        self.finish_reason == Some("length")
+            || self
+                .output_tokens
+                .is_some_and(|n| n >= self.max_tokens as u64)
     }
 }
 
@@ -89,13 +92,21 @@ pub struct ItemVerdict {
 
 impl ItemVerdict {
     fn failed(failure: Failure, detail: impl Into<String>) -> Self {
-        ItemVerdict { pass: false, failure: Some(failure), detail: detail.into(), calls: Vec::new(), lenient_pass: false }
+        ItemVerdict {
+            pass: false,
+            failure: Some(failure),
+            detail: detail.into(),
+            calls: Vec::new(),
+            lenient_pass: false,
+        }
     }
 }
 
 /// Maps a name the server saw (`.` replaced by `_`) back to the item's function name.
 pub fn map_name_back(name: &str, functions: &[Value]) -> String {
-    let names = functions.iter().filter_map(|f| f.get("name").and_then(Value::as_str));
+    let names = functions
+        .iter()
+        .filter_map(|f| f.get("name").and_then(Value::as_str));
     let mut fallback = None;
     for n in names {
         if n == name {
@@ -120,10 +131,18 @@ pub fn parse_native(raw: &[RawCall], functions: &[Value]) -> Result<Vec<Call>, S
             let args = if c.arguments.trim().is_empty() {
                 Value::Object(Default::default())
             } else {
-                serde_json::from_str::<Value>(&c.arguments).map_err(|e| format!("call '{}': arguments are not JSON ({e}): {}", c.name, c.arguments))?
+                serde_json::from_str::<Value>(&c.arguments).map_err(|e| {
+                    format!(
+                        "call '{}': arguments are not JSON ({e}): {}",
+                        c.name, c.arguments
+                    )
+                })?
             };
             if !args.is_object() {
-                return Err(format!("call '{}': arguments are not a JSON object: {}", c.name, c.arguments));
+                return Err(format!(
+                    "call '{}': arguments are not a JSON object: {}",
+                    c.name, c.arguments
+                ));
             }
             Ok(Call::new(map_name_back(&c.name, functions), args))
         })
@@ -131,18 +150,31 @@ pub fn parse_native(raw: &[RawCall], functions: &[Value]) -> Result<Vec<Call>, S
 }
 
 /// Scores one item. `category` picks the checker (see [`CheckKind::of`]) and the language.
-pub fn score_tool_item(category: &str, functions: &[Value], expected: &[ExpectedCall], ex: &Extraction) -> ItemVerdict {
+pub fn score_tool_item(
+    category: &str,
+    functions: &[Value],
+    expected: &[ExpectedCall],
+    ex: &Extraction,
+) -> ItemVerdict {
     match &ex.outcome {
         Outcome::Answered => {}
         Outcome::Stalled(m) => return ItemVerdict::failed(Failure::Stall, m.clone()),
-        Outcome::SchemaRefused(m) => return ItemVerdict::failed(Failure::SchemaUnsupported, m.clone()),
+        Outcome::SchemaRefused(m) => {
+            return ItemVerdict::failed(Failure::SchemaUnsupported, m.clone());
+        }
         Outcome::Failed(m) => return ItemVerdict::failed(Failure::ServerError, m.clone()),
     }
     let kind = CheckKind::of(category);
     let lang = Language::of(category);
     let check = |calls: &[Call]| check_item(kind, functions, calls, expected, lang);
     let remap = |calls: Vec<Call>| -> Vec<Call> {
-        calls.into_iter().map(|c| Call { name: map_name_back(&c.name, functions), arguments: c.arguments }).collect()
+        calls
+            .into_iter()
+            .map(|c| Call {
+                name: map_name_back(&c.name, functions),
+                arguments: c.arguments,
+            })
+            .collect()
     };
 
     let mut v = match ex.mode {
@@ -150,8 +182,16 @@ pub fn score_tool_item(category: &str, functions: &[Value], expected: &[Expected
             Ok(calls) => {
                 let r = check(&calls);
                 let pass = r.is_ok();
-                let (failure, detail) = r.err().map_or((None, String::new()), |m| (Some(m.failure), m.detail));
-                ItemVerdict { pass, failure, detail, calls, lenient_pass: pass }
+                let (failure, detail) = r
+                    .err()
+                    .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
+                ItemVerdict {
+                    pass,
+                    failure,
+                    detail,
+                    calls,
+                    lenient_pass: pass,
+                }
             }
             Err(e) => ItemVerdict::failed(Failure::InvalidJsonArguments, e),
         },
@@ -159,17 +199,37 @@ pub fn score_tool_item(category: &str, functions: &[Value], expected: &[Expected
             TextCalls::Found(calls) if kind != CheckKind::Irrelevance => {
                 let calls = remap(calls);
                 let lenient_pass = check(&calls).is_ok();
-                ItemVerdict { pass: false, failure: Some(Failure::CallAsPlainText), detail: "the call came as text, not as tool_calls".into(), calls, lenient_pass }
+                ItemVerdict {
+                    pass: false,
+                    failure: Some(Failure::CallAsPlainText),
+                    detail: "the call came as text, not as tool_calls".into(),
+                    calls,
+                    lenient_pass,
+                }
             }
             TextCalls::Found(calls) => {
                 // BFCL: no native call on an irrelevance item is a pass.
-                ItemVerdict { pass: true, failure: None, detail: "a call written as text (not a native call)".into(), calls: remap(calls), lenient_pass: false }
+                ItemVerdict {
+                    pass: true,
+                    failure: None,
+                    detail: "a call written as text (not a native call)".into(),
+                    calls: remap(calls),
+                    lenient_pass: false,
+                }
             }
             TextCalls::Malformed(_) | TextCalls::NoCall => {
                 let r = check(&[]);
                 let pass = r.is_ok();
-                let (failure, detail) = r.err().map_or((None, String::new()), |m| (Some(m.failure), m.detail));
-                ItemVerdict { pass, failure, detail, calls: Vec::new(), lenient_pass: pass }
+                let (failure, detail) = r
+                    .err()
+                    .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
+                ItemVerdict {
+                    pass,
+                    failure,
+                    detail,
+                    calls: Vec::new(),
+                    lenient_pass: pass,
+                }
             }
         },
         Mode::Prompt => match text_calls::parse(ex.text) {
@@ -177,14 +237,30 @@ pub fn score_tool_item(category: &str, functions: &[Value], expected: &[Expected
                 let calls = remap(calls);
                 let r = check(&calls);
                 let pass = r.is_ok();
-                let (failure, detail) = r.err().map_or((None, String::new()), |m| (Some(m.failure), m.detail));
-                ItemVerdict { pass, failure, detail, calls, lenient_pass: pass }
+                let (failure, detail) = r
+                    .err()
+                    .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
+                ItemVerdict {
+                    pass,
+                    failure,
+                    detail,
+                    calls,
+                    lenient_pass: pass,
+                }
             }
             TextCalls::NoCall => {
                 let r = check(&[]);
                 let pass = r.is_ok();
-                let (failure, detail) = r.err().map_or((None, String::new()), |m| (Some(m.failure), m.detail));
-                ItemVerdict { pass, failure, detail, calls: Vec::new(), lenient_pass: pass }
+                let (failure, detail) = r
+                    .err()
+                    .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
+                ItemVerdict {
+                    pass,
+                    failure,
+                    detail,
+                    calls: Vec::new(),
+                    lenient_pass: pass,
+                }
             }
             TextCalls::Malformed(e) if kind == CheckKind::Irrelevance => {
                 // An attempted call on an irrelevance item, even a broken one, is a call.
@@ -199,7 +275,10 @@ pub fn score_tool_item(category: &str, functions: &[Value], expected: &[Expected
             v.detail = format!("the output repeats itself without finishing; {}", v.detail);
         } else if ex.hit_limit() {
             v.failure = Some(Failure::Truncated);
-            v.detail = format!("generation hit max_tokens ({}); {}", ex.max_tokens, v.detail);
+            v.detail = format!(
+                "generation hit max_tokens ({}); {}",
+                ex.max_tokens, v.detail
+            );
         }
     }
     v

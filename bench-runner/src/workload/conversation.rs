@@ -11,7 +11,7 @@
 //!   system message, filler as "Result of read_file(…)" user turns, calls and tool results
 //!   of the agent loop as text.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::backend::Message;
 
@@ -24,8 +24,16 @@ pub fn filler(depth: u32, salt: &str, seed: u64) -> Vec<String> {
     let mut i = 0u64;
     while left > 0 {
         let n = left.min(FILLER_CHUNK);
-        let s = if i == 0 { salt.to_string() } else { String::new() };
-        out.push(super::prompt::text(&s, seed.wrapping_add(i), n).trim_start().to_string());
+        let s = if i == 0 {
+            salt.to_string()
+        } else {
+            String::new()
+        };
+        out.push(
+            super::prompt::text(&s, seed.wrapping_add(i), n)
+                .trim_start()
+                .to_string(),
+        );
         left -= n;
         i += 1;
     }
@@ -33,7 +41,10 @@ pub fn filler(depth: u32, salt: &str, seed: u64) -> Vec<String> {
 }
 
 fn split_system(messages: &[Value]) -> (Vec<Value>, Vec<Value>) {
-    let k = messages.iter().take_while(|m| m.get("role").and_then(Value::as_str) == Some("system")).count();
+    let k = messages
+        .iter()
+        .take_while(|m| m.get("role").and_then(Value::as_str) == Some("system"))
+        .count();
     (messages[..k].to_vec(), messages[k..].to_vec())
 }
 
@@ -76,15 +87,30 @@ pub fn prompt(messages: &[Value], filler: &[String], system_prompt: &str) -> Vec
     }
     let mut out = Vec::new();
     if !sys.trim().is_empty() {
-        out.push(Message { role: "system".into(), content: sys.trim_start().to_string() });
+        out.push(Message {
+            role: "system".into(),
+            content: sys.trim_start().to_string(),
+        });
     }
     if !filler.is_empty() {
-        out.push(Message { role: "user".into(), content: "Before my question, read the project notes.".into() });
+        out.push(Message {
+            role: "user".into(),
+            content: "Before my question, read the project notes.".into(),
+        });
         for (i, f) in filler.iter().enumerate() {
-            out.push(Message { role: "assistant".into(), content: format!("[read_file(path='notes/part{}.txt')]", i + 1) });
-            out.push(Message { role: "user".into(), content: format!("Result of read_file(path='notes/part{}.txt'):\n{f}", i + 1) });
+            out.push(Message {
+                role: "assistant".into(),
+                content: format!("[read_file(path='notes/part{}.txt')]", i + 1),
+            });
+            out.push(Message {
+                role: "user".into(),
+                content: format!("Result of read_file(path='notes/part{}.txt'):\n{f}", i + 1),
+            });
         }
-        out.push(Message { role: "assistant".into(), content: "I have read the notes. What is your question?".into() });
+        out.push(Message {
+            role: "assistant".into(),
+            content: "I have read the notes. What is your question?".into(),
+        });
     }
     for m in rest {
         let role = match m.get("role").and_then(Value::as_str) {
@@ -92,7 +118,10 @@ pub fn prompt(messages: &[Value], filler: &[String], system_prompt: &str) -> Vec
             Some("system") => "system",
             _ => "user",
         };
-        out.push(Message { role: role.into(), content: text_of(&m) });
+        out.push(Message {
+            role: role.into(),
+            content: text_of(&m),
+        });
     }
     out
 }
@@ -103,10 +132,18 @@ mod tests {
 
     #[test]
     fn filler_goes_after_system_and_before_the_question() {
-        let msgs = vec![json!({"role": "system", "content": "Be brief."}), json!({"role": "user", "content": "Weather in Paris?"})];
+        let msgs = vec![
+            json!({"role": "system", "content": "Be brief."}),
+            json!({"role": "user", "content": "Weather in Paris?"}),
+        ];
         let f = filler(4500, "[req 1]", 7);
         assert_eq!(f.len(), 3);
-        assert_eq!(f.iter().map(|t| t.split_whitespace().count()).sum::<usize>(), 4500 + 2);
+        assert_eq!(
+            f.iter()
+                .map(|t| t.split_whitespace().count())
+                .sum::<usize>(),
+            4500 + 2
+        );
         let n = native(&msgs, &f);
         assert_eq!(n[0]["role"], "system");
         assert_eq!(n[2]["tool_calls"][0]["function"]["name"], "read_file");

@@ -65,7 +65,14 @@ fn value(kind: NeedleKind, r: &mut ChaCha8Rng) -> String {
         NeedleKind::Uuid => {
             let b: [u8; 16] = r.random();
             let h = hex::encode(b);
-            format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+            format!(
+                "{}-{}-4{}-a{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[13..16],
+                &h[17..20],
+                &h[20..32]
+            )
         }
         NeedleKind::Word => VALUE_WORDS[r.random_range(0..VALUE_WORDS.len())].to_string(),
     }
@@ -114,7 +121,13 @@ pub fn plan(spec: &Needles, depth_pct: u32, seed: u64, salt: String) -> Plan {
             NeedleVariant::Single => {}
         }
     }
-    Plan { salt, key, needles, expected, noun }
+    Plan {
+        salt,
+        key,
+        needles,
+        expected,
+        noun,
+    }
 }
 
 fn needle_sentence(plan: &Plan, key: &str, value: &str) -> String {
@@ -128,7 +141,12 @@ pub type SentenceTokens = [u32; 5];
 /// Renders the user message for a haystack of `sentences` filler sentences plus `pads`
 /// one-token pad pieces. `weights` are the filler sentences' token counts, used to find the
 /// sentence boundary at each needle's token depth. Returns the text and the needles placed.
-pub fn render(plan: &Plan, sentences: usize, pads: usize, weights: &SentenceTokens) -> (String, Vec<Needle>) {
+pub fn render(
+    plan: &Plan,
+    sentences: usize,
+    pads: usize,
+    weights: &SentenceTokens,
+) -> (String, Vec<Needle>) {
     // Cumulative token position of each sentence boundary.
     let mut cum = Vec::with_capacity(sentences + 1);
     let mut t = 0u64;
@@ -166,7 +184,11 @@ pub fn render(plan: &Plan, sentences: usize, pads: usize, weights: &SentenceToke
             let (k, v, _) = &plan.needles[n];
             s.push(' ');
             s.push_str(&needle_sentence(plan, k, v));
-            placed.push(Needle { key: k.clone(), value: v.clone(), depth_pct: 100.0 * cum[b] as f64 / total as f64 });
+            placed.push(Needle {
+                key: k.clone(),
+                value: v.clone(),
+                depth_pct: 100.0 * cum[b] as f64 / total as f64,
+            });
             next.next();
         }
         if i < sentences {
@@ -209,10 +231,17 @@ pub async fn exact<E>(
 ) -> Result<Haystack, E> {
     let per_sentence = weights.iter().map(|&w| w.max(1) as f64).sum::<f64>() / weights.len() as f64;
     let guess = ((target as f64 - 120.0).max(0.0) / per_sentence) as usize;
-    let mut c = async |n: usize, pads: usize| -> Result<Option<u32>, E> { count(&render(plan, n, pads, weights).0).await };
+    let mut c = async |n: usize, pads: usize| -> Result<Option<u32>, E> {
+        count(&render(plan, n, pads, weights).0).await
+    };
     let Some(at_guess) = c(guess, 0).await? else {
         let (text, needles) = render(plan, guess, 0, weights);
-        return Ok(Haystack { text, tokens: None, needles, expected: plan.expected.clone() });
+        return Ok(Haystack {
+            text,
+            tokens: None,
+            needles,
+            expected: plan.expected.clone(),
+        });
     };
     // Bracket [lo, hi) with count(lo) ≤ target < count(hi), then bisect.
     let (mut lo, mut lo_n, mut hi) = if at_guess <= target {
@@ -262,7 +291,12 @@ pub async fn exact<E>(
         lo_n = n;
     }
     let (text, needles) = render(plan, lo, pads, weights);
-    Ok(Haystack { text, tokens: Some(lo_n), needles, expected: plan.expected.clone() })
+    Ok(Haystack {
+        text,
+        tokens: Some(lo_n),
+        needles,
+        expected: plan.expected.clone(),
+    })
 }
 
 #[cfg(test)]
@@ -271,7 +305,11 @@ mod tests {
     use crate::score::recall::string_match_all;
 
     fn spec(variant: NeedleVariant, count: u32) -> Needles {
-        Needles { kind: NeedleKind::Number, variant, count }
+        Needles {
+            kind: NeedleKind::Number,
+            variant,
+            count,
+        }
     }
 
     /// A stand-in tokenizer for unit tests: one token per whitespace-separated word.
@@ -280,7 +318,10 @@ mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]
@@ -295,7 +336,11 @@ mod tests {
                 assert_eq!(h.needles.len(), 1);
                 // Within one sentence (≤ 4 of the haystack's tokens) of the requested depth.
                 let haystack_tokens = (target - 60) as f64;
-                assert!((h.needles[0].depth_pct - depth as f64).abs() <= 100.0 * 5.0 / haystack_tokens, "{:?}", h.needles);
+                assert!(
+                    (h.needles[0].depth_pct - depth as f64).abs() <= 100.0 * 5.0 / haystack_tokens,
+                    "{:?}",
+                    h.needles
+                );
                 assert!(h.text.contains(&h.expected[0]));
                 assert_eq!(string_match_all(&h.text, &h.expected), 1.0);
             }
@@ -317,7 +362,16 @@ mod tests {
         let (text, placed) = render(&m, 200, 0, &w);
         assert_eq!(placed.len(), 3);
         assert_eq!(string_match_all(&text, &m.expected), 1.0);
-        let u = plan(&Needles { kind: NeedleKind::Uuid, variant: NeedleVariant::Single, count: 1 }, 0, 1, "s".into());
+        let u = plan(
+            &Needles {
+                kind: NeedleKind::Uuid,
+                variant: NeedleVariant::Single,
+                count: 1,
+            },
+            0,
+            1,
+            "s".into(),
+        );
         assert_eq!(u.expected[0].len(), 36);
     }
 }

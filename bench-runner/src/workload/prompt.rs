@@ -33,7 +33,9 @@ const WORDS: &[&str] = &[
 /// the filler).
 pub fn salt(run_nonce: u64, index: u64) -> String {
     let mut r = ChaCha8Rng::seed_from_u64(run_nonce ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    let words: Vec<&str> = (0..6).map(|_| WORDS[r.random_range(0..WORDS.len())]).collect();
+    let words: Vec<&str> = (0..6)
+        .map(|_| WORDS[r.random_range(0..WORDS.len())])
+        .collect();
     format!("[{}]", words.join(" "))
 }
 
@@ -75,10 +77,18 @@ pub async fn exact<E>(
     for _ in 0..6 {
         let t = text(salt, seed, words);
         let Some(n) = count(&t).await? else {
-            return Ok(Exact { text: t, tokens: None, words });
+            return Ok(Exact {
+                text: t,
+                tokens: None,
+                words,
+            });
         };
         if n == target {
-            return Ok(Exact { text: t, tokens: Some(n), words });
+            return Ok(Exact {
+                text: t,
+                tokens: Some(n),
+                words,
+            });
         }
         if n < target && best_under.is_none_or(|(w, _)| w < words) {
             best_under = Some((words, n));
@@ -125,7 +135,11 @@ pub async fn exact<E>(
         n = c;
         pads += 1;
     }
-    Ok(Exact { text: t, tokens: Some(n), words: w })
+    Ok(Exact {
+        text: t,
+        tokens: Some(n),
+        words: w,
+    })
 }
 
 #[cfg(test)]
@@ -141,7 +155,10 @@ mod tests {
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     #[test]

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The functions the simulator implements, as suite `define` lines would give them.
 pub fn functions() -> Vec<Value> {
@@ -33,26 +33,54 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    pub fn new(extra_files: &BTreeMap<String, String>, extra_weather: &BTreeMap<String, Value>) -> Self {
+    pub fn new(
+        extra_files: &BTreeMap<String, String>,
+        extra_weather: &BTreeMap<String, Value>,
+    ) -> Self {
         let mut files: BTreeMap<String, String> = [
-            ("README.md", "edgebench workspace. Budget figures are in data/budget.csv."),
-            ("data/budget.csv", "item,amount\nrent,1200\nfood,450\ntransport,130\n"),
-            ("notes/todo.txt", "1. call the plumber\n2. renew passport\n3. buy 3 kg of rice"),
+            (
+                "README.md",
+                "edgebench workspace. Budget figures are in data/budget.csv.",
+            ),
+            (
+                "data/budget.csv",
+                "item,amount\nrent,1200\nfood,450\ntransport,130\n",
+            ),
+            (
+                "notes/todo.txt",
+                "1. call the plumber\n2. renew passport\n3. buy 3 kg of rice",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         files.extend(extra_files.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut weather: BTreeMap<String, Value> = [
-            ("paris", json!({"city": "Paris", "temperature_c": 18, "condition": "cloudy"})),
-            ("tokyo", json!({"city": "Tokyo", "temperature_c": 24, "condition": "sunny"})),
-            ("oslo", json!({"city": "Oslo", "temperature_c": -3, "condition": "snow"})),
-            ("lima", json!({"city": "Lima", "temperature_c": 21, "condition": "fog"})),
+            (
+                "paris",
+                json!({"city": "Paris", "temperature_c": 18, "condition": "cloudy"}),
+            ),
+            (
+                "tokyo",
+                json!({"city": "Tokyo", "temperature_c": 24, "condition": "sunny"}),
+            ),
+            (
+                "oslo",
+                json!({"city": "Oslo", "temperature_c": -3, "condition": "snow"}),
+            ),
+            (
+                "lima",
+                json!({"city": "Lima", "temperature_c": 21, "condition": "fog"}),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        weather.extend(extra_weather.iter().map(|(k, v)| (k.to_lowercase(), v.clone())));
+        weather.extend(
+            extra_weather
+                .iter()
+                .map(|(k, v)| (k.to_lowercase(), v.clone())),
+        );
         Simulator { files, weather }
     }
 
@@ -74,7 +102,11 @@ impl Simulator {
                 None => json!({"error": "missing argument `path`"}),
             },
             "get_weather" => match arg("city") {
-                Some(c) => self.weather.get(&c.trim().to_lowercase()).cloned().unwrap_or_else(|| json!({"error": format!("unknown city: {c}")})),
+                Some(c) => self
+                    .weather
+                    .get(&c.trim().to_lowercase())
+                    .cloned()
+                    .unwrap_or_else(|| json!({"error": format!("unknown city: {c}")})),
                 None => json!({"error": "missing argument `city`"}),
             },
             other => json!({"error": format!("unknown function: {other}")}),
@@ -120,7 +152,11 @@ fn product(t: &[char], p: &mut usize) -> Result<f64, String> {
         let op = t[*p];
         *p += 1;
         let r = atom(t, p)?;
-        v = if op == '*' || op == '×' { v * r } else { v / r };
+        v = if op == '*' || op == '×' {
+            v * r
+        } else {
+            v / r
+        };
     }
     Ok(v)
 }
@@ -165,7 +201,10 @@ mod tests {
         assert!(evaluate("2 +").is_err());
         let s = Simulator::new(&BTreeMap::new(), &BTreeMap::new());
         let a = |n: &str, v: Value| s.answer(n, v.as_object().unwrap());
-        assert_eq!(a("calculator", json!({"expression": "1/3"})), "{\"result\":\"0.333333\"}");
+        assert_eq!(
+            a("calculator", json!({"expression": "1/3"})),
+            "{\"result\":\"0.333333\"}"
+        );
         assert!(a("get_weather", json!({"city": "PARIS"})).contains("cloudy"));
         assert!(a("get_weather", json!({"city": "Atlantis"})).contains("error"));
         assert!(a("read_file", json!({"path": "data/budget.csv"})).contains("rent,1200"));

@@ -10,7 +10,7 @@
 //! Prompt mode: the functions as JSON inside a system message that asks for calls written
 //! as `[func(param=value, …), …]` and nothing else.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::score::lang::Language;
 use crate::score::verdict::sanitize_name;
@@ -27,7 +27,9 @@ fn json_schema_type(t: &str) -> &'static str {
 }
 
 fn convert_schema(v: &Value) -> Value {
-    let Some(obj) = v.as_object() else { return v.clone() };
+    let Some(obj) = v.as_object() else {
+        return v.clone();
+    };
     let mut out = Map::new();
     for (k, val) in obj {
         let converted = match k.as_str() {
@@ -36,7 +38,12 @@ fn convert_schema(v: &Value) -> Value {
                 None => val.clone(),
             },
             "properties" => match val.as_object() {
-                Some(props) => Value::Object(props.iter().map(|(p, s)| (p.clone(), convert_schema(s))).collect()),
+                Some(props) => Value::Object(
+                    props
+                        .iter()
+                        .map(|(p, s)| (p.clone(), convert_schema(s)))
+                        .collect(),
+                ),
                 None => val.clone(),
             },
             "items" => convert_schema(val),
@@ -50,15 +57,31 @@ fn convert_schema(v: &Value) -> Value {
 /// Java / JavaScript: every parameter becomes a string in the language's syntax.
 fn stringify_params(params: &Value, lang: Language) -> Value {
     let mut p = params.clone();
-    let lname = if lang == Language::Java { "Java" } else { "JavaScript" };
+    let lname = if lang == Language::Java {
+        "Java"
+    } else {
+        "JavaScript"
+    };
     if let Some(props) = p.get_mut("properties").and_then(Value::as_object_mut) {
         for (_, s) in props.iter_mut() {
-            let t = s.get("type").and_then(Value::as_str).unwrap_or("any").to_string();
-            let mut d = s.get("description").and_then(Value::as_str).unwrap_or_default().to_string();
+            let t = s
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("any")
+                .to_string();
+            let mut d = s
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             if t == "any" {
-                d.push_str(&format!(" This parameter can be of any type of {lname} object in string representation."));
+                d.push_str(&format!(
+                    " This parameter can be of any type of {lname} object in string representation."
+                ));
             } else {
-                d.push_str(&format!(" This is {lname} {t} type parameter in string representation."));
+                d.push_str(&format!(
+                    " This is {lname} {t} type parameter in string representation."
+                ));
             }
             *s = json!({"type": "string", "description": d});
         }
@@ -73,7 +96,10 @@ pub fn openai_tools(functions: &[Value], category: &str) -> Vec<Value> {
         .iter()
         .map(|f| {
             let name = f.get("name").and_then(Value::as_str).unwrap_or_default();
-            let mut params = f.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}}));
+            let mut params = f
+                .get("parameters")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}}));
             if lang != Language::Python {
                 params = stringify_params(&params, lang);
             }
@@ -134,7 +160,10 @@ mod tests {
         assert_eq!(p["properties"]["o"]["properties"]["k"]["type"], "string");
         assert_eq!(p["required"], json!(["x"]));
         let j = &openai_tools(&[f], "simple_java")[0];
-        assert_eq!(j["function"]["parameters"]["properties"]["x"]["type"], "string");
+        assert_eq!(
+            j["function"]["parameters"]["properties"]["x"]["type"],
+            "string"
+        );
         assert!(wants_parallel("live_parallel_multiple") && !wants_parallel("multiple"));
     }
 }

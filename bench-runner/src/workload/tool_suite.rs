@@ -35,9 +35,19 @@ use crate::source;
 /// BFCL single-turn categories this loader reads (multi-turn, memory and web-search need
 /// BFCL's own executable environments).
 pub const BFCL_CATEGORIES: &[&str] = &[
-    "simple_python", "simple_java", "simple_javascript", "multiple", "parallel", "parallel_multiple",
-    "irrelevance", "live_simple", "live_multiple", "live_parallel", "live_parallel_multiple",
-    "live_irrelevance", "live_relevance",
+    "simple_python",
+    "simple_java",
+    "simple_javascript",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+    "live_irrelevance",
+    "live_relevance",
 ];
 
 #[derive(Debug, Clone)]
@@ -77,7 +87,10 @@ fn default_turns() -> u32 {
 }
 
 /// A suite reference as written in a scenario: a path (relative to the scenario) or `bfcl:…`.
-pub fn load_suite(reference: &str, scenario_dir: &Path) -> std::result::Result<Vec<ToolItem>, SuiteError> {
+pub fn load_suite(
+    reference: &str,
+    scenario_dir: &Path,
+) -> std::result::Result<Vec<ToolItem>, SuiteError> {
     if let Some(cat) = reference.strip_prefix("bfcl:") {
         let cat = match cat {
             "simple" => "simple_python",
@@ -86,7 +99,10 @@ pub fn load_suite(reference: &str, scenario_dir: &Path) -> std::result::Result<V
             c => c,
         };
         if !BFCL_CATEGORIES.contains(&cat) {
-            return Err(SuiteError::Message(format!("unknown BFCL category `{cat}`; expected one of: {}", BFCL_CATEGORIES.join(", "))));
+            return Err(SuiteError::Message(format!(
+                "unknown BFCL category `{cat}`; expected one of: {}",
+                BFCL_CATEGORIES.join(", ")
+            )));
         }
         let dir = bfcl_data_dir(scenario_dir).ok_or_else(|| SuiteError::Message(
             "BFCL data not found: install it with `EDGEBENCH_SETUP_EXTRAS=bfcl scripts/setup` (package bfcl-eval) or set EDGEBENCH_BFCL_DATA to its data folder".into(),
@@ -95,7 +111,10 @@ pub fn load_suite(reference: &str, scenario_dir: &Path) -> std::result::Result<V
     }
     let path = scenario_dir.join(reference);
     if !path.exists() {
-        return Err(SuiteError::Message(format!("suite file {} does not exist", path.display())));
+        return Err(SuiteError::Message(format!(
+            "suite file {} does not exist",
+            path.display()
+        )));
     }
     load_jsonl(&path).map_err(SuiteError::Located)
 }
@@ -116,10 +135,16 @@ pub fn bfcl_data_dir(start: &Path) -> Option<PathBuf> {
     let cwd = std::env::current_dir().ok();
     let starts = [Some(start.to_path_buf()), cwd];
     for s in starts.iter().flatten() {
-        let abs = if s.is_absolute() { s.clone() } else { std::env::current_dir().ok()?.join(s) };
+        let abs = if s.is_absolute() {
+            s.clone()
+        } else {
+            std::env::current_dir().ok()?.join(s)
+        };
         for dir in abs.ancestors() {
             let lib = dir.join(".venv/lib");
-            let Ok(entries) = std::fs::read_dir(&lib) else { continue };
+            let Ok(entries) = std::fs::read_dir(&lib) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let d = e.path().join("site-packages/bfcl_eval/data");
                 if d.join("BFCL_v4_simple_python.json").exists() {
@@ -132,19 +157,32 @@ pub fn bfcl_data_dir(start: &Path) -> Option<PathBuf> {
 }
 
 fn json_error(path: &Path, line: usize, e: &serde_json::Error) -> Error {
-    Error::Input { path: path.to_path_buf(), line, col: e.column().max(1), message: e.to_string() }
+    Error::Input {
+        path: path.to_path_buf(),
+        line,
+        col: e.column().max(1),
+        message: e.to_string(),
+    }
 }
 
 fn input(path: &Path, line: usize, message: impl Into<String>) -> Error {
-    Error::Input { path: path.to_path_buf(), line, col: 1, message: message.into() }
+    Error::Input {
+        path: path.to_path_buf(),
+        line,
+        col: 1,
+        message: message.into(),
+    }
 }
 
 /// Lines of a JSON Lines file with their 1-based numbers, skipping blanks and `//` comments.
 fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines().enumerate().map(|(i, l)| (i + 1, l)).filter(|(_, l)| {
-        let t = l.trim();
-        !t.is_empty() && !t.starts_with("//")
-    })
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l))
+        .filter(|(_, l)| {
+            let t = l.trim();
+            !t.is_empty() && !t.starts_with("//")
+        })
 }
 
 #[derive(Deserialize)]
@@ -164,7 +202,9 @@ struct RawItem {
 
 pub fn load_jsonl(path: &Path) -> Result<Vec<ToolItem>> {
     let text = source::read(path)?;
-    let suite = path.file_stem().map_or_else(|| "suite".into(), |s| s.to_string_lossy().into_owned());
+    let suite = path
+        .file_stem()
+        .map_or_else(|| "suite".into(), |s| s.to_string_lossy().into_owned());
     let mut defined: BTreeMap<String, Value> = BTreeMap::new();
     let mut items = Vec::new();
     let mut ids = std::collections::BTreeSet::new();
@@ -177,11 +217,17 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<ToolItem>> {
             continue;
         }
         let raw: RawItem = serde_json::from_value(v).map_err(|e| input(path, n, e.to_string()))?;
-        let id = raw.id.clone().unwrap_or_else(|| format!("{suite}_{}", items.len()));
+        let id = raw
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("{suite}_{}", items.len()));
         if !ids.insert(id.clone()) {
             return Err(input(path, n, format!("item id `{id}` appears twice")));
         }
-        let category = raw.category.clone().unwrap_or_else(|| category_from_id(&id));
+        let category = raw
+            .category
+            .clone()
+            .unwrap_or_else(|| category_from_id(&id));
         let messages = match (raw.messages, raw.question) {
             (Some(m), _) => m,
             (None, Some(q)) => q.into_iter().next().unwrap_or_default(),
@@ -193,7 +239,15 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<ToolItem>> {
             match f {
                 Value::String(name) => match defined.get(&name) {
                     Some(d) => functions.push(d.clone()),
-                    None => return Err(input(path, n, format!("item `{id}` names function `{name}`, which no earlier `define` line declares"))),
+                    None => {
+                        return Err(input(
+                            path,
+                            n,
+                            format!(
+                                "item `{id}` names function `{name}`, which no earlier `define` line declares"
+                            ),
+                        ));
+                    }
                 },
                 f => {
                     check_function(&f).map_err(|m| input(path, n, format!("item `{id}`: {m}")))?;
@@ -206,8 +260,17 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<ToolItem>> {
         }
         let expected = parse_expected(raw.expected.or(raw.ground_truth).unwrap_or_default())
             .map_err(|m| input(path, n, format!("item `{id}`: {m}")))?;
-        check_item_shape(&category, &expected, &functions, raw.agent.is_some()).map_err(|m| input(path, n, format!("item `{id}`: {m}")))?;
-        items.push(ToolItem { id, category, suite: suite.clone(), messages, functions, expected, agent: raw.agent });
+        check_item_shape(&category, &expected, &functions, raw.agent.is_some())
+            .map_err(|m| input(path, n, format!("item `{id}`: {m}")))?;
+        items.push(ToolItem {
+            id,
+            category,
+            suite: suite.clone(),
+            messages,
+            functions,
+            expected,
+            agent: raw.agent,
+        });
     }
     if items.is_empty() {
         return Err(Error::file(path, "the suite holds no items"));
@@ -222,11 +285,16 @@ fn category_from_id(id: &str) -> String {
 }
 
 fn check_function(f: &Value) -> std::result::Result<(), String> {
-    if f.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+    if f.get("name")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
         return Err("a function needs a non-empty `name`".into());
     }
     match f.get("parameters") {
-        Some(p) if p.get("properties").is_some_and(|x| !x.is_object()) => Err("`parameters.properties` must be an object".into()),
+        Some(p) if p.get("properties").is_some_and(|x| !x.is_object()) => {
+            Err("`parameters.properties` must be an object".into())
+        }
         Some(p) if p.is_object() => Ok(()),
         None => Ok(()),
         Some(_) => Err("`parameters` must be an object".into()),
@@ -240,7 +308,9 @@ fn check_messages(m: &[Value]) -> std::result::Result<(), String> {
     for msg in m {
         let role = msg.get("role").and_then(Value::as_str);
         if !matches!(role, Some("system" | "user" | "assistant" | "tool")) {
-            return Err(format!("a message needs a role of system, user, assistant or tool: {msg}"));
+            return Err(format!(
+                "a message needs a role of system, user, assistant or tool: {msg}"
+            ));
         }
     }
     Ok(())
@@ -248,11 +318,22 @@ fn check_messages(m: &[Value]) -> std::result::Result<(), String> {
 
 fn parse_expected(v: Vec<Value>) -> std::result::Result<Vec<ExpectedCall>, String> {
     v.iter()
-        .map(|e| ExpectedCall::from_bfcl(e).ok_or_else(|| format!("expected call {e} is not {{\"function\": {{\"param\": [acceptable values…]}}}}")))
+        .map(|e| {
+            ExpectedCall::from_bfcl(e).ok_or_else(|| {
+                format!(
+                    "expected call {e} is not {{\"function\": {{\"param\": [acceptable values…]}}}}"
+                )
+            })
+        })
         .collect()
 }
 
-fn check_item_shape(category: &str, expected: &[ExpectedCall], functions: &[Value], agent: bool) -> std::result::Result<(), String> {
+fn check_item_shape(
+    category: &str,
+    expected: &[ExpectedCall],
+    functions: &[Value],
+    agent: bool,
+) -> std::result::Result<(), String> {
     use crate::score::ast::CheckKind;
     if agent {
         return Ok(());
@@ -262,12 +343,23 @@ fn check_item_shape(category: &str, expected: &[ExpectedCall], functions: &[Valu
     }
     match CheckKind::of(category) {
         CheckKind::Irrelevance | CheckKind::Relevance => Ok(()),
-        CheckKind::Simple | CheckKind::Multiple if expected.len() != 1 => Err(format!("category `{category}` expects exactly one call, the item lists {}", expected.len())),
-        CheckKind::Parallel if expected.is_empty() => Err("a parallel item needs expected calls".into()),
+        CheckKind::Simple | CheckKind::Multiple if expected.len() != 1 => Err(format!(
+            "category `{category}` expects exactly one call, the item lists {}",
+            expected.len()
+        )),
+        CheckKind::Parallel if expected.is_empty() => {
+            Err("a parallel item needs expected calls".into())
+        }
         _ => {
             for e in expected {
-                if !functions.iter().any(|f| f.get("name").and_then(Value::as_str) == Some(e.name.as_str())) {
-                    return Err(format!("expected call `{}` is not among the item's functions", e.name));
+                if !functions
+                    .iter()
+                    .any(|f| f.get("name").and_then(Value::as_str) == Some(e.name.as_str()))
+                {
+                    return Err(format!(
+                        "expected call `{}` is not among the item's functions",
+                        e.name
+                    ));
                 }
             }
             Ok(())
@@ -279,17 +371,30 @@ fn check_item_shape(category: &str, expected: &[ExpectedCall], functions: &[Valu
 pub fn load_bfcl(dir: &Path, category: &str) -> Result<Vec<ToolItem>> {
     let qpath = dir.join(format!("BFCL_v4_{category}.json"));
     let mut items = load_jsonl_bfcl(&qpath, category)?;
-    let apath = dir.join("possible_answer").join(format!("BFCL_v4_{category}.json"));
+    let apath = dir
+        .join("possible_answer")
+        .join(format!("BFCL_v4_{category}.json"));
     if apath.exists() {
         let text = source::read(&apath)?;
         let answers: Vec<(usize, Value)> = lines(&text)
-            .map(|(n, l)| serde_json::from_str::<Value>(l).map(|v| (n, v)).map_err(|e| json_error(&apath, n, &e)))
+            .map(|(n, l)| {
+                serde_json::from_str::<Value>(l)
+                    .map(|v| (n, v))
+                    .map_err(|e| json_error(&apath, n, &e))
+            })
             .collect::<Result<_>>()?;
         if answers.len() != items.len() {
-            return Err(Error::file(&apath, format!("{} answers for {} questions", answers.len(), items.len())));
+            return Err(Error::file(
+                &apath,
+                format!("{} answers for {} questions", answers.len(), items.len()),
+            ));
         }
         for (item, (n, a)) in items.iter_mut().zip(answers) {
-            let gt = a.get("ground_truth").and_then(Value::as_array).cloned().unwrap_or_default();
+            let gt = a
+                .get("ground_truth")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             item.expected = parse_expected(gt).map_err(|m| input(&apath, n, m))?;
         }
     }
@@ -301,14 +406,38 @@ fn load_jsonl_bfcl(path: &Path, category: &str) -> Result<Vec<ToolItem>> {
     let mut items = Vec::new();
     for (n, line) in lines(&text) {
         let v: Value = serde_json::from_str(line).map_err(|e| json_error(path, n, &e))?;
-        let id = v.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
-        let messages = v.pointer("/question/0").and_then(Value::as_array).cloned().unwrap_or_default();
-        let functions = v.get("function").and_then(Value::as_array).cloned().unwrap_or_default();
+        let id = v
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let messages = v
+            .pointer("/question/0")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let functions = v
+            .get("function")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         // Some live_irrelevance items offer no function at all: any call is then a hallucination.
         if messages.is_empty() || (functions.is_empty() && !category.contains("irrelevance")) {
-            return Err(input(path, n, format!("BFCL item `{id}` lacks a question or functions")));
+            return Err(input(
+                path,
+                n,
+                format!("BFCL item `{id}` lacks a question or functions"),
+            ));
         }
-        items.push(ToolItem { id, category: category.to_string(), suite: format!("bfcl:{category}"), messages, functions, expected: Vec::new(), agent: None });
+        items.push(ToolItem {
+            id,
+            category: category.to_string(),
+            suite: format!("bfcl:{category}"),
+            messages,
+            functions,
+            expected: Vec::new(),
+            agent: None,
+        });
     }
     Ok(items)
 }
@@ -320,7 +449,12 @@ pub fn sample(items: Vec<ToolItem>, limit: Option<usize>) -> Vec<ToolItem> {
     match limit {
         Some(l) if l < n => {
             let keep: std::collections::BTreeSet<usize> = (0..l).map(|i| i * n / l).collect();
-            items.into_iter().enumerate().filter(|(i, _)| keep.contains(i)).map(|(_, it)| it).collect()
+            items
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep.contains(i))
+                .map(|(_, it)| it)
+                .collect()
         }
         _ => items,
     }
@@ -352,13 +486,30 @@ mod tests {
         std::fs::write(&p, "\n{\"id\": \"x\", \"messages\": [}\n").unwrap();
         let e = load_jsonl(&p).unwrap_err().to_string();
         assert!(e.contains("s.jsonl:2:"), "{e}");
-        std::fs::write(&p, "{\"id\": \"x\", \"category\": \"simple\", \"mesages\": []}\n").unwrap();
-        assert!(load_jsonl(&p).unwrap_err().to_string().contains("unknown field `mesages`"));
+        std::fs::write(
+            &p,
+            "{\"id\": \"x\", \"category\": \"simple\", \"mesages\": []}\n",
+        )
+        .unwrap();
+        assert!(
+            load_jsonl(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `mesages`")
+        );
     }
 
     #[test]
     fn sampling_spreads_evenly() {
-        let item = |i: usize| ToolItem { id: i.to_string(), category: "simple".into(), suite: "s".into(), messages: vec![], functions: vec![], expected: vec![], agent: None };
+        let item = |i: usize| ToolItem {
+            id: i.to_string(),
+            category: "simple".into(),
+            suite: "s".into(),
+            messages: vec![],
+            functions: vec![],
+            expected: vec![],
+            agent: None,
+        };
         let items: Vec<ToolItem> = (0..10).map(item).collect();
         let ids: Vec<String> = sample(items, Some(3)).into_iter().map(|i| i.id).collect();
         assert_eq!(ids, vec!["0", "3", "6"]);

@@ -6,18 +6,29 @@
 use std::path::{Path, PathBuf};
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 pub fn gemma() -> PathBuf {
     let p = repo_root().join("models/gemma-3-270m-q4_k_m.gguf");
-    assert!(p.exists(), "{} is missing: run scripts/setup first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup first",
+        p.display()
+    );
     p
 }
 
 pub fn llama_server() -> PathBuf {
     let p = repo_root().join(".venv/llama-bin/llama-server");
-    assert!(p.exists(), "{} is missing: run scripts/setup first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup first",
+        p.display()
+    );
     p
 }
 
@@ -32,7 +43,21 @@ pub fn edgebench() -> assert_cmd::Command {
 pub fn llama_server_config(dir: &Path, extra_keys: &str, extra_args: &[&str]) -> PathBuf {
     // One thread per server: tests run two at a time on a 2-core machine, and llama.cpp's
     // spin-waiting threads slow down many-fold when they outnumber the cores.
-    let mut args = vec!["-m", "{model}", "--host", "127.0.0.1", "--port", "{port}", "-c", "4096", "-np", "4", "-t", "1", "--no-webui"];
+    let mut args = vec![
+        "-m",
+        "{model}",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "-c",
+        "4096",
+        "-np",
+        "4",
+        "-t",
+        "1",
+        "--no-webui",
+    ];
     args.extend_from_slice(extra_args);
     let args: Vec<String> = args.iter().map(|a| format!("{a:?}")).collect();
     let text = format!(

@@ -33,13 +33,34 @@ struct CsvRow<'a> {
 }
 
 pub const LEADERBOARD_COLUMNS: &[&str] = &[
-    "rank_ub", "rank_worst", "rank_spread", "model", "rating", "ci_low", "ci_high", "bootstrap_low",
-    "bootstrap_high", "sandwich_low", "sandwich_high", "votes", "wins", "ties", "losses", "win_rate",
-    "provisional", "online_elo", "style_rating", "style_rank_ub", "style_rank_worst",
+    "rank_ub",
+    "rank_worst",
+    "rank_spread",
+    "model",
+    "rating",
+    "ci_low",
+    "ci_high",
+    "bootstrap_low",
+    "bootstrap_high",
+    "sandwich_low",
+    "sandwich_high",
+    "votes",
+    "wins",
+    "ties",
+    "losses",
+    "win_rate",
+    "provisional",
+    "online_elo",
+    "style_rating",
+    "style_rank_ub",
+    "style_rank_worst",
 ];
 
 fn err(e: impl std::fmt::Display) -> Error {
-    Error::Results { path: "leaderboard.csv".into(), message: e.to_string() }
+    Error::Results {
+        path: "leaderboard.csv".into(),
+        message: e.to_string(),
+    }
 }
 
 pub fn leaderboard(lb: &Leaderboard) -> Result<Vec<u8>> {

@@ -1,7 +1,7 @@
 //! `leaderboard.html`: one self-contained page (inline CSS, inline SVG charts, no script),
 //! rendered with minijinja with auto-escaping on, so model names and judge ids are text.
 
-use minijinja::{context, Environment};
+use minijinja::{Environment, context};
 
 use crate::arena::rate::Leaderboard;
 use crate::error::{Error, Result};
@@ -11,10 +11,14 @@ const TEMPLATE: &str = include_str!("../templates/leaderboard.html");
 pub fn render(lb: &Leaderboard, charts: &[(String, String)]) -> Result<String> {
     let mut env = Environment::new();
     // The name ends in .html: minijinja's default callback turns HTML auto-escaping on.
-    env.add_template("leaderboard.html", TEMPLATE).map_err(|e| Error::results("leaderboard.html", e))?;
+    env.add_template("leaderboard.html", TEMPLATE)
+        .map_err(|e| Error::results("leaderboard.html", e))?;
     let charts: Vec<(String, minijinja::Value)> = charts
         .iter()
-        .filter_map(|(d, svg)| super::safe_svg(svg).map(|s| (d.clone(), minijinja::Value::from_safe_string(s.to_string()))))
+        .filter_map(|(d, svg)| {
+            super::safe_svg(svg)
+                .map(|s| (d.clone(), minijinja::Value::from_safe_string(s.to_string())))
+        })
         .collect();
     let style = lb.rows.iter().any(|r| r.style_rating.is_some());
     let rows: Vec<minijinja::Value> = lb
@@ -55,7 +59,9 @@ pub fn render(lb: &Leaderboard, charts: &[(String, String)]) -> Result<String> {
             }
         })
         .collect();
-    let t = env.get_template("leaderboard.html").map_err(|e| Error::results("leaderboard.html", e))?;
+    let t = env
+        .get_template("leaderboard.html")
+        .map_err(|e| Error::results("leaderboard.html", e))?;
     t.render(context! {
         rows => rows,
         style => style,

@@ -35,7 +35,10 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
     let d = &lb.disclosure;
     let style = lb.rows.iter().any(|r| r.style_rating.is_some());
     let _ = writeln!(s, "# Arena leaderboard\n");
-    let _ = write!(s, "| Rank (UB) | Rank spread | Model | Rating | 95% CI | Votes | Win rate |");
+    let _ = write!(
+        s,
+        "| Rank (UB) | Rank spread | Model | Rating | 95% CI | Votes | Win rate |"
+    );
     if style {
         s.push_str(" Style-controlled rating | Style-controlled rank |");
     }
@@ -45,7 +48,11 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
     }
     s.push('\n');
     for r in &lb.rows {
-        let name = if r.provisional { format!("{} †", md_escape(&r.model)) } else { md_escape(&r.model) };
+        let name = if r.provisional {
+            format!("{} †", md_escape(&r.model))
+        } else {
+            md_escape(&r.model)
+        };
         let _ = write!(
             s,
             "| {} | {} | {} | {:.1} | {:+.1} / {:+.1} | {} | {:.1}% |",
@@ -74,7 +81,10 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
 
     if !lb.speed.is_empty() {
         let _ = writeln!(s, "\n## Quality × speed\n");
-        let _ = writeln!(s, "| Device | Model | Rating | 95% CI | Decode tok/s | TTFT ms | Cases | Pareto |\n|---|---|--:|:-:|--:|--:|--:|:-:|");
+        let _ = writeln!(
+            s,
+            "| Device | Model | Rating | 95% CI | Decode tok/s | TTFT ms | Cases | Pareto |\n|---|---|--:|:-:|--:|--:|--:|:-:|"
+        );
         for r in &lb.speed {
             let _ = writeln!(
                 s,
@@ -95,32 +105,80 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
             for (device, best) in &lb.best_at_speed {
                 match best {
                     Some(b) => {
-                        let _ = writeln!(s, "- Best on **{}** at ≥ {m} tok/s: **{}**", md_escape(device), md_escape(b));
+                        let _ = writeln!(
+                            s,
+                            "- Best on **{}** at ≥ {m} tok/s: **{}**",
+                            md_escape(device),
+                            md_escape(b)
+                        );
                     }
                     None => {
-                        let _ = writeln!(s, "- On **{}** no model reaches {m} tok/s.", md_escape(device));
+                        let _ = writeln!(
+                            s,
+                            "- On **{}** no model reaches {m} tok/s.",
+                            md_escape(device)
+                        );
                     }
                 }
             }
         }
         s.push('\n');
         for (device, _) in charts {
-            let _ = writeln!(s, "![Rating vs decode speed on {}]({})", md_escape(device), pareto::file_name(device));
+            let _ = writeln!(
+                s,
+                "![Rating vs decode speed on {}]({})",
+                md_escape(device),
+                pareto::file_name(device)
+            );
         }
     }
 
     let _ = writeln!(s, "\n## Disclosure\n");
     let _ = writeln!(s, "- Generated: {}", d.generated_at);
-    let _ = writeln!(s, "- Battles: {} among {} models; judges: {}", d.battles, d.models, d.judges.iter().map(|j| md_escape(j)).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(s, "- Inputs: {}", d.inputs.iter().map(|j| md_escape(j)).collect::<Vec<_>>().join(", "));
-    let _ = writeln!(s, "- Filters: {}", d.filters.iter().map(|j| md_escape(j)).collect::<Vec<_>>().join("; "));
+    let _ = writeln!(
+        s,
+        "- Battles: {} among {} models; judges: {}",
+        d.battles,
+        d.models,
+        d.judges
+            .iter()
+            .map(|j| md_escape(j))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "- Inputs: {}",
+        d.inputs
+            .iter()
+            .map(|j| md_escape(j))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        s,
+        "- Filters: {}",
+        d.filters
+            .iter()
+            .map(|j| md_escape(j))
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
     if !d.dropped.is_empty() {
         let _ = writeln!(s, "- Rows dropped: {}", d.dropped.join("; "));
     }
-    let _ = writeln!(s, "- Minimum votes: {} (models below it are marked provisional †)", d.min_votes);
+    let _ = writeln!(
+        s,
+        "- Minimum votes: {} (models below it are marked provisional †)",
+        d.min_votes
+    );
     let _ = writeln!(s, "- Intervals: {}", d.interval_method);
     if d.unconverged_rounds > 0 {
-        let _ = writeln!(s, "- Bootstrap rounds whose fit did not converge: {}", d.unconverged_rounds);
+        let _ = writeln!(
+            s,
+            "- Bootstrap rounds whose fit did not converge: {}",
+            d.unconverged_rounds
+        );
     }
     let _ = writeln!(s, "- Rounds: {}, seed: {}", d.rounds, d.seed);
     let _ = writeln!(s, "- Anchor: {}", md_escape(&d.anchor));
@@ -130,14 +188,30 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
     s.push_str("- Ranks: rank (UB) = 1 + the number of models whose lower bound is above this model's upper bound; the spread runs to the worst-case rank (the number of models minus those whose upper bound is below this model's lower bound).\n");
     if let Some(c) = &d.style_control {
         let coef: Vec<String> = c.iter().map(|(n, v)| format!("{n} {v:+.3}")).collect();
-        let _ = writeln!(s, "- Style control (normalised differences, standardised; sandwich intervals for the style-controlled rank): {}", coef.join(", "));
+        let _ = writeln!(
+            s,
+            "- Style control (normalised differences, standardised; sandwich intervals for the style-controlled rank): {}",
+            coef.join(", ")
+        );
     }
     for w in &d.warnings {
         let _ = writeln!(s, "- Warning: {}", md_escape(w));
     }
-    let _ = writeln!(s, "\n### Battles per pair\n\n| Model X | Model Y | Battles | X wins | Ties | Y wins |\n|---|---|--:|--:|--:|--:|");
+    let _ = writeln!(
+        s,
+        "\n### Battles per pair\n\n| Model X | Model Y | Battles | X wins | Ties | Y wins |\n|---|---|--:|--:|--:|--:|"
+    );
     for p in &d.pairs {
-        let _ = writeln!(s, "| {} | {} | {} | {} | {} | {} |", md_escape(&p.model_x), md_escape(&p.model_y), p.battles, p.wins_x, p.ties, p.wins_y);
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            md_escape(&p.model_x),
+            md_escape(&p.model_y),
+            p.battles,
+            p.wins_x,
+            p.ties,
+            p.wins_y
+        );
     }
     s
 }

@@ -32,8 +32,16 @@ pub fn write_all(lb: &Leaderboard, dir: &Path) -> Result<Vec<PathBuf>> {
     for (device, svg) in &charts {
         put(&pareto::file_name(device), svg.as_bytes(), &mut written)?;
     }
-    put("leaderboard.md", markdown(lb, &charts).as_bytes(), &mut written)?;
-    put("leaderboard.html", html::render(lb, &charts)?.as_bytes(), &mut written)?;
+    put(
+        "leaderboard.md",
+        markdown(lb, &charts).as_bytes(),
+        &mut written,
+    )?;
+    put(
+        "leaderboard.html",
+        html::render(lb, &charts)?.as_bytes(),
+        &mut written,
+    )?;
     let json = serde_json::to_vec_pretty(&lb.disclosure).map_err(|e| Error::results(dir, e))?;
     put("disclosure.json", &json, &mut written)?;
     Ok(written)
@@ -44,7 +52,10 @@ pub fn charts(lb: &Leaderboard) -> Vec<(String, String)> {
     let mut devices: Vec<&str> = lb.speed.iter().map(|r| r.device.as_str()).collect();
     devices.sort();
     devices.dedup();
-    devices.into_iter().filter_map(|d| pareto::chart(d, &lb.speed, lb.min_tok_s).map(|s| (d.to_string(), s))).collect()
+    devices
+        .into_iter()
+        .filter_map(|d| pareto::chart(d, &lb.speed, lb.min_tok_s).map(|s| (d.to_string(), s)))
+        .collect()
 }
 
 /// Escapes text for XML/HTML.
@@ -67,6 +78,16 @@ pub fn xml_escape(s: &str) -> String {
 /// the text it writes; this guards against a change there).
 pub fn safe_svg(svg: &str) -> Option<&str> {
     let lower = svg.to_ascii_lowercase();
-    let bad = ["<script", "javascript:", "<foreignobject", " onload", " onclick", " onerror", "<iframe", "href="];
-    (lower.trim_start().starts_with("<svg") && !bad.iter().any(|b| lower.contains(b))).then_some(svg)
+    let bad = [
+        "<script",
+        "javascript:",
+        "<foreignobject",
+        " onload",
+        " onclick",
+        " onerror",
+        "<iframe",
+        "href=",
+    ];
+    (lower.trim_start().starts_with("<svg") && !bad.iter().any(|b| lower.contains(b)))
+        .then_some(svg)
 }

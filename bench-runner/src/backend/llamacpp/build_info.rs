@@ -30,12 +30,24 @@ impl EngineBuild {
             gpu.push("Vulkan");
         }
         EngineBuild {
-            llama_cpp_2: option_env!("EDGEBENCH_LLAMA_CPP_2_VERSION").unwrap_or("unknown").into(),
-            llama_cpp_sys_2: option_env!("EDGEBENCH_LLAMA_CPP_SYS_2_VERSION").unwrap_or("unknown").into(),
+            llama_cpp_2: option_env!("EDGEBENCH_LLAMA_CPP_2_VERSION")
+                .unwrap_or("unknown")
+                .into(),
+            llama_cpp_sys_2: option_env!("EDGEBENCH_LLAMA_CPP_SYS_2_VERSION")
+                .unwrap_or("unknown")
+                .into(),
             ggml_version: c_string(ffi_ggml_version()),
-            backend: if gpu.is_empty() { "CPU".into() } else { gpu.join(",") },
+            backend: if gpu.is_empty() {
+                "CPU".into()
+            } else {
+                gpu.join(",")
+            },
             system_info: c_string(ffi_system_info()).map(|s| s.trim().to_string()),
-            profile: if cfg!(debug_assertions) { "debug".into() } else { "release".into() },
+            profile: if cfg!(debug_assertions) {
+                "debug".into()
+            } else {
+                "release".into()
+            },
         }
     }
 }

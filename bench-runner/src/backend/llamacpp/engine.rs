@@ -13,20 +13,22 @@
 use std::num::NonZeroU32;
 use std::time::Instant;
 
-use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
 use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::{KvCacheType, LlamaContextParams};
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use llama_cpp_2::sampling::LlamaSampler;
-use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::oneshot;
 
 use super::super::config::{FlashAttn, LlamaCppConfig};
-use super::super::{ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, ServerTimings, Usage};
+use super::super::{
+    ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, ServerTimings, Usage,
+};
 
 /// One llama-bench test: `n_prompt` prompt tokens or `n_gen` generated ones, after `n_depth`
 /// tokens already in the KV cache.
@@ -57,10 +59,23 @@ pub struct BenchSample {
 }
 
 pub(super) enum Command {
-    CountPrompt { prompt: Prompt, reply: oneshot::Sender<Result<u32, RequestError>> },
-    CountText { text: String, reply: oneshot::Sender<Option<u32>> },
-    Generate { req: Request, sent_at: Instant, reply: oneshot::Sender<Response> },
-    Bench { test: BenchTest, reply: oneshot::Sender<Result<Vec<BenchSample>, String>> },
+    CountPrompt {
+        prompt: Prompt,
+        reply: oneshot::Sender<Result<u32, RequestError>>,
+    },
+    CountText {
+        text: String,
+        reply: oneshot::Sender<Option<u32>>,
+    },
+    Generate {
+        req: Request,
+        sent_at: Instant,
+        reply: oneshot::Sender<Response>,
+    },
+    Bench {
+        test: BenchTest,
+        reply: oneshot::Sender<Result<Vec<BenchSample>, String>>,
+    },
 }
 
 pub(super) struct Engine<'m> {
@@ -103,7 +118,10 @@ impl<'m> Engine<'m> {
             cfg,
             threads: threads as i32,
             // A GGUF without a template gets llama-server's fallback, so both paths send the same prompt.
-            template: model.chat_template(None).ok().or_else(|| LlamaChatTemplate::new(super::gguf::FALLBACK_TEMPLATE).ok()),
+            template: model
+                .chat_template(None)
+                .ok()
+                .or_else(|| LlamaChatTemplate::new(super::gguf::FALLBACK_TEMPLATE).ok()),
             eog,
             ctx: None,
             depth_state: None,
@@ -118,10 +136,18 @@ impl<'m> Engine<'m> {
                     let _ = reply.send(self.prompt_tokens(&prompt).map(|t| t.len() as u32));
                 }
                 Command::CountText { text, reply } => {
-                    let n = self.model.vocab().tokenize(text.as_bytes(), false, false).len();
+                    let n = self
+                        .model
+                        .vocab()
+                        .tokenize(text.as_bytes(), false, false)
+                        .len();
                     let _ = reply.send(Some(n as u32));
                 }
-                Command::Generate { req, sent_at, reply } => {
+                Command::Generate {
+                    req,
+                    sent_at,
+                    reply,
+                } => {
                     let _ = reply.send(self.generate(&req, sent_at));
                 }
                 Command::Bench { test, reply } => {
@@ -167,16 +193,23 @@ impl<'m> Engine<'m> {
             Prompt::Text(t) => t.clone(),
             Prompt::Chat(messages) => {
                 let Some(tmpl) = &self.template else {
-                    return Err(RequestError::new(ErrorCategory::Prepare, "the GGUF has no chat template; use endpoint completions"));
+                    return Err(RequestError::new(
+                        ErrorCategory::Prepare,
+                        "the GGUF has no chat template; use endpoint completions",
+                    ));
                 };
                 let chat = messages
                     .iter()
                     .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| RequestError::new(ErrorCategory::Prepare, format!("message: {e}")))?;
+                    .map_err(|e| {
+                        RequestError::new(ErrorCategory::Prepare, format!("message: {e}"))
+                    })?;
                 self.model
                     .apply_chat_template(tmpl, &chat, true)
-                    .map_err(|e| RequestError::new(ErrorCategory::Prepare, format!("chat template: {e}")))?
+                    .map_err(|e| {
+                        RequestError::new(ErrorCategory::Prepare, format!("chat template: {e}"))
+                    })?
             }
         };
         Ok(self.model.vocab().tokenize(text.as_bytes(), true, true))
@@ -187,7 +220,11 @@ impl<'m> Engine<'m> {
         if req.ignore_eos && !self.eog.is_empty() {
             // Exact output length: end-of-generation tokens can never be drawn (llama-server's
             // ignore_eos does the same with a logit bias of -inf).
-            let biases: Vec<LlamaLogitBias> = self.eog.iter().map(|t| LlamaLogitBias::new(*t, f32::NEG_INFINITY)).collect();
+            let biases: Vec<LlamaLogitBias> = self
+                .eog
+                .iter()
+                .map(|t| LlamaLogitBias::new(*t, f32::NEG_INFINITY))
+                .collect();
             chain.push(LlamaSampler::logit_bias(self.model.n_vocab(), &biases));
         }
         if req.temperature <= 0.0 {
@@ -207,13 +244,22 @@ impl<'m> Engine<'m> {
         }
     }
 
-    fn generate_inner(&mut self, req: &Request, sent_at: Instant) -> Result<Response, RequestError> {
+    fn generate_inner(
+        &mut self,
+        req: &Request,
+        sent_at: Instant,
+    ) -> Result<Response, RequestError> {
         let tokens = self.prompt_tokens(&req.prompt)?;
         let n_ctx = self.cfg.ctx_size;
         if tokens.len() + req.max_tokens as usize > n_ctx as usize {
-            return Err(RequestError::new(ErrorCategory::Prepare, format!(
-                "prompt ({} tokens) + max_tokens ({}) exceed ctx_size {n_ctx}", tokens.len(), req.max_tokens
-            )));
+            return Err(RequestError::new(
+                ErrorCategory::Prepare,
+                format!(
+                    "prompt ({} tokens) + max_tokens ({}) exceed ctx_size {n_ctx}",
+                    tokens.len(),
+                    req.max_tokens
+                ),
+            ));
         }
         if self.ctx.is_none() {
             self.ctx = Some(self.new_ctx(n_ctx).map_err(engine_error)?);
@@ -221,7 +267,9 @@ impl<'m> Engine<'m> {
         let mut sampler = self.sampler(req);
         let vocab = self.model.vocab();
         let n_batch = self.cfg.batch_size as usize;
-        let Some(ctx) = self.ctx.as_mut() else { return Err(engine_error("no context")) };
+        let Some(ctx) = self.ctx.as_mut() else {
+            return Err(engine_error("no context"));
+        };
         // No prefix is ever reused: every request starts from an empty cache.
         ctx.clear_kv_cache();
         ctx.reset_timings();
@@ -232,13 +280,17 @@ impl<'m> Engine<'m> {
             batch.clear();
             for (i, t) in chunk.iter().enumerate() {
                 let last = pos as usize + i + 1 == tokens.len();
-                batch.add(*t, pos + i as i32, &[0], last).map_err(engine_error)?;
+                batch
+                    .add(*t, pos + i as i32, &[0], last)
+                    .map_err(engine_error)?;
             }
-            ctx.decode(&mut batch).map_err(|e| engine_error(format!("prompt decode: {e}")))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| engine_error(format!("prompt decode: {e}")))?;
             pos += chunk.len() as i32;
         }
 
-        let mut out = Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
+        let mut out =
+            Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
         out.error = None;
         let mut bytes: Vec<u8> = Vec::new();
         let mut piece = Vec::new();
@@ -255,7 +307,11 @@ impl<'m> Engine<'m> {
             piece.clear();
             vocab.token_to_piece_into(token, &mut piece, false, None);
             bytes.extend_from_slice(&piece);
-            out.content.push(ContentChunk { at, tokens: Some(1), text_bytes: piece.len() });
+            out.content.push(ContentChunk {
+                at,
+                tokens: Some(1),
+                text_bytes: piece.len(),
+            });
             n_out += 1;
             if n_out == req.max_tokens {
                 break;
@@ -263,7 +319,8 @@ impl<'m> Engine<'m> {
             batch.clear();
             batch.add(token, pos, &[0], true).map_err(engine_error)?;
             pos += 1;
-            ctx.decode(&mut batch).map_err(|e| engine_error(format!("decode at position {pos}: {e}")))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| engine_error(format!("decode at position {pos}: {e}")))?;
             idx = 0;
         }
         // The perf counters include the last decode only after a synchronize.
@@ -271,7 +328,11 @@ impl<'m> Engine<'m> {
         let t = ctx.timings();
         out.text = String::from_utf8_lossy(&bytes).into_owned();
         out.finish_reason = Some(finish.into());
-        out.usage = Some(Usage { prompt_tokens: Some(tokens.len() as u64), completion_tokens: Some(n_out as u64), cached_tokens: Some(0) });
+        out.usage = Some(Usage {
+            prompt_tokens: Some(tokens.len() as u64),
+            completion_tokens: Some(n_out as u64),
+            cached_tokens: Some(0),
+        });
         let mut perf = perf_of(&t);
         if n_out <= 1 {
             // llama.cpp reports at least one of each; no token was decoded singly here.
@@ -279,7 +340,10 @@ impl<'m> Engine<'m> {
         }
         out.timings = Some(timings(&perf));
         if out.content.is_empty() {
-            out.error = Some(RequestError::new(ErrorCategory::EmptyResponse, "the model ended before the first token"));
+            out.error = Some(RequestError::new(
+                ErrorCategory::EmptyResponse,
+                "the model ended before the first token",
+            ));
         }
         Ok(out)
     }
@@ -313,7 +377,9 @@ impl<'m> Engine<'m> {
                 if !restored {
                     ctx.clear_kv_cache();
                     self.test_prompt(&mut ctx, &mut rng, t.n_depth, n_batch)?;
-                    let state = ctx.state_seq_get(0, LlamaStateSeqFlags::empty()).map_err(|e| format!("saving the depth state: {e}"))?;
+                    let state = ctx
+                        .state_seq_get(0, LlamaStateSeqFlags::empty())
+                        .map_err(|e| format!("saving the depth state: {e}"))?;
                     self.depth_state = Some((t.n_depth, state));
                 }
             }
@@ -327,14 +393,23 @@ impl<'m> Engine<'m> {
             }
             let ns = start.elapsed().as_nanos() as u64;
             ctx.synchronize();
-            samples.push(BenchSample { ns, perf: perf_of(&ctx.timings()) });
+            samples.push(BenchSample {
+                ns,
+                perf: perf_of(&ctx.timings()),
+            });
         }
         Ok(samples)
     }
 
     /// llama-bench's `test_prompt`: `n` tokens in batches of `n_batch`, appended after what the
     /// cache holds, synchronized at the end.
-    fn test_prompt(&self, ctx: &mut LlamaContext<'m>, rng: &mut ChaCha8Rng, n: u32, n_batch: u32) -> Result<(), String> {
+    fn test_prompt(
+        &self,
+        ctx: &mut LlamaContext<'m>,
+        rng: &mut ChaCha8Rng,
+        n: u32,
+        n_batch: u32,
+    ) -> Result<(), String> {
         let vocab = self.model.vocab();
         let n_vocab = self.model.n_vocab().max(1);
         let mut pos = ctx.kv_cache_seq_pos_max(0) + 1;
@@ -349,10 +424,13 @@ impl<'m> Engine<'m> {
                 } else {
                     LlamaToken::new(rng.random_range(0..n_vocab))
                 };
-                batch.add(tok, pos, &[0], i + 1 == k).map_err(|e| e.to_string())?;
+                batch
+                    .add(tok, pos, &[0], i + 1 == k)
+                    .map_err(|e| e.to_string())?;
                 pos += 1;
             }
-            ctx.decode(&mut batch).map_err(|e| format!("prompt batch: {e}"))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| format!("prompt batch: {e}"))?;
             done += k;
         }
         ctx.synchronize();
@@ -360,17 +438,29 @@ impl<'m> Engine<'m> {
     }
 
     /// llama-bench's `test_gen`: `n` single-token decodes, each synchronized.
-    fn test_gen(&self, ctx: &mut LlamaContext<'m>, rng: &mut ChaCha8Rng, n: u32) -> Result<(), String> {
+    fn test_gen(
+        &self,
+        ctx: &mut LlamaContext<'m>,
+        rng: &mut ChaCha8Rng,
+        n: u32,
+    ) -> Result<(), String> {
         let vocab = self.model.vocab();
         let n_vocab = self.model.n_vocab().max(1);
-        let mut token = if vocab.should_add_bos() { vocab.bos() } else { LlamaToken::new(rng.random_range(0..n_vocab)) };
+        let mut token = if vocab.should_add_bos() {
+            vocab.bos()
+        } else {
+            LlamaToken::new(rng.random_range(0..n_vocab))
+        };
         let mut pos = ctx.kv_cache_seq_pos_max(0) + 1;
         let mut batch = LlamaBatch::new(1, 1);
         for _ in 0..n {
             batch.clear();
-            batch.add(token, pos, &[0], true).map_err(|e| e.to_string())?;
+            batch
+                .add(token, pos, &[0], true)
+                .map_err(|e| e.to_string())?;
             pos += 1;
-            ctx.decode(&mut batch).map_err(|e| format!("generation decode: {e}"))?;
+            ctx.decode(&mut batch)
+                .map_err(|e| format!("generation decode: {e}"))?;
             ctx.synchronize();
             token = LlamaToken::new(rng.random_range(0..n_vocab));
         }
@@ -379,7 +469,12 @@ impl<'m> Engine<'m> {
 }
 
 fn perf_of(t: &llama_cpp_2::timing::LlamaTimings) -> Perf {
-    Perf { prompt_n: t.n_p_eval().max(0) as u64, prompt_ms: t.t_p_eval_ms(), eval_n: t.n_eval().max(0) as u64, eval_ms: t.t_eval_ms() }
+    Perf {
+        prompt_n: t.n_p_eval().max(0) as u64,
+        prompt_ms: t.t_p_eval_ms(),
+        eval_n: t.n_eval().max(0) as u64,
+        eval_ms: t.t_eval_ms(),
+    }
 }
 
 /// llama.cpp's counters in the shape llama-server reports them, so client ÷ server ratios work.

@@ -122,7 +122,9 @@ pub fn read(model: &LlamaModel, file: &Path) -> std::io::Result<GgufFacts> {
         n_layer: model.n_layer(),
         file_bytes,
         file_sha256,
-        chat_template_fallback: chat_template_sha256.is_none().then(|| FALLBACK_TEMPLATE.to_string()),
+        chat_template_fallback: chat_template_sha256
+            .is_none()
+            .then(|| FALLBACK_TEMPLATE.to_string()),
         chat_template_sha256,
     })
 }

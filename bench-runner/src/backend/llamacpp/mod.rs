@@ -14,13 +14,13 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
-use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
 pub use build_info::EngineBuild;
-pub use engine::{timings, BenchSample, BenchTest, Perf};
+pub use engine::{BenchSample, BenchTest, Perf, timings};
 use engine::{Command, Engine};
 
 use super::config::{BackendConfig, BackendKind, Endpoint, LlamaCppConfig};
@@ -35,7 +35,9 @@ pub(crate) fn llama_backend() -> std::result::Result<&'static LlamaBackend, Stri
         .get_or_init(|| {
             // llama.cpp logs every tensor to stderr; route its log to `tracing`, which nobody
             // subscribes to, so a run's terminal shows our progress only.
-            llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default().with_logs_enabled(false));
+            llama_cpp_2::send_logs_to_tracing(
+                llama_cpp_2::LogOptions::default().with_logs_enabled(false),
+            );
             LlamaBackend::init().map_err(|e| format!("cannot initialise llama.cpp: {e}"))
         })
         .as_ref()
@@ -85,9 +87,13 @@ impl LlamaCppBackend {
             return Err(Error::backend(&bc.name, "not a llamacpp backend"));
         };
         if !cfg.model.is_file() {
-            return Err(Error::backend(&bc.name, format!(
-                "model file {} does not exist (run scripts/setup)", cfg.model.display()
-            )));
+            return Err(Error::backend(
+                &bc.name,
+                format!(
+                    "model file {} does not exist (run scripts/setup)",
+                    cfg.model.display()
+                ),
+            ));
         }
         let threads = cfg.threads.unwrap_or_else(default_threads);
         let (tx, rx) = std::sync::mpsc::channel::<Command>();
@@ -98,7 +104,8 @@ impl LlamaCppBackend {
             .spawn(move || {
                 let started = Instant::now();
                 let loaded = load(&cfg2).and_then(|model| {
-                    let gguf = gguf::read(&model, &cfg2.model).map_err(|e| format!("{}: {e}", cfg2.model.display()))?;
+                    let gguf = gguf::read(&model, &cfg2.model)
+                        .map_err(|e| format!("{}: {e}", cfg2.model.display()))?;
                     Ok((model, gguf))
                 });
                 let (model, gguf) = match loaded {
@@ -125,13 +132,27 @@ impl LlamaCppBackend {
                 let _ = ready_tx.send(Ok(facts));
                 Engine::new(&model, cfg2, threads).serve(rx);
             })
-            .map_err(|e| Error::backend(&bc.name, format!("cannot start the engine thread: {e}")))?;
+            .map_err(|e| {
+                Error::backend(&bc.name, format!("cannot start the engine thread: {e}"))
+            })?;
         let facts = match ready_rx.await {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => return Err(Error::backend(&bc.name, e)),
-            Err(_) => return Err(Error::backend(&bc.name, "the engine thread died while loading the model")),
+            Err(_) => {
+                return Err(Error::backend(
+                    &bc.name,
+                    "the engine thread died while loading the model",
+                ));
+            }
         };
-        Ok(LlamaCppBackend { name: bc.name.clone(), device: bc.device.clone(), cfg: cfg.clone(), tx, facts, thread: Some(thread) })
+        Ok(LlamaCppBackend {
+            name: bc.name.clone(),
+            device: bc.device.clone(),
+            cfg: cfg.clone(),
+            tx,
+            facts,
+            thread: Some(thread),
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -149,14 +170,21 @@ impl LlamaCppBackend {
 
     pub async fn probe(&mut self) -> Result<BackendFacts> {
         let f = &self.facts;
-        let file = self.cfg.model.file_name().map(|n| n.to_string_lossy().into_owned());
+        let file = self
+            .cfg
+            .model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
         Ok(BackendFacts {
             name: self.name.clone(),
             kind: "llamacpp".into(),
             model: file,
             endpoint: Some(Endpoint::Chat),
             server: Some("llama.cpp (in process)".into()),
-            server_version: Some(format!("llama-cpp-2 {} / llama-cpp-sys-2 {}", f.build.llama_cpp_2, f.build.llama_cpp_sys_2)),
+            server_version: Some(format!(
+                "llama-cpp-2 {} / llama-cpp-sys-2 {}",
+                f.build.llama_cpp_2, f.build.llama_cpp_sys_2
+            )),
             slots: Some(1),
             n_ctx: Some(f.ctx_size as u64),
             model_path: Some(self.cfg.model.to_string_lossy().into_owned()),
@@ -175,9 +203,15 @@ impl LlamaCppBackend {
         rx.await.ok()
     }
 
-    pub async fn count_prompt_tokens(&self, prompt: &Prompt) -> std::result::Result<Option<u32>, RequestError> {
+    pub async fn count_prompt_tokens(
+        &self,
+        prompt: &Prompt,
+    ) -> std::result::Result<Option<u32>, RequestError> {
         let prompt = prompt.clone();
-        match self.ask(|reply| Command::CountPrompt { prompt, reply }).await {
+        match self
+            .ask(|reply| Command::CountPrompt { prompt, reply })
+            .await
+        {
             Some(r) => r.map(Some),
             None => Err(dead()),
         }
@@ -185,20 +219,32 @@ impl LlamaCppBackend {
 
     pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
         let text = text.to_string();
-        self.ask(|reply| Command::CountText { text, reply }).await.flatten()
+        self.ask(|reply| Command::CountText { text, reply })
+            .await
+            .flatten()
     }
 
     pub async fn generate(&self, req: &Request) -> Response {
         let sent_at = Instant::now();
         let req = req.clone();
-        match self.ask(|reply| Command::Generate { req, sent_at, reply }).await {
+        match self
+            .ask(|reply| Command::Generate {
+                req,
+                sent_at,
+                reply,
+            })
+            .await
+        {
             Some(r) => r,
             None => Response::failed(sent_at, dead()),
         }
     }
 
     /// Runs one llama-bench test in the engine (see [`BenchTest`]).
-    pub async fn bench(&self, test: BenchTest) -> std::result::Result<Vec<BenchSample>, RequestError> {
+    pub async fn bench(
+        &self,
+        test: BenchTest,
+    ) -> std::result::Result<Vec<BenchSample>, RequestError> {
         match self.ask(|reply| Command::Bench { test, reply }).await {
             Some(r) => r.map_err(|e| RequestError::new(ErrorCategory::Engine, e)),
             None => Err(dead()),
@@ -227,6 +273,10 @@ fn load(cfg: &LlamaCppConfig) -> std::result::Result<LlamaModel, String> {
     if let Some(n) = cfg.n_gpu_layers {
         params = params.with_n_gpu_layers(n);
     }
-    LlamaModel::load_from_file(backend, &cfg.model, &params)
-        .map_err(|e| format!("cannot load {} as a GGUF model: {e}", Path::new(&cfg.model).display()))
+    LlamaModel::load_from_file(backend, &cfg.model, &params).map_err(|e| {
+        format!(
+            "cannot load {} as a GGUF model: {e}",
+            Path::new(&cfg.model).display()
+        )
+    })
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::style::{self, err, FONT};
+use super::style::{self, FONT, err};
 use super::{Chart, Figure};
 use crate::measure::ratio::median_ci;
 use crate::report::load::{Cell, Dataset};
@@ -24,8 +24,14 @@ fn length(c: &Cell) -> u32 {
 /// Context cells by (series, scenario), sorted by length.
 fn context_cells(ds: &Dataset) -> BTreeMap<(usize, String), Vec<&Cell>> {
     let mut g: BTreeMap<(usize, String), Vec<&Cell>> = BTreeMap::new();
-    for c in ds.cells.iter().filter(|c| c.shape.kind == "context" && !c.requests.is_empty()) {
-        g.entry((c.series, c.case.scenario.clone())).or_default().push(c);
+    for c in ds
+        .cells
+        .iter()
+        .filter(|c| c.shape.kind == "context" && !c.requests.is_empty())
+    {
+        g.entry((c.series, c.case.scenario.clone()))
+            .or_default()
+            .push(c);
     }
     for v in g.values_mut() {
         v.sort_by_key(|c| length(c));
@@ -69,7 +75,10 @@ impl Chart for TtftVsLength {
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(64)
-                .build_cartesian_2d(style::padded(0.0, xmax, true), style::padded(0.0, ymax * 1.1, true))
+                .build_cartesian_2d(
+                    style::padded(0.0, xmax, true),
+                    style::padded(0.0, ymax * 1.1, true),
+                )
                 .map_err(err)?;
             chart
                 .configure_mesh()
@@ -83,13 +92,25 @@ impl Chart for TtftVsLength {
             for (label, si, pts) in &lines {
                 let c = style::color(*si);
                 chart
-                    .draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2)))
+                    .draw_series(LineSeries::new(
+                        pts.iter().map(|p| (p.0, p.1)),
+                        c.stroke_width(2),
+                    ))
                     .map_err(err)?
                     .label(label.clone())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
-                chart.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled()))).map_err(err)?;
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
+                    });
+                chart
+                    .draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled())))
+                    .map_err(err)?;
                 for p in pts {
-                    chart.draw_series(std::iter::once(PathElement::new(vec![(p.0, p.2), (p.0, p.3)], c.stroke_width(1)))).map_err(err)?;
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(p.0, p.2), (p.0, p.3)],
+                            c.stroke_width(1),
+                        )))
+                        .map_err(err)?;
                 }
             }
             chart
@@ -112,14 +133,23 @@ impl Chart for TtftVsLength {
             style::on_what(ds, &series),
             style::n_phrase(&ns, "requests")
         );
-        vec![Figure { id: "ttft-vs-context-length".into(), title: "TTFT vs context length".into(), caption, svg }]
+        vec![Figure {
+            id: "ttft-vs-context-length".into(),
+            title: "TTFT vs context length".into(),
+            caption,
+            svg,
+        }]
     }
 }
 
 /// Red (0) → amber (0.5) → green (1).
 fn recall_color(r: f64) -> RGBColor {
     let r = r.clamp(0.0, 1.0);
-    let (a, b, t) = if r < 0.5 { ((215.0, 48.0, 39.0), (254.0, 224.0, 139.0), r * 2.0) } else { ((254.0, 224.0, 139.0), (26.0, 152.0, 80.0), (r - 0.5) * 2.0) };
+    let (a, b, t) = if r < 0.5 {
+        ((215.0, 48.0, 39.0), (254.0, 224.0, 139.0), r * 2.0)
+    } else {
+        ((254.0, 224.0, 139.0), (26.0, 152.0, 80.0), (r - 0.5) * 2.0)
+    };
     let mix = |x: f64, y: f64| (x + (y - x) * t).round() as u8;
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
@@ -159,7 +189,10 @@ impl Chart for RecallHeatmap {
             let mut depths: Vec<u32> = grid.keys().map(|k| k.0).collect();
             depths.sort_unstable();
             depths.dedup();
-            let means: Vec<(u32, f64)> = per_length.iter().map(|(l, (s, n))| (*l, s / *n as f64)).collect();
+            let means: Vec<(u32, f64)> = per_length
+                .iter()
+                .map(|(l, (s, n))| (*l, s / *n as f64))
+                .collect();
             // The run's own threshold where it recorded one, else RULER's 0.85.
             let threshold = ds
                 .cells
@@ -167,14 +200,21 @@ impl Chart for RecallHeatmap {
                 .filter(|c| c.series == si && c.case.scenario == scen)
                 .flat_map(|c| c.summary.iter())
                 .find(|r| r.metric == "effective_context_length")
-                .and_then(|r| r.flags.strip_prefix("threshold=").and_then(|t| t.parse().ok()))
+                .and_then(|r| {
+                    r.flags
+                        .strip_prefix("threshold=")
+                        .and_then(|t| t.parse().ok())
+                })
                 .unwrap_or(0.85);
             let eff = effective_length(&means, threshold);
             let n: usize = grid.values().map(|v| v.1).sum();
             let (nx, ny) = (lengths.len(), depths.len());
             let svg = style::svg(|root| {
                 let mut chart = ChartBuilder::on(root)
-                    .caption(format!("Needle recall: {}", ds.series[si].label), (FONT, style::TITLE))
+                    .caption(
+                        format!("Needle recall: {}", ds.series[si].label),
+                        (FONT, style::TITLE),
+                    )
                     .margin(12)
                     .x_label_area_size(40)
                     .y_label_area_size(56)
@@ -183,7 +223,11 @@ impl Chart for RecallHeatmap {
                 // Labels only at cell centres (integers); plotters may ask for others.
                 let at = |v: f64, names: &dyn Fn(usize) -> String| {
                     let i = v.round();
-                    if (v - i).abs() < 1e-6 && i >= 0.0 { names(i as usize) } else { String::new() }
+                    if (v - i).abs() < 1e-6 && i >= 0.0 {
+                        names(i as usize)
+                    } else {
+                        String::new()
+                    }
                 };
                 chart
                     .configure_mesh()
@@ -192,33 +236,61 @@ impl Chart for RecallHeatmap {
                     .y_desc("needle depth %")
                     .x_labels(lengths.len() + 1)
                     .y_labels(depths.len() + 1)
-                    .x_label_formatter(&|v| at(*v, &|i| lengths.get(i).map_or(String::new(), |l| style::num(*l as f64))))
-                    .y_label_formatter(&|v| at(*v, &|i| depths.get(i).map_or(String::new(), |d| d.to_string())))
+                    .x_label_formatter(&|v| {
+                        at(*v, &|i| {
+                            lengths
+                                .get(i)
+                                .map_or(String::new(), |l| style::num(*l as f64))
+                        })
+                    })
+                    .y_label_formatter(&|v| {
+                        at(*v, &|i| {
+                            depths.get(i).map_or(String::new(), |d| d.to_string())
+                        })
+                    })
                     .label_style((FONT, style::LABEL))
                     .draw()
                     .map_err(err)?;
                 for (yi, d) in depths.iter().enumerate() {
                     for (xi, l) in lengths.iter().enumerate() {
-                        let Some((s, k)) = grid.get(&(*d, *l)) else { continue };
+                        let Some((s, k)) = grid.get(&(*d, *l)) else {
+                            continue;
+                        };
                         let v = s / *k as f64;
                         let (x, y) = (xi as f64, yi as f64);
                         chart
-                            .draw_series(std::iter::once(Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], recall_color(v).filled())))
+                            .draw_series(std::iter::once(Rectangle::new(
+                                [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+                                recall_color(v).filled(),
+                            )))
                             .map_err(err)?;
                         chart
-                            .draw_series(std::iter::once(Rectangle::new([(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)], WHITE.stroke_width(2))))
+                            .draw_series(std::iter::once(Rectangle::new(
+                                [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
+                                WHITE.stroke_width(2),
+                            )))
                             .map_err(err)?;
-                        let style = TextStyle::from((FONT, style::LABEL).into_font()).pos(plotters::style::text_anchor::Pos::new(
-                            plotters::style::text_anchor::HPos::Center,
-                            plotters::style::text_anchor::VPos::Center,
-                        ));
-                        chart.draw_series(std::iter::once(Text::new(format!("{v:.2}"), (x, y), style))).map_err(err)?;
+                        let style = TextStyle::from((FONT, style::LABEL).into_font()).pos(
+                            plotters::style::text_anchor::Pos::new(
+                                plotters::style::text_anchor::HPos::Center,
+                                plotters::style::text_anchor::VPos::Center,
+                            ),
+                        );
+                        chart
+                            .draw_series(std::iter::once(Text::new(
+                                format!("{v:.2}"),
+                                (x, y),
+                                style,
+                            )))
+                            .map_err(err)?;
                     }
                 }
                 Ok(())
             });
             let eff_text = match eff {
-                Some(l) => format!("Effective context length (longest length with mean recall ≥ {threshold}): {l} tokens"),
+                Some(l) => format!(
+                    "Effective context length (longest length with mean recall ≥ {threshold}): {l} tokens"
+                ),
                 None => format!("No tested length reached a mean recall of {threshold}"),
             };
             let caption = format!(
@@ -226,7 +298,10 @@ impl Chart for RecallHeatmap {
                 style::on_what(ds, &[si])
             );
             out.push(Figure {
-                id: format!("recall-heatmap-{si}-{}", scen.replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
+                id: format!(
+                    "recall-heatmap-{si}-{}",
+                    scen.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+                ),
                 title: format!("Needle recall, {}", ds.series[si].label),
                 caption,
                 svg,

@@ -8,7 +8,7 @@
 
 use plotters::prelude::*;
 
-use super::style::{self, color, err, FONT};
+use super::style::{self, FONT, color, err};
 use super::{Chart, Figure};
 use crate::measure::stats::percentile_sorted;
 use crate::report::load::Dataset;
@@ -37,7 +37,16 @@ impl Spread {
         }
         v.sort_by(f64::total_cmp);
         let p = |q| percentile_sorted(&v, q);
-        Some(Spread { label, series, n: v.len(), min: v[0], p50: p(50.0), p90: p(90.0), p99: p(99.0), max: v[v.len() - 1] })
+        Some(Spread {
+            label,
+            series,
+            n: v.len(),
+            min: v[0],
+            p50: p(50.0),
+            p90: p(90.0),
+            p99: p(99.0),
+            max: v[v.len() - 1],
+        })
     }
 }
 
@@ -51,12 +60,24 @@ impl Chart for TtftDistribution {
         let mut rows = Vec::new();
         for case in ds.cases() {
             for si in 0..ds.series.len() {
-                if let Some(s) = ds.cell(si, &case).and_then(|c| Spread::of(case.case_id.clone(), si, &c.values(slot))) {
+                if let Some(s) = ds
+                    .cell(si, &case)
+                    .and_then(|c| Spread::of(case.case_id.clone(), si, &c.values(slot)))
+                {
                     rows.push(s);
                 }
             }
         }
-        figure(ds, rows, "ttft-distribution", "TTFT distribution", "time to first token (request sent → first generated content)", "requests").into_iter().collect()
+        figure(
+            ds,
+            rows,
+            "ttft-distribution",
+            "TTFT distribution",
+            "time to first token (request sent → first generated content)",
+            "requests",
+        )
+        .into_iter()
+        .collect()
     }
 }
 
@@ -70,25 +91,55 @@ impl Chart for ItlDistribution {
         let mut pooled = true;
         for case in ds.cases() {
             for si in 0..ds.series.len() {
-                let Some(cell) = ds.cell(si, &case) else { continue };
+                let Some(cell) = ds.cell(si, &case) else {
+                    continue;
+                };
                 if let Some(r) = cell.summary_row("itl_ms") {
-                    rows.push(Spread { label: case.case_id.clone(), series: si, n: r.n, min: r.min, p50: r.p50, p90: r.p90, p99: r.p99, max: r.max });
-                } else if let Some(s) = Spread::of(case.case_id.clone(), si, &cell.values(get("itl_p50_ms").slot)) {
+                    rows.push(Spread {
+                        label: case.case_id.clone(),
+                        series: si,
+                        n: r.n,
+                        min: r.min,
+                        p50: r.p50,
+                        p90: r.p90,
+                        p99: r.p99,
+                        max: r.max,
+                    });
+                } else if let Some(s) = Spread::of(
+                    case.case_id.clone(),
+                    si,
+                    &cell.values(get("itl_p50_ms").slot),
+                ) {
                     pooled = false;
                     rows.push(s);
                 }
             }
         }
         let (what, unit) = if pooled {
-            ("inter-token latency: every gap between generated tokens of every request, pooled per case", "gaps")
+            (
+                "inter-token latency: every gap between generated tokens of every request, pooled per case",
+                "gaps",
+            )
         } else {
-            ("inter-token latency (per-request median ITL where summary.csv is missing)", "values")
+            (
+                "inter-token latency (per-request median ITL where summary.csv is missing)",
+                "values",
+            )
         };
-        figure(ds, rows, "itl-distribution", "ITL distribution", what, unit).into_iter().collect()
+        figure(ds, rows, "itl-distribution", "ITL distribution", what, unit)
+            .into_iter()
+            .collect()
     }
 }
 
-fn figure(ds: &Dataset, rows: Vec<Spread>, id: &str, title: &str, what: &str, unit: &str) -> Option<Figure> {
+fn figure(
+    ds: &Dataset,
+    rows: Vec<Spread>,
+    id: &str,
+    title: &str,
+    what: &str,
+    unit: &str,
+) -> Option<Figure> {
     if rows.is_empty() {
         return None;
     }
@@ -106,7 +157,11 @@ fn figure(ds: &Dataset, rows: Vec<Spread>, id: &str, title: &str, what: &str, un
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(110)
-            .build_cartesian_2d(x_range.clone(), (-600..1000 * n as i32 - 400).with_key_points((0..n as i32).map(|i| 1000 * i).collect()))
+            .build_cartesian_2d(
+                x_range.clone(),
+                (-600..1000 * n as i32 - 400)
+                    .with_key_points((0..n as i32).map(|i| 1000 * i).collect()),
+            )
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -115,7 +170,11 @@ fn figure(ds: &Dataset, rows: Vec<Spread>, id: &str, title: &str, what: &str, un
             .x_label_formatter(&|x| style::num(*x))
             .y_label_formatter(&|y| {
                 let i = n as i64 - 1 - (*y as i64) / 1000;
-                usize::try_from(i).ok().and_then(|i| rows.get(i)).map(|r| r.label.clone()).unwrap_or_default()
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| rows.get(i))
+                    .map(|r| r.label.clone())
+                    .unwrap_or_default()
             })
             .label_style((FONT, style::LABEL))
             .draw()
@@ -123,10 +182,27 @@ fn figure(ds: &Dataset, rows: Vec<Spread>, id: &str, title: &str, what: &str, un
         for (i, r) in rows.iter().enumerate() {
             let y = 1000 * (n - 1 - i) as i32;
             let c = color(r.series);
-            chart.draw_series(std::iter::once(PathElement::new(vec![(r.min, y), (r.p99, y)], c.stroke_width(2)))).map_err(err)?;
-            chart.draw_series(std::iter::once(Rectangle::new([(r.p50, y - 250), (r.p90, y + 250)], c.mix(0.6).filled()))).map_err(err)?;
-            chart.draw_series(std::iter::once(PathElement::new(vec![(r.p50, y - 320), (r.p50, y + 320)], BLACK.stroke_width(3)))).map_err(err)?;
-            chart.draw_series(std::iter::once(Circle::new((r.max, y), 3, c.filled()))).map_err(err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(r.min, y), (r.p99, y)],
+                    c.stroke_width(2),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [(r.p50, y - 250), (r.p90, y + 250)],
+                    c.mix(0.6).filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(r.p50, y - 320), (r.p50, y + 320)],
+                    BLACK.stroke_width(3),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Circle::new((r.max, y), 3, c.filled())))
+                .map_err(err)?;
         }
         for &si in &series {
             let c = color(si);
@@ -152,5 +228,10 @@ fn figure(ds: &Dataset, rows: Vec<Spread>, id: &str, title: &str, what: &str, un
         style::on_what(ds, &series),
         style::n_phrase(&ns, unit).replace("per point", "per row")
     );
-    Some(Figure { id: id.into(), title: title.into(), caption, svg })
+    Some(Figure {
+        id: id.into(),
+        title: title.into(),
+        caption,
+        svg,
+    })
 }

@@ -39,8 +39,12 @@ pub trait Chart {
 pub fn registry() -> Vec<Box<dyn Chart>> {
     use super::metric::get;
     vec![
-        Box::new(bars::MedianBars { metric: get("decode_tok_s") }),
-        Box::new(bars::MedianBars { metric: get("prefill_tok_s") }),
+        Box::new(bars::MedianBars {
+            metric: get("decode_tok_s"),
+        }),
+        Box::new(bars::MedianBars {
+            metric: get("prefill_tok_s"),
+        }),
         Box::new(distribution::TtftDistribution),
         Box::new(distribution::ItlDistribution),
         Box::new(scaling::VsPromptLength),

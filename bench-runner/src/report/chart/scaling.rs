@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::style::{self, color, err, FONT};
+use super::style::{self, FONT, color, err};
 use super::{Chart, Figure};
 use crate::measure::ratio::median_ci;
 use crate::report::load::{Cell, Dataset};
@@ -36,10 +36,16 @@ type GroupKey = (usize, String, (u32, u32));
 
 /// Cells grouped by series and every shape field but the varied one, keeping groups where
 /// the varied field takes two values or more.
-fn groups(ds: &Dataset, vary: fn(&Cell) -> u32, rest: fn(&Cell) -> (u32, u32)) -> Vec<(GroupKey, Vec<&Cell>)> {
+fn groups(
+    ds: &Dataset,
+    vary: fn(&Cell) -> u32,
+    rest: fn(&Cell) -> (u32, u32),
+) -> Vec<(GroupKey, Vec<&Cell>)> {
     let mut g: BTreeMap<GroupKey, Vec<&Cell>> = BTreeMap::new();
     for c in &ds.cells {
-        g.entry((c.series, c.case.scenario.clone(), rest(c))).or_default().push(c);
+        g.entry((c.series, c.case.scenario.clone(), rest(c)))
+            .or_default()
+            .push(c);
     }
     g.into_iter()
         .filter_map(|(k, mut cells)| {
@@ -57,7 +63,11 @@ impl Chart for VsPromptLength {
     }
 
     fn figures(&self, ds: &Dataset) -> Vec<Figure> {
-        let gs = groups(ds, |c| c.shape.prompt_tokens, |c| (c.shape.max_tokens, c.shape.concurrency));
+        let gs = groups(
+            ds,
+            |c| c.shape.prompt_tokens,
+            |c| (c.shape.max_tokens, c.shape.concurrency),
+        );
         let mut out = Vec::new();
         for name in ["decode_tok_s", "prefill_tok_s"] {
             let m = get(name);
@@ -68,14 +78,33 @@ impl Chart for VsPromptLength {
                     series: *si,
                     pts: cells
                         .iter()
-                        .filter_map(|c| median_ci(&c.values(m.slot)).map(|v| Pt { x: c.shape.prompt_tokens as f64, y: v.median, ci: Some((v.low, v.high)), tag: None, n: v.n }))
+                        .filter_map(|c| {
+                            median_ci(&c.values(m.slot)).map(|v| Pt {
+                                x: c.shape.prompt_tokens as f64,
+                                y: v.median,
+                                ci: Some((v.low, v.high)),
+                                tag: None,
+                                n: v.n,
+                            })
+                        })
                         .collect(),
                 })
                 .filter(|l| l.pts.len() >= 2)
                 .collect();
             let title = format!("{} vs prompt length", m.title);
-            let what = format!("median {} (whiskers: 95% CI of the median) against the prompt length in tokens", m.title);
-            out.extend(draw(ds, lines, &format!("{}-vs-prompt", m.name.replace('_', "-")), &title, "prompt tokens", m.unit, &what));
+            let what = format!(
+                "median {} (whiskers: 95% CI of the median) against the prompt length in tokens",
+                m.title
+            );
+            out.extend(draw(
+                ds,
+                lines,
+                &format!("{}-vs-prompt", m.name.replace('_', "-")),
+                &title,
+                "prompt tokens",
+                m.unit,
+                &what,
+            ));
         }
         out
     }
@@ -87,20 +116,42 @@ impl Chart for VsConcurrency {
     }
 
     fn figures(&self, ds: &Dataset) -> Vec<Figure> {
-        let lines: Vec<Line> = groups(ds, |c| c.shape.concurrency, |c| (c.shape.prompt_tokens, c.shape.max_tokens))
-            .into_iter()
-            .map(|((si, _, (pp, tg)), cells)| Line {
-                label: format!("{} pp{pp} tg{tg}", ds.series[si].label),
-                series: si,
-                pts: cells
-                    .iter()
-                    .filter_map(|c| c.summary_row("output_tok_s").map(|r| Pt { x: c.shape.concurrency as f64, y: r.p50, ci: None, tag: None, n: c.requests.iter().filter(|r| r.ok).count() }))
-                    .collect(),
-            })
-            .filter(|l| l.pts.len() >= 2)
-            .collect();
+        let lines: Vec<Line> = groups(
+            ds,
+            |c| c.shape.concurrency,
+            |c| (c.shape.prompt_tokens, c.shape.max_tokens),
+        )
+        .into_iter()
+        .map(|((si, _, (pp, tg)), cells)| Line {
+            label: format!("{} pp{pp} tg{tg}", ds.series[si].label),
+            series: si,
+            pts: cells
+                .iter()
+                .filter_map(|c| {
+                    c.summary_row("output_tok_s").map(|r| Pt {
+                        x: c.shape.concurrency as f64,
+                        y: r.p50,
+                        ci: None,
+                        tag: None,
+                        n: c.requests.iter().filter(|r| r.ok).count(),
+                    })
+                })
+                .collect(),
+        })
+        .filter(|l| l.pts.len() >= 2)
+        .collect();
         let what = "aggregate output tok/s (all output tokens of the case ÷ the case's wall time) against the number of requests in flight";
-        draw(ds, lines, "output-tok-s-vs-concurrency", "Aggregate output tok/s vs concurrency", "requests in flight", "tok/s", what).into_iter().collect()
+        draw(
+            ds,
+            lines,
+            "output-tok-s-vs-concurrency",
+            "Aggregate output tok/s vs concurrency",
+            "requests in flight",
+            "tok/s",
+            what,
+        )
+        .into_iter()
+        .collect()
     }
 }
 
@@ -111,34 +162,64 @@ impl Chart for ThroughputLatency {
 
     fn figures(&self, ds: &Dataset) -> Vec<Figure> {
         let tpot = get("tpot_ms").slot;
-        let lines: Vec<Line> = groups(ds, |c| c.shape.concurrency, |c| (c.shape.prompt_tokens, c.shape.max_tokens))
-            .into_iter()
-            .map(|((si, _, (pp, tg)), cells)| Line {
-                label: format!("{} pp{pp} tg{tg}", ds.series[si].label),
-                series: si,
-                pts: cells
-                    .iter()
-                    .filter_map(|c| {
-                        let x = c.summary_row("output_tok_s")?.p50;
-                        let v = median_ci(&c.values(tpot))?;
-                        Some(Pt { x, y: v.median, ci: Some((v.low, v.high)), tag: Some(format!("c{}", c.shape.concurrency)), n: v.n })
+        let lines: Vec<Line> = groups(
+            ds,
+            |c| c.shape.concurrency,
+            |c| (c.shape.prompt_tokens, c.shape.max_tokens),
+        )
+        .into_iter()
+        .map(|((si, _, (pp, tg)), cells)| Line {
+            label: format!("{} pp{pp} tg{tg}", ds.series[si].label),
+            series: si,
+            pts: cells
+                .iter()
+                .filter_map(|c| {
+                    let x = c.summary_row("output_tok_s")?.p50;
+                    let v = median_ci(&c.values(tpot))?;
+                    Some(Pt {
+                        x,
+                        y: v.median,
+                        ci: Some((v.low, v.high)),
+                        tag: Some(format!("c{}", c.shape.concurrency)),
+                        n: v.n,
                     })
-                    .collect(),
-            })
-            .filter(|l| l.pts.len() >= 2)
-            .collect();
+                })
+                .collect(),
+        })
+        .filter(|l| l.pts.len() >= 2)
+        .collect();
         let what = "the throughput–latency curve: aggregate output tok/s (x) against the median time per output token of a request (y, whiskers: 95% CI), one point per concurrency level (cN)";
-        draw(ds, lines, "throughput-latency", "Throughput vs latency", "aggregate output tok/s", "TPOT ms", what).into_iter().collect()
+        draw(
+            ds,
+            lines,
+            "throughput-latency",
+            "Throughput vs latency",
+            "aggregate output tok/s",
+            "TPOT ms",
+            what,
+        )
+        .into_iter()
+        .collect()
     }
 }
 
-fn draw(ds: &Dataset, lines: Vec<Line>, id: &str, title: &str, x_desc: &str, y_desc: &str, what: &str) -> Option<Figure> {
+fn draw(
+    ds: &Dataset,
+    lines: Vec<Line>,
+    id: &str,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    what: &str,
+) -> Option<Figure> {
     if lines.is_empty() {
         return None;
     }
     let all = || lines.iter().flat_map(|l| l.pts.iter());
     let xmax = all().map(|p| p.x).fold(0.0, f64::max);
-    let ymax = all().map(|p| p.ci.map_or(p.y, |c| c.1.max(p.y))).fold(0.0, f64::max);
+    let ymax = all()
+        .map(|p| p.ci.map_or(p.y, |c| c.1.max(p.y)))
+        .fold(0.0, f64::max);
     let x_range = style::padded(0.0, xmax, true);
     let y_range = style::padded(0.0, ymax * (1.0 + 0.08 * lines.len() as f64), true);
     let svg = style::svg(|root| {
@@ -161,19 +242,41 @@ fn draw(ds: &Dataset, lines: Vec<Line>, id: &str, title: &str, x_desc: &str, y_d
         for (k, l) in lines.iter().enumerate() {
             // Several lines of one series (other shapes) get the series colour at other shades.
             let c = color(l.series);
-            let c = if k > 0 && lines[..k].iter().any(|o| o.series == l.series) { RGBColor(c.0 / 2, c.1 / 2, c.2 / 2) } else { c };
+            let c = if k > 0 && lines[..k].iter().any(|o| o.series == l.series) {
+                RGBColor(c.0 / 2, c.1 / 2, c.2 / 2)
+            } else {
+                c
+            };
             chart
-                .draw_series(LineSeries::new(l.pts.iter().map(|p| (p.x, p.y)), c.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    l.pts.iter().map(|p| (p.x, p.y)),
+                    c.stroke_width(2),
+                ))
                 .map_err(err)?
                 .label(l.label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
-            chart.draw_series(l.pts.iter().map(|p| Circle::new((p.x, p.y), 4, c.filled()))).map_err(err)?;
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
+                });
+            chart
+                .draw_series(l.pts.iter().map(|p| Circle::new((p.x, p.y), 4, c.filled())))
+                .map_err(err)?;
             for p in &l.pts {
                 if let Some((lo, hi)) = p.ci {
-                    chart.draw_series(std::iter::once(PathElement::new(vec![(p.x, lo), (p.x, hi)], c.stroke_width(1)))).map_err(err)?;
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(p.x, lo), (p.x, hi)],
+                            c.stroke_width(1),
+                        )))
+                        .map_err(err)?;
                 }
                 if let Some(tag) = &p.tag {
-                    chart.draw_series(std::iter::once(Text::new(tag.clone(), (p.x, p.y), (FONT, style::LABEL).into_font()))).map_err(err)?;
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            tag.clone(),
+                            (p.x, p.y),
+                            (FONT, style::LABEL).into_font(),
+                        )))
+                        .map_err(err)?;
                 }
             }
         }
@@ -190,7 +293,19 @@ fn draw(ds: &Dataset, lines: Vec<Line>, id: &str, title: &str, x_desc: &str, y_d
     let mut series: Vec<usize> = lines.iter().map(|l| l.series).collect();
     series.sort_unstable();
     series.dedup();
-    let ns: Vec<usize> = lines.iter().flat_map(|l| l.pts.iter().map(|p| p.n)).collect();
-    let caption = format!("What: {what}. On: {}. {}.", style::on_what(ds, &series), style::n_phrase(&ns, "requests"));
-    Some(Figure { id: id.into(), title: title.into(), caption, svg })
+    let ns: Vec<usize> = lines
+        .iter()
+        .flat_map(|l| l.pts.iter().map(|p| p.n))
+        .collect();
+    let caption = format!(
+        "What: {what}. On: {}. {}.",
+        style::on_what(ds, &series),
+        style::n_phrase(&ns, "requests")
+    );
+    Some(Figure {
+        id: id.into(),
+        title: title.into(),
+        caption,
+        svg,
+    })
 }

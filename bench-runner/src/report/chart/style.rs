@@ -8,8 +8,16 @@ pub const SIZE: (u32, u32) = (600, 400);
 
 /// Tableau 10: distinguishable, and readable for the common colour-vision deficiencies.
 const PALETTE: [(u8, u8, u8); 10] = [
-    (78, 121, 167), (242, 142, 43), (225, 87, 89), (118, 183, 178), (89, 161, 79),
-    (237, 201, 72), (176, 122, 161), (255, 157, 167), (156, 117, 95), (186, 176, 172),
+    (78, 121, 167),
+    (242, 142, 43),
+    (225, 87, 89),
+    (118, 183, 178),
+    (89, 161, 79),
+    (237, 201, 72),
+    (176, 122, 161),
+    (255, 157, 167),
+    (156, 117, 95),
+    (186, 176, 172),
 ];
 
 pub fn color(i: usize) -> RGBColor {
@@ -23,11 +31,16 @@ pub const LABEL: u32 = 16;
 pub const TITLE: u32 = 20;
 
 /// Draws with `f` into a fresh SVG string. On a drawing error the SVG says so in text.
-pub fn svg(f: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>) -> String {
+pub fn svg(
+    f: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
+) -> String {
     let mut out = String::new();
     let result = {
         let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
-        let r = root.fill(&WHITE).map_err(|e| e.to_string()).and_then(|_| f(&root));
+        let r = root
+            .fill(&WHITE)
+            .map_err(|e| e.to_string())
+            .and_then(|_| f(&root));
         let p = root.present().map_err(|e| e.to_string());
         r.and(p)
     };
@@ -38,7 +51,11 @@ pub fn svg(f: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) 
             {
                 let root = SVGBackend::with_string(&mut out, (SIZE.0, 60)).into_drawing_area();
                 let _ = root.fill(&WHITE);
-                let _ = root.draw(&Text::new(format!("figure could not be drawn: {e}"), (10, 20), (FONT, 16).into_font()));
+                let _ = root.draw(&Text::new(
+                    format!("figure could not be drawn: {e}"),
+                    (10, 20),
+                    (FONT, 16).into_font(),
+                ));
                 let _ = root.present();
             }
             out
@@ -48,10 +65,18 @@ pub fn svg(f: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) 
 
 /// `lo..hi` padded so points do not sit on the frame; a zero-width range is widened.
 pub fn padded(lo: f64, hi: f64, from_zero: bool) -> std::ops::Range<f64> {
-    let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    };
     let lo = if from_zero { lo.min(0.0) } else { lo };
     let span = if hi > lo { hi - lo } else { hi.abs().max(1.0) };
-    let lo2 = if from_zero && lo >= 0.0 { 0.0 } else { lo - span * 0.05 };
+    let lo2 = if from_zero && lo >= 0.0 {
+        0.0
+    } else {
+        lo - span * 0.05
+    };
     lo2..hi + span * 0.08
 }
 
@@ -77,7 +102,11 @@ pub fn err(e: impl std::fmt::Display) -> String {
 
 /// "3 requests" / "3–6 requests per point (27 in all)".
 pub fn n_phrase(ns: &[usize], what: &str) -> String {
-    let (lo, hi, sum) = (ns.iter().min().copied().unwrap_or(0), ns.iter().max().copied().unwrap_or(0), ns.iter().sum::<usize>());
+    let (lo, hi, sum) = (
+        ns.iter().min().copied().unwrap_or(0),
+        ns.iter().max().copied().unwrap_or(0),
+        ns.iter().sum::<usize>(),
+    );
     if lo == hi {
         format!("n = {lo} {what} per point ({sum} in all)")
     } else {
@@ -91,7 +120,11 @@ pub fn on_what(ds: &super::super::load::Dataset, series: &[usize]) -> String {
         .iter()
         .map(|&i| {
             let s = &ds.series[i];
-            if s.id.model.is_empty() { s.label.clone() } else { format!("{} ({})", s.label, s.id.model) }
+            if s.id.model.is_empty() {
+                s.label.clone()
+            } else {
+                format!("{} ({})", s.label, s.id.model)
+            }
         })
         .collect::<Vec<_>>()
         .join("; ")

@@ -5,11 +5,11 @@
 
 use plotters::prelude::*;
 
-use super::style::{self, color, err, FONT};
+use super::style::{self, FONT, color, err};
 use super::{Chart, Figure};
 use crate::report::load::Dataset;
 use crate::report::metric::get;
-use crate::report::sustained::{sustained_timeline, Timeline};
+use crate::report::sustained::{Timeline, sustained_timeline};
 
 pub struct OverTime;
 
@@ -37,15 +37,24 @@ impl Chart for OverTime {
                 continue;
             }
             let xmax = tls.iter().map(|(_, t)| t.span_s).fold(0.0, f64::max);
-            let ymax = tls.iter().flat_map(|(_, t)| t.points.iter().map(|p| p.1)).fold(0.0, f64::max);
-            let title = format!("Decode tok/s over time: {} / {}", case.scenario, case.case_id);
+            let ymax = tls
+                .iter()
+                .flat_map(|(_, t)| t.points.iter().map(|p| p.1))
+                .fold(0.0, f64::max);
+            let title = format!(
+                "Decode tok/s over time: {} / {}",
+                case.scenario, case.case_id
+            );
             let svg = style::svg(|root| {
                 let mut chart = ChartBuilder::on(root)
                     .caption(&title, (FONT, style::TITLE))
                     .margin(12)
                     .x_label_area_size(40)
                     .y_label_area_size(64)
-                    .build_cartesian_2d(style::padded(0.0, xmax, true), style::padded(0.0, ymax * (1.0 + 0.1 * tls.len() as f64), true))
+                    .build_cartesian_2d(
+                        style::padded(0.0, xmax, true),
+                        style::padded(0.0, ymax * (1.0 + 0.1 * tls.len() as f64), true),
+                    )
                     .map_err(err)?;
                 chart
                     .configure_mesh()
@@ -59,12 +68,26 @@ impl Chart for OverTime {
                 for (si, t) in &tls {
                     let c = color(*si);
                     let step = t.points.len().div_ceil(MAX_DOTS).max(1);
-                    chart.draw_series(t.points.iter().step_by(step).map(|p| Circle::new(*p, 2, c.mix(0.45).filled()))).map_err(err)?;
                     chart
-                        .draw_series(LineSeries::new(t.slices.iter().map(|s| (s.start_s + t.slice_s / 2.0, s.median_tok_s)), c.stroke_width(3)))
+                        .draw_series(
+                            t.points
+                                .iter()
+                                .step_by(step)
+                                .map(|p| Circle::new(*p, 2, c.mix(0.45).filled())),
+                        )
+                        .map_err(err)?;
+                    chart
+                        .draw_series(LineSeries::new(
+                            t.slices
+                                .iter()
+                                .map(|s| (s.start_s + t.slice_s / 2.0, s.median_tok_s)),
+                            c.stroke_width(3),
+                        ))
                         .map_err(err)?
                         .label(ds.series[*si].label.clone())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
+                        .legend(move |(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
+                        });
                 }
                 chart
                     .configure_series_labels()
@@ -93,12 +116,23 @@ impl Chart for OverTime {
             let ns: Vec<usize> = tls.iter().map(|(_, t)| t.points.len()).collect();
             let caption = format!(
                 "What: decode tok/s of each successful request (dots) at the time it was sent, and the median per time slice (line); throttle ratio = median of the last slice-width of time ÷ the first{}. {}. On: {}. {}.",
-                if thinned { format!("; dots thinned to at most {MAX_DOTS} per series, medians use every request") } else { String::new() },
+                if thinned {
+                    format!(
+                        "; dots thinned to at most {MAX_DOTS} per series, medians use every request"
+                    )
+                } else {
+                    String::new()
+                },
                 throttle.join("; "),
                 style::on_what(ds, &series),
                 style::n_phrase(&ns, "requests").replace("per point", "per line")
             );
-            out.push(Figure { id: format!("over-time-{}", out.len() + 1), title, caption, svg });
+            out.push(Figure {
+                id: format!("over-time-{}", out.len() + 1),
+                title,
+                caption,
+                svg,
+            });
         }
         out
     }

@@ -11,14 +11,35 @@ pub fn render(c: &Comparison) -> String {
     let mut o = String::new();
     let reg = c.count(Verdict::Regressed);
     let headline = if reg > 0 {
-        format!("❌ **{reg} regression(s)** beyond the {:.1}% threshold", c.threshold * 100.0)
+        format!(
+            "❌ **{reg} regression(s)** beyond the {:.1}% threshold",
+            c.threshold * 100.0
+        )
     } else {
-        format!("✅ no regression beyond the {:.1}% threshold", c.threshold * 100.0)
+        format!(
+            "✅ no regression beyond the {:.1}% threshold",
+            c.threshold * 100.0
+        )
     };
     let _ = writeln!(o, "## edgebench compare\n");
-    let _ = writeln!(o, "{headline}: {} regressed, {} improved, {} within noise, {} too few samples.\n", reg, c.count(Verdict::Improved), c.count(Verdict::WithinNoise), c.count(Verdict::TooFewSamples));
-    let _ = writeln!(o, "Baseline `{}` → candidate `{}`. Ratio = candidate median ÷ baseline median, [95% bootstrap CI]; *regressed* only when the whole CI is worse than the threshold.\n", md(&c.baseline).replace('`', "'"), md(&c.candidate).replace('`', "'"));
-    let _ = writeln!(o, "| case | metric | baseline median [CI] | candidate median [CI] | ratio [95% CI] | change | verdict |");
+    let _ = writeln!(
+        o,
+        "{headline}: {} regressed, {} improved, {} within noise, {} too few samples.\n",
+        reg,
+        c.count(Verdict::Improved),
+        c.count(Verdict::WithinNoise),
+        c.count(Verdict::TooFewSamples)
+    );
+    let _ = writeln!(
+        o,
+        "Baseline `{}` → candidate `{}`. Ratio = candidate median ÷ baseline median, [95% bootstrap CI]; *regressed* only when the whole CI is worse than the threshold.\n",
+        md(&c.baseline).replace('`', "'"),
+        md(&c.candidate).replace('`', "'")
+    );
+    let _ = writeln!(
+        o,
+        "| case | metric | baseline median [CI] | candidate median [CI] | ratio [95% CI] | change | verdict |"
+    );
     let _ = writeln!(o, "|---|---|--:|--:|--:|--:|---|");
     for r in &c.rows {
         let better = match r.direction {

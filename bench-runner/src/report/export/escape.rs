@@ -45,8 +45,18 @@ pub fn xml(s: &str) -> String {
 /// every text it writes, so this only guards against a future change there.
 pub fn safe_svg(svg: &str) -> Option<&str> {
     let lower = svg.to_ascii_lowercase();
-    let bad = ["<script", "javascript:", "<foreignobject", " onload", " onclick", " onerror", "<iframe", "href="];
-    (lower.trim_start().starts_with("<svg") && !bad.iter().any(|b| lower.contains(b))).then_some(svg)
+    let bad = [
+        "<script",
+        "javascript:",
+        "<foreignobject",
+        " onload",
+        " onclick",
+        " onerror",
+        "<iframe",
+        "href=",
+    ];
+    (lower.trim_start().starts_with("<svg") && !bad.iter().any(|b| lower.contains(b)))
+        .then_some(svg)
 }
 
 #[cfg(test)]
@@ -55,7 +65,10 @@ mod tests {
 
     #[test]
     fn hostile_names_are_inert() {
-        assert_eq!(md("<script>alert(1)</script>|x"), "&lt;script&gt;alert(1)&lt;/script&gt;\\|x");
+        assert_eq!(
+            md("<script>alert(1)</script>|x"),
+            "&lt;script&gt;alert(1)&lt;/script&gt;\\|x"
+        );
         assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
         assert!(safe_svg("<svg><text>&lt;script&gt;</text></svg>").is_some());
         assert!(safe_svg("<svg><script>x</script></svg>").is_none());

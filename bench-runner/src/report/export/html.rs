@@ -2,10 +2,10 @@
 //! that reads on a phone. Rendered by minijinja with HTML autoescaping on, so every name and
 //! every warning is escaped; only our own chart SVGs pass unescaped, after [`safe_svg`].
 
-use minijinja::{context, Environment, Value};
+use minijinja::{Environment, Value, context};
 
-use super::escape::safe_svg;
 use super::Exporter;
+use super::escape::safe_svg;
 use crate::error::{Error, Result};
 use crate::report::model::Report;
 
@@ -21,16 +21,22 @@ impl Exporter for Html {
     fn render(&self, r: &Report) -> Result<String> {
         let mut env = Environment::new();
         // The `.html` name turns autoescaping on.
-        env.add_template("report.html", TEMPLATE).map_err(|e| Error::Usage(format!("report template: {e}")))?;
+        env.add_template("report.html", TEMPLATE)
+            .map_err(|e| Error::Usage(format!("report template: {e}")))?;
         let figures: Vec<Value> = r
             .figures
             .iter()
             .map(|f| {
-                let svg = safe_svg(&f.svg).map_or_else(|| Value::from("(figure withheld: unexpected content)"), Value::from_safe_string_ref);
+                let svg = safe_svg(&f.svg).map_or_else(
+                    || Value::from("(figure withheld: unexpected content)"),
+                    Value::from_safe_string_ref,
+                );
                 context! { id => &f.id, title => &f.title, caption => &f.caption, svg => svg }
             })
             .collect();
-        let tpl = env.get_template("report.html").map_err(|e| Error::Usage(format!("report template: {e}")))?;
+        let tpl = env
+            .get_template("report.html")
+            .map_err(|e| Error::Usage(format!("report template: {e}")))?;
         tpl.render(context! { r => Value::from(minijinja::value::Serde(r)), figures => figures })
             .map_err(|e| Error::Usage(format!("rendering report.html: {e:#}")))
     }

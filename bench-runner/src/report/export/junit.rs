@@ -38,10 +38,19 @@ pub fn render(c: &Comparison) -> String {
             c.threshold * 100.0,
             r.verdict.as_str()
         );
-        let _ = write!(o, r#"    <testcase classname="{}" name="{}">"#, xml(&r.case_name()), xml(r.metric));
+        let _ = write!(
+            o,
+            r#"    <testcase classname="{}" name="{}">"#,
+            xml(&r.case_name()),
+            xml(r.metric)
+        );
         match r.verdict {
             Verdict::Regressed => {
-                let _ = write!(o, r#"<failure message="regressed" type="regression">{}</failure>"#, xml(&msg));
+                let _ = write!(
+                    o,
+                    r#"<failure message="regressed" type="regression">{}</failure>"#,
+                    xml(&msg)
+                );
             }
             Verdict::TooFewSamples => {
                 let _ = write!(o, r#"<skipped message="{}"/>"#, xml(&msg));

@@ -2,8 +2,8 @@
 
 use std::fmt::Write;
 
-use super::escape::md;
 use super::Exporter;
+use super::escape::md;
 use crate::error::Result;
 use crate::report::model::{PivotView, Report};
 
@@ -28,7 +28,10 @@ impl Exporter for Markdown {
             md(&r.reference)
         );
         if !r.comparability.is_empty() {
-            let _ = writeln!(o, "> **⚠ Not like for like.** These ratios compare results whose comparability key differs (model file, quantisation, chat template, sampling settings or scenario); they are marked ⚠ in the tables:\n>");
+            let _ = writeln!(
+                o,
+                "> **⚠ Not like for like.** These ratios compare results whose comparability key differs (model file, quantisation, chat template, sampling settings or scenario); they are marked ⚠ in the tables:\n>"
+            );
             for c in &r.comparability {
                 let _ = writeln!(o, "> - {}", md(c));
             }
@@ -38,7 +41,10 @@ impl Exporter for Markdown {
             pivot(&mut o, p);
         }
         let _ = writeln!(o, "## Series\n");
-        let _ = writeln!(o, "| series | device | backend | model | run | quant | model sha256 | chat template sha256 | sampling |");
+        let _ = writeln!(
+            o,
+            "| series | device | backend | model | run | quant | model sha256 | chat template sha256 | sampling |"
+        );
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
         for s in &r.series {
             let _ = writeln!(
@@ -57,7 +63,10 @@ impl Exporter for Markdown {
             );
         }
         let _ = writeln!(o, "\n## Runs\n");
-        let _ = writeln!(o, "| run | device | host | started | status | scenarios | backends | requests |");
+        let _ = writeln!(
+            o,
+            "| run | device | host | started | status | scenarios | backends | requests |"
+        );
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
         for run in &r.runs {
             let _ = writeln!(
@@ -75,25 +84,66 @@ impl Exporter for Markdown {
         }
         if !r.throttle.is_empty() {
             let _ = writeln!(o, "\n## Speed over time\n");
-            let _ = writeln!(o, "Decode tok/s per time slice; throttle ratio = median of the last slice ÷ the first (1.0: no slowdown).\n");
-            let _ = writeln!(o, "| series | case | requests | span s | slice s | first slice tok/s | last slice tok/s | throttle ratio |");
+            let _ = writeln!(
+                o,
+                "Decode tok/s per time slice; throttle ratio = median of the last slice ÷ the first (1.0: no slowdown).\n"
+            );
+            let _ = writeln!(
+                o,
+                "| series | case | requests | span s | slice s | first slice tok/s | last slice tok/s | throttle ratio |"
+            );
             let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|");
             for t in &r.throttle {
-                let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} | {} | {} |", md(&t.series), md(&t.case), t.requests, t.span_s, t.slice_s, t.first, t.last, t.throttle_ratio);
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    md(&t.series),
+                    md(&t.case),
+                    t.requests,
+                    t.span_s,
+                    t.slice_s,
+                    t.first,
+                    t.last,
+                    t.throttle_ratio
+                );
             }
         }
         if !r.roofline.is_empty() {
             let _ = writeln!(o, "\n## Decode against the memory-bandwidth bound\n");
-            let _ = writeln!(o, "Bound = memory bandwidth (one-thread STREAM-like copy, `--probe`) ÷ model file size: a dense model reads every weight once per token. One stream.\n");
-            let _ = writeln!(o, "| series | case | model MiB | bandwidth GB/s | bound tok/s | decode tok/s (median) | of bound | n |");
+            let _ = writeln!(
+                o,
+                "Bound = memory bandwidth (one-thread STREAM-like copy, `--probe`) ÷ model file size: a dense model reads every weight once per token. One stream.\n"
+            );
+            let _ = writeln!(
+                o,
+                "| series | case | model MiB | bandwidth GB/s | bound tok/s | decode tok/s (median) | of bound | n |"
+            );
             let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|");
             for x in &r.roofline {
-                let _ = writeln!(o, "| {} | {} | {} | {} | {} | {} | {} | {} |", md(&x.series), md(&x.case), x.model_mib, x.bandwidth_gbs, x.bound_tok_s, x.decode_tok_s, x.percent, x.n);
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    md(&x.series),
+                    md(&x.case),
+                    x.model_mib,
+                    x.bandwidth_gbs,
+                    x.bound_tok_s,
+                    x.decode_tok_s,
+                    x.percent,
+                    x.n
+                );
             }
         }
         let _ = writeln!(o, "\n## Figures\n");
         for f in &r.figures {
-            let _ = writeln!(o, "### {}\n\n![{}]({}.svg)\n\n{}\n", md(&f.title), md(&f.title), f.id, md(&f.caption));
+            let _ = writeln!(
+                o,
+                "### {}\n\n![{}]({}.svg)\n\n{}\n",
+                md(&f.title),
+                md(&f.title),
+                f.id,
+                md(&f.caption)
+            );
         }
         if !r.warnings.is_empty() {
             let _ = writeln!(o, "## Warnings\n");
@@ -107,10 +157,18 @@ impl Exporter for Markdown {
 
 fn pivot(o: &mut String, p: &PivotView) {
     let _ = writeln!(o, "## {} ({}, {})\n", md(&p.title), md(&p.unit), p.better);
-    let _ = writeln!(o, "Median [95% CI]; below it the ratio to the reference median [95% bootstrap CI]; n = successful requests.\n");
+    let _ = writeln!(
+        o,
+        "Median [95% CI]; below it the ratio to the reference median [95% bootstrap CI]; n = successful requests.\n"
+    );
     let _ = write!(o, "| case |");
     for (i, c) in p.columns.iter().enumerate() {
-        let _ = write!(o, " {}{} |", md(c), if i == p.reference { " (reference)" } else { "" });
+        let _ = write!(
+            o,
+            " {}{} |",
+            md(c),
+            if i == p.reference { " (reference)" } else { "" }
+        );
     }
     let _ = write!(o, "\n|---|");
     for _ in &p.columns {
@@ -123,8 +181,16 @@ fn pivot(o: &mut String, p: &PivotView) {
             match c {
                 None => o.push_str(" - |"),
                 Some(c) => {
-                    let ratio = if c.ratio.is_empty() { String::new() } else { format!("<br>{}", md(&c.ratio)) };
-                    let warn = if c.warning.is_empty() { String::new() } else { " ⚠".to_string() };
+                    let ratio = if c.ratio.is_empty() {
+                        String::new()
+                    } else {
+                        format!("<br>{}", md(&c.ratio))
+                    };
+                    let warn = if c.warning.is_empty() {
+                        String::new()
+                    } else {
+                        " ⚠".to_string()
+                    };
                     let _ = write!(o, " {} (n={}){ratio}{warn} |", md(&c.value), c.n);
                 }
             }
