@@ -70,19 +70,17 @@ fn cut_and_truncated_streams_become_error_rows_and_the_run_goes_on() {
 
 #[test]
 fn delayed_chunks_are_measured_as_delayed() {
-    // A proxy that holds every read for 150 ms: tokens pile up behind it and arrive several
-    // per read. edgebench must see that (tokens per read > 1) and flag the stream as buffered,
+    // A proxy that holds every read for 150 ms: tokens pile up behind it and arrive together. edgebench must see that (tokens per read > 1) and flag the stream as buffered,
     // since its client-side ITL no longer shows the server's token rhythm.
     let server = Server::start();
     let proxy = Proxy::start(server.port, Fault::Delay(Duration::from_millis(150)));
     let (out, rows) = run_through(proxy.port, "");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let tpr: Vec<f64> = rows.iter().map(|r| r.tokens_per_read.unwrap()).collect();
-    let mean = tpr.iter().sum::<f64>() / tpr.len() as f64;
-    assert!(mean > 1.5, "tokens per read {tpr:?}");
+    // hyper hands each HTTP chunk over separately, so a held-back batch shows as reads
+    // microseconds apart: bursts.
     for r in &rows {
-        assert!(r.content_reads.unwrap() < r.output_tokens.unwrap() as u32, "{r:?}");
+        assert!(r.burst_fraction.unwrap() > 0.5, "{r:?}");
     }
     assert!(stderr.contains("stream is buffered"), "{stderr}");
 }

@@ -32,7 +32,8 @@ pub struct RequestMetrics {
     pub content_reads: u32,
     /// Mean tokens per content read; > 1 means the stream is buffered or batched.
     pub tokens_per_read: Option<f64>,
-    /// Share of gaps far shorter than the median gap: tokens arriving in bursts.
+    /// Share of gaps shorter than a tenth of the mean gap: tokens arriving in bursts. The mean,
+    /// not the median: when most tokens arrive in bursts the median gap is itself ~0.
     pub burst_fraction: Option<f64>,
 }
 
@@ -86,8 +87,8 @@ pub fn compute(
     }
     if itl.len() >= 4 {
         let gaps: Vec<f64> = t.reads.windows(2).map(|w| w[1].0 - w[0].0).collect();
-        let med = super::stats::percentile_sorted(&sorted(&gaps), 50.0);
-        let bursts = gaps.iter().filter(|&&g| g < med * 0.1).count();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        let bursts = gaps.iter().filter(|&&g| g < mean * 0.1).count();
         m.burst_fraction = Some(bursts as f64 / gaps.len() as f64);
     }
     m.itl_ms = itl;
@@ -185,6 +186,19 @@ mod tests {
         assert_eq!(m.ttft_ms, Some(30.0));
         assert_eq!(m.tpot_ms, None);
         assert!(m.itl_ms.is_empty());
+    }
+
+    #[test]
+    fn tokens_held_back_and_released_together_are_bursts() {
+        // Seven tokens every 150 ms, released within microseconds of each other.
+        let mut reads = Vec::new();
+        for batch in 0..4 {
+            for k in 0..7 {
+                reads.push((150.0 * batch as f64 + 0.001 * k as f64, 1));
+            }
+        }
+        let m = compute(&tl(&reads), None, Some(28));
+        assert!(m.burst_fraction.unwrap() > 0.8, "{:?}", m.burst_fraction);
     }
 
     #[test]
