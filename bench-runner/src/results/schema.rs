@@ -117,7 +117,7 @@ pub struct SampleRow {
     pub finish_reason: Option<String>,
     /// Attempts refused before generation and retried (connection refused, 429, 503).
     pub retries: u32,
-    /// Share of inter-read gaps shorter than a tenth of the median gap (bursts).
+    /// Share of inter-read gaps shorter than a tenth of the mean gap (bursts).
     pub burst_fraction: Option<f64>,
     /// Every inter-token latency of the request in ms, `;`-separated (3 decimals), so that
     /// summaries can be recomputed from samples.csv alone (resume, merge).

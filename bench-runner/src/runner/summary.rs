@@ -49,7 +49,7 @@ pub(crate) fn itl_list(itl: &[f64]) -> Option<String> {
 
 /// Mean tokens per network read above which a stream counts as buffered.
 const BUFFERED_TOKENS_PER_READ: f64 = 1.5;
-/// Share of gaps < 10% of the median gap above which a stream counts as bursty.
+/// Share of gaps < 10% of the mean gap above which a stream counts as bursty.
 const BURSTY_FRACTION: f64 = 0.25;
 
 pub(crate) fn summarize_case(
