@@ -95,12 +95,6 @@ pub fn compute(
     m
 }
 
-fn sorted(v: &[f64]) -> Vec<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s
-}
-
 /// Splits `total` into integer parts proportional to `weights` (largest remainder method).
 fn apportion(total: u64, weights: &[u64]) -> Vec<u64> {
     let wsum: u64 = weights.iter().sum();
