@@ -85,7 +85,7 @@ pub fn compute(
         }
         itl.extend(std::iter::repeat_n(gap / k as f64, k as usize));
     }
-    if itl.len() >= 4 {
+    if itl.len() >= 4 && t.reads.len() >= 3 {
         let gaps: Vec<f64> = t.reads.windows(2).map(|w| w[1].0 - w[0].0).collect();
         let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
         let bursts = gaps.iter().filter(|&&g| g < mean * 0.1).count();
