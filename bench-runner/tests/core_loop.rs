@@ -201,20 +201,9 @@ fn server_killed_mid_run_gives_error_rows_and_exit_3() {
         .unwrap();
     let run = tmp.path().join("killed");
     let samples = run.join("samples.csv");
-    let deadline = Instant::now() + Duration::from_secs(180);
     // Wait for a few measured rows, then kill the server by the pid run.json recorded.
-    loop {
-        assert!(Instant::now() < deadline, "no rows appeared");
-        let rows = std::fs::read_to_string(&samples)
-            .map(|t| t.lines().count())
-            .unwrap_or(0);
-        if rows >= 4 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let manifest = RunManifest::read(&run).unwrap();
-    let pid = manifest.backends[0]["launched"]["pid"].as_u64().unwrap();
+    wait_for_lines(&run, 4, Duration::from_secs(180));
+    let pid = launched_pid(&run);
     assert!(
         std::process::Command::new("kill")
             .args(["-9", &pid.to_string()])
@@ -295,18 +284,8 @@ fn ctrl_c_stops_the_launched_server() {
         .spawn()
         .unwrap();
     let run = tmp.path().join("int");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while std::fs::read_to_string(run.join("samples.csv"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-        < 3
-    {
-        assert!(Instant::now() < deadline, "no rows appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let server_pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"]
-        .as_u64()
-        .unwrap();
+    wait_for_lines(&run, 3, Duration::from_secs(180));
+    let server_pid = launched_pid(&run);
     assert!(
         std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -360,19 +339,8 @@ fn killing_edgebench_takes_the_server_down() {
         .spawn()
         .unwrap();
     let run = tmp.path().join("k");
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while std::fs::read_to_string(run.join("samples.csv"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-        < 2
-    {
-        assert!(Instant::now() < deadline, "no rows appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let server_pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"]
-        .as_u64()
-        .unwrap()
-        .to_string();
+    wait_for_lines(&run, 2, Duration::from_secs(180));
+    let server_pid = launched_pid(&run).to_string();
     child.kill().unwrap();
     child.wait().unwrap();
     let gone_by = Instant::now() + Duration::from_secs(10);
@@ -421,18 +389,8 @@ fn a_launched_server_that_dies_is_restarted_and_the_restart_recorded() {
         .spawn()
         .unwrap();
     let run = tmp.path().join("rs");
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while std::fs::read_to_string(run.join("samples.csv"))
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
-        < 4
-    {
-        assert!(Instant::now() < deadline, "no rows appeared");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let pid = RunManifest::read(&run).unwrap().backends[0]["launched"]["pid"]
-        .as_u64()
-        .unwrap();
+    wait_for_lines(&run, 4, Duration::from_secs(300));
+    let pid = launched_pid(&run);
     assert!(
         std::process::Command::new("kill")
             .args(["-9", &pid.to_string()])

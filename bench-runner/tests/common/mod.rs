@@ -76,3 +76,28 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write file");
     p
 }
+
+/// Waits until `run`'s samples.csv has `lines` lines (header included), failing after `limit`.
+pub fn wait_for_lines(run: &Path, lines: usize, limit: std::time::Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while std::fs::read_to_string(run.join("samples.csv"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+        < lines
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no rows appeared in {}",
+            run.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The pid of the server the run launched first, as run.json records it.
+pub fn launched_pid(run: &Path) -> u64 {
+    let m = edgebench::results::RunManifest::read(run).expect("run.json");
+    m.backends[0]["launched"]["pid"]
+        .as_u64()
+        .expect("a launched server's pid")
+}
