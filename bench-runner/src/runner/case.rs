@@ -295,11 +295,25 @@ pub(super) async fn to_measured(
     p: &Prepared,
     resp: &Response,
 ) -> Measured {
+    measure_response(backend, base, p.tokens.map(u64::from), resp).await
+}
+
+/// Every request's row, whatever the scenario kind: server counts and timings beside our
+/// clocks, metrics per DESIGN.md, and no speed for a request that failed part-way.
+/// `exact_prompt_tokens` is our own count where we made the prompt token-exact.
+pub(crate) async fn measure_response(
+    backend: &Backend,
+    base: &SampleRow,
+    exact_prompt_tokens: Option<u64>,
+    resp: &Response,
+) -> Measured {
     let mut row = base.clone();
     let usage = resp.usage.unwrap_or_default();
     let timings = resp.timings.unwrap_or_default();
     row.prompt_tokens_server = usage.prompt_tokens;
-    row.prompt_tokens = p.tokens.map(u64::from).or(usage.prompt_tokens);
+    row.prompt_tokens = exact_prompt_tokens
+        .or(usage.prompt_tokens)
+        .or(timings.prompt_n);
     row.finish_reason = resp.finish_reason.clone();
     row.retries = resp.retries;
     row.server_prompt_n = timings.prompt_n;
@@ -320,7 +334,7 @@ pub(super) async fn to_measured(
             .iter()
             .map(|c| {
                 (
-                    c.at.duration_since(resp.sent_at).as_secs_f64() * 1000.0,
+                    c.at.saturating_duration_since(resp.sent_at).as_secs_f64() * 1000.0,
                     c.tokens.unwrap_or(1),
                 )
             })

@@ -3,70 +3,14 @@
 
 use crate::backend::replay::Recorded;
 use crate::backend::{Backend, ErrorCategory, Response};
-use crate::measure::request::{Timeline, compute};
 use crate::results::SampleRow;
 use crate::score::Outcome;
 
-/// The sample row of one response (the same metrics as a throughput request).
+/// The sample row of one response: the same row as a throughput request's.
 pub(crate) async fn sample_row(backend: &Backend, base: &SampleRow, resp: &Response) -> SampleRow {
-    let mut row = base.clone();
-    let usage = resp.usage.unwrap_or_default();
-    let timings = resp.timings.unwrap_or_default();
-    row.prompt_tokens_server = usage.prompt_tokens;
-    row.prompt_tokens = usage.prompt_tokens.or(timings.prompt_n);
-    row.finish_reason = resp.finish_reason.clone();
-    row.server_prompt_n = timings.prompt_n;
-    row.server_prompt_ms = timings.prompt_ms;
-    row.server_prefill_tok_s = timings.prompt_per_second;
-    row.server_predicted_n = timings.predicted_n;
-    row.server_predicted_ms = timings.predicted_ms;
-    row.server_decode_tok_s = timings.predicted_per_second;
-    row.cached_tokens = usage.cached_tokens.or(timings.cache_n);
-    let mut output = usage.completion_tokens.or(timings.predicted_n);
-    if output.is_none() && !resp.text.is_empty() {
-        output = backend.count_text_tokens(&resp.text).await.map(u64::from);
-    }
-    row.output_tokens = output;
-    let timeline = Timeline {
-        reads: resp
-            .content
-            .iter()
-            .map(|c| {
-                (
-                    c.at.saturating_duration_since(resp.sent_at).as_secs_f64() * 1000.0,
-                    c.tokens.unwrap_or(1),
-                )
-            })
-            .collect(),
-    };
-    let m = compute(&timeline, row.prompt_tokens, output);
-    row.ttft_ms = m.ttft_ms;
-    row.tpot_ms = m.tpot_ms;
-    row.e2e_ms = m.e2e_ms;
-    row.prefill_tok_s = m.prefill_tok_s;
-    row.decode_tok_s = m.decode_tok_s;
-    row.content_reads = Some(m.content_reads);
-    row.tokens_per_read = m.tokens_per_read;
-    if !m.itl_ms.is_empty() {
-        let mut s = m.itl_ms.clone();
-        s.sort_by(f64::total_cmp);
-        row.itl_mean_ms = Some(s.iter().sum::<f64>() / s.len() as f64);
-        row.itl_p50_ms = Some(crate::measure::stats::percentile_sorted(&s, 50.0));
-        row.itl_p90_ms = Some(crate::measure::stats::percentile_sorted(&s, 90.0));
-        row.itl_p99_ms = Some(crate::measure::stats::percentile_sorted(&s, 99.0));
-        row.itl_max_ms = s.last().copied();
-        row.itl_exact = Some(m.itl_exact);
-    }
-    if let Some(e) = &resp.error {
-        row.error_category = Some(e.category.as_str().into());
-        row.error_message = Some(e.message.clone());
-        if e.category != ErrorCategory::EmptyResponse {
-            row.decode_tok_s = None;
-            row.tpot_ms = None;
-            row.e2e_ms = None;
-        }
-    }
-    row
+    super::case::measure_response(backend, base, None, resp)
+        .await
+        .row
 }
 
 /// What the scorer is told about a request's fate. An empty answer is the model's doing
