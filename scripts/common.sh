@@ -8,3 +8,21 @@ if command -v ccache >/dev/null; then
     export CMAKE_CXX_COMPILER_LAUNCHER="${CMAKE_CXX_COMPILER_LAUNCHER:-ccache}"
 fi
 EDGEBENCH_RELEASE="$CARGO_TARGET_DIR/release/edgebench"
+
+# llama-cpp-sys-2 configures llama.cpp's CMake build once and keeps that cache: a target
+# directory configured before .cargo/config.toml pinned LLAMA_LIB_PROFILE=Release keeps building
+# llama.cpp at -O2 ("RelWithDebInfo"), ~15-20% slower prompt processing than llama-bench.
+# Drop such stale builds so cargo configures them again.
+drop_stale_llama_builds() {
+    local cache
+    for cache in "$CARGO_TARGET_DIR"/*/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt; do
+        [ -f "$cache" ] || continue
+        if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$cache"; then
+            printf '[edgebench] %s was configured as %s; rebuilding llama.cpp as Release\n' \
+                "${cache%/out/build/CMakeCache.txt}" \
+                "$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$cache")" >&2
+            rm -rf "${cache%/out/build/CMakeCache.txt}"
+        fi
+    done
+}
+drop_stale_llama_builds
