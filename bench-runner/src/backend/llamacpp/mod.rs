@@ -20,7 +20,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 pub use build_info::EngineBuild;
-pub use engine::{BenchSample, BenchTest, Perf, timings};
+pub use super::bench::{BenchSample, BenchTest, Perf, timings};
 use engine::{Command, Engine};
 
 use super::config::{BackendConfig, BackendKind, Endpoint, LlamaCppConfig};
