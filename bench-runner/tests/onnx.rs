@@ -169,6 +169,7 @@ fn throughput_and_pp_tg_rows_have_exact_token_counts() {
     assert_eq!(onnx["onnxruntime_version"], "1.31.1");
     assert_eq!(onnx["opset"], 17);
     assert_eq!(onnx["execution_provider"], "CPUExecutionProvider");
+    assert!(onnx["build_info"].as_str().unwrap().contains("git-commit-id"));
     assert!(onnx["library"].as_str().unwrap().ends_with("libonnxruntime.so.1.31.1"));
     assert_eq!(onnx["files_sha256"]["model.onnx"].as_str().map(str::len), Some(64));
 

@@ -102,18 +102,47 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// The ONNX Runtime release, read from its build string (`git-branch=rel-1.31.1, …`).
-pub fn version() -> String {
+/// The ONNX Runtime release: from the build string where it names a release branch
+/// (`git-branch=rel-1.31.1`), else from the library's file name (`libonnxruntime.so.1.31.1`,
+/// `libonnxruntime.1.31.1.dylib`); the wheel's build string says only `git-branch=HEAD`.
+pub fn version(path: &Path) -> String {
     let info = ort::info();
-    info.split(|c: char| c == ',' || c.is_whitespace())
+    if let Some(v) = info
+        .split(|c: char| c == ',' || c.is_whitespace())
         .find_map(|part| part.strip_prefix("git-branch=rel-"))
-        .map(str::to_string)
-        .unwrap_or_else(|| info.to_string())
+    {
+        return v.to_string();
+    }
+    version_from_file_name(path).unwrap_or_else(|| "unknown".into())
+}
+
+fn version_from_file_name(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?;
+    let rest = name.strip_prefix("libonnxruntime.")?;
+    let rest = rest.strip_prefix("so.").unwrap_or(rest);
+    let v = rest.strip_suffix(".dylib").unwrap_or(rest);
+    let parts: Vec<&str> = v.split('.').collect();
+    (parts.len() >= 2 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+        .then(|| v.to_string())
+}
+
+/// ONNX Runtime's build string (branch, commit, build type), for the record.
+pub fn build_info() -> String {
+    ort::info().to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_from_the_library_file_name() {
+        let v = |n: &str| version_from_file_name(Path::new(n));
+        assert_eq!(v("/x/libonnxruntime.so.1.31.1").as_deref(), Some("1.31.1"));
+        assert_eq!(v("libonnxruntime.1.31.1.dylib").as_deref(), Some("1.31.1"));
+        assert_eq!(v("libonnxruntime.so"), None);
+        assert_eq!(v("onnxruntime.dll"), None);
+    }
 
     #[test]
     fn configured_path_wins_and_a_missing_default_says_where_it_looked() {

@@ -35,6 +35,8 @@ pub struct OnnxFacts {
     pub ort_crate: String,
     /// ONNX Runtime's release, from the loaded library's build string.
     pub onnxruntime_version: String,
+    /// ONNX Runtime's build string (branch, commit, build type).
+    pub build_info: String,
     pub library: String,
     /// The provider the session was made with (ONNX Runtime's name).
     pub execution_provider: String,
@@ -179,7 +181,8 @@ fn load(
     let (files_sha256, model_bytes) = hash_folder(&dir).map_err(input)?;
     let facts = OnnxFacts {
         ort_crate: "2.0.0-rc.15".into(),
-        onnxruntime_version: library::version(),
+        onnxruntime_version: library::version(&lib),
+        build_info: library::build_info(),
         library: lib.display().to_string(),
         execution_provider: session::provider_name(&cfg.execution_provider),
         providers_available: session::available_providers(),

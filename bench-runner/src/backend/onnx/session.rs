@@ -56,6 +56,8 @@ pub fn available_providers() -> Vec<String> {
     v
 }
 
+// Without any provider feature only `cpu` and the error arm are left.
+#[allow(unreachable_code, unused_variables)]
 fn dispatch(short: &str) -> Result<Option<ExecutionProviderDispatch>, String> {
     let ep: ExecutionProviderDispatch = match short {
         "cpu" => return Ok(None),

@@ -104,10 +104,10 @@ impl TextCodec {
         };
         let tmpl = env.get_template("chat").map_err(|e| e.to_string())?;
         tmpl.render(context! {
-            messages => messages,
+            messages => minijinja::Value::from(minijinja::value::Serde(messages)),
             add_generation_prompt => true,
-            bos_token => self.bos_token,
-            eos_token => self.eos_token,
+            bos_token => &self.bos_token,
+            eos_token => &self.eos_token,
         })
         .map_err(|e| format!("chat template: {e}"))
     }
@@ -138,8 +138,12 @@ fn compile(src: String) -> Result<Environment<'static>, minijinja::Error> {
     env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
         Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
     });
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()?,
+    );
     env.add_template_owned("chat", src)?;
     Ok(env)
 }
