@@ -218,14 +218,16 @@ fn context_scenario_runs_on_onnx() {
     let scen = write(
         dir.path(),
         "c.toml",
-        "kind = \"context\"\nname = \"ctx\"\nlengths = [256, 512]\ndepths = [50]\nmax_tokens = 8\nwarmup = 0\n",
+        "kind = \"context\"\nname = \"ctx\"\nlengths = [512, 1024]\ndepths = [50]\nmax_tokens = 8\nwarmup = 0\n",
     );
     run_ok(&[
         "run", scen.to_str().unwrap(), "--config", cfg.to_str().unwrap(),
         "--out", out.to_str().unwrap(), "--run-id", "c", "--quiet",
     ]);
+    // (The fixture's tokens are bytes, so the needle and its question alone take ~400 tokens:
+    // shorter haystacks cannot be exact.)
     let rows = read_samples(&out.join("c/samples.csv")).unwrap().rows;
-    assert!(!rows.is_empty());
+    assert_eq!(rows.len(), 2);
     for r in &rows {
         assert_eq!(r.error_category, None, "{r:?}");
         let length: u64 = r.case_id.trim_start_matches("ctx").parse().unwrap();
@@ -242,8 +244,8 @@ fn missing_or_wrong_library_is_a_clear_error() {
         "t.toml",
         "kind = \"throughput\"\nprompt_tokens = [16]\nmax_tokens = [4]\nrepetitions = 1\n",
     );
-    let out = dir.path().join("out");
     let cfg = config(dir.path(), "library = \"/nonexistent/libonnxruntime.so.1.31.1\"");
+    let out = dir.path().join("out1");
     let (code, err) = run_err(&[
         "run", scen.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(),
     ]);
@@ -258,6 +260,7 @@ fn missing_or_wrong_library_is_a_clear_error() {
         .find(|p| Path::new(p).is_file())
         .expect("libm");
     let cfg = config(dir.path(), &format!("library = {libm:?}"));
+    let out = dir.path().join("out2");
     let (code, err) = run_err(&[
         "run", scen.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(),
     ]);
@@ -266,6 +269,7 @@ fn missing_or_wrong_library_is_a_clear_error() {
     // And a file that is not a library at all.
     let junk = write(dir.path(), "libonnxruntime.so", "not a library");
     let cfg = config(dir.path(), &format!("library = {:?}", junk.display().to_string()));
+    let out = dir.path().join("out3");
     let (code, err) = run_err(&[
         "run", scen.to_str().unwrap(), "--config", cfg.to_str().unwrap(), "--out", out.to_str().unwrap(),
     ]);
