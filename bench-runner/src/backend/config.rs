@@ -466,7 +466,11 @@ fn convert(
                 v.push(("file", f.span()));
             }
             // ctx_size means the same for both in-process engines.
-            v.extend(rb.llamacpp_keys().into_iter().filter(|(k, _)| *k != "ctx_size"));
+            v.extend(
+                rb.llamacpp_keys()
+                    .into_iter()
+                    .filter(|(k, _)| *k != "ctx_size"),
+            );
             v
         }
         _ => Vec::new(),
@@ -784,8 +788,22 @@ fn onnx(
     Ok(OnnxConfig {
         model: resolve_path(base_dir, model.get_ref()),
         library,
-        intra_op_threads: int_in(path, text, &rb.intra_op_threads, "intra_op_threads", 1, 1024)?,
-        inter_op_threads: int_in(path, text, &rb.inter_op_threads, "inter_op_threads", 1, 1024)?,
+        intra_op_threads: int_in(
+            path,
+            text,
+            &rb.intra_op_threads,
+            "intra_op_threads",
+            1,
+            1024,
+        )?,
+        inter_op_threads: int_in(
+            path,
+            text,
+            &rb.inter_op_threads,
+            "inter_op_threads",
+            1,
+            1024,
+        )?,
         graph_optimization,
         execution_provider,
         ctx_size: int_in(path, text, &rb.ctx_size, "ctx_size", 16, 1 << 24)?.unwrap_or(8192),
@@ -956,7 +974,10 @@ mod tests {
                 .to_string()
         };
         let e = bad("[backends.o]\nkind = \"onnx\"\n");
-        assert!(e.starts_with("b.toml:1:1:") && e.contains("needs `model`"), "{e}");
+        assert!(
+            e.starts_with("b.toml:1:1:") && e.contains("needs `model`"),
+            "{e}"
+        );
         let e = bad("[backends.o]\nkind = \"onnx\"\nmodel = \"m\"\nthreads = 2\n");
         assert!(
             e.starts_with("b.toml:4:11: `threads` does not belong to a backend of kind onnx"),
@@ -973,8 +994,14 @@ mod tests {
             "{e}"
         );
         let e = bad("[backends.o]\nkind = \"onnx\"\nmodel = \"m\"\ngraph_optimization = \"max\"\n");
-        assert!(e.starts_with("b.toml:4:22: unknown `graph_optimization`"), "{e}");
+        assert!(
+            e.starts_with("b.toml:4:22: unknown `graph_optimization`"),
+            "{e}"
+        );
         let e = bad("[backends.o]\nkind = \"onnx\"\nmodel = \"m\"\nintra_op_threads = 0\n");
-        assert!(e.starts_with("b.toml:4:20: `intra_op_threads` must be from 1"), "{e}");
+        assert!(
+            e.starts_with("b.toml:4:20: `intra_op_threads` must be from 1"),
+            "{e}"
+        );
     }
 }

@@ -85,7 +85,11 @@ fn int_tensor(
             Tensor::from_array((shape, values.map(|v| v as i32).collect::<Vec<i32>>()))
                 .map(Tensor::into_dyn)
         }
-        other => return Err(format!("integer inputs of type {other:?} are not supported")),
+        other => {
+            return Err(format!(
+                "integer inputs of type {other:?} are not supported"
+            ));
+        }
     };
     made.map_err(|e| format!("cannot make an input tensor: {e}"))
 }
@@ -114,7 +118,8 @@ impl Engine {
                     let _ = reply.send(self.prompt_tokens(&prompt).map(|t| t.len() as u32));
                 }
                 Command::CountText { text, reply } => {
-                    let _ = reply.send(self.codec.encode(&text, false).ok().map(|t| t.len() as u32));
+                    let _ =
+                        reply.send(self.codec.encode(&text, false).ok().map(|t| t.len() as u32));
                 }
                 Command::Generate {
                     req,
@@ -186,9 +191,9 @@ impl Engine {
             let value = outputs
                 .get("logits")
                 .ok_or("the model did not return logits")?;
-            let (_, data) = value
-                .try_extract_tensor::<f32>()
-                .map_err(|e| format!("logits are not float32 ({e}); float16 logits are not supported yet"))?;
+            let (_, data) = value.try_extract_tensor::<f32>().map_err(|e| {
+                format!("logits are not float32 ({e}); float16 logits are not supported yet")
+            })?;
             let vocab = data.len() / n.max(1);
             data[data.len() - vocab..].to_vec()
         } else {
@@ -214,7 +219,10 @@ impl Engine {
     fn generate(&mut self, req: &Request, sent_at: Instant) -> Result<Response, RequestError> {
         let tokens = self.prompt_tokens(&req.prompt)?;
         if tokens.is_empty() {
-            return Err(RequestError::new(ErrorCategory::Prepare, "the prompt has no tokens"));
+            return Err(RequestError::new(
+                ErrorCategory::Prepare,
+                "the prompt has no tokens",
+            ));
         }
         if tokens.len() + req.max_tokens as usize > self.ctx_size as usize {
             return Err(RequestError::new(
@@ -244,7 +252,8 @@ impl Engine {
             ..Perf::default()
         };
         let (mut logits, mut cache) = (step.logits, step.cache);
-        let mut out = Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
+        let mut out =
+            Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
         out.error = None;
         let mut generated = Vec::with_capacity(req.max_tokens as usize);
         let mut finish = "length";
@@ -265,9 +274,9 @@ impl Engine {
                 break;
             }
             // Decode: one token, the cache fed back.
-            let step = self.run(&[token], &cache, true).map_err(|e| {
-                engine_error(format!("decode at position {}: {e}", cache.len()))
-            })?;
+            let step = self
+                .run(&[token], &cache, true)
+                .map_err(|e| engine_error(format!("decode at position {}: {e}", cache.len())))?;
             perf.eval_n += 1;
             perf.eval_ms += step.run.as_secs_f64() * 1e3;
             (logits, cache) = (step.logits, step.cache);
@@ -380,7 +389,8 @@ impl Engine {
                 after_prompt = Some(c);
             }
             if t.n_gen > 0 {
-                let run = self.test_gen(after_prompt.as_ref().unwrap_or(&depth), &mut rng, t.n_gen)?;
+                let run =
+                    self.test_gen(after_prompt.as_ref().unwrap_or(&depth), &mut rng, t.n_gen)?;
                 (perf.eval_n, perf.eval_ms) = (t.n_gen as u64, run.as_secs_f64() * 1e3);
             }
             let ns = start.elapsed().as_nanos() as u64;

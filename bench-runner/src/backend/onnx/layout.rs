@@ -38,10 +38,7 @@ fn debug_str<S: serde::Serializer>(t: &TensorElementType, s: S) -> Result<S::Ok,
     s.serialize_str(&format!("{t:?}"))
 }
 
-fn debug_opt<S: serde::Serializer>(
-    t: &Option<TensorElementType>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn debug_opt<S: serde::Serializer>(t: &Option<TensorElementType>, s: S) -> Result<S::Ok, S::Error> {
     match t {
         Some(t) => s.serialize_str(&format!("{t:?}")),
         None => s.serialize_none(),
@@ -124,7 +121,9 @@ pub fn read_config_dims(dir: &Path) -> Result<ConfigDims, String> {
 /// A token id or a list of them.
 fn ids(v: Option<&serde_json::Value>) -> Vec<u32> {
     match v {
-        Some(serde_json::Value::Number(n)) => n.as_u64().map(|x| vec![x as u32]).unwrap_or_default(),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_u64().map(|x| vec![x as u32]).unwrap_or_default()
+        }
         Some(serde_json::Value::Array(a)) => a
             .iter()
             .filter_map(|x| x.as_u64().map(|x| x as u32))
@@ -195,7 +194,10 @@ pub fn inspect(session: &Session, cfg: &ConfigDims) -> Result<DecoderLayout, Str
     let ty = |name: &str| input(name).and_then(|o| tensor(o.dtype())).map(|t| t.0);
     let Some((cache_type, shape)) = input(&past_name(0, "key")).and_then(|o| tensor(o.dtype()))
     else {
-        return Err(format!("past_key_values.0.key is not a tensor; {}", describe(session)));
+        return Err(format!(
+            "past_key_values.0.key is not a tensor; {}",
+            describe(session)
+        ));
     };
     if shape.len() != 4 {
         return Err(format!(
@@ -275,8 +277,15 @@ mod tests {
         std::fs::remove_file(dir.path().join("genai_config.json")).unwrap();
         let d = read_config_dims(dir.path()).unwrap();
         assert_eq!((d.kv_heads, d.head_dim), (Some(8), Some(64)));
-        assert_eq!(read_config_dims(&dir.path().join("none")).unwrap(), ConfigDims::default());
+        assert_eq!(
+            read_config_dims(&dir.path().join("none")).unwrap(),
+            ConfigDims::default()
+        );
         std::fs::write(dir.path().join("config.json"), "{").unwrap();
-        assert!(read_config_dims(dir.path()).unwrap_err().contains("not valid JSON"));
+        assert!(
+            read_config_dims(dir.path())
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
     }
 }

@@ -122,8 +122,11 @@ fn version_from_file_name(path: &Path) -> Option<String> {
     let rest = rest.strip_prefix("so.").unwrap_or(rest);
     let v = rest.strip_suffix(".dylib").unwrap_or(rest);
     let parts: Vec<&str> = v.split('.').collect();
-    (parts.len() >= 2 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-        .then(|| v.to_string())
+    (parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+    .then(|| v.to_string())
 }
 
 /// ONNX Runtime's build string (branch, commit, build type), for the record.
@@ -152,7 +155,10 @@ mod tests {
             let dir = std::env::temp_dir().join("edgebench-no-ort-here");
             match locate(None, &dir) {
                 Ok(found) => assert!(found.ends_with(DEFAULT_LIBRARY)),
-                Err(e) => assert!(e.contains("scripts/setup") && e.contains("looked at"), "{e}"),
+                Err(e) => assert!(
+                    e.contains("scripts/setup") && e.contains("looked at"),
+                    "{e}"
+                ),
             }
         }
     }

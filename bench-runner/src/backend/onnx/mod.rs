@@ -70,7 +70,8 @@ impl OnnxFacts {
             backend: format!(
                 "ONNX Runtime {} ({})",
                 self.onnxruntime_version,
-                self.execution_provider.trim_end_matches("ExecutionProvider")
+                self.execution_provider
+                    .trim_end_matches("ExecutionProvider")
             ),
             threads: Some(self.intra_op_threads),
         }
@@ -149,7 +150,10 @@ fn hash_folder(dir: &Path) -> std::result::Result<(BTreeMap<String, String>, u64
         .collect();
     entries.sort();
     for p in entries {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
         let mut h = Sha256::new();
         let n = std::io::copy(&mut f, &mut h).map_err(|e| format!("{}: {e}", p.display()))?;
@@ -176,8 +180,8 @@ fn load(
     let dims = layout::read_config_dims(&dir).map_err(input)?;
     let codec = tokenizer::TextCodec::load(&dir, &dims.eos_token_ids).map_err(input)?;
     let session = session::open(env, &graph, cfg, intra).map_err(input)?;
-    let layout = layout::inspect(&session, &dims)
-        .map_err(|e| input(format!("{}: {e}", graph.display())))?;
+    let layout =
+        layout::inspect(&session, &dims).map_err(|e| input(format!("{}: {e}", graph.display())))?;
     let (files_sha256, model_bytes) = hash_folder(&dir).map_err(input)?;
     let facts = OnnxFacts {
         ort_crate: "2.0.0-rc.15".into(),
@@ -393,5 +397,8 @@ impl Drop for OnnxBackend {
 }
 
 fn dead() -> RequestError {
-    RequestError::new(ErrorCategory::Engine, "the ONNX Runtime engine thread is gone")
+    RequestError::new(
+        ErrorCategory::Engine,
+        "the ONNX Runtime engine thread is gone",
+    )
 }

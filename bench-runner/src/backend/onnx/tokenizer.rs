@@ -65,7 +65,10 @@ impl TextCodec {
         };
         let template = match source {
             Some(src) => Some(compile(src).map_err(|e| {
-                format!("{}: the chat template does not compile: {e}", cfg_path.display())
+                format!(
+                    "{}: the chat template does not compile: {e}",
+                    cfg_path.display()
+                )
             })?),
             None => None,
         };
@@ -135,9 +138,12 @@ fn compile(src: String) -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
     // Hugging Face templates call Python string methods (strip, startswith, …).
     env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-    env.add_function("raise_exception", |msg: String| -> Result<String, minijinja::Error> {
-        Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
-    });
+    env.add_function(
+        "raise_exception",
+        |msg: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
+        },
+    );
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
