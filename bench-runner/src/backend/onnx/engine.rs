@@ -49,13 +49,16 @@ pub(super) enum Command {
     },
 }
 
-/// One `session.run`: the last position's logits (when asked for), the grown cache, and the
-/// time spent inside ONNX Runtime.
+/// One `session.run`: the token picked from the last position's logits (when a picker was
+/// given), the grown cache, and the time spent inside ONNX Runtime.
 struct Step {
-    logits: Vec<f32>,
+    token: Option<u32>,
     cache: KvCache,
     run: Duration,
 }
+
+/// Picks the next token from logits that stay where ONNX Runtime wrote them.
+type Pick<'a> = Option<&'a mut dyn FnMut(&[f32]) -> u32>;
 
 pub(super) struct Engine {
     session: Session,
@@ -150,8 +153,8 @@ impl Engine {
         KvCache::empty(&self.layout, self.session.allocator())
     }
 
-    /// Runs the model on `tokens` after what `cache` holds.
-    fn run(&mut self, tokens: &[u32], cache: &KvCache, want_logits: bool) -> Result<Step, String> {
+    /// Runs the model on `tokens` after what `cache` holds, and picks the next token.
+    fn run(&mut self, tokens: &[u32], cache: &KvCache, pick: Pick<'_>) -> Result<Step, String> {
         let n = tokens.len();
         let past = cache.len();
         let total = past + n;
@@ -177,30 +180,31 @@ impl Engine {
                 .map_err(|e| format!("cannot make use_cache_branch: {e}"))?;
             inputs.push(("use_cache_branch".into(), branch.into()));
         }
-        for (name, value) in cache.inputs(l) {
-            inputs.push((name.into(), value.into()));
+        for (name, value) in l.past_names.iter().zip(cache.values()) {
+            inputs.push((Cow::Borrowed(name.as_str()), value.into()));
         }
-        let layout = self.layout.clone();
         let started = Instant::now();
         let mut outputs = self
             .session
             .run(inputs)
             .map_err(|e| format!("session.run with {n} new tokens after {past}: {e}"))?;
         let run = started.elapsed();
-        let logits = if want_logits {
-            let value = outputs
-                .get("logits")
-                .ok_or("the model did not return logits")?;
-            let (_, data) = value.try_extract_tensor::<f32>().map_err(|e| {
-                format!("logits are not float32 ({e}); float16 logits are not supported yet")
-            })?;
-            let vocab = data.len() / n.max(1);
-            data[data.len() - vocab..].to_vec()
-        } else {
-            Vec::new()
+        let token = match pick {
+            Some(pick) => {
+                let value = outputs
+                    .get("logits")
+                    .ok_or("the model did not return logits")?;
+                let (_, data) = value.try_extract_tensor::<f32>().map_err(|e| {
+                    format!("logits are not float32 ({e}); float16 logits are not supported yet")
+                })?;
+                // [batch, sequence, vocab]: the last position's row.
+                let vocab = data.len() / n.max(1);
+                Some(pick(&data[data.len() - vocab..]))
+            }
+            None => None,
         };
-        let cache = cache.advance(&mut outputs, &layout, n)?;
-        Ok(Step { logits, cache, run })
+        let cache = cache.advance(&mut outputs, &self.layout, n)?;
+        Ok(Step { token, cache, run })
     }
 
     /// The tokens the model processes: the chat template applied to a chat (its special
@@ -241,45 +245,46 @@ impl Engine {
             Vec::new()
         };
         let mut sampler = Sampler::new(req.temperature, req.top_p, req.seed.unwrap_or(42), banned);
+        let mut pick = |logits: &[f32]| sampler.sample(logits);
         let empty = self.empty_cache().map_err(engine_error)?;
         // Prefill: the whole prompt in one pass.
         let step = self
-            .run(&tokens, &empty, true)
+            .run(&tokens, &empty, Some(&mut pick))
             .map_err(|e| engine_error(format!("prefill: {e}")))?;
         let mut perf = Perf {
             prompt_n: tokens.len() as u64,
             prompt_ms: step.run.as_secs_f64() * 1e3,
             ..Perf::default()
         };
-        let (mut logits, mut cache) = (step.logits, step.cache);
+        let (mut token, mut cache) = (step.token, step.cache);
         let mut out =
             Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
         out.error = None;
         let mut generated = Vec::with_capacity(req.max_tokens as usize);
         let mut finish = "length";
-        while (generated.len() as u32) < req.max_tokens {
-            let token = sampler.sample(&mut logits);
+        while let Some(t) = token {
+            // Stamped as soon as the token is picked, as the llama.cpp engine does.
             let at = Instant::now();
-            if self.codec.eos_ids.contains(&token) {
+            if self.codec.eos_ids.contains(&t) {
                 finish = "stop";
                 break;
             }
-            generated.push(token);
+            generated.push(t);
             out.content.push(ContentChunk {
                 at,
                 tokens: Some(1),
-                text_bytes: self.codec.token_bytes(token),
+                text_bytes: self.codec.token_bytes(t),
             });
-            if generated.len() as u32 == req.max_tokens {
+            if generated.len() as u32 >= req.max_tokens {
                 break;
             }
             // Decode: one token, the cache fed back.
             let step = self
-                .run(&[token], &cache, true)
+                .run(&[t], &cache, Some(&mut pick))
                 .map_err(|e| engine_error(format!("decode at position {}: {e}", cache.len())))?;
             perf.eval_n += 1;
             perf.eval_ms += step.run.as_secs_f64() * 1e3;
-            (logits, cache) = (step.logits, step.cache);
+            (token, cache) = (step.token, step.cache);
         }
         out.text = self.codec.decode(&generated);
         out.finish_reason = Some(finish.into());
@@ -304,19 +309,19 @@ impl Engine {
         let mut seq = self.codec.encode(text, true)?;
         let mut out = Vec::with_capacity(n);
         let empty = self.empty_cache()?;
-        let mut step = self.run(&seq, &empty, true)?;
-        while out.len() < n {
-            let token = argmax(&step.logits);
+        let mut pick = |logits: &[f32]| argmax(logits);
+        let mut step = self.run(&seq, &empty, Some(&mut pick))?;
+        while let Some(token) = step.token {
             out.push(token);
             seq.push(token);
-            if out.len() == n {
+            if out.len() >= n {
                 break;
             }
             step = if cached {
                 let cache = step.cache;
-                self.run(&[token], &cache, true)?
+                self.run(&[token], &cache, Some(&mut pick))?
             } else {
-                self.run(&seq, &empty, true)?
+                self.run(&seq, &empty, Some(&mut pick))?
             };
         }
         Ok(out)
@@ -338,7 +343,7 @@ impl Engine {
     ) -> Result<(KvCache, Duration), String> {
         let vocab = self.vocab();
         let tokens: Vec<u32> = (0..n).map(|_| rng.random_range(0..vocab)).collect();
-        let step = self.run(&tokens, cache, false)?;
+        let step = self.run(&tokens, cache, None)?;
         Ok((step.cache, step.run))
     }
 
@@ -351,10 +356,10 @@ impl Engine {
     ) -> Result<Duration, String> {
         let vocab = self.vocab();
         let mut run = Duration::ZERO;
-        let mut step = self.run(&[rng.random_range(0..vocab)], cache, false)?;
+        let mut step = self.run(&[rng.random_range(0..vocab)], cache, None)?;
         run += step.run;
         for _ in 1..n {
-            step = self.run(&[rng.random_range(0..vocab)], &step.cache, false)?;
+            step = self.run(&[rng.random_range(0..vocab)], &step.cache, None)?;
             run += step.run;
         }
         Ok(run)

@@ -8,7 +8,7 @@ use ort::memory::Allocator;
 use ort::session::SessionOutputs;
 use ort::value::{DynTensor, DynValue};
 
-use super::layout::{DecoderLayout, past_name, present_name};
+use super::layout::DecoderLayout;
 
 pub struct KvCache {
     /// key 0, value 0, key 1, value 1, …
@@ -42,15 +42,12 @@ impl KvCache {
         added: usize,
     ) -> Result<KvCache, String> {
         let mut values = Vec::with_capacity(layout.layers * 2);
-        for i in 0..layout.layers {
-            for kind in ["key", "value"] {
-                let name = present_name(i, kind);
-                values.push(
-                    outputs
-                        .remove(&name)
-                        .ok_or_else(|| format!("the model did not return {name}"))?,
-                );
-            }
+        for name in &layout.present_names {
+            values.push(
+                outputs
+                    .remove(name)
+                    .ok_or_else(|| format!("the model did not return {name}"))?,
+            );
         }
         Ok(KvCache {
             values,
@@ -58,10 +55,8 @@ impl KvCache {
         })
     }
 
-    /// (input name, value) for every cache input, borrowing the values.
-    pub fn inputs(&self, layout: &DecoderLayout) -> impl Iterator<Item = (String, &DynValue)> {
-        (0..layout.layers)
-            .flat_map(|i| [past_name(i, "key"), past_name(i, "value")])
-            .zip(self.values.iter())
+    /// The values in the order of [`DecoderLayout::past_names`].
+    pub fn values(&self) -> &[DynValue] {
+        &self.values
     }
 }

@@ -32,6 +32,12 @@ pub struct DecoderLayout {
     pub position_ids_type: Option<TensorElementType>,
     pub use_cache_branch: bool,
     pub vocab_size: Option<usize>,
+    /// `past_key_values.N.key`, `….value` for N in order, made once (they are named every step).
+    #[serde(skip)]
+    pub past_names: Vec<String>,
+    /// `present.N.key`, `….value`, in the same order.
+    #[serde(skip)]
+    pub present_names: Vec<String>,
 }
 
 fn debug_str<S: serde::Serializer>(t: &TensorElementType, s: S) -> Result<S::Ok, S::Error> {
@@ -234,6 +240,12 @@ pub fn inspect(session: &Session, cfg: &ConfigDims) -> Result<DecoderLayout, Str
         position_ids_type: ty("position_ids"),
         use_cache_branch: input("use_cache_branch").is_some(),
         vocab_size,
+        past_names: (0..layers)
+            .flat_map(|i| [past_name(i, "key"), past_name(i, "value")])
+            .collect(),
+        present_names: (0..layers)
+            .flat_map(|i| [present_name(i, "key"), present_name(i, "value")])
+            .collect(),
     })
 }
 

@@ -21,6 +21,9 @@ pub struct TextCodec {
     eos_token: String,
     /// End-of-generation token ids: the config files' and the tokenizer's `eos_token`.
     pub eos_ids: Vec<u32>,
+    /// Bytes of each token's text alone, made once: asking the tokenizer per generated token
+    /// allocates, and that would be on the timed decode path.
+    token_len: Vec<u32>,
 }
 
 /// A special token in tokenizer_config.json: a string, or an object with `content`.
@@ -80,7 +83,11 @@ impl TextCodec {
                 eos_ids.push(id);
             }
         }
+        let token_len = (0..tokenizer.get_vocab_size(true) as u32)
+            .map(|id| tokenizer.decode(&[id], true).map_or(0, |t| t.len() as u32))
+            .collect();
         Ok(TextCodec {
+            token_len,
             tokenizer,
             template,
             bos_token,
@@ -130,7 +137,7 @@ impl TextCodec {
 
     /// Bytes of one token's text, for the content chunk (the whole text is decoded at the end).
     pub fn token_bytes(&self, id: u32) -> usize {
-        self.tokenizer.id_to_token(id).map_or(0, |t| t.len())
+        self.token_len.get(id as usize).map_or(0, |&n| n as usize)
     }
 }
 
