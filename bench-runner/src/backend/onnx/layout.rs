@@ -95,22 +95,22 @@ pub fn read_config_dims(dir: &Path) -> Result<ConfigDims, String> {
         d.context_length = n(&c, "max_position_embeddings");
         d.eos_token_ids = ids(c.get("eos_token_id"));
     }
-    if let Some(g) = read("genai_config.json")? {
-        if let Some(m) = g.get("model") {
-            if let Some(dec) = m.get("decoder") {
-                d.layers = d.layers.or(n(dec, "num_hidden_layers"));
-                d.kv_heads = d
-                    .kv_heads
-                    .or(n(dec, "num_key_value_heads"))
-                    .or(n(dec, "num_attention_heads"));
-                d.head_dim = d.head_dim.or(n(dec, "head_size"));
-            }
-            d.vocab_size = d.vocab_size.or(n(m, "vocab_size"));
-            d.context_length = d.context_length.or(n(m, "context_length"));
-            for id in ids(m.get("eos_token_id")) {
-                if !d.eos_token_ids.contains(&id) {
-                    d.eos_token_ids.push(id);
-                }
+    if let Some(g) = read("genai_config.json")?
+        && let Some(m) = g.get("model")
+    {
+        if let Some(dec) = m.get("decoder") {
+            d.layers = d.layers.or(n(dec, "num_hidden_layers"));
+            d.kv_heads = d
+                .kv_heads
+                .or(n(dec, "num_key_value_heads"))
+                .or(n(dec, "num_attention_heads"));
+            d.head_dim = d.head_dim.or(n(dec, "head_size"));
+        }
+        d.vocab_size = d.vocab_size.or(n(m, "vocab_size"));
+        d.context_length = d.context_length.or(n(m, "context_length"));
+        for id in ids(m.get("eos_token_id")) {
+            if !d.eos_token_ids.contains(&id) {
+                d.eos_token_ids.push(id);
             }
         }
     }
@@ -218,12 +218,12 @@ pub fn inspect(session: &Session, cfg: &ConfigDims) -> Result<DecoderLayout, Str
     let head_dim = dim(shape[3]).or(cfg.head_dim).ok_or_else(|| {
         "the head size is symbolic in the model and config.json / genai_config.json do not give it (head_dim)".to_string()
     })?;
-    if let Some(l) = cfg.layers {
-        if l != layers {
-            return Err(format!(
-                "the model has KV-cache inputs for {layers} layers but its config says num_hidden_layers = {l}"
-            ));
-        }
+    if let Some(l) = cfg.layers
+        && l != layers
+    {
+        return Err(format!(
+            "the model has KV-cache inputs for {layers} layers but its config says num_hidden_layers = {l}"
+        ));
     }
     let vocab_size = output("logits")
         .and_then(|o| tensor(o.dtype()))

@@ -28,10 +28,10 @@ pub fn locate(configured: Option<&Path>, config_dir: &Path) -> Result<PathBuf, S
     if let Some(p) = configured {
         return Ok(p.to_path_buf());
     }
-    if let Ok(p) = std::env::var("ORT_DYLIB_PATH") {
-        if !p.is_empty() {
-            return Ok(PathBuf::from(p));
-        }
+    if let Ok(p) = std::env::var("ORT_DYLIB_PATH")
+        && !p.is_empty()
+    {
+        return Ok(PathBuf::from(p));
     }
     let mut looked = Vec::new();
     let cwd = std::env::current_dir().unwrap_or_default();

@@ -78,10 +78,10 @@ impl TextCodec {
         let bos_token = token_str(cfg.get("bos_token"));
         let eos_token = token_str(cfg.get("eos_token"));
         let mut eos_ids: Vec<u32> = config_eos.to_vec();
-        if let Some(id) = tokenizer.token_to_id(&eos_token) {
-            if !eos_ids.contains(&id) {
-                eos_ids.push(id);
-            }
+        if let Some(id) = tokenizer.token_to_id(&eos_token)
+            && !eos_ids.contains(&id)
+        {
+            eos_ids.push(id);
         }
         let token_len = (0..tokenizer.get_vocab_size(true) as u32)
             .map(|id| tokenizer.decode(&[id], true).map_or(0, |t| t.len() as u32))
