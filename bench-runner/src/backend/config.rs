@@ -31,6 +31,16 @@
 //! cache_type_v = "f16"
 //! n_gpu_layers = 99                          # with a GPU feature (metal, vulkan, cuda)
 //! mmap = true
+//!
+//! [backends.tiny-onnx]
+//! kind = "onnx"                              # ONNX Runtime in process, through `ort`
+//! model = "../models/onnx-tiny"              # a folder with model.onnx + tokenizer.json, or a .onnx file
+//! library = "../.venv/onnxruntime/libonnxruntime.so.1.31.1"  # else ORT_DYLIB_PATH, else that default
+//! intra_op_threads = 2                       # default: physical cores
+//! inter_op_threads = 1
+//! graph_optimization = "all"                 # "disable" | "basic" | "extended" | "all"
+//! execution_provider = "cpu"                 # "cpu", or one built in with a cargo feature (README)
+//! ctx_size = 8192                            # the longest prompt + output a request may have
 //! ```
 //!
 //! Unknown keys are errors; so are keys that belong to another kind.
@@ -44,7 +54,7 @@ use toml::Spanned;
 use crate::error::{Error, Result};
 use crate::source;
 
-pub const BACKEND_KINDS: &[&str] = &["openai", "llamacpp", "replay"];
+pub const BACKEND_KINDS: &[&str] = &["openai", "llamacpp", "onnx", "replay"];
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -75,6 +85,8 @@ pub enum BackendKind {
     /// Recorded responses (see `backend/replay.rs`).
     Replay(super::replay::ReplayConfig),
     LlamaCpp(LlamaCppConfig),
+    /// ONNX Runtime in process (see `backend/onnx/`).
+    Onnx(OnnxConfig),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -113,6 +125,43 @@ pub struct LlamaCppConfig {
     pub n_gpu_layers: Option<u32>,
     pub mmap: bool,
 }
+
+/// ONNX Runtime in process: a decoder in the optimum / onnxruntime-genai layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnnxConfig {
+    /// The model folder (model.onnx, tokenizer.json, config files) or the .onnx file itself,
+    /// resolved relative to the config file.
+    pub model: PathBuf,
+    /// libonnxruntime, resolved relative to the config file; `None`: ORT_DYLIB_PATH, else the
+    /// copy scripts/setup makes (see `backend/onnx/library.rs`).
+    pub library: Option<PathBuf>,
+    /// `None`: the physical cores of this machine (as llama-bench's threads).
+    pub intra_op_threads: Option<u32>,
+    pub inter_op_threads: Option<u32>,
+    pub graph_optimization: GraphOptimization,
+    /// Lower-case provider name (`cpu`, `cuda`, `coreml`, …).
+    pub execution_provider: String,
+    /// The longest prompt + output a request may have.
+    pub ctx_size: u32,
+    /// The config file's folder: the default library is looked for above it.
+    pub config_dir: PathBuf,
+}
+
+/// ONNX Runtime's graph optimisation levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphOptimization {
+    Disable,
+    Basic,
+    Extended,
+    All,
+}
+
+/// The execution providers the `execution_provider` key may name. All but `cpu` need the
+/// matching cargo feature (`onnx-cuda`, …) and a library built with that provider.
+pub const EXECUTION_PROVIDERS: &[&str] = &[
+    "cpu", "cuda", "tensorrt", "coreml", "directml", "nnapi", "qnn", "xnnpack", "openvino",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -175,6 +224,12 @@ struct RawBackend {
     cache_type_v: Option<Spanned<String>>,
     n_gpu_layers: Option<Spanned<i64>>,
     mmap: Option<Spanned<bool>>,
+    // onnx (`model` and `ctx_size` are shared with llamacpp)
+    library: Option<Spanned<String>>,
+    intra_op_threads: Option<Spanned<i64>>,
+    inter_op_threads: Option<Spanned<i64>>,
+    graph_optimization: Option<Spanned<String>>,
+    execution_provider: Option<Spanned<String>>,
 }
 
 impl RawBackend {
@@ -227,6 +282,32 @@ impl RawBackend {
             }
         }
         v
+    }
+
+    /// Keys only the `onnx` kind understands.
+    fn onnx_keys(&self) -> Vec<(&'static str, std::ops::Range<usize>)> {
+        [
+            ("library", self.library.as_ref().map(Spanned::span)),
+            (
+                "intra_op_threads",
+                self.intra_op_threads.as_ref().map(Spanned::span),
+            ),
+            (
+                "inter_op_threads",
+                self.inter_op_threads.as_ref().map(Spanned::span),
+            ),
+            (
+                "graph_optimization",
+                self.graph_optimization.as_ref().map(Spanned::span),
+            ),
+            (
+                "execution_provider",
+                self.execution_provider.as_ref().map(Spanned::span),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(k, s)| s.map(|s| (k, s)))
+        .collect()
     }
 }
 
@@ -366,12 +447,30 @@ fn convert(
     };
     let kind_name = rb.kind.get_ref().clone();
     let foreign = match kind_name.as_str() {
-        "openai" | "replay" => rb.llamacpp_keys(),
+        "openai" | "replay" => {
+            let mut v = rb.llamacpp_keys();
+            v.extend(rb.onnx_keys());
+            v
+        }
         "llamacpp" => {
             let mut v = rb.openai_keys();
             if let Some(f) = &rb.file {
                 v.push(("file", f.span()));
             }
+            v.extend(rb.onnx_keys());
+            v
+        }
+        "onnx" => {
+            let mut v = rb.openai_keys();
+            if let Some(f) = &rb.file {
+                v.push(("file", f.span()));
+            }
+            // ctx_size means the same for both in-process engines.
+            v.extend(
+                rb.llamacpp_keys()
+                    .into_iter()
+                    .filter(|(k, _)| *k != "ctx_size"),
+            );
             v
         }
         _ => Vec::new(),
@@ -384,6 +483,7 @@ fn convert(
     }
     let kind = match kind_name.as_str() {
         "llamacpp" => BackendKind::LlamaCpp(llamacpp(path, text, base_dir, name, &rb, span)?),
+        "onnx" => BackendKind::Onnx(onnx(path, text, base_dir, name, &rb, span)?),
         "openai" => {
             if let Some(f) = &rb.file {
                 return Err(err(
@@ -615,6 +715,102 @@ fn llamacpp(
     })
 }
 
+fn onnx(
+    path: &Path,
+    text: &str,
+    base_dir: &Path,
+    name: &str,
+    rb: &RawBackend,
+    span: std::ops::Range<usize>,
+) -> Result<OnnxConfig> {
+    let err =
+        |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
+    let Some(model) = &rb.model else {
+        return Err(err(
+            span,
+            format!(
+                "backend `{name}` (kind onnx) needs `model`, a folder with model.onnx and tokenizer.json (or the .onnx file)"
+            ),
+        ));
+    };
+    if model.get_ref().trim().is_empty() {
+        return Err(err(
+            model.span(),
+            "`model` is empty; expected a model folder or an .onnx file".into(),
+        ));
+    }
+    let library = match &rb.library {
+        Some(l) if l.get_ref().trim().is_empty() => {
+            return Err(err(
+                l.span(),
+                "`library` is empty; expected the path of libonnxruntime".into(),
+            ));
+        }
+        Some(l) => Some(resolve_path(base_dir, l.get_ref())),
+        None => None,
+    };
+    let graph_optimization = match rb
+        .graph_optimization
+        .as_ref()
+        .map(|g| (g.get_ref().as_str(), g.span()))
+    {
+        None | Some(("all", _)) => GraphOptimization::All,
+        Some(("disable", _)) => GraphOptimization::Disable,
+        Some(("basic", _)) => GraphOptimization::Basic,
+        Some(("extended", _)) => GraphOptimization::Extended,
+        Some((other, s)) => {
+            return Err(err(
+                s,
+                format!(
+                    "unknown `graph_optimization` `{other}`; expected \"disable\", \"basic\", \"extended\" or \"all\""
+                ),
+            ));
+        }
+    };
+    let execution_provider = match &rb.execution_provider {
+        None => "cpu".to_string(),
+        Some(e) => {
+            let lower = e.get_ref().to_ascii_lowercase();
+            let lower = lower.trim_end_matches("executionprovider").to_string();
+            if !EXECUTION_PROVIDERS.contains(&lower.as_str()) {
+                return Err(err(
+                    e.span(),
+                    format!(
+                        "unknown `execution_provider` `{}`; expected one of: {}",
+                        e.get_ref(),
+                        EXECUTION_PROVIDERS.join(", ")
+                    ),
+                ));
+            }
+            lower
+        }
+    };
+    Ok(OnnxConfig {
+        model: resolve_path(base_dir, model.get_ref()),
+        library,
+        intra_op_threads: int_in(
+            path,
+            text,
+            &rb.intra_op_threads,
+            "intra_op_threads",
+            1,
+            1024,
+        )?,
+        inter_op_threads: int_in(
+            path,
+            text,
+            &rb.inter_op_threads,
+            "inter_op_threads",
+            1,
+            1024,
+        )?,
+        graph_optimization,
+        execution_provider,
+        ctx_size: int_in(path, text, &rb.ctx_size, "ctx_size", 16, 1 << 24)?.unwrap_or(8192),
+        config_dir: base_dir.to_path_buf(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -724,5 +920,88 @@ mod tests {
         assert!(e.starts_with("b.toml:4:14:"), "{e}");
         let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthread = 2\n");
         assert!(e.starts_with("b.toml:4:1: unknown field `thread`"), "{e}");
+    }
+
+    #[test]
+    fn parses_onnx_with_defaults_and_settings() {
+        let c = Config::parse(
+            Path::new("conf/b.toml"),
+            "[backends.o]\nkind = \"onnx\"\nmodel = \"../m\"\n",
+        )
+        .unwrap();
+        let BackendKind::Onnx(o) = &c.backends["o"].kind else {
+            panic!("onnx expected")
+        };
+        assert_eq!(o.model, PathBuf::from("conf/../m"));
+        assert_eq!(
+            (
+                o.library.as_ref(),
+                o.graph_optimization,
+                o.execution_provider.as_str(),
+                o.ctx_size
+            ),
+            (None, GraphOptimization::All, "cpu", 8192)
+        );
+        let c = Config::parse(Path::new("b.toml"), "[backends.o]\nkind = \"onnx\"\nmodel = \"m\"\nlibrary = \"/l/libonnxruntime.so\"\nintra_op_threads = 2\ninter_op_threads = 1\ngraph_optimization = \"basic\"\nexecution_provider = \"CUDAExecutionProvider\"\nctx_size = 512\n").unwrap();
+        let BackendKind::Onnx(o) = &c.backends["o"].kind else {
+            panic!("onnx expected")
+        };
+        assert_eq!(
+            (
+                o.library.as_deref(),
+                o.intra_op_threads,
+                o.inter_op_threads,
+                o.graph_optimization,
+                o.execution_provider.as_str(),
+                o.ctx_size
+            ),
+            (
+                Some(Path::new("/l/libonnxruntime.so")),
+                Some(2),
+                Some(1),
+                GraphOptimization::Basic,
+                "cuda",
+                512
+            )
+        );
+    }
+
+    #[test]
+    fn onnx_mistakes_are_located() {
+        let bad = |t: &str| {
+            Config::parse(Path::new("b.toml"), t)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = bad("[backends.o]\nkind = \"onnx\"\n");
+        assert!(
+            e.starts_with("b.toml:1:1:") && e.contains("needs `model`"),
+            "{e}"
+        );
+        let e = bad("[backends.o]\nkind = \"onnx\"\nmodel = \"m\"\nthreads = 2\n");
+        assert!(
+            e.starts_with("b.toml:4:11: `threads` does not belong to a backend of kind onnx"),
+            "{e}"
+        );
+        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m\"\nlibrary = \"x\"\n");
+        assert!(
+            e.starts_with("b.toml:4:11: `library` does not belong to a backend of kind llamacpp"),
+            "{e}"
+        );
+        let e = bad("[backends.o]\nkind = \"onnx\"\nmodel = \"m\"\nexecution_provider = \"tpu\"\n");
+        assert!(
+            e.starts_with("b.toml:4:22: unknown `execution_provider` `tpu`"),
+            "{e}"
+        );
+        let e = bad("[backends.o]\nkind = \"onnx\"\nmodel = \"m\"\ngraph_optimization = \"max\"\n");
+        assert!(
+            e.starts_with("b.toml:4:22: unknown `graph_optimization`"),
+            "{e}"
+        );
+        let e = bad("[backends.o]\nkind = \"onnx\"\nmodel = \"m\"\nintra_op_threads = 0\n");
+        assert!(
+            e.starts_with("b.toml:4:20: `intra_op_threads` must be from 1"),
+            "{e}"
+        );
     }
 }

@@ -3,9 +3,11 @@
 //! One file per backend kind; [`Backend`] is the enum that picks the implementation (the way
 //! hyperfine picks its executor). The backend knows nothing of scenarios, results or reports.
 
+pub mod bench;
 pub mod config;
 pub mod launch;
 pub mod llamacpp;
+pub mod onnx;
 pub mod openai;
 pub mod replay;
 pub mod sse;
@@ -230,6 +232,9 @@ pub struct BackendFacts {
     pub launched: Option<launch::LaunchFacts>,
     /// In-process engines: GGUF metadata, the llama.cpp build and the settings in effect.
     pub engine: Option<llamacpp::EngineFacts>,
+    /// The `onnx` engine: ONNX Runtime version, providers, model file hashes, opset, layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onnx: Option<onnx::OnnxFacts>,
 }
 
 /// The columns llama-bench prints about a model, for the pp_tg table.
@@ -246,6 +251,9 @@ pub struct ModelColumns {
 
 impl BackendFacts {
     pub fn model_columns(&self) -> ModelColumns {
+        if let Some(o) = &self.onnx {
+            return o.model_columns(self.model.as_deref().unwrap_or_default());
+        }
         if let Some(e) = &self.engine {
             return ModelColumns {
                 model: e.gguf.desc.clone(),
@@ -284,6 +292,25 @@ pub enum Backend {
     OpenAi(openai::OpenAiBackend),
     Replay(replay::ReplayBackend),
     LlamaCpp(llamacpp::LlamaCppBackend),
+    Onnx(onnx::OnnxBackend),
+}
+
+/// An in-process engine, which runs llama-bench's tests itself (`mode = "pp_tg"`).
+pub enum InProcess<'a> {
+    LlamaCpp(&'a llamacpp::LlamaCppBackend),
+    Onnx(&'a onnx::OnnxBackend),
+}
+
+impl InProcess<'_> {
+    pub async fn bench(
+        &self,
+        test: bench::BenchTest,
+    ) -> std::result::Result<Vec<bench::BenchSample>, RequestError> {
+        match self {
+            InProcess::LlamaCpp(b) => b.bench(test).await,
+            InProcess::Onnx(b) => b.bench(test).await,
+        }
+    }
 }
 
 impl Backend {
@@ -292,6 +319,7 @@ impl Backend {
             Backend::OpenAi(b) => b.name(),
             Backend::Replay(b) => b.name(),
             Backend::LlamaCpp(b) => b.name(),
+            Backend::Onnx(b) => b.name(),
         }
     }
 
@@ -301,6 +329,7 @@ impl Backend {
             Backend::OpenAi(b) => b.probe().await,
             Backend::Replay(b) => Ok(b.probe()),
             Backend::LlamaCpp(b) => b.probe().await,
+            Backend::Onnx(b) => Ok(b.probe()),
         }
     }
 
@@ -314,6 +343,7 @@ impl Backend {
             Backend::OpenAi(b) => b.count_prompt_tokens(prompt).await,
             Backend::Replay(b) => b.count_prompt_tokens(prompt),
             Backend::LlamaCpp(b) => b.count_prompt_tokens(prompt).await,
+            Backend::Onnx(b) => b.count_prompt_tokens(prompt).await,
         }
     }
 
@@ -323,6 +353,7 @@ impl Backend {
             Backend::OpenAi(b) => b.count_text_tokens(text).await,
             Backend::Replay(_) => None,
             Backend::LlamaCpp(b) => b.count_text_tokens(text).await,
+            Backend::Onnx(b) => b.count_text_tokens(text).await,
         }
     }
 
@@ -331,6 +362,7 @@ impl Backend {
             Backend::OpenAi(b) => b.generate(req).await,
             Backend::Replay(b) => b.generate(req),
             Backend::LlamaCpp(b) => b.generate(req).await,
+            Backend::Onnx(b) => b.generate(req).await,
         }
     }
 
@@ -339,6 +371,7 @@ impl Backend {
             Backend::OpenAi(b) => b.endpoint(),
             Backend::Replay(b) => b.endpoint(),
             Backend::LlamaCpp(b) => b.endpoint(),
+            Backend::Onnx(b) => b.endpoint(),
         }
     }
 
@@ -351,9 +384,10 @@ impl Backend {
     }
 
     /// The in-process engine, where the backend has one (llama-bench-style tests run in it).
-    pub fn in_process(&self) -> Option<&llamacpp::LlamaCppBackend> {
+    pub fn in_process(&self) -> Option<InProcess<'_>> {
         match self {
-            Backend::LlamaCpp(b) => Some(b),
+            Backend::LlamaCpp(b) => Some(InProcess::LlamaCpp(b)),
+            Backend::Onnx(b) => Some(InProcess::Onnx(b)),
             Backend::OpenAi(_) | Backend::Replay(_) => None,
         }
     }

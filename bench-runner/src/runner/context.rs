@@ -239,7 +239,7 @@ pub(crate) async fn run_context(
         }
         // In-process engines: the process's peak resident memory once this length has run
         // (lengths ascend, so the high-water mark belongs to the longest context so far).
-        if facts.kind == "llamacpp" {
+        if facts.kind == "llamacpp" || facts.kind == "onnx" {
             if let (Some(template), Some(peak)) = (
                 rows.first().cloned(),
                 crate::results::manifest::peak_rss_bytes(),

@@ -118,6 +118,9 @@ pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Backend> {
     match &bc.kind {
         BackendKind::OpenAi(_) => Ok(Backend::OpenAi(OpenAiBackend::connect(bc, run_dir).await?)),
         BackendKind::LlamaCpp(_) => Ok(Backend::LlamaCpp(LlamaCppBackend::connect(bc).await?)),
+        BackendKind::Onnx(_) => Ok(Backend::Onnx(
+            crate::backend::onnx::OnnxBackend::connect(bc).await?,
+        )),
         BackendKind::Replay(r) => Ok(Backend::Replay(
             crate::backend::replay::ReplayBackend::connect(bc, r)?,
         )),

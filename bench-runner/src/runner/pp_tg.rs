@@ -1,6 +1,6 @@
 //! llama-bench's tests (`mode = "pp_tg"`) on one backend.
 //!
-//! In process, the engine runs the test exactly as llama-bench does (random tokens, prompt
+//! In process (`llamacpp`, `onnx`), the engine runs the test exactly as llama-bench does (random tokens, prompt
 //! batches or single-token decodes, timed as a whole, after a warm-up run) and reports one
 //! time per repetition; t/s = (pp + tg) · 10⁹ / ns.
 //!
@@ -17,7 +17,7 @@
 use super::RunCtx;
 use super::case::{CaseOutcome, Prepared, hash_index, prepare, to_measured};
 use super::summary::pp_tg_summary;
-use crate::backend::llamacpp::{BenchTest, timings};
+use crate::backend::bench::{BenchSample, BenchTest, timings};
 use crate::backend::{Backend, BackendFacts, Request};
 use crate::error::Result;
 use crate::results::{SampleRow, SummaryRow};
@@ -140,7 +140,7 @@ fn in_process_row(
     test: PpTgTest,
     rep: u32,
     started_at: &str,
-    s: &crate::backend::llamacpp::BenchSample,
+    s: &BenchSample,
 ) -> SampleRow {
     let n_tokens = (test.n_prompt + test.n_gen) as f64;
     // Exactly llama-bench's arithmetic: 1e9 * n_tokens / t.

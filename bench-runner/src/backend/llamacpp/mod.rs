@@ -19,8 +19,8 @@ use llama_cpp_2::model::params::LlamaModelParams;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+pub use super::bench::{BenchSample, BenchTest, Perf, timings};
 pub use build_info::EngineBuild;
-pub use engine::{BenchSample, BenchTest, Perf, timings};
 use engine::{Command, Engine};
 
 use super::config::{BackendConfig, BackendKind, Endpoint, LlamaCppConfig};
