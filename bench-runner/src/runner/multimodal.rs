@@ -393,12 +393,13 @@ impl MmRun<'_> {
                     failed += 1;
                 }
             }
-            let (t_ttft, t_tokens, t_server) = t
+            // The twin's prompt length stands whatever it answered; its timings only if it
+            // succeeded (an empty answer has no first token).
+            let t_tokens = t.as_ref().and_then(|(_, r)| r.prompt_tokens);
+            let (t_ttft, t_server) = t
                 .as_ref()
                 .filter(|(r, _)| r.error.is_none())
-                .map_or((None, None, None), |(_, r)| {
-                    (r.ttft_ms, r.prompt_tokens, r.server_prompt_ms)
-                });
+                .map_or((None, None), |(_, r)| (r.ttft_ms, r.server_prompt_ms));
             let m_ok = m_resp.error.is_none();
             let m_ttft = m_row.ttft_ms.filter(|_| m_ok);
             let row = MediaRow {
