@@ -293,6 +293,23 @@ fn tiny_vlm_runs_the_image_encoding_path_and_media_cost_is_positive() {
     assert!(samples.iter().all(
         |s| s.error_category.is_none() || s.error_category.as_deref() == Some("empty_response")
     ));
+    // The report draws TTFT against image size and shows inputs beside their answers.
+    let rep = dir.path().join("report");
+    let o = edgebench()
+        .arg("report")
+        .arg(&run_dir)
+        .arg("--out")
+        .arg(&rep)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(rep.join("ttft-vs-image-size.svg").exists());
+    let html = std::fs::read_to_string(rep.join("report.html")).unwrap();
+    assert!(html.contains("Multimodal: media cost and accuracy"));
+    // (autoescaping writes the data URI's slashes as &#x2f;, which the browser decodes)
+    assert!(html.contains("<img src=\"data:image"));
+    let md = std::fs::read_to_string(rep.join("report.md")).unwrap();
+    assert!(md.contains("| img896_x2 |"), "{md}");
     let summary = read_summary(&run_dir.join("summary.csv")).unwrap().rows;
     for case in by_case.keys() {
         for metric in ["ttft_ms", "ttft_text_ms", "media_cost_ms", "accuracy"] {
