@@ -507,10 +507,14 @@ fn convert(
                 media: match rb.media {
                     Some(m) => {
                         let m = m.into_inner();
-                        if let Some(n) = &m.max_images {
-                            if *n.get_ref() == 0 {
-                                return Err(err(n.span(), "`max_images` must be at least 1 (set `image = false` for none)".into()));
-                            }
+                        if let Some(n) = &m.max_images
+                            && *n.get_ref() == 0
+                        {
+                            return Err(err(
+                                n.span(),
+                                "`max_images` must be at least 1 (set `image = false` for none)"
+                                    .into(),
+                            ));
                         }
                         MediaLimits {
                             image: m.image,

@@ -585,19 +585,19 @@ impl OpenAiBackend {
     }
 
     async fn generate_once(&self, req: &Request) -> Response {
-        if let Some(m) = req.tools.media.first() {
-            if self.cfg.endpoint == Endpoint::Completions {
-                return Response::failed(
-                    Instant::now(),
-                    RequestError::new(
-                        ErrorCategory::UnsupportedModality,
-                        format!(
-                            "{} input needs the chat endpoint (endpoint = \"chat\")",
-                            m.modality().as_str()
-                        ),
+        if let Some(m) = req.tools.media.first()
+            && self.cfg.endpoint == Endpoint::Completions
+        {
+            return Response::failed(
+                Instant::now(),
+                RequestError::new(
+                    ErrorCategory::UnsupportedModality,
+                    format!(
+                        "{} input needs the chat endpoint (endpoint = \"chat\")",
+                        m.modality().as_str()
                     ),
-                );
-            }
+                ),
+            );
         }
         let url = match self.cfg.endpoint {
             Endpoint::Chat => format!("{}/chat/completions", self.base_url),

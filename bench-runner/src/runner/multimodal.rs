@@ -262,13 +262,13 @@ impl MmRun<'_> {
                 .backend
                 .generate(&self.request(case, text, item.parts))
                 .await;
-            if let Some(e) = &resp.error {
-                if e.category == ErrorCategory::UnsupportedModality {
-                    self.unsupported
-                        .borrow_mut()
-                        .insert(mc.modality, e.message.clone());
-                    return Ok(());
-                }
+            if let Some(e) = &resp.error
+                && e.category == ErrorCategory::UnsupportedModality
+            {
+                self.unsupported
+                    .borrow_mut()
+                    .insert(mc.modality, e.message.clone());
+                return Ok(());
             }
         }
         Ok(())
@@ -307,13 +307,13 @@ impl MmRun<'_> {
             ),
             None => self.backend.generate(req).await,
         };
-        if let (Some(m), Some(e)) = (modality, &resp.error) {
-            if e.category == ErrorCategory::UnsupportedModality {
-                self.unsupported
-                    .borrow_mut()
-                    .entry(m)
-                    .or_insert_with(|| e.message.clone());
-            }
+        if let (Some(m), Some(e)) = (modality, &resp.error)
+            && e.category == ErrorCategory::UnsupportedModality
+        {
+            self.unsupported
+                .borrow_mut()
+                .entry(m)
+                .or_insert_with(|| e.message.clone());
         }
         let base = self.base_sample(case_id, case);
         let mut row = measure_response(self.backend, &base, None, &resp).await.row;
@@ -384,14 +384,13 @@ impl MmRun<'_> {
                 Some(_) => failed += 1,
                 None => {}
             }
-            if let Some((tr, _)) = &t {
-                if tr
+            if let Some((tr, _)) = &t
+                && tr
                     .error
                     .as_ref()
                     .is_some_and(|e| e.category != ErrorCategory::EmptyResponse)
-                {
-                    failed += 1;
-                }
+            {
+                failed += 1;
             }
             // The twin's prompt length stands whatever it answered; its timings only if it
             // succeeded (an empty answer has no first token).
