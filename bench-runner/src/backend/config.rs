@@ -686,6 +686,44 @@ mod tests {
     }
 
     #[test]
+    fn media_limits_and_mmproj() {
+        let c = Config::parse(
+            Path::new("/cfg/b.toml"),
+            "[backends.o]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n[backends.o.media]\naudio = false\nmax_images = 4\n[backends.o.launch]\ncommand = \"srv\"\nmmproj = \"p.gguf\"\n",
+        )
+        .unwrap();
+        let BackendKind::OpenAi(o) = &c.backends["o"].kind else {
+            panic!("openai")
+        };
+        assert_eq!(
+            o.media,
+            MediaLimits {
+                image: None,
+                audio: Some(false),
+                max_images: Some(4)
+            }
+        );
+        assert_eq!(
+            o.launch.as_ref().unwrap().mmproj.as_deref(),
+            Some(Path::new("/cfg/p.gguf"))
+        );
+        let e = Config::parse(
+            Path::new("b.toml"),
+            "[backends.o]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n[backends.o.media]\nmax_images = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("b.toml:5:14:"), "{e}");
+        let e = Config::parse(
+            Path::new("b.toml"),
+            "[backends.l]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\n[backends.l.media]\naudio = false\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`media` does not belong"), "{e}");
+    }
+
+    #[test]
     fn unknown_key_and_bad_default_are_located() {
         let e = Config::parse(
             Path::new("b.toml"),

