@@ -11,6 +11,7 @@ mod faults;
 mod fuzz;
 mod input_errors;
 mod llamacpp;
+mod multimodal;
 mod onnx;
 mod report;
 mod resume_shard;

@@ -105,6 +105,17 @@ pub struct OpenAiConfig {
     pub endpoint: Endpoint,
     pub extra_body: serde_json::Map<String, serde_json::Value>,
     pub launch: Option<LaunchConfig>,
+    /// What media the server takes, where the user says (`[backends.X.media]`).
+    pub media: MediaLimits,
+}
+
+/// Declared media limits of a server, e.g. Ollama's OpenAI endpoint: images as data URIs
+/// only, no audio. `None` means "not declared": the server's own `/props` or an error decides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MediaLimits {
+    pub image: Option<bool>,
+    pub audio: Option<bool>,
+    pub max_images: Option<u32>,
 }
 
 /// llama.cpp in process. Defaults are llama-bench's, so the same settings mean the same run.
@@ -181,6 +192,8 @@ pub struct LaunchConfig {
     pub command: PathBuf,
     pub args: Vec<String>,
     pub model: Option<PathBuf>,
+    /// Substituted for `{mmproj}` in `args`.
+    pub mmproj: Option<PathBuf>,
     pub health_url: String,
     pub startup_timeout_s: f64,
     /// How often a server that died mid-run is started again (on the same port).
@@ -211,6 +224,7 @@ struct RawBackend {
     endpoint: Option<Spanned<String>>,
     extra_body: Option<Spanned<toml::Table>>,
     launch: Option<Spanned<RawLaunch>>,
+    media: Option<Spanned<RawMedia>>,
     // replay
     file: Option<Spanned<String>>,
     source_backend: Option<String>,
@@ -250,6 +264,9 @@ impl RawBackend {
         }
         if let Some(x) = &self.launch {
             v.push(("launch", x.span()));
+        }
+        if let Some(x) = &self.media {
+            v.push(("media", x.span()));
         }
         v
     }
@@ -313,11 +330,21 @@ impl RawBackend {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawMedia {
+    image: Option<bool>,
+    audio: Option<bool>,
+    max_images: Option<Spanned<u32>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLaunch {
     command: String,
     #[serde(default)]
     args: Vec<String>,
     model: Option<String>,
+    /// A multimodal projector (llama-server `--mmproj {mmproj}`), relative to the config.
+    mmproj: Option<String>,
     health_url: Option<String>,
     startup_timeout_s: Option<Spanned<f64>>,
     max_restarts: Option<Spanned<u32>>,
@@ -553,6 +580,7 @@ fn convert(
                         command: resolve_command(base_dir, &l.command),
                         args: l.args,
                         model: l.model.map(|m| resolve_path(base_dir, &m)),
+                        mmproj: l.mmproj.map(|m| resolve_path(base_dir, &m)),
                         health_url,
                         startup_timeout_s,
                         max_restarts: match &l.max_restarts {
@@ -576,6 +604,26 @@ fn convert(
                 endpoint,
                 extra_body,
                 launch,
+                media: match rb.media {
+                    Some(m) => {
+                        let m = m.into_inner();
+                        if let Some(n) = &m.max_images
+                            && *n.get_ref() == 0
+                        {
+                            return Err(err(
+                                n.span(),
+                                "`max_images` must be at least 1 (set `image = false` for none)"
+                                    .into(),
+                            ));
+                        }
+                        MediaLimits {
+                            image: m.image,
+                            audio: m.audio,
+                            max_images: m.max_images.map(Spanned::into_inner),
+                        }
+                    }
+                    None => MediaLimits::default(),
+                },
             })
         }
         "replay" => {
@@ -593,6 +641,7 @@ fn convert(
                 ("api_key_env", rb.api_key_env.as_ref().map(Spanned::span)),
                 ("extra_body", rb.extra_body.as_ref().map(Spanned::span)),
                 ("launch", rb.launch.as_ref().map(Spanned::span)),
+                ("media", rb.media.as_ref().map(Spanned::span)),
             ];
             if let Some((key, Some(s))) = foreign.into_iter().find(|(_, s)| s.is_some()) {
                 return Err(err(
@@ -830,6 +879,44 @@ mod tests {
         assert_eq!(l.command, PathBuf::from("conf/../bin/server"));
         assert_eq!(l.model.as_deref(), Some(Path::new("conf/m.gguf")));
         assert_eq!(l.health_url, "http://127.0.0.1:{port}/health");
+    }
+
+    #[test]
+    fn media_limits_and_mmproj() {
+        let c = Config::parse(
+            Path::new("/cfg/b.toml"),
+            "[backends.o]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n[backends.o.media]\naudio = false\nmax_images = 4\n[backends.o.launch]\ncommand = \"srv\"\nmmproj = \"p.gguf\"\n",
+        )
+        .unwrap();
+        let BackendKind::OpenAi(o) = &c.backends["o"].kind else {
+            panic!("openai")
+        };
+        assert_eq!(
+            o.media,
+            MediaLimits {
+                image: None,
+                audio: Some(false),
+                max_images: Some(4)
+            }
+        );
+        assert_eq!(
+            o.launch.as_ref().unwrap().mmproj.as_deref(),
+            Some(Path::new("/cfg/p.gguf"))
+        );
+        let e = Config::parse(
+            Path::new("b.toml"),
+            "[backends.o]\nkind = \"openai\"\nbase_url = \"http://x/v1\"\n[backends.o.media]\nmax_images = 0\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("b.toml:5:14:"), "{e}");
+        let e = Config::parse(
+            Path::new("b.toml"),
+            "[backends.l]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\n[backends.l.media]\naudio = false\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`media` does not belong"), "{e}");
     }
 
     #[test]

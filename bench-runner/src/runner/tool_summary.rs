@@ -31,7 +31,7 @@ pub(crate) struct CaseFigures {
     pub ttft_p50: Option<f64>,
 }
 
-fn proportion_row(base: &SummaryRow, metric: &str, p: &Proportion) -> SummaryRow {
+pub(crate) fn proportion_row(base: &SummaryRow, metric: &str, p: &Proportion) -> SummaryRow {
     SummaryRow {
         metric: metric.into(),
         unit: "ratio".into(),

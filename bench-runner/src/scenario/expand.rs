@@ -94,6 +94,24 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
             cases
         }
         ScenarioBody::Context(_) => Vec::new(),
+        // Multimodal: one case per grid point; each item is two requests (media + text twin).
+        ScenarioBody::Multimodal(m) => m
+            .plan()
+            .into_iter()
+            .map(|c| Case {
+                id: c.id,
+                scenario: s.name.clone(),
+                prompt_tokens: 0,
+                max_tokens: m.max_tokens,
+                concurrency: 1,
+                warmup: 0,
+                repetitions: 2 * m.items,
+                seed: m.seed,
+                sampling: m.sampling.clone(),
+                duration_s: None,
+                pp_tg: None,
+            })
+            .collect(),
         // Tool calls: mode × depth; `prompt_tokens` holds the depth, `repetitions` the items.
         ScenarioBody::ToolCalls(t) => {
             let mut cases = Vec::new();

@@ -5,6 +5,7 @@
 
 pub mod context;
 mod expand;
+pub mod multimodal;
 pub mod structured;
 mod throughput;
 pub mod tool_calls;
@@ -24,7 +25,13 @@ use crate::error::Result;
 use crate::source;
 
 /// The kinds this build understands, for error messages.
-pub const KINDS: &[&str] = &["throughput", "context", "tool_calls", "structured"];
+pub const KINDS: &[&str] = &[
+    "throughput",
+    "context",
+    "tool_calls",
+    "structured",
+    "multimodal",
+];
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -43,6 +50,7 @@ pub enum ScenarioBody {
     Context(context::Context),
     ToolCalls(ToolCalls),
     Structured(Structured),
+    Multimodal(multimodal::Multimodal),
 }
 
 impl Scenario {
@@ -52,6 +60,7 @@ impl Scenario {
             ScenarioBody::Context(_) => "context",
             ScenarioBody::ToolCalls(_) => "tool_calls",
             ScenarioBody::Structured(_) => "structured",
+            ScenarioBody::Multimodal(_) => "multimodal",
         }
     }
 
@@ -99,6 +108,11 @@ impl Scenario {
                 let (c, t) = structured::parse(path, text)?;
                 common = c;
                 ScenarioBody::Structured(t)
+            }
+            "multimodal" => {
+                let (c, t) = multimodal::parse(path, text)?;
+                common = c;
+                ScenarioBody::Multimodal(t)
             }
             other => {
                 return Err(source::error_at(
@@ -151,6 +165,13 @@ impl Scenario {
                 )
             }
             ScenarioBody::Structured(t) => {
+                let s = &t.sampling;
+                format!(
+                    "temperature={} top_p={} seed={}",
+                    s.temperature, s.top_p, t.seed
+                )
+            }
+            ScenarioBody::Multimodal(t) => {
                 let s = &t.sampling;
                 format!(
                     "temperature={} top_p={} seed={}",

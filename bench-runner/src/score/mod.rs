@@ -9,10 +9,12 @@
 //! - [`schema`]: structured output — JSON Schema (Draft 2020-12) compliance;
 //! - [`repetition`]: "the same text repeated without finishing", a stall symptom;
 //! - [`recall`]: needle recall (RULER's string_match_all) and the effective context length;
+//! - [`exact`]: exact match of short answers after normalisation (multimodal items);
 //! - [`lang`]: BFCL's Java / JavaScript argument strings turned into values before checking.
 
 pub mod ast;
 pub mod call;
+pub mod exact;
 pub mod failure;
 pub mod lang;
 pub mod normalize;

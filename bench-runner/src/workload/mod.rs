@@ -3,6 +3,7 @@
 
 pub mod conversation;
 pub mod haystack;
+pub mod media;
 pub mod prompt;
 pub mod simulator;
 pub mod tool_format;

@@ -226,6 +226,20 @@ impl LlamaCppBackend {
 
     pub async fn generate(&self, req: &Request) -> Response {
         let sent_at = Instant::now();
+        // The pinned llama-cpp-2 is built without its `mtmd` feature: images and audio are not
+        // taken in process (README: multimodal), and a request with media says so per row.
+        if let Some(m) = req.tools.media.first() {
+            return Response::failed(
+                sent_at,
+                RequestError::new(
+                    ErrorCategory::UnsupportedModality,
+                    format!(
+                        "the in-process llama.cpp engine takes no {} input; use llama-server with --mmproj",
+                        m.modality().as_str()
+                    ),
+                ),
+            );
+        }
         let req = req.clone();
         match self
             .ask(|reply| Command::Generate {

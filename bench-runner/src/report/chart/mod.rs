@@ -10,6 +10,7 @@
 pub mod bars;
 pub mod context;
 pub mod distribution;
+pub mod multimodal;
 pub mod scaling;
 pub mod style;
 pub mod timeline;
@@ -53,6 +54,7 @@ pub fn registry() -> Vec<Box<dyn Chart>> {
         Box::new(timeline::OverTime),
         Box::new(context::TtftVsLength),
         Box::new(context::RecallHeatmap),
+        Box::new(multimodal::TtftVsImageSize),
     ]
 }
 

@@ -17,18 +17,19 @@ pub struct VsConcurrency;
 pub struct ThroughputLatency;
 
 /// One point: x, y, an optional CI on y, an optional text label, and its n.
-struct Pt {
-    x: f64,
-    y: f64,
-    ci: Option<(f64, f64)>,
-    tag: Option<String>,
-    n: usize,
+pub(super) struct Pt {
+    pub x: f64,
+    pub y: f64,
+    pub ci: Option<(f64, f64)>,
+    pub tag: Option<String>,
+    pub n: usize,
 }
 
-struct Line {
-    label: String,
-    series: usize,
-    pts: Vec<Pt>,
+/// One line of a line chart (shared with the multimodal chart).
+pub(super) struct Line {
+    pub label: String,
+    pub series: usize,
+    pub pts: Vec<Pt>,
 }
 
 /// A group's identity: series, scenario, and the two shape fields that stay fixed.
@@ -203,7 +204,7 @@ impl Chart for ThroughputLatency {
     }
 }
 
-fn draw(
+pub(super) fn draw(
     ds: &Dataset,
     lines: Vec<Line>,
     id: &str,

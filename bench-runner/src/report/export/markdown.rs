@@ -40,6 +40,7 @@ impl Exporter for Markdown {
         for p in &r.pivots {
             pivot(&mut o, p);
         }
+        media(&mut o, &r.media);
         let _ = writeln!(o, "## Series\n");
         let _ = writeln!(
             o,
@@ -196,6 +197,83 @@ fn pivot(o: &mut String, p: &PivotView) {
             }
         }
         o.push('\n');
+    }
+    o.push('\n');
+}
+
+/// The multimodal section: media cost, accuracy, and inputs beside the answers (model text
+/// escaped like every other cell).
+fn media(o: &mut String, m: &crate::report::multimodal::MediaSection) {
+    if m.cost.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "## Multimodal: media cost and accuracy
+"
+    );
+    let _ = writeln!(
+        o,
+        "Media cost = TTFT with the media − TTFT of the same text without them, paired per item; medians with 95% bootstrap CIs.\n"
+    );
+    let _ = writeln!(
+        o,
+        "| series | modality | case | TTFT with media ms | TTFT text only ms | media cost ms | n | unsupported |"
+    );
+    let _ = writeln!(o, "|---|---|---|--:|--:|--:|--:|--:|");
+    for c in &m.cost {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            md(&c.series),
+            md(&c.modality),
+            md(&c.case),
+            c.ttft_media,
+            c.ttft_text,
+            c.media_cost,
+            c.n,
+            c.unsupported
+        );
+    }
+    if !m.accuracy.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n| series | modality | task | correct | n | accuracy [95% Wilson] |"
+        );
+        let _ = writeln!(o, "|---|---|---|--:|--:|--:|");
+        for a in &m.accuracy {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} |",
+                md(&a.series),
+                md(&a.modality),
+                md(&a.task),
+                a.correct,
+                a.n,
+                a.accuracy
+            );
+        }
+    }
+    if !m.gallery.is_empty() {
+        let _ = writeln!(o, "\n### Inputs and answers\n");
+        let _ = writeln!(
+            o,
+            "| input | series | case | question | expected | answer | correct |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+        for g in &m.gallery {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                md(&g.file),
+                md(&g.series),
+                md(&g.case),
+                md(&g.prompt),
+                md(&g.expected),
+                md(&g.answer),
+                g.correct
+            );
+        }
     }
     o.push('\n');
 }
