@@ -12,14 +12,15 @@ EDGEBENCH_RELEASE="$CARGO_TARGET_DIR/release/edgebench"
 # llama-cpp-sys-2 configures llama.cpp's CMake build once and keeps that cache: a target
 # directory configured before .cargo/config.toml pinned LLAMA_LIB_PROFILE=Release keeps building
 # llama.cpp at -O2 ("RelWithDebInfo"), ~15-20% slower prompt processing than llama-bench; one
-# configured before the CFLAGS there lacks -fno-semantic-interposition (another ~2%).
+# configured before the CMAKE_C_FLAGS there was built with cc-rs's -fPIC -ffunction-sections
+# (another few percent).
 # Drop such stale builds so cargo configures them again.
 drop_stale_llama_builds() {
     local cache
     for cache in "$CARGO_TARGET_DIR"/*/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt; do
         [ -f "$cache" ] || continue
         if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$cache" ||
-            ! grep -q '^CMAKE_C_FLAGS:STRING=.*-fno-semantic-interposition' "$cache"; then
+            ! grep -q '^CMAKE_C_FLAGS:STRING=-fPIE$' "$cache"; then
             printf '[edgebench] %s was configured with other flags; rebuilding llama.cpp\n' \
                 "${cache%/out/build/CMakeCache.txt}" >&2
             rm -rf "${cache%/out/build/CMakeCache.txt}"
