@@ -15,12 +15,17 @@ EDGEBENCH_RELEASE="$CARGO_TARGET_DIR/release/edgebench"
 # configured before the CMAKE_C_FLAGS there was built with cc-rs's -fPIC -ffunction-sections
 # (another few percent).
 # Drop such stale builds so cargo configures them again.
+llama_c_flags() {
+    [ -n "${CMAKE_C_FLAGS+set}" ] && { printf '%s\n' "$CMAKE_C_FLAGS"; return; }
+    python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["env"]["CMAKE_C_FLAGS"])' \
+        "$ROOT/.cargo/config.toml"
+}
 drop_stale_llama_builds() {
     local cache
     for cache in "$CARGO_TARGET_DIR"/*/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt; do
         [ -f "$cache" ] || continue
         if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$cache" ||
-            ! grep -q '^CMAKE_C_FLAGS:STRING=-fPIE$' "$cache"; then
+            ! grep -qxF "CMAKE_C_FLAGS:STRING=$(llama_c_flags)" "$cache"; then
             printf '[edgebench] %s was configured with other flags; rebuilding llama.cpp\n' \
                 "${cache%/out/build/CMakeCache.txt}" >&2
             rm -rf "${cache%/out/build/CMakeCache.txt}"

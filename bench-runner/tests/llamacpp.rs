@@ -8,27 +8,11 @@ use std::process::Command;
 
 use edgebench::backend::llamacpp::LlamaCppBackend;
 use edgebench::backend::{Config, Prompt, Request};
-use edgebench::results::reader::{read_samples, read_summary};
-use edgebench::results::{SampleRow, SummaryRow};
 use edgebench::workload::prompt;
 
+use crate::common::{gemma, llama_server, repo_root, rows, run_ok, write};
+
 const GEMMA_SHA256: &str = "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818";
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn gemma() -> PathBuf {
-    let p = root().join("models/gemma-3-270m-q4_k_m.gguf");
-    assert!(p.is_file(), "{} is missing: run scripts/setup", p.display());
-    p.canonicalize().unwrap()
-}
-
-fn llama_server() -> PathBuf {
-    let p = root().join(".venv/llama-bin/llama-server");
-    assert!(p.exists(), "{} is missing: run scripts/setup", p.display());
-    p
-}
 
 /// A backend config with the in-process backend (2 threads, as on the CI machine) and a
 /// one-slot llama-server on the same model.
@@ -61,35 +45,7 @@ startup_timeout_s = 120
     p
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
 const PP_TG: &str = "name = \"pptg\"\nkind = \"throughput\"\nmode = \"pp_tg\"\npp = [64]\ntg = [16]\ndepth = [0, 64]\nwarmup = 1\nrepetitions = 2\n";
-
-fn edgebench(args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_edgebench"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "edgebench {args:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn rows(run: &Path) -> (Vec<SampleRow>, Vec<SummaryRow>) {
-    (
-        read_samples(&run.join("samples.csv")).unwrap().rows,
-        read_summary(&run.join("summary.csv")).unwrap().rows,
-    )
-}
 
 #[test]
 fn in_process_generation_streams_exact_tokens_in_order() {
@@ -170,7 +126,7 @@ fn pp_tg_scenario_in_process_gives_rows_per_test() {
     let cfg = config(dir.path());
     let scen = write(dir.path(), "pptg.toml", PP_TG);
     let out = dir.path().join("out");
-    let o = edgebench(&[
+    let stdout = run_ok(&[
         "run",
         scen.to_str().unwrap(),
         "--config",
@@ -181,16 +137,15 @@ fn pp_tg_scenario_in_process_gives_rows_per_test() {
         "r",
         "--quiet",
     ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
         stdout.contains(
             "| edgebench backend | model | size | params | backend | threads | test | t/s |"
         ),
         "{stdout}"
     );
+    // Model, size and params exactly as llama-bench prints them for this file.
     assert!(
-        stdout.contains("| gemma | gemma3 268M Q4_K - Medium | 241.39 MiB |")
-            || stdout.contains("| gemma | gemma3 "),
+        stdout.contains("| gemma | gemma3 270M Q4_K - Medium | 235.16 MiB | 268.10 M | CPU |"),
         "{stdout}"
     );
     assert!(stdout.contains("| CPU | 2 | pp64 @ d64 |"), "{stdout}");
@@ -278,7 +233,7 @@ fn serving_scenario_in_process_is_token_exact() {
         "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitions = 2\n",
     );
     let out = dir.path().join("out");
-    edgebench(&[
+    run_ok(&[
         "run",
         scen.to_str().unwrap(),
         "--config",
@@ -317,7 +272,7 @@ fn same_scenario_in_process_and_served() {
     let cfg = config(dir.path());
     let scen = write(dir.path(), "pptg.toml", PP_TG);
     let out = dir.path().join("out");
-    let o = edgebench(&[
+    let stdout = run_ok(&[
         "run",
         scen.to_str().unwrap(),
         "--config",
@@ -332,7 +287,6 @@ fn same_scenario_in_process_and_served() {
         "--backend",
         "server",
     ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
     let (samples, summary) = rows(&out.join("both"));
     for b in ["gemma", "server"] {
         let mine: Vec<&SampleRow> = samples.iter().filter(|r| r.backend == b).collect();
@@ -376,7 +330,7 @@ fn same_scenario_in_process_and_served() {
 }
 
 fn llama_bench() -> PathBuf {
-    let out = Command::new(root().join("scripts/build-llama-bench"))
+    let out = Command::new(repo_root().join("scripts/build-llama-bench"))
         .output()
         .unwrap();
     assert!(
@@ -421,7 +375,7 @@ fn import_reproduces_llama_bench_numbers() {
         std::fs::write(&file, &o.stdout).unwrap();
         let out = dir.path().join("out");
         let id = format!("imp-{fmt}");
-        edgebench(&[
+        run_ok(&[
             "import",
             "llama-bench",
             file.to_str().unwrap(),

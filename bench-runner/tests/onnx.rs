@@ -10,7 +10,7 @@ use edgebench::backend::onnx::OnnxBackend;
 use edgebench::backend::{Config, Prompt, Request};
 use edgebench::results::reader::{read_samples, read_summary};
 
-use crate::common::{edgebench, gemma, repo_root, write};
+use crate::common::{gemma, repo_root, run_err, run_ok, write};
 
 fn fixture() -> PathBuf {
     let p = repo_root().join("models/onnx-tiny");
@@ -39,32 +39,6 @@ fn config(dir: &Path, extra: &str) -> PathBuf {
             fixture().display().to_string()
         ),
     )
-}
-
-fn run_ok(args: &[&str]) -> String {
-    let out = edgebench()
-        .args(args)
-        .timeout(Duration::from_secs(600))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "edgebench {args:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn run_err(args: &[&str]) -> (i32, String) {
-    let out = edgebench().args(args).output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked"),
-        "a panic, not an error:\n{stderr}"
-    );
-    (out.status.code().unwrap_or(-1), stderr)
 }
 
 #[test]

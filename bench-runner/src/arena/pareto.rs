@@ -125,7 +125,7 @@ pub fn chart(device: &str, rows: &[SpeedRow], min_tok_s: Option<f64>) -> Option<
         Ok(()) => Some(out),
         Err(e) => Some(format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"40\"><text x=\"10\" y=\"24\">chart could not be drawn: {}</text></svg>",
-            super::leaderboard::xml_escape(&e)
+            crate::report::export::escape::xml(&e)
         )),
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod config;
+mod engine_thread;
 pub mod launch;
 pub mod llamacpp;
 pub mod onnx;
@@ -281,7 +282,7 @@ pub struct BackendFacts {
 /// The columns llama-bench prints about a model, for the pp_tg table.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelColumns {
-    /// llama-bench's `model_type`, e.g. `gemma3 268M Q4_K - Medium`.
+    /// llama-bench's `model_type`, e.g. `gemma3 270M Q4_K - Medium`.
     pub model: String,
     pub size_bytes: Option<u64>,
     pub n_params: Option<u64>,

@@ -256,7 +256,7 @@ mod tests {
         let cols = BTreeMap::from([(
             "gemma3-270m".to_string(),
             ModelColumns {
-                model: "gemma3 268M Q4_K - Medium".into(),
+                model: "gemma3 270M Q4_K - Medium".into(),
                 size_bytes: Some(253_113_024),
                 n_params: Some(268_098_176),
                 backend: "CPU".into(),
@@ -264,6 +264,6 @@ mod tests {
             },
         )]);
         let t = pp_tg_markdown(&[row], &cols);
-        assert!(t.contains("| gemma3-270m | gemma3 268M Q4_K - Medium | 241.39 MiB | 268.10 M | CPU | 2 | pp512 @ d4096 | 512.35 ± 3.00 |"), "{t}");
+        assert!(t.contains("| gemma3-270m | gemma3 270M Q4_K - Medium | 241.39 MiB | 268.10 M | CPU | 2 | pp512 @ d4096 | 512.35 ± 3.00 |"), "{t}");
     }
 }

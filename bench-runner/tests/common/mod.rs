@@ -71,6 +71,52 @@ pub fn llama_server_config(dir: &Path, extra_keys: &str, extra_args: &[&str]) ->
     path
 }
 
+/// Runs edgebench (in the repository root), asserts it succeeded, and returns its stdout.
+pub fn run_ok(args: &[&str]) -> String {
+    let out = edgebench()
+        .args(args)
+        .timeout(std::time::Duration::from_secs(600))
+        .output()
+        .expect("run edgebench");
+    assert!(
+        out.status.success(),
+        "edgebench {args:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs edgebench expecting an error: the exit code and stderr, which must not be a panic.
+pub fn run_err(args: &[&str]) -> (i32, String) {
+    let out = edgebench().args(args).output().expect("run edgebench");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !stderr.contains("panicked"),
+        "a panic, not an error:\n{stderr}"
+    );
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+/// A run directory's sample and summary rows.
+pub fn rows(
+    run: &Path,
+) -> (
+    Vec<edgebench::results::SampleRow>,
+    Vec<edgebench::results::SummaryRow>,
+) {
+    use edgebench::results::reader::{read_samples, read_summary};
+    (
+        read_samples(&run.join("samples.csv"))
+            .expect("samples.csv")
+            .rows,
+        read_summary(&run.join("summary.csv"))
+            .expect("summary.csv")
+            .rows,
+    )
+}
+
 pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write file");

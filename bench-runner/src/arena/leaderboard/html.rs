@@ -16,7 +16,7 @@ pub fn render(lb: &Leaderboard, charts: &[(String, String)]) -> Result<String> {
     let charts: Vec<(String, minijinja::Value)> = charts
         .iter()
         .filter_map(|(d, svg)| {
-            super::safe_svg(svg)
+            crate::report::export::escape::safe_svg(svg)
                 .map(|s| (d.clone(), minijinja::Value::from_safe_string(s.to_string())))
         })
         .collect();

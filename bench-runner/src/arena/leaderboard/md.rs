@@ -4,27 +4,9 @@ use std::fmt::Write;
 
 use crate::arena::pareto;
 use crate::arena::rate::Leaderboard;
-
-/// Model names are data: Markdown and HTML specials are escaped so a name cannot break the
-/// table or inject markup where the Markdown is rendered.
-pub fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '|' => out.push_str("\\|"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '*' | '_' | '`' | '[' | ']' | '\\' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
+// Model names are data: Markdown and HTML specials are escaped so a name cannot break the
+// table or inject markup where the Markdown is rendered.
+use crate::report::export::escape::md as md_escape;
 
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".into(), |x| format!("{x:.digits$}"))

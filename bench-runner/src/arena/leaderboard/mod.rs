@@ -57,37 +57,3 @@ pub fn charts(lb: &Leaderboard) -> Vec<(String, String)> {
         .filter_map(|d| pareto::chart(d, &lb.speed, lb.min_tok_s).map(|s| (d.to_string(), s)))
         .collect()
 }
-
-/// Escapes text for XML/HTML.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// An SVG of our own charts, refused if anything in it could run script (plotters escapes
-/// the text it writes; this guards against a change there).
-pub fn safe_svg(svg: &str) -> Option<&str> {
-    let lower = svg.to_ascii_lowercase();
-    let bad = [
-        "<script",
-        "javascript:",
-        "<foreignobject",
-        " onload",
-        " onclick",
-        " onerror",
-        "<iframe",
-        "href=",
-    ];
-    (lower.trim_start().starts_with("<svg") && !bad.iter().any(|b| lower.contains(b)))
-        .then_some(svg)
-}

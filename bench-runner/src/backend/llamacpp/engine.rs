@@ -23,31 +23,11 @@ use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::sync::oneshot;
 
 use super::super::bench::{BenchSample, BenchTest, Perf, timings};
 use super::super::config::{FlashAttn, LlamaCppConfig};
+use super::super::engine_thread;
 use super::super::{ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, Usage};
-
-pub(super) enum Command {
-    CountPrompt {
-        prompt: Prompt,
-        reply: oneshot::Sender<Result<u32, RequestError>>,
-    },
-    CountText {
-        text: String,
-        reply: oneshot::Sender<Option<u32>>,
-    },
-    Generate {
-        req: Request,
-        sent_at: Instant,
-        reply: oneshot::Sender<Response>,
-    },
-    Bench {
-        test: BenchTest,
-        reply: oneshot::Sender<Result<Vec<BenchSample>, String>>,
-    },
-}
 
 pub(super) struct Engine<'m> {
     model: &'m LlamaModel,
@@ -96,35 +76,6 @@ impl<'m> Engine<'m> {
             eog,
             ctx: None,
             depth_state: None,
-        }
-    }
-
-    /// Serves commands until every sender is gone.
-    pub(super) fn serve(mut self, rx: std::sync::mpsc::Receiver<Command>) {
-        for cmd in rx {
-            match cmd {
-                Command::CountPrompt { prompt, reply } => {
-                    let _ = reply.send(self.prompt_tokens(&prompt).map(|t| t.len() as u32));
-                }
-                Command::CountText { text, reply } => {
-                    let n = self
-                        .model
-                        .vocab()
-                        .tokenize(text.as_bytes(), false, false)
-                        .len();
-                    let _ = reply.send(Some(n as u32));
-                }
-                Command::Generate {
-                    req,
-                    sent_at,
-                    reply,
-                } => {
-                    let _ = reply.send(self.generate(&req, sent_at));
-                }
-                Command::Bench { test, reply } => {
-                    let _ = reply.send(self.bench(test));
-                }
-            }
         }
     }
 
@@ -445,5 +396,34 @@ fn perf_of(t: &llama_cpp_2::timing::LlamaTimings) -> Perf {
         prompt_ms: t.t_p_eval_ms(),
         eval_n: t.n_eval().max(0) as u64,
         eval_ms: t.t_eval_ms(),
+    }
+}
+
+impl engine_thread::Engine for Engine<'_> {
+    type Extra = std::convert::Infallible;
+
+    fn count_prompt(&mut self, prompt: &Prompt) -> Result<u32, RequestError> {
+        self.prompt_tokens(prompt).map(|t| t.len() as u32)
+    }
+
+    fn count_text(&mut self, text: &str) -> Option<u32> {
+        let n = self
+            .model
+            .vocab()
+            .tokenize(text.as_bytes(), false, false)
+            .len();
+        Some(n as u32)
+    }
+
+    fn answer(&mut self, req: &Request, sent_at: Instant) -> Response {
+        self.generate(req, sent_at)
+    }
+
+    fn run_bench(&mut self, test: BenchTest) -> Result<Vec<BenchSample>, String> {
+        self.bench(test)
+    }
+
+    fn extra(&mut self, cmd: Self::Extra) {
+        match cmd {}
     }
 }

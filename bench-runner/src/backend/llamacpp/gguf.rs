@@ -97,10 +97,13 @@ pub fn read(model: &LlamaModel, file: &Path) -> std::io::Result<GgufFacts> {
     let quant = file_type.and_then(ftype_name).map(str::to_string);
     let n_params = model.n_params();
     let size_label = meta("general.size_label");
+    // llama-bench's model column is llama.cpp's own description, whose size is the model
+    // type llama.cpp infers ("270M" for 268.1 M parameters); the GGUF's size label names the
+    // same, and the parameter count stands in where the file has none.
     let desc = format!(
         "{} {} {}",
         architecture.as_deref().unwrap_or("?"),
-        params_label(n_params),
+        size_label.clone().unwrap_or_else(|| params_label(n_params)),
         quant.as_deref().unwrap_or("?")
     );
     let chat_template_sha256 = model

@@ -20,8 +20,9 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 pub use super::bench::{BenchSample, BenchTest, Perf, timings};
+use super::engine_thread::{self, EngineHandle};
 pub use build_info::EngineBuild;
-use engine::{Command, Engine};
+use engine::Engine;
 
 use super::config::{BackendConfig, BackendKind, Endpoint, LlamaCppConfig};
 use super::{BackendFacts, ErrorCategory, Prompt, Request, RequestError, Response};
@@ -67,9 +68,8 @@ pub struct LlamaCppBackend {
     name: String,
     device: Option<String>,
     cfg: LlamaCppConfig,
-    tx: std::sync::mpsc::Sender<Command>,
     facts: EngineFacts,
-    thread: Option<std::thread::JoinHandle<()>>,
+    engine: EngineHandle<std::convert::Infallible>,
 }
 
 /// llama-bench's default thread count: the physical cores.
@@ -96,7 +96,7 @@ impl LlamaCppBackend {
             ));
         }
         let threads = cfg.threads.unwrap_or_else(default_threads);
-        let (tx, rx) = std::sync::mpsc::channel::<Command>();
+        let (tx, rx) = std::sync::mpsc::channel();
         let (ready_tx, ready_rx) = oneshot::channel::<std::result::Result<EngineFacts, String>>();
         let cfg2 = cfg.clone();
         let thread = std::thread::Builder::new()
@@ -130,7 +130,7 @@ impl LlamaCppBackend {
                     load_s: started.elapsed().as_secs_f64(),
                 };
                 let _ = ready_tx.send(Ok(facts));
-                Engine::new(&model, cfg2, threads).serve(rx);
+                engine_thread::serve(Engine::new(&model, cfg2, threads), rx);
             })
             .map_err(|e| {
                 Error::backend(&bc.name, format!("cannot start the engine thread: {e}"))
@@ -149,9 +149,8 @@ impl LlamaCppBackend {
             name: bc.name.clone(),
             device: bc.device.clone(),
             cfg: cfg.clone(),
-            tx,
             facts,
-            thread: Some(thread),
+            engine: EngineHandle::new(tx, thread, "llama.cpp"),
         })
     }
 
@@ -197,31 +196,15 @@ impl LlamaCppBackend {
         })
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send(make(reply)).ok()?;
-        rx.await.ok()
-    }
-
     pub async fn count_prompt_tokens(
         &self,
         prompt: &Prompt,
     ) -> std::result::Result<Option<u32>, RequestError> {
-        let prompt = prompt.clone();
-        match self
-            .ask(|reply| Command::CountPrompt { prompt, reply })
-            .await
-        {
-            Some(r) => r.map(Some),
-            None => Err(dead()),
-        }
+        self.engine.count_prompt_tokens(prompt).await
     }
 
     pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
-        let text = text.to_string();
-        self.ask(|reply| Command::CountText { text, reply })
-            .await
-            .flatten()
+        self.engine.count_text_tokens(text).await
     }
 
     pub async fn generate(&self, req: &Request) -> Response {
@@ -240,18 +223,7 @@ impl LlamaCppBackend {
                 ),
             );
         }
-        let req = req.clone();
-        match self
-            .ask(|reply| Command::Generate {
-                req,
-                sent_at,
-                reply,
-            })
-            .await
-        {
-            Some(r) => r,
-            None => Response::failed(sent_at, dead()),
-        }
+        self.engine.generate(req).await
     }
 
     /// Runs one llama-bench test in the engine (see [`BenchTest`]).
@@ -259,26 +231,8 @@ impl LlamaCppBackend {
         &self,
         test: BenchTest,
     ) -> std::result::Result<Vec<BenchSample>, RequestError> {
-        match self.ask(|reply| Command::Bench { test, reply }).await {
-            Some(r) => r.map_err(|e| RequestError::new(ErrorCategory::Engine, e)),
-            None => Err(dead()),
-        }
+        self.engine.bench(test).await
     }
-}
-
-impl Drop for LlamaCppBackend {
-    fn drop(&mut self) {
-        // Closing the channel ends the engine loop; wait so the model is freed before the next backend loads.
-        let (tx, _) = std::sync::mpsc::channel();
-        drop(std::mem::replace(&mut self.tx, tx));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn dead() -> RequestError {
-    RequestError::new(ErrorCategory::Engine, "the llama.cpp engine thread is gone")
 }
 
 fn load(cfg: &LlamaCppConfig) -> std::result::Result<LlamaModel, String> {

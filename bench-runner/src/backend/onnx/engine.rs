@@ -17,36 +17,19 @@ use rand_chacha::ChaCha8Rng;
 use tokio::sync::oneshot;
 
 use super::super::bench::{BenchSample, BenchTest, Perf, timings};
+use super::super::engine_thread;
 use super::super::{ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, Usage};
 use super::kv_cache::KvCache;
 use super::layout::DecoderLayout;
 use super::sampler::{Sampler, argmax};
 use super::tokenizer::TextCodec;
 
-pub(super) enum Command {
-    CountPrompt {
-        prompt: Prompt,
-        reply: oneshot::Sender<Result<u32, RequestError>>,
-    },
-    CountText {
-        text: String,
-        reply: oneshot::Sender<Option<u32>>,
-    },
-    Generate {
-        req: Request,
-        sent_at: Instant,
-        reply: oneshot::Sender<Response>,
-    },
-    Bench {
-        test: BenchTest,
-        reply: oneshot::Sender<Result<Vec<BenchSample>, String>>,
-    },
-    Greedy {
-        text: String,
-        n: usize,
-        cached: bool,
-        reply: oneshot::Sender<Result<Vec<u32>, String>>,
-    },
+/// onnx's own command: `n` greedy tokens after raw text, with the KV cache or without it.
+pub(crate) struct Greedy {
+    pub text: String,
+    pub n: usize,
+    pub cached: bool,
+    pub reply: oneshot::Sender<Result<Vec<u32>, String>>,
 }
 
 /// One `session.run`: the token picked from the last position's logits (when a picker was
@@ -110,42 +93,6 @@ impl Engine {
             codec,
             ctx_size,
             depth_cache: None,
-        }
-    }
-
-    /// Serves commands until every sender is gone.
-    pub(super) fn serve(mut self, rx: std::sync::mpsc::Receiver<Command>) {
-        for cmd in rx {
-            match cmd {
-                Command::CountPrompt { prompt, reply } => {
-                    let _ = reply.send(self.prompt_tokens(&prompt).map(|t| t.len() as u32));
-                }
-                Command::CountText { text, reply } => {
-                    let _ =
-                        reply.send(self.codec.encode(&text, false).ok().map(|t| t.len() as u32));
-                }
-                Command::Generate {
-                    req,
-                    sent_at,
-                    reply,
-                } => {
-                    let r = self
-                        .generate(&req, sent_at)
-                        .unwrap_or_else(|e| Response::failed(sent_at, e));
-                    let _ = reply.send(r);
-                }
-                Command::Bench { test, reply } => {
-                    let _ = reply.send(self.bench(test));
-                }
-                Command::Greedy {
-                    text,
-                    n,
-                    cached,
-                    reply,
-                } => {
-                    let _ = reply.send(self.greedy(&text, n, cached));
-                }
-            }
         }
     }
 
@@ -405,5 +352,30 @@ impl Engine {
             }
         }
         Ok(samples)
+    }
+}
+
+impl engine_thread::Engine for Engine {
+    type Extra = Greedy;
+
+    fn count_prompt(&mut self, prompt: &Prompt) -> Result<u32, RequestError> {
+        self.prompt_tokens(prompt).map(|t| t.len() as u32)
+    }
+
+    fn count_text(&mut self, text: &str) -> Option<u32> {
+        self.codec.encode(text, false).ok().map(|t| t.len() as u32)
+    }
+
+    fn answer(&mut self, req: &Request, sent_at: Instant) -> Response {
+        self.generate(req, sent_at)
+            .unwrap_or_else(|e| Response::failed(sent_at, e))
+    }
+
+    fn run_bench(&mut self, test: BenchTest) -> Result<Vec<BenchSample>, String> {
+        self.bench(test)
+    }
+
+    fn extra(&mut self, g: Greedy) {
+        let _ = g.reply.send(self.greedy(&g.text, g.n, g.cached));
     }
 }

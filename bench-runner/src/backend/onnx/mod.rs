@@ -24,9 +24,10 @@ use tokio::sync::oneshot;
 
 use super::bench::{BenchSample, BenchTest};
 use super::config::{BackendConfig, BackendKind, Endpoint, GraphOptimization, OnnxConfig};
-use super::{BackendFacts, ErrorCategory, ModelColumns, Prompt, Request, RequestError, Response};
+use super::engine_thread::{self, Command, EngineHandle};
+use super::{BackendFacts, ModelColumns, Prompt, Request, RequestError, Response};
 use crate::error::{Error, Result};
-use engine::{Command, Engine};
+use engine::{Engine, Greedy};
 
 /// What the engine knows once the model is loaded, for run.json and the pp_tg table.
 #[derive(Debug, Clone, Serialize)]
@@ -82,9 +83,8 @@ pub struct OnnxBackend {
     name: String,
     device: Option<String>,
     model_dir: PathBuf,
-    tx: std::sync::mpsc::Sender<Command>,
     facts: OnnxFacts,
-    thread: Option<std::thread::JoinHandle<()>>,
+    engine: EngineHandle<Greedy>,
 }
 
 /// llama-bench's default thread count: the physical cores.
@@ -219,7 +219,7 @@ impl OnnxBackend {
             return Err(Error::backend(&bc.name, "not an onnx backend"));
         };
         let intra = cfg.intra_op_threads.unwrap_or_else(default_threads);
-        let (tx, rx) = std::sync::mpsc::channel::<Command>();
+        let (tx, rx) = std::sync::mpsc::channel();
         type Ready = std::result::Result<OnnxFacts, (bool, String)>;
         let (ready_tx, ready_rx) = oneshot::channel::<Ready>();
         let (cfg2, dir2) = (cfg.clone(), cfg.config_dir.clone());
@@ -228,7 +228,7 @@ impl OnnxBackend {
             .spawn(move || match load(&cfg2, &dir2, intra) {
                 Ok((engine, facts)) => {
                     let _ = ready_tx.send(Ok(facts));
-                    engine.serve(rx);
+                    engine_thread::serve(engine, rx);
                 }
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
@@ -255,9 +255,8 @@ impl OnnxBackend {
             name: bc.name.clone(),
             device: bc.device.clone(),
             model_dir,
-            tx,
             facts,
-            thread: Some(thread),
+            engine: EngineHandle::new(tx, thread, "ONNX Runtime"),
         })
     }
 
@@ -311,47 +310,19 @@ impl OnnxBackend {
         }
     }
 
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
-        let (reply, rx) = oneshot::channel();
-        self.tx.send(make(reply)).ok()?;
-        rx.await.ok()
-    }
-
     pub async fn count_prompt_tokens(
         &self,
         prompt: &Prompt,
     ) -> std::result::Result<Option<u32>, RequestError> {
-        let prompt = prompt.clone();
-        match self
-            .ask(|reply| Command::CountPrompt { prompt, reply })
-            .await
-        {
-            Some(r) => r.map(Some),
-            None => Err(dead()),
-        }
+        self.engine.count_prompt_tokens(prompt).await
     }
 
     pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
-        let text = text.to_string();
-        self.ask(|reply| Command::CountText { text, reply })
-            .await
-            .flatten()
+        self.engine.count_text_tokens(text).await
     }
 
     pub async fn generate(&self, req: &Request) -> Response {
-        let sent_at = Instant::now();
-        let req = req.clone();
-        match self
-            .ask(|reply| Command::Generate {
-                req,
-                sent_at,
-                reply,
-            })
-            .await
-        {
-            Some(r) => r,
-            None => Response::failed(sent_at, dead()),
-        }
+        self.engine.generate(req).await
     }
 
     /// Runs one llama-bench test in the engine (see [`BenchTest`]).
@@ -359,10 +330,7 @@ impl OnnxBackend {
         &self,
         test: BenchTest,
     ) -> std::result::Result<Vec<BenchSample>, RequestError> {
-        match self.ask(|reply| Command::Bench { test, reply }).await {
-            Some(r) => r.map_err(|e| RequestError::new(ErrorCategory::Engine, e)),
-            None => Err(dead()),
-        }
+        self.engine.bench(test).await
     }
 
     /// `n` greedy tokens after raw `text`, decoded with the KV cache or by re-running the
@@ -374,31 +342,16 @@ impl OnnxBackend {
         cached: bool,
     ) -> std::result::Result<Vec<u32>, String> {
         let text = text.to_string();
-        self.ask(|reply| Command::Greedy {
-            text,
-            n,
-            cached,
-            reply,
-        })
-        .await
-        .unwrap_or_else(|| Err(dead().message))
+        self.engine
+            .ask(|reply| {
+                Command::Extra(Greedy {
+                    text,
+                    n,
+                    cached,
+                    reply,
+                })
+            })
+            .await
+            .unwrap_or_else(|| Err(self.engine.dead().message))
     }
-}
-
-impl Drop for OnnxBackend {
-    fn drop(&mut self) {
-        // Closing the channel ends the engine loop; wait so the session is freed.
-        let (tx, _) = std::sync::mpsc::channel();
-        drop(std::mem::replace(&mut self.tx, tx));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn dead() -> RequestError {
-    RequestError::new(
-        ErrorCategory::Engine,
-        "the ONNX Runtime engine thread is gone",
-    )
 }

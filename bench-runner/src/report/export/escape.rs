@@ -12,7 +12,8 @@ pub fn md(s: &str) -> String {
             '&' => out.push_str("&amp;"),
             '|' => out.push_str("\\|"),
             '`' => out.push_str("\\`"),
-            '*' | '[' | ']' => {
+            // A trailing backslash would escape the cell's closing pipe.
+            '*' | '[' | ']' | '\\' => {
                 out.push('\\');
                 out.push(c);
             }
@@ -69,6 +70,7 @@ mod tests {
             md("<script>alert(1)</script>|x"),
             "&lt;script&gt;alert(1)&lt;/script&gt;\\|x"
         );
+        assert_eq!(md("a\\|b*x*"), "a\\\\\\|b\\*x\\*");
         assert_eq!(xml("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
         assert!(safe_svg("<svg><text>&lt;script&gt;</text></svg>").is_some());
         assert!(safe_svg("<svg><script>x</script></svg>").is_none());
