@@ -8,6 +8,7 @@ use std::process::Command;
 
 use edgebench::backend::llamacpp::LlamaCppBackend;
 use edgebench::backend::{Config, Prompt, Request};
+use edgebench::results::{SampleRow, SummaryRow};
 use edgebench::workload::prompt;
 
 use crate::common::{gemma, llama_server, repo_root, rows, run_ok, write};

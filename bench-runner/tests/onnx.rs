@@ -4,7 +4,6 @@
 //! model fails with what to run.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use edgebench::backend::onnx::OnnxBackend;
 use edgebench::backend::{Config, Prompt, Request};
