@@ -25,7 +25,7 @@ pub(crate) enum Command<X> {
         reply: oneshot::Sender<Option<u32>>,
     },
     Generate {
-        req: Request,
+        req: Box<Request>,
         sent_at: Instant,
         reply: oneshot::Sender<Response>,
     },
@@ -129,7 +129,7 @@ impl<X> EngineHandle<X> {
     /// waits behind another shows the wait in its TTFT.
     pub async fn generate(&self, req: &Request) -> Response {
         let sent_at = Instant::now();
-        let req = req.clone();
+        let req = Box::new(req.clone());
         match self
             .ask(|reply| Command::Generate {
                 req,
