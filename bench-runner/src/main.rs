@@ -441,27 +441,7 @@ fn arena(cmd: ArenaCommand) -> anyhow::Result<u8> {
     }
 }
 
-/// Every thread allocates from glibc's main heap, as llama-bench's do. The in-process engines
-/// run on a thread of their own, and glibc would otherwise give that thread its own arena: the
-/// KV cache and scratch buffers below glibc's mmap threshold then land at other addresses than
-/// in llama-bench, and kernels that stream through them (flash attention) run up to ~25% faster
-/// or slower by placement alone (issue #3's parity; `results/parity/*-malloc-arena-max-1`).
-/// Set before any thread exists, so no other arena is ever made. `MALLOC_ARENA_MAX` in the
-/// environment still wins.
-fn one_malloc_arena() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        #[allow(unsafe_code)]
-        // SAFETY: mallopt only sets an allocator parameter; called first thing in main, while
-        // this is the only thread.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 1);
-        }
-    }
-}
-
 fn main() -> ExitCode {
-    one_malloc_arena();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
