@@ -2,6 +2,9 @@
 //! are reported once here and turned into the documented exit codes:
 //! 0 success, 1 gate failed / regression found, 2 bad usage or bad input, 3 a backend failed.
 
+// Cache-line aligned scratch for llama.cpp, whatever the heap's history (issue #3's parity).
+mod aligned_new;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
