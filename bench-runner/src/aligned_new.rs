@@ -27,8 +27,9 @@ const LARGE: usize = 64 * 1024;
 /// multiple, so a 64-byte start is still never worse than what `new` gave).
 const CACHE_LINE: usize = 64;
 
-/// `operator new[](std::size_t)`. Out of memory aborts with a message, as an uncaught
-/// `std::bad_alloc` would (llama.cpp does not catch it around these allocations either).
+/// `operator new[](std::size_t)`. Out of memory aborts with a message. libstdc++'s version
+/// would throw `std::bad_alloc`, but `llama_decode` does not catch it, and an exception reaching
+/// Rust through the C API aborts the process just the same.
 #[unsafe(no_mangle)]
 pub extern "C" fn _Znam(size: usize) -> *mut c_void {
     let mut p: *mut c_void = std::ptr::null_mut();
