@@ -16,3 +16,4 @@ mod onnx;
 mod report;
 mod resume_shard;
 mod tool_calls;
+mod window;

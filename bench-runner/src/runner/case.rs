@@ -124,7 +124,9 @@ pub(crate) async fn run_case(
     };
 
     let mut measured: Vec<Measured> = Vec::with_capacity(n_measured);
-    let wall_start = Instant::now();
+    // The aggregate window (out tok/s, req/s): from the first measured request sent to the
+    // last measured response received (see `Window`). Warm-ups stay outside it.
+    let window = Window::default();
     if let Some(err) = prep_error {
         // The backend cannot even prepare: every request of the case is an error row.
         let missing = if sustained.is_some() { 1 } else { n_measured };
@@ -166,6 +168,7 @@ pub(crate) async fn run_case(
             let results = &results;
             let written = &written;
             let next_rep = &next_rep;
+            let window = &window;
             let label = &label;
             let mut guess = guess;
             async move {
@@ -218,6 +221,7 @@ pub(crate) async fn run_case(
                     k += 1;
                     let started_at = crate::results::manifest::now_rfc3339();
                     let resp = backend.generate(&request(case, p)).await;
+                    window.add(resp.sent_at, Instant::now());
                     let mut m = to_measured(backend, base_row, p, &resp).await;
                     m.row.stream = stream as u32;
                     m.row.started_at = started_at;
@@ -236,7 +240,7 @@ pub(crate) async fn run_case(
         written.into_inner()?;
         measured = results.into_inner();
     }
-    let wall_s = wall_start.elapsed().as_secs_f64();
+    let wall_s = window.seconds();
     // Rows measured before a resume join the new ones, in their original order.
     let mut all: Vec<Measured> = done_rows.into_iter().map(Measured::from_row).collect();
     all.append(&mut measured);
@@ -264,6 +268,45 @@ pub(crate) async fn run_case(
         summary,
         warnings,
     })
+}
+
+/// The time during which at least one measured request was in flight: the union of the
+/// intervals from each request's send to its last byte. With the client keeping the server
+/// busy this is the span from the first send to the last completion; a gap where no measured
+/// request is out (a context haystack being built, a sustained stream preparing its next
+/// prompt) is left out, as are warm-ups, which are never added.
+#[derive(Default)]
+pub(super) struct Window {
+    busy: std::cell::RefCell<Vec<(Instant, Instant)>>,
+}
+
+impl Window {
+    /// One measured request, sent at `sent` and received in full at `done`.
+    pub fn add(&self, sent: Instant, done: Instant) {
+        self.busy.borrow_mut().push((sent, done.max(sent)));
+    }
+
+    /// Seconds covered by the union of the intervals; 0 when nothing was sent.
+    pub fn seconds(&self) -> f64 {
+        let mut v = self.busy.borrow().clone();
+        v.sort_by_key(|&(a, _)| a);
+        let mut total = std::time::Duration::ZERO;
+        let mut current: Option<(Instant, Instant)> = None;
+        for (a, b) in v {
+            current = match current {
+                Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
+                Some((ca, cb)) => {
+                    total += cb - ca;
+                    Some((a, b))
+                }
+                None => Some((a, b)),
+            };
+        }
+        if let Some((ca, cb)) = current {
+            total += cb - ca;
+        }
+        total.as_secs_f64()
+    }
 }
 
 pub(super) fn request(case: &Case, p: &Prepared) -> Request {
@@ -374,5 +417,24 @@ pub(crate) async fn measure_response(
         row,
         itl: m.itl_ms,
         burst_fraction: m.burst_fraction,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn window_is_the_union_of_busy_intervals() {
+        let t = Instant::now();
+        let ms = |v: u64| t + Duration::from_millis(v);
+        let w = Window::default();
+        assert_eq!(w.seconds(), 0.0);
+        // Two overlapping streams 0–100 and 50–150, then a gap, then 200–250.
+        w.add(ms(50), ms(150));
+        w.add(ms(0), ms(100));
+        w.add(ms(200), ms(250));
+        assert!((w.seconds() - 0.2).abs() < 1e-9, "{}", w.seconds());
     }
 }

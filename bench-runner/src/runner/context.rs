@@ -153,7 +153,8 @@ pub(crate) async fn run_context(
         let done_reps: std::collections::HashSet<u32> =
             done_rows.iter().map(|r| r.repetition).collect();
         let mut measured: Vec<Measured> = done_rows.into_iter().map(Measured::from_row).collect();
-        let wall = std::time::Instant::now();
+        // Haystacks are built between requests: only time with a request out counts.
+        let window = super::case::Window::default();
         let mut i = 0;
         for (spec_i, spec) in c.needles.iter().enumerate() {
             for &depth in &c.depths {
@@ -166,6 +167,7 @@ pub(crate) async fn run_context(
                     let mut m = match make(length, spec_i, depth, i).await {
                         Ok((p, plan, h)) => {
                             let resp = backend.generate(&request(&p)).await;
+                            window.add(resp.sent_at, std::time::Instant::now());
                             let mut m = to_measured(backend, &base, &p, &resp).await;
                             m.row.depth_pct = h
                                 .needles
@@ -211,7 +213,7 @@ pub(crate) async fn run_context(
             scenario,
             &case,
             &measured,
-            wall.elapsed().as_secs_f64(),
+            window.seconds(),
         );
         warnings.extend(w);
         let recalls: Vec<f64> = measured.iter().filter_map(|m| m.row.recall).collect();

@@ -127,11 +127,18 @@ pub(crate) fn summarize_case(
     if resumed {
         flags.push("resumed");
     }
+    let categories = error_categories(measured.iter().map(|m| &m.row));
     if errors > 0 {
         warnings.push(format!(
-            "{where_}: {errors} of {} requests failed",
-            measured.len()
+            "{where_}: {errors} of {} requests failed ({})",
+            measured.len(),
+            categories.join(", ")
         ));
+    }
+    let error_flags: Vec<String> = categories.iter().map(|c| format!("error_{c}")).collect();
+    flags.extend(error_flags.iter().map(String::as_str));
+    if ok.is_empty() && errors > 0 {
+        flags.push(ALL_FAILED);
     }
 
     let decode = col(|r| r.decode_tok_s);
@@ -222,7 +229,43 @@ pub(crate) fn summarize_case(
         push("output_tok_s", "tok/s", vec![out / wall_s]);
         push("requests_per_s", "req/s", vec![ok.len() as f64 / wall_s]);
     }
+    if rows.is_empty() && errors > 0 {
+        rows.push(failed_case_row(&base));
+    }
     (rows, warnings)
+}
+
+/// Flag of a case none of whose requests succeeded.
+pub const ALL_FAILED: &str = "all_failed";
+
+/// The distinct error categories of `rows`, sorted: `["server_error", "timeout"]`.
+pub(crate) fn error_categories<'a>(rows: impl Iterator<Item = &'a SampleRow>) -> Vec<String> {
+    let mut v: Vec<String> = rows.filter_map(|r| r.error_category.clone()).collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The one summary row of a case that has no successful request: metric `requests`, n = 0,
+/// `errors` = how many failed, the categories in `flags` (`all_failed;error_timeout`) and
+/// statistics left as NaN — there is nothing to summarise, and a zero would be a figure in
+/// disguise. Without it a broken backend would vanish from summary.csv and the final table.
+pub(crate) fn failed_case_row(base: &SummaryRow) -> SummaryRow {
+    SummaryRow {
+        metric: "requests".into(),
+        unit: "requests".into(),
+        n: 0,
+        mean: f64::NAN,
+        stddev: f64::NAN,
+        min: f64::NAN,
+        p50: f64::NAN,
+        p90: f64::NAN,
+        p99: f64::NAN,
+        max: f64::NAN,
+        ci_low: f64::NAN,
+        ci_high: f64::NAN,
+        ..base.clone()
+    }
 }
 
 pub(crate) fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryRow {
@@ -264,11 +307,18 @@ pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>,
             ));
         }
     }
+    let categories = error_categories(rows.iter());
     if errors > 0 {
         warnings.push(format!(
-            "{where_}: {errors} of {} repetitions failed",
-            rows.len()
+            "{where_}: {errors} of {} repetitions failed ({})",
+            rows.len(),
+            categories.join(", ")
         ));
+    }
+    let error_flags: Vec<String> = categories.iter().map(|c| format!("error_{c}")).collect();
+    flags.extend(error_flags.iter().map(String::as_str));
+    if ok.is_empty() && errors > 0 {
+        flags.push(ALL_FAILED);
     }
     let base = SummaryRow {
         errors,
@@ -314,5 +364,8 @@ pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>,
         "tok/s",
         col(|r| r.server_decode_tok_s),
     );
+    if out.is_empty() && errors > 0 {
+        out.push(failed_case_row(&base));
+    }
     (out, warnings)
 }

@@ -73,7 +73,23 @@ pub fn context_markdown(rows: &[SummaryRow]) -> String {
     let mut out = String::from(
         "| backend | model | device | length | n | recall mean [95% CI] | TTFT p50 ms | prefill tok/s p50 | decode tok/s p50 |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n",
     );
-    for r in ctx.iter().filter(|r| r.metric == "recall") {
+    for r in ctx
+        .iter()
+        .filter(|r| r.metric == "recall" || r.metric == "requests")
+    {
+        if r.metric == "requests" {
+            // A length none of whose requests succeeded: no figures, but never silence.
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | 0 | failed: {} errors ({}) | - | - | - |\n",
+                r.backend,
+                r.model,
+                r.device,
+                r.prompt_tokens + r.max_tokens,
+                r.errors,
+                r.flags
+            ));
+            continue;
+        }
         let same = |m: &str| {
             ctx.iter()
                 .find(|x| {
@@ -196,7 +212,7 @@ pub fn params_text(n: u64) -> String {
 pub fn pp_tg_markdown(rows: &[SummaryRow], columns: &BTreeMap<String, ModelColumns>) -> String {
     let tests: Vec<&SummaryRow> = rows
         .iter()
-        .filter(|r| r.depth.is_some() && r.metric == "test_tok_s")
+        .filter(|r| r.depth.is_some() && (r.metric == "test_tok_s" || r.metric == "requests"))
         .collect();
     if tests.is_empty() {
         return String::new();
@@ -213,7 +229,7 @@ pub fn pp_tg_markdown(rows: &[SummaryRow], columns: &BTreeMap<String, ModelColum
             n_depth: r.depth.unwrap_or(0),
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {:.2} ± {:.2} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.backend,
             if c.model.is_empty() {
                 &r.model
@@ -229,8 +245,11 @@ pub fn pp_tg_markdown(rows: &[SummaryRow], columns: &BTreeMap<String, ModelColum
             },
             c.threads.map_or_else(|| "-".into(), |t| t.to_string()),
             test.name(),
-            r.mean,
-            r.stddev,
+            if r.metric == "requests" {
+                format!("failed: {} errors ({})", r.errors, r.flags)
+            } else {
+                format!("{:.2} ± {:.2}", r.mean, r.stddev)
+            },
         ));
     }
     out
