@@ -14,5 +14,6 @@ mod llamacpp;
 mod multimodal;
 mod onnx;
 mod report;
+mod resume_retry;
 mod resume_shard;
 mod tool_calls;
