@@ -451,8 +451,7 @@ fn arena(cmd: ArenaCommand) -> anyhow::Result<u8> {
 /// A path as a shell reads it back: as is when it is plain, else in single quotes.
 fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c));
     if plain {
         s.to_string()

@@ -65,7 +65,9 @@ fn server_death_then_resume_retry_failed_completes_the_run() {
     let scenario = write(
         tmp.path(),
         "die.toml",
-        &format!("kind = \"throughput\"\nname = \"die\"\nprompt_tokens = [32]\nmax_tokens = [16]\nconcurrency = [1]\nwarmup = 0\nrepetitions = {reps}\n"),
+        &format!(
+            "kind = \"throughput\"\nname = \"die\"\nprompt_tokens = [32]\nmax_tokens = [16]\nconcurrency = [1]\nwarmup = 0\nrepetitions = {reps}\n"
+        ),
     );
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("edgebench"))
         .current_dir(repo_root())
@@ -114,8 +116,14 @@ fn server_death_then_resume_retry_failed_completes_the_run() {
     // A plain resume has nothing left to run: the failed rows stay, and so does the status.
     let (code, _, stderr) = resume(&run, &[]);
     assert_eq!(code, Some(3), "{stderr}");
-    assert_eq!(RunManifest::read(&run).unwrap().status, "complete_with_errors");
-    assert_eq!(read_samples(&run.join("samples.csv")).unwrap().rows, samples);
+    assert_eq!(
+        RunManifest::read(&run).unwrap().status,
+        "complete_with_errors"
+    );
+    assert_eq!(
+        read_samples(&run.join("samples.csv")).unwrap().rows,
+        samples
+    );
     assert!(!run.join("attempts.csv").exists());
 
     // --retry-failed: the server is launched again and only the failed requests are sent.
@@ -125,11 +133,17 @@ fn server_death_then_resume_retry_failed_completes_the_run() {
     assert_eq!(after.len(), reps, "one row per request");
     assert!(after.iter().all(|r| r.error_category.is_none()));
     let reps_seen: BTreeSet<u32> = after.iter().map(|r| r.repetition).collect();
-    assert_eq!(reps_seen, (0..reps as u32).collect(), "each repetition once");
+    assert_eq!(
+        reps_seen,
+        (0..reps as u32).collect(),
+        "each repetition once"
+    );
     // The rows measured before the death are kept as they were.
     for ok in samples.iter().filter(|r| r.error_category.is_none()) {
         assert!(
-            after.iter().any(|a| a.started_at == ok.started_at && a.ttft_ms == ok.ttft_ms),
+            after
+                .iter()
+                .any(|a| a.started_at == ok.started_at && a.ttft_ms == ok.ttft_ms),
             "{ok:?}"
         );
     }
@@ -282,10 +296,16 @@ fn tool_and_structured_scenarios_resume_and_retry_failed_items() {
     assert_eq!(code, Some(0), "{stderr}");
     let after = read_samples(&run.join("samples.csv")).unwrap().rows;
     assert_eq!(after.len(), first.len(), "one row per request");
-    assert!(after.iter().all(|r| r.error_category.is_none()), "{after:?}");
+    assert!(
+        after.iter().all(|r| r.error_category.is_none()),
+        "{after:?}"
+    );
     assert_eq!(attempts(&run), first, "the failed attempts are kept");
     let items = item_counts(&run);
-    assert_eq!(items.keys().collect::<Vec<_>>(), items_before.keys().collect::<Vec<_>>());
+    assert_eq!(
+        items.keys().collect::<Vec<_>>(),
+        items_before.keys().collect::<Vec<_>>()
+    );
     assert!(items.values().all(|&n| n == 1), "{items:?}");
     assert!(
         read_items(&run.join("items.csv"))
@@ -328,7 +348,11 @@ fn tool_and_structured_scenarios_resume_and_retry_failed_items() {
         read_samples(&run.join("samples.csv")).unwrap().rows.len(),
         first.len()
     );
-    assert_eq!(attempts(&run).len(), first.len() + 1, "the cut item's request");
+    assert_eq!(
+        attempts(&run).len(),
+        first.len() + 1,
+        "the cut item's request"
+    );
     assert_no_duplicate_summaries(&run);
     let cases_again: BTreeSet<(String, String)> = read_summary(&run.join("summary.csv"))
         .unwrap()
@@ -442,7 +466,11 @@ fn multimodal_scenario_resumes_by_item() {
     // The tiny VLM without its projector: every media request is `unsupported_modality`
     // (a finding, not a failure), which is quick and needs no vision model.
     let model = repo_root().join("models/tiny-vlm.gguf");
-    assert!(model.exists(), "{} missing: run scripts/setup", model.display());
+    assert!(
+        model.exists(),
+        "{} missing: run scripts/setup",
+        model.display()
+    );
     let config = write(
         tmp.path(),
         "backends.toml",

@@ -224,7 +224,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         return Err(Error::Usage("name at least one scenario file".into()));
     }
     if opts.retry_failed && opts.resume.is_none() {
-        return Err(Error::Usage("--retry-failed goes with --resume RUN_DIR".into()));
+        return Err(Error::Usage(
+            "--retry-failed goes with --resume RUN_DIR".into(),
+        ));
     }
     let config = Config::load(&config_path)?;
     let config_sha256 = sha256_of(&config_path)?;

@@ -363,7 +363,10 @@ impl MmRun<'_> {
             .flat_map(|id| self.ctx.resume.take_rows(&self.key(id)))
             .collect();
         let count_done = |item: Option<u32>, failed: &mut usize, total: &mut usize| {
-            for r in done_rows.iter().filter(|r| item.is_none_or(|i| r.repetition == i)) {
+            for r in done_rows
+                .iter()
+                .filter(|r| item.is_none_or(|i| r.repetition == i))
+            {
                 *total += 1;
                 if r.error_category
                     .as_deref()

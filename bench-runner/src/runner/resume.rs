@@ -103,7 +103,11 @@ impl ResumeState {
             // Summaries first: a kill after this leaves failed rows in a case without a
             // summary, which the next resume handles like any half-done case.
             let before = summary.len();
-            summary.retain(|r| !plan.reopened.contains(&key_of(&r.backend, &r.scenario, &r.case_id)));
+            summary.retain(|r| {
+                !plan
+                    .reopened
+                    .contains(&key_of(&r.backend, &r.scenario, &r.case_id))
+            });
             if summary.len() != before {
                 rewrite(&summary_path, SUMMARY_COLUMNS, &summary)?;
             }
@@ -325,9 +329,7 @@ fn plan_moves(
             "multimodal" => {
                 // `<case>_text` rows are the text-only twins of case `<case>`.
                 let media_case = match key.2.strip_suffix("_text") {
-                    Some(base) if !media_cases.contains(&key) => {
-                        key_of(&key.0, &key.1, base)
-                    }
+                    Some(base) if !media_cases.contains(&key) => key_of(&key.0, &key.1, base),
                     _ => key.clone(),
                 };
                 for &i in idx {
@@ -376,7 +378,11 @@ fn plan_moves(
     }
     if retry_failed {
         for m in media_failed {
-            mv.items_media(m, media, media_rows_of.get(&m).map_or(&[][..], Vec::as_slice));
+            mv.items_media(
+                m,
+                media,
+                media_rows_of.get(&m).map_or(&[][..], Vec::as_slice),
+            );
         }
     }
     mv
@@ -388,7 +394,8 @@ impl Moves {
         self.media.insert(m);
         self.samples.extend(rows);
         let r = &media[m];
-        self.reopened.insert(key_of(&r.backend, &r.scenario, &r.case_id));
+        self.reopened
+            .insert(key_of(&r.backend, &r.scenario, &r.case_id));
     }
 }
 
@@ -516,7 +523,10 @@ mod tests {
         let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
         assert_eq!(s.moved, 0);
         assert_eq!(
-            read_samples(&dir.path().join(ATTEMPTS_FILE)).unwrap().rows.len(),
+            read_samples(&dir.path().join(ATTEMPTS_FILE))
+                .unwrap()
+                .rows
+                .len(),
             1
         );
     }
