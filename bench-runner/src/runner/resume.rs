@@ -586,4 +586,64 @@ mod tests {
             .rows;
         assert_eq!(items.len(), 1);
     }
+
+    #[test]
+    fn a_retried_context_length_also_reopens_the_effective_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            row("ctx1024", "context", 0, None),
+            row("ctx1024", "context", 1, Some("timeout")),
+            row("ctx2048", "context", 0, None),
+        ];
+        write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
+        write_rows(
+            &dir.path().join("summary.csv"),
+            SUMMARY_COLUMNS,
+            &[summary("ctx1024"), summary("ctx2048"), summary("all")],
+        );
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 1);
+        assert!(s.finished(&key_of("b", "s", "ctx1024")).is_none());
+        assert!(s.finished(&key_of("b", "s", "all")).is_none());
+        assert!(s.finished(&key_of("b", "s", "ctx2048")).is_some());
+        // Context rows keep their numbers: the missing one is sent again under its own.
+        let kept = s.take_rows(&key_of("b", "s", "ctx1024"));
+        assert_eq!(kept.iter().map(|r| r.repetition).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn a_failed_multimodal_item_is_sent_again_with_its_twin() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            row("img", "multimodal", 0, None),
+            row("img_text", "multimodal", 0, None),
+            row("img", "multimodal", 1, Some("stream_broken")),
+            row("img_text", "multimodal", 1, None),
+            row("img", "multimodal", 2, Some("unsupported_modality")),
+            row("img", "multimodal", 3, None), // cut short before its media.csv row
+        ];
+        let media = |item: u32| MediaRow {
+            run_id: "r".into(),
+            backend: "b".into(),
+            scenario: "s".into(),
+            case_id: "img".into(),
+            item,
+            ..Default::default()
+        };
+        write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
+        write_rows(
+            &dir.path().join("media.csv"),
+            MEDIA_COLUMNS,
+            &[media(0), media(1), media(2)],
+        );
+        let s = ResumeState::load(dir.path(), false, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 1, "only the cut item");
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 2, "item 1 and its twin; unsupported is a finding");
+        let mut done: Vec<u32> = s.take_media(&key_of("b", "s", "img")).into_keys().collect();
+        done.sort_unstable();
+        assert_eq!(done, [0, 2]);
+        let left = read_samples(&dir.path().join("samples.csv")).unwrap().rows;
+        assert_eq!(left.len(), 3);
+    }
 }
