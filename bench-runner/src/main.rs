@@ -41,6 +41,10 @@ enum Command {
         /// With --resume: go on even if the scenario or config files changed.
         #[arg(long, requires = "resume")]
         force: bool,
+        /// With --resume: send the requests that failed again; their rows move to
+        /// attempts.csv and the new rows take their place in samples.csv and the summaries.
+        #[arg(long, requires = "resume")]
+        retry_failed: bool,
         /// Run only shard I of N of the case list (1-based), e.g. 2/4; join shards with `merge`.
         #[arg(long, value_name = "I/N", value_parser = parse_shard_arg)]
         shard: Option<(u32, u32)>,
@@ -444,6 +448,18 @@ fn arena(cmd: ArenaCommand) -> anyhow::Result<u8> {
     }
 }
 
+/// A path as a shell reads it back: as is when it is plain, else in single quotes.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -470,6 +486,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             scenarios,
             resume,
             force,
+            retry_failed,
             shard,
             backends,
             config,
@@ -491,6 +508,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 command_line: std::env::args().collect(),
                 resume,
                 force,
+                retry_failed,
                 shard,
             };
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -515,7 +533,19 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 eprintln!("warning: {w}");
             }
             println!("results: {}", outcome.run_dir.display());
+            if outcome.interrupted {
+                // The table above holds the cases finished so far; the rest can be finished.
+                eprintln!(
+                    "interrupted: finish the run with: edgebench run --resume {}",
+                    shell_quote(&outcome.run_dir.display().to_string())
+                );
+                return Ok(Error::Interrupted.exit_code() as u8);
+            }
             if outcome.requests_failed > 0 {
+                eprintln!(
+                    "to send the failed requests again: edgebench run --resume {} --retry-failed",
+                    shell_quote(&outcome.run_dir.display().to_string())
+                );
                 return Err(Error::RequestsFailed {
                     failed: outcome.requests_failed,
                     total: outcome.requests_total,

@@ -248,7 +248,7 @@ fn server_killed_mid_run_gives_error_rows_and_exit_3() {
         );
     }
     let manifest = RunManifest::read(&run).unwrap();
-    assert_eq!(manifest.status, "complete");
+    assert_eq!(manifest.status, "complete_with_errors");
     assert_eq!(manifest.requests_failed, failed.len());
 }
 

@@ -14,6 +14,7 @@ mod llamacpp;
 mod multimodal;
 mod onnx;
 mod report;
+mod resume_retry;
 mod resume_shard;
 mod tool_calls;
 mod window;

@@ -159,10 +159,13 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
 
     let mut m = manifests[0].clone();
     m.run_id = run_id;
-    m.status = if manifests.iter().all(|x| x.status == "complete") {
-        "complete".into()
-    } else {
+    let finished = |x: &RunManifest| x.status == "complete" || x.status == "complete_with_errors";
+    m.status = if !manifests.iter().all(finished) {
         "partial".into()
+    } else if manifests.iter().any(|x| x.status == "complete_with_errors") {
+        "complete_with_errors".into()
+    } else {
+        "complete".into()
     };
     m.started_at = manifests
         .iter()

@@ -49,6 +49,8 @@ pub struct RunOptions {
     pub resume: Option<PathBuf>,
     /// Resume even if the scenario or config files changed since the run started.
     pub force: bool,
+    /// With `resume`: send failed requests again (their rows move to attempts.csv).
+    pub retry_failed: bool,
     /// Run only shard I of N (1-based) of the case list.
     pub shard: Option<(u32, u32)>,
 }
@@ -62,6 +64,9 @@ pub struct RunOutcome {
     pub warnings: Vec<String>,
     /// What each backend said about itself (for the pp_tg table's model columns).
     pub facts: Vec<BackendFacts>,
+    /// Ctrl-C or SIGTERM stopped the run: `summary` holds the cases finished so far (read
+    /// back from summary.csv), and the run can be finished with `--resume`.
+    pub interrupted: bool,
 }
 
 /// Everything the cases of one run share.
@@ -77,11 +82,38 @@ pub(crate) struct RunCtx {
     pub resumed_cases: std::cell::RefCell<std::collections::HashSet<resume::CaseKey>>,
 }
 
+/// The default run id: local date and time to the millisecond, then the scenario names,
+/// e.g. `20261202-004512.345-throughput`; ids sort by start time.
 pub fn new_run_id(scenarios: &[Scenario]) -> String {
     let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
     let mut name = names.join("+");
     name.retain(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '+');
-    format!("{}-{}", chrono::Local::now().format("%Y%m%d-%H%M%S"), name)
+    format!(
+        "{}-{}",
+        chrono::Local::now().format("%Y%m%d-%H%M%S%.3f"),
+        name
+    )
+}
+
+/// Claims a fresh folder for a run with a default id: `create_dir` fails if another run
+/// (another process started in the same millisecond) took the name first, and then the next
+/// suffix (`-2`, `-3`, …) is tried, so two runs never share a folder.
+fn claim_run_dir(out: &Path, base: &str) -> Result<(String, PathBuf)> {
+    std::fs::create_dir_all(out).map_err(|e| Error::results(out, e))?;
+    let mut n = 1u32;
+    loop {
+        let id = if n == 1 {
+            base.to_string()
+        } else {
+            format!("{base}-{n}")
+        };
+        let dir = out.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+            Err(e) => return Err(Error::results(&dir, e)),
+        }
+    }
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (CI cancelling a job), so both stop servers cleanly.
@@ -191,21 +223,10 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     if scenarios.is_empty() {
         return Err(Error::Usage("name at least one scenario file".into()));
     }
-    if opts.resume.is_some() {
-        if let Some(s) = scenarios.iter().find(|s| {
-            matches!(
-                s.body,
-                ScenarioBody::ToolCalls(_)
-                    | ScenarioBody::Structured(_)
-                    | ScenarioBody::Multimodal(_)
-            )
-        }) {
-            return Err(Error::Usage(format!(
-                "--resume does not support {} scenarios yet ({}): run it again instead",
-                s.kind(),
-                s.name
-            )));
-        }
+    if opts.retry_failed && opts.resume.is_none() {
+        return Err(Error::Usage(
+            "--retry-failed goes with --resume RUN_DIR".into(),
+        ));
     }
     let config = Config::load(&config_path)?;
     let config_sha256 = sha256_of(&config_path)?;
@@ -236,20 +257,19 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
 
     let (run_id, run_dir) = match (&previous, &opts.resume) {
         (Some(m), Some(dir)) => (m.run_id.clone(), dir.clone()),
-        _ => {
-            let run_id = opts
-                .run_id
-                .clone()
-                .unwrap_or_else(|| new_run_id(&scenarios));
-            let run_dir = opts.out.join(&run_id);
-            if run_dir.join("samples.csv").exists() {
-                return Err(Error::Usage(format!(
-                    "{} already holds a run; choose another --run-id, or --resume it",
-                    run_dir.display()
-                )));
+        _ => match &opts.run_id {
+            Some(run_id) => {
+                let run_dir = opts.out.join(run_id);
+                if run_dir.join("samples.csv").exists() {
+                    return Err(Error::Usage(format!(
+                        "{} already holds a run; choose another --run-id, or --resume it",
+                        run_dir.display()
+                    )));
+                }
+                (run_id.clone(), run_dir)
             }
-            (run_id, run_dir)
-        }
+            None => claim_run_dir(&opts.out, &new_run_id(&scenarios))?,
+        },
     };
     std::fs::create_dir_all(&run_dir).map_err(|e| Error::results(&run_dir, e))?;
     let mut host = HostFingerprint::read();
@@ -304,7 +324,26 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     };
     manifest.write(&run_dir)?;
     let resume_state = if opts.resume.is_some() {
-        resume::ResumeState::load(&run_dir)?
+        // A failure reopens a `duration_s` case whole: another slice of time is another
+        // experiment, so its rows are not mixed with new ones.
+        let whole: resume::WholeCases = scenarios
+            .iter()
+            .flat_map(|s| {
+                s.cases()
+                    .into_iter()
+                    .filter(|c| c.duration_s.is_some())
+                    .map(|c| (s.name.clone(), c.id.clone()))
+            })
+            .collect();
+        let state = resume::ResumeState::load(&run_dir, opts.retry_failed, &whole)?;
+        if state.moved > 0 && !opts.quiet {
+            eprintln!(
+                "resume: {} request row(s) moved to {} to be sent again",
+                state.moved,
+                run_dir.join(resume::ATTEMPTS_FILE).display()
+            );
+        }
+        state
     } else {
         resume::ResumeState::default()
     };
@@ -431,6 +470,8 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     let fatal = result.err();
     ctx.progress.finish();
     manifest.status = match &fatal {
+        // Every case ran, but some requests failed: `--resume --retry-failed` sends them again.
+        None if failed > 0 => "complete_with_errors".into(),
         None => "complete".into(),
         Some(Error::Interrupted) => "interrupted".into(),
         Some(_) => "failed".into(),
@@ -442,7 +483,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     manifest.warnings.dedup();
     manifest.peak_rss_bytes = crate::results::manifest::peak_rss_bytes();
     manifest.write(&run_dir)?;
-    if let Some(e) = fatal {
+    let interrupted = matches!(fatal, Some(Error::Interrupted));
+    if interrupted {
+        // The cases finished so far, this session's and those of the sessions before it.
+        all_summary = crate::results::reader::read_summary(&run_dir.join("summary.csv"))
+            .map(|r| r.rows)
+            .unwrap_or_default();
+    } else if let Some(e) = fatal {
         return Err(e);
     }
     Ok(RunOutcome {
@@ -452,5 +499,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         requests_failed: failed,
         warnings: manifest.warnings,
         facts: all_facts,
+        interrupted,
     })
 }

@@ -130,7 +130,8 @@ pub(crate) async fn run_scenario(
             ));
             continue;
         }
-        if !warmed.contains(&mc.modality) {
+        let finished = ctx.resume.finished_summary(&run.key(&mc.id)).is_some();
+        if !warmed.contains(&mc.modality) && !finished {
             warmed.push(mc.modality);
             run.warm_up(&mc, &case).await?;
         }
@@ -340,13 +341,59 @@ impl MmRun<'_> {
         Ok(rel)
     }
 
+    fn key(&self, case_id: &str) -> super::resume::CaseKey {
+        (
+            self.backend.name().to_string(),
+            self.scenario.name.clone(),
+            case_id.to_string(),
+        )
+    }
+
     async fn case(&self, mc: &MediaCase, case: &Case) -> Result<CaseOutcome> {
         let twin_id = format!("{}_text", mc.id);
         let mut rows: Vec<MediaRow> = Vec::new();
         let mut failed = 0usize;
         let mut total = 0usize;
         let mut unsupported = 0usize;
+        // --resume: a case with summary rows is done; otherwise finished items are kept.
+        let resumed = self.ctx.resume.finished_summary(&self.key(&mc.id));
+        let mut done_items = self.ctx.resume.take_media(&self.key(&mc.id));
+        let done_rows: Vec<SampleRow> = [&mc.id, &twin_id]
+            .into_iter()
+            .flat_map(|id| self.ctx.resume.take_rows(&self.key(id)))
+            .collect();
+        let count_done = |item: Option<u32>, failed: &mut usize, total: &mut usize| {
+            for r in done_rows
+                .iter()
+                .filter(|r| item.is_none_or(|i| r.repetition == i))
+            {
+                *total += 1;
+                if r.error_category
+                    .as_deref()
+                    .is_some_and(|c| c != "empty_response" && c != "unsupported_modality")
+                {
+                    *failed += 1;
+                }
+            }
+        };
+        if let Some(summary) = resumed {
+            count_done(None, &mut failed, &mut total);
+            return Ok(CaseOutcome {
+                total,
+                failed,
+                summary,
+                warnings: Vec::new(),
+            });
+        }
         for i in 0..self.mm.items {
+            if let Some(row) = done_items.remove(&i) {
+                count_done(Some(i), &mut failed, &mut total);
+                if row.error_category.as_deref() == Some("unsupported_modality") {
+                    unsupported += 1;
+                }
+                rows.push(row);
+                continue;
+            }
             let item = self.make_item(mc, i)?;
             let files = self.write_files(&mc.id, &item.files)?;
             let media_bytes = item.files.iter().map(|(_, b)| b.len() as u64).sum();

@@ -4,49 +4,196 @@
 //! count towards the run's totals. A case with some sample rows but no summary runs only
 //! its missing requests; its summary is then computed from the old and new rows together
 //! (samples.csv holds every per-request value the summary needs, ITL lists included).
+//!
+//! Tool-call, structured and multimodal cases resume by item: an item whose `items.csv` /
+//! `media.csv` row was written is kept; the requests of an item cut short by the interruption
+//! are moved out of samples.csv, and the item is sent again.
+//!
+//! With `--retry-failed`, failed requests are not final: before anything runs, their rows
+//! (for an item, every request of the item; for a `duration_s` case, the whole case, since
+//! another slice of time is another experiment) move from samples.csv to `attempts.csv`
+//! (same columns), and the summary rows of the cases they belong to are dropped. The runners
+//! then see those requests as missing and send them again, so samples.csv keeps one row per
+//! request. Files are rewritten whole, through a temporary file and a rename, so a kill
+//! leaves either the old file or the new one.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use serde::Serialize;
+
 use super::case::CaseOutcome;
-use crate::error::Result;
-use crate::results::reader::{read_samples, read_summary};
-use crate::results::{SampleRow, SummaryRow};
+use crate::error::{Error, Result};
+use crate::results::items::{ITEM_COLUMNS, ItemRow};
+use crate::results::media::{MEDIA_COLUMNS, MediaRow};
+use crate::results::reader::{read, read_samples, read_summary};
+use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
+use crate::results::{CsvAppender, SampleRow, SummaryRow};
 
 /// (backend, scenario, case id).
 pub(crate) type CaseKey = (String, String, String);
+
+/// The file that receives the rows `--retry-failed` (or an item cut short) moved out of
+/// samples.csv.
+pub const ATTEMPTS_FILE: &str = "attempts.csv";
+
+/// A finished tool-call or structured item: its verdict and the requests it made.
+pub(crate) type DoneItem = (ItemRow, Vec<SampleRow>);
 
 #[derive(Default)]
 pub(crate) struct ResumeState {
     rows: RefCell<HashMap<CaseKey, Vec<SampleRow>>>,
     summaries: HashMap<CaseKey, Vec<SummaryRow>>,
+    items: RefCell<HashMap<CaseKey, Vec<DoneItem>>>,
+    media: RefCell<HashMap<CaseKey, Vec<MediaRow>>>,
+    /// Rows moved to attempts.csv by this resume.
+    pub moved: usize,
+}
+
+/// Which cases a failure reopens whole (scenario, case id): the `duration_s` cases.
+pub(crate) type WholeCases = HashSet<(String, String)>;
+
+fn key_of(backend: &str, scenario: &str, case_id: &str) -> CaseKey {
+    (backend.into(), scenario.into(), case_id.into())
+}
+
+fn sample_key(r: &SampleRow) -> CaseKey {
+    key_of(&r.backend, &r.scenario, &r.case_id)
+}
+
+/// A request that failed at the server (an empty answer is the model's doing, and a
+/// modality the backend cannot take is a finding: neither is retried).
+fn failed_at_server(r: &SampleRow) -> bool {
+    r.error_category
+        .as_deref()
+        .is_some_and(|c| c != "empty_response" && c != "unsupported_modality")
 }
 
 impl ResumeState {
-    pub fn load(run_dir: &Path) -> Result<Self> {
-        let mut rows: HashMap<CaseKey, Vec<SampleRow>> = HashMap::new();
-        let samples = run_dir.join("samples.csv");
-        if samples.exists() {
-            for r in read_samples(&samples)?.rows {
-                rows.entry((r.backend.clone(), r.scenario.clone(), r.case_id.clone()))
-                    .or_default()
-                    .push(r);
+    pub fn load(run_dir: &Path, retry_failed: bool, whole_cases: &WholeCases) -> Result<Self> {
+        let samples_path = run_dir.join("samples.csv");
+        let summary_path = run_dir.join("summary.csv");
+        let items_path = run_dir.join("items.csv");
+        let media_path = run_dir.join("media.csv");
+        let mut samples: Vec<SampleRow> = if samples_path.exists() {
+            read_samples(&samples_path)?.rows
+        } else {
+            Vec::new()
+        };
+        let mut summary: Vec<SummaryRow> = if summary_path.exists() {
+            read_summary(&summary_path)?.rows
+        } else {
+            Vec::new()
+        };
+        let mut items: Vec<ItemRow> = if items_path.exists() {
+            read(&items_path, ITEM_COLUMNS)?.rows
+        } else {
+            Vec::new()
+        };
+        let mut media: Vec<MediaRow> = if media_path.exists() {
+            read(&media_path, MEDIA_COLUMNS)?.rows
+        } else {
+            Vec::new()
+        };
+
+        let plan = plan_moves(&samples, &items, &media, retry_failed, whole_cases);
+        let moved = plan.samples.len();
+        if moved > 0 || !plan.items.is_empty() || !plan.media.is_empty() {
+            // Summaries first: a kill after this leaves failed rows in a case without a
+            // summary, which the next resume handles like any half-done case.
+            let before = summary.len();
+            summary.retain(|r| {
+                !plan
+                    .reopened
+                    .contains(&key_of(&r.backend, &r.scenario, &r.case_id))
+            });
+            if summary.len() != before {
+                rewrite(&summary_path, SUMMARY_COLUMNS, &summary)?;
             }
+            append_attempts(
+                &run_dir.join(ATTEMPTS_FILE),
+                samples
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| plan.samples.contains(i))
+                    .map(|(_, r)| r),
+            )?;
+            let mut kept: Vec<SampleRow> = std::mem::take(&mut samples)
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !plan.samples.contains(i))
+                .map(|(_, r)| r)
+                .collect();
+            renumber(&mut kept, &plan.renumber);
+            rewrite(&samples_path, SAMPLE_COLUMNS, &kept)?;
+            samples = kept;
+            if !plan.items.is_empty() {
+                items = std::mem::take(&mut items)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !plan.items.contains(i))
+                    .map(|(_, r)| r)
+                    .collect();
+                rewrite(&items_path, ITEM_COLUMNS, &items)?;
+            }
+            if !plan.media.is_empty() {
+                media = std::mem::take(&mut media)
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| !plan.media.contains(i))
+                    .map(|(_, r)| r)
+                    .collect();
+                rewrite(&media_path, MEDIA_COLUMNS, &media)?;
+            }
+        }
+
+        // Items take their requests in file order: each item's rows were appended right
+        // after its requests', and both files only ever grow in that order.
+        let mut by_case: HashMap<CaseKey, Vec<SampleRow>> = HashMap::new();
+        for r in samples {
+            by_case.entry(sample_key(&r)).or_default().push(r);
+        }
+        let mut done_items: HashMap<CaseKey, Vec<DoneItem>> = HashMap::new();
+        let mut items_by_case: HashMap<CaseKey, Vec<ItemRow>> = HashMap::new();
+        for it in items {
+            items_by_case
+                .entry(key_of(&it.backend, &it.scenario, &it.case_id))
+                .or_default()
+                .push(it);
+        }
+        for (key, its) in items_by_case {
+            // (The rows stay in `by_case` too: a finished case counts them from there.)
+            let mut rows = by_case.get(&key).cloned().unwrap_or_default().into_iter();
+            let v = its
+                .into_iter()
+                .map(|it| {
+                    let reqs = rows.by_ref().take(it.requests as usize).collect();
+                    (it, reqs)
+                })
+                .collect();
+            done_items.insert(key, v);
+        }
+        let mut media_by_case: HashMap<CaseKey, Vec<MediaRow>> = HashMap::new();
+        for m in media {
+            media_by_case
+                .entry(key_of(&m.backend, &m.scenario, &m.case_id))
+                .or_default()
+                .push(m);
         }
         let mut summaries: HashMap<CaseKey, Vec<SummaryRow>> = HashMap::new();
-        let summary = run_dir.join("summary.csv");
-        if summary.exists() {
-            for r in read_summary(&summary)?.rows {
-                summaries
-                    .entry((r.backend.clone(), r.scenario.clone(), r.case_id.clone()))
-                    .or_default()
-                    .push(r);
-            }
+        for r in summary {
+            summaries
+                .entry(key_of(&r.backend, &r.scenario, &r.case_id))
+                .or_default()
+                .push(r);
         }
         Ok(ResumeState {
-            rows: RefCell::new(rows),
+            rows: RefCell::new(by_case),
             summaries,
+            items: RefCell::new(done_items),
+            media: RefCell::new(media_by_case),
+            moved,
         })
     }
 
@@ -63,10 +210,440 @@ impl ResumeState {
         })
     }
 
+    /// The summary rows of a case finished before the resume.
+    pub fn finished_summary(&self, key: &CaseKey) -> Option<Vec<SummaryRow>> {
+        self.summaries.get(key).cloned()
+    }
+
     /// The rows a case measured before the resume (empty for a fresh run).
     pub fn take_rows(&self, key: &CaseKey) -> Vec<SampleRow> {
         let mut rows = self.rows.borrow_mut().remove(key).unwrap_or_default();
         rows.sort_by_key(|r| r.repetition);
         rows
+    }
+
+    /// The tool-call or structured items a case finished before the resume, by item id.
+    pub fn take_items(&self, key: &CaseKey) -> HashMap<String, DoneItem> {
+        self.items
+            .borrow_mut()
+            .remove(key)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| (d.0.item_id.clone(), d))
+            .collect()
+    }
+
+    /// The multimodal items a case finished before the resume, by item index.
+    pub fn take_media(&self, key: &CaseKey) -> HashMap<u32, MediaRow> {
+        self.media
+            .borrow_mut()
+            .remove(key)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| (m.item, m))
+            .collect()
+    }
+}
+
+/// What a resume moves out of the files before it runs (indices into each file's rows).
+#[derive(Default, Debug)]
+struct Moves {
+    samples: HashSet<usize>,
+    items: HashSet<usize>,
+    media: HashSet<usize>,
+    /// Cases whose summary rows must go (they will be summarised again).
+    reopened: HashSet<CaseKey>,
+    /// Throughput cases that lost rows: the kept ones are numbered 0.. again, so that the
+    /// requests sent again take the numbers after them and no (case, repetition) repeats.
+    renumber: HashSet<CaseKey>,
+}
+
+fn plan_moves(
+    samples: &[SampleRow],
+    items: &[ItemRow],
+    media: &[MediaRow],
+    retry_failed: bool,
+    whole_cases: &WholeCases,
+) -> Moves {
+    let mut mv = Moves::default();
+    let mut by_case: HashMap<CaseKey, Vec<usize>> = HashMap::new();
+    let mut order: Vec<CaseKey> = Vec::new();
+    for (i, r) in samples.iter().enumerate() {
+        let k = sample_key(r);
+        by_case
+            .entry(k.clone())
+            .or_insert_with(|| {
+                order.push(k);
+                Vec::new()
+            })
+            .push(i);
+    }
+
+    // Tool-call and structured cases: item k owns the next `requests` rows of its case.
+    let mut items_by_case: HashMap<CaseKey, Vec<usize>> = HashMap::new();
+    for (i, it) in items.iter().enumerate() {
+        items_by_case
+            .entry(key_of(&it.backend, &it.scenario, &it.case_id))
+            .or_default()
+            .push(i);
+    }
+    // Multimodal items: (backend, scenario, case, item) → media.csv row index.
+    let mut media_items: HashMap<(CaseKey, u32), usize> = HashMap::new();
+    let mut media_cases: HashSet<CaseKey> = HashSet::new();
+    for (i, m) in media.iter().enumerate() {
+        let k = key_of(&m.backend, &m.scenario, &m.case_id);
+        media_cases.insert(k.clone());
+        media_items.insert((k, m.item), i);
+    }
+
+    let mut media_failed: HashSet<usize> = HashSet::new();
+    let mut media_rows_of: HashMap<usize, Vec<usize>> = HashMap::new();
+    for key in order {
+        let idx = &by_case[&key];
+        let kind = samples[idx[0]].kind.as_str();
+        match kind {
+            "tool_calls" | "structured" => {
+                let mut next = 0usize;
+                for &it in items_by_case.get(&key).map_or(&[][..], Vec::as_slice) {
+                    let item = &items[it];
+                    let end = (next + item.requests as usize).min(idx.len());
+                    let reqs = &idx[next..end];
+                    next = end;
+                    let schema_refused =
+                        item.failure_category.as_deref() == Some("schema_unsupported");
+                    if retry_failed
+                        && !schema_refused
+                        && reqs.iter().any(|&i| failed_at_server(&samples[i]))
+                    {
+                        mv.samples.extend(reqs);
+                        mv.items.insert(it);
+                        mv.reopened.insert(key.clone());
+                    }
+                }
+                // Requests of an item the interruption cut short: the item is sent again.
+                if next < idx.len() {
+                    mv.samples.extend(&idx[next..]);
+                    mv.reopened.insert(key.clone());
+                }
+            }
+            "multimodal" => {
+                // `<case>_text` rows are the text-only twins of case `<case>`.
+                let media_case = match key.2.strip_suffix("_text") {
+                    Some(base) if !media_cases.contains(&key) => key_of(&key.0, &key.1, base),
+                    _ => key.clone(),
+                };
+                for &i in idx {
+                    match media_items.get(&(media_case.clone(), samples[i].repetition)) {
+                        None => {
+                            mv.samples.insert(i);
+                            mv.reopened.insert(media_case.clone());
+                        }
+                        Some(&m) => {
+                            media_rows_of.entry(m).or_default().push(i);
+                            if failed_at_server(&samples[i]) {
+                                media_failed.insert(m);
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {
+                if !retry_failed {
+                    continue;
+                }
+                // llama-bench-style tests are measured as a whole and are not retried.
+                let failed: Vec<usize> = idx
+                    .iter()
+                    .copied()
+                    .filter(|&i| samples[i].test.is_none() && failed_at_server(&samples[i]))
+                    .collect();
+                if failed.is_empty() {
+                    continue;
+                }
+                if whole_cases.contains(&(key.1.clone(), key.2.clone())) {
+                    mv.samples.extend(idx);
+                } else {
+                    mv.samples.extend(&failed);
+                    if kind == "throughput" {
+                        mv.renumber.insert(key.clone());
+                    }
+                }
+                mv.reopened.insert(key.clone());
+                if kind == "context" {
+                    // The effective context length is computed over every length again.
+                    mv.reopened.insert(key_of(&key.0, &key.1, "all"));
+                }
+            }
+        }
+    }
+    if retry_failed {
+        for m in media_failed {
+            mv.items_media(
+                m,
+                media,
+                media_rows_of.get(&m).map_or(&[][..], Vec::as_slice),
+            );
+        }
+    }
+    mv
+}
+
+impl Moves {
+    /// A multimodal item sent again: its media.csv row and both its requests move out.
+    fn items_media(&mut self, m: usize, media: &[MediaRow], rows: &[usize]) {
+        self.media.insert(m);
+        self.samples.extend(rows);
+        let r = &media[m];
+        self.reopened
+            .insert(key_of(&r.backend, &r.scenario, &r.case_id));
+    }
+}
+
+fn renumber(rows: &mut [SampleRow], cases: &HashSet<CaseKey>) {
+    if cases.is_empty() {
+        return;
+    }
+    let mut by_case: HashMap<CaseKey, Vec<usize>> = HashMap::new();
+    for (i, r) in rows.iter().enumerate() {
+        let k = sample_key(r);
+        if cases.contains(&k) {
+            by_case.entry(k).or_default().push(i);
+        }
+    }
+    for idx in by_case.into_values() {
+        let mut idx = idx;
+        idx.sort_by_key(|&i| rows[i].repetition);
+        for (n, i) in idx.into_iter().enumerate() {
+            rows[i].repetition = n as u32;
+        }
+    }
+}
+
+/// Writes `rows` as the whole of `path`: a temporary file beside it, then a rename.
+fn rewrite<T: Serialize>(path: &Path, columns: &[&str], rows: &[T]) -> Result<()> {
+    let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    if tmp.exists() {
+        std::fs::remove_file(&tmp).map_err(|e| Error::results(&tmp, e))?;
+    }
+    let mut w = CsvAppender::open(&tmp, columns)?;
+    w.append_all(rows)?;
+    drop(w);
+    std::fs::rename(&tmp, path).map_err(|e| Error::results(path, e))
+}
+
+/// Appends the moved rows to attempts.csv, skipping rows already there (a resume killed
+/// between this append and the rewrite of samples.csv moves the same rows again).
+fn append_attempts<'a>(path: &Path, rows: impl Iterator<Item = &'a SampleRow>) -> Result<()> {
+    let rows: Vec<&SampleRow> = rows.collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let existing: Vec<SampleRow> = if path.exists() {
+        read_samples(path)?.rows
+    } else {
+        Vec::new()
+    };
+    let new: Vec<&SampleRow> = rows.into_iter().filter(|r| !existing.contains(r)).collect();
+    let mut w = CsvAppender::open(path, SAMPLE_COLUMNS)?;
+    w.append_all(&new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(case: &str, kind: &str, rep: u32, err: Option<&str>) -> SampleRow {
+        SampleRow {
+            run_id: "r".into(),
+            backend: "b".into(),
+            scenario: "s".into(),
+            case_id: case.into(),
+            kind: kind.into(),
+            repetition: rep,
+            error_category: err.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    fn summary(case: &str) -> SummaryRow {
+        SummaryRow {
+            run_id: "r".into(),
+            backend: "b".into(),
+            scenario: "s".into(),
+            case_id: case.into(),
+            metric: "ttft_ms".into(),
+            ..Default::default()
+        }
+    }
+
+    fn write_rows<T: Serialize>(path: &Path, columns: &[&str], rows: &[T]) {
+        let mut w = CsvAppender::open(path, columns).unwrap();
+        w.append_all(rows).unwrap();
+    }
+
+    #[test]
+    fn retry_failed_moves_failed_rows_out_and_renumbers_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            row("c1", "throughput", 0, None),
+            row("c1", "throughput", 1, Some("connect")),
+            row("c1", "throughput", 2, None),
+            row("c1", "throughput", 3, Some("empty_response")),
+            row("c2", "throughput", 0, None),
+        ];
+        write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
+        write_rows(
+            &dir.path().join("summary.csv"),
+            SUMMARY_COLUMNS,
+            &[summary("c1"), summary("c2")],
+        );
+
+        // Without --retry-failed nothing moves and both cases stay finished.
+        let s = ResumeState::load(dir.path(), false, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 0);
+        assert!(s.finished(&key_of("b", "s", "c1")).is_some());
+        assert!(!dir.path().join(ATTEMPTS_FILE).exists());
+
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 1);
+        assert!(s.finished(&key_of("b", "s", "c1")).is_none(), "reopened");
+        assert!(s.finished(&key_of("b", "s", "c2")).is_some(), "untouched");
+        let kept = s.take_rows(&key_of("b", "s", "c1"));
+        let reps: Vec<u32> = kept.iter().map(|r| r.repetition).collect();
+        assert_eq!(reps, [0, 1, 2], "kept rows numbered 0.. again");
+        let attempts = read_samples(&dir.path().join(ATTEMPTS_FILE)).unwrap().rows;
+        assert_eq!(attempts, vec![rows[1].clone()]);
+        let on_disk = read_samples(&dir.path().join("samples.csv")).unwrap().rows;
+        assert_eq!(on_disk.len(), 4);
+        let sums = read_summary(&dir.path().join("summary.csv")).unwrap().rows;
+        assert_eq!(sums, vec![summary("c2")]);
+        // A second resume moves nothing more and adds nothing twice.
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 0);
+        assert_eq!(
+            read_samples(&dir.path().join(ATTEMPTS_FILE))
+                .unwrap()
+                .rows
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_duration_case_with_a_failure_is_retried_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            row("d", "throughput", 0, None),
+            row("d", "throughput", 1, Some("timeout")),
+        ];
+        write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
+        let whole: WholeCases = [("s".to_string(), "d".to_string())].into();
+        let s = ResumeState::load(dir.path(), true, &whole).unwrap();
+        assert_eq!(s.moved, 2);
+        assert!(s.take_rows(&key_of("b", "s", "d")).is_empty());
+    }
+
+    #[test]
+    fn tool_items_keep_finished_ones_and_resend_cut_and_failed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let item = |id: &str, requests: u32| ItemRow {
+            run_id: "r".into(),
+            backend: "b".into(),
+            scenario: "s".into(),
+            case_id: "native".into(),
+            item_id: id.into(),
+            requests,
+            ..Default::default()
+        };
+        let rows = vec![
+            row("native", "tool_calls", 0, None),
+            row("native", "tool_calls", 100, None),
+            row("native", "tool_calls", 101, Some("connect")),
+            row("native", "tool_calls", 2, None), // item 2, cut short before its item row
+        ];
+        write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
+        write_rows(
+            &dir.path().join("items.csv"),
+            ITEM_COLUMNS,
+            &[item("a", 1), item("agent", 2)],
+        );
+        let s = ResumeState::load(dir.path(), false, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 1, "the cut item's request");
+        let done = s.take_items(&key_of("b", "s", "native"));
+        assert_eq!(done.len(), 2);
+        assert_eq!(done["agent"].1.len(), 2);
+
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 2, "both requests of the failed agent item");
+        let done = s.take_items(&key_of("b", "s", "native"));
+        assert_eq!(done.keys().collect::<Vec<_>>(), ["a"]);
+        let attempts = read_samples(&dir.path().join(ATTEMPTS_FILE)).unwrap().rows;
+        assert_eq!(attempts.len(), 3);
+        let items = read::<ItemRow>(&dir.path().join("items.csv"), ITEM_COLUMNS)
+            .unwrap()
+            .rows;
+        assert_eq!(items.len(), 1);
+    }
+
+    #[test]
+    fn a_retried_context_length_also_reopens_the_effective_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            row("ctx1024", "context", 0, None),
+            row("ctx1024", "context", 1, Some("timeout")),
+            row("ctx2048", "context", 0, None),
+        ];
+        write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
+        write_rows(
+            &dir.path().join("summary.csv"),
+            SUMMARY_COLUMNS,
+            &[summary("ctx1024"), summary("ctx2048"), summary("all")],
+        );
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 1);
+        assert!(s.finished(&key_of("b", "s", "ctx1024")).is_none());
+        assert!(s.finished(&key_of("b", "s", "all")).is_none());
+        assert!(s.finished(&key_of("b", "s", "ctx2048")).is_some());
+        // Context rows keep their numbers: the missing one is sent again under its own.
+        let kept = s.take_rows(&key_of("b", "s", "ctx1024"));
+        assert_eq!(kept.iter().map(|r| r.repetition).collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn a_failed_multimodal_item_is_sent_again_with_its_twin() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            row("img", "multimodal", 0, None),
+            row("img_text", "multimodal", 0, None),
+            row("img", "multimodal", 1, Some("stream_broken")),
+            row("img_text", "multimodal", 1, None),
+            row("img", "multimodal", 2, Some("unsupported_modality")),
+            row("img", "multimodal", 3, None), // cut short before its media.csv row
+        ];
+        let media = |item: u32| MediaRow {
+            run_id: "r".into(),
+            backend: "b".into(),
+            scenario: "s".into(),
+            case_id: "img".into(),
+            item,
+            ..Default::default()
+        };
+        write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
+        write_rows(
+            &dir.path().join("media.csv"),
+            MEDIA_COLUMNS,
+            &[media(0), media(1), media(2)],
+        );
+        let s = ResumeState::load(dir.path(), false, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 1, "only the cut item");
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        assert_eq!(s.moved, 2, "item 1 and its twin; unsupported is a finding");
+        let mut done: Vec<u32> = s.take_media(&key_of("b", "s", "img")).into_keys().collect();
+        done.sort_unstable();
+        assert_eq!(done, [0, 2]);
+        let left = read_samples(&dir.path().join("samples.csv")).unwrap().rows;
+        assert_eq!(left.len(), 3);
     }
 }

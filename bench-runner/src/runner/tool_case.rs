@@ -172,11 +172,26 @@ impl ToolRun<'_> {
             | ScenarioBody::Context(_)
             | ScenarioBody::Multimodal(_) => None,
         };
+        // --resume: a case with summary rows is done; otherwise finished items are kept
+        // and only the others are sent.
+        let key = (
+            self.backend.name().to_string(),
+            self.scenario.name.clone(),
+            case.id.clone(),
+        );
+        if let Some(done) = self.ctx.resume.finished(&key) {
+            return Ok(finished_case(done, &case.id));
+        }
+        let mut done_items = self.ctx.resume.take_items(&key);
         let mut results: Vec<ItemResult> = Vec::new();
         match &self.scenario.body {
             ScenarioBody::ToolCalls(t) => {
                 let mode = case_mode(&case.id);
                 for (i, item) in t.items.iter().enumerate() {
+                    if let Some(d) = done_items.remove(&item.id) {
+                        results.push(resumed_item(d));
+                        continue;
+                    }
                     let r = if item.agent.is_some() {
                         super::agent_loop::run_item(self, case, mode, item, i as u32).await?
                     } else {
@@ -188,6 +203,10 @@ impl ToolRun<'_> {
             ScenarioBody::Structured(s) => {
                 let constrained = case.id == "constrained";
                 for (i, item) in s.items.iter().enumerate() {
+                    if let Some(d) = done_items.remove(&item.id) {
+                        results.push(resumed_item(d));
+                        continue;
+                    }
                     let r = self
                         .structured_item(case, constrained, item, i as u32)
                         .await?;
@@ -418,6 +437,42 @@ impl ToolRun<'_> {
                     && failure != Some(crate::score::Failure::SchemaUnsupported),
             ),
         })
+    }
+}
+
+/// A case finished before a resume: its summary rows as written, its requests as counted
+/// then (failures at the server only), and the figures later cases need from it.
+fn finished_case(mut done: CaseOutcome, case_id: &str) -> (CaseOutcome, CaseFigures) {
+    done.failed = done.summary.first().map_or(done.failed, |r| r.errors);
+    let fig = CaseFigures {
+        case_id: case_id.to_string(),
+        ttft_p50: done
+            .summary
+            .iter()
+            .find(|r| r.metric == "ttft_ms")
+            .map(|r| r.p50),
+    };
+    (done, fig)
+}
+
+/// An item finished before a resume, rebuilt from its items.csv row and its requests' rows.
+fn resumed_item((row, samples): super::resume::DoneItem) -> ItemResult {
+    let backend_failures = if row.failure_category.as_deref() == Some("schema_unsupported") {
+        0
+    } else {
+        samples
+            .iter()
+            .filter(|s| {
+                s.error_category
+                    .as_deref()
+                    .is_some_and(|c| c != "empty_response")
+            })
+            .count()
+    };
+    ItemResult {
+        row,
+        samples,
+        backend_failures,
     }
 }
 
