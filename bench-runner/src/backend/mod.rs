@@ -528,14 +528,17 @@ mod tests {
         assert_eq!(names.len(), 12);
         assert_eq!(ErrorCategory::parse("Engine"), None);
         let e = "nope".parse::<ErrorCategory>().unwrap_err().to_string();
-        assert!(e.contains("`nope`") && e.contains("unsupported_modality"), "{e}");
+        assert!(
+            e.contains("`nope`") && e.contains("unsupported_modality"),
+            "{e}"
+        );
     }
 
     /// The README's table of error categories names exactly the categories there are.
     #[test]
     fn readme_lists_every_error_category() {
-        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-            .unwrap();
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
         let table = readme
             .split("### Error categories")
             .nth(1)

@@ -317,7 +317,10 @@ mod tests {
         }
         // On disk the category is the same name samples.csv carries.
         let line = serde_json::to_string(&recs[11]).unwrap();
-        assert!(line.contains("\"error_category\":\"unsupported_modality\""), "{line}");
+        assert!(
+            line.contains("\"error_category\":\"unsupported_modality\""),
+            "{line}"
+        );
     }
 
     /// A category this version does not know is a located input error, not a silent
