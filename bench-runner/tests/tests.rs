@@ -13,6 +13,7 @@ mod input_errors;
 mod llamacpp;
 mod multimodal;
 mod onnx;
+mod prompt_decoder;
 mod report;
 mod resume_retry;
 mod resume_shard;

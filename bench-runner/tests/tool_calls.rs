@@ -321,6 +321,7 @@ fn bfcl_files_load_with_hand_checked_verdicts() {
             .collect();
         let ex = Extraction {
             mode: Mode::Native,
+            decoder: edgebench::score::PromptDecoder::Bfcl,
             outcome: Outcome::Answered,
             text: "",
             tool_calls: &raw,

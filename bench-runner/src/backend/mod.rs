@@ -146,53 +146,108 @@ pub struct ServerTimings {
     pub predicted_per_second: Option<f64>,
 }
 
-/// Every failure lands in one of these categories (documented in the README).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorCategory {
+/// Declares [`ErrorCategory`] from one table — each variant beside the name samples.csv and
+/// transcripts.jsonl carry — so that writing (`as_str`, `Serialize`) and reading back (`parse`,
+/// `Deserialize`, [`ErrorCategory::ALL`]) cannot drift apart when a category is added.
+macro_rules! error_categories {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+        /// Every failure lands in one of these categories (documented in the README).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCategory {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ErrorCategory {
+            /// Every category, in declaration order.
+            pub const ALL: &'static [ErrorCategory] = &[$(ErrorCategory::$variant),+];
+
+            /// The name written in `error_category` columns.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCategory::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+error_categories! {
     /// The server could not be reached (refused, DNS, reset before a response).
-    Connect,
+    Connect => "connect",
     /// The request or the stream took longer than the configured limits.
-    Timeout,
+    Timeout => "timeout",
     /// HTTP 429.
-    RateLimited,
+    RateLimited => "rate_limited",
     /// Another HTTP 4xx: the request was refused (bad parameters, context too long…).
-    HttpClient,
+    HttpClient => "http_client",
     /// HTTP 5xx.
-    HttpServer,
+    HttpServer => "http_server",
     /// The connection broke in the middle of the stream.
-    StreamBroken,
+    StreamBroken => "stream_broken",
     /// The stream could not be parsed (bad SSE framing or JSON).
-    MalformedStream,
+    MalformedStream => "malformed_stream",
     /// The server sent an error payload inside the stream.
-    ServerError,
+    ServerError => "server_error",
     /// The stream ended without any generated content.
-    EmptyResponse,
+    EmptyResponse => "empty_response",
     /// The request could not be prepared (tokenize / template endpoints failed).
-    Prepare,
+    Prepare => "prepare",
     /// The in-process engine failed (decode error, out of memory, engine thread gone).
-    Engine,
+    Engine => "engine",
     /// The backend cannot take this request's media (no projector loaded, no audio
     /// encoder, a config limit, or an engine without multimodal input).
-    UnsupportedModality,
+    UnsupportedModality => "unsupported_modality",
 }
 
 impl ErrorCategory {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCategory::Connect => "connect",
-            ErrorCategory::Timeout => "timeout",
-            ErrorCategory::RateLimited => "rate_limited",
-            ErrorCategory::HttpClient => "http_client",
-            ErrorCategory::HttpServer => "http_server",
-            ErrorCategory::StreamBroken => "stream_broken",
-            ErrorCategory::MalformedStream => "malformed_stream",
-            ErrorCategory::ServerError => "server_error",
-            ErrorCategory::EmptyResponse => "empty_response",
-            ErrorCategory::Prepare => "prepare",
-            ErrorCategory::Engine => "engine",
-            ErrorCategory::UnsupportedModality => "unsupported_modality",
-        }
+    /// Reads a name written by [`ErrorCategory::as_str`]; `None` for any other text.
+    pub fn parse(name: &str) -> Option<ErrorCategory> {
+        Self::ALL.iter().copied().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for ErrorCategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not an error category.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCategory(pub String);
+
+impl std::fmt::Display for UnknownCategory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = ErrorCategory::ALL.iter().map(|c| c.as_str()).collect();
+        write!(
+            f,
+            "unknown error category `{}`; expected one of: {}",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownCategory {}
+
+impl std::str::FromStr for ErrorCategory {
+    type Err = UnknownCategory;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        ErrorCategory::parse(s).ok_or_else(|| UnknownCategory(s.to_string()))
+    }
+}
+
+impl Serialize for ErrorCategory {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ErrorCategory {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -452,5 +507,49 @@ impl Backend {
             Backend::Onnx(b) => Some(InProcess::Onnx(b)),
             Backend::OpenAi(_) | Backend::Replay(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCategory;
+
+    #[test]
+    fn every_error_category_reads_back_as_itself() {
+        let mut names = std::collections::BTreeSet::new();
+        for &c in ErrorCategory::ALL {
+            assert!(names.insert(c.as_str()), "{} named twice", c.as_str());
+            assert_eq!(ErrorCategory::parse(c.as_str()), Some(c));
+            assert_eq!(c.as_str().parse::<ErrorCategory>(), Ok(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.as_str()));
+            assert_eq!(serde_json::from_str::<ErrorCategory>(&json).unwrap(), c);
+        }
+        assert_eq!(names.len(), 12);
+        assert_eq!(ErrorCategory::parse("Engine"), None);
+        let e = "nope".parse::<ErrorCategory>().unwrap_err().to_string();
+        assert!(
+            e.contains("`nope`") && e.contains("unsupported_modality"),
+            "{e}"
+        );
+    }
+
+    /// The README's table of error categories names exactly the categories there are.
+    #[test]
+    fn readme_lists_every_error_category() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let table = readme
+            .split("### Error categories")
+            .nth(1)
+            .expect("README has an Error categories section");
+        let listed: Vec<&str> = table
+            .lines()
+            .skip_while(|l| !l.starts_with('|'))
+            .take_while(|l| l.starts_with('|'))
+            .filter_map(|l| l.strip_prefix("| `")?.split('`').next())
+            .collect();
+        let ours: Vec<&str> = ErrorCategory::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, ours);
     }
 }

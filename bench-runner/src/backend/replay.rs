@@ -45,7 +45,7 @@ pub struct Recorded {
     pub output_tokens: Option<u64>,
     pub ttft_ms: Option<f64>,
     pub e2e_ms: Option<f64>,
-    pub error_category: Option<String>,
+    pub error_category: Option<ErrorCategory>,
     pub error_message: Option<String>,
 }
 
@@ -190,12 +190,9 @@ impl ReplayBackend {
         };
         let mut out =
             Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
-        out.error = r.error_category.as_deref().map(|c| {
-            RequestError::new(
-                parse_category(c),
-                r.error_message.clone().unwrap_or_default(),
-            )
-        });
+        out.error = r
+            .error_category
+            .map(|c| RequestError::new(c, r.error_message.clone().unwrap_or_default()));
         out.text = r.text.clone();
         out.tool_calls = r.tool_calls.clone();
         out.finish_reason = r.finish_reason.clone();
@@ -222,25 +219,6 @@ impl ReplayBackend {
         }
         out
     }
-}
-
-fn parse_category(s: &str) -> ErrorCategory {
-    use ErrorCategory::*;
-    [
-        Connect,
-        Timeout,
-        RateLimited,
-        HttpClient,
-        HttpServer,
-        StreamBroken,
-        MalformedStream,
-        ServerError,
-        EmptyResponse,
-        Prepare,
-    ]
-    .into_iter()
-    .find(|c| c.as_str() == s)
-    .unwrap_or(ServerError)
 }
 
 #[cfg(test)]
@@ -318,6 +296,49 @@ mod tests {
         assert!((ttft - 50.0).abs() < 1e-6 && (e2e - 150.0).abs() < 1e-6);
         let missing = b.generate(&request("s/c/other/0"));
         assert_eq!(missing.error.unwrap().category, ErrorCategory::Prepare);
+    }
+
+    /// A recorded failure replays with the category it was recorded with — every one of them.
+    #[test]
+    fn every_recorded_error_category_replays_as_itself() {
+        let recs: Vec<Recorded> = ErrorCategory::ALL
+            .iter()
+            .map(|c| Recorded {
+                error_category: Some(*c),
+                error_message: Some(format!("failed: {c}")),
+                ..record("qwen", c.as_str())
+            })
+            .collect();
+        let b = setup(&recs, "").unwrap();
+        for &c in ErrorCategory::ALL {
+            let e = b.generate(&request(c.as_str())).error.unwrap();
+            assert_eq!(e.category, c);
+            assert_eq!(e.message, format!("failed: {c}"));
+        }
+        // On disk the category is the same name samples.csv carries.
+        let line = serde_json::to_string(&recs[11]).unwrap();
+        assert!(
+            line.contains("\"error_category\":\"unsupported_modality\""),
+            "{line}"
+        );
+    }
+
+    /// A category this version does not know is a located input error, not a silent
+    /// `server_error`.
+    #[test]
+    fn an_unknown_recorded_category_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.jsonl");
+        std::fs::write(
+            &p,
+            "{\"key\": \"k\", \"backend\": \"b\", \"model\": \"m\", \"text\": \"\", \"finish_reason\": null, \"prompt_tokens\": null, \"output_tokens\": null, \"ttft_ms\": null, \"e2e_ms\": null, \"error_category\": \"gremlins\", \"error_message\": null}\n",
+        )
+        .unwrap();
+        let e = read_transcripts(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("t.jsonl:1:") && e.contains("unknown error category `gremlins`"),
+            "{e}"
+        );
     }
 
     #[test]

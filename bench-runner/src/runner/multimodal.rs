@@ -546,7 +546,10 @@ impl MmRun<'_> {
             errors: failed
                 + rows
                     .iter()
-                    .filter(|r| r.error_category.as_deref() == Some("unsupported_modality"))
+                    .filter(|r| {
+                        r.error_category.as_deref()
+                            == Some(ErrorCategory::UnsupportedModality.as_str())
+                    })
                     .count(),
             ..Default::default()
         };

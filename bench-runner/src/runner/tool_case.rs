@@ -328,6 +328,7 @@ impl ToolRun<'_> {
             .await?;
         let ex = Extraction {
             mode,
+            decoder: item.prompt_decoder,
             outcome: outcome(&resp, false),
             text: &resp.text,
             tool_calls: &resp.tool_calls,

@@ -67,7 +67,7 @@ pub(crate) fn transcript(
             .content
             .last()
             .map(|c| c.at.saturating_duration_since(resp.sent_at).as_secs_f64() * 1000.0),
-        error_category: resp.error.as_ref().map(|e| e.category.as_str().to_string()),
+        error_category: resp.error.as_ref().map(|e| e.category),
         error_message: resp.error.as_ref().map(|e| e.message.clone()),
     }
 }

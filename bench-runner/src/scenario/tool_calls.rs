@@ -7,6 +7,8 @@
 //! limit = 20                 # at most this many items per suite, spread evenly (default: all)
 //! categories = ["simple"]    # keep only these categories (default: all)
 //! mode = ["native"]          # "native" (server tool calling) and/or "prompt" (calls as text)
+//! prompt_decoder = "bfcl"    # how prompt-mode answers are read: "bfcl" (BFCL's decoder) or
+//!                            # "lenient" (edgebench's); default: bfcl for bfcl: suites, else lenient
 //! depth = [0, 1000, 8000]    # filler tokens of earlier tool results before the question
 //! max_tokens = 256
 //! temperature = 0.0
@@ -25,7 +27,7 @@ use toml::Spanned;
 
 use super::{Common, Sampling, check_grid};
 use crate::error::Result;
-use crate::score::Mode;
+use crate::score::{Mode, PromptDecoder};
 use crate::source;
 use crate::workload::tool_suite::{self, SuiteError, ToolItem};
 
@@ -53,6 +55,7 @@ struct Raw {
     limit: Option<Spanned<u32>>,
     categories: Option<Spanned<Vec<String>>>,
     mode: Option<Spanned<Vec<Spanned<String>>>>,
+    prompt_decoder: Option<Spanned<String>>,
     depth: Option<Spanned<Vec<u32>>>,
     max_tokens: Option<Spanned<u32>>,
     temperature: Option<Spanned<f64>>,
@@ -97,6 +100,20 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, ToolCalls)> {
                 cats.span(),
                 format!("no item of the suites is in categories {}", keep.join(", ")),
             ));
+        }
+    }
+    if let Some(d) = &raw.prompt_decoder {
+        let decoder = PromptDecoder::parse(d.get_ref()).ok_or_else(|| {
+            at(
+                d.span(),
+                format!(
+                    "unknown prompt_decoder `{}`; expected \"bfcl\" or \"lenient\"",
+                    d.get_ref()
+                ),
+            )
+        })?;
+        for item in &mut items {
+            item.prompt_decoder = decoder;
         }
     }
     let modes = match &raw.mode {
@@ -258,6 +275,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.cases()[0].requests(), 1);
+    }
+
+    #[test]
+    fn prompt_decoder_defaults_by_suite_and_can_be_chosen() {
+        use crate::score::PromptDecoder;
+        let d = tempfile::tempdir().unwrap();
+        let decoders = |s: &Scenario| match &s.body {
+            super::super::ScenarioBody::ToolCalls(t) => {
+                t.items.iter().map(|i| i.prompt_decoder).collect::<Vec<_>>()
+            }
+            _ => panic!("tool_calls expected"),
+        };
+        let s = write(d.path(), "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\n").unwrap();
+        assert_eq!(decoders(&s), vec![PromptDecoder::Lenient; 2]);
+        let s = write(
+            d.path(),
+            "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\nprompt_decoder = \"bfcl\"\n",
+        )
+        .unwrap();
+        assert_eq!(decoders(&s), vec![PromptDecoder::Bfcl; 2]);
+        let e = write(
+            d.path(),
+            "kind = \"tool_calls\"\nsuites = [\"s.jsonl\"]\nprompt_decoder = \"strict\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:3:18") && e.contains("unknown prompt_decoder `strict`"),
+            "{e}"
+        );
     }
 
     #[test]

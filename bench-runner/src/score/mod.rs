@@ -4,6 +4,7 @@
 //! - [`ast`]: the Berkeley Function Calling Leaderboard's AST checker rules (BFCL v4),
 //!   re-implemented over JSON values;
 //! - [`text_calls`]: prompt mode — calls written as text (`[f(a=1)]` or JSON) parsed back;
+//! - [`bfcl_decode`]: prompt mode as BFCL reads it (one Python call list, else no call);
 //! - [`failure`]: the failure categories recorded per item;
 //! - [`verdict`]: one item's verdict from its extraction (native or prompt) and the checker;
 //! - [`schema`]: structured output — JSON Schema (Draft 2020-12) compliance;
@@ -13,6 +14,7 @@
 //! - [`lang`]: BFCL's Java / JavaScript argument strings turned into values before checking.
 
 pub mod ast;
+pub mod bfcl_decode;
 pub mod call;
 pub mod exact;
 pub mod failure;
@@ -26,4 +28,4 @@ pub mod verdict;
 
 pub use call::{Call, ExpectedCall, RawCall};
 pub use failure::Failure;
-pub use verdict::{Extraction, ItemVerdict, Mode, Outcome, score_tool_item};
+pub use verdict::{Extraction, ItemVerdict, Mode, Outcome, PromptDecoder, score_tool_item};

@@ -1,5 +1,6 @@
 //! Calls written as text, for prompt mode (servers without native tools) and to recognise
-//! `call_as_plain_text` in native mode.
+//! `call_as_plain_text` in native mode. This is the `lenient` prompt decoder; `bfcl:` suites
+//! read prompt-mode answers with BFCL's own, stricter one ([`super::bfcl_decode`]).
 //!
 //! Accepted forms, inside or outside a ``` fence or `<tool_call>` tags:
 //! - Python syntax, BFCL's prompt format: `[func(a=1, b="x"), mod.other(c=[1, 2])]`, with or

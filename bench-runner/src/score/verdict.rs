@@ -11,8 +11,11 @@
 //!   come natively, so a report can show how much the protocol alone costs;
 //! - an irrelevance item passes when no native call is made (BFCL scores function-calling
 //!   models the same way); in prompt mode, when the text holds no call;
-//! - prompt mode: calls come from the text; text that starts like a call and does not parse
-//!   is `invalid_json_arguments`.
+//! - prompt mode: calls come from the text, read by the item's [`PromptDecoder`]. With
+//!   `lenient`, text that starts like a call and does not parse is `invalid_json_arguments`
+//!   (`hallucinated_call` on an irrelevance item). With `bfcl`, text BFCL's decoder cannot
+//!   read is no call, as in BFCL: a pass on an irrelevance item; elsewhere the checker's
+//!   verdict on no call, or `invalid_json_arguments` when the text looks like an attempt.
 //!
 //! Category precedence: backend failures first (`server_error`, `stall`,
 //! `schema_unsupported`); then, for a failed item, `stall` if the text ends in a loop and
@@ -21,6 +24,7 @@
 use serde_json::Value;
 
 use super::ast::{CheckKind, check_item};
+use super::bfcl_decode;
 use super::call::{Call, ExpectedCall, RawCall};
 use super::failure::Failure;
 use super::lang::Language;
@@ -45,6 +49,35 @@ impl Mode {
     }
 }
 
+/// How prompt-mode answers are read (scenario key `prompt_decoder`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PromptDecoder {
+    /// BFCL's own decoder ([`bfcl_decode`]): the whole answer must be one Python call list;
+    /// anything else is "no call" (correct on an irrelevance item), and names are taken as
+    /// written. The default for `bfcl:` suites, so their scores are BFCL's.
+    Bfcl,
+    /// edgebench's ([`text_calls`]): Python or JSON calls, in fences or `<tool_call>` tags,
+    /// prose around them allowed, `_` names mapped back; text that starts like a call and
+    /// does not parse is an attempted call. The default for edgebench's own suites.
+    Lenient,
+}
+
+impl PromptDecoder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PromptDecoder::Bfcl => "bfcl",
+            PromptDecoder::Lenient => "lenient",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [PromptDecoder::Bfcl, PromptDecoder::Lenient]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+    }
+}
+
 /// A request that failed before the model could be scored.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -61,6 +94,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Extraction<'a> {
     pub mode: Mode,
+    /// How calls written as text are read in prompt mode.
+    pub decoder: PromptDecoder,
     pub outcome: Outcome,
     pub text: &'a str,
     pub tool_calls: &'a [RawCall],
@@ -232,6 +267,24 @@ pub fn score_tool_item(
                 }
             }
         },
+        Mode::Prompt if ex.decoder == PromptDecoder::Bfcl => match bfcl_decode::decode(ex.text) {
+            // Names as written: BFCL shows prompt-mode models the real names.
+            Ok(calls) => verdict_of(check(&calls), calls),
+            Err(why) => {
+                // BFCL scores an answer its decoder cannot read as no call at all.
+                let mut v = verdict_of(check(&[]), Vec::new());
+                let attempted = !matches!(text_calls::parse(ex.text), TextCalls::NoCall);
+                if v.pass {
+                    v.detail = format!("no call (BFCL's decoder cannot read the answer: {why})");
+                } else if attempted {
+                    v.failure = Some(Failure::InvalidJsonArguments);
+                    v.detail = format!(
+                        "BFCL's decoder cannot read the answer as a Python call list: {why}"
+                    );
+                }
+                v
+            }
+        },
         Mode::Prompt => match text_calls::parse(ex.text) {
             TextCalls::Found(calls) => {
                 let calls = remap(calls);
@@ -282,6 +335,21 @@ pub fn score_tool_item(
         }
     }
     v
+}
+
+/// The verdict of a checker result on the calls it checked.
+fn verdict_of(r: Result<(), super::ast::Mismatch>, calls: Vec<Call>) -> ItemVerdict {
+    let pass = r.is_ok();
+    let (failure, detail) = r
+        .err()
+        .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
+    ItemVerdict {
+        pass,
+        failure,
+        detail,
+        calls,
+        lenient_pass: pass,
+    }
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ fn raw(name: &str, args: &str) -> RawCall {
 fn ex<'a>(mode: Mode, text: &'a str, calls: &'a [RawCall]) -> Extraction<'a> {
     Extraction {
         mode,
+        decoder: PromptDecoder::Lenient,
         outcome: Outcome::Answered,
         text,
         tool_calls: calls,
@@ -207,5 +208,100 @@ fn wrong_type_and_value_come_through() {
         )
         .failure,
         Some(Failure::WrongValue)
+    );
+}
+
+/// Prompt mode with each decoder: the item's verdict for an answer, and its failure.
+fn prompt_verdict(decoder: PromptDecoder, category: &str, text: &str) -> (bool, Option<Failure>) {
+    let expected = if category == "irrelevance" {
+        Vec::new()
+    } else {
+        expected()
+    };
+    let mut e = ex(Mode::Prompt, text, &[]);
+    e.decoder = decoder;
+    let v = score_tool_item(category, &weather(), &expected, &e);
+    (v.pass, v.failure)
+}
+
+/// BFCL's decoder: what it cannot read (a broken call list, JSON) is no call, so it is
+/// correct on an irrelevance item and wrong elsewhere, as in BFCL's pipeline.
+#[test]
+fn bfcl_decoder_scores_unreadable_answers_as_no_call() {
+    use PromptDecoder::Bfcl;
+    let broken = "[weather.get(city='Paris'";
+    let json = "{\"name\": \"weather.get\", \"arguments\": {\"city\": \"Paris\"}}";
+    let fenced_json = format!("```json\n{json}\n```");
+    for text in [broken, json, fenced_json.as_str(), "No function fits."] {
+        assert_eq!(
+            prompt_verdict(Bfcl, "irrelevance", text),
+            (true, None),
+            "{text}"
+        );
+    }
+    for text in [broken, json, fenced_json.as_str()] {
+        assert_eq!(
+            prompt_verdict(Bfcl, "simple", text),
+            (false, Some(Failure::InvalidJsonArguments)),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        prompt_verdict(Bfcl, "simple", "It is sunny."),
+        (false, Some(Failure::WrongCount))
+    );
+    assert_eq!(
+        prompt_verdict(Bfcl, "live_relevance", json),
+        (false, Some(Failure::InvalidJsonArguments))
+    );
+    assert_eq!(
+        prompt_verdict(Bfcl, "live_relevance", "No function fits."),
+        (false, Some(Failure::WrongCount))
+    );
+    // What it can read is scored as before.
+    let call = "[weather.get(city='Paris')]";
+    assert_eq!(prompt_verdict(Bfcl, "simple", call), (true, None));
+    assert_eq!(
+        prompt_verdict(Bfcl, "irrelevance", call),
+        (false, Some(Failure::HallucinatedCall))
+    );
+    // Names are taken as written: BFCL shows prompt-mode models the real names.
+    assert_eq!(
+        prompt_verdict(Bfcl, "simple", "[weather_get(city='Paris')]"),
+        (false, Some(Failure::WrongFunction))
+    );
+}
+
+/// The lenient decoder keeps edgebench's reading: JSON and fenced calls count, a broken
+/// call is an attempted call, `_` names are mapped back.
+#[test]
+fn lenient_decoder_keeps_edgebenchs_reading() {
+    use PromptDecoder::Lenient;
+    let broken = "[weather.get(city='Paris'";
+    let json = "{\"name\": \"weather.get\", \"arguments\": {\"city\": \"Paris\"}}";
+    assert_eq!(
+        prompt_verdict(Lenient, "irrelevance", broken),
+        (false, Some(Failure::HallucinatedCall))
+    );
+    assert_eq!(
+        prompt_verdict(Lenient, "irrelevance", json),
+        (false, Some(Failure::HallucinatedCall))
+    );
+    assert_eq!(prompt_verdict(Lenient, "simple", json), (true, None));
+    assert_eq!(
+        prompt_verdict(
+            Lenient,
+            "simple",
+            &format!("Here you go:\n```json\n{json}\n```")
+        ),
+        (true, None)
+    );
+    assert_eq!(
+        prompt_verdict(Lenient, "simple", broken),
+        (false, Some(Failure::InvalidJsonArguments))
+    );
+    assert_eq!(
+        prompt_verdict(Lenient, "simple", "[weather_get(city='Paris')]"),
+        (true, None)
     );
 }

@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::score::ExpectedCall;
+use crate::score::{ExpectedCall, PromptDecoder};
 use crate::source;
 
 /// BFCL single-turn categories this loader reads (multi-turn, memory and web-search need
@@ -63,6 +63,10 @@ pub struct ToolItem {
     pub functions: Vec<Value>,
     pub expected: Vec<ExpectedCall>,
     pub agent: Option<AgentSpec>,
+    /// How a prompt-mode answer is read: BFCL's decoder for BFCL's files (so the score is
+    /// the one BFCL publishes), edgebench's lenient one for our own suites; a scenario's
+    /// `prompt_decoder` overrides it.
+    pub prompt_decoder: PromptDecoder,
 }
 
 /// A multi-turn item: edgebench answers each call from the simulator (see
@@ -270,6 +274,7 @@ pub fn load_jsonl(path: &Path) -> Result<Vec<ToolItem>> {
             functions,
             expected,
             agent: raw.agent,
+            prompt_decoder: PromptDecoder::Lenient,
         });
     }
     if items.is_empty() {
@@ -437,6 +442,7 @@ fn load_jsonl_bfcl(path: &Path, category: &str) -> Result<Vec<ToolItem>> {
             functions,
             expected: Vec::new(),
             agent: None,
+            prompt_decoder: PromptDecoder::Bfcl,
         });
     }
     Ok(items)
@@ -509,6 +515,7 @@ mod tests {
             functions: vec![],
             expected: vec![],
             agent: None,
+            prompt_decoder: PromptDecoder::Lenient,
         };
         let items: Vec<ToolItem> = (0..10).map(item).collect();
         let ids: Vec<String> = sample(items, Some(3)).into_iter().map(|i| i.id).collect();
