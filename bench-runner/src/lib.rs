@@ -10,6 +10,7 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod secret;
 pub mod score;
 pub mod source;
 pub mod workload;
