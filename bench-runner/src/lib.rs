@@ -10,8 +10,8 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
-pub mod secret;
 pub mod score;
+pub mod secret;
 pub mod source;
 pub mod workload;
 

@@ -186,10 +186,7 @@ mod tests {
         let key = r#"sk-unit-"q"\b<&>-0123"#;
         register(key);
         let raw = format!("Incorrect API key provided: Bearer {key}.");
-        assert_eq!(
-            scrub(&raw),
-            "Incorrect API key provided: Bearer ***."
-        );
+        assert_eq!(scrub(&raw), "Incorrect API key provided: Bearer ***.");
         let csv = format!("a,\"x {} y\",1", key.replace('"', "\"\""));
         assert_eq!(scrub(&csv), "a,\"x *** y\",1");
         let json = serde_json::to_string(&format!("key {key}")).unwrap();

@@ -53,9 +53,15 @@ fn a_server_that_never_answers_times_out_within_the_configured_limits_and_says_s
     let took = t0.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
-    let rows = read_samples(&tmp.path().join("h/samples.csv")).unwrap().rows;
+    let rows = read_samples(&tmp.path().join("h/samples.csv"))
+        .unwrap()
+        .rows;
     assert_eq!(rows.len(), 1, "{stderr}");
-    assert_eq!(rows[0].error_category.as_deref(), Some("timeout"), "{stderr}");
+    assert_eq!(
+        rows[0].error_category.as_deref(),
+        Some("timeout"),
+        "{stderr}"
+    );
     // Two probes and one request, each bounded by timeout_s = 2: about 6 s. Before, the
     // probes alone waited a fixed 30 s + 30 s. The bound is loose so that a busy machine
     // cannot fail it, and still below what fixed probe waits would take.

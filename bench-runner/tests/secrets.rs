@@ -153,7 +153,9 @@ fn a_key_the_server_repeats_reaches_no_file_and_no_terminal() {
     assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
 
     // The row still says what happened, without the key.
-    let rows = read_samples(&tmp.path().join("k/samples.csv")).unwrap().rows;
+    let rows = read_samples(&tmp.path().join("k/samples.csv"))
+        .unwrap()
+        .rows;
     assert_eq!(rows.len(), 1, "{stderr}");
     assert_eq!(rows[0].error_category.as_deref(), Some("http_client"));
     let msg = rows[0].error_message.as_deref().unwrap_or("");
@@ -163,7 +165,10 @@ fn a_key_the_server_repeats_reaches_no_file_and_no_terminal() {
     );
     // run.json keeps the server's model list, with the key masked where the server put it.
     let manifest = std::fs::read_to_string(tmp.path().join("k/run.json")).unwrap();
-    assert!(manifest.contains("\"owned_by\": \"Bearer ***\""), "{manifest}");
+    assert!(
+        manifest.contains("\"owned_by\": \"Bearer ***\""),
+        "{manifest}"
+    );
 
     let leaks = files_containing(tmp.path().join("k").as_path(), KEY_CORE);
     assert!(leaks.is_empty(), "the key is in {leaks:?}");

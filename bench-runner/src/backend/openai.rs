@@ -174,10 +174,10 @@ impl OpenAiBackend {
         // come here, where they find the fresh server or the limit.
         match LaunchedServer::start_on(&self.name, l, log, port, true).await {
             Ok(s) => {
-                if let Ok(mut guard) = self.server.lock() {
-                    if let Some(mut dead) = guard.replace(s) {
-                        dead.hand_over_log();
-                    }
+                if let Ok(mut guard) = self.server.lock()
+                    && let Some(mut dead) = guard.replace(s)
+                {
+                    dead.hand_over_log();
                 }
                 if let Ok(mut r) = self.restarts.lock() {
                     let n = r.len() + 1;
@@ -723,7 +723,10 @@ impl OpenAiBackend {
         let mut done = false;
         loop {
             let stall_at = (tokio::time::Instant::now() + self.stall).min(deadline);
-            let next = match self.awaiting(&url, "no data", stream.next(), stall_at).await {
+            let next = match self
+                .awaiting(&url, "no data", stream.next(), stall_at)
+                .await
+            {
                 None => {
                     let what = if stall_at == deadline {
                         format!("request exceeded {:?}", self.timeout)
@@ -1169,7 +1172,10 @@ mod tests {
             notice_period(Duration::from_secs(600)),
             Duration::from_secs(30)
         );
-        assert_eq!(notice_period(Duration::from_secs(10)), Duration::from_secs(5));
+        assert_eq!(
+            notice_period(Duration::from_secs(10)),
+            Duration::from_secs(5)
+        );
         assert_eq!(
             notice_period(Duration::from_millis(100)),
             Duration::from_secs(1)

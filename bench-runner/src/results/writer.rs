@@ -90,10 +90,10 @@ impl CsvAppender {
     fn commit(&mut self) -> Result<()> {
         // The last line of defence for secrets: whatever a row carries (a server's message,
         // model output) is scrubbed as written. Rows are UTF-8 (serialised from strings).
-        if let Ok(text) = std::str::from_utf8(&self.buf) {
-            if let std::borrow::Cow::Owned(clean) = crate::secret::scrub(text) {
-                self.buf = clean.into_bytes();
-            }
+        if let Ok(text) = std::str::from_utf8(&self.buf)
+            && let std::borrow::Cow::Owned(clean) = crate::secret::scrub(text)
+        {
+            self.buf = clean.into_bytes();
         }
         self.file
             .write_all(&self.buf)
@@ -207,7 +207,10 @@ mod tests {
         assert!(!text.contains("writer-test"), "{text}");
         let back = crate::results::reader::read_samples(&p).unwrap().rows;
         assert_eq!(back[0].model, "m ***");
-        assert_eq!(back[0].error_message.as_deref(), Some("bad key: Bearer ***"));
+        assert_eq!(
+            back[0].error_message.as_deref(),
+            Some("bad key: Bearer ***")
+        );
     }
 
     #[test]
