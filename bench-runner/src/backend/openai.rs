@@ -585,6 +585,10 @@ impl OpenAiBackend {
             crate::secret::scrub_message_in_place(&mut e.message);
         }
         crate::secret::scrub_in_place(&mut r.text);
+        for c in &mut r.tool_calls {
+            crate::secret::scrub_in_place(&mut c.name);
+            crate::secret::scrub_in_place(&mut c.arguments);
+        }
         r
     }
 
