@@ -192,3 +192,76 @@ fn a_key_in_a_refused_probe_is_masked_in_the_error() {
     let leaks = files_containing(tmp.path().join("k").as_path(), KEY_CORE);
     assert!(leaks.is_empty(), "the key is in {leaks:?}");
 }
+
+/// A launched "server" (Python's http.server, the test's own) that prints the key from its
+/// environment and the Authorization header of every request into its log, and refuses
+/// completions with the header in the message.
+const LOGGING_SERVER: &str = r#"
+import http.server, json, os, sys
+print("started with key", os.environ["EB_TEST_SECRET_KEY"], flush=True)
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, code, body):
+        b = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        auth = self.headers.get("Authorization", "")
+        print("GET", self.path, "auth:", auth, file=sys.stderr, flush=True)
+        if self.path == "/health":
+            self.answer(200, {"status": "ok"})
+        elif self.path == "/v1/models":
+            self.answer(200, {"data": [{"id": "echo", "owned_by": auth}]})
+        else:
+            self.answer(404, {"error": {"message": "no " + self.path}})
+    def do_POST(self):
+        auth = self.headers.get("Authorization", "")
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        print("POST", self.path, "auth:", auth, file=sys.stderr, flush=True)
+        self.answer(401, {"error": {"message": "Incorrect API key provided: " + auth}})
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"#;
+
+#[test]
+fn a_launched_server_that_logs_the_key_leaves_it_out_of_the_kept_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = write(tmp.path(), "server.py", LOGGING_SERVER);
+    let config = write(
+        tmp.path(),
+        "b.toml",
+        &format!(
+            "default = \"logged\"\n[backends.logged]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{{port}}/v1\"\napi_key_env = \"EB_TEST_SECRET_KEY\"\nretries = 0\n[backends.logged.launch]\ncommand = \"python3\"\nargs = [\"{}\", \"{{port}}\"]\nstartup_timeout_s = 120\n",
+            script.display()
+        ),
+    );
+    let scenario = write(
+        tmp.path(),
+        "s.toml",
+        "kind = \"throughput\"\nprompt_tokens = [16]\nmax_tokens = [4]\nwarmup = 0\nrepetitions = 1\n",
+    );
+    let out = edgebench()
+        .args(["run", "--run-id", "k"])
+        .arg(&scenario)
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(tmp.path())
+        .env("EB_TEST_SECRET_KEY", KEY)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    // The log is kept, with what the server wrote, the key masked.
+    let log = std::fs::read_to_string(tmp.path().join("k/logged.log")).unwrap();
+    assert!(log.contains("started with key ***"), "{log}");
+    assert!(
+        log.contains("POST /v1/chat/completions auth: Bearer ***"),
+        "{log}"
+    );
+    let leaks = files_containing(tmp.path().join("k").as_path(), KEY_CORE);
+    assert!(leaks.is_empty(), "the key is in {leaks:?}");
+    assert!(!stderr.contains(KEY_CORE), "stderr: {stderr}");
+}
