@@ -11,6 +11,7 @@ pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod score;
+pub mod secret;
 pub mod source;
 pub mod workload;
 

@@ -472,7 +472,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Errors quote servers, which may repeat an API key.
+            eprintln!("error: {}", edgebench::secret::scrub(&format!("{e:#}")));
             // Library errors know their exit code; anything else is an input/usage problem.
             let code = e.downcast_ref::<Error>().map_or(2, Error::exit_code);
             ExitCode::from(code as u8)
@@ -530,7 +531,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 println!("{tests}");
             }
             for w in &outcome.warnings {
-                eprintln!("warning: {w}");
+                eprintln!("warning: {}", edgebench::secret::scrub(w));
             }
             println!("results: {}", outcome.run_dir.display());
             if outcome.interrupted {

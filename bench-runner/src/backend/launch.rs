@@ -30,6 +30,8 @@ pub struct LaunchFacts {
 pub struct LaunchedServer {
     child: Child,
     pub facts: LaunchFacts,
+    /// False once a restarted server writes to the same log: the last one scrubs it.
+    scrub_log: bool,
 }
 
 /// Asks the OS for a free loopback port. There is a small window in which another process
@@ -124,6 +126,7 @@ impl LaunchedServer {
                 startup_s: 0.0,
             },
             child,
+            scrub_log: true,
         };
         let health = fill(&cfg.health_url, port, model);
         let client = reqwest::Client::builder()
@@ -131,6 +134,8 @@ impl LaunchedServer {
             .build()
             .map_err(|e| Error::backend(backend, e))?;
         let deadline = spawned + Duration::from_secs_f64(cfg.startup_timeout_s);
+        // A big model loads for minutes: say so now and then, so it never looks hung.
+        let mut notice_at = spawned + Duration::from_secs(30);
         loop {
             if let Ok(Some(status)) = server.child.try_wait() {
                 return Err(Error::backend(
@@ -158,10 +163,23 @@ impl LaunchedServer {
                     ),
                 ));
             }
+            if Instant::now() >= notice_at {
+                super::openai::wait_notice(&format!(
+                    "waiting for {backend} to start: {health} not ready after {:.0} s (gives up after {:.0} s)",
+                    spawned.elapsed().as_secs_f64(),
+                    cfg.startup_timeout_s
+                ));
+                notice_at += Duration::from_secs(30);
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         server.facts.startup_s = spawned.elapsed().as_secs_f64();
         Ok(server)
+    }
+
+    /// A restarted server took over the log (appending to it): leave it to that one to scrub.
+    pub fn hand_over_log(&mut self) {
+        self.scrub_log = false;
     }
 
     pub fn port(&self) -> u16 {
@@ -180,8 +198,24 @@ impl LaunchedServer {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Stops the server: SIGTERM, then SIGKILL after `grace`.
+    /// Stops the server: SIGTERM, then SIGKILL after `grace`; then scrubs its log.
     pub fn stop(&mut self, grace: Duration) {
+        self.stop_process(grace);
+        if !self.scrub_log {
+            return;
+        }
+        // The server had the key in its environment and saw it in every request: a server
+        // that logs either must not leave it in the log kept beside the results. (The log
+        // is written by the server itself, so this happens once it has stopped.)
+        if let Err(e) = crate::secret::scrub_file(&self.facts.log) {
+            eprintln!(
+                "warning: could not scrub secrets from {}: {e}",
+                self.facts.log.display()
+            );
+        }
+    }
+
+    fn stop_process(&mut self, grace: Duration) {
         if !self.is_alive() {
             return;
         }
@@ -237,5 +271,6 @@ fn terminate(pid: u32) {
 pub fn tail(path: &Path, n: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let tail = lines[lines.len().saturating_sub(n)..].join("\n");
+    crate::secret::scrub(&tail).into_owned()
 }

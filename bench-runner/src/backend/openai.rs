@@ -79,6 +79,8 @@ impl OpenAiBackend {
                     format!("environment variable {var} (api_key_env) is not set"),
                 )
             })?;
+            // Known to the scrubber before any request can make a server repeat it.
+            crate::secret::register(&key);
             let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {
                 Error::backend(
                     &bc.name,
@@ -172,8 +174,10 @@ impl OpenAiBackend {
         // come here, where they find the fresh server or the limit.
         match LaunchedServer::start_on(&self.name, l, log, port, true).await {
             Ok(s) => {
-                if let Ok(mut guard) = self.server.lock() {
-                    *guard = Some(s);
+                if let Ok(mut guard) = self.server.lock()
+                    && let Some(mut dead) = guard.replace(s)
+                {
+                    dead.hand_over_log();
                 }
                 if let Ok(mut r) = self.restarts.lock() {
                     let n = r.len() + 1;
@@ -236,7 +240,7 @@ impl OpenAiBackend {
         loop {
             match self.get_json_once(url).await {
                 Err(e) if e.category == ErrorCategory::Connect && tries < 2 => tries += 1,
-                other => return other,
+                other => return other.map_err(scrubbed),
             }
         }
     }
@@ -250,25 +254,34 @@ impl OpenAiBackend {
                     // A launched server that died is started again before the retry.
                     if let Some(status) = self.launched_exit() {
                         if !self.restart(&status).await {
-                            return Err(e);
+                            return Err(scrubbed(e));
                         }
                     }
                 }
-                other => return other,
+                other => return other.map_err(scrubbed),
             }
         }
     }
 
+    /// How long a helper call (probe, tokenize, template) may take: its own cap, and never
+    /// more than the configured `timeout_s`.
+    fn helper_limit(&self, cap: Duration) -> Duration {
+        self.timeout.min(cap)
+    }
+
     async fn get_json_once(&self, url: &str) -> std::result::Result<Value, RequestError> {
-        let r = self
-            .client
-            .get(url)
-            .timeout(Duration::from_secs(30))
-            .send()
+        let limit = self.helper_limit(PROBE_LIMIT);
+        let call = async {
+            let r = self.client.get(url).send().await?;
+            let status = r.status();
+            Ok::<_, reqwest::Error>((status, r.text().await?))
+        };
+        let give_up = tokio::time::Instant::now() + limit;
+        let (status, body) = self
+            .awaiting(url, "no response", call, give_up)
             .await
+            .ok_or_else(|| no_response_within(limit))?
             .map_err(transport_error)?;
-        let status = r.status();
-        let body = r.text().await.map_err(transport_error)?;
         if !status.is_success() {
             return Err(status_error(status, &body));
         }
@@ -281,21 +294,56 @@ impl OpenAiBackend {
         url: &str,
         body: &Value,
     ) -> std::result::Result<Value, RequestError> {
-        let r = self
-            .client
-            .post(url)
-            .json(body)
-            .timeout(Duration::from_secs(60))
-            .send()
+        let limit = self.helper_limit(HELPER_POST_LIMIT);
+        let call = async {
+            let r = self.client.post(url).json(body).send().await?;
+            let status = r.status();
+            Ok::<_, reqwest::Error>((status, r.text().await?))
+        };
+        let give_up = tokio::time::Instant::now() + limit;
+        let (status, text) = self
+            .awaiting(url, "no response", call, give_up)
             .await
+            .ok_or_else(|| no_response_within(limit))?
             .map_err(transport_error)?;
-        let status = r.status();
-        let text = r.text().await.map_err(transport_error)?;
         if !status.is_success() {
             return Err(status_error(status, &text));
         }
         serde_json::from_str(&text)
             .map_err(|e| RequestError::new(ErrorCategory::MalformedStream, format!("{url}: {e}")))
+    }
+
+    /// Awaits `fut` until `give_up` (`None` then). While it waits, a line goes out every
+    /// `notice_period` saying what it waits for, so that a hung server never looks like a
+    /// silent run, also when stderr is not a terminal and no bar is drawn.
+    async fn awaiting<F: std::future::Future>(
+        &self,
+        url: &str,
+        silence: &str,
+        fut: F,
+        give_up: tokio::time::Instant,
+    ) -> Option<F::Output> {
+        let mut fut = std::pin::pin!(fut);
+        let start = tokio::time::Instant::now();
+        let period = notice_period(give_up.saturating_duration_since(start));
+        let mut notice_at = start + period;
+        loop {
+            let until = notice_at.min(give_up);
+            match tokio::time::timeout_at(until, fut.as_mut()).await {
+                Ok(out) => return Some(out),
+                Err(_) if until >= give_up => return None,
+                Err(_) => {
+                    wait_notice(&format!(
+                        "waiting for {} {}: {silence} for {:.0} s (gives up after {:.0} s)",
+                        self.name,
+                        url_path(url),
+                        start.elapsed().as_secs_f64(),
+                        give_up.saturating_duration_since(start).as_secs_f64()
+                    ));
+                    notice_at += period;
+                }
+            }
+        }
     }
 
     pub async fn probe(&mut self) -> Result<BackendFacts> {
@@ -530,6 +578,21 @@ impl OpenAiBackend {
     /// The timings are those of the attempt that answered: a failed attempt's clock is
     /// thrown away with it, and the row records how many retries it took.
     pub async fn generate(&self, req: &Request) -> Response {
+        let mut r = self.generate_with_retries(req).await;
+        // Servers repeat the key back ("Incorrect API key provided: Bearer sk-…"): nothing
+        // a server said leaves the backend unscrubbed.
+        if let Some(e) = r.error.as_mut() {
+            crate::secret::scrub_message_in_place(&mut e.message);
+        }
+        crate::secret::scrub_in_place(&mut r.text);
+        for c in &mut r.tool_calls {
+            crate::secret::scrub_in_place(&mut c.name);
+            crate::secret::scrub_in_place(&mut c.arguments);
+        }
+        r
+    }
+
+    async fn generate_with_retries(&self, req: &Request) -> Response {
         use std::sync::atomic::Ordering;
         let mut retries = 0;
         let mut backoff = self.retry_backoff;
@@ -578,6 +641,14 @@ impl OpenAiBackend {
                 .as_ref()
                 .and_then(|e| e.retry_after_s)
                 .map_or(backoff, |s| Duration::from_secs_f64(s.clamp(0.0, 300.0)));
+            if wait >= NOTICE_EVERY {
+                wait_notice(&format!(
+                    "waiting {:.0} s before retrying {} ({})",
+                    wait.as_secs_f64(),
+                    self.name,
+                    r.error.as_ref().map_or("", |e| e.category.as_str())
+                ));
+            }
             tokio::time::sleep(wait).await;
             backoff = (backoff * 2).min(Duration::from_secs(60));
             retries += 1;
@@ -615,18 +686,15 @@ impl OpenAiBackend {
         };
         let sent_at = Instant::now();
         let deadline = tokio::time::Instant::from_std(sent_at + self.timeout);
-        let resp = match tokio::time::timeout_at(deadline, self.client.execute(built)).await {
-            Err(_) => {
-                return Response::failed(
-                    sent_at,
-                    RequestError::new(
-                        ErrorCategory::Timeout,
-                        format!("no response within {:?}", self.timeout),
-                    ),
-                );
-            }
-            Ok(Err(e)) => return Response::failed(sent_at, transport_error(e)),
-            Ok(Ok(r)) => r,
+        // No stall limit before the headers: llama-server answers a streamed request only
+        // once prefill is done, which may take long on a long prompt; `timeout_s` bounds it.
+        let resp = match self
+            .awaiting(&url, "no response", self.client.execute(built), deadline)
+            .await
+        {
+            None => return Response::failed(sent_at, no_response_within(self.timeout)),
+            Some(Err(e)) => return Response::failed(sent_at, transport_error(e)),
+            Some(Ok(r)) => r,
         };
         let status = resp.status();
         if !status.is_success() {
@@ -638,7 +706,11 @@ impl OpenAiBackend {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s >= 0.0);
-            let text = resp.text().await.unwrap_or_default();
+            let text = self
+                .awaiting(&url, "no response body", resp.text(), deadline)
+                .await
+                .and_then(|t| t.ok())
+                .unwrap_or_default();
             let mut e = status_error(status, &text);
             e.retry_after_s = retry_after;
             if !req.tools.media.is_empty() && refuses_media(&e.message) {
@@ -655,8 +727,11 @@ impl OpenAiBackend {
         let mut done = false;
         loop {
             let stall_at = (tokio::time::Instant::now() + self.stall).min(deadline);
-            let next = match tokio::time::timeout_at(stall_at, stream.next()).await {
-                Err(_) => {
+            let next = match self
+                .awaiting(&url, "no data", stream.next(), stall_at)
+                .await
+            {
+                None => {
                     let what = if stall_at == deadline {
                         format!("request exceeded {:?}", self.timeout)
                     } else {
@@ -665,7 +740,7 @@ impl OpenAiBackend {
                     out.error = Some(RequestError::new(ErrorCategory::Timeout, what));
                     break;
                 }
-                Ok(n) => n,
+                Some(n) => n,
             };
             let bytes = match next {
                 None => break,
@@ -872,6 +947,60 @@ fn refuses_media(message: &str) -> bool {
     media && refusal
 }
 
+/// The longest a probe (`/props`, `/v1/models`) may take, below `timeout_s`.
+const PROBE_LIMIT: Duration = Duration::from_secs(30);
+/// The longest `/tokenize` or `/apply-template` may take, below `timeout_s`.
+const HELPER_POST_LIMIT: Duration = Duration::from_secs(60);
+/// The longest silence before the first "waiting for" line, and between two of them.
+const NOTICE_EVERY: Duration = Duration::from_secs(30);
+
+/// A line every 30 s of waiting, or at half of a shorter limit (so a short limit still says
+/// what it waited for before giving up), but not more often than once a second.
+fn notice_period(limit: Duration) -> Duration {
+    (limit / 2).clamp(Duration::from_secs(1), NOTICE_EVERY)
+}
+
+type WaitSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Where "waiting for" lines go: stderr, or the sink of the running progress display.
+static WAIT_SINK: std::sync::RwLock<Option<WaitSink>> = std::sync::RwLock::new(None);
+
+/// Sends "waiting for" lines to `sink` (the progress display, which prints them above its
+/// bar), or back to plain stderr with `None`.
+pub fn set_wait_sink(sink: Option<WaitSink>) {
+    if let Ok(mut s) = WAIT_SINK.write() {
+        *s = sink;
+    }
+}
+
+/// Says that something is still being waited for (a server that does not answer).
+pub(crate) fn wait_notice(line: &str) {
+    let line = crate::secret::scrub(line);
+    let sink = WAIT_SINK.read().ok().and_then(|s| s.clone());
+    match sink {
+        Some(f) => f(&line),
+        None => eprintln!("{line}"),
+    }
+}
+
+/// The path of a URL, for messages: `http://h:1/v1/models` → `/v1/models`.
+fn url_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/').map_or("/", |i| &rest[i..])
+}
+
+fn no_response_within(limit: Duration) -> RequestError {
+    RequestError::new(
+        ErrorCategory::Timeout,
+        format!("no response within {:.1} s", limit.as_secs_f64()),
+    )
+}
+
+fn scrubbed(mut e: RequestError) -> RequestError {
+    crate::secret::scrub_message_in_place(&mut e.message);
+    e
+}
+
 /// A failed helper call while preparing a prompt: a dead server stays `connect`, the rest is `prepare`.
 fn prepare_error(what: &str, e: RequestError) -> RequestError {
     let cat = if matches!(e.category, ErrorCategory::Connect | ErrorCategory::Timeout) {
@@ -1039,6 +1168,24 @@ mod tests {
         assert!(!refuses_media(
             "HTTP 400 Bad Request: the context is too long"
         ));
+    }
+
+    #[test]
+    fn waits_are_announced_every_30_s_or_at_half_a_shorter_limit() {
+        assert_eq!(
+            notice_period(Duration::from_secs(600)),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            notice_period(Duration::from_secs(10)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(
+            notice_period(Duration::from_millis(100)),
+            Duration::from_secs(1)
+        );
+        assert_eq!(url_path("http://127.0.0.1:8/v1/models"), "/v1/models");
+        assert_eq!(url_path("http://h:8"), "/");
     }
 
     #[test]

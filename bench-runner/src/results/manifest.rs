@@ -75,7 +75,9 @@ impl RunManifest {
         let path = dir.join("run.json");
         let tmp = dir.join("run.json.tmp");
         let text = serde_json::to_string_pretty(self).map_err(|e| Error::results(&path, e))?;
-        std::fs::write(&tmp, text).map_err(|e| Error::results(&tmp, e))?;
+        // Server facts, restart logs and warnings come from servers: no secret goes to disk.
+        let text = crate::secret::scrub(&text);
+        std::fs::write(&tmp, text.as_bytes()).map_err(|e| Error::results(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::results(&path, e))
     }
 

@@ -88,6 +88,13 @@ impl CsvAppender {
     /// One write(2) per row: a kill leaves either the whole row or a torn tail that the
     /// reader drops, never half a row followed by another.
     fn commit(&mut self) -> Result<()> {
+        // The last line of defence for secrets: whatever a row carries (a server's message,
+        // model output) is scrubbed as written. Rows are UTF-8 (serialised from strings).
+        if let Ok(text) = std::str::from_utf8(&self.buf)
+            && let std::borrow::Cow::Owned(clean) = crate::secret::scrub(text)
+        {
+            self.buf = clean.into_bytes();
+        }
         self.file
             .write_all(&self.buf)
             .map_err(|e| Error::results(&self.path, e))?;
@@ -178,6 +185,32 @@ mod tests {
         let back = crate::results::reader::read_samples(&p).unwrap();
         assert_eq!(back.rows, vec![row.clone(), row.clone(), row]);
         assert!(back.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_registered_secret_never_reaches_the_file() {
+        let key = "sk-writer-test-\"x,y\"-31415";
+        crate::secret::register(key);
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("samples.csv");
+        let row = SampleRow {
+            run_id: "r".into(),
+            model: format!("m {key}"),
+            error_message: Some(format!("bad key: Bearer {key}")),
+            ..Default::default()
+        };
+        CsvAppender::open(&p, SAMPLE_COLUMNS)
+            .unwrap()
+            .append(&row)
+            .unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(!text.contains("writer-test"), "{text}");
+        let back = crate::results::reader::read_samples(&p).unwrap().rows;
+        assert_eq!(back[0].model, "m ***");
+        assert_eq!(
+            back[0].error_message.as_deref(),
+            Some("bad key: Bearer ***")
+        );
     }
 
     #[test]

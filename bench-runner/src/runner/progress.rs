@@ -24,6 +24,15 @@ impl Progress {
             );
             b
         });
+        // "Waiting for <server>" lines from the backend: above the bar, or plain lines on a
+        // non-terminal stderr; printed even with --quiet, since a hang is not progress.
+        let sink = bar.clone();
+        crate::backend::openai::set_wait_sink(Some(std::sync::Arc::new(
+            move |line: &str| match &sink {
+                Some(b) => b.println(line),
+                None => eprintln!("{line}"),
+            },
+        )));
         Progress { bar, quiet }
     }
 
@@ -50,6 +59,8 @@ impl Progress {
         if self.quiet {
             return;
         }
+        // Case lines carry server messages: the last look for a secret before the terminal.
+        let line = crate::secret::scrub(line);
         match &self.bar {
             Some(b) => b.println(line),
             None => eprintln!("{line}"),
@@ -60,5 +71,11 @@ impl Progress {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        crate::backend::openai::set_wait_sink(None);
     }
 }
