@@ -9,6 +9,8 @@ mod core_loop;
 mod fault_proxy;
 mod faults;
 mod fuzz;
+mod gate;
+mod hostile_names;
 mod input_errors;
 mod llamacpp;
 mod multimodal;
