@@ -80,7 +80,14 @@ fn broken_run(dir: &Path) -> PathBuf {
         .arg(aa_run("rep.toml"))
         .arg("--config")
         .arg(&config)
-        .args(["--backend", "broken", "--run-id", "broken", "--quiet", "--out"])
+        .args([
+            "--backend",
+            "broken",
+            "--run-id",
+            "broken",
+            "--quiet",
+            "--out",
+        ])
         .arg(dir)
         .timeout(std::time::Duration::from_secs(300))
         .output()
@@ -119,11 +126,8 @@ fn a_candidate_whose_every_request_failed_fails_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     let bad = broken_run(dir.path());
     let junit = dir.path().join("junit.xml");
-    let (code, stdout, stderr) = compare(
-        &aa_run("a1"),
-        &bad,
-        &["--junit", junit.to_str().unwrap()],
-    );
+    let (code, stdout, stderr) =
+        compare(&aa_run("a1"), &bad, &["--junit", junit.to_str().unwrap()]);
     println!("{stdout}\n{stderr}");
     assert_eq!(code, 1, "{stdout}\n{stderr}");
     assert!(stdout.contains("❌ **gate failed**"), "{stdout}");
@@ -154,8 +158,15 @@ fn a_candidate_whose_every_request_failed_fails_the_gate() {
         "{stderr}"
     );
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains(r#"tests="16" failures="16" skipped="0""#), "{xml}");
-    assert_eq!(xml.matches(r#"type="too_few_samples""#).count(), 12, "{xml}");
+    assert!(
+        xml.contains(r#"tests="16" failures="16" skipped="0""#),
+        "{xml}"
+    );
+    assert_eq!(
+        xml.matches(r#"type="too_few_samples""#).count(),
+        12,
+        "{xml}"
+    );
     assert_eq!(xml.matches(r#"type="new_errors""#).count(), 4, "{xml}");
     assert!(!xml.contains("<skipped"), "{xml}");
 
@@ -163,7 +174,8 @@ fn a_candidate_whose_every_request_failed_fails_the_gate() {
     let (code, stdout, _) = compare(&aa_run("a1"), &bad, &["--allow-errors"]);
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stdout.contains("too few samples") && !stdout.contains("case(s) where the candidate failed"),
+        stdout.contains("too few samples")
+            && !stdout.contains("case(s) where the candidate failed"),
         "{stdout}"
     );
     // Both allowances give the old behaviour back: reported, skipped in JUnit, exit 0.

@@ -10,10 +10,7 @@ use std::path::Path;
 use crate::common::{edgebench, repo_root};
 
 const LABEL: &str = r#"x" onload="alert(1)"#;
-const STEMS: [&str; 2] = [
-    r#"y" onerror="alert(2)"#,
-    r#"z" href="javascript:alert(3)"#,
-];
+const STEMS: [&str; 2] = [r#"y" onerror="alert(2)"#, r#"z" href="javascript:alert(3)"#];
 
 /// Every attribute name of every tag in `html`, with its value, read as an HTML tokenizer
 /// would: text between tags holds no `<` (it is escaped), values are quoted.
@@ -48,7 +45,8 @@ fn attributes(html: &str) -> Vec<(String, String)> {
                 i += 1;
                 match b.get(i) {
                     Some(&q @ (b'"' | b'\'')) => {
-                        let end = i + 1 + html[i + 1..].find(q as char).expect("unterminated value");
+                        let end =
+                            i + 1 + html[i + 1..].find(q as char).expect("unterminated value");
                         value = html[i + 1..end].to_string();
                         i = end + 1;
                     }
@@ -169,7 +167,10 @@ fn render_check(page: &Path, scratch: &Path) {
         .arg("120")
         .arg(chromium)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
-        .arg(format!("--user-data-dir={}", scratch.join("chromium").display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            scratch.join("chromium").display()
+        ))
         .arg(format!("file://{}", page.display()))
         .output()
     else {

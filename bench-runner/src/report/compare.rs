@@ -588,7 +588,7 @@ mod tests {
     }
 
     use crate::report::load::{CaseId, CaseShape, Request, Series, SeriesId};
-    use crate::report::metric::{METRICS, N_METRICS, get};
+    use crate::report::metric::{N_METRICS, get};
 
     /// One run of one backend: per case, its requests' decode tok/s (`None`: a failed request).
     fn run(backend: &str, cases: &[(&str, &[Option<f64>])]) -> Dataset {
@@ -635,7 +635,7 @@ mod tests {
     const GOOD: &[Option<f64>] = &[Some(50.0), Some(51.0), Some(49.0), Some(50.5)];
 
     fn gate(base: Dataset, cand: Dataset, rules: GateRules) -> Comparison {
-        let decode = METRICS.iter().find(|m| m.name == "decode_tok_s").unwrap();
+        let decode = get("decode_tok_s");
         compare_datasets(&[base], &[cand], &[decode], 0.05, rules, "b", "c")
     }
 
@@ -664,9 +664,17 @@ mod tests {
         assert_eq!(c.rows[0].candidate.n, 0);
         assert!(c.rows[0].ratio.ratio.is_nan());
         assert_eq!(c.failing(ProblemKind::NewErrors), 1);
-        assert!(c.problems[0].message.contains("4 of 4 candidate requests failed, against 0 of 4"));
+        assert!(
+            c.problems[0]
+                .message
+                .contains("4 of 4 candidate requests failed, against 0 of 4")
+        );
         let reasons = c.failure_reasons().join("; ");
-        assert!(reasons.contains("too few samples") && reasons.contains("failed requests the baseline did not"), "{reasons}");
+        assert!(
+            reasons.contains("too few samples")
+                && reasons.contains("failed requests the baseline did not"),
+            "{reasons}"
+        );
 
         // Both allowances give back the old behaviour: reported, not failing.
         let lax = GateRules {
@@ -681,7 +689,11 @@ mod tests {
             allow_missing: false,
             allow_errors: true,
         };
-        let c = gate(run("a", &[("x", GOOD)]), run("b", &[("x", broken)]), errors_only);
+        let c = gate(
+            run("a", &[("x", GOOD)]),
+            run("b", &[("x", broken)]),
+            errors_only,
+        );
         assert_eq!(c.exit_code(), 1);
         assert_eq!(c.failure_reasons().len(), 1, "{:?}", c.failure_reasons());
     }
@@ -689,7 +701,11 @@ mod tests {
     #[test]
     fn new_failures_fail_the_gate_even_when_speed_is_unchanged() {
         let one_failed: &[Option<f64>] = &[Some(50.0), Some(51.0), Some(49.0), Some(50.5), None];
-        let c = gate(run("a", &[("x", GOOD)]), run("a", &[("x", one_failed)]), STRICT);
+        let c = gate(
+            run("a", &[("x", GOOD)]),
+            run("a", &[("x", one_failed)]),
+            STRICT,
+        );
         assert_eq!(c.count(Verdict::WithinNoise), 1);
         assert_eq!(c.exit_code(), 1, "{c:?}");
         assert_eq!(c.problems.len(), 1);
@@ -712,7 +728,11 @@ mod tests {
         );
         assert_eq!(c.exit_code(), 0, "{c:?}");
         assert!(c.problems.is_empty());
-        assert!(c.warnings.iter().any(|w| w.contains("1 of 5 candidate requests failed")));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("1 of 5 candidate requests failed"))
+        );
     }
 
     #[test]
@@ -722,9 +742,17 @@ mod tests {
         assert_eq!(c.exit_code(), 1);
         assert_eq!(c.failing(ProblemKind::Missing), 1);
         assert_eq!(c.failing(ProblemKind::NothingCompared), 1);
-        assert!(c.failure_reasons().join(";").contains("the gate checks nothing"));
+        assert!(
+            c.failure_reasons()
+                .join(";")
+                .contains("the gate checks nothing")
+        );
         // A candidate-only case is new, not lost: a warning.
-        assert!(c.warnings.iter().any(|w| w.contains("only in the candidate")));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("only in the candidate"))
+        );
         let lax = GateRules {
             allow_missing: true,
             allow_errors: false,
@@ -743,7 +771,11 @@ mod tests {
         assert_eq!(c.count(Verdict::WithinNoise), 1);
         assert_eq!(c.exit_code(), 1);
         assert_eq!(c.problems.len(), 1);
-        assert!(c.problems[0].message.contains("a / s / z: in the baseline but not in the candidate"));
+        assert!(
+            c.problems[0]
+                .message
+                .contains("a / s / z: in the baseline but not in the candidate")
+        );
     }
 
     #[test]
@@ -764,10 +796,7 @@ mod tests {
     #[test]
     fn a_metric_no_side_measures_is_left_out_and_a_regression_still_fails() {
         // Successful requests without server timings on either side: nothing to judge there.
-        let server = METRICS
-            .iter()
-            .find(|m| m.name == "server_decode_tok_s")
-            .unwrap();
+        let server = get("server_decode_tok_s");
         let decode = get("decode_tok_s");
         let slow: &[Option<f64>] = &[Some(30.0), Some(31.0), Some(29.0), Some(30.5)];
         let c = compare_datasets(

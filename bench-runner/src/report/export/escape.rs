@@ -94,7 +94,9 @@ fn check_svg(svg: &str) -> Result<(), String> {
         }
         let name = &s[name_start..i];
         if name.is_empty() || !b[name_start].is_ascii_alphabetic() {
-            return Err(format!("not a tag at byte {name_start} (comment, CDATA or `<` in text)"));
+            return Err(format!(
+                "not a tag at byte {name_start} (comment, CDATA or `<` in text)"
+            ));
         }
         if !SVG_ELEMENTS.contains(&name) {
             return Err(format!("element <{name}> is not allowed"));
@@ -133,12 +135,16 @@ fn check_svg(svg: &str) -> Result<(), String> {
                     closed_root = open.is_empty();
                     break;
                 }
-                Some(_) if ws == i => return Err(format!("no space before an attribute of <{name}>")),
+                Some(_) if ws == i => {
+                    return Err(format!("no space before an attribute of <{name}>"));
+                }
                 Some(_) => {}
                 None => return Err(format!("unterminated <{name}>")),
             }
             let an = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b':' | b'_')) {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'-' | b':' | b'_'))
+            {
                 i += 1;
             }
             let attr = s[an..i].to_ascii_lowercase();

@@ -11,8 +11,8 @@ use crate::report::compare::{Comparison, Verdict};
 
 pub fn render(c: &Comparison) -> String {
     let tests = c.rows.len() + c.problems.len();
-    let failures =
-        c.rows.iter().filter(|r| c.row_fails(r)).count() + c.problems.iter().filter(|p| !p.allowed).count();
+    let failures = c.rows.iter().filter(|r| c.row_fails(r)).count()
+        + c.problems.iter().filter(|p| !p.allowed).count();
     let skipped = c
         .rows
         .iter()
@@ -46,7 +46,11 @@ pub fn render(c: &Comparison) -> String {
             let _ = write!(
                 o,
                 r#"<skipped message="{}"/>"#,
-                xml(&format!("{} (let pass by {})", p.message, p.kind.allow_flag()))
+                xml(&format!(
+                    "{} (let pass by {})",
+                    p.message,
+                    p.kind.allow_flag()
+                ))
             );
         } else {
             let _ = write!(
