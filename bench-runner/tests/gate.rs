@@ -191,6 +191,12 @@ fn a_candidate_whose_every_request_failed_fails_the_gate() {
     );
     assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("(let pass by --allow-errors)"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "✅ no regression beyond the 5.0% threshold — but 16 thing(s) could not be judged"
+        ),
+        "{stdout}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains(r#"failures="0" skipped="16""#), "{xml}");
 }

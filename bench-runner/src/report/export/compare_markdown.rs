@@ -13,8 +13,19 @@ pub fn render(c: &Comparison) -> String {
     let mut o = String::new();
     let reg = c.count(Verdict::Regressed);
     let headline = if c.passed() {
+        // What an --allow-… flag let pass is said in the headline too: a pass that checked
+        // nothing must not read like a clean one.
+        let waived =
+            c.problems.iter().filter(|p| p.allowed).count() + c.count(Verdict::TooFewSamples);
+        let waived = if waived > 0 {
+            format!(
+                " — but {waived} thing(s) could not be judged and were let pass (see *Could not judge* and *too few samples* below)"
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "✅ no regression beyond the {:.1}% threshold",
+            "✅ no regression beyond the {:.1}% threshold{waived}",
             c.threshold * 100.0
         )
     } else {
