@@ -107,7 +107,8 @@ enum Command {
         title: Option<String>,
     },
     /// The CI gate: judge a candidate run against a baseline run per case and metric;
-    /// exit 1 if anything regressed beyond the threshold.
+    /// exit 1 if anything regressed beyond the threshold, or if the gate could not judge
+    /// (too few successful requests, a baseline case missing, new failed requests).
     Compare {
         /// Baseline run folder (or its samples.csv); repeat for several runs of the same
         /// build, which makes the noise between runs count (hierarchical bootstrap).
@@ -126,6 +127,14 @@ enum Command {
         /// Also write the verdicts as JUnit XML to this file.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Let pass what could not be compared: baseline cases missing from the candidate,
+        /// cases × metrics with fewer than 3 successful requests on a side (reported, not failing).
+        #[arg(long)]
+        allow_missing: bool,
+        /// Let pass candidate requests that failed more often than the baseline's (reported,
+        /// not failing).
+        #[arg(long)]
+        allow_errors: bool,
     },
     /// Arena-style rankings: battles from a judge or from people, Bradley-Terry with intervals.
     Arena {
@@ -608,6 +617,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             threshold,
             metrics,
             junit,
+            allow_missing,
+            allow_errors,
         } => {
             let threshold = edgebench::report::compare::parse_threshold(&threshold)?;
             let cmp = edgebench::report::compare(&edgebench::report::CompareOptions {
@@ -615,6 +626,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 candidate,
                 threshold,
                 metrics,
+                rules: edgebench::report::compare::GateRules {
+                    allow_missing,
+                    allow_errors,
+                },
             })?;
             let md = edgebench::report::export::compare_markdown::render(&cmp);
             print!("{md}");
@@ -625,6 +640,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 std::fs::write(&p, edgebench::report::export::junit::render(&cmp))
                     .map_err(|e| Error::results(&p, e))?;
                 eprintln!("JUnit XML: {}", p.display());
+            }
+            if !cmp.passed() {
+                eprintln!("gate failed: {}", cmp.failure_reasons().join("; "));
             }
             Ok(cmp.exit_code())
         }

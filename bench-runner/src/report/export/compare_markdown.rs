@@ -1,30 +1,41 @@
 //! The comparison as Markdown: printed on stdout and appended to `$GITHUB_STEP_SUMMARY`.
+//! The headline says whether the gate passed and, when it failed, every reason why: a gate
+//! that could not judge something says so as loudly as one that found a regression.
 
 use std::fmt::Write;
 
 use super::escape::md;
-use crate::report::compare::{Comparison, Verdict};
+use crate::report::compare::{Comparison, MIN_SAMPLES, Verdict};
 use crate::report::metric::Direction;
 use crate::report::model::{fmt_ci, fmt_num};
 
 pub fn render(c: &Comparison) -> String {
     let mut o = String::new();
     let reg = c.count(Verdict::Regressed);
-    let headline = if reg > 0 {
+    let headline = if c.passed() {
+        // What an --allow-… flag let pass is said in the headline too: a pass that checked
+        // nothing must not read like a clean one.
+        let waived =
+            c.problems.iter().filter(|p| p.allowed).count() + c.count(Verdict::TooFewSamples);
+        let waived = if waived > 0 {
+            format!(
+                " — but {waived} thing(s) could not be judged and were let pass (see *Could not judge* and *too few samples* below)"
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "❌ **{reg} regression(s)** beyond the {:.1}% threshold",
+            "✅ no regression beyond the {:.1}% threshold{waived}",
             c.threshold * 100.0
         )
     } else {
-        format!(
-            "✅ no regression beyond the {:.1}% threshold",
-            c.threshold * 100.0
-        )
+        format!("❌ **gate failed**: {}", c.failure_reasons().join("; "))
     };
     let _ = writeln!(o, "## edgebench compare\n");
+    let _ = writeln!(o, "{headline}\n");
     let _ = writeln!(
         o,
-        "{headline}: {} regressed, {} improved, {} within noise, {} too few samples.\n",
+        "Verdicts: {} regressed, {} improved, {} within noise, {} too few samples.\n",
         reg,
         c.count(Verdict::Improved),
         c.count(Verdict::WithinNoise),
@@ -32,10 +43,22 @@ pub fn render(c: &Comparison) -> String {
     );
     let _ = writeln!(
         o,
-        "Baseline `{}` → candidate `{}`. Ratio = candidate median ÷ baseline median, [95% bootstrap CI]; *regressed* only when the whole CI is worse than the threshold.\n",
+        "Baseline `{}` → candidate `{}`. Ratio = candidate median ÷ baseline median, [95% bootstrap CI]; *regressed* only when the whole CI is worse than the threshold; *too few samples* when a side has fewer than {MIN_SAMPLES} successful requests.\n",
         md(&c.baseline).replace('`', "'"),
         md(&c.candidate).replace('`', "'")
     );
+    if !c.problems.is_empty() {
+        let _ = writeln!(o, "**Could not judge**\n");
+        for p in &c.problems {
+            let waived = if p.allowed {
+                format!(" (let pass by {})", p.kind.allow_flag())
+            } else {
+                String::new()
+            };
+            let _ = writeln!(o, "- {}{waived}", md(&p.message));
+        }
+        let _ = writeln!(o);
+    }
     let _ = writeln!(
         o,
         "| case | metric | baseline median [CI] | candidate median [CI] | ratio [95% CI] | change | verdict |"
@@ -49,21 +72,31 @@ pub fn render(c: &Comparison) -> String {
         let verdict = match r.verdict {
             Verdict::Regressed => "❌ **regressed**".to_string(),
             Verdict::Improved => "✅ improved".to_string(),
+            Verdict::TooFewSamples if c.row_fails(r) => "❌ too few samples".to_string(),
             v => v.as_str().to_string(),
         };
-        let change = (r.ratio.ratio - 1.0) * 100.0;
+        let (ratio, change) = if r.ratio.ratio.is_nan() {
+            ("-".to_string(), "-".to_string())
+        } else {
+            (
+                format!(
+                    "×{:.3} [{}, {}]",
+                    r.ratio.ratio,
+                    fmt_num(r.ratio.low),
+                    fmt_num(r.ratio.high)
+                ),
+                format!("{:+.1}%", (r.ratio.ratio - 1.0) * 100.0),
+            )
+        };
         let _ = writeln!(
             o,
-            "| {} | {} {better} | {} (n={}) | {} (n={}) | ×{:.3} [{}, {}] | {change:+.1}% | {verdict} |",
+            "| {} | {} {better} | {} (n={}) | {} (n={}) | {ratio} | {change} | {verdict} |",
             md(&r.case_name()),
             r.metric,
             fmt_ci(r.baseline.median, r.baseline.low, r.baseline.high),
             r.baseline.n,
             fmt_ci(r.candidate.median, r.candidate.low, r.candidate.high),
             r.candidate.n,
-            r.ratio.ratio,
-            fmt_num(r.ratio.low),
-            fmt_num(r.ratio.high),
         );
     }
     if !c.warnings.is_empty() {
