@@ -191,6 +191,14 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     if scenarios.is_empty() {
         return Err(Error::Usage("name at least one scenario file".into()));
     }
+    // A plan that cannot fit in memory would abort part-way: refuse it before anything starts.
+    let memory = HostFingerprint::read().memory_bytes;
+    if let Some(e) = scenarios
+        .iter()
+        .find_map(|s| crate::scenario::plan::check_memory(s, memory))
+    {
+        return Err(e);
+    }
     if opts.resume.is_some() {
         if let Some(s) = scenarios.iter().find(|s| {
             matches!(
@@ -285,7 +293,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                 })
                 .collect(),
             backends: Vec::new(),
-            device: label.clone().unwrap_or_else(|| host.default_label()),
+            device: host.run_label(
+                label.as_deref(),
+                &selected
+                    .iter()
+                    .map(|b| b.device.as_deref())
+                    .collect::<Vec<_>>(),
+            ),
             host,
             requests_total: 0,
             requests_failed: 0,
