@@ -278,6 +278,10 @@ fn a_model_path_that_is_no_file_exits_2() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{model}: {stderr}");
         assert!(stderr.contains(says), "{model}: {stderr}");
+        assert!(
+            !tmp.path().join("results").exists(),
+            "found before anything starts"
+        );
     }
 }
 
@@ -360,6 +364,10 @@ fn api_key_is_optional_and_an_unset_variable_exits_2() {
     assert!(
         seen.try_recv().is_err(),
         "nothing is sent without a decision on the key"
+    );
+    assert!(
+        !tmp.path().join("unset").exists(),
+        "found before anything starts"
     );
 
     let (code, stderr) = run(Some(""), "empty");

@@ -126,14 +126,34 @@ impl OpenAiConfig {
                 Ok(None)
             }
             Ok(key) => Ok(Some(key)),
-            Err(std::env::VarError::NotPresent) => Err(Error::Usage(format!(
-                "backend '{backend}': environment variable {var} (its api_key_env) is not set; \
-                 export it with the key, export it empty ({var}=) for a server without keys, \
-                 or remove api_key_env from the backend config"
-            ))),
+            Err(std::env::VarError::NotPresent) => Err(unset_key(backend, var)),
             Err(std::env::VarError::NotUnicode(_)) => Err(Error::Usage(format!(
                 "backend '{backend}': environment variable {var} (its api_key_env) is not valid UTF-8"
             ))),
+        }
+    }
+}
+
+fn unset_key(backend: &str, var: &str) -> Error {
+    Error::Usage(format!(
+        "backend '{backend}': environment variable {var} (its api_key_env) is not set; \
+         export it with the key, export it empty ({var}=) for a server without keys, \
+         or remove api_key_env from the backend config"
+    ))
+}
+
+impl BackendConfig {
+    /// Mistakes in what the backend names outside its config file (an API key variable that
+    /// is not set, a model path that is no file), so that `run` finds them before it starts
+    /// anything; each is bad input (exit 2).
+    pub fn check_inputs(&self) -> Result<()> {
+        match &self.kind {
+            BackendKind::OpenAi(o) => match &o.api_key_env {
+                Some(var) if std::env::var_os(var).is_none() => Err(unset_key(&self.name, var)),
+                _ => Ok(()),
+            },
+            BackendKind::LlamaCpp(l) => super::llamacpp::check_model_path(&self.name, &l.model),
+            _ => Ok(()),
         }
     }
 }

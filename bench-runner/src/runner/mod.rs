@@ -218,6 +218,9 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
     let config = Config::load(&config_path)?;
     let config_sha256 = sha256_of(&config_path)?;
     let selected = config.select(&backend_names)?;
+    for bc in &selected {
+        bc.check_inputs()?;
+    }
     if let (Some(m), Some(inv)) = (&previous, &invocation) {
         // The same files, or a resumed run would mix two experiments in one table.
         let mut changed: Vec<String> = Vec::new();

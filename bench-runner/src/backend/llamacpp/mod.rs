@@ -229,7 +229,7 @@ impl LlamaCppBackend {
 
 /// A model path that is not a file is a mistake in the config (exit 2), told apart from a
 /// model that exists but llama.cpp cannot load (a backend failure, exit 3).
-fn check_model_path(backend: &str, model: &Path) -> Result<()> {
+pub(crate) fn check_model_path(backend: &str, model: &Path) -> Result<()> {
     let problem = match std::fs::metadata(model) {
         Ok(m) if m.is_file() => return Ok(()),
         Ok(m) if m.is_dir() => "is a folder; `model` must name the .gguf file inside it",
