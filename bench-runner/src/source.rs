@@ -157,7 +157,7 @@ fn entry_at(text: &str, at: usize) -> Option<(String, std::ops::Range<usize>)> {
         for (k, v) in table.iter() {
             let (inner, is_leaf) = match v.get_ref() {
                 DeValue::Table(t) if standard(v) => (search(text, t, at), false),
-                DeValue::Array(a) if a.iter().any(|e| standard(e)) => (
+                DeValue::Array(a) if a.iter().any(&standard) => (
                     a.iter().find_map(|e| match e.get_ref() {
                         DeValue::Table(t) => search(text, t, at),
                         _ => None,
