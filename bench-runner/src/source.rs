@@ -97,9 +97,10 @@ pub fn parse_all<T>(text: &str, parse: impl Fn(&str) -> Result<T, Error>) -> Res
                 continue;
             }
             errors.push(e);
-            // `kind` and `mode` decide what the other keys mean: without them, the others
-            // would be judged by another schema.
-            if let Some((key, range)) = entry.filter(|(k, _)| k != "kind" && k != "mode") {
+            // The top-level `kind` and `mode` decide what the other keys mean: without them,
+            // the others would be judged by another schema.
+            if let Some((path, range)) = entry.filter(|(p, _)| p != "kind" && p != "mode") {
+                let key = path.rsplit('.').next().unwrap_or_default().to_string();
                 let blanked = blank(&current, range);
                 if toml::de::DeTable::parse(&blanked).is_ok() && blanked != current {
                     current = blanked;
@@ -139,7 +140,8 @@ fn offset_of(text: &str, line: usize, col: usize) -> usize {
         .map_or(text.len(), |(i, _)| start + i)
 }
 
-/// The innermost `key = value` entry whose text holds `at`: its key and byte range. Inline
+/// The innermost `key = value` entry whose text holds `at`: its dotted key path (`needles.kind`)
+/// and byte range. Inline
 /// tables and inline arrays count as one entry (blanking inside them would break the syntax);
 /// standard tables and arrays of tables are searched inside.
 fn entry_at(text: &str, at: usize) -> Option<(String, std::ops::Range<usize>)> {
@@ -166,8 +168,8 @@ fn entry_at(text: &str, at: usize) -> Option<(String, std::ops::Range<usize>)> {
                 ),
                 _ => (None, true),
             };
-            if inner.is_some() {
-                return inner;
+            if let Some((path, range)) = inner {
+                return Some((format!("{}.{path}", k.get_ref()), range));
             }
             let range = k.span().start..v.span().end;
             if is_leaf && range.contains(&at) {
@@ -260,5 +262,17 @@ mod tests {
             Err(Error::Input { line: 2, .. })
         ));
         assert!(parse_all("a = 1\n", |t| parse_u8s(p, t)).is_ok());
+    }
+
+    #[test]
+    fn entries_are_found_inside_tables_with_their_path() {
+        let t = "kind = \"x\"\n[[needles]]\nkind = \"emoji\"\n[b.c]\nd = { e = 1 }\n";
+        let at = |needle: &str| t.find(needle).unwrap();
+        assert_eq!(entry_at(t, at("\"x\"")).unwrap().0, "kind");
+        assert_eq!(entry_at(t, at("\"emoji\"")).unwrap().0, "needles.kind");
+        // An inline table is one entry: blanking inside it would break the syntax.
+        let (path, range) = entry_at(t, at("e = 1")).unwrap();
+        assert_eq!((path.as_str(), &t[range]), ("b.c.d", "d = { e = 1 }"));
+        assert!(entry_at(t, at("[[needles]]")).is_none());
     }
 }
