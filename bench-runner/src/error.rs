@@ -18,6 +18,11 @@ pub enum Error {
         message: String,
     },
 
+    /// Several mistakes in one file, each an `Input` error, in the order they were found.
+    /// One per line; the CLI's `error: ` prefix is repeated on each line after the first.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\nerror: "))]
+    Inputs(Vec<Error>),
+
     /// A file could not be read or is not what it should be (no position to give).
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
@@ -50,7 +55,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Input { .. } | Error::File { .. } | Error::Usage(_) | Error::Results { .. } => 2,
+            Error::Input { .. }
+            | Error::Inputs(_)
+            | Error::File { .. }
+            | Error::Usage(_)
+            | Error::Results { .. } => 2,
             Error::Backend { .. } | Error::RequestsFailed { .. } => 3,
             Error::Interrupted => 130,
         }

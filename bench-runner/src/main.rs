@@ -568,9 +568,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Validate { files } => {
             // Every file is checked and every mistake reported, then the worst exit code wins.
             let mut code = 0u8;
+            let memory = HostFingerprint::read().memory_bytes;
             for f in &files {
-                match validate(f) {
-                    Ok(what) => println!("{}: ok ({what})", f.display()),
+                match validate(f, memory) {
+                    Ok((what, warnings)) => {
+                        println!("{}: ok ({what})", f.display());
+                        for w in warnings {
+                            eprintln!("warning: {w}");
+                        }
+                    }
                     Err(e) => {
                         eprintln!("error: {e}");
                         code = code.max(e.exit_code() as u8);
@@ -700,7 +706,8 @@ fn parse_shard_arg(s: &str) -> Result<(u32, u32), String> {
 }
 
 /// A file with a top-level `[backends]` table is a backend config; anything else a scenario.
-fn validate(path: &std::path::Path) -> Result<String, Error> {
+/// Warnings are about this machine (a plan too big for its `memory` bytes), not the file.
+fn validate(path: &std::path::Path, memory: u64) -> Result<(String, Vec<String>), Error> {
     let text = edgebench::source::read(path)?;
     let is_config = text.lines().any(|l| {
         let l = l.trim_start();
@@ -708,14 +715,21 @@ fn validate(path: &std::path::Path) -> Result<String, Error> {
     });
     if is_config {
         let c = Config::parse(path, &text)?;
-        Ok(format!("backend config, {} backends", c.backends.len()))
+        Ok((
+            format!("backend config, {} backends", c.backends.len()),
+            Vec::new(),
+        ))
     } else {
         let s = Scenario::parse(path, &text)?;
-        Ok(match &s.body {
+        let warnings = edgebench::scenario::plan::check_memory(&s, memory)
+            .map(|e| format!("{e} (`run` refuses this plan on this machine)"))
+            .into_iter()
+            .collect();
+        let what = match &s.body {
             ScenarioBody::Context(c) => format!(
-                "context scenario `{}`, lengths {:?}, {} depths, {} needle kinds",
+                "context scenario `{}`, lengths {}, {} depths, {} needle kinds",
                 s.name,
-                c.lengths,
+                c.lengths_written,
                 c.depths.len(),
                 c.needles.len()
             ),
@@ -725,6 +739,7 @@ fn validate(path: &std::path::Path) -> Result<String, Error> {
                 s.name,
                 s.cases().len()
             ),
-        })
+        };
+        Ok((what, warnings))
     }
 }

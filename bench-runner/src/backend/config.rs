@@ -109,6 +109,55 @@ pub struct OpenAiConfig {
     pub media: MediaLimits,
 }
 
+impl OpenAiConfig {
+    /// The API key to send, read from the variable `api_key_env` names. `None` where the config
+    /// names no variable, or the variable is empty: a server without keys (said on stderr, so
+    /// a 401 later is not a mystery). A named variable that is not set at all is a mistake in
+    /// the input (exit 2), not a backend failure.
+    pub fn api_key(&self, backend: &str) -> Result<Option<String>> {
+        let Some(var) = &self.api_key_env else {
+            return Ok(None);
+        };
+        match std::env::var(var) {
+            Ok(key) if key.is_empty() => {
+                eprintln!(
+                    "note: backend '{backend}': {var} is empty, so requests carry no API key"
+                );
+                Ok(None)
+            }
+            Ok(key) => Ok(Some(key)),
+            Err(std::env::VarError::NotPresent) => Err(unset_key(backend, var)),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::Usage(format!(
+                "backend '{backend}': environment variable {var} (its api_key_env) is not valid UTF-8"
+            ))),
+        }
+    }
+}
+
+fn unset_key(backend: &str, var: &str) -> Error {
+    Error::Usage(format!(
+        "backend '{backend}': environment variable {var} (its api_key_env) is not set; \
+         export it with the key, export it empty ({var}=) for a server without keys, \
+         or remove api_key_env from the backend config"
+    ))
+}
+
+impl BackendConfig {
+    /// Mistakes in what the backend names outside its config file (an API key variable that
+    /// is not set, a model path that is no file), so that `run` finds them before it starts
+    /// anything; each is bad input (exit 2).
+    pub fn check_inputs(&self) -> Result<()> {
+        match &self.kind {
+            BackendKind::OpenAi(o) => match &o.api_key_env {
+                Some(var) if std::env::var_os(var).is_none() => Err(unset_key(&self.name, var)),
+                _ => Ok(()),
+            },
+            BackendKind::LlamaCpp(l) => super::llamacpp::check_model_path(&self.name, &l.model),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Declared media limits of a server, e.g. Ollama's OpenAI endpoint: images as data URIs
 /// only, no audio. `None` means "not declared": the server's own `/props` or an error decides.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -352,11 +401,24 @@ struct RawLaunch {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self> {
-        let text = source::read(path)?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            // The default, scenarios/backends.toml, is relative to where edgebench is started.
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                " (relative paths are from the current directory; name a backend config with -c/--config FILE)"
+            } else {
+                ""
+            };
+            Error::file(path, format!("{e}{hint}"))
+        })?;
         Self::parse(path, &text)
     }
 
+    /// Parses and checks a config's text; every mistake is reported, not just the first.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        source::parse_all(text, |t| Self::parse_once(path, t))
+    }
+
+    fn parse_once(path: &Path, text: &str) -> Result<Self> {
         let raw: RawConfig =
             toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -863,6 +925,47 @@ fn onnx(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shipped_remote_backend_needs_no_key() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/backends.toml");
+        let c = Config::load(&path).unwrap();
+        let BackendKind::OpenAi(o) = &c.backends["remote"].kind else {
+            panic!("openai expected")
+        };
+        assert_eq!(o.api_key_env, None);
+        assert_eq!(o.api_key("remote").unwrap(), None);
+    }
+
+    #[test]
+    fn an_api_key_variable_that_is_not_set_is_bad_input() {
+        let cfg = |var: &str| OpenAiConfig {
+            base_url: "http://h/v1".into(),
+            model: None,
+            api_key_env: Some(var.into()),
+            endpoint: Endpoint::Chat,
+            extra_body: Default::default(),
+            launch: None,
+            media: MediaLimits::default(),
+        };
+        // Names no other test uses: the environment is shared by the test threads.
+        let e = cfg("EDGEBENCH_UNIT_KEY_UNSET_16").api_key("b").unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("is not set"), "{e}");
+        // A set variable gives its value (the empty one is tested through the CLI, in
+        // tests/input_errors.rs, since this crate sets no variables).
+        assert_eq!(
+            cfg("PATH").api_key("b").unwrap(),
+            std::env::var("PATH").ok().filter(|p| !p.is_empty())
+        );
+    }
+
+    #[test]
+    fn a_missing_config_says_how_to_name_one() {
+        let e = Config::load(Path::new("/nonexistent/scenarios/backends.toml")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("-c/--config"), "{e}");
+    }
 
     #[test]
     fn parses_launch_block_and_resolves_paths() {

@@ -70,15 +70,10 @@ impl OpenAiBackend {
             return Err(Error::backend(&bc.name, "not an openai backend"));
         };
         let mut headers = HeaderMap::new();
-        if let Some(var) = &cfg.api_key_env {
+        // No key where none is configured or its variable is empty (see `OpenAiConfig::api_key`).
+        if let (Some(var), Some(key)) = (&cfg.api_key_env, cfg.api_key(&bc.name)?) {
             // The key is read here, held only inside the client's default headers (marked
             // sensitive so it never shows in Debug output) and written nowhere.
-            let key = std::env::var(var).map_err(|_| {
-                Error::backend(
-                    &bc.name,
-                    format!("environment variable {var} (api_key_env) is not set"),
-                )
-            })?;
             // Known to the scrubber before any request can make a server repeat it.
             crate::secret::register(&key);
             let mut v = HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| {

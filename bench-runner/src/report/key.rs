@@ -43,8 +43,13 @@ impl CompKey {
             .and_then(|p| quant_from_name(&p))
             .or_else(|| quant_from_name(model))
             .or_else(|| str_at(facts, &["props", "model_ftype"]));
+        // A server reports its template (`/props`); the in-process engine hashed the GGUF's
+        // own `tokenizer.chat_template`, which hashes the same, or found none ("none").
+        let engine_gguf = facts.and_then(|f| f.pointer("/engine/gguf"));
         let chat_template_sha256 = str_at(facts, &["props", "chat_template"])
-            .map(|t| hex::encode(Sha256::digest(t.as_bytes())));
+            .map(|t| hex::encode(Sha256::digest(t.as_bytes())))
+            .or_else(|| str_at(engine_gguf, &["chat_template_sha256"]))
+            .or_else(|| engine_gguf.map(|_| "none".to_string()));
         let sc = m.scenarios.iter().find(|s| s.name == scenario);
         CompKey {
             model_sha256: str_at(facts, &["model_sha256"]),
@@ -159,6 +164,27 @@ mod tests {
         );
         assert_eq!(quant_from_name("llama-f16.gguf").as_deref(), Some("F16"));
         assert_eq!(quant_from_name("model.gguf"), None);
+    }
+
+    #[test]
+    fn the_in_process_engine_has_a_template_key() {
+        let manifest = |gguf: serde_json::Value| -> RunManifest {
+            serde_json::from_value(serde_json::json!({
+                "schema_version": 1, "run_id": "r", "status": "complete", "started_at": "",
+                "ended_at": null, "edgebench_version": "", "git_commit": "", "command_line": [],
+                "scenarios": [], "host": crate::results::device::HostFingerprint::default(),
+                "device": "d", "requests_total": 0, "requests_failed": 0, "warnings": [],
+                "backends": [{"name": "g", "kind": "llamacpp", "engine": {"gguf": gguf}}],
+            }))
+            .unwrap()
+        };
+        let with = manifest(serde_json::json!({"chat_template_sha256": "abc123"}));
+        let key = CompKey::of(Some(&with), "g", "m.gguf", "s");
+        assert_eq!(key.chat_template_sha256.as_deref(), Some("abc123"));
+        let without = manifest(serde_json::json!({"chat_template_sha256": null,
+            "chat_template_fallback": "chatml"}));
+        let key = CompKey::of(Some(&without), "g", "m.gguf", "s");
+        assert_eq!(key.chat_template_sha256.as_deref(), Some("none"));
     }
 
     #[test]

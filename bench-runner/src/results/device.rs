@@ -53,6 +53,23 @@ impl HostFingerprint {
         }
     }
 
+    /// The device label of a run (run.json's `device`), decided the way each backend's rows
+    /// decide theirs (`--label`, else the backend's `device`, else this one), so that run.json
+    /// and the series of a report name the same device: the label, else the one device all
+    /// `backend_devices` name, else the host name (where some backends name none, or several
+    /// name different ones, the rows carry each backend's own).
+    pub fn run_label(&self, label: Option<&str>, backend_devices: &[Option<&str>]) -> String {
+        if let Some(l) = label {
+            return l.to_string();
+        }
+        match backend_devices.split_first() {
+            Some((Some(first), rest)) if rest.iter().all(|d| *d == Some(*first)) => {
+                (*first).to_string()
+            }
+            _ => self.default_label(),
+        }
+    }
+
     pub fn render(&self) -> String {
         let bw = self.memory_bandwidth_gbs.map_or(String::new(), |b| {
             format!("membw:   {b:.1} GB/s (one-thread STREAM-like copy)\n")
@@ -68,5 +85,27 @@ impl HostFingerprint {
             self.os,
             self.kernel
         ) + &bw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_run_label_is_the_backends_device() {
+        let host = HostFingerprint {
+            hostname: "vm".into(),
+            ..Default::default()
+        };
+        assert_eq!(host.run_label(None, &[Some("local")]), "local");
+        assert_eq!(
+            host.run_label(None, &[Some("local"), Some("local")]),
+            "local"
+        );
+        assert_eq!(host.run_label(Some("phone"), &[Some("local")]), "phone");
+        assert_eq!(host.run_label(None, &[None]), "vm");
+        assert_eq!(host.run_label(None, &[Some("a"), Some("b")]), "vm");
+        assert_eq!(host.run_label(None, &[]), "vm");
     }
 }

@@ -96,7 +96,9 @@ pub(crate) async fn run_case(
 
     // 1) Prompts, outside any timed region. Salts are unique per request of the whole run.
     let mut guess = None;
-    let mut prepared = Vec::with_capacity(n_warm + n_measured);
+    // Capacities are capped: the vectors grow as needed, and a size the user wrote never
+    // becomes one huge allocation up front (`scenario::plan` refuses plans that cannot fit).
+    let mut prepared = Vec::with_capacity((n_warm + n_measured).min(1024));
     let mut prep_error: Option<RequestError> = None;
     for i in 0..n_warm + n_measured {
         let salt = prompt::salt(ctx.nonce, hash_index(&label, i));
@@ -123,7 +125,7 @@ pub(crate) async fn run_case(
         ..Default::default()
     };
 
-    let mut measured: Vec<Measured> = Vec::with_capacity(n_measured);
+    let mut measured: Vec<Measured> = Vec::with_capacity(n_measured.min(1024));
     // The aggregate window (out tok/s, req/s): from the first measured request sent to the
     // last measured response received (see `Window`). Warm-ups stay outside it.
     let window = Window::default();
@@ -154,12 +156,13 @@ pub(crate) async fn run_case(
             join_all(reqs.iter().map(|r| backend.generate(r))).await;
         }
         // 3) Measured: `concurrency` streams, each making `repetitions` requests in turn.
-        let mut per_stream: Vec<Vec<Prepared>> =
-            (0..n_streams).map(|_| Vec::with_capacity(reps)).collect();
+        let mut per_stream: Vec<Vec<Prepared>> = (0..n_streams)
+            .map(|_| Vec::with_capacity(reps.min(1024)))
+            .collect();
         for (i, p) in prepared.enumerate() {
             per_stream[i % n_streams].push(p);
         }
-        let results = std::cell::RefCell::new(Vec::with_capacity(n_measured));
+        let results = std::cell::RefCell::new(Vec::with_capacity(n_measured.min(1024)));
         let written: std::cell::RefCell<Result<()>> = std::cell::RefCell::new(Ok(()));
         let next_rep = std::cell::Cell::new(already as u32);
         let deadline = sustained.map(|d| Instant::now() + std::time::Duration::from_secs_f64(d));

@@ -228,9 +228,20 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
             "--retry-failed goes with --resume RUN_DIR".into(),
         ));
     }
+    // A plan that cannot fit in memory would abort part-way: refuse it before anything starts.
+    let memory = HostFingerprint::read().memory_bytes;
+    if let Some(e) = scenarios
+        .iter()
+        .find_map(|s| crate::scenario::plan::check_memory(s, memory))
+    {
+        return Err(e);
+    }
     let config = Config::load(&config_path)?;
     let config_sha256 = sha256_of(&config_path)?;
     let selected = config.select(&backend_names)?;
+    for bc in &selected {
+        bc.check_inputs()?;
+    }
     if let (Some(m), Some(inv)) = (&previous, &invocation) {
         // The same files, or a resumed run would mix two experiments in one table.
         let mut changed: Vec<String> = Vec::new();
@@ -305,7 +316,13 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                 })
                 .collect(),
             backends: Vec::new(),
-            device: label.clone().unwrap_or_else(|| host.default_label()),
+            device: host.run_label(
+                label.as_deref(),
+                &selected
+                    .iter()
+                    .map(|b| b.device.as_deref())
+                    .collect::<Vec<_>>(),
+            ),
             host,
             requests_total: 0,
             requests_failed: 0,

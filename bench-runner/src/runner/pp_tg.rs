@@ -194,7 +194,7 @@ async fn over_http(
     };
     let max_tokens = if is_pp { 1 } else { test.n_gen };
     let rounds = case.warmup.min(1) + case.repetitions;
-    let mut rows = Vec::with_capacity(case.repetitions as usize);
+    let mut rows = Vec::with_capacity((case.repetitions as usize).min(1024));
     let (mut guess_depth, mut guess_full) = (None, None);
     for round in 0..rounds {
         let measured = round >= case.warmup.min(1);

@@ -110,6 +110,8 @@ impl Lengths {
 #[derive(Debug, Clone)]
 pub struct Context {
     pub lengths: Lengths,
+    /// `lengths` as the file writes it (`"pow2:1k..max"`, `[1024, 2048]`), for messages.
+    pub lengths_written: String,
     pub depths: Vec<u32>,
     pub needles: Vec<Needles>,
     pub max_tokens: u32,
@@ -142,7 +144,7 @@ struct Raw {
     kind: String,
     name: Option<String>,
     description: Option<String>,
-    lengths: Spanned<RawLengths>,
+    lengths: Option<Spanned<RawLengths>>,
     depths: Option<Spanned<Vec<u32>>>,
     needles: Option<Vec<Spanned<RawNeedles>>>,
     max_tokens: Option<Spanned<u32>>,
@@ -176,15 +178,25 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
     let err =
         |span: std::ops::Range<usize>, msg: String| source::error_at(path, text, Some(span), msg);
-    let lspan = raw.lengths.span();
-    let lengths = match raw.lengths.into_inner() {
-        RawLengths::List(v) => {
+    // A missing `lengths` is reported after the other checks, so that a `lengths` blanked out
+    // for a wrong value (see `source::parse_all`) does not hide the mistakes after it.
+    let (lengths_raw, lspan) = match raw.lengths {
+        Some(l) => {
+            let span = l.span();
+            (Some(l.into_inner()), span)
+        }
+        None => (None, 0..0),
+    };
+    let lengths_written = text.get(lspan.clone()).unwrap_or_default().to_string();
+    let lengths = match lengths_raw {
+        None => Lengths::List(Vec::new()),
+        Some(RawLengths::List(v)) => {
             let spanned = Spanned::new(lspan.clone(), v);
             Lengths::List(super::check_grid(
                 path, text, "lengths", &spanned, MIN_LENGTH, MAX_LENGTH,
             )?)
         }
-        RawLengths::Spec(s) => {
+        Some(RawLengths::Spec(s)) => {
             let bad = || {
                 err(
                     lspan.clone(),
@@ -328,6 +340,12 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
             return Err(err(t.span(), "`top_p` must be in (0, 1]".into()));
         }
     }
+    if lengths_written.is_empty() {
+        return Err(err(
+            0..0,
+            "missing key `lengths`: a list of token counts or \"pow2:FROM..TO\"".into(),
+        ));
+    }
     Ok((
         Common {
             name: raw.name,
@@ -335,6 +353,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
         },
         Context {
             lengths,
+            lengths_written,
             depths,
             needles,
             max_tokens,

@@ -6,6 +6,7 @@
 pub mod context;
 mod expand;
 pub mod multimodal;
+pub mod plan;
 pub mod structured;
 mod throughput;
 pub mod tool_calls;
@@ -70,7 +71,13 @@ impl Scenario {
         Self::parse(path, &text)
     }
 
+    /// Parses and validates a scenario's text; every mistake is reported, not just the first.
     pub fn parse(path: &Path, text: &str) -> Result<Self> {
+        // A scenario comes back only from the first round, on the text as written.
+        source::parse_all(text, |t| Self::parse_once(path, t))
+    }
+
+    fn parse_once(path: &Path, text: &str) -> Result<Self> {
         // First read only `kind` (other keys are ignored here), then parse strictly by kind,
         // from the original text so every key keeps its position.
         #[derive(Deserialize)]

@@ -71,6 +71,9 @@ pub struct Throughput {
     /// Sustained mode (`duration = "10m"`): each stream sends requests back to back until
     /// this many seconds have passed, instead of `repetitions` requests.
     pub duration_s: Option<f64>,
+    /// Line and column that a "this plan cannot fit" message points at: `repetitions`, else
+    /// `concurrency`, else the start of the file.
+    pub plan_at: (usize, usize),
 }
 
 #[derive(Deserialize)]
@@ -175,6 +178,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     }
     let (mut prompt_tokens, mut max_tokens, mut concurrency, mut pp_tg) =
         (Vec::new(), Vec::new(), Vec::new(), None);
+    let mut missing_key: Option<&str> = None;
     if pp_tg_mode {
         if ours.iter().all(|(_, v)| v.is_none()) {
             return Err(source::error_at(
@@ -200,35 +204,23 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
         };
         pp_tg = Some(PpTg { pp, tg, depth });
     } else {
-        let missing = |k: &str| {
-            source::error_at(
-                path,
-                text,
-                Some(0..0),
-                format!("missing key `{k}` (a list of token counts)"),
-            )
+        // A missing key is reported after the other checks: a key blanked out because its
+        // value was wrong (see `source::parse_all`) must not hide the mistakes after it.
+        prompt_tokens = match &raw.prompt_tokens {
+            // A prompt needs room for the per-request salt that defeats prefix caches.
+            Some(g) => check_grid(path, text, "prompt_tokens", g, 16, MAX_PROMPT)?,
+            None => {
+                missing_key.get_or_insert("prompt_tokens");
+                Vec::new()
+            }
         };
-        // A prompt needs room for the per-request salt that defeats prefix caches.
-        prompt_tokens = check_grid(
-            path,
-            text,
-            "prompt_tokens",
-            raw.prompt_tokens
-                .as_ref()
-                .ok_or_else(|| missing("prompt_tokens"))?,
-            16,
-            MAX_PROMPT,
-        )?;
-        max_tokens = check_grid(
-            path,
-            text,
-            "max_tokens",
-            raw.max_tokens
-                .as_ref()
-                .ok_or_else(|| missing("max_tokens"))?,
-            1,
-            MAX_OUTPUT,
-        )?;
+        max_tokens = match &raw.max_tokens {
+            Some(g) => check_grid(path, text, "max_tokens", g, 1, MAX_OUTPUT)?,
+            None => {
+                missing_key.get_or_insert("max_tokens");
+                Vec::new()
+            }
+        };
         concurrency = match &raw.concurrency {
             Some(c) => check_grid(path, text, "concurrency", c, 1, MAX_CONCURRENCY)?,
             None => vec![1],
@@ -305,6 +297,14 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
         Some(p) => *p.get_ref(),
         None => 1.0,
     };
+    if let Some(k) = missing_key {
+        return Err(source::error_at(
+            path,
+            text,
+            Some(0..0),
+            format!("missing key `{k}` (a list of token counts)"),
+        ));
+    }
     Ok((
         Common {
             name: raw.name,
@@ -324,6 +324,12 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
                 ignore_eos: raw.ignore_eos.unwrap_or(true),
             },
             duration_s,
+            plan_at: raw
+                .repetitions
+                .as_ref()
+                .map(Spanned::span)
+                .or_else(|| raw.concurrency.as_ref().map(Spanned::span))
+                .map_or((1, 1), |s| source::line_col(text, s.start)),
         },
     ))
 }
