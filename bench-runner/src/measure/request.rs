@@ -72,6 +72,11 @@ pub fn compute(
     } else {
         apportion(out, &hints)
     };
+    // The output count comes from the server: one that claims more tokens than any stream
+    // could carry must not make us allocate a gap per claimed token (an abort, not an error).
+    if out > MAX_ITL_TOKENS {
+        return m;
+    }
     // The first read's tokens beyond the first one also arrived "at once": they are gaps of 0.
     let mut itl = Vec::with_capacity(out.saturating_sub(1) as usize);
     if let Some(&k0) = tokens.first() {
@@ -94,6 +99,10 @@ pub fn compute(
     m.itl_ms = itl;
     m
 }
+
+/// Most output tokens whose gaps are expanded into the ITL list (8 MB of f64): far beyond any
+/// real request, far below what would exhaust memory.
+const MAX_ITL_TOKENS: u64 = 1 << 20;
 
 /// Splits `total` into integer parts proportional to `weights` (largest remainder method).
 fn apportion(total: u64, weights: &[u64]) -> Vec<u64> {
@@ -152,6 +161,14 @@ mod tests {
         assert!(m.itl_exact);
         assert_eq!(m.tokens_per_read, Some(1.0));
         assert_eq!(m.burst_fraction, Some(0.0));
+    }
+
+    #[test]
+    fn an_absurd_server_token_count_allocates_nothing() {
+        // A server claiming 10¹⁵ output tokens over three reads: figures, but no ITL list.
+        let m = compute(&tl(&[(50.0, 1), (80.0, 1), (90.0, 1)]), None, Some(1 << 50));
+        assert!(m.itl_ms.is_empty());
+        assert_eq!(m.ttft_ms, Some(50.0));
     }
 
     #[test]
