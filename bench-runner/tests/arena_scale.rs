@@ -323,3 +323,35 @@ fn bench_arena_smoke() {
         "{stdout}"
     );
 }
+
+#[test]
+fn import_runs_in_bounded_memory() {
+    // The importer streams: under a 16 MB data limit (RLIMIT_DATA, which bounds the heap) it
+    // imports a 5 MB file that the whole-file reader needed ~10× its size for (measured: the
+    // old reader aborted under this limit on a 1.2 MB file). The limit is twice what the
+    // streaming importer needs in a debug build (it passed at 8 MB).
+    let tmp = tempfile::tempdir().unwrap();
+    let recs = records(9_000, 500);
+    let file = write(tmp.path(), "clean_battle.json", &as_array(&recs));
+    assert!(std::fs::metadata(&file).unwrap().len() > 4 << 20);
+    let csv = tmp.path().join("battles.csv");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -d 16384 && exec \"$0\" arena import \"$1\" --out \"$2\"")
+        .arg(env!("CARGO_BIN_EXE_edgebench"))
+        .arg(&file)
+        .arg(&csv)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("9000 battles read, 7200 anonymous kept"),
+        "{stdout}"
+    );
+    assert_eq!(read_rows(&csv).unwrap().len(), 7_200);
+}
