@@ -303,7 +303,7 @@ struct ArenaRateArgs {
     /// Bootstrap threads (default: all cores; results do not depend on it).
     #[arg(long)]
     threads: Option<usize>,
-    /// Do not print the Markdown table.
+    /// Do not print the top of the table.
     #[arg(short, long)]
     quiet: bool,
 }
@@ -351,8 +351,10 @@ fn arena(cmd: ArenaCommand) -> anyhow::Result<u8> {
             let lb = arena::rate(&opts)?;
             let written = arena::leaderboard::write_all(&lb, &a.out)?;
             if !a.quiet {
+                // The top of the table and where the rest is: leaderboard.md may be a megabyte.
                 let charts = arena::leaderboard::charts(&lb);
-                println!("{}", arena::leaderboard::markdown(&lb, &charts));
+                let md = a.out.join("leaderboard.md");
+                println!("{}", arena::leaderboard::terminal(&lb, &charts, &md));
             }
             for w in &lb.disclosure.warnings {
                 eprintln!("warning: {w}");

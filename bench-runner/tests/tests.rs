@@ -3,6 +3,7 @@
 //! `scripts/setup` on the Gemma 3 270M GGUF. No HTTP mocks.
 
 mod arena;
+mod arena_scale;
 mod common;
 mod context;
 mod core_loop;

@@ -6,6 +6,8 @@
 //! kind of tie), 0 (B wins).
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -138,7 +140,9 @@ pub struct Battles {
     pub battles: Vec<Battle>,
     /// Style features per battle (A, B), present only when asked for and complete.
     pub style: Option<Vec<(Style, Style)>>,
-    pub judges: Vec<String>,
+    /// Every judge with the number of battles it decided, in name order. FastChat's data has
+    /// tens of thousands (one per voter), so a judge is counted, never stored per battle.
+    pub judges: Vec<(String, u64)>,
     /// Rows dropped by filters or as unreadable, with why.
     pub dropped: Vec<(String, usize)>,
     pub warnings: Vec<String>,
@@ -247,8 +251,10 @@ struct Accumulator<'o> {
     opts: &'o ReadOptions,
     index: FnvMap<String, u32>,
     out: Battles,
-    judges: std::collections::BTreeSet<String>,
-    last_judge: String,
+    judge_index: FnvMap<String, u32>,
+    judges: Vec<(String, u64)>,
+    /// The previous row's judge (rows often come in runs of one judge).
+    last_judge: Option<u32>,
     dropped: std::collections::BTreeMap<String, usize>,
     style: Vec<(Style, Style)>,
 }
@@ -259,8 +265,9 @@ impl<'o> Accumulator<'o> {
             opts,
             index: FnvMap::default(),
             out: Battles::default(),
-            judges: Default::default(),
-            last_judge: String::new(),
+            judge_index: FnvMap::default(),
+            judges: Vec::new(),
+            last_judge: None,
             dropped: Default::default(),
             style: Vec::new(),
         }
@@ -274,6 +281,23 @@ impl<'o> Accumulator<'o> {
         self.out.models.push(name.to_string());
         self.index.insert(name.to_string(), i);
         i
+    }
+
+    fn count_judge(&mut self, judge: &str, n: u64) {
+        let j = match self.last_judge {
+            Some(j) if self.judges[j as usize].0 == judge => j,
+            _ => match self.judge_index.get(judge) {
+                Some(&j) => j,
+                None => {
+                    let j = self.judges.len() as u32;
+                    self.judges.push((judge.to_string(), 0));
+                    self.judge_index.insert(judge.to_string(), j);
+                    j
+                }
+            },
+        };
+        self.judges[j as usize].1 += n;
+        self.last_judge = Some(j);
     }
 
     fn drop_row(&mut self, why: &str) {
@@ -326,12 +350,7 @@ impl<'o> Accumulator<'o> {
                 }
             }
         }
-        if self.last_judge != judge {
-            if !self.judges.contains(judge) {
-                self.judges.insert(judge.to_string());
-            }
-            self.last_judge = judge.to_string();
-        }
+        self.count_judge(judge, 1);
         let (a, b) = (self.intern(a), self.intern(b));
         self.out.battles.push(Battle {
             a,
@@ -353,7 +372,9 @@ impl<'o> Accumulator<'o> {
                 ..*x
             }));
         self.style.extend(part.style);
-        self.judges.extend(part.judges);
+        for (judge, n) in &part.judges {
+            self.count_judge(judge, *n);
+        }
         for (why, n) in part.dropped {
             *self.dropped.entry(why).or_default() += n;
         }
@@ -376,7 +397,8 @@ impl<'o> Accumulator<'o> {
             x.a = remap[x.a as usize];
             x.b = remap[x.b as usize];
         }
-        self.out.judges = self.judges.into_iter().collect();
+        self.judges.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        self.out.judges = self.judges;
         self.out.dropped = self.dropped.into_iter().collect();
         if self.opts.want_style {
             self.out.style = Some(self.style);
@@ -385,25 +407,31 @@ impl<'o> Accumulator<'o> {
     }
 }
 
+/// The judge of battles read from a file without a `judge` column (a plain
+/// `model_a,model_b,winner` export).
+pub const DEFAULT_JUDGE: &str = "unknown";
+
 /// Column positions in a battles.csv header (files may come from older writers with fewer
-/// optional columns; the required ones must be there).
+/// optional columns, or from elsewhere with only `model_a`, `model_b` and `winner`).
 struct Cols {
     a: usize,
     b: usize,
     winner: usize,
-    judge: usize,
-    tstamp: usize,
+    /// None: every battle is [`DEFAULT_JUDGE`]'s.
+    judge: Option<usize>,
+    /// None: the battles are in file order (tstamp 0 for all, and the online Elo is stable).
+    tstamp: Option<usize>,
     style: Option<[usize; 8]>,
 }
 
-fn columns(path: &Path, header: &csv::ByteRecord) -> Result<Cols> {
+fn columns(path: &Path, header: &csv::ByteRecord, warnings: &mut Vec<String>) -> Result<Cols> {
     let find = |name: &str| header.iter().position(|h| h == name.as_bytes());
     let need = |name: &str| {
         find(name).ok_or_else(|| {
             Error::file(
                 path,
                 format!(
-                    "not a battles file: no `{name}` column (expected {})",
+                    "not a battles file: no `{name}` column (needs model_a, model_b, winner; edgebench writes {})",
                     BATTLE_COLUMNS.join(",")
                 ),
             )
@@ -420,89 +448,212 @@ fn columns(path: &Path, header: &csv::ByteRecord) -> Result<Cols> {
         "bold_b",
     ];
     let style: Option<Vec<usize>> = style_names.iter().map(|n| find(n)).collect();
-    Ok(Cols {
+    let cols = Cols {
         a: need("model_a")?,
         b: need("model_b")?,
         winner: need("winner")?,
-        judge: need("judge")?,
-        tstamp: need("tstamp")?,
+        judge: find("judge"),
+        tstamp: find("tstamp"),
         style: style.map(|v| [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]]),
-    })
+    };
+    if cols.judge.is_none() {
+        warnings.push(format!(
+            "{}: no `judge` column; its battles count as judge `{DEFAULT_JUDGE}`",
+            path.display()
+        ));
+    }
+    if cols.tstamp.is_none() {
+        warnings.push(format!(
+            "{}: no `tstamp` column; the online Elo takes its battles in file order",
+            path.display()
+        ));
+    }
+    Ok(cols)
 }
+
+/// How a file is cut: `block` bytes are read and parsed at a time (memory stays at about that
+/// much whatever the file's size: a FastChat import of a million battles is ~200 MB of CSV),
+/// and a block of at least `parallel_min` bytes is parsed in parallel pieces.
+#[derive(Clone, Copy)]
+struct Chunking {
+    block: usize,
+    parallel_min: usize,
+}
+
+const CHUNKING: Chunking = Chunking {
+    block: 16 << 20,
+    parallel_min: 4 << 20,
+};
 
 /// Reads one or more battles files into one set. A torn last line (a writer killed
 /// mid-row) is dropped with a warning; any other bad row is an error naming file and row.
 ///
-/// Speed matters here (a million rows in well under a second): rows are read as raw bytes
-/// into one reused record, only the needed columns are decoded, and model names are interned.
-/// A large file without any quote character (so every line is one row) is cut at line ends
-/// into one piece per core, parsed in parallel and merged in order; should a piece fail, the
-/// file is parsed again serially for an exactly located error.
+/// Speed matters here (a million rows in well under a second), and so does memory: a file
+/// is read in blocks of 16 MB cut at line ends, rows are read as raw bytes into
+/// one reused record, only the needed columns are decoded, and model names are interned.
+/// A block without any quote character (so every line is one row) is cut into one piece per
+/// core, parsed in parallel and merged in order; should a piece fail, the block is parsed
+/// again serially for an exactly located error. From the first block with a quote on (a
+/// quoted field may hold a line break), the rest of the file is parsed serially as a stream.
 pub fn read(paths: &[impl AsRef<Path>], opts: &ReadOptions) -> Result<Battles> {
+    read_chunked(paths, opts, CHUNKING)
+}
+
+fn read_chunked(
+    paths: &[impl AsRef<Path>],
+    opts: &ReadOptions,
+    chunking: Chunking,
+) -> Result<Battles> {
     let mut acc = Accumulator::new(opts);
     let mut warnings = Vec::new();
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(8);
     for path in paths {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
-        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        if complete < bytes.len() {
-            warnings.push(format!(
-                "{}: dropped a torn last line ({} bytes) left by an interrupted write",
-                path.display(),
-                bytes.len() - complete
-            ));
-        }
-        let data = &bytes[..complete];
-        let mut rdr = csv::ReaderBuilder::new().from_reader(data);
-        let header = rdr
-            .byte_headers()
-            .map_err(|e| Error::file(path, e))?
-            .clone();
-        let cols = columns(path, &header)?;
-        if opts.want_style && cols.style.is_none() {
-            return Err(Error::file(
-                path,
-                "style control needs the tokens/headers/lists/bold columns",
-            ));
-        }
-        // Where the header record ends (a quoted header may span lines).
-        let body_start = (rdr.position().byte() as usize).min(data.len());
-        let body = &data[body_start..];
-        if threads > 1 && body.len() > (4 << 20) && !data.contains(&b'"') {
-            let pieces = split_lines(body, threads);
-            let parts: Vec<Option<Accumulator>> = std::thread::scope(|s| {
-                let handles: Vec<_> = pieces
-                    .iter()
-                    .map(|piece| {
-                        let cols = &cols;
-                        s.spawn(move || {
-                            let mut a = Accumulator::new(opts);
-                            parse_rows(path, piece, cols, opts, &mut a, 1)
-                                .ok()
-                                .map(|_| a)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().ok().flatten())
-                    .collect()
-            });
-            if parts.iter().all(Option::is_some) {
-                for part in parts.into_iter().flatten() {
-                    acc.absorb(part);
-                }
-                continue;
-            }
-        }
-        parse_rows(path, body, &cols, opts, &mut acc, 1)?;
+        read_file(
+            path.as_ref(),
+            opts,
+            threads,
+            chunking,
+            &mut acc,
+            &mut warnings,
+        )?;
     }
     let mut out = acc.finish();
     out.warnings = warnings;
     Ok(out)
+}
+
+/// The length of `file` up to and including its last line end (0 if it has none).
+fn complete_len(file: &mut File, len: u64) -> std::io::Result<u64> {
+    let mut end = len;
+    let mut buf = vec![0u8; 64 << 10];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
+}
+
+fn read_file(
+    path: &Path,
+    opts: &ReadOptions,
+    threads: usize,
+    chunking: Chunking,
+    acc: &mut Accumulator,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let io = |e: std::io::Error| Error::file(path, e);
+    let mut file = File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    let complete = complete_len(&mut file, len).map_err(io)?;
+    if complete < len {
+        warnings.push(format!(
+            "{}: dropped a torn last line ({} bytes) left by an interrupted write",
+            path.display(),
+            len - complete
+        ));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    let (cols, body_start) = {
+        let mut rdr = csv::ReaderBuilder::new().from_reader((&file).take(complete));
+        let header = rdr
+            .byte_headers()
+            .map_err(|e| Error::file(path, e))?
+            .clone();
+        // Where the header record ends (a quoted header may span lines).
+        (
+            columns(path, &header, warnings)?,
+            rdr.position().byte().min(complete),
+        )
+    };
+    if opts.want_style && cols.style.is_none() {
+        return Err(Error::file(
+            path,
+            "style control needs the tokens/headers/lists/bold columns",
+        ));
+    }
+    file.seek(SeekFrom::Start(body_start)).map_err(io)?;
+    let mut offset = body_start; // file offset of buf[0]
+    let mut unread = complete - body_start;
+    let mut line = 1; // the header's row number; rows are numbered from 2
+    let mut buf: Vec<u8> = Vec::new();
+    while unread > 0 || !buf.is_empty() {
+        let n = (unread as usize).min(chunking.block);
+        let at = buf.len();
+        buf.resize(at + n, 0);
+        (&file).read_exact(&mut buf[at..]).map_err(io)?;
+        unread -= n as u64;
+        let cut = match buf.iter().rposition(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None if unread == 0 => buf.len(),
+            None => continue, // a single row longer than a block: read on
+        };
+        let block = &buf[..cut];
+        if block.contains(&b'"') {
+            drop(buf);
+            file.seek(SeekFrom::Start(offset)).map_err(io)?;
+            let rest = (&file).take(complete - offset);
+            parse_rows(path, rest, &cols, opts, acc, line)?;
+            return Ok(());
+        }
+        let threads = if block.len() >= chunking.parallel_min {
+            threads
+        } else {
+            1
+        };
+        line = parse_block(path, block, &cols, opts, acc, line, threads)?;
+        buf.drain(..cut);
+        offset += cut as u64;
+    }
+    Ok(())
+}
+
+/// Parses a quote-free block of whole lines, in `threads` parallel pieces.
+fn parse_block(
+    path: &Path,
+    block: &[u8],
+    cols: &Cols,
+    opts: &ReadOptions,
+    acc: &mut Accumulator,
+    line: usize,
+    threads: usize,
+) -> Result<usize> {
+    if threads > 1 {
+        let pieces = split_lines(block, threads);
+        let parts: Vec<Option<(Accumulator, usize)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = pieces
+                .iter()
+                .map(|piece| {
+                    s.spawn(move || {
+                        let mut a = Accumulator::new(opts);
+                        parse_rows(path, *piece, cols, opts, &mut a, 0)
+                            .ok()
+                            .map(|rows| (a, rows))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect()
+        });
+        if parts.iter().all(Option::is_some) {
+            let mut line = line;
+            for (part, rows) in parts.into_iter().flatten() {
+                acc.absorb(part);
+                line += rows;
+            }
+            return Ok(line);
+        }
+    }
+    parse_rows(path, block, cols, opts, acc, line)
 }
 
 /// Cuts `body` into about `n` pieces, each ending at a line end.
@@ -526,17 +677,19 @@ fn split_lines(body: &[u8], n: usize) -> Vec<&[u8]> {
     pieces
 }
 
-/// Parses header-less rows; `line` is the file line before the first of them (for errors).
+/// Parses header-less rows; `line` is the row number before the first of them (for errors).
+/// Returns the row number of the last.
 fn parse_rows(
     path: &Path,
-    body: &[u8],
+    body: impl Read,
     cols: &Cols,
     opts: &ReadOptions,
     acc: &mut Accumulator,
     mut line: usize,
-) -> Result<()> {
+) -> Result<usize> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
+        .buffer_capacity(1 << 16)
         .from_reader(body);
     let mut rec = csv::ByteRecord::new();
     loop {
@@ -552,7 +705,7 @@ fn parse_rows(
                 .ok_or_else(|| Error::file(path, format!("row {line}: too few fields")))?;
             std::str::from_utf8(f).map_err(|_| Error::file(path, format!("row {line}: not UTF-8")))
         };
-        let tstamp = match field(cols.tstamp)? {
+        let tstamp = match cols.tstamp.map(field).transpose()?.unwrap_or("") {
             "" => 0.0,
             t => t.parse::<f64>().map_err(|_| {
                 Error::file(path, format!("row {line}: tstamp `{t}` is not a number"))
@@ -593,11 +746,11 @@ fn parse_rows(
             field(cols.a)?,
             field(cols.b)?,
             field(cols.winner)?,
-            field(cols.judge)?,
+            cols.judge.map(field).transpose()?.unwrap_or(DEFAULT_JUDGE),
         );
         acc.push(path, line, a, b, w, j, tstamp, style)?;
     }
-    Ok(())
+    Ok(line)
 }
 
 /// Reads whole rows (for resuming a judge run, and for tests).
@@ -697,6 +850,67 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("row 2") && e.contains("model_c"), "{e}");
+    }
+
+    #[test]
+    fn blocks_read_like_one_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.csv");
+        crate::arena::synth::Synth::new(5, 3)
+            .write_csv(&p, 3_000, 0.1, 3)
+            .unwrap();
+        let whole = Chunking {
+            block: usize::MAX,
+            parallel_min: usize::MAX,
+        };
+        let read_as = |p: &Path, c: Chunking| read_chunked(&[p], &ReadOptions::default(), c);
+        let one = read_as(&p, whole).unwrap();
+        assert_eq!(one.battles.len(), 3_000);
+        assert_eq!(one.judges, vec![("synthetic".to_string(), 3_000)]);
+        // Small blocks in parallel pieces; blocks shorter than a row (read on to a line end).
+        for c in [(4096, 1024), (16, 1), (1000, usize::MAX)] {
+            let b = read_as(
+                &p,
+                Chunking {
+                    block: c.0,
+                    parallel_min: c.1,
+                },
+            )
+            .unwrap();
+            assert_eq!(
+                (&b.models, &b.battles, &b.judges),
+                (&one.models, &one.battles, &one.judges)
+            );
+        }
+        // A quote half-way: from that block on the rest is one serial stream, with a line break
+        // inside a quoted name; a torn tail is dropped; a bad row after is located exactly.
+        let text = std::fs::read_to_string(&p).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        lines[1500] = lines[1500].replacen("synthetic", "\"syn\nthetic\"", 1);
+        let q = dir.path().join("q.csv");
+        std::fs::write(&q, format!("{}\n3001,model-00,mod", lines.join("\n"))).unwrap();
+        let small = Chunking {
+            block: 4096,
+            parallel_min: 1024,
+        };
+        let (a, b) = (read_as(&q, whole).unwrap(), read_as(&q, small).unwrap());
+        assert_eq!(
+            (&a.models, &a.battles, &a.judges),
+            (&b.models, &b.battles, &b.judges)
+        );
+        assert_eq!(b.battles.len(), 3_000);
+        assert!(b.judges.iter().any(|j| j.0 == "syn\nthetic"));
+        assert_eq!(b.warnings.len(), 1, "{:?}", b.warnings);
+        for (at, row) in [(2_900, 2_902), (100, 102)] {
+            let mut bad = lines.clone();
+            bad[at + 1] = bad[at + 1].replacen("model_", "left_", 1);
+            std::fs::write(&q, bad.join("\n") + "\n").unwrap();
+            let e = read_as(&q, small).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("row {row}:")) && e.contains("left"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -16,6 +16,9 @@ use crate::error::{Error, Result};
 /// z for a two-sided 95% normal interval.
 const Z95: f64 = 1.959_963_984_540_054;
 pub const DEFAULT_MIN_VOTES: u64 = 50;
+/// The disclosure names at most this many judges (those with most battles); FastChat's data
+/// has one judge per voter, tens of thousands, all of them in `judges.csv`.
+pub const TOP_JUDGES: usize = 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -123,13 +126,23 @@ pub struct PairLine {
     pub wins_y: u64,
 }
 
+/// A judge and how many of the rated battles it decided.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JudgeLine {
+    pub judge: String,
+    pub battles: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Disclosure {
     pub generated_at: String,
     pub inputs: Vec<String>,
     pub battles: u64,
     pub models: usize,
-    pub judges: Vec<String>,
+    /// How many distinct judges decided the battles.
+    pub judges: usize,
+    /// The [`TOP_JUDGES`] judges with most battles (all when there are no more), most first.
+    pub top_judges: Vec<JudgeLine>,
     pub pairs: Vec<PairLine>,
     pub min_votes: u64,
     pub provisional: Vec<String>,
@@ -151,6 +164,9 @@ pub struct Disclosure {
 pub struct Leaderboard {
     pub rows: Vec<Row>,
     pub disclosure: Disclosure,
+    /// Every judge, most battles first (written to `judges.csv`, not into the disclosure).
+    #[serde(skip)]
+    pub judges: Vec<JudgeLine>,
     pub speed: Vec<SpeedRow>,
     /// Per device: the best model at ≥ `min_tok_s`, when asked.
     pub best_at_speed: Vec<(String, Option<String>)>,
@@ -394,6 +410,19 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
         ),
         IntervalMethod::Sandwich => "sandwich estimator H⁻¹GH⁻¹, ±1.96 standard errors; bootstrap intervals in the CSV beside them where computed".into(),
     };
+    let mut judges: Vec<JudgeLine> = b
+        .judges
+        .iter()
+        .map(|(j, n)| JudgeLine {
+            judge: j.clone(),
+            battles: *n,
+        })
+        .collect();
+    judges.sort_by(|x, y| {
+        y.battles
+            .cmp(&x.battles)
+            .then_with(|| x.judge.cmp(&y.judge))
+    });
     let disclosure = Disclosure {
         generated_at: chrono::Utc::now()
             .format("%Y-%m-%d %H:%M:%S UTC")
@@ -401,7 +430,8 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
         inputs,
         battles: b.battles.len() as u64,
         models: k,
-        judges: b.judges.clone(),
+        judges: judges.len(),
+        top_judges: judges.iter().take(TOP_JUDGES).cloned().collect(),
         pairs,
         min_votes: opts.min_votes,
         provisional: rows
@@ -439,6 +469,7 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
     Ok(Leaderboard {
         rows,
         disclosure,
+        judges,
         speed: Vec::new(),
         best_at_speed: Vec::new(),
         min_tok_s: None,

@@ -1,5 +1,5 @@
-//! `leaderboard.csv` (one row per model, full precision) and `quality_speed.csv` (one row per
-//! device × model). Columns are documented in the README.
+//! `leaderboard.csv` (one row per model, full precision), `quality_speed.csv` (one row per
+//! device × model) and `judges.csv` (one row per judge). Columns are documented in the README.
 
 use serde::Serialize;
 
@@ -101,6 +101,17 @@ pub fn quality_speed(lb: &Leaderboard) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in &lb.speed {
         w.serialize(r).map_err(err)?;
+    }
+    w.into_inner().map_err(|e| err(e.to_string()))
+}
+
+/// Every judge with its battle count, most battles first: `judge`, `battles`.
+pub fn judges(lb: &Leaderboard) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["judge", "battles"]).map_err(err)?;
+    for j in &lb.judges {
+        w.write_record([j.judge.as_str(), &j.battles.to_string()])
+            .map_err(err)?;
     }
     w.into_inner().map_err(|e| err(e.to_string()))
 }

@@ -70,6 +70,7 @@ pub fn render(lb: &Leaderboard, charts: &[(String, String)]) -> Result<String> {
         min_tok_s => lb.min_tok_s,
         best => minijinja::Value::from(minijinja::value::Serde(&lb.best_at_speed)),
         d => minijinja::Value::from(minijinja::value::Serde(&lb.disclosure)),
+        judges_file => super::JUDGES_FILE,
         style_coef => lb.disclosure.style_control.as_ref().map(|c| c.iter().map(|(n, v)| format!("{n} {v:+.3}")).collect::<Vec<_>>()),
     })
     .map_err(|e| Error::results("leaderboard.html", e))

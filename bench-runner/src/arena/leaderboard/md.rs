@@ -3,7 +3,10 @@
 use std::fmt::Write;
 
 use crate::arena::pareto;
-use crate::arena::rate::Leaderboard;
+use std::path::Path;
+
+use super::JUDGES_FILE;
+use crate::arena::rate::{Disclosure, Leaderboard};
 // Model names are data: Markdown and HTML specials are escaped so a name cannot break the
 // table or inject markup where the Markdown is rendered.
 use crate::report::export::escape::md as md_escape;
@@ -12,8 +15,57 @@ fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".into(), |x| format!("{x:.digits$}"))
 }
 
+/// Rows of the table printed to the terminal; the files have them all.
+pub const TERMINAL_ROWS: usize = 20;
+
+/// `leaderboard.md`: everything.
 pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
     let mut s = String::new();
+    table(&mut s, lb, usize::MAX);
+    speed(&mut s, lb, charts);
+    disclosure(&mut s, lb);
+    s
+}
+
+/// What `arena rate` prints: the top of the table, quality × speed, one line on the battles and
+/// judges, and where the rest is. Its size does not grow with the judges or the pairs (FastChat's
+/// data makes a leaderboard.md of a megabyte).
+pub fn terminal(lb: &Leaderboard, charts: &[(String, String)], md_path: &Path) -> String {
+    let mut s = String::new();
+    table(&mut s, lb, TERMINAL_ROWS);
+    speed(&mut s, lb, charts);
+    let _ = writeln!(s, "\n{}", battles_line(&lb.disclosure));
+    let _ = writeln!(
+        s,
+        "Disclosure (intervals, filters, battles per pair): {}",
+        md_path.display()
+    );
+    s
+}
+
+/// "Battles: N among K models; judges: …", the judges summarised where there are many.
+fn battles_line(d: &Disclosure) -> String {
+    let top: Vec<String> = d
+        .top_judges
+        .iter()
+        .map(|j| format!("{} ({})", md_escape(&j.judge), j.battles))
+        .collect();
+    let judges = if d.judges <= d.top_judges.len() {
+        top.join(", ")
+    } else {
+        format!(
+            "{} (most battles: {}, …; every judge with its battle count in {JUDGES_FILE})",
+            d.judges,
+            top.join(", ")
+        )
+    };
+    format!(
+        "Battles: {} among {} models; judges: {judges}",
+        d.battles, d.models
+    )
+}
+
+fn table(s: &mut String, lb: &Leaderboard, limit: usize) {
     let d = &lb.disclosure;
     let style = lb.rows.iter().any(|r| r.style_rating.is_some());
     let _ = writeln!(s, "# Arena leaderboard\n");
@@ -29,7 +81,7 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
         s.push_str("--:|:-:|");
     }
     s.push('\n');
-    for r in &lb.rows {
+    for r in lb.rows.iter().take(limit) {
         let name = if r.provisional {
             format!("{} †", md_escape(&r.model))
         } else {
@@ -57,10 +109,19 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
         }
         s.push('\n');
     }
+    if lb.rows.len() > limit {
+        let _ = writeln!(
+            s,
+            "| … {} more models in leaderboard.md and leaderboard.csv |",
+            lb.rows.len() - limit
+        );
+    }
     if !d.provisional.is_empty() {
         let _ = writeln!(s, "\n† provisional: fewer than {} votes.", d.min_votes);
     }
+}
 
+fn speed(s: &mut String, lb: &Leaderboard, charts: &[(String, String)]) {
     if !lb.speed.is_empty() {
         let _ = writeln!(s, "\n## Quality × speed\n");
         let _ = writeln!(
@@ -114,20 +175,13 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
             );
         }
     }
+}
 
+fn disclosure(s: &mut String, lb: &Leaderboard) {
+    let d = &lb.disclosure;
     let _ = writeln!(s, "\n## Disclosure\n");
     let _ = writeln!(s, "- Generated: {}", d.generated_at);
-    let _ = writeln!(
-        s,
-        "- Battles: {} among {} models; judges: {}",
-        d.battles,
-        d.models,
-        d.judges
-            .iter()
-            .map(|j| md_escape(j))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    let _ = writeln!(s, "- {}", battles_line(d));
     let _ = writeln!(
         s,
         "- Inputs: {}",
@@ -195,7 +249,6 @@ pub fn markdown(lb: &Leaderboard, charts: &[(String, String)]) -> String {
             p.wins_y
         );
     }
-    s
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The leaderboard writers, one format per file behind one function each (as ripgrep keeps
 //! its printers): `leaderboard.csv` (+ `quality_speed.csv`), `leaderboard.md` and
-//! `leaderboard.html`, plus `disclosure.json` and one Pareto SVG per device.
+//! `leaderboard.html`, plus `disclosure.json`, `judges.csv` and one Pareto SVG per device.
 
 mod csv;
 mod html;
@@ -12,7 +12,10 @@ use super::pareto;
 use super::rate::Leaderboard;
 use crate::error::{Error, Result};
 
-pub use md::markdown;
+pub use md::{TERMINAL_ROWS, markdown, terminal};
+
+/// Every judge with its battle count (the disclosure names only the top few).
+pub const JUDGES_FILE: &str = "judges.csv";
 
 /// Writes every output into `dir` (created) and returns the paths written.
 pub fn write_all(lb: &Leaderboard, dir: &Path) -> Result<Vec<PathBuf>> {
@@ -28,6 +31,7 @@ pub fn write_all(lb: &Leaderboard, dir: &Path) -> Result<Vec<PathBuf>> {
     if !lb.speed.is_empty() {
         put("quality_speed.csv", &csv::quality_speed(lb)?, &mut written)?;
     }
+    put(JUDGES_FILE, &csv::judges(lb)?, &mut written)?;
     let charts = charts(lb);
     for (device, svg) in &charts {
         put(&pareto::file_name(device), svg.as_bytes(), &mut written)?;
