@@ -36,21 +36,7 @@ pub fn visit_samples(
     let mut file = std::fs::File::open(path).map_err(|e| Error::file(path, e))?;
     let len = file.metadata().map_err(|e| Error::file(path, e))?.len();
     // Find the end of the last complete line by reading the tail backwards.
-    let mut complete = 0u64;
-    let mut end = len;
-    let mut buf = vec![0u8; 64 * 1024];
-    while end > 0 {
-        let start = end.saturating_sub(buf.len() as u64);
-        let chunk = &mut buf[..(end - start) as usize];
-        file.seek(SeekFrom::Start(start))
-            .map_err(|e| Error::file(path, e))?;
-        file.read_exact(chunk).map_err(|e| Error::file(path, e))?;
-        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
-            complete = start + i as u64 + 1;
-            break;
-        }
-        end = start;
-    }
+    let complete = super::writer::complete_len(&mut file, len).map_err(|e| Error::file(path, e))?;
     let mut warnings = Vec::new();
     if complete < len {
         warnings.push(format!(

@@ -113,23 +113,43 @@ impl CsvAppender {
 /// A file killed in the middle of a write ends without a newline: cut it back to the last
 /// complete row before appending, or the next row would be glued onto the torn one.
 fn drop_torn_tail(path: &Path) -> Result<()> {
-    let bytes = std::fs::read(path).map_err(|e| Error::results(path, e))?;
-    if bytes.last() == Some(&b'\n') {
+    // Only the tail is read: appending to a battles.csv of millions of rows must not load it.
+    let mut file = std::fs::File::open(path).map_err(|e| Error::results(path, e))?;
+    let len = file.metadata().map_err(|e| Error::results(path, e))?.len();
+    let keep = complete_len(&mut file, len).map_err(|e| Error::results(path, e))?;
+    if keep == len {
         return Ok(());
     }
-    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let f = OpenOptions::new()
         .write(true)
         .open(path)
         .map_err(|e| Error::results(path, e))?;
-    f.set_len(keep as u64)
-        .map_err(|e| Error::results(path, e))?;
+    f.set_len(keep).map_err(|e| Error::results(path, e))?;
     eprintln!(
         "warning: {}: dropped a torn last line ({} bytes) before appending",
         path.display(),
-        bytes.len() - keep
+        len - keep
     );
     Ok(())
+}
+
+/// Length of the file's complete lines (up to and including its last `\n`; 0 when it has
+/// none), found by reading backwards from `len` in 64 KiB steps.
+pub(crate) fn complete_len(file: &mut std::fs::File, len: u64) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    Ok(0)
 }
 
 #[cfg(test)]
