@@ -15,4 +15,5 @@ mod multimodal;
 mod onnx;
 mod report;
 mod resume_shard;
+mod scripts;
 mod tool_calls;
