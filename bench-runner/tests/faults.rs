@@ -91,7 +91,10 @@ fn delayed_chunks_are_measured_as_delayed() {
         // Each event is its own HTTP chunk, so a burst shows as reads microseconds apart: 5 of
         // every 6 gaps are bursts (< 10% of the mean gap), one is a 250 ms pause.
         assert!(r.burst_fraction.unwrap() > 0.5, "{r:?}");
-        assert!(r.tokens_per_read.unwrap() <= 1.5, "one token per read: {r:?}");
+        assert!(
+            r.tokens_per_read.unwrap() <= 1.5,
+            "one token per read: {r:?}"
+        );
     }
     assert!(stderr.contains("stream is buffered"), "{stderr}");
 }

@@ -25,7 +25,11 @@ fn smoke(name: &str, args: &[&str], env: &[(&str, &Path)]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.status.success(), "scripts/{name} failed ({}):\n{text}", out.status);
+    assert!(
+        out.status.success(),
+        "scripts/{name} failed ({}):\n{text}",
+        out.status
+    );
     text
 }
 
@@ -103,7 +107,10 @@ fn fidelity_smoke_compares_client_and_server_speed() {
 fn onnx_overhead_smoke_splits_the_loop_from_session_run() {
     let tmp = tempfile::tempdir().unwrap();
     let log = smoke("onnx-overhead", &[], &[("OUT", tmp.path())]);
-    assert!(log.contains("| decode loop (sampling, stamping) | 1 |"), "{log}");
+    assert!(
+        log.contains("| decode loop (sampling, stamping) | 1 |"),
+        "{log}"
+    );
     assert!(log.contains("| tg16 (llama-bench style) | 1 |"), "{log}");
 }
 
