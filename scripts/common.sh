@@ -32,4 +32,20 @@ drop_stale_llama_builds() {
         fi
     done
 }
-drop_stale_llama_builds
+
+# Benchmark scripts run in a smoke mode with EDGEBENCH_SMOKE=1: a few rows, one round, small
+# models, no set-up step, so the test suite can run every one of them (tests/scripts.rs) and
+# none can silently rot. EDGEBENCH_BIN names an edgebench binary to use instead of building the
+# release one (the tests pass their own build).
+smoke() { [ "${EDGEBENCH_SMOKE:-0}" = 1 ]; }
+edgebench_bin() {
+    if [ -n "${EDGEBENCH_BIN:-}" ]; then
+        printf '%s\n' "$EDGEBENCH_BIN"
+    else
+        cargo build --release --quiet -p edgebench >&2
+        printf '%s\n' "$EDGEBENCH_RELEASE"
+    fi
+}
+
+# A given binary means nothing is built here: leave the target directory alone.
+[ -n "${EDGEBENCH_BIN:-}" ] || drop_stale_llama_builds

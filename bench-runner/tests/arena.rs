@@ -817,7 +817,26 @@ fn vote_page_in_headless_chromium() {
 // The judge loop on real llama-servers: Gemma 3 270M and Qwen2.5-Coder 0.5B as contestants,
 // Qwen as the judge. The quality is low; the pipeline is real.
 
-fn arena_run(dir: &Path, prompts: &Path) -> (bool, String) {
+/// The two contestants as the shipped config names them, on the tests' shared servers (one
+/// thread each, started once per test process) instead of two servers launched per command.
+fn arena_config(dir: &Path) -> PathBuf {
+    let entry = |name: &str, url: String| {
+        format!(
+            "[backends.{name}]\nkind = \"openai\"\nbase_url = {url:?}\nendpoint = \"chat\"\ndevice = \"local\"\n"
+        )
+    };
+    write(
+        dir,
+        "arena-backends.toml",
+        &format!(
+            "default = \"llama-server\"\n{}{}",
+            entry("llama-server", shared_gemma().base_url()),
+            entry("llama-server-qwen", shared_qwen().base_url())
+        ),
+    )
+}
+
+fn arena_run(dir: &Path, prompts: &Path, config: &Path) -> (bool, String) {
     let out = edgebench()
         .args([
             "arena",
@@ -827,16 +846,18 @@ fn arena_run(dir: &Path, prompts: &Path) -> (bool, String) {
             "--judge",
             "llama-server-qwen",
             "--max-tokens",
-            "48",
+            "24",
             "--judge-max-tokens",
-            "16",
+            "8",
             "--quiet",
         ])
         .arg("--prompts")
         .arg(prompts)
+        .arg("--config")
+        .arg(config)
         .arg("--out")
         .arg(dir)
-        .timeout(Duration::from_secs(600))
+        .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
     (
@@ -860,7 +881,8 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
         "{\"id\": \"capital\", \"prompt\": \"What is the capital of France? Answer in one sentence.\"}\n{\"id\": \"sum\", \"prompt\": \"What is 12 + 30? Answer with the number.\"}\n",
     );
     let dir = tmp.path().join("arena");
-    let (ok, log) = arena_run(&dir, &prompts);
+    let config = arena_config(tmp.path());
+    let (ok, log) = arena_run(&dir, &prompts, &config);
     assert!(ok, "{log}");
     assert!(
         log.contains("4 new answers, 4 new judgments, 2 new battles (2 in all)"),
@@ -918,7 +940,7 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
 
     // Re-running does nothing new; after losing the last battle and its last verdict, it
     // continues where it stopped.
-    let (ok, log) = arena_run(&dir, &prompts);
+    let (ok, log) = arena_run(&dir, &prompts, &config);
     assert!(
         ok && log.contains("0 new answers, 0 new judgments, 0 new battles (2 in all)"),
         "{log}"
@@ -929,18 +951,25 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
     let jl = std::fs::read_to_string(dir.join("judgments.jsonl")).unwrap();
     let keep: Vec<&str> = jl.lines().take(3).collect();
     std::fs::write(dir.join("judgments.jsonl"), keep.join("\n") + "\n").unwrap();
-    let (ok, log) = arena_run(&dir, &prompts);
+    let (ok, log) = arena_run(&dir, &prompts, &config);
     assert!(
         ok && log.contains("0 new answers, 1 new judgments, 1 new battles (2 in all)"),
         "{log}"
     );
     assert_eq!(read_rows(&dir.join("battles.csv")).unwrap().len(), 2);
 
-    // Speed from real runs of both models, joined with the ratings.
+    // Speed from real runs of both models, joined with the ratings: a few short requests each.
+    let scenario = write(
+        tmp.path(),
+        "speed.toml",
+        "name = \"speed\"\nkind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [8]\nwarmup = 0\nrepetitions = 2\nignore_eos = true\n",
+    );
     let out = edgebench()
+        .arg("run")
+        .arg(&scenario)
+        .arg("--config")
+        .arg(&config)
         .args([
-            "run",
-            "scenarios/quick.toml",
             "--backend",
             "llama-server",
             "--backend",
@@ -951,7 +980,7 @@ fn judge_loop_on_llama_server_with_speed_beside_quality() {
         ])
         .arg("--out")
         .arg(tmp.path())
-        .timeout(Duration::from_secs(600))
+        .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
     assert!(

@@ -1,8 +1,6 @@
 //! Context scenarios against the real llama-server: exact haystack lengths on the real
 //! tokenizer, needles where they belong, speed and recall on every row.
 
-use std::time::Duration;
-
 use edgebench::results::reader::{read_samples, read_summary};
 
 use crate::common::*;
@@ -10,8 +8,8 @@ use crate::common::*;
 #[test]
 fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
     let tmp = tempfile::tempdir().unwrap();
-    // One slot with 4K of context (later flags override the helper's -c/-np).
-    let config = llama_server_config(tmp.path(), "", &["-c", "4096", "-np", "1"]);
+    // The shared server: 2048 tokens of context per slot, so "max" is 2048.
+    let config = shared_gemma_config(tmp.path(), "");
     let scenario = write(
         tmp.path(),
         "ctx.toml",
@@ -27,7 +25,7 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
         .arg(&config)
         .arg("--out")
         .arg(tmp.path())
-        .timeout(Duration::from_secs(900))
+        .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -38,8 +36,10 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
     );
     let run = tmp.path().join("ctx");
     let rows = read_samples(&run.join("samples.csv")).unwrap().rows;
-    // "max" came from the server's n_ctx (4096): lengths 1K, 2K, 4K × 3 depths × 2 needle specs.
-    assert_eq!(rows.len(), 18);
+    // "max" came from the server's context per slot (2048): lengths 1K, 2K × 3 depths × 2
+    // needle specs.
+    assert_eq!(SHARED_GEMMA_SLOT_CTX, 2048);
+    assert_eq!(rows.len(), 12);
     for r in &rows {
         assert_eq!(r.error_category, None, "{r:?}");
         let length: u32 = r.case_id.trim_start_matches("ctx").parse().unwrap();
@@ -67,14 +67,14 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
             .map(|r| r.depth_pct.unwrap())
             .filter(|d| (d - want).abs() <= 5.0)
             .collect();
-        assert_eq!(got.len(), 6, "six requests at depth {want}");
+        assert_eq!(got.len(), 4, "four requests at depth {want}");
         assert!(
             got.iter().all(|d| (d - want).abs() <= tol),
             "depth {want}: {got:?}"
         );
     }
     let summary = read_summary(&run.join("summary.csv")).unwrap().rows;
-    for l in ["ctx1024", "ctx2048", "ctx4096"] {
+    for l in ["ctx1024", "ctx2048"] {
         let recall = summary
             .iter()
             .find(|r| r.case_id == l && r.metric == "recall")
@@ -91,7 +91,7 @@ fn short_sweep_on_llama_server_has_speed_and_recall_on_every_row() {
         .iter()
         .find(|r| r.metric == "effective_context_length")
         .unwrap();
-    assert_eq!(eff.n, 3);
+    assert_eq!(eff.n, 2, "judged over both lengths");
     assert!(stdout.contains("| length |"), "{stdout}");
 
     // The report draws the context figures: TTFT against length and the recall heatmap,
@@ -141,7 +141,7 @@ fn short_sweep_in_process_has_speed_recall_and_peak_memory() {
         .arg(&config)
         .arg("--out")
         .arg(tmp.path())
-        .timeout(Duration::from_secs(900))
+        .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
     assert!(

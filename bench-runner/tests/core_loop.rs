@@ -29,7 +29,7 @@ fn quick_scenario_against_real_llama_server() {
         .arg("--out")
         .arg(tmp.path())
         .env("EDGEBENCH_TEST_KEY", secret)
-        .timeout(Duration::from_secs(900))
+        .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -164,7 +164,7 @@ fn unreachable_server_exits_3_with_a_clear_message() {
         .arg(&config)
         .arg("--out")
         .arg(tmp.path())
-        .timeout(Duration::from_secs(120))
+        .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
@@ -202,7 +202,7 @@ fn server_killed_mid_run_gives_error_rows_and_exit_3() {
     let run = tmp.path().join("killed");
     let samples = run.join("samples.csv");
     // Wait for a few measured rows, then kill the server by the pid run.json recorded.
-    wait_for_lines(&run, 4, Duration::from_secs(180));
+    wait_for_lines(&run, 4, COMMAND_TIMEOUT);
     let pid = launched_pid(&run);
     assert!(
         std::process::Command::new("kill")
@@ -284,7 +284,7 @@ fn ctrl_c_stops_the_launched_server() {
         .spawn()
         .unwrap();
     let run = tmp.path().join("int");
-    wait_for_lines(&run, 3, Duration::from_secs(180));
+    wait_for_lines(&run, 3, COMMAND_TIMEOUT);
     let server_pid = launched_pid(&run);
     assert!(
         std::process::Command::new("kill")
@@ -339,11 +339,12 @@ fn killing_edgebench_takes_the_server_down() {
         .spawn()
         .unwrap();
     let run = tmp.path().join("k");
-    wait_for_lines(&run, 2, Duration::from_secs(180));
+    wait_for_lines(&run, 2, COMMAND_TIMEOUT);
     let server_pid = launched_pid(&run).to_string();
     child.kill().unwrap();
     child.wait().unwrap();
-    let gone_by = Instant::now() + Duration::from_secs(10);
+    // Generous for a loaded machine: the point is that it goes, not how fast.
+    let gone_by = Instant::now() + Duration::from_secs(60);
     loop {
         let alive = std::process::Command::new("kill")
             .args(["-0", &server_pid])
@@ -389,7 +390,7 @@ fn a_launched_server_that_dies_is_restarted_and_the_restart_recorded() {
         .spawn()
         .unwrap();
     let run = tmp.path().join("rs");
-    wait_for_lines(&run, 4, Duration::from_secs(300));
+    wait_for_lines(&run, 4, COMMAND_TIMEOUT);
     let pid = launched_pid(&run);
     assert!(
         std::process::Command::new("kill")

@@ -2,7 +2,8 @@
 //! llama-server. It forces one request per connection (`Connection: close`), passes helper
 //! calls (`/props`, `/tokenize`, …) through untouched, and applies its fault only to
 //! completion requests: cut the stream after some bytes, delay every chunk, truncate a
-//! chunk, or answer 429/503 with `Retry-After` a number of times first.
+//! chunk, replay the stream in bursts on the proxy's own clock, or answer 429/503 with
+//! `Retry-After` a number of times first.
 
 #![allow(dead_code)]
 
@@ -23,6 +24,10 @@ pub enum Fault {
     Delay(Duration),
     /// Forward the response up to the middle of the n-th SSE event, then close.
     TruncateEvent(usize),
+    /// Wait for the whole upstream response, then send its SSE events in groups of `events`
+    /// (each event its own HTTP chunk, a group in one write) with `pause` between groups: a
+    /// buffered stream whose rhythm is the proxy's, however fast or slow the server decodes.
+    Bursts { events: usize, pause: Duration },
     /// Answer the first `times` completion requests with this status and Retry-After.
     Refuse {
         status: u16,
@@ -120,6 +125,11 @@ fn serve(mut client: TcpStream, upstream: u16, fault: Fault, completions: Arc<At
     };
     let _ = up.write_all(&close_head(&head));
     let _ = up.write_all(&body);
+    if let Fault::Bursts { events, pause } = fault {
+        replay_in_bursts(&mut client, &mut up, events, pause);
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    }
     let mut sent = 0usize;
     let mut events = 0usize;
     let mut b = [0u8; 8192];
@@ -160,6 +170,81 @@ fn serve(mut client: TcpStream, upstream: u16, fault: Fault, completions: Arc<At
         sent += n;
     }
     let _ = client.shutdown(Shutdown::Both);
+}
+
+/// Reads the upstream response to its end, then re-sends its SSE events `events` at a time,
+/// `pause` apart. The upstream answers chunked (llama-server streams SSE that way); the events
+/// are re-framed one per HTTP chunk, so the client sees one read per event.
+fn replay_in_bursts(client: &mut TcpStream, up: &mut TcpStream, events: usize, pause: Duration) {
+    let mut raw = Vec::new();
+    if up.read_to_end(&mut raw).is_err() {
+        return;
+    }
+    let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return;
+    };
+    let (head, rest) = (&raw[..split + 4], &raw[split + 4..]);
+    let head_text = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let body = if head_text.contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    let text = String::from_utf8_lossy(&body);
+    let sse: Vec<String> = text
+        .split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| format!("{e}\n\n"))
+        .collect();
+    // The upstream head, with its framing replaced by ours.
+    let mut out = String::new();
+    for line in String::from_utf8_lossy(head).split("\r\n") {
+        let lower = line.to_ascii_lowercase();
+        if line.is_empty()
+            || lower.starts_with("transfer-encoding:")
+            || lower.starts_with("content-length:")
+        {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Transfer-Encoding: chunked\r\n\r\n");
+    if client.write_all(out.as_bytes()).is_err() {
+        return;
+    }
+    let _ = client.set_nodelay(true);
+    for (i, group) in sse.chunks(events.max(1)).enumerate() {
+        if i > 0 {
+            thread::sleep(pause);
+        }
+        let mut frame = Vec::new();
+        for e in group {
+            frame.extend_from_slice(format!("{:x}\r\n{e}\r\n", e.len()).as_bytes());
+        }
+        if client.write_all(&frame).is_err() {
+            return;
+        }
+    }
+    let _ = client.write_all(b"0\r\n\r\n");
+}
+
+/// The payload of a chunked HTTP body.
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(eol) = rest.windows(2).position(|w| w == b"\r\n") {
+        let size_text = String::from_utf8_lossy(&rest[..eol]);
+        let size_text = size_text.split(';').next().unwrap_or("").trim();
+        let Ok(size) = usize::from_str_radix(size_text, 16) else {
+            break;
+        };
+        if size == 0 || rest.len() < eol + 2 + size {
+            break;
+        }
+        body.extend_from_slice(&rest[eol + 2..eol + 2 + size]);
+        rest = &rest[(eol + 4 + size).min(rest.len())..];
+    }
+    body
 }
 
 impl Proxy {

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use edgebench::results::media::{MediaRow, read_media};
 use edgebench::results::reader::{read_samples, read_summary};
@@ -214,7 +213,7 @@ fn run(scenarios: &[PathBuf], config: &Path, out: &Path) -> (String, Option<i32>
         .arg(config)
         .arg("--out")
         .arg(out)
-        .timeout(Duration::from_secs(900))
+        .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
     (

@@ -21,6 +21,7 @@ mod prompt_decoder;
 mod report;
 mod resume_retry;
 mod resume_shard;
+mod scripts;
 mod secrets;
 mod tool_calls;
 mod window;

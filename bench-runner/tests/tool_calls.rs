@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use edgebench::results::items::{ItemRow, read_items};
 use edgebench::results::reader::{read_samples, read_summary};
@@ -24,12 +23,13 @@ fn qwen() -> PathBuf {
     p
 }
 
-/// A launched server per model, one slot each with room for tool prompts.
+/// A launched server per model, one slot each with room for tool prompts, one thread (tests
+/// run two at a time on a 2-core machine).
 fn two_model_config(dir: &Path) -> PathBuf {
     let mut text = String::from("default = \"qwen\"\n");
     for (name, model) in [("qwen", qwen()), ("gemma", gemma())] {
         text.push_str(&format!(
-            "[backends.{name}]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{{port}}/v1\"\nstall_timeout_s = 120\n[backends.{name}.launch]\ncommand = {:?}\nmodel = {:?}\nargs = [\"-m\", \"{{model}}\", \"--host\", \"127.0.0.1\", \"--port\", \"{{port}}\", \"-c\", \"4096\", \"-np\", \"1\", \"--jinja\", \"--no-webui\"]\nstartup_timeout_s = 120\n",
+            "[backends.{name}]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{{port}}/v1\"\nstall_timeout_s = 120\n[backends.{name}.launch]\ncommand = {:?}\nmodel = {:?}\nargs = [\"-m\", \"{{model}}\", \"--host\", \"127.0.0.1\", \"--port\", \"{{port}}\", \"-c\", \"4096\", \"-np\", \"1\", \"-t\", \"1\", \"--jinja\", \"--no-webui\"]\nstartup_timeout_s = 120\n",
             llama_server().display().to_string(),
             model.display().to_string(),
         ));
@@ -104,7 +104,7 @@ fn run(
     for b in backends {
         cmd.args(["--backend", b]);
     }
-    let o = cmd.timeout(Duration::from_secs(2700)).output().unwrap();
+    let o = cmd.timeout(2 * COMMAND_TIMEOUT).output().unwrap();
     (
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
