@@ -4,6 +4,7 @@
 pub mod arena;
 pub mod backend;
 pub mod error;
+pub mod hash;
 pub mod import;
 pub mod measure;
 pub mod report;

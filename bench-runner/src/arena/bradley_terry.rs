@@ -24,6 +24,7 @@
 
 use super::battles::{Battles, Winner};
 use super::linalg::{cholesky, cholesky_solve, matmul, spd_inverse};
+use super::logistic::{log_sigmoid, sigmoid};
 
 /// FastChat's C = 1e6 as a ridge on θ.
 pub const DEFAULT_RIDGE: f64 = 1e-6;
@@ -138,24 +139,6 @@ pub struct Fit {
     pub theta: Vec<f64>,
     pub iterations: usize,
     pub converged: bool,
-}
-
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
-/// log σ(x), stable for large |x|.
-fn log_sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        -(-x).exp().ln_1p()
-    } else {
-        x - x.exp().ln_1p()
-    }
 }
 
 /// The objective L(θ). Per pair, s log σ(d) + (n − s) log σ(−d) = n log σ(d) − (n − s) d,

@@ -139,7 +139,7 @@ fn note(quiet: bool, s: &str) {
 }
 
 async fn connect(bc: &BackendConfig, dir: &Path) -> Result<(Backend, String)> {
-    let mut b = crate::runner::connect(bc, dir).await?;
+    let mut b = crate::backend::Backend::connect(bc, dir).await?;
     let facts = b.probe().await?;
     let label = facts.model.clone().unwrap_or_else(|| bc.name.clone());
     Ok((b, label))

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::battles::{self, Battles, ReadOptions, Winner};
 use super::bootstrap::{self, BootstrapOptions, DEFAULT_ROUNDS, DEFAULT_SEED};
 use super::bradley_terry::{self as bt, ELO_PER_THETA, FitOptions, PairCounts};
+pub use super::row::Row;
 use super::speed::{self, SpeedRow};
 use super::{elo, style};
 use crate::error::{Error, Result};
@@ -78,42 +79,6 @@ pub fn parse_anchor(s: &str) -> std::result::Result<(String, f64), String> {
         return Err(format!("`{s}`: expected MODEL=RATING"));
     }
     Ok((m.to_string(), r))
-}
-
-/// One model's line of the leaderboard. Column meanings are in the README.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Row {
-    pub rank_ub: usize,
-    pub rank_worst: usize,
-    pub model: String,
-    pub rating: f64,
-    /// The displayed 95% interval (bootstrap unless `--intervals sandwich`).
-    pub ci_low: f64,
-    pub ci_high: f64,
-    pub bootstrap_low: Option<f64>,
-    pub bootstrap_high: Option<f64>,
-    pub sandwich_low: Option<f64>,
-    pub sandwich_high: Option<f64>,
-    pub votes: u64,
-    pub wins: u64,
-    pub ties: u64,
-    pub losses: u64,
-    pub win_rate: f64,
-    pub provisional: bool,
-    pub online_elo: f64,
-    pub style_rating: Option<f64>,
-    pub style_rank_ub: Option<usize>,
-    pub style_rank_worst: Option<usize>,
-}
-
-impl Row {
-    pub fn rank_spread(&self) -> String {
-        if self.rank_ub == self.rank_worst {
-            self.rank_ub.to_string()
-        } else {
-            format!("{}–{}", self.rank_ub, self.rank_worst)
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize)]

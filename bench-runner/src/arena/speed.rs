@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::rate::Row;
+use super::row::Row;
 use crate::error::{Error, Result};
 use crate::results::reader::read_summary;
 

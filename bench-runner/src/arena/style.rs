@@ -13,6 +13,7 @@
 use super::battles::{Battles, Style};
 use super::bradley_terry::DEFAULT_RIDGE;
 use super::linalg::{cholesky, cholesky_solve, matmul, spd_inverse};
+use super::logistic::{log_sigmoid, sigmoid};
 
 pub const FEATURES: [&str; 4] = ["tokens", "headers", "lists", "bold"];
 pub const BETA_RIDGE: f64 = 1e-3;
@@ -79,23 +80,6 @@ pub struct StyleFit {
     /// Sandwich covariance of θ (k × k, gauge Σθ = 0).
     pub cov: Option<Vec<f64>>,
     pub converged: bool,
-}
-
-fn sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (1.0 + e)
-    }
-}
-
-fn log_sigmoid(x: f64) -> f64 {
-    if x >= 0.0 {
-        -(-x).exp().ln_1p()
-    } else {
-        x - x.exp().ln_1p()
-    }
 }
 
 struct Problem<'a> {

@@ -79,11 +79,19 @@ pub struct BackendConfig {
     pub retry_backoff_s: f64,
 }
 
+/// A `replay` backend: recorded responses read back from a transcripts file.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    pub file: PathBuf,
+    pub source_backend: Option<String>,
+    pub model: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub enum BackendKind {
     OpenAi(OpenAiConfig),
     /// Recorded responses (see `backend/replay.rs`).
-    Replay(super::replay::ReplayConfig),
+    Replay(ReplayConfig),
     LlamaCpp(LlamaCppConfig),
     /// ONNX Runtime in process (see `backend/onnx/`).
     Onnx(OnnxConfig),
@@ -152,7 +160,7 @@ impl BackendConfig {
                 Some(var) if std::env::var_os(var).is_none() => Err(unset_key(&self.name, var)),
                 _ => Ok(()),
             },
-            BackendKind::LlamaCpp(l) => super::llamacpp::check_model_path(&self.name, &l.model),
+            BackendKind::LlamaCpp(l) => check_model_path(&self.name, &l.model),
             _ => Ok(()),
         }
     }
@@ -711,7 +719,7 @@ fn convert(
                     format!("`{key}` belongs to kind openai, not replay"),
                 ));
             }
-            BackendKind::Replay(super::replay::ReplayConfig {
+            BackendKind::Replay(ReplayConfig {
                 file: resolve_path(base_dir, file.get_ref()),
                 source_backend: rb.source_backend,
                 model: rb.model.map(Spanned::into_inner),
@@ -922,9 +930,42 @@ fn onnx(
     })
 }
 
+/// A model path that is not a file is a mistake in the config (exit 2), told apart from a
+/// model that exists but llama.cpp cannot load (a backend failure, exit 3).
+pub(crate) fn check_model_path(backend: &str, model: &Path) -> Result<()> {
+    let problem = match std::fs::metadata(model) {
+        Ok(m) if m.is_file() => return Ok(()),
+        Ok(m) if m.is_dir() => "is a folder; `model` must name the .gguf file inside it",
+        Ok(_) => "is not a regular file; `model` must name a .gguf file",
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            "does not exist (relative paths are from the backend config's folder; \
+             scripts/setup downloads the shipped models)"
+        }
+        Err(_) => "cannot be read",
+    };
+    Err(Error::file(
+        model,
+        format!("model of backend '{backend}' {problem}"),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_path_that_is_no_file_is_bad_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = check_model_path("b", dir.path()).unwrap_err();
+        assert!(e.to_string().contains("is a folder"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        let e = check_model_path("b", &dir.path().join("nope.gguf")).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        let f = dir.path().join("m.gguf");
+        std::fs::write(&f, b"GGUF").unwrap();
+        assert!(check_model_path("b", &f).is_ok());
+    }
 
     #[test]
     fn the_shipped_remote_backend_needs_no_key() {

@@ -164,7 +164,7 @@ impl LaunchedServer {
                 ));
             }
             if Instant::now() >= notice_at {
-                super::openai::wait_notice(&format!(
+                super::wait::wait_notice(&format!(
                     "waiting for {backend} to start: {health} not ready after {:.0} s (gives up after {:.0} s)",
                     spawned.elapsed().as_secs_f64(),
                     cfg.startup_timeout_s

@@ -13,6 +13,7 @@ pub mod openai;
 pub mod replay;
 pub mod sse;
 pub mod tool_stream;
+pub mod wait;
 
 use std::time::Instant;
 
@@ -21,6 +22,16 @@ use serde::Serialize;
 pub use config::{BackendConfig, BackendKind, Config, Endpoint};
 
 use crate::error::Result;
+
+/// A call as it came off the wire: the arguments are still the raw string the server sent
+/// (native mode), so that invalid JSON can be told apart from a wrong call.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct RawCall {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    pub arguments: String,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
@@ -283,7 +294,7 @@ pub struct Response {
     /// Attempts before this one that failed without reaching generation (retried).
     pub retries: u32,
     /// Native tool calls, assembled from the stream (arguments still raw).
-    pub tool_calls: Vec<crate::score::RawCall>,
+    pub tool_calls: Vec<RawCall>,
 }
 
 impl Response {
@@ -411,6 +422,21 @@ impl InProcess<'_> {
 }
 
 impl Backend {
+    /// Connects to (or, with a `launch` block, starts; or, in process, loads) the backend an
+    /// entry of the config describes. `run_dir` receives a launched server's log.
+    pub async fn connect(bc: &BackendConfig, run_dir: &std::path::Path) -> Result<Backend> {
+        Ok(match &bc.kind {
+            BackendKind::OpenAi(_) => {
+                Backend::OpenAi(openai::OpenAiBackend::connect(bc, run_dir).await?)
+            }
+            BackendKind::LlamaCpp(_) => {
+                Backend::LlamaCpp(llamacpp::LlamaCppBackend::connect(bc).await?)
+            }
+            BackendKind::Onnx(_) => Backend::Onnx(onnx::OnnxBackend::connect(bc).await?),
+            BackendKind::Replay(r) => Backend::Replay(replay::ReplayBackend::connect(bc, r)?),
+        })
+    }
+
     pub fn name(&self) -> &str {
         match self {
             Backend::OpenAi(b) => b.name(),

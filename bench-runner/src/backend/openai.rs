@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::config::{BackendConfig, BackendKind, Endpoint, OpenAiConfig};
 use super::launch::LaunchedServer;
@@ -328,7 +327,7 @@ impl OpenAiBackend {
                 Ok(out) => return Some(out),
                 Err(_) if until >= give_up => return None,
                 Err(_) => {
-                    wait_notice(&format!(
+                    super::wait::wait_notice(&format!(
                         "waiting for {} {}: {silence} for {:.0} s (gives up after {:.0} s)",
                         self.name,
                         url_path(url),
@@ -433,7 +432,7 @@ impl OpenAiBackend {
         }
         // For a launched server we know the model file: hash it so results can be compared.
         if let Some(m) = self.cfg.launch.as_ref().and_then(|l| l.model.as_ref()) {
-            if let Ok((sha, bytes)) = sha256_file(m) {
+            if let Ok((sha, bytes)) = crate::hash::sha256_file(m) {
                 facts.model_sha256 = Some(sha);
                 facts.model_bytes = Some(bytes);
             }
@@ -637,7 +636,7 @@ impl OpenAiBackend {
                 .and_then(|e| e.retry_after_s)
                 .map_or(backoff, |s| Duration::from_secs_f64(s.clamp(0.0, 300.0)));
             if wait >= NOTICE_EVERY {
-                wait_notice(&format!(
+                super::wait::wait_notice(&format!(
                     "waiting {:.0} s before retrying {} ({})",
                     wait.as_secs_f64(),
                     self.name,
@@ -955,29 +954,6 @@ fn notice_period(limit: Duration) -> Duration {
     (limit / 2).clamp(Duration::from_secs(1), NOTICE_EVERY)
 }
 
-type WaitSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
-
-/// Where "waiting for" lines go: stderr, or the sink of the running progress display.
-static WAIT_SINK: std::sync::RwLock<Option<WaitSink>> = std::sync::RwLock::new(None);
-
-/// Sends "waiting for" lines to `sink` (the progress display, which prints them above its
-/// bar), or back to plain stderr with `None`.
-pub fn set_wait_sink(sink: Option<WaitSink>) {
-    if let Ok(mut s) = WAIT_SINK.write() {
-        *s = sink;
-    }
-}
-
-/// Says that something is still being waited for (a server that does not answer).
-pub(crate) fn wait_notice(line: &str) {
-    let line = crate::secret::scrub(line);
-    let sink = WAIT_SINK.read().ok().and_then(|s| s.clone());
-    match sink {
-        Some(f) => f(&line),
-        None => eprintln!("{line}"),
-    }
-}
-
 /// The path of a URL, for messages: `http://h:1/v1/models` → `/v1/models`.
 fn url_path(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
@@ -1058,23 +1034,6 @@ pub fn strip_credentials(url: &str) -> String {
         }
         None => url.to_string(),
     }
-}
-
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        h.update(&buf[..n]);
-    }
-    Ok((hex::encode(h.finalize()), total))
 }
 
 #[cfg(test)]

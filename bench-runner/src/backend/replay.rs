@@ -17,18 +17,18 @@
 //! synthetic). A key that was never recorded is a `prepare` error for that request.
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::config::BackendConfig;
+use super::RawCall;
+use super::config::{BackendConfig, ReplayConfig};
 use super::{
     BackendFacts, ContentChunk, Endpoint, ErrorCategory, Prompt, Request, RequestError, Response,
     Usage,
 };
 use crate::error::{Error, Result};
-use crate::score::RawCall;
 
 /// One recorded response: a line of `transcripts.jsonl`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -47,13 +47,6 @@ pub struct Recorded {
     pub e2e_ms: Option<f64>,
     pub error_category: Option<ErrorCategory>,
     pub error_message: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ReplayConfig {
-    pub file: PathBuf,
-    pub source_backend: Option<String>,
-    pub model: Option<String>,
 }
 
 pub struct ReplayBackend {

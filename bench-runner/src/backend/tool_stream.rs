@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use crate::score::RawCall;
+use super::RawCall;
 
 #[derive(Debug, Default)]
 struct Slot {

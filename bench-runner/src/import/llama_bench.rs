@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::backend::ModelColumns;
 use crate::error::{Error, Result};
@@ -222,12 +221,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
             return Err(Error::file(f, "holds no llama-bench tests"));
         }
         let bytes = std::fs::read(f).map_err(|e| Error::file(f, e))?;
-        parsed.push((
-            f.clone(),
-            format,
-            tests,
-            hex::encode(Sha256::digest(&bytes)),
-        ));
+        parsed.push((f.clone(), format, tests, crate::hash::sha256_hex(&bytes)));
     }
     let run_id = opts.run_id.clone().unwrap_or_else(|| {
         format!(

@@ -3,8 +3,6 @@
 //! sampling settings and the scenario file's hash. A ratio across differing keys is still
 //! shown where asked for, but always beside a visible warning that names what differs.
 
-use sha2::{Digest, Sha256};
-
 use crate::results::RunManifest;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -47,7 +45,7 @@ impl CompKey {
         // own `tokenizer.chat_template`, which hashes the same, or found none ("none").
         let engine_gguf = facts.and_then(|f| f.pointer("/engine/gguf"));
         let chat_template_sha256 = str_at(facts, &["props", "chat_template"])
-            .map(|t| hex::encode(Sha256::digest(t.as_bytes())))
+            .map(|t| crate::hash::sha256_hex(t.as_bytes()))
             .or_else(|| str_at(engine_gguf, &["chat_template_sha256"]))
             .or_else(|| engine_gguf.map(|_| "none".to_string()));
         let sc = m.scenarios.iter().find(|s| s.name == scenario);

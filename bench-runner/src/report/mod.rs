@@ -13,6 +13,7 @@
 pub mod chart;
 pub mod compare;
 pub mod export;
+pub mod format;
 pub mod key;
 pub mod load;
 pub mod metric;

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use super::chart::{self, Figure};
+use super::format::{fmt_ci, fmt_num};
 use super::load::{self, Dataset};
 use super::metric::{self, get};
 use super::pivot::{self, Pivot};
@@ -131,27 +132,6 @@ pub fn build(opts: &ReportOptions) -> Result<Report> {
         .map(|m| pivot::build(&ds, m, reference))
         .collect();
     Ok(assemble(&ds, reference, &pivots, opts.title.clone()))
-}
-
-/// `71.3 [70.9, 71.8]`, with as many decimals as the magnitude needs.
-pub fn fmt_ci(median: f64, low: f64, high: f64) -> String {
-    if low.is_nan() || high.is_nan() {
-        return fmt_num(median);
-    }
-    format!("{} [{}, {}]", fmt_num(median), fmt_num(low), fmt_num(high))
-}
-
-pub fn fmt_num(v: f64) -> String {
-    let a = v.abs();
-    if v.is_nan() {
-        "-".into()
-    } else if a >= 100.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
 }
 
 fn fmt_ratio(low: f64, ratio: f64, high: f64) -> String {

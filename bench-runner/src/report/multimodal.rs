@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::format::{fmt_ci, fmt_num};
 use super::load::Dataset;
-use super::model::{fmt_ci, fmt_num};
 use crate::measure::proportion::wilson;
 use crate::measure::ratio::median_ci;
 use crate::results::media::{MediaRow, read_media};

@@ -18,8 +18,8 @@
 
 use serde_json::json;
 
-use super::tool_case::{ItemResult, ToolRun, calls_json, fill_speed};
 use super::tool_request::{is_backend_failure, outcome};
+use super::tool_run::{ItemResult, ToolRun, calls_json, fill_speed};
 use crate::backend::{Message, Prompt, ToolRequest};
 use crate::error::Result;
 use crate::scenario::Case;

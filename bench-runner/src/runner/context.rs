@@ -4,7 +4,7 @@
 //! length over all lengths.
 
 use super::RunCtx;
-use super::case::{CaseOutcome, Prepared, hash_index, to_measured};
+use super::request::{CaseOutcome, Prepared, Window, hash_index, to_measured};
 use super::summary::{Measured, summarize_case};
 use crate::backend::{Backend, BackendFacts, Prompt, Request};
 use crate::error::{Error, Result};
@@ -154,7 +154,7 @@ pub(crate) async fn run_context(
             done_rows.iter().map(|r| r.repetition).collect();
         let mut measured: Vec<Measured> = done_rows.into_iter().map(Measured::from_row).collect();
         // Haystacks are built between requests: only time with a request out counts.
-        let window = super::case::Window::default();
+        let window = Window::default();
         let mut i = 0;
         for (spec_i, spec) in c.needles.iter().enumerate() {
             for &depth in &c.depths {

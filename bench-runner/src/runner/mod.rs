@@ -9,20 +9,19 @@ mod context;
 mod multimodal;
 mod pp_tg;
 mod progress;
+mod request;
 mod resume;
 pub(crate) mod summary;
 pub mod table;
 mod tool_case;
 mod tool_request;
+mod tool_run;
 mod tool_summary;
 pub mod tool_table;
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::{
-    Backend, BackendConfig, BackendFacts, BackendKind, Config, llamacpp::LlamaCppBackend,
-    openai::OpenAiBackend,
-};
+use crate::backend::{Backend, BackendFacts, Config};
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
 use crate::results::manifest::{ScenarioRecord, git_commit, now_rfc3339};
@@ -147,23 +146,10 @@ fn run_nonce() -> u64 {
     t ^ ((std::process::id() as u64) << 40)
 }
 
-pub async fn connect(bc: &BackendConfig, run_dir: &Path) -> Result<Backend> {
-    match &bc.kind {
-        BackendKind::OpenAi(_) => Ok(Backend::OpenAi(OpenAiBackend::connect(bc, run_dir).await?)),
-        BackendKind::LlamaCpp(_) => Ok(Backend::LlamaCpp(LlamaCppBackend::connect(bc).await?)),
-        BackendKind::Onnx(_) => Ok(Backend::Onnx(
-            crate::backend::onnx::OnnxBackend::connect(bc).await?,
-        )),
-        BackendKind::Replay(r) => Ok(Backend::Replay(
-            crate::backend::replay::ReplayBackend::connect(bc, r)?,
-        )),
-    }
-}
-
 fn sha256_of(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
-    Ok(hex::encode(Sha256::digest(&bytes)))
+    crate::hash::sha256_file(path)
+        .map(|(sha, _)| sha)
+        .map_err(|e| Error::file(path, e))
 }
 
 /// Parses `I/N` (1 ≤ I ≤ N).
@@ -398,7 +384,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                 .clone()
                 .or_else(|| bc.device.clone())
                 .unwrap_or_else(|| manifest.device.clone());
-            let backend = connect(bc, &run_dir).await;
+            let backend = Backend::connect(bc, &run_dir).await;
             let mut backend = backend?;
             let facts = backend.probe().await?;
             // On resume the backend is described afresh (the server may have been rebuilt).
@@ -426,12 +412,16 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                         for case in scenario.cases() {
                             k += 1;
                             if in_shard(k - 1) {
-                                v.push(
-                                    case::run_case(
+                                // llama-bench-style tests and serving cases run apart.
+                                v.push(if case.pp_tg.is_some() {
+                                    pp_tg::run_case(
                                         &ctx, &backend, &facts, &device, scenario, &case,
                                     )
-                                    .await?,
-                                );
+                                    .await?
+                                } else {
+                                    case::run_case(&ctx, &backend, &facts, &device, scenario, &case)
+                                        .await?
+                                });
                             }
                         }
                         v

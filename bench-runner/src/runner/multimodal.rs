@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::RunCtx;
-use super::case::{CaseOutcome, measure_response};
+use super::request::{CaseOutcome, measure_response};
 use super::summary::row as stats_row;
 use super::tool_summary::proportion_row;
 use crate::backend::{
@@ -154,7 +154,7 @@ impl MmRun<'_> {
     /// A per-request salt seed: the run's nonce, the case and the item (and the image within
     /// it), so every request in every run sends media no server has seen.
     fn salt(&self, case: &str, item: u32, k: u32) -> u64 {
-        super::case::hash_index(case, ((item as usize) << 8) | k as usize) ^ self.ctx.nonce
+        super::request::hash_index(case, ((item as usize) << 8) | k as usize) ^ self.ctx.nonce
     }
 
     fn make_item(&self, mc: &MediaCase, item: u32) -> Result<Item> {
@@ -255,7 +255,7 @@ impl MmRun<'_> {
                 "{} {}",
                 prompt::salt(
                     self.ctx.nonce,
-                    super::case::hash_index("warmup", w as usize)
+                    super::request::hash_index("warmup", w as usize)
                 ),
                 item.question
             );
@@ -400,7 +400,10 @@ impl MmRun<'_> {
             // The same salted text for both: only the media differ.
             let text = format!(
                 "{} {}",
-                prompt::salt(self.ctx.nonce, super::case::hash_index(&mc.id, i as usize)),
+                prompt::salt(
+                    self.ctx.nonce,
+                    super::request::hash_index(&mc.id, i as usize)
+                ),
                 item.question
             );
             let with = self.request(case, text.clone(), item.parts);

@@ -15,7 +15,7 @@
 //!   so only the new tokens are processed. The server's `cache_n` shows what it reused.
 
 use super::RunCtx;
-use super::case::{CaseOutcome, Prepared, hash_index, prepare, to_measured};
+use super::request::{CaseOutcome, Prepared, hash_index, prepare, to_measured};
 use super::summary::pp_tg_summary;
 use crate::backend::bench::{BenchSample, BenchTest, timings};
 use crate::backend::{Backend, BackendFacts, Request};
@@ -267,7 +267,7 @@ fn make_request(case: &Case, p: &Prepared, max_tokens: u32, allow_prefix_cache: 
     Request {
         max_tokens,
         allow_prefix_cache,
-        ..super::case::request(case, p)
+        ..super::request::request(case, p)
     }
 }
 

@@ -27,7 +27,7 @@ impl Progress {
         // "Waiting for <server>" lines from the backend: above the bar, or plain lines on a
         // non-terminal stderr; printed even with --quiet, since a hang is not progress.
         let sink = bar.clone();
-        crate::backend::openai::set_wait_sink(Some(std::sync::Arc::new(
+        crate::backend::wait::set_wait_sink(Some(std::sync::Arc::new(
             move |line: &str| match &sink {
                 Some(b) => b.println(line),
                 None => eprintln!("{line}"),
@@ -76,6 +76,6 @@ impl Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        crate::backend::openai::set_wait_sink(None);
+        crate::backend::wait::set_wait_sink(None);
     }
 }

@@ -23,7 +23,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::case::CaseOutcome;
+use super::request::CaseOutcome;
 use crate::error::{Error, Result};
 use crate::results::items::{ITEM_COLUMNS, ItemRow};
 use crate::results::media::{MEDIA_COLUMNS, MediaRow};

@@ -14,7 +14,6 @@ pub mod tool_calls;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 pub use expand::{Case, PpTgTest};
@@ -141,7 +140,7 @@ impl Scenario {
             name,
             description: common.description.unwrap_or_default(),
             path: path.to_path_buf(),
-            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            sha256: crate::hash::sha256_hex(text.as_bytes()),
             body,
         })
     }

@@ -1,17 +1,9 @@
 //! The shapes the scorers work on: calls a model made and calls a suite expects.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// A call as it came off the wire: the arguments are still the raw string the server sent
-/// (native mode), so that invalid JSON can be told apart from a wrong call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RawCall {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    pub name: String,
-    pub arguments: String,
-}
+/// A call as it came off the wire, produced by backends (a protocol type of theirs).
+pub use crate::backend::RawCall;
 
 /// A call with parsed arguments, ready for the checker.
 #[derive(Debug, Clone, PartialEq)]

@@ -17,7 +17,7 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario::context::{NeedleKind, NeedleVariant, Needles};
+use super::needle::{NeedleKind, NeedleVariant, Needles};
 
 const FILLER: &[&str] = &[
     "The grass is green.",

@@ -4,6 +4,7 @@
 pub mod conversation;
 pub mod haystack;
 pub mod media;
+pub mod needle;
 pub mod prompt;
 pub mod simulator;
 pub mod tool_format;

@@ -7,7 +7,6 @@
 use std::path::Path;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use llama_cpp_2::model::LlamaModel;
 
@@ -110,8 +109,8 @@ pub fn read(model: &LlamaModel, file: &Path) -> std::io::Result<GgufFacts> {
         .chat_template(None)
         .ok()
         .and_then(|t| t.to_string().ok())
-        .map(|t| hex::encode(Sha256::digest(t.as_bytes())));
-    let (file_sha256, file_bytes) = crate::backend::openai::sha256_file(file)?;
+        .map(|t| crate::hash::sha256_hex(t.as_bytes()));
+    let (file_sha256, file_bytes) = crate::hash::sha256_file(file)?;
     Ok(GgufFacts {
         architecture,
         name: meta("general.name"),

@@ -86,7 +86,7 @@ impl LlamaCppBackend {
         let BackendKind::LlamaCpp(cfg) = &bc.kind else {
             return Err(Error::backend(&bc.name, "not a llamacpp backend"));
         };
-        check_model_path(&bc.name, &cfg.model)?;
+        super::config::check_model_path(&bc.name, &cfg.model)?;
         let threads = cfg.threads.unwrap_or_else(default_threads);
         let (tx, rx) = std::sync::mpsc::channel();
         let (ready_tx, ready_rx) = oneshot::channel::<std::result::Result<EngineFacts, String>>();
@@ -227,25 +227,6 @@ impl LlamaCppBackend {
     }
 }
 
-/// A model path that is not a file is a mistake in the config (exit 2), told apart from a
-/// model that exists but llama.cpp cannot load (a backend failure, exit 3).
-pub(crate) fn check_model_path(backend: &str, model: &Path) -> Result<()> {
-    let problem = match std::fs::metadata(model) {
-        Ok(m) if m.is_file() => return Ok(()),
-        Ok(m) if m.is_dir() => "is a folder; `model` must name the .gguf file inside it",
-        Ok(_) => "is not a regular file; `model` must name a .gguf file",
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            "does not exist (relative paths are from the backend config's folder; \
-             scripts/setup downloads the shipped models)"
-        }
-        Err(_) => "cannot be read",
-    };
-    Err(Error::file(
-        model,
-        format!("model of backend '{backend}' {problem}"),
-    ))
-}
-
 fn load(cfg: &LlamaCppConfig) -> std::result::Result<LlamaModel, String> {
     let backend = llama_backend()?;
     let mut params = LlamaModelParams::default().with_use_mmap(cfg.mmap);
@@ -258,23 +239,4 @@ fn load(cfg: &LlamaCppConfig) -> std::result::Result<LlamaModel, String> {
             Path::new(&cfg.model).display()
         )
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_model_path_that_is_no_file_is_bad_input() {
-        let dir = tempfile::tempdir().unwrap();
-        let e = check_model_path("b", dir.path()).unwrap_err();
-        assert!(e.to_string().contains("is a folder"), "{e}");
-        assert_eq!(e.exit_code(), 2);
-        let e = check_model_path("b", &dir.path().join("nope.gguf")).unwrap_err();
-        assert!(e.to_string().contains("does not exist"), "{e}");
-        assert_eq!(e.exit_code(), 2);
-        let f = dir.path().join("m.gguf");
-        std::fs::write(&f, b"GGUF").unwrap();
-        assert!(check_model_path("b", &f).is_ok());
-    }
 }

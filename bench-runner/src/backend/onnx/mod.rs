@@ -140,7 +140,6 @@ fn model_paths(model: &Path) -> std::result::Result<(PathBuf, PathBuf), String> 
 /// SHA-256 of each regular file in the model folder, and the bytes of the graph and its
 /// external weights (the files that are not JSON or text).
 fn hash_folder(dir: &Path) -> std::result::Result<(BTreeMap<String, String>, u64), String> {
-    use sha2::{Digest, Sha256};
     let mut hashes = BTreeMap::new();
     let mut bytes = 0;
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -154,13 +153,11 @@ fn hash_folder(dir: &Path) -> std::result::Result<(BTreeMap<String, String>, u64
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let mut f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        let mut h = Sha256::new();
-        let n = std::io::copy(&mut f, &mut h).map_err(|e| format!("{}: {e}", p.display()))?;
+        let (sha, n) = crate::hash::sha256_file(&p).map_err(|e| format!("{}: {e}", p.display()))?;
         if !(name.ends_with(".json") || name.ends_with(".txt") || name.ends_with(".jinja")) {
             bytes += n;
         }
-        hashes.insert(name, hex::encode(h.finalize()));
+        hashes.insert(name, sha);
     }
     Ok((hashes, bytes))
 }

@@ -6,8 +6,8 @@ use std::fmt::Write;
 
 use super::escape::md;
 use crate::report::compare::{Comparison, MIN_SAMPLES, Verdict};
+use crate::report::format::{fmt_ci, fmt_num};
 use crate::report::metric::Direction;
-use crate::report::model::{fmt_ci, fmt_num};
 
 pub fn render(c: &Comparison) -> String {
     let mut o = String::new();
