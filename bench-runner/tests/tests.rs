@@ -4,6 +4,7 @@
 
 mod arena;
 mod arena_scale;
+mod cli_docs;
 mod common;
 mod context;
 mod core_loop;
