@@ -32,7 +32,12 @@ fn help_of(path: &[String]) -> String {
     );
     let text = String::from_utf8(out.stdout).expect("help is UTF-8");
     // Trailing spaces would make the Markdown file fragile under editors that strip them.
-    text.lines().map(str::trim_end).collect::<Vec<_>>().join("\n").trim_end().to_string()
+    text.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim_end()
+        .to_string()
 }
 
 /// Subcommand names listed under "Commands:" in a help text (clap's own `help` left out: it
@@ -170,13 +175,22 @@ fn every_subcommand_is_found_in_the_help() {
     let mut commands = Vec::new();
     collect(Vec::new(), &mut commands);
     let paths: Vec<String> = commands.iter().map(|(p, _)| p.join(" ")).collect();
-    for expected in ["run", "compare", "arena", "arena rate", "import llama-bench"] {
+    for expected in [
+        "run",
+        "compare",
+        "arena",
+        "arena rate",
+        "import llama-bench",
+    ] {
         assert!(
             paths.iter().any(|p| p == expected),
             "`edgebench {expected}` missing from {paths:?}"
         );
     }
-    assert!(!paths.iter().any(|p| p.split(' ').any(|w| w == "help")), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p.split(' ').any(|w| w == "help")),
+        "{paths:?}"
+    );
 }
 
 #[test]
@@ -184,4 +198,124 @@ fn subcommands_are_read_from_the_commands_section_only() {
     let help = "About\n\nUsage: x <COMMAND>\n\nCommands:\n  alpha  First\n           continued\n  beta   Second\n  help   Print this message\n\nOptions:\n  -h, --help  Print help\n";
     assert_eq!(subcommands(help), ["alpha", "beta"]);
     assert!(subcommands("Usage: x [OPTIONS]\n\nOptions:\n  -q  Quiet\n").is_empty());
+}
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// GitHub's anchors of a Markdown file's headings (code fences skipped).
+fn heading_anchors(text: &str) -> Vec<String> {
+    let mut anchors = Vec::new();
+    let mut fence = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fence = !fence;
+        }
+        if fence || !line.starts_with('#') {
+            continue;
+        }
+        anchors.push(anchor(line.trim_start_matches('#').trim()));
+    }
+    anchors
+}
+
+/// Relative link targets `](target)` outside code fences.
+fn relative_links(text: &str) -> Vec<String> {
+    let mut links = Vec::new();
+    let mut fence = false;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            fence = !fence;
+        }
+        if fence {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(start) = rest.find("](") {
+            rest = &rest[start + 2..];
+            let Some(end) = rest.find(')') else { break };
+            let target = &rest[..end];
+            rest = &rest[end..];
+            let is_url = target.split_once(':').is_some_and(|(scheme, _)| {
+                !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_lowercase())
+            });
+            if !is_url && !target.contains(char::is_whitespace) {
+                links.push(target.to_string());
+            }
+        }
+    }
+    links
+}
+
+#[test]
+fn links_between_readme_and_docs_resolve() {
+    let root = repo_root();
+    let mut pages = vec![root.join("README.md"), root.join("CHANGELOG.md")];
+    let mut docs: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/ exists")
+        .map(|e| e.expect("read docs/").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
+    docs.sort();
+    pages.extend(docs.iter().cloned());
+    let mut problems = Vec::new();
+    for page in &pages {
+        let text = std::fs::read_to_string(page).expect("read page");
+        for link in relative_links(&text) {
+            let (path, fragment) = link.split_once('#').unwrap_or((&link, ""));
+            let dest = if path.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(path)
+            };
+            if !dest.exists() {
+                problems.push(format!("{}: {link}: no such file", page.display()));
+            } else if !fragment.is_empty()
+                && dest.extension().is_some_and(|x| x == "md")
+                && !heading_anchors(&std::fs::read_to_string(&dest).unwrap())
+                    .iter()
+                    .any(|a| a == fragment)
+            {
+                problems.push(format!("{}: {link}: no such heading", page.display()));
+            }
+        }
+    }
+    // Every page of docs/ can be found from the README.
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for doc in &docs {
+        let name = format!("docs/{}", doc.file_name().unwrap().to_string_lossy());
+        if !readme.contains(&format!("]({name}")) {
+            problems.push(format!("README.md does not link to {name}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "broken documentation links:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn readme_stays_a_ten_minute_read() {
+    // The reference lives in docs/; the README is the front door (issue 17: at most 250 lines).
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let lines = readme.lines().count();
+    assert!(
+        lines <= 250,
+        "README.md has {lines} lines; move reference material into docs/"
+    );
+}
+
+#[test]
+fn anchors_follow_github() {
+    assert_eq!(anchor("Roofline: `--probe`"), "roofline---probe");
+    assert_eq!(
+        anchor("`kind = \"replay\"` — recorded responses"),
+        "kind--replay--recorded-responses"
+    );
+    assert_eq!(
+        relative_links("[a](docs/x.md#y) [b](https://e.org) `[c](z)`"),
+        ["docs/x.md#y", "z"]
+    );
 }
