@@ -24,8 +24,9 @@ fn main() -> ExitCode {
     match cli.exec() {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            // Errors quote servers, which may repeat an API key.
-            eprintln!("error: {}", edgebench::secret::scrub(&format!("{e:#}")));
+            // Errors quote servers, which may repeat an API key. Library errors say their
+            // cause in their own message, so the message is printed, not the chain.
+            eprintln!("error: {}", edgebench::secret::scrub(&e.to_string()));
             // Library errors know their exit code; anything else is an input/usage problem.
             let code = e.downcast_ref::<Error>().map_or(2, Error::exit_code);
             ExitCode::from(code as u8)

@@ -61,7 +61,7 @@ pub fn exec(a: Args) -> anyhow::Result<u8> {
         eprintln!("summary appended to {}", p.display());
     }
     if let Some(p) = junit_out {
-        std::fs::write(&p, junit::render(&cmp)).map_err(|e| Error::results(&p, e))?;
+        std::fs::write(&p, junit::render(&cmp)).map_err(|e| Error::write(&p, e))?;
         eprintln!("JUnit XML: {}", p.display());
     }
     if !cmp.passed() {
