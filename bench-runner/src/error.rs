@@ -40,6 +40,15 @@ pub enum Error {
         source: Cause,
     },
 
+    /// A row of a results CSV file could not be read (`row` counts the header as 1).
+    #[error("{}: row {row}: {source}", path.display())]
+    BadRow {
+        path: PathBuf,
+        row: usize,
+        #[source]
+        source: Cause,
+    },
+
     /// The folder named for a new run already holds one; `instead` says what to do.
     #[error("{} already holds a run; {instead}", path.display())]
     RunFolderExists {
@@ -87,6 +96,7 @@ impl Error {
             | Error::Inputs(_)
             | Error::File { .. }
             | Error::ReadFile { .. }
+            | Error::BadRow { .. }
             | Error::RunFolderExists { .. }
             | Error::WriteResults { .. }
             | Error::Usage(_)
@@ -180,6 +190,27 @@ mod tests {
             format!("writing results to {}: {cause}", path.display())
         );
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_row_that_cannot_be_read_keeps_its_csv_cause_and_its_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("samples.csv");
+        std::fs::write(
+            &p,
+            "run_id,backend,scenario,case_id,ttft_ms\nr,b,s,c,1\nr,b,s,c,fast\n",
+        )
+        .unwrap();
+        let read = crate::results::reader::read_samples(&p).unwrap_err();
+        let visited = crate::results::reader::visit_samples(&p, |_| Ok(())).unwrap_err();
+        for e in [read, visited] {
+            let Some(Cause::Csv(csv)) = e.source().and_then(|s| s.downcast_ref::<Cause>()) else {
+                panic!("the csv error is the cause: {e:?}");
+            };
+            assert!(matches!(e, Error::BadRow { row: 3, .. }), "{e:?}");
+            assert_eq!(e.to_string(), format!("{}: row 3: {csv}", p.display()));
+            assert_eq!(e.exit_code(), 2);
+        }
     }
 
     #[test]

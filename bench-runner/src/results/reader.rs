@@ -58,9 +58,11 @@ pub fn visit_samples(
         .map_err(|e| Error::read(path, e))?
     {
         line += 1;
-        let row: SampleRow = rec
-            .deserialize(Some(&header))
-            .map_err(|e| Error::file(path, format!("row {line}: {e}")))?;
+        let row: SampleRow = rec.deserialize(Some(&header)).map_err(|e| Error::BadRow {
+            path: path.to_path_buf(),
+            row: line,
+            source: e.into(),
+        })?;
         visit(row)?;
     }
     Ok(warnings)
@@ -124,7 +126,11 @@ pub(crate) fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result
     check_header(path, &header, columns)?;
     let mut rows = Vec::new();
     for (i, rec) in rdr.deserialize::<T>().enumerate() {
-        rows.push(rec.map_err(|e| Error::file(path, format!("row {}: {e}", i + 2)))?);
+        rows.push(rec.map_err(|e| Error::BadRow {
+            path: path.to_path_buf(),
+            row: i + 2,
+            source: e.into(),
+        })?);
     }
     Ok(Rows { rows, warnings })
 }
