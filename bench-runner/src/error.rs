@@ -2,6 +2,11 @@
 //!
 //! Each variant knows its process exit code, so the CLI edge only has to ask:
 //! 0 success, 1 gate failed / regression found, 2 bad usage or bad input, 3 a backend failed.
+//!
+//! Variants that carry a cause (`ReadFile`, `WriteResults`) keep it as `source()` for
+//! programs and also say it in their own message, so every place that prints an error
+//! with `{}` shows the whole story; the CLI therefore prints the message, not the chain
+//! (which would repeat the cause).
 
 use std::path::PathBuf;
 
@@ -27,6 +32,30 @@ pub enum Error {
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
 
+    /// A file could not be read or decoded (io, CSV, JSON); the cause is kept.
+    #[error("{}: {source}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: Cause,
+    },
+
+    /// A row of a results CSV file could not be read (`row` counts the header as 1).
+    #[error("{}: row {row}: {source}", path.display())]
+    BadRow {
+        path: PathBuf,
+        row: usize,
+        #[source]
+        source: Cause,
+    },
+
+    /// The folder named for a new run already holds one; `instead` says what to do.
+    #[error("{} already holds a run; {instead}", path.display())]
+    RunFolderExists {
+        path: PathBuf,
+        instead: &'static str,
+    },
+
     /// The command line asks for something impossible.
     #[error("{0}")]
     Usage(String),
@@ -47,6 +76,14 @@ pub enum Error {
     #[error("writing results to {}: {message}", path.display())]
     Results { path: PathBuf, message: String },
 
+    /// Writing results failed (disk full, permissions…); the cause is kept.
+    #[error("writing results to {}: {source}", path.display())]
+    WriteResults {
+        path: PathBuf,
+        #[source]
+        source: Cause,
+    },
+
     /// The user pressed Ctrl-C; launched servers have been stopped.
     #[error("interrupted")]
     Interrupted,
@@ -58,6 +95,10 @@ impl Error {
             Error::Input { .. }
             | Error::Inputs(_)
             | Error::File { .. }
+            | Error::ReadFile { .. }
+            | Error::BadRow { .. }
+            | Error::RunFolderExists { .. }
+            | Error::WriteResults { .. }
             | Error::Usage(_)
             | Error::Results { .. } => 2,
             Error::Backend { .. } | Error::RequestsFailed { .. } => 3,
@@ -69,6 +110,22 @@ impl Error {
         Error::File {
             path: path.into(),
             message: message.to_string(),
+        }
+    }
+
+    /// Reading or decoding `path` failed with `cause` (an io, CSV or JSON error).
+    pub fn read(path: impl Into<PathBuf>, cause: impl Into<Cause>) -> Self {
+        Error::ReadFile {
+            path: path.into(),
+            source: cause.into(),
+        }
+    }
+
+    /// Writing or encoding results to `path` failed with `cause` (an io, CSV or JSON error).
+    pub fn write(path: impl Into<PathBuf>, cause: impl Into<Cause>) -> Self {
+        Error::WriteResults {
+            path: path.into(),
+            source: cause.into(),
         }
     }
 
@@ -84,5 +141,94 @@ impl Error {
             path: path.into(),
             message: message.to_string(),
         }
+    }
+}
+
+/// The underlying error of a file that could not be read or written, kept as it came.
+#[derive(Debug, thiserror::Error)]
+pub enum Cause {
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Csv(#[from] csv::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_file_that_cannot_be_read_keeps_its_io_cause_and_its_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("missing.toml");
+        let e = crate::source::read(&path).unwrap_err();
+        let Some(Cause::Io(io)) = e.source().and_then(|s| s.downcast_ref::<Cause>()) else {
+            panic!("the io error is the cause: {e:?}");
+        };
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        // The message is the one printed before causes were kept: `path: io message`.
+        assert_eq!(e.to_string(), format!("{}: {io}", path.display()));
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn results_that_cannot_be_written_keep_their_cause_and_their_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("no-such-folder").join("samples.csv");
+        let e = match crate::results::writer::CsvAppender::open(&path, &["a"]) {
+            Err(e) => e,
+            Ok(_) => panic!("a file in a missing folder cannot be created"),
+        };
+        let cause = e.source().expect("the cause is kept");
+        assert!(matches!(e, Error::WriteResults { .. }));
+        assert_eq!(
+            e.to_string(),
+            format!("writing results to {}: {cause}", path.display())
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_row_that_cannot_be_read_keeps_its_csv_cause_and_its_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("samples.csv");
+        std::fs::write(
+            &p,
+            "run_id,backend,scenario,case_id,ttft_ms\nr,b,s,c,1\nr,b,s,c,fast\n",
+        )
+        .unwrap();
+        let read = crate::results::reader::read_samples(&p).unwrap_err();
+        let visited = crate::results::reader::visit_samples(&p, |_| Ok(())).unwrap_err();
+        for e in [read, visited] {
+            let Some(Cause::Csv(csv)) = e.source().and_then(|s| s.downcast_ref::<Cause>()) else {
+                panic!("the csv error is the cause: {e:?}");
+            };
+            assert!(matches!(e, Error::BadRow { row: 3, .. }), "{e:?}");
+            assert_eq!(e.to_string(), format!("{}: row 3: {csv}", p.display()));
+            assert_eq!(e.exit_code(), 2);
+        }
+    }
+
+    #[test]
+    fn merging_into_a_run_folder_names_the_condition_with_the_same_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("merged");
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("run.json"), "{}").unwrap();
+        let runs = [dir.path().join("a"), dir.path().join("b")];
+        let e = crate::results::merge::merge(&runs, &out).unwrap_err();
+        assert!(matches!(&e, Error::RunFolderExists { path, .. } if path == &out));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} already holds a run; merge into a new folder",
+                out.display()
+            )
+        );
+        assert_eq!(e.exit_code(), 2);
     }
 }

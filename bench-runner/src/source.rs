@@ -197,7 +197,7 @@ fn blank(text: &str, range: std::ops::Range<usize>) -> String {
 
 /// Reads a text file, mapping failures to a file error.
 pub fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|e| Error::file(path, e))
+    std::fs::read_to_string(path).map_err(|e| Error::read(path, e))
 }
 
 #[cfg(test)]

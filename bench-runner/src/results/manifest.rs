@@ -74,17 +74,17 @@ impl RunManifest {
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join("run.json");
         let tmp = dir.join("run.json.tmp");
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::results(&path, e))?;
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::write(&path, e))?;
         // Server facts, restart logs and warnings come from servers: no secret goes to disk.
         let text = crate::secret::scrub(&text);
-        std::fs::write(&tmp, text.as_bytes()).map_err(|e| Error::results(&tmp, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::results(&path, e))
+        std::fs::write(&tmp, text.as_bytes()).map_err(|e| Error::write(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::write(&path, e))
     }
 
     pub fn read(dir: &Path) -> Result<Self> {
         let path = dir.join("run.json");
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::file(&path, e))?;
-        let m: RunManifest = serde_json::from_str(&text).map_err(|e| Error::file(&path, e))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::read(&path, e))?;
+        let m: RunManifest = serde_json::from_str(&text).map_err(|e| Error::read(&path, e))?;
         if m.schema_version != SCHEMA_VERSION {
             return Err(Error::file(
                 &path,

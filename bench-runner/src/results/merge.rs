@@ -27,10 +27,10 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         return Err(Error::Usage("merge needs at least two run folders".into()));
     }
     if out.join("samples.csv").exists() || out.join("run.json").exists() {
-        return Err(Error::Usage(format!(
-            "{} already holds a run; merge into a new folder",
-            out.display()
-        )));
+        return Err(Error::RunFolderExists {
+            path: out.to_path_buf(),
+            instead: "merge into a new folder",
+        });
     }
     let manifests: Vec<RunManifest> = inputs
         .iter()
@@ -85,7 +85,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         }
     }
 
-    std::fs::create_dir_all(out).map_err(|e| Error::results(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
     let run_id = out
         .file_name()
         .map_or_else(|| "merged".into(), |n| n.to_string_lossy().into_owned());

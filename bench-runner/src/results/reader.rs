@@ -33,10 +33,10 @@ pub fn visit_samples(
     mut visit: impl FnMut(SampleRow) -> Result<()>,
 ) -> Result<Vec<String>> {
     use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path).map_err(|e| Error::file(path, e))?;
-    let len = file.metadata().map_err(|e| Error::file(path, e))?.len();
+    let mut file = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
+    let len = file.metadata().map_err(|e| Error::read(path, e))?.len();
     // Find the end of the last complete line by reading the tail backwards.
-    let complete = super::writer::complete_len(&mut file, len).map_err(|e| Error::file(path, e))?;
+    let complete = super::writer::complete_len(&mut file, len).map_err(|e| Error::read(path, e))?;
     let mut warnings = Vec::new();
     if complete < len {
         warnings.push(format!(
@@ -46,21 +46,23 @@ pub fn visit_samples(
         ));
     }
     file.seek(SeekFrom::Start(0))
-        .map_err(|e| Error::file(path, e))?;
+        .map_err(|e| Error::read(path, e))?;
     let reader = std::io::BufReader::with_capacity(256 * 1024, file.take(complete));
     let mut rdr = csv::Reader::from_reader(reader);
-    let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
+    let header = rdr.headers().map_err(|e| Error::read(path, e))?.clone();
     check_header(path, &header, SAMPLE_COLUMNS)?;
     let mut rec = csv::StringRecord::new();
     let mut line = 1usize;
     while rdr
         .read_record(&mut rec)
-        .map_err(|e| Error::file(path, e))?
+        .map_err(|e| Error::read(path, e))?
     {
         line += 1;
-        let row: SampleRow = rec
-            .deserialize(Some(&header))
-            .map_err(|e| Error::file(path, format!("row {line}: {e}")))?;
+        let row: SampleRow = rec.deserialize(Some(&header)).map_err(|e| Error::BadRow {
+            path: path.to_path_buf(),
+            row: line,
+            source: e.into(),
+        })?;
         visit(row)?;
     }
     Ok(warnings)
@@ -105,7 +107,7 @@ fn check_header(path: &Path, header: &csv::StringRecord, columns: &[&str]) -> Re
 }
 
 pub(crate) fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Rows<T>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     let mut warnings = Vec::new();
     // Every complete row ends with a newline: anything after the last one is torn.
     let complete = match bytes.iter().rposition(|&b| b == b'\n') {
@@ -120,11 +122,15 @@ pub(crate) fn read<T: DeserializeOwned>(path: &Path, columns: &[&str]) -> Result
         ));
     }
     let mut rdr = csv::Reader::from_reader(&bytes[..complete]);
-    let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
+    let header = rdr.headers().map_err(|e| Error::read(path, e))?.clone();
     check_header(path, &header, columns)?;
     let mut rows = Vec::new();
     for (i, rec) in rdr.deserialize::<T>().enumerate() {
-        rows.push(rec.map_err(|e| Error::file(path, format!("row {}: {e}", i + 2)))?);
+        rows.push(rec.map_err(|e| Error::BadRow {
+            path: path.to_path_buf(),
+            row: i + 2,
+            source: e.into(),
+        })?);
     }
     Ok(Rows { rows, warnings })
 }

@@ -22,7 +22,7 @@ impl TranscriptWriter {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| Error::results(path, e))?;
+            .map_err(|e| Error::write(path, e))?;
         Ok(TranscriptWriter {
             path: path.to_path_buf(),
             file,
@@ -32,11 +32,11 @@ impl TranscriptWriter {
     /// One whole line per write(2), flushed: a kill leaves at most a torn last line, which
     /// the reader skips.
     pub fn append<T: Serialize>(&mut self, r: &T) -> Result<()> {
-        let mut line = serde_json::to_vec(r).map_err(|e| Error::results(&self.path, e))?;
+        let mut line = serde_json::to_vec(r).map_err(|e| Error::write(&self.path, e))?;
         line.push(b'\n');
         self.file
             .write_all(&line)
-            .map_err(|e| Error::results(&self.path, e))?;
-        self.file.flush().map_err(|e| Error::results(&self.path, e))
+            .map_err(|e| Error::write(&self.path, e))?;
+        self.file.flush().map_err(|e| Error::write(&self.path, e))
     }
 }

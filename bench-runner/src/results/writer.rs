@@ -26,8 +26,8 @@ impl CsvAppender {
                 .unwrap_or(false);
         if exists {
             drop_torn_tail(path)?;
-            let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::results(path, e))?;
-            let header = rdr.headers().map_err(|e| Error::results(path, e))?;
+            let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::write(path, e))?;
+            let header = rdr.headers().map_err(|e| Error::write(path, e))?;
             if header.iter().ne(columns.iter().copied()) {
                 return Err(Error::results(
                     path,
@@ -39,7 +39,7 @@ impl CsvAppender {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| Error::results(path, e))?;
+            .map_err(|e| Error::write(path, e))?;
         let mut w = CsvAppender {
             path: path.to_path_buf(),
             file,
@@ -48,10 +48,10 @@ impl CsvAppender {
         if !exists {
             let mut cw = csv::Writer::from_writer(Vec::new());
             cw.write_record(columns)
-                .map_err(|e| Error::results(path, e))?;
+                .map_err(|e| Error::write(path, e))?;
             w.buf = cw
                 .into_inner()
-                .map_err(|e| Error::results(path, e.to_string()))?;
+                .map_err(|e| Error::write(path, e.into_error()))?;
             w.commit()?;
         }
         Ok(w)
@@ -63,12 +63,11 @@ impl CsvAppender {
             .has_headers(false)
             .from_writer(std::mem::take(&mut self.buf));
         for row in rows {
-            cw.serialize(row)
-                .map_err(|e| Error::results(&self.path, e))?;
+            cw.serialize(row).map_err(|e| Error::write(&self.path, e))?;
         }
         self.buf = cw
             .into_inner()
-            .map_err(|e| Error::results(&self.path, e.to_string()))?;
+            .map_err(|e| Error::write(&self.path, e.into_error()))?;
         self.commit()
     }
 
@@ -77,11 +76,10 @@ impl CsvAppender {
         let mut cw = csv::WriterBuilder::new()
             .has_headers(false)
             .from_writer(std::mem::take(&mut self.buf));
-        cw.serialize(row)
-            .map_err(|e| Error::results(&self.path, e))?;
+        cw.serialize(row).map_err(|e| Error::write(&self.path, e))?;
         self.buf = cw
             .into_inner()
-            .map_err(|e| Error::results(&self.path, e.to_string()))?;
+            .map_err(|e| Error::write(&self.path, e.into_error()))?;
         self.commit()
     }
 
@@ -97,10 +95,8 @@ impl CsvAppender {
         }
         self.file
             .write_all(&self.buf)
-            .map_err(|e| Error::results(&self.path, e))?;
-        self.file
-            .flush()
-            .map_err(|e| Error::results(&self.path, e))?;
+            .map_err(|e| Error::write(&self.path, e))?;
+        self.file.flush().map_err(|e| Error::write(&self.path, e))?;
         self.buf.clear();
         Ok(())
     }
@@ -114,17 +110,17 @@ impl CsvAppender {
 /// complete row before appending, or the next row would be glued onto the torn one.
 fn drop_torn_tail(path: &Path) -> Result<()> {
     // Only the tail is read: appending to a battles.csv of millions of rows must not load it.
-    let mut file = std::fs::File::open(path).map_err(|e| Error::results(path, e))?;
-    let len = file.metadata().map_err(|e| Error::results(path, e))?.len();
-    let keep = complete_len(&mut file, len).map_err(|e| Error::results(path, e))?;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::write(path, e))?;
+    let len = file.metadata().map_err(|e| Error::write(path, e))?.len();
+    let keep = complete_len(&mut file, len).map_err(|e| Error::write(path, e))?;
     if keep == len {
         return Ok(());
     }
     let f = OpenOptions::new()
         .write(true)
         .open(path)
-        .map_err(|e| Error::results(path, e))?;
-    f.set_len(keep).map_err(|e| Error::results(path, e))?;
+        .map_err(|e| Error::write(path, e))?;
+    f.set_len(keep).map_err(|e| Error::write(path, e))?;
     eprintln!(
         "warning: {}: dropped a torn last line ({} bytes) before appending",
         path.display(),
