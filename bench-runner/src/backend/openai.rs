@@ -17,7 +17,8 @@ use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::config::{BackendConfig, BackendKind, Endpoint, OpenAiConfig};
+use super::Endpoint;
+use super::config::{BackendConfig, BackendKind, OpenAiConfig};
 use super::launch::LaunchedServer;
 use super::sse::SseParser;
 use super::tool_stream::ToolCallAssembler;

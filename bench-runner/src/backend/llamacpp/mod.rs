@@ -24,7 +24,8 @@ use super::engine_thread::{self, EngineHandle};
 pub use build_info::EngineBuild;
 use engine::Engine;
 
-use super::config::{BackendConfig, BackendKind, Endpoint, LlamaCppConfig};
+use super::Endpoint;
+use super::config::{BackendConfig, BackendKind, LlamaCppConfig};
 use super::{BackendFacts, ErrorCategory, Prompt, Request, RequestError, Response};
 use crate::error::{Error, Result};
 

@@ -22,8 +22,9 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use super::Endpoint;
 use super::bench::{BenchSample, BenchTest};
-use super::config::{BackendConfig, BackendKind, Endpoint, GraphOptimization, OnnxConfig};
+use super::config::{BackendConfig, BackendKind, GraphOptimization, OnnxConfig};
 use super::engine_thread::{self, Command, EngineHandle};
 use super::{BackendFacts, ModelColumns, Prompt, Request, RequestError, Response};
 use crate::error::{Error, Result};
