@@ -3,6 +3,7 @@
 //! One file per backend kind; [`Backend`] is the enum that picks the implementation (the way
 //! hyperfine picks its executor). The backend knows nothing of scenarios, results or reports.
 
+mod api;
 pub mod bench;
 pub mod config;
 mod engine_thread;
@@ -18,6 +19,7 @@ pub mod wait;
 
 use serde::Serialize;
 
+pub use api::BackendImpl;
 pub use config::{BackendConfig, BackendKind, Config};
 pub use protocol::{
     ContentChunk, Endpoint, ErrorCategory, MediaPart, Message, Modality, Prompt, RawCall, Request,
@@ -134,6 +136,20 @@ impl InProcess<'_> {
     }
 }
 
+/// The one place [`Backend`] delegates to its kind: `b` is bound to the kind's value and the
+/// call goes through [`BackendImpl`] (named explicitly, so an inherent method of the same name
+/// on a kind cannot shadow it).
+macro_rules! each_kind {
+    ($self:expr, $b:ident => $b2:ident . $method:ident ( $($arg:expr),* ) $(.$await:ident)?) => {
+        match $self {
+            Backend::OpenAi($b) => BackendImpl::$method($b $(, $arg)*) $(.$await)?,
+            Backend::Replay($b) => BackendImpl::$method($b $(, $arg)*) $(.$await)?,
+            Backend::LlamaCpp($b) => BackendImpl::$method($b $(, $arg)*) $(.$await)?,
+            Backend::Onnx($b) => BackendImpl::$method($b $(, $arg)*) $(.$await)?,
+        }
+    };
+}
+
 impl Backend {
     /// Connects to (or, with a `launch` block, starts; or, in process, loads) the backend an
     /// entry of the config describes. `run_dir` receives a launched server's log.
@@ -151,100 +167,52 @@ impl Backend {
     }
 
     pub fn name(&self) -> &str {
-        match self {
-            Backend::OpenAi(b) => b.name(),
-            Backend::Replay(b) => b.name(),
-            Backend::LlamaCpp(b) => b.name(),
-            Backend::Onnx(b) => b.name(),
-        }
+        each_kind!(self, b => b.name())
     }
 
     /// Connects and reads what the server says about itself. Fails if unreachable.
     pub async fn probe(&mut self) -> Result<BackendFacts> {
-        match self {
-            Backend::OpenAi(b) => b.probe().await,
-            Backend::Replay(b) => Ok(b.probe()),
-            Backend::LlamaCpp(b) => b.probe().await,
-            Backend::Onnx(b) => Ok(b.probe()),
-        }
+        each_kind!(self, b => b.probe().await)
     }
 
-    /// The number of tokens the backend will process for this prompt (template included),
-    /// or `None` when the backend cannot tell.
+    /// See [`BackendImpl::count_prompt_tokens`].
     pub async fn count_prompt_tokens(
         &self,
         prompt: &Prompt,
     ) -> std::result::Result<Option<u32>, RequestError> {
-        match self {
-            Backend::OpenAi(b) => b.count_prompt_tokens(prompt).await,
-            Backend::Replay(b) => b.count_prompt_tokens(prompt),
-            Backend::LlamaCpp(b) => b.count_prompt_tokens(prompt).await,
-            Backend::Onnx(b) => b.count_prompt_tokens(prompt).await,
-        }
+        each_kind!(self, b => b.count_prompt_tokens(prompt).await)
     }
 
     /// Counts tokens of generated text (for servers that report no usage).
     pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
-        match self {
-            Backend::OpenAi(b) => b.count_text_tokens(text).await,
-            Backend::Replay(_) => None,
-            Backend::LlamaCpp(b) => b.count_text_tokens(text).await,
-            Backend::Onnx(b) => b.count_text_tokens(text).await,
-        }
+        each_kind!(self, b => b.count_text_tokens(text).await)
     }
 
     pub async fn generate(&self, req: &Request) -> Response {
-        match self {
-            Backend::OpenAi(b) => b.generate(req).await,
-            Backend::Replay(b) => b.generate(req),
-            Backend::LlamaCpp(b) => b.generate(req).await,
-            Backend::Onnx(b) => b.generate(req).await,
-        }
+        each_kind!(self, b => b.generate(req).await)
     }
 
-    /// Whether the backend can take a modality: `Some(false)` where the server (or the
-    /// engine) says it cannot, `None` where it is unknown until a request tries.
+    /// See [`BackendImpl::supports`].
     pub fn supports(&self, m: Modality) -> Option<bool> {
-        match self {
-            Backend::OpenAi(b) => b.supports(m),
-            // The in-process engines take text only (see README: multimodal).
-            Backend::LlamaCpp(_) | Backend::Onnx(_) => Some(false),
-            Backend::Replay(_) => None,
-        }
+        each_kind!(self, b => b.supports(m))
     }
 
-    /// What the backend config declares the server takes (`[backends.X.media]`); a grid
-    /// point beyond it is skipped, not sent.
+    /// See [`BackendImpl::media_limits`].
     pub fn media_limits(&self) -> config::MediaLimits {
-        match self {
-            Backend::OpenAi(b) => b.media_limits().clone(),
-            _ => config::MediaLimits::default(),
-        }
+        each_kind!(self, b => b.media_limits())
     }
 
     pub fn endpoint(&self) -> Endpoint {
-        match self {
-            Backend::OpenAi(b) => b.endpoint(),
-            Backend::Replay(b) => b.endpoint(),
-            Backend::LlamaCpp(b) => b.endpoint(),
-            Backend::Onnx(b) => b.endpoint(),
-        }
+        each_kind!(self, b => b.endpoint())
     }
 
     /// Restarts of a launched server during the run, described for run.json.
     pub fn restart_log(&self) -> Vec<String> {
-        match self {
-            Backend::OpenAi(b) => b.restart_log(),
-            _ => Vec::new(),
-        }
+        each_kind!(self, b => b.restart_log())
     }
 
     /// The in-process engine, where the backend has one (llama-bench-style tests run in it).
     pub fn in_process(&self) -> Option<InProcess<'_>> {
-        match self {
-            Backend::LlamaCpp(b) => Some(InProcess::LlamaCpp(b)),
-            Backend::Onnx(b) => Some(InProcess::Onnx(b)),
-            Backend::OpenAi(_) | Backend::Replay(_) => None,
-        }
+        each_kind!(self, b => b.in_process())
     }
 }

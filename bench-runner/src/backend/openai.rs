@@ -17,7 +17,6 @@ use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
-use super::Endpoint;
 use super::config::{BackendConfig, BackendKind, OpenAiConfig};
 use super::launch::LaunchedServer;
 use super::sse::SseParser;
@@ -26,6 +25,7 @@ use super::{
     BackendFacts, ContentChunk, ErrorCategory, MediaPart, Modality, Prompt, Request, RequestError,
     Response, ServerTimings, Usage,
 };
+use super::{BackendImpl, Endpoint};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,15 +129,6 @@ impl OpenAiBackend {
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// What happened to the launched server during the run (restarts), for run.json.
-    pub fn restart_log(&self) -> Vec<String> {
-        self.restarts.lock().map(|r| r.clone()).unwrap_or_default()
-    }
-
     /// Starts a launched server that died again, on the same port (so the URL stays valid),
     /// appending to its log. False when the limit is reached or the restart fails.
     async fn restart(&self, status: &str) -> bool {
@@ -201,27 +192,6 @@ impl OpenAiBackend {
         let mut guard = self.server.lock().ok()?;
         let server = guard.as_mut()?;
         server.exit_status()
-    }
-
-    pub fn endpoint(&self) -> Endpoint {
-        self.cfg.endpoint
-    }
-
-    /// What the server says it takes: llama-server's `/props` `modalities` (`vision`,
-    /// `audio`); `None` when it does not say. (Declared limits are `media_limits`.)
-    pub fn supports(&self, m: Modality) -> Option<bool> {
-        if self.cfg.endpoint == Endpoint::Completions {
-            // A raw prompt has nowhere to put an image or a clip.
-            return Some(false);
-        }
-        let key = match m {
-            Modality::Image => "vision",
-            Modality::Audio => "audio",
-        };
-        self.modalities
-            .as_ref()
-            .and_then(|v| v.get(key))
-            .and_then(Value::as_bool)
     }
 
     pub fn media_limits(&self) -> &super::config::MediaLimits {
@@ -341,177 +311,6 @@ impl OpenAiBackend {
         }
     }
 
-    pub async fn probe(&mut self) -> Result<BackendFacts> {
-        let props = self.get_json(&format!("{}/props", self.root_url)).await;
-        let models = self.get_json(&format!("{}/models", self.base_url)).await;
-        if let (Err(a), Err(b)) = (&props, &models) {
-            if a.category == ErrorCategory::Connect || b.category == ErrorCategory::Connect {
-                return Err(Error::backend(
-                    &self.name,
-                    format!("cannot connect to {}: {}", self.base_url, b.message),
-                ));
-            }
-            if matches!(b.category, ErrorCategory::HttpClient) {
-                return Err(Error::backend(
-                    &self.name,
-                    format!("{}/models refused: {}", self.base_url, b.message),
-                ));
-            }
-        }
-        let props = props.ok();
-        let models = models.ok();
-        self.dialect = if props.as_ref().is_some_and(|p| {
-            p.get("build_info").is_some() || p.get("default_generation_settings").is_some()
-        }) {
-            Dialect::LlamaCpp
-        } else if models
-            .as_ref()
-            .and_then(|m| m.pointer("/data/0/owned_by"))
-            .and_then(Value::as_str)
-            == Some("vllm")
-        {
-            Dialect::Vllm
-        } else {
-            Dialect::Generic
-        };
-        if self.model.is_none() {
-            self.model = models
-                .as_ref()
-                .and_then(|m| m.pointer("/data/0/id"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-        }
-        // llama-server names the model by the path it was given: keep only the file name as
-        // the label (the full path and hash are recorded separately).
-        let label = self.model.as_deref().map(|m| match m.rsplit_once('/') {
-            Some((_, file)) if self.dialect == Dialect::LlamaCpp => file.to_string(),
-            _ => m.to_string(),
-        });
-        let mut facts = BackendFacts {
-            name: self.name.clone(),
-            kind: "openai".into(),
-            model: label,
-            endpoint: Some(self.cfg.endpoint),
-            base_url: Some(strip_credentials(&self.base_url)),
-            device: self.device.clone(),
-            exact_prompt_tokens: self.dialect == Dialect::LlamaCpp,
-            launched: self
-                .server
-                .lock()
-                .ok()
-                .and_then(|s| s.as_ref().map(|s| s.facts.clone())),
-            ..Default::default()
-        };
-        match self.dialect {
-            Dialect::LlamaCpp => {
-                let p = props.as_ref().expect("llama.cpp dialect implies props");
-                facts.server = Some("llama.cpp".into());
-                facts.server_version = p
-                    .get("build_info")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                facts.slots = p
-                    .get("total_slots")
-                    .and_then(Value::as_u64)
-                    .map(|n| n as u32);
-                facts.n_ctx = p
-                    .pointer("/default_generation_settings/n_ctx")
-                    .and_then(Value::as_u64);
-                facts.model_path = p
-                    .get("model_path")
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-            }
-            Dialect::Vllm => {
-                facts.server = Some("vllm".into());
-                facts.n_ctx = models
-                    .as_ref()
-                    .and_then(|m| m.pointer("/data/0/max_model_len"))
-                    .and_then(Value::as_u64);
-            }
-            Dialect::Generic => {}
-        }
-        // For a launched server we know the model file: hash it so results can be compared.
-        if let Some(m) = self.cfg.launch.as_ref().and_then(|l| l.model.as_ref()) {
-            if let Ok((sha, bytes)) = crate::hash::sha256_file(m) {
-                facts.model_sha256 = Some(sha);
-                facts.model_bytes = Some(bytes);
-            }
-            facts
-                .model_path
-                .get_or_insert_with(|| m.to_string_lossy().into_owned());
-        }
-        self.modalities = props.as_ref().and_then(|p| p.get("modalities")).cloned();
-        facts.props = props;
-        facts.models = models;
-        Ok(facts)
-    }
-
-    pub async fn count_prompt_tokens(
-        &self,
-        prompt: &Prompt,
-    ) -> std::result::Result<Option<u32>, RequestError> {
-        if self.dialect != Dialect::LlamaCpp {
-            return Ok(None);
-        }
-        let text = match prompt {
-            Prompt::Text(t) => t.clone(),
-            Prompt::Chat(messages) => {
-                let v = self
-                    .post_json(
-                        &format!("{}/apply-template", self.root_url),
-                        &json!({ "messages": messages }),
-                    )
-                    .await
-                    .map_err(|e| prepare_error("/apply-template", e))?;
-                v.get("prompt")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .ok_or_else(|| {
-                        RequestError::new(
-                            ErrorCategory::Prepare,
-                            "/apply-template answered without `prompt`",
-                        )
-                    })?
-            }
-        };
-        // The server tokenizes a completion prompt with add_special and parse_special on.
-        let v = self
-            .post_json(
-                &format!("{}/tokenize", self.root_url),
-                &json!({ "content": text, "add_special": true, "parse_special": true }),
-            )
-            .await
-            .map_err(|e| prepare_error("/tokenize", e))?;
-        let n = v
-            .get("tokens")
-            .and_then(Value::as_array)
-            .map(Vec::len)
-            .ok_or_else(|| {
-                RequestError::new(
-                    ErrorCategory::Prepare,
-                    "/tokenize answered without `tokens`",
-                )
-            })?;
-        Ok(Some(n as u32))
-    }
-
-    pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
-        if self.dialect != Dialect::LlamaCpp {
-            return None;
-        }
-        let v = self
-            .post_json(
-                &format!("{}/tokenize", self.root_url),
-                &json!({ "content": text, "add_special": false, "parse_special": false }),
-            )
-            .await
-            .ok()?;
-        v.get("tokens")
-            .and_then(Value::as_array)
-            .map(|t| t.len() as u32)
-    }
-
     fn body(&self, req: &Request) -> Value {
         let mut b = serde_json::Map::new();
         if let Some(m) = &self.model {
@@ -565,26 +364,6 @@ impl OpenAiBackend {
             b.insert(k.clone(), v.clone());
         }
         Value::Object(b)
-    }
-
-    /// Streams one completion. A request refused before generation started — connection
-    /// refused or closed before any response byte, HTTP 429 or 503 — is retried up to
-    /// `retries` times with exponential back-off, or after the server's `Retry-After`.
-    /// The timings are those of the attempt that answered: a failed attempt's clock is
-    /// thrown away with it, and the row records how many retries it took.
-    pub async fn generate(&self, req: &Request) -> Response {
-        let mut r = self.generate_with_retries(req).await;
-        // Servers repeat the key back ("Incorrect API key provided: Bearer sk-…"): nothing
-        // a server said leaves the backend unscrubbed.
-        if let Some(e) = r.error.as_mut() {
-            crate::secret::scrub_message_in_place(&mut e.message);
-        }
-        crate::secret::scrub_in_place(&mut r.text);
-        for c in &mut r.tool_calls {
-            crate::secret::scrub_in_place(&mut c.name);
-            crate::secret::scrub_in_place(&mut c.arguments);
-        }
-        r
     }
 
     async fn generate_with_retries(&self, req: &Request) -> Response {
@@ -876,6 +655,233 @@ impl OpenAiBackend {
             }
         }
         *done
+    }
+}
+
+impl BackendImpl for OpenAiBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What happened to the launched server during the run (restarts), for run.json.
+    fn restart_log(&self) -> Vec<String> {
+        self.restarts.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        self.cfg.endpoint
+    }
+
+    /// What the server says it takes: llama-server's `/props` `modalities` (`vision`,
+    /// `audio`); `None` when it does not say. (Declared limits are `media_limits`.)
+    fn supports(&self, m: Modality) -> Option<bool> {
+        if self.cfg.endpoint == Endpoint::Completions {
+            // A raw prompt has nowhere to put an image or a clip.
+            return Some(false);
+        }
+        let key = match m {
+            Modality::Image => "vision",
+            Modality::Audio => "audio",
+        };
+        self.modalities
+            .as_ref()
+            .and_then(|v| v.get(key))
+            .and_then(Value::as_bool)
+    }
+
+    async fn probe(&mut self) -> Result<BackendFacts> {
+        let props = self.get_json(&format!("{}/props", self.root_url)).await;
+        let models = self.get_json(&format!("{}/models", self.base_url)).await;
+        if let (Err(a), Err(b)) = (&props, &models) {
+            if a.category == ErrorCategory::Connect || b.category == ErrorCategory::Connect {
+                return Err(Error::backend(
+                    &self.name,
+                    format!("cannot connect to {}: {}", self.base_url, b.message),
+                ));
+            }
+            if matches!(b.category, ErrorCategory::HttpClient) {
+                return Err(Error::backend(
+                    &self.name,
+                    format!("{}/models refused: {}", self.base_url, b.message),
+                ));
+            }
+        }
+        let props = props.ok();
+        let models = models.ok();
+        self.dialect = if props.as_ref().is_some_and(|p| {
+            p.get("build_info").is_some() || p.get("default_generation_settings").is_some()
+        }) {
+            Dialect::LlamaCpp
+        } else if models
+            .as_ref()
+            .and_then(|m| m.pointer("/data/0/owned_by"))
+            .and_then(Value::as_str)
+            == Some("vllm")
+        {
+            Dialect::Vllm
+        } else {
+            Dialect::Generic
+        };
+        if self.model.is_none() {
+            self.model = models
+                .as_ref()
+                .and_then(|m| m.pointer("/data/0/id"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        // llama-server names the model by the path it was given: keep only the file name as
+        // the label (the full path and hash are recorded separately).
+        let label = self.model.as_deref().map(|m| match m.rsplit_once('/') {
+            Some((_, file)) if self.dialect == Dialect::LlamaCpp => file.to_string(),
+            _ => m.to_string(),
+        });
+        let mut facts = BackendFacts {
+            name: self.name.clone(),
+            kind: "openai".into(),
+            model: label,
+            endpoint: Some(self.cfg.endpoint),
+            base_url: Some(strip_credentials(&self.base_url)),
+            device: self.device.clone(),
+            exact_prompt_tokens: self.dialect == Dialect::LlamaCpp,
+            launched: self
+                .server
+                .lock()
+                .ok()
+                .and_then(|s| s.as_ref().map(|s| s.facts.clone())),
+            ..Default::default()
+        };
+        match self.dialect {
+            Dialect::LlamaCpp => {
+                let p = props.as_ref().expect("llama.cpp dialect implies props");
+                facts.server = Some("llama.cpp".into());
+                facts.server_version = p
+                    .get("build_info")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                facts.slots = p
+                    .get("total_slots")
+                    .and_then(Value::as_u64)
+                    .map(|n| n as u32);
+                facts.n_ctx = p
+                    .pointer("/default_generation_settings/n_ctx")
+                    .and_then(Value::as_u64);
+                facts.model_path = p
+                    .get("model_path")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
+            Dialect::Vllm => {
+                facts.server = Some("vllm".into());
+                facts.n_ctx = models
+                    .as_ref()
+                    .and_then(|m| m.pointer("/data/0/max_model_len"))
+                    .and_then(Value::as_u64);
+            }
+            Dialect::Generic => {}
+        }
+        // For a launched server we know the model file: hash it so results can be compared.
+        if let Some(m) = self.cfg.launch.as_ref().and_then(|l| l.model.as_ref()) {
+            if let Ok((sha, bytes)) = crate::hash::sha256_file(m) {
+                facts.model_sha256 = Some(sha);
+                facts.model_bytes = Some(bytes);
+            }
+            facts
+                .model_path
+                .get_or_insert_with(|| m.to_string_lossy().into_owned());
+        }
+        self.modalities = props.as_ref().and_then(|p| p.get("modalities")).cloned();
+        facts.props = props;
+        facts.models = models;
+        Ok(facts)
+    }
+
+    async fn count_prompt_tokens(
+        &self,
+        prompt: &Prompt,
+    ) -> std::result::Result<Option<u32>, RequestError> {
+        if self.dialect != Dialect::LlamaCpp {
+            return Ok(None);
+        }
+        let text = match prompt {
+            Prompt::Text(t) => t.clone(),
+            Prompt::Chat(messages) => {
+                let v = self
+                    .post_json(
+                        &format!("{}/apply-template", self.root_url),
+                        &json!({ "messages": messages }),
+                    )
+                    .await
+                    .map_err(|e| prepare_error("/apply-template", e))?;
+                v.get("prompt")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        RequestError::new(
+                            ErrorCategory::Prepare,
+                            "/apply-template answered without `prompt`",
+                        )
+                    })?
+            }
+        };
+        // The server tokenizes a completion prompt with add_special and parse_special on.
+        let v = self
+            .post_json(
+                &format!("{}/tokenize", self.root_url),
+                &json!({ "content": text, "add_special": true, "parse_special": true }),
+            )
+            .await
+            .map_err(|e| prepare_error("/tokenize", e))?;
+        let n = v
+            .get("tokens")
+            .and_then(Value::as_array)
+            .map(Vec::len)
+            .ok_or_else(|| {
+                RequestError::new(
+                    ErrorCategory::Prepare,
+                    "/tokenize answered without `tokens`",
+                )
+            })?;
+        Ok(Some(n as u32))
+    }
+
+    async fn count_text_tokens(&self, text: &str) -> Option<u32> {
+        if self.dialect != Dialect::LlamaCpp {
+            return None;
+        }
+        let v = self
+            .post_json(
+                &format!("{}/tokenize", self.root_url),
+                &json!({ "content": text, "add_special": false, "parse_special": false }),
+            )
+            .await
+            .ok()?;
+        v.get("tokens")
+            .and_then(Value::as_array)
+            .map(|t| t.len() as u32)
+    }
+
+    /// Streams one completion. A request refused before generation started — connection
+    /// refused or closed before any response byte, HTTP 429 or 503 — is retried up to
+    /// `retries` times with exponential back-off, or after the server's `Retry-After`.
+    /// The timings are those of the attempt that answered: a failed attempt's clock is
+    /// thrown away with it, and the row records how many retries it took.
+    async fn generate(&self, req: &Request) -> Response {
+        let mut r = self.generate_with_retries(req).await;
+        // Servers repeat the key back ("Incorrect API key provided: Bearer sk-…"): nothing
+        // a server said leaves the backend unscrubbed.
+        if let Some(e) = r.error.as_mut() {
+            crate::secret::scrub_message_in_place(&mut e.message);
+        }
+        crate::secret::scrub_in_place(&mut r.text);
+        for c in &mut r.tool_calls {
+            crate::secret::scrub_in_place(&mut c.name);
+            crate::secret::scrub_in_place(&mut c.arguments);
+        }
+        r
+    }
+
+    fn media_limits(&self) -> super::config::MediaLimits {
+        self.cfg.media.clone()
     }
 }
 
