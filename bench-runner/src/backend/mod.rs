@@ -7,20 +7,19 @@ mod api;
 pub mod bench;
 pub mod config;
 mod engine_thread;
-pub mod launch;
 pub mod llamacpp;
 pub mod onnx;
 pub mod openai;
 pub mod protocol;
 pub mod replay;
-pub mod sse;
-pub mod tool_stream;
 pub mod wait;
 
 use serde::Serialize;
 
 pub use api::BackendImpl;
+// Only the openai backend uses these; the paths stay for tests and benches.
 pub use config::{BackendConfig, BackendKind, Config};
+pub use openai::{launch, sse, tool_stream};
 pub use protocol::{
     ContentChunk, Endpoint, ErrorCategory, MediaPart, Message, Modality, Prompt, RawCall, Request,
     RequestError, Response, ServerTimings, ToolRequest, UnknownCategory, Usage,
