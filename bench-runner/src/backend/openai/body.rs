@@ -1,6 +1,9 @@
 //! The JSON body of a chat or completions request, in the dialect of the server.
 
-use super::*;
+use serde_json::{Value, json};
+
+use super::{Dialect, OpenAiBackend};
+use crate::backend::{MediaPart, Prompt, Request};
 
 impl OpenAiBackend {
     pub(super) fn body(&self, req: &Request) -> Value {

@@ -1,6 +1,8 @@
 //! How a failed HTTP call or a refusal becomes a categorised `RequestError`.
 
-use super::*;
+use serde_json::Value;
+
+use crate::backend::{ErrorCategory, RequestError};
 
 /// Whether an error answer to a request with media says the server cannot take that media
 /// (llama-server without `--mmproj`: "image input is not supported - hint: … mmproj";

@@ -21,20 +21,14 @@ pub mod tool_stream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::config::{BackendConfig, BackendKind, OpenAiConfig};
-use super::{
-    BackendFacts, ContentChunk, ErrorCategory, MediaPart, Modality, Prompt, Request, RequestError,
-    Response, ServerTimings, Usage,
-};
+use super::{BackendFacts, Modality, Prompt, Request, RequestError, Response};
 use super::{BackendImpl, Endpoint};
 use crate::error::{Error, Result};
 use launch::LaunchedServer;
-use sse::SseParser;
-use tool_stream::ToolCallAssembler;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialect {
@@ -300,7 +294,11 @@ mod tests {
     use super::body::with_media;
     use super::errors::refuses_media;
     use super::probe::{notice_period, url_path};
+    use super::sse::SseParser;
+    use super::tool_stream::ToolCallAssembler;
     use super::*;
+    use crate::backend::{ErrorCategory, MediaPart};
+    use serde_json::json;
 
     /// A stream of tool-call deltas that ends without `finish_reason` (and without `[DONE]`):
     /// the calls are still assembled and no finish reason is invented.

@@ -2,8 +2,14 @@
 //! `/v1/models`), exact token counts (`/apply-template`, `/tokenize`), with their own limits
 //! and wait notices.
 
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
 use super::errors::{prepare_error, scrubbed, status_error, transport_error};
-use super::*;
+use super::{Dialect, OpenAiBackend, strip_credentials};
+use crate::backend::{BackendFacts, ErrorCategory, Prompt, RequestError};
+use crate::error::{Error, Result};
 
 impl OpenAiBackend {
     /// Helper calls (not timed) are retried on connection errors: a keep-alive socket that

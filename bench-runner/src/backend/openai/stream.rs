@@ -1,9 +1,19 @@
 //! Sending a request and reading its SSE stream: retries, per-read time stamps, and the
 //! assembly of text, usage, timings and tool calls into a `Response`.
 
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use super::OpenAiBackend;
 use super::errors::{refuses_media, status_error, transport_error};
 use super::probe::{NOTICE_EVERY, no_response_within};
-use super::*;
+use super::sse::SseParser;
+use super::tool_stream::ToolCallAssembler;
+use crate::backend::{
+    ContentChunk, Endpoint, ErrorCategory, Request, RequestError, Response, ServerTimings, Usage,
+};
 
 impl OpenAiBackend {
     pub(super) async fn generate_with_retries(&self, req: &Request) -> Response {
