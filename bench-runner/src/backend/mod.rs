@@ -1,7 +1,34 @@
 //! Backends turn a [`Request`] into a stream of timestamped events and a final [`Response`].
 //!
-//! One file per backend kind; [`Backend`] is the enum that picks the implementation (the way
-//! hyperfine picks its executor). The backend knows nothing of scenarios, results or reports.
+//! One folder (or file) per backend kind: `openai/`, `llamacpp/`, `onnx/`, `replay.rs`. Each
+//! implements [`BackendImpl`] (what a backend can do, with defaults for optional capabilities);
+//! [`Backend`] is the enum that picks the implementation (the way hyperfine picks its executor)
+//! and delegates to it in one place, `each_kind!`. The wire vocabulary shared by all kinds is in
+//! [`protocol`]. The backend knows nothing of scenarios, results or reports.
+//!
+//! # Adding a backend kind
+//!
+//! The files a new kind `foo` touches:
+//!
+//! 1. `backend/foo/mod.rs` (new): `FooBackend` with `async fn connect(&BackendConfig, …)` and
+//!    `impl BackendImpl for FooBackend`. Required: `name`, `endpoint`, `probe` (the
+//!    [`BackendFacts`] for run.json), `count_prompt_tokens`, `generate`. Optional, with
+//!    defaults: `count_text_tokens` (`None`), `supports` / `media_limits` (unknown / none
+//!    declared), `restart_log` (empty), `in_process` (`None`; an in-process engine that runs
+//!    llama-bench's tests returns an [`InProcess`] variant, which is then a fifth place to add).
+//!    Failures are [`RequestError`]s with an [`ErrorCategory`] (add a category in the
+//!    `error_categories!` table of `protocol.rs` only if none fits; the README lists them).
+//! 2. `backend/mod.rs` (this file): `pub mod foo;`, a `Backend::Foo(foo::FooBackend)` variant,
+//!    its arm in `each_kind!` and in [`Backend::connect`].
+//! 3. `backend/config.rs`: a `BackendKind::Foo(FooConfig)` variant, `"foo"` in
+//!    `BACKEND_KINDS`, its keys in the raw entry struct and in the foreign-key lists (a key of
+//!    another kind is refused at its file:line:col), and the conversion in `convert`;
+//!    `BackendConfig::check_inputs` if the kind names files or variables outside the config.
+//!    (Issue 17 step 3 plans to move each kind's config into its own folder, `foo/config.rs`.)
+//! 4. Optionally a field in [`BackendFacts`] for facts only this kind has (as `engine` and
+//!    `onnx` do), and [`BackendFacts::model_columns`] if the pp_tg table should read them.
+//!
+//! Nothing outside `backend/` changes: the runner, arena and reports see only [`Backend`].
 
 mod api;
 pub mod bench;
