@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use edgebench::backend::llamacpp::LlamaCppBackend;
-use edgebench::backend::{Config, Prompt, Request};
+use edgebench::backend::{BackendImpl, Config, Prompt, Request};
 use edgebench::results::{SampleRow, SummaryRow};
 use edgebench::workload::prompt;
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use edgebench::backend::onnx::OnnxBackend;
-use edgebench::backend::{Config, Prompt, Request};
+use edgebench::backend::{BackendImpl, Config, Prompt, Request};
 use edgebench::results::reader::{read_samples, read_summary};
 
 use crate::common::{gemma, repo_root, run_err, run_ok, write};

@@ -51,6 +51,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::protocol::Endpoint;
 use crate::error::{Error, Result};
 use crate::source;
 
@@ -95,13 +96,6 @@ pub enum BackendKind {
     LlamaCpp(LlamaCppConfig),
     /// ONNX Runtime in process (see `backend/onnx/`).
     Onnx(OnnxConfig),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Endpoint {
-    Chat,
-    Completions,
 }
 
 #[derive(Debug, Clone)]

@@ -214,6 +214,32 @@ impl ReplayBackend {
     }
 }
 
+/// Replay answers from memory: the trait's async methods wrap the synchronous ones.
+impl super::BackendImpl for ReplayBackend {
+    fn name(&self) -> &str {
+        ReplayBackend::name(self)
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        ReplayBackend::endpoint(self)
+    }
+
+    async fn probe(&mut self) -> Result<BackendFacts> {
+        Ok(ReplayBackend::probe(self))
+    }
+
+    async fn count_prompt_tokens(
+        &self,
+        prompt: &Prompt,
+    ) -> std::result::Result<Option<u32>, RequestError> {
+        ReplayBackend::count_prompt_tokens(self, prompt)
+    }
+
+    async fn generate(&self, req: &Request) -> Response {
+        ReplayBackend::generate(self, req)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

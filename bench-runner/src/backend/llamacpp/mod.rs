@@ -24,8 +24,9 @@ use super::engine_thread::{self, EngineHandle};
 pub use build_info::EngineBuild;
 use engine::Engine;
 
-use super::config::{BackendConfig, BackendKind, Endpoint, LlamaCppConfig};
+use super::config::{BackendConfig, BackendKind, LlamaCppConfig};
 use super::{BackendFacts, ErrorCategory, Prompt, Request, RequestError, Response};
+use super::{BackendImpl, Endpoint};
 use crate::error::{Error, Result};
 
 /// llama.cpp's global state may be initialised once per process; every backend and test shares it.
@@ -146,20 +147,30 @@ impl LlamaCppBackend {
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Chat, like the served backends, so one scenario measures the same prompts on both.
-    pub fn endpoint(&self) -> Endpoint {
-        Endpoint::Chat
-    }
-
     pub fn engine_facts(&self) -> &EngineFacts {
         &self.facts
     }
 
-    pub async fn probe(&mut self) -> Result<BackendFacts> {
+    /// Runs one llama-bench test in the engine (see [`BenchTest`]).
+    pub async fn bench(
+        &self,
+        test: BenchTest,
+    ) -> std::result::Result<Vec<BenchSample>, RequestError> {
+        self.engine.bench(test).await
+    }
+}
+
+impl BackendImpl for LlamaCppBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Chat, like the served backends, so one scenario measures the same prompts on both.
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Chat
+    }
+
+    async fn probe(&mut self) -> Result<BackendFacts> {
         let f = &self.facts;
         let file = self
             .cfg
@@ -188,18 +199,18 @@ impl LlamaCppBackend {
         })
     }
 
-    pub async fn count_prompt_tokens(
+    async fn count_prompt_tokens(
         &self,
         prompt: &Prompt,
     ) -> std::result::Result<Option<u32>, RequestError> {
         self.engine.count_prompt_tokens(prompt).await
     }
 
-    pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
+    async fn count_text_tokens(&self, text: &str) -> Option<u32> {
         self.engine.count_text_tokens(text).await
     }
 
-    pub async fn generate(&self, req: &Request) -> Response {
+    async fn generate(&self, req: &Request) -> Response {
         let sent_at = Instant::now();
         // The pinned llama-cpp-2 is built without its `mtmd` feature: images and audio are not
         // taken in process (README: multimodal), and a request with media says so per row.
@@ -218,12 +229,13 @@ impl LlamaCppBackend {
         self.engine.generate(req).await
     }
 
-    /// Runs one llama-bench test in the engine (see [`BenchTest`]).
-    pub async fn bench(
-        &self,
-        test: BenchTest,
-    ) -> std::result::Result<Vec<BenchSample>, RequestError> {
-        self.engine.bench(test).await
+    /// The in-process engines take text only (see README: multimodal).
+    fn supports(&self, _m: super::Modality) -> Option<bool> {
+        Some(false)
+    }
+
+    fn in_process(&self) -> Option<super::InProcess<'_>> {
+        Some(super::InProcess::LlamaCpp(self))
     }
 }
 

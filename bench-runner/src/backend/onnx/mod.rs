@@ -23,9 +23,10 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::bench::{BenchSample, BenchTest};
-use super::config::{BackendConfig, BackendKind, Endpoint, GraphOptimization, OnnxConfig};
+use super::config::{BackendConfig, BackendKind, GraphOptimization, OnnxConfig};
 use super::engine_thread::{self, Command, EngineHandle};
 use super::{BackendFacts, ModelColumns, Prompt, Request, RequestError, Response};
+use super::{BackendImpl, Endpoint};
 use crate::error::{Error, Result};
 use engine::{Engine, Greedy};
 
@@ -257,19 +258,6 @@ impl OnnxBackend {
         })
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Chat where the model folder has a chat template, else raw completions.
-    pub fn endpoint(&self) -> Endpoint {
-        if self.facts.chat_template {
-            Endpoint::Chat
-        } else {
-            Endpoint::Completions
-        }
-    }
-
     pub fn facts(&self) -> &OnnxFacts {
         &self.facts
     }
@@ -282,7 +270,7 @@ impl OnnxBackend {
             .unwrap_or_else(|| self.facts.model_file.clone())
     }
 
-    pub fn probe(&self) -> BackendFacts {
+    fn facts_for_manifest(&self) -> BackendFacts {
         let f = &self.facts;
         let graph = self.model_dir.join(&f.model_file);
         BackendFacts {
@@ -305,21 +293,6 @@ impl OnnxBackend {
             onnx: Some(f.clone()),
             ..Default::default()
         }
-    }
-
-    pub async fn count_prompt_tokens(
-        &self,
-        prompt: &Prompt,
-    ) -> std::result::Result<Option<u32>, RequestError> {
-        self.engine.count_prompt_tokens(prompt).await
-    }
-
-    pub async fn count_text_tokens(&self, text: &str) -> Option<u32> {
-        self.engine.count_text_tokens(text).await
-    }
-
-    pub async fn generate(&self, req: &Request) -> Response {
-        self.engine.generate(req).await
     }
 
     /// Runs one llama-bench test in the engine (see [`BenchTest`]).
@@ -350,5 +323,48 @@ impl OnnxBackend {
             })
             .await
             .unwrap_or_else(|| Err(self.engine.dead().message))
+    }
+}
+
+impl BackendImpl for OnnxBackend {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Chat where the model folder has a chat template, else raw completions.
+    fn endpoint(&self) -> Endpoint {
+        if self.facts.chat_template {
+            Endpoint::Chat
+        } else {
+            Endpoint::Completions
+        }
+    }
+
+    async fn count_prompt_tokens(
+        &self,
+        prompt: &Prompt,
+    ) -> std::result::Result<Option<u32>, RequestError> {
+        self.engine.count_prompt_tokens(prompt).await
+    }
+
+    async fn count_text_tokens(&self, text: &str) -> Option<u32> {
+        self.engine.count_text_tokens(text).await
+    }
+
+    async fn generate(&self, req: &Request) -> Response {
+        self.engine.generate(req).await
+    }
+
+    async fn probe(&mut self) -> Result<BackendFacts> {
+        Ok(self.facts_for_manifest())
+    }
+
+    /// The in-process engines take text only (see README: multimodal).
+    fn supports(&self, _m: super::Modality) -> Option<bool> {
+        Some(false)
+    }
+
+    fn in_process(&self) -> Option<super::InProcess<'_>> {
+        Some(super::InProcess::Onnx(self))
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::config::LaunchConfig;
+use crate::backend::config::LaunchConfig;
 use crate::error::{Error, Result};
 
 /// What was launched, for the run manifest.
@@ -164,7 +164,7 @@ impl LaunchedServer {
                 ));
             }
             if Instant::now() >= notice_at {
-                super::wait::wait_notice(&format!(
+                crate::backend::wait::wait_notice(&format!(
                     "waiting for {backend} to start: {health} not ready after {:.0} s (gives up after {:.0} s)",
                     spawned.elapsed().as_secs_f64(),
                     cfg.startup_timeout_s

@@ -12,7 +12,7 @@
 
 use serde_json::Value;
 
-use super::RawCall;
+use crate::backend::RawCall;
 
 #[derive(Debug, Default)]
 struct Slot {

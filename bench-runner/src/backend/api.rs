@@ -1,0 +1,57 @@
+//! What a backend kind can do, as one trait: every kind (`openai/`, `llamacpp/`, `onnx/`,
+//! `replay.rs`) implements [`BackendImpl`], and [`super::Backend`] delegates to it in one
+//! place. Optional capabilities have defaults, so a new kind writes only what it has.
+
+use super::config::MediaLimits;
+use super::{BackendFacts, Endpoint, InProcess, Modality, Prompt, Request, RequestError, Response};
+use crate::error::Result;
+
+// The futures are only ever awaited through the concrete kinds (static dispatch via the
+// `Backend` enum), so their `Send`-ness is known where they are used.
+#[allow(async_fn_in_trait)]
+pub trait BackendImpl {
+    /// The backend's name in the config (`[backends.NAME]`).
+    fn name(&self) -> &str;
+
+    /// The endpoint requests are shaped for (in-process engines mimic one).
+    fn endpoint(&self) -> Endpoint;
+
+    /// Connects and reads what the backend says about itself. Fails if unreachable.
+    async fn probe(&mut self) -> Result<BackendFacts>;
+
+    /// The number of tokens the backend will process for this prompt (template included),
+    /// or `None` when the backend cannot tell.
+    async fn count_prompt_tokens(
+        &self,
+        prompt: &Prompt,
+    ) -> std::result::Result<Option<u32>, RequestError>;
+
+    /// Counts tokens of generated text (for servers that report no usage).
+    async fn count_text_tokens(&self, _text: &str) -> Option<u32> {
+        None
+    }
+
+    async fn generate(&self, req: &Request) -> Response;
+
+    /// Whether the backend can take a modality: `Some(false)` where it says it cannot,
+    /// `None` where it is unknown until a request tries.
+    fn supports(&self, _m: Modality) -> Option<bool> {
+        None
+    }
+
+    /// What the backend config declares the server takes (`[backends.X.media]`); a grid
+    /// point beyond it is skipped, not sent.
+    fn media_limits(&self) -> MediaLimits {
+        MediaLimits::default()
+    }
+
+    /// Restarts of a launched server during the run, described for run.json.
+    fn restart_log(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The in-process engine, where the backend has one (llama-bench-style tests run in it).
+    fn in_process(&self) -> Option<InProcess<'_>> {
+        None
+    }
+}
