@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-/// One model's line of the leaderboard. Column meanings are in the README.
+/// One model's line of the leaderboard. Column meanings are in docs/arena.md.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Row {
     pub rank_ub: usize,

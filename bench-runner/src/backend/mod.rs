@@ -17,7 +17,7 @@
 //!    declared), `restart_log` (empty), `in_process` (`None`; an in-process engine that runs
 //!    llama-bench's tests returns an [`InProcess`] variant, which is then a fifth place to add).
 //!    Failures are [`RequestError`]s with an [`ErrorCategory`] (add a category in the
-//!    `error_categories!` table of `protocol.rs` only if none fits; the README lists them).
+//!    `error_categories!` table of `protocol.rs` only if none fits; docs/results.md lists them).
 //! 2. `backend/mod.rs` (this file): `pub mod foo;`, a `Backend::Foo(foo::FooBackend)` variant,
 //!    its arm in `each_kind!` and in [`Backend::connect`].
 //! 3. `backend/config.rs`: a `BackendKind::Foo(FooConfig)` variant, `"foo"` in

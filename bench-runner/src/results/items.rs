@@ -62,7 +62,7 @@ pub struct ItemRow {
     /// Requests made for the item (more than 1 for agent items).
     pub requests: u32,
     pub pass: bool,
-    /// Empty when the item passed; else one failure category (see the README).
+    /// Empty when the item passed; else one failure category (see docs/results.md).
     pub failure_category: Option<String>,
     /// Tool calls, native mode: the verdict had calls written as text counted as calls.
     pub lenient_pass: Option<bool>,

@@ -1,5 +1,5 @@
 //! The CSV schema: one `#[derive(Serialize)]` struct per file (as criterion does it).
-//! Column meanings are documented in the README; changing a column bumps `SCHEMA_VERSION`,
+//! Column meanings are documented in docs/results.md; changing a column bumps `SCHEMA_VERSION`,
 //! which is written in `run.json` and checked by the reader.
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,5 @@
 //! `leaderboard.csv` (one row per model, full precision), `quality_speed.csv` (one row per
-//! device × model) and `judges.csv` (one row per judge). Columns are documented in the README.
+//! device × model) and `judges.csv` (one row per judge). Columns are documented in docs/arena.md.
 
 use serde::Serialize;
 
