@@ -7,6 +7,7 @@ pub mod items;
 pub mod manifest;
 pub mod media;
 pub mod merge;
+pub mod metric;
 pub mod reader;
 pub mod schema;
 pub mod transcript;

@@ -4,6 +4,7 @@
 use super::RunCtx;
 use crate::backend::BackendFacts;
 use crate::measure::stats::{HIGH_CV, Summary, summarize};
+use crate::results::metric::{self, Column};
 use crate::results::{SampleRow, SummaryRow};
 use crate::scenario::{Case, Scenario};
 
@@ -141,8 +142,8 @@ pub(crate) fn summarize_case(
         flags.push(ALL_FAILED);
     }
 
-    let decode = col(|r| r.decode_tok_s);
-    let ttft = col(|r| r.ttft_ms);
+    let decode = col(metric::DECODE_TOK_S.reader());
+    let ttft = col(metric::TTFT_MS.reader());
     for (name, v) in [("decode tok/s", &decode), ("TTFT", &ttft)] {
         if let Some(s) = summarize(v) {
             if s.n >= 3 && s.cv() > HIGH_CV {
@@ -174,60 +175,25 @@ pub(crate) fn summarize_case(
         ..Default::default()
     };
     let mut rows = Vec::new();
-    let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
+    let mut push = |column: &Column, values: Vec<f64>| {
         if let Some(s) = summarize(&values) {
-            rows.push(row(&base, metric, unit, &s));
+            rows.push(row(&base, column.name, column.unit, &s));
         }
     };
-    push("ttft_ms", "ms", ttft.clone());
-    push("tpot_ms", "ms", col(|r| r.tpot_ms));
-    push(
-        "itl_ms",
-        "ms",
-        ok.iter().flat_map(|m| m.itl.iter().copied()).collect(),
-    );
-    push("e2e_ms", "ms", col(|r| r.e2e_ms));
-    push("prefill_tok_s", "tok/s", col(|r| r.prefill_tok_s));
-    push("decode_tok_s", "tok/s", decode.clone());
-    push(
-        "prompt_tokens",
-        "tokens",
-        col(|r| r.prompt_tokens.map(|v| v as f64)),
-    );
-    push(
-        "output_tokens",
-        "tokens",
-        col(|r| r.output_tokens.map(|v| v as f64)),
-    );
-    push("server_prompt_ms", "ms", col(|r| r.server_prompt_ms));
-    push(
-        "server_prefill_tok_s",
-        "tok/s",
-        col(|r| r.server_prefill_tok_s),
-    );
-    push(
-        "server_decode_tok_s",
-        "tok/s",
-        col(|r| r.server_decode_tok_s),
-    );
-    // Time outside prompt evaluation: tokenizing, templating, queueing, transport.
-    push(
-        "ttft_minus_server_prompt_ms",
-        "ms",
-        col(|r| Some(r.ttft_ms? - r.server_prompt_ms?)),
-    );
-    // Client ÷ server decode speed per request: 1.0 means our clock agrees with the server's.
-    push(
-        "decode_client_server_ratio",
-        "ratio",
-        col(|r| Some(r.decode_tok_s? / r.server_decode_tok_s.filter(|s| *s > 0.0)?)),
-    );
+    for column in metric::REQUEST_SUMMARY {
+        let values = if column.name == metric::ITL_MS.name {
+            ok.iter().flat_map(|m| m.itl.iter().copied()).collect()
+        } else {
+            col(column.reader())
+        };
+        push(column, values);
+    }
     // Case-wide throughput over the measured phase's wall time (not for a resumed case: its
     // requests were measured in two sittings).
     if wall_s > 0.0 && !ok.is_empty() && !resumed {
-        let out: f64 = col(|r| r.output_tokens.map(|v| v as f64)).iter().sum();
-        push("output_tok_s", "tok/s", vec![out / wall_s]);
-        push("requests_per_s", "req/s", vec![ok.len() as f64 / wall_s]);
+        let out: f64 = col(metric::OUTPUT_TOKENS.reader()).iter().sum();
+        push(&metric::OUTPUT_TOK_S, vec![out / wall_s]);
+        push(&metric::REQUESTS_PER_S, vec![ok.len() as f64 / wall_s]);
     }
     if rows.is_empty() && errors > 0 {
         rows.push(failed_case_row(&base));
@@ -297,7 +263,7 @@ pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>,
     let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
     let mut flags = Vec::new();
     let mut warnings = Vec::new();
-    let ts = col(|r| r.test_tok_s);
+    let ts = col(metric::TEST_TOK_S.reader());
     if let Some(s) = summarize(&ts) {
         if s.n >= 3 && s.cv() > HIGH_CV {
             flags.push("high_variation");
@@ -326,44 +292,11 @@ pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>,
         ..base.clone()
     };
     let mut out = Vec::new();
-    let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
-        if let Some(s) = summarize(&values) {
-            out.push(row(&base, metric, unit, &s));
+    for column in metric::PP_TG_SUMMARY {
+        if let Some(s) = summarize(&col(column.reader())) {
+            out.push(row(&base, column.name, column.unit, &s));
         }
-    };
-    push("test_tok_s", "tok/s", ts.clone());
-    push("test_ns", "ns", col(|r| r.test_ns.map(|v| v as f64)));
-    push("ttft_ms", "ms", col(|r| r.ttft_ms));
-    push("e2e_ms", "ms", col(|r| r.e2e_ms));
-    push("prefill_tok_s", "tok/s", col(|r| r.prefill_tok_s));
-    push("decode_tok_s", "tok/s", col(|r| r.decode_tok_s));
-    push(
-        "prompt_tokens",
-        "tokens",
-        col(|r| r.prompt_tokens.map(|v| v as f64)),
-    );
-    push(
-        "output_tokens",
-        "tokens",
-        col(|r| r.output_tokens.map(|v| v as f64)),
-    );
-    push(
-        "cached_tokens",
-        "tokens",
-        col(|r| r.cached_tokens.map(|v| v as f64)),
-    );
-    push("server_prompt_ms", "ms", col(|r| r.server_prompt_ms));
-    push(
-        "server_prefill_tok_s",
-        "tok/s",
-        col(|r| r.server_prefill_tok_s),
-    );
-    push("server_predicted_ms", "ms", col(|r| r.server_predicted_ms));
-    push(
-        "server_decode_tok_s",
-        "tok/s",
-        col(|r| r.server_decode_tok_s),
-    );
+    }
     if out.is_empty() && errors > 0 {
         out.push(failed_case_row(&base));
     }
