@@ -17,8 +17,8 @@ use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
 use crate::results::manifest::{ScenarioRecord, git_commit, now_rfc3339};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
+use crate::results::summary::pp_tg_summary;
 use crate::results::{CsvAppender, RunManifest, SCHEMA_VERSION, SampleRow, SummaryRow};
-use crate::runner::summary::pp_tg_summary;
 use crate::scenario::PpTgTest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

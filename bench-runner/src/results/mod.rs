@@ -10,6 +10,7 @@ pub mod merge;
 pub mod metric;
 pub mod reader;
 pub mod schema;
+pub mod summary;
 pub mod transcript;
 pub mod writer;
 

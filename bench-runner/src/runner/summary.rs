@@ -3,9 +3,12 @@
 
 use super::RunCtx;
 use crate::backend::BackendFacts;
-use crate::measure::stats::{HIGH_CV, Summary, summarize};
+use crate::measure::stats::{HIGH_CV, summarize};
 use crate::results::metric::{self, Column};
+use crate::results::summary::{ALL_FAILED, error_categories, failed_case_row, push_summary};
 use crate::results::{SampleRow, SummaryRow};
+// The pure summary builders live in `results::summary`; the kind runners reach them here.
+pub(crate) use crate::results::summary::{pp_tg_summary, row};
 use crate::scenario::{Case, Scenario};
 
 pub(crate) struct Measured {
@@ -175,11 +178,8 @@ pub(crate) fn summarize_case(
         ..Default::default()
     };
     let mut rows = Vec::new();
-    let mut push = |column: &Column, values: Vec<f64>| {
-        if let Some(s) = summarize(&values) {
-            rows.push(row(&base, column.name, column.unit, &s));
-        }
-    };
+    let mut push =
+        |column: &Column, values: Vec<f64>| push_summary(&mut rows, &base, column, &values);
     for column in metric::REQUEST_SUMMARY {
         let values = if column.name == metric::ITL_MS.name {
             ok.iter().flat_map(|m| m.itl.iter().copied()).collect()
@@ -199,106 +199,4 @@ pub(crate) fn summarize_case(
         rows.push(failed_case_row(&base));
     }
     (rows, warnings)
-}
-
-/// Flag of a case none of whose requests succeeded.
-pub const ALL_FAILED: &str = "all_failed";
-
-/// The distinct error categories of `rows`, sorted: `["server_error", "timeout"]`.
-pub(crate) fn error_categories<'a>(rows: impl Iterator<Item = &'a SampleRow>) -> Vec<String> {
-    let mut v: Vec<String> = rows.filter_map(|r| r.error_category.clone()).collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// The one summary row of a case that has no successful request: metric `requests`, n = 0,
-/// `errors` = how many failed, the categories in `flags` (`all_failed;error_timeout`) and
-/// statistics left as NaN — there is nothing to summarise, and a zero would be a figure in
-/// disguise. Without it a broken backend would vanish from summary.csv and the final table.
-pub(crate) fn failed_case_row(base: &SummaryRow) -> SummaryRow {
-    SummaryRow {
-        metric: "requests".into(),
-        unit: "requests".into(),
-        n: 0,
-        mean: f64::NAN,
-        stddev: f64::NAN,
-        min: f64::NAN,
-        p50: f64::NAN,
-        p90: f64::NAN,
-        p99: f64::NAN,
-        max: f64::NAN,
-        ci_low: f64::NAN,
-        ci_high: f64::NAN,
-        ..base.clone()
-    }
-}
-
-pub(crate) fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryRow {
-    SummaryRow {
-        metric: metric.into(),
-        unit: unit.into(),
-        n: s.n,
-        mean: s.mean,
-        stddev: s.stddev,
-        min: s.min,
-        p50: s.p50,
-        p90: s.p90,
-        p99: s.p99,
-        max: s.max,
-        ci_low: s.ci_low,
-        ci_high: s.ci_high,
-        ..base.clone()
-    }
-}
-
-/// Summary of a llama-bench-style test: t/s mean ± stddev (as llama-bench reports it) and the
-/// test time, plus whatever else the rows carry (our clocks over HTTP, llama.cpp's counters
-/// in process). Pure: the importer uses it too.
-pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>, Vec<String>) {
-    let ok: Vec<&SampleRow> = rows.iter().filter(|r| r.error_category.is_none()).collect();
-    let errors = rows.len() - ok.len();
-    let col =
-        |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> { ok.iter().filter_map(|r| f(r)).collect() };
-    let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
-    let mut flags = Vec::new();
-    let mut warnings = Vec::new();
-    let ts = col(metric::TEST_TOK_S.reader());
-    if let Some(s) = summarize(&ts) {
-        if s.n >= 3 && s.cv() > HIGH_CV {
-            flags.push("high_variation");
-            warnings.push(format!(
-                "{where_}: t/s varies a lot (CV {:.0}%); close other programs or add repetitions",
-                s.cv() * 100.0
-            ));
-        }
-    }
-    let categories = error_categories(rows.iter());
-    if errors > 0 {
-        warnings.push(format!(
-            "{where_}: {errors} of {} repetitions failed ({})",
-            rows.len(),
-            categories.join(", ")
-        ));
-    }
-    let error_flags: Vec<String> = categories.iter().map(|c| format!("error_{c}")).collect();
-    flags.extend(error_flags.iter().map(String::as_str));
-    if ok.is_empty() && errors > 0 {
-        flags.push(ALL_FAILED);
-    }
-    let base = SummaryRow {
-        errors,
-        flags: flags.join(";"),
-        ..base.clone()
-    };
-    let mut out = Vec::new();
-    for column in metric::PP_TG_SUMMARY {
-        if let Some(s) = summarize(&col(column.reader())) {
-            out.push(row(&base, column.name, column.unit, &s));
-        }
-    }
-    if out.is_empty() && errors > 0 {
-        out.push(failed_case_row(&base));
-    }
-    (out, warnings)
 }
