@@ -5,6 +5,7 @@ pub mod bandwidth;
 pub mod device;
 pub mod items;
 pub mod manifest;
+pub mod markdown;
 pub mod media;
 pub mod merge;
 pub mod metric;
