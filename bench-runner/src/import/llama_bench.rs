@@ -15,10 +15,10 @@ use serde_json::Value;
 use crate::backend::ModelColumns;
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
-use crate::results::manifest::{ScenarioRecord, git_commit, now_rfc3339};
+use crate::results::manifest::{ScenarioRecord, now_rfc3339};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
-use crate::results::{CsvAppender, RunManifest, SCHEMA_VERSION, SampleRow, SummaryRow};
-use crate::runner::summary::pp_tg_summary;
+use crate::results::summary::pp_tg_summary;
+use crate::results::{CsvAppender, RunManifest, SampleRow, SummaryRow};
 use crate::scenario::PpTgTest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -240,25 +240,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
     let mut samples = CsvAppender::open(&run_dir.join("samples.csv"), SAMPLE_COLUMNS)?;
     let mut summary_w = CsvAppender::open(&run_dir.join("summary.csv"), SUMMARY_COLUMNS)?;
     let host = HostFingerprint::read();
-    let mut manifest = RunManifest {
-        schema_version: SCHEMA_VERSION,
-        run_id: run_id.clone(),
-        status: "complete".into(),
-        started_at: now_rfc3339(),
-        ended_at: None,
-        edgebench_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: git_commit(),
-        command_line: opts.command_line.clone(),
-        scenarios: Vec::new(),
-        backends: Vec::new(),
-        device: String::new(),
-        host,
-        requests_total: 0,
-        requests_failed: 0,
-        warnings: Vec::new(),
-        peak_rss_bytes: None,
-        invocation: None,
-    };
+    let mut manifest = RunManifest::new(&run_id, "complete", opts.command_line.clone(), host);
     let mut all_summary = Vec::new();
     let mut columns = BTreeMap::new();
     let mut n_tests = 0;

@@ -1,15 +1,9 @@
-//! The metrics a report or a comparison can be about: their unit, which way is better, and
-//! how to read one per-request value from a samples.csv row.
+//! The metrics a report or a comparison can be about: which columns of the catalogue in
+//! `results::metric` (name, unit, which way is better, reader), with a title and a slot.
 
 use crate::results::SampleRow;
-
-/// Which way is better. Tok/s: higher; milliseconds: lower.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    HigherIsBetter,
-    LowerIsBetter,
-}
+pub use crate::results::metric::Direction;
+use crate::results::metric::{self as col, Column};
 
 #[derive(Debug, Clone, Copy)]
 pub struct Metric {
@@ -30,97 +24,41 @@ impl Metric {
     }
 }
 
+/// A report metric over a column of the catalogue in `results::metric`; name, unit, direction
+/// and reader come from there.
+const fn metric(c: Column, title: &'static str, slot: usize) -> Metric {
+    let direction = match c.direction {
+        Some(d) => d,
+        None => panic!("a report metric needs a direction"),
+    };
+    Metric {
+        name: c.name,
+        unit: c.unit,
+        direction,
+        title,
+        slot,
+        read: c.reader(),
+    }
+}
+
 /// Every per-request metric, in the order of `Request::values`.
 pub const METRICS: &[Metric] = &[
-    Metric {
-        name: "decode_tok_s",
-        unit: "tok/s",
-        direction: Direction::HigherIsBetter,
-        title: "decode tok/s",
-        slot: 0,
-        read: |r| r.decode_tok_s,
-    },
-    Metric {
-        name: "prefill_tok_s",
-        unit: "tok/s",
-        direction: Direction::HigherIsBetter,
-        title: "prefill tok/s",
-        slot: 1,
-        read: |r| r.prefill_tok_s,
-    },
-    Metric {
-        name: "ttft_ms",
-        unit: "ms",
-        direction: Direction::LowerIsBetter,
-        title: "TTFT ms",
-        slot: 2,
-        read: |r| r.ttft_ms,
-    },
-    Metric {
-        name: "tpot_ms",
-        unit: "ms",
-        direction: Direction::LowerIsBetter,
-        title: "TPOT ms",
-        slot: 3,
-        read: |r| r.tpot_ms,
-    },
-    Metric {
-        name: "e2e_ms",
-        unit: "ms",
-        direction: Direction::LowerIsBetter,
-        title: "E2E latency ms",
-        slot: 4,
-        read: |r| r.e2e_ms,
-    },
-    Metric {
-        name: "itl_p50_ms",
-        unit: "ms",
-        direction: Direction::LowerIsBetter,
-        title: "per-request median ITL ms",
-        slot: 5,
-        read: |r| r.itl_p50_ms,
-    },
-    Metric {
-        name: "itl_p99_ms",
-        unit: "ms",
-        direction: Direction::LowerIsBetter,
-        title: "per-request p99 ITL ms",
-        slot: 6,
-        read: |r| r.itl_p99_ms,
-    },
-    Metric {
-        name: "server_decode_tok_s",
-        unit: "tok/s",
-        direction: Direction::HigherIsBetter,
-        title: "server-reported decode tok/s",
-        slot: 7,
-        read: |r| r.server_decode_tok_s,
-    },
-    Metric {
-        name: "server_prefill_tok_s",
-        unit: "tok/s",
-        direction: Direction::HigherIsBetter,
-        title: "server-reported prefill tok/s",
-        slot: 8,
-        read: |r| r.server_prefill_tok_s,
-    },
+    metric(col::DECODE_TOK_S, "decode tok/s", 0),
+    metric(col::PREFILL_TOK_S, "prefill tok/s", 1),
+    metric(col::TTFT_MS, "TTFT ms", 2),
+    metric(col::TPOT_MS, "TPOT ms", 3),
+    metric(col::E2E_MS, "E2E latency ms", 4),
+    metric(col::ITL_P50_MS, "per-request median ITL ms", 5),
+    metric(col::ITL_P99_MS, "per-request p99 ITL ms", 6),
+    metric(col::SERVER_DECODE_TOK_S, "server-reported decode tok/s", 7),
+    metric(
+        col::SERVER_PREFILL_TOK_S,
+        "server-reported prefill tok/s",
+        8,
+    ),
     // Context scenarios: needle recall per request, and where the needle sat.
-    Metric {
-        name: "recall",
-        unit: "fraction",
-        direction: Direction::HigherIsBetter,
-        title: "needle recall",
-        slot: 9,
-        read: |r| r.recall,
-    },
-    Metric {
-        name: "depth_pct",
-        unit: "%",
-        direction: Direction::HigherIsBetter,
-        title: "needle depth %",
-        slot: 10,
-        read: |r| r.depth_pct,
-    },
+    metric(col::RECALL, "needle recall", 9),
+    metric(col::DEPTH_PCT, "needle depth %", 10),
 ];
 
 /// Number of per-request values a loaded request carries.

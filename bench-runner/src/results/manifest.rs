@@ -71,6 +71,35 @@ pub struct Invocation {
 }
 
 impl RunManifest {
+    /// A manifest stamped now, by this edgebench build and commit, with nothing recorded yet:
+    /// the caller fills in scenarios, backends, device and invocation as it learns them.
+    pub fn new(
+        run_id: &str,
+        status: &str,
+        command_line: Vec<String>,
+        host: HostFingerprint,
+    ) -> Self {
+        RunManifest {
+            schema_version: SCHEMA_VERSION,
+            run_id: run_id.to_string(),
+            status: status.to_string(),
+            started_at: now_rfc3339(),
+            ended_at: None,
+            edgebench_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: git_commit(),
+            command_line,
+            scenarios: Vec::new(),
+            backends: Vec::new(),
+            host,
+            device: String::new(),
+            requests_total: 0,
+            requests_failed: 0,
+            warnings: Vec::new(),
+            peak_rss_bytes: None,
+            invocation: None,
+        }
+    }
+
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join("run.json");
         let tmp = dir.join("run.json.tmp");
@@ -123,4 +152,31 @@ pub fn git_commit() -> String {
 
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_manifest_is_stamped_and_reads_back() {
+        let m = RunManifest::new(
+            "r1",
+            "running",
+            vec!["edgebench".into(), "run".into()],
+            HostFingerprint::default(),
+        );
+        assert_eq!(m.schema_version, SCHEMA_VERSION);
+        assert_eq!((m.run_id.as_str(), m.status.as_str()), ("r1", "running"));
+        assert_eq!(m.edgebench_version, env!("CARGO_PKG_VERSION"));
+        assert!(!m.started_at.is_empty() && m.ended_at.is_none());
+        assert!(m.scenarios.is_empty() && m.backends.is_empty() && m.invocation.is_none());
+        let dir = std::env::temp_dir().join(format!("edgebench-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        m.write(&dir).unwrap();
+        let back = RunManifest::read(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(back.command_line, ["edgebench", "run"]);
+        assert_eq!(back.started_at, m.started_at);
+    }
 }

@@ -5,10 +5,13 @@ pub mod bandwidth;
 pub mod device;
 pub mod items;
 pub mod manifest;
+pub mod markdown;
 pub mod media;
 pub mod merge;
+pub mod metric;
 pub mod reader;
 pub mod schema;
+pub mod summary;
 pub mod transcript;
 pub mod writer;
 

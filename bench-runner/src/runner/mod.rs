@@ -24,9 +24,9 @@ use std::path::{Path, PathBuf};
 use crate::backend::{Backend, BackendFacts, Config};
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
-use crate::results::manifest::{ScenarioRecord, git_commit, now_rfc3339};
+use crate::results::manifest::{ScenarioRecord, now_rfc3339};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
-use crate::results::{CsvAppender, RunManifest, SCHEMA_VERSION, SummaryRow};
+use crate::results::{CsvAppender, RunManifest, SummaryRow};
 use crate::scenario::{Scenario, ScenarioBody};
 
 pub use progress::Progress;
@@ -283,14 +283,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
             m
         }
         None => RunManifest {
-            schema_version: SCHEMA_VERSION,
-            run_id: run_id.clone(),
-            status: "running".into(),
-            started_at: now_rfc3339(),
-            ended_at: None,
-            edgebench_version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: git_commit(),
-            command_line: opts.command_line.clone(),
             scenarios: scenarios
                 .iter()
                 .map(|s| ScenarioRecord {
@@ -301,7 +293,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                     sampling: Some(s.sampling_key()),
                 })
                 .collect(),
-            backends: Vec::new(),
             device: host.run_label(
                 label.as_deref(),
                 &selected
@@ -309,11 +300,6 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                     .map(|b| b.device.as_deref())
                     .collect::<Vec<_>>(),
             ),
-            host,
-            requests_total: 0,
-            requests_failed: 0,
-            warnings: Vec::new(),
-            peak_rss_bytes: None,
             invocation: Some(crate::results::manifest::Invocation {
                 config_path: config_path.display().to_string(),
                 config_sha256: config_sha256.clone(),
@@ -323,6 +309,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
                 resumed_at: Vec::new(),
                 merged_from: Vec::new(),
             }),
+            ..RunManifest::new(&run_id, "running", opts.command_line.clone(), host)
         },
     };
     manifest.write(&run_dir)?;

@@ -3,8 +3,12 @@
 
 use super::RunCtx;
 use crate::backend::BackendFacts;
-use crate::measure::stats::{HIGH_CV, Summary, summarize};
+use crate::measure::stats::{HIGH_CV, summarize};
+use crate::results::metric::{self, Column};
+use crate::results::summary::{ALL_FAILED, error_categories, failed_case_row, push_summary};
 use crate::results::{SampleRow, SummaryRow};
+// The pure summary builders live in `results::summary`; the kind runners reach them here.
+pub(crate) use crate::results::summary::{pp_tg_summary, row};
 use crate::scenario::{Case, Scenario};
 
 pub(crate) struct Measured {
@@ -141,8 +145,8 @@ pub(crate) fn summarize_case(
         flags.push(ALL_FAILED);
     }
 
-    let decode = col(|r| r.decode_tok_s);
-    let ttft = col(|r| r.ttft_ms);
+    let decode = col(metric::DECODE_TOK_S.reader());
+    let ttft = col(metric::TTFT_MS.reader());
     for (name, v) in [("decode tok/s", &decode), ("TTFT", &ttft)] {
         if let Some(s) = summarize(v) {
             if s.n >= 3 && s.cv() > HIGH_CV {
@@ -174,198 +178,25 @@ pub(crate) fn summarize_case(
         ..Default::default()
     };
     let mut rows = Vec::new();
-    let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
-        if let Some(s) = summarize(&values) {
-            rows.push(row(&base, metric, unit, &s));
-        }
-    };
-    push("ttft_ms", "ms", ttft.clone());
-    push("tpot_ms", "ms", col(|r| r.tpot_ms));
-    push(
-        "itl_ms",
-        "ms",
-        ok.iter().flat_map(|m| m.itl.iter().copied()).collect(),
-    );
-    push("e2e_ms", "ms", col(|r| r.e2e_ms));
-    push("prefill_tok_s", "tok/s", col(|r| r.prefill_tok_s));
-    push("decode_tok_s", "tok/s", decode.clone());
-    push(
-        "prompt_tokens",
-        "tokens",
-        col(|r| r.prompt_tokens.map(|v| v as f64)),
-    );
-    push(
-        "output_tokens",
-        "tokens",
-        col(|r| r.output_tokens.map(|v| v as f64)),
-    );
-    push("server_prompt_ms", "ms", col(|r| r.server_prompt_ms));
-    push(
-        "server_prefill_tok_s",
-        "tok/s",
-        col(|r| r.server_prefill_tok_s),
-    );
-    push(
-        "server_decode_tok_s",
-        "tok/s",
-        col(|r| r.server_decode_tok_s),
-    );
-    // Time outside prompt evaluation: tokenizing, templating, queueing, transport.
-    push(
-        "ttft_minus_server_prompt_ms",
-        "ms",
-        col(|r| Some(r.ttft_ms? - r.server_prompt_ms?)),
-    );
-    // Client ÷ server decode speed per request: 1.0 means our clock agrees with the server's.
-    push(
-        "decode_client_server_ratio",
-        "ratio",
-        col(|r| Some(r.decode_tok_s? / r.server_decode_tok_s.filter(|s| *s > 0.0)?)),
-    );
+    let mut push =
+        |column: &Column, values: Vec<f64>| push_summary(&mut rows, &base, column, &values);
+    for column in metric::REQUEST_SUMMARY {
+        let values = if column.name == metric::ITL_MS.name {
+            ok.iter().flat_map(|m| m.itl.iter().copied()).collect()
+        } else {
+            col(column.reader())
+        };
+        push(column, values);
+    }
     // Case-wide throughput over the measured phase's wall time (not for a resumed case: its
     // requests were measured in two sittings).
     if wall_s > 0.0 && !ok.is_empty() && !resumed {
-        let out: f64 = col(|r| r.output_tokens.map(|v| v as f64)).iter().sum();
-        push("output_tok_s", "tok/s", vec![out / wall_s]);
-        push("requests_per_s", "req/s", vec![ok.len() as f64 / wall_s]);
+        let out: f64 = col(metric::OUTPUT_TOKENS.reader()).iter().sum();
+        push(&metric::OUTPUT_TOK_S, vec![out / wall_s]);
+        push(&metric::REQUESTS_PER_S, vec![ok.len() as f64 / wall_s]);
     }
     if rows.is_empty() && errors > 0 {
         rows.push(failed_case_row(&base));
     }
     (rows, warnings)
-}
-
-/// Flag of a case none of whose requests succeeded.
-pub const ALL_FAILED: &str = "all_failed";
-
-/// The distinct error categories of `rows`, sorted: `["server_error", "timeout"]`.
-pub(crate) fn error_categories<'a>(rows: impl Iterator<Item = &'a SampleRow>) -> Vec<String> {
-    let mut v: Vec<String> = rows.filter_map(|r| r.error_category.clone()).collect();
-    v.sort();
-    v.dedup();
-    v
-}
-
-/// The one summary row of a case that has no successful request: metric `requests`, n = 0,
-/// `errors` = how many failed, the categories in `flags` (`all_failed;error_timeout`) and
-/// statistics left as NaN — there is nothing to summarise, and a zero would be a figure in
-/// disguise. Without it a broken backend would vanish from summary.csv and the final table.
-pub(crate) fn failed_case_row(base: &SummaryRow) -> SummaryRow {
-    SummaryRow {
-        metric: "requests".into(),
-        unit: "requests".into(),
-        n: 0,
-        mean: f64::NAN,
-        stddev: f64::NAN,
-        min: f64::NAN,
-        p50: f64::NAN,
-        p90: f64::NAN,
-        p99: f64::NAN,
-        max: f64::NAN,
-        ci_low: f64::NAN,
-        ci_high: f64::NAN,
-        ..base.clone()
-    }
-}
-
-pub(crate) fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryRow {
-    SummaryRow {
-        metric: metric.into(),
-        unit: unit.into(),
-        n: s.n,
-        mean: s.mean,
-        stddev: s.stddev,
-        min: s.min,
-        p50: s.p50,
-        p90: s.p90,
-        p99: s.p99,
-        max: s.max,
-        ci_low: s.ci_low,
-        ci_high: s.ci_high,
-        ..base.clone()
-    }
-}
-
-/// Summary of a llama-bench-style test: t/s mean ± stddev (as llama-bench reports it) and the
-/// test time, plus whatever else the rows carry (our clocks over HTTP, llama.cpp's counters
-/// in process). Pure: the importer uses it too.
-pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>, Vec<String>) {
-    let ok: Vec<&SampleRow> = rows.iter().filter(|r| r.error_category.is_none()).collect();
-    let errors = rows.len() - ok.len();
-    let col =
-        |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> { ok.iter().filter_map(|r| f(r)).collect() };
-    let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
-    let mut flags = Vec::new();
-    let mut warnings = Vec::new();
-    let ts = col(|r| r.test_tok_s);
-    if let Some(s) = summarize(&ts) {
-        if s.n >= 3 && s.cv() > HIGH_CV {
-            flags.push("high_variation");
-            warnings.push(format!(
-                "{where_}: t/s varies a lot (CV {:.0}%); close other programs or add repetitions",
-                s.cv() * 100.0
-            ));
-        }
-    }
-    let categories = error_categories(rows.iter());
-    if errors > 0 {
-        warnings.push(format!(
-            "{where_}: {errors} of {} repetitions failed ({})",
-            rows.len(),
-            categories.join(", ")
-        ));
-    }
-    let error_flags: Vec<String> = categories.iter().map(|c| format!("error_{c}")).collect();
-    flags.extend(error_flags.iter().map(String::as_str));
-    if ok.is_empty() && errors > 0 {
-        flags.push(ALL_FAILED);
-    }
-    let base = SummaryRow {
-        errors,
-        flags: flags.join(";"),
-        ..base.clone()
-    };
-    let mut out = Vec::new();
-    let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
-        if let Some(s) = summarize(&values) {
-            out.push(row(&base, metric, unit, &s));
-        }
-    };
-    push("test_tok_s", "tok/s", ts.clone());
-    push("test_ns", "ns", col(|r| r.test_ns.map(|v| v as f64)));
-    push("ttft_ms", "ms", col(|r| r.ttft_ms));
-    push("e2e_ms", "ms", col(|r| r.e2e_ms));
-    push("prefill_tok_s", "tok/s", col(|r| r.prefill_tok_s));
-    push("decode_tok_s", "tok/s", col(|r| r.decode_tok_s));
-    push(
-        "prompt_tokens",
-        "tokens",
-        col(|r| r.prompt_tokens.map(|v| v as f64)),
-    );
-    push(
-        "output_tokens",
-        "tokens",
-        col(|r| r.output_tokens.map(|v| v as f64)),
-    );
-    push(
-        "cached_tokens",
-        "tokens",
-        col(|r| r.cached_tokens.map(|v| v as f64)),
-    );
-    push("server_prompt_ms", "ms", col(|r| r.server_prompt_ms));
-    push(
-        "server_prefill_tok_s",
-        "tok/s",
-        col(|r| r.server_prefill_tok_s),
-    );
-    push("server_predicted_ms", "ms", col(|r| r.server_predicted_ms));
-    push(
-        "server_decode_tok_s",
-        "tok/s",
-        col(|r| r.server_decode_tok_s),
-    );
-    if out.is_empty() && errors > 0 {
-        out.push(failed_case_row(&base));
-    }
-    (out, warnings)
 }

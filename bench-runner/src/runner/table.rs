@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::backend::ModelColumns;
 use crate::results::SummaryRow;
+use crate::results::markdown as mdtable;
 use crate::scenario::{Case, PpTgTest};
 
 fn metric<'a>(rows: &'a [SummaryRow], name: &str) -> Option<&'a SummaryRow> {
@@ -70,8 +71,19 @@ pub fn context_markdown(rows: &[SummaryRow]) -> String {
     if ctx.is_empty() {
         return String::new();
     }
-    let mut out = String::from(
-        "| backend | model | device | length | n | recall mean [95% CI] | TTFT p50 ms | prefill tok/s p50 | decode tok/s p50 |\n|---|---|---|--:|--:|--:|--:|--:|--:|\n",
+    let mut out = mdtable::header(
+        &[
+            "backend",
+            "model",
+            "device",
+            "length",
+            "n",
+            "recall mean [95% CI]",
+            "TTFT p50 ms",
+            "prefill tok/s p50",
+            "decode tok/s p50",
+        ],
+        "lllrrrrrr",
     );
     for r in ctx
         .iter()
@@ -155,8 +167,25 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
         out.push_str(&context_markdown(rows));
         return out;
     }
-    out.push_str("| backend | model | device | case | n | TTFT p50 ms | TPOT p50 ms | ITL p99 ms | decode tok/s p50 [95% CI] | prefill tok/s p50 | out tok/s | client/server | errors | flags |\n");
-    out.push_str("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n");
+    out.push_str(&mdtable::header(
+        &[
+            "backend",
+            "model",
+            "device",
+            "case",
+            "n",
+            "TTFT p50 ms",
+            "TPOT p50 ms",
+            "ITL p99 ms",
+            "decode tok/s p50 [95% CI]",
+            "prefill tok/s p50",
+            "out tok/s",
+            "client/server",
+            "errors",
+            "flags",
+        ],
+        "llllrrrrrrrrrl",
+    ));
     for key in order {
         let rs = &cases[&key];
         let any = &rs[0];
@@ -217,10 +246,19 @@ pub fn pp_tg_markdown(rows: &[SummaryRow], columns: &BTreeMap<String, ModelColum
     if tests.is_empty() {
         return String::new();
     }
-    let mut out = String::from(
-        "| edgebench backend | model | size | params | backend | threads | test | t/s |\n",
+    let mut out = mdtable::header(
+        &[
+            "edgebench backend",
+            "model",
+            "size",
+            "params",
+            "backend",
+            "threads",
+            "test",
+            "t/s",
+        ],
+        "llrrlrrr",
     );
-    out.push_str("|---|---|--:|--:|---|--:|--:|--:|\n");
     for r in tests {
         let c = columns.get(&r.backend).cloned().unwrap_or_default();
         let test = PpTgTest {

@@ -155,11 +155,11 @@ pub(crate) fn summarize_items(
     let col = |f: fn(&crate::results::SampleRow) -> Option<f64>| -> Vec<f64> {
         samples.iter().filter_map(|s| f(s)).collect()
     };
-    let mut push = |metric: &str, unit: &str, values: Vec<f64>| {
-        if let Some(s) = summarize(&values) {
+    for column in crate::results::metric::TOOL_SPEED_SUMMARY {
+        if let Some(s) = summarize(&col(column.reader())) {
             rows.push(SummaryRow {
-                metric: metric.into(),
-                unit: unit.into(),
+                metric: column.name.into(),
+                unit: column.unit.into(),
                 n: s.n,
                 mean: s.mean,
                 stddev: s.stddev,
@@ -173,21 +173,8 @@ pub(crate) fn summarize_items(
                 ..base.clone()
             });
         }
-    };
-    let ttft = col(|s| s.ttft_ms);
-    push("ttft_ms", "ms", ttft.clone());
-    push("decode_tok_s", "tok/s", col(|s| s.decode_tok_s));
-    push("e2e_ms", "ms", col(|s| s.e2e_ms));
-    push(
-        "prompt_tokens",
-        "tokens",
-        col(|s| s.prompt_tokens.map(|v| v as f64)),
-    );
-    push(
-        "output_tokens",
-        "tokens",
-        col(|s| s.output_tokens.map(|v| v as f64)),
-    );
+    }
+    let ttft = col(crate::results::metric::TTFT_MS.reader());
     let ttft_p50 = summarize(&ttft).map(|s| s.p50);
     // Goodput over the items' own request time (Σ E2E), not the case's wall time, so a
     // replayed run reports what was recorded; items run one at a time, so the two agree

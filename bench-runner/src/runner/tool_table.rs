@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::results::SummaryRow;
+use crate::results::markdown as mdtable;
 
 fn metric<'a>(rows: &'a [SummaryRow], name: &str) -> Option<&'a SummaryRow> {
     rows.iter().find(|r| r.metric == name)
@@ -84,10 +85,23 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
     if order.is_empty() {
         return String::new();
     }
-    let mut out = String::from(
-        "\n| backend | model | scenario | case | items | accuracy [95% CI] | lenient | top failures | TTFT p50 ms | decode tok/s p50 | correct goodput items/s |\n",
-    );
-    out.push_str("|---|---|---|---|--:|--:|--:|---|--:|--:|--:|\n");
+    let mut out = String::from("\n");
+    out.push_str(&mdtable::header(
+        &[
+            "backend",
+            "model",
+            "scenario",
+            "case",
+            "items",
+            "accuracy [95% CI]",
+            "lenient",
+            "top failures",
+            "TTFT p50 ms",
+            "decode tok/s p50",
+            "correct goodput items/s",
+        ],
+        "llllrrrlrrr",
+    ));
     for key in order {
         let rs = &cases[&key];
         let any = &rs[0];

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::JUDGES_FILE;
 use crate::arena::rate::{Disclosure, Leaderboard};
+use crate::results::markdown as mdtable;
 // Model names are data: Markdown and HTML specials are escaped so a name cannot break the
 // table or inject markup where the Markdown is rendered.
 use crate::report::export::escape::md as md_escape;
@@ -69,18 +70,21 @@ fn table(s: &mut String, lb: &Leaderboard, limit: usize) {
     let d = &lb.disclosure;
     let style = lb.rows.iter().any(|r| r.style_rating.is_some());
     let _ = writeln!(s, "# Arena leaderboard\n");
-    let _ = write!(
-        s,
-        "| Rank (UB) | Rank spread | Model | Rating | 95% CI | Votes | Win rate |"
-    );
+    let mut titles = vec![
+        "Rank (UB)",
+        "Rank spread",
+        "Model",
+        "Rating",
+        "95% CI",
+        "Votes",
+        "Win rate",
+    ];
+    let mut aligns = String::from("rclrcrr");
     if style {
-        s.push_str(" Style-controlled rating | Style-controlled rank |");
+        titles.extend(["Style-controlled rating", "Style-controlled rank"]);
+        aligns.push_str("rc");
     }
-    s.push_str("\n|--:|:-:|---|--:|:-:|--:|--:|");
-    if style {
-        s.push_str("--:|:-:|");
-    }
-    s.push('\n');
+    s.push_str(&mdtable::header(&titles, &aligns));
     for r in lb.rows.iter().take(limit) {
         let name = if r.provisional {
             format!("{} †", md_escape(&r.model))
@@ -124,10 +128,19 @@ fn table(s: &mut String, lb: &Leaderboard, limit: usize) {
 fn speed(s: &mut String, lb: &Leaderboard, charts: &[(String, String)]) {
     if !lb.speed.is_empty() {
         let _ = writeln!(s, "\n## Quality × speed\n");
-        let _ = writeln!(
-            s,
-            "| Device | Model | Rating | 95% CI | Decode tok/s | TTFT ms | Cases | Pareto |\n|---|---|--:|:-:|--:|--:|--:|:-:|"
-        );
+        s.push_str(&mdtable::header(
+            &[
+                "Device",
+                "Model",
+                "Rating",
+                "95% CI",
+                "Decode tok/s",
+                "TTFT ms",
+                "Cases",
+                "Pareto",
+            ],
+            "llrcrrrc",
+        ));
         for r in &lb.speed {
             let _ = writeln!(
                 s,
@@ -233,10 +246,11 @@ fn disclosure(s: &mut String, lb: &Leaderboard) {
     for w in &d.warnings {
         let _ = writeln!(s, "- Warning: {}", md_escape(w));
     }
-    let _ = writeln!(
-        s,
-        "\n### Battles per pair\n\n| Model X | Model Y | Battles | X wins | Ties | Y wins |\n|---|---|--:|--:|--:|--:|"
-    );
+    s.push_str("\n### Battles per pair\n\n");
+    s.push_str(&mdtable::header(
+        &["Model X", "Model Y", "Battles", "X wins", "Ties", "Y wins"],
+        "llrrrr",
+    ));
     for p in &d.pairs {
         let _ = writeln!(
             s,

@@ -8,6 +8,7 @@ use super::escape::md;
 use crate::report::compare::{Comparison, MIN_SAMPLES, Verdict};
 use crate::report::format::{fmt_ci, fmt_num};
 use crate::report::metric::Direction;
+use crate::results::markdown as mdtable;
 
 pub fn render(c: &Comparison) -> String {
     let mut o = String::new();
@@ -59,11 +60,18 @@ pub fn render(c: &Comparison) -> String {
         }
         let _ = writeln!(o);
     }
-    let _ = writeln!(
-        o,
-        "| case | metric | baseline median [CI] | candidate median [CI] | ratio [95% CI] | change | verdict |"
-    );
-    let _ = writeln!(o, "|---|---|--:|--:|--:|--:|---|");
+    o.push_str(&mdtable::header(
+        &[
+            "case",
+            "metric",
+            "baseline median [CI]",
+            "candidate median [CI]",
+            "ratio [95% CI]",
+            "change",
+            "verdict",
+        ],
+        "llrrrrl",
+    ));
     for r in &c.rows {
         let better = match r.direction {
             Direction::HigherIsBetter => "↑",

@@ -6,6 +6,7 @@ use super::Exporter;
 use super::escape::md;
 use crate::error::Result;
 use crate::report::model::{PivotView, Report};
+use crate::results::markdown as mdtable;
 
 pub struct Markdown;
 
@@ -42,11 +43,20 @@ impl Exporter for Markdown {
         }
         media(&mut o, &r.media);
         let _ = writeln!(o, "## Series\n");
-        let _ = writeln!(
-            o,
-            "| series | device | backend | model | run | quant | model sha256 | chat template sha256 | sampling |"
-        );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+        o.push_str(&mdtable::header(
+            &[
+                "series",
+                "device",
+                "backend",
+                "model",
+                "run",
+                "quant",
+                "model sha256",
+                "chat template sha256",
+                "sampling",
+            ],
+            "lllllllll",
+        ));
         for s in &r.series {
             let _ = writeln!(
                 o,
@@ -64,11 +74,19 @@ impl Exporter for Markdown {
             );
         }
         let _ = writeln!(o, "\n## Runs\n");
-        let _ = writeln!(
-            o,
-            "| run | device | host | started | status | scenarios | backends | requests |"
-        );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|");
+        o.push_str(&mdtable::header(
+            &[
+                "run",
+                "device",
+                "host",
+                "started",
+                "status",
+                "scenarios",
+                "backends",
+                "requests",
+            ],
+            "llllllll",
+        ));
         for run in &r.runs {
             let _ = writeln!(
                 o,
@@ -89,11 +107,19 @@ impl Exporter for Markdown {
                 o,
                 "Decode tok/s per time slice; throttle ratio = median of the last slice ÷ the first (1.0: no slowdown).\n"
             );
-            let _ = writeln!(
-                o,
-                "| series | case | requests | span s | slice s | first slice tok/s | last slice tok/s | throttle ratio |"
-            );
-            let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|");
+            o.push_str(&mdtable::header(
+                &[
+                    "series",
+                    "case",
+                    "requests",
+                    "span s",
+                    "slice s",
+                    "first slice tok/s",
+                    "last slice tok/s",
+                    "throttle ratio",
+                ],
+                "llrrrrrr",
+            ));
             for t in &r.throttle {
                 let _ = writeln!(
                     o,
@@ -115,11 +141,19 @@ impl Exporter for Markdown {
                 o,
                 "Bound = memory bandwidth (one-thread STREAM-like copy, `--probe`) ÷ model file size: a dense model reads every weight once per token. One stream.\n"
             );
-            let _ = writeln!(
-                o,
-                "| series | case | model MiB | bandwidth GB/s | bound tok/s | decode tok/s (median) | of bound | n |"
-            );
-            let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|");
+            o.push_str(&mdtable::header(
+                &[
+                    "series",
+                    "case",
+                    "model MiB",
+                    "bandwidth GB/s",
+                    "bound tok/s",
+                    "decode tok/s (median)",
+                    "of bound",
+                    "n",
+                ],
+                "llrrrrrr",
+            ));
             for x in &r.roofline {
                 let _ = writeln!(
                     o,
@@ -162,20 +196,13 @@ fn pivot(o: &mut String, p: &PivotView) {
         o,
         "Median [95% CI]; below it the ratio to the reference median [95% bootstrap CI]; n = successful requests.\n"
     );
-    let _ = write!(o, "| case |");
-    for (i, c) in p.columns.iter().enumerate() {
-        let _ = write!(
-            o,
-            " {}{} |",
-            md(c),
-            if i == p.reference { " (reference)" } else { "" }
-        );
-    }
-    let _ = write!(o, "\n|---|");
-    for _ in &p.columns {
-        let _ = write!(o, "--:|");
-    }
-    o.push('\n');
+    let mut titles = vec!["case".to_string()];
+    titles.extend(p.columns.iter().enumerate().map(|(i, c)| {
+        let reference = if i == p.reference { " (reference)" } else { "" };
+        format!("{}{reference}", md(c))
+    }));
+    let aligns = format!("l{}", "r".repeat(p.columns.len()));
+    o.push_str(&mdtable::header(&titles, &aligns));
     for row in &p.rows {
         let _ = write!(o, "| {} |", md(&row.case));
         for c in &row.cells {
@@ -216,11 +243,19 @@ fn media(o: &mut String, m: &crate::report::multimodal::MediaSection) {
         o,
         "Media cost = TTFT with the media − TTFT of the same text without them, paired per item; medians with 95% bootstrap CIs.\n"
     );
-    let _ = writeln!(
-        o,
-        "| series | modality | case | TTFT with media ms | TTFT text only ms | media cost ms | n | unsupported |"
-    );
-    let _ = writeln!(o, "|---|---|---|--:|--:|--:|--:|--:|");
+    o.push_str(&mdtable::header(
+        &[
+            "series",
+            "modality",
+            "case",
+            "TTFT with media ms",
+            "TTFT text only ms",
+            "media cost ms",
+            "n",
+            "unsupported",
+        ],
+        "lllrrrrr",
+    ));
     for c in &m.cost {
         let _ = writeln!(
             o,
@@ -236,11 +271,18 @@ fn media(o: &mut String, m: &crate::report::multimodal::MediaSection) {
         );
     }
     if !m.accuracy.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n| series | modality | task | correct | n | accuracy [95% Wilson] |"
-        );
-        let _ = writeln!(o, "|---|---|---|--:|--:|--:|");
+        o.push('\n');
+        o.push_str(&mdtable::header(
+            &[
+                "series",
+                "modality",
+                "task",
+                "correct",
+                "n",
+                "accuracy [95% Wilson]",
+            ],
+            "lllrrr",
+        ));
         for a in &m.accuracy {
             let _ = writeln!(
                 o,
@@ -256,11 +298,12 @@ fn media(o: &mut String, m: &crate::report::multimodal::MediaSection) {
     }
     if !m.gallery.is_empty() {
         let _ = writeln!(o, "\n### Inputs and answers\n");
-        let _ = writeln!(
-            o,
-            "| input | series | case | question | expected | answer | correct |"
-        );
-        let _ = writeln!(o, "|---|---|---|---|---|---|---|");
+        o.push_str(&mdtable::header(
+            &[
+                "input", "series", "case", "question", "expected", "answer", "correct",
+            ],
+            "lllllll",
+        ));
         for g in &m.gallery {
             let _ = writeln!(
                 o,
