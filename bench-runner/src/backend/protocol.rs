@@ -332,11 +332,9 @@ mod tests {
     /// categories there are.
     #[test]
     fn docs_list_every_error_category() {
-        let doc = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../docs/results.md"
-        ))
-        .unwrap();
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/results.md"))
+                .unwrap();
         let table = doc
             .split("## Error categories")
             .nth(1)
