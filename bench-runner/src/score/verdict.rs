@@ -214,20 +214,7 @@ pub fn score_tool_item(
 
     let mut v = match ex.mode {
         Mode::Native if !ex.tool_calls.is_empty() => match parse_native(ex.tool_calls, functions) {
-            Ok(calls) => {
-                let r = check(&calls);
-                let pass = r.is_ok();
-                let (failure, detail) = r
-                    .err()
-                    .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
-                ItemVerdict {
-                    pass,
-                    failure,
-                    detail,
-                    calls,
-                    lenient_pass: pass,
-                }
-            }
+            Ok(calls) => verdict_of(check(&calls), calls),
             Err(e) => ItemVerdict::failed(Failure::InvalidJsonArguments, e),
         },
         Mode::Native => match text_calls::parse(ex.text) {
@@ -252,20 +239,7 @@ pub fn score_tool_item(
                     lenient_pass: false,
                 }
             }
-            TextCalls::Malformed(_) | TextCalls::NoCall => {
-                let r = check(&[]);
-                let pass = r.is_ok();
-                let (failure, detail) = r
-                    .err()
-                    .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
-                ItemVerdict {
-                    pass,
-                    failure,
-                    detail,
-                    calls: Vec::new(),
-                    lenient_pass: pass,
-                }
-            }
+            TextCalls::Malformed(_) | TextCalls::NoCall => verdict_of(check(&[]), Vec::new()),
         },
         Mode::Prompt if ex.decoder == PromptDecoder::Bfcl => match bfcl_decode::decode(ex.text) {
             // Names as written: BFCL shows prompt-mode models the real names.
@@ -288,33 +262,9 @@ pub fn score_tool_item(
         Mode::Prompt => match text_calls::parse(ex.text) {
             TextCalls::Found(calls) => {
                 let calls = remap(calls);
-                let r = check(&calls);
-                let pass = r.is_ok();
-                let (failure, detail) = r
-                    .err()
-                    .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
-                ItemVerdict {
-                    pass,
-                    failure,
-                    detail,
-                    calls,
-                    lenient_pass: pass,
-                }
+                verdict_of(check(&calls), calls)
             }
-            TextCalls::NoCall => {
-                let r = check(&[]);
-                let pass = r.is_ok();
-                let (failure, detail) = r
-                    .err()
-                    .map_or((None, String::new()), |m| (Some(m.failure), m.detail));
-                ItemVerdict {
-                    pass,
-                    failure,
-                    detail,
-                    calls: Vec::new(),
-                    lenient_pass: pass,
-                }
-            }
+            TextCalls::NoCall => verdict_of(check(&[]), Vec::new()),
             TextCalls::Malformed(e) if kind == CheckKind::Irrelevance => {
                 // An attempted call on an irrelevance item, even a broken one, is a call.
                 ItemVerdict::failed(Failure::HallucinatedCall, e)
