@@ -3,10 +3,10 @@
 //! Each variant knows its process exit code, so the CLI edge only has to ask:
 //! 0 success, 1 gate failed / regression found, 2 bad usage or bad input, 3 a backend failed.
 //!
-//! Variants that carry a cause (`ReadFile`, `WriteResults`) keep it as `source()` for
-//! programs and also say it in their own message, so every place that prints an error
-//! with `{}` shows the whole story; the CLI therefore prints the message, not the chain
-//! (which would repeat the cause).
+//! Variants that carry a cause (`ReadFile`, `WriteResults`, `BadRow`, `Template`, `Listen`, …)
+//! keep it as `source()` for programs and also say it in their own message, so every place
+//! that prints an error with `{}` shows the whole story; the CLI therefore prints the message,
+//! not the chain (which would repeat the cause).
 
 use std::path::PathBuf;
 
@@ -56,7 +56,92 @@ pub enum Error {
         instead: &'static str,
     },
 
-    /// The command line asks for something impossible.
+    // Named conditions of results/, arena/, import/ and the CLI (issue 17, step 5): each was a
+    // `Usage` or `File` message; the messages are the ones printed before.
+    /// An existing results file has other columns than this version writes: not appended to.
+    #[error("writing results to {}: existing file has other columns (another schema version?); refusing to append", path.display())]
+    OtherColumns { path: PathBuf },
+
+    /// Runs to merge used different files under one scenario name: not the same experiment.
+    #[error("scenario `{scenario}` differs between {} and {} (file hashes {}… and {}…): not the same experiment", .runs[0], .runs[1], short_hash(&.hashes[0]), short_hash(&.hashes[1]))]
+    ScenarioDiffers {
+        scenario: String,
+        runs: [String; 2],
+        hashes: [String; 2],
+    },
+
+    /// Runs to merge ran one backend on one device with different model files.
+    #[error("backend `{backend}` on `{device}` ran different model files in {} and {}", .runs[0], .runs[1])]
+    ModelFilesDiffer {
+        backend: String,
+        device: String,
+        runs: [String; 2],
+    },
+
+    /// A sample row to merge is already in another input (e.g. a shard merged twice).
+    #[error("duplicate row in {}: {row} is already in another input", input.display())]
+    DuplicateRow { input: PathBuf, row: String },
+
+    /// A summary row to merge is already in another input.
+    #[error("duplicate summary in {}: {row}", input.display())]
+    DuplicateSummary { input: PathBuf, row: String },
+
+    /// Two backends of an arena run answer as the same model label.
+    #[error("backends {} and {} both serve model `{model}`; give one a `model` name in the config", .backends[0], .backends[1])]
+    SameModelTwice {
+        model: String,
+        backends: [String; 2],
+    },
+
+    /// The battles left after filtering are among fewer than two models: nothing to rank.
+    #[error("need battles among at least 2 models; found {models} model(s) in {battles} battle(s){}", dropped_note(.dropped))]
+    TooFewModels {
+        models: usize,
+        battles: usize,
+        /// "N dropped: why" per reason rows were dropped.
+        dropped: Vec<String>,
+    },
+
+    /// `--anchor` names a model that is in no battle.
+    #[error("--anchor: no model `{model}` among the battles")]
+    UnknownAnchor { model: String },
+
+    /// Neither interval method can be used: no bootstrap rounds and a singular sandwich matrix.
+    #[error("no intervals: --rounds 0 and the sandwich matrix is singular")]
+    NoIntervals,
+
+    /// A built-in HTML template could not be compiled or rendered.
+    #[error("template {name}: {source}")]
+    Template {
+        name: String,
+        #[source]
+        source: minijinja::Error,
+    },
+
+    /// The vote page could not bind its address.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The vote page's server stopped with an error.
+    #[error("server error: {source}")]
+    Serve {
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The async runtime of the commands that talk to servers could not be built.
+    #[error("cannot start the async runtime: {source}")]
+    Runtime {
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The command line asks for something impossible (an argument missing, out of range or
+    /// contradicting another). Conditions found in files or runs have variants of their own.
     #[error("{0}")]
     Usage(String),
 
@@ -98,6 +183,19 @@ impl Error {
             | Error::ReadFile { .. }
             | Error::BadRow { .. }
             | Error::RunFolderExists { .. }
+            | Error::OtherColumns { .. }
+            | Error::ScenarioDiffers { .. }
+            | Error::ModelFilesDiffer { .. }
+            | Error::DuplicateRow { .. }
+            | Error::DuplicateSummary { .. }
+            | Error::SameModelTwice { .. }
+            | Error::TooFewModels { .. }
+            | Error::UnknownAnchor { .. }
+            | Error::NoIntervals
+            | Error::Template { .. }
+            | Error::Listen { .. }
+            | Error::Serve { .. }
+            | Error::Runtime { .. }
             | Error::WriteResults { .. }
             | Error::Usage(_)
             | Error::Results { .. } => 2,
@@ -141,6 +239,21 @@ impl Error {
             path: path.into(),
             message: message.to_string(),
         }
+    }
+}
+
+/// The first twelve characters of a file hash, as messages show it (whole if shorter, and never
+/// cut inside a character: run.json is a file people edit).
+fn short_hash(sha: &str) -> &str {
+    sha.char_indices().nth(12).map_or(sha, |(i, _)| &sha[..i])
+}
+
+/// " (N dropped: why; …)" after a count of battles, or nothing when none were dropped.
+fn dropped_note(dropped: &[String]) -> String {
+    if dropped.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", dropped.join("; "))
     }
 }
 

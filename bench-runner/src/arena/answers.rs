@@ -99,7 +99,7 @@ pub fn read_answers(path: &Path) -> Result<Vec<Answer>> {
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let text =
         std::str::from_utf8(&bytes[..complete]).map_err(|_| Error::file(path, "not UTF-8"))?;
@@ -126,7 +126,7 @@ pub struct JsonlAppender {
 impl JsonlAppender {
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::results(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
         }
         // A torn tail from an interrupted write is cut off so the next line starts clean.
         if let Ok(bytes) = std::fs::read(path) {
@@ -135,16 +135,16 @@ impl JsonlAppender {
                 let f = std::fs::OpenOptions::new()
                     .write(true)
                     .open(path)
-                    .map_err(|e| Error::results(path, e))?;
+                    .map_err(|e| Error::write(path, e))?;
                 f.set_len(complete as u64)
-                    .map_err(|e| Error::results(path, e))?;
+                    .map_err(|e| Error::write(path, e))?;
             }
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|e| Error::results(path, e))?;
+            .map_err(|e| Error::write(path, e))?;
         Ok(JsonlAppender {
             file,
             path: path.to_path_buf(),
@@ -152,12 +152,12 @@ impl JsonlAppender {
     }
 
     pub fn append<T: Serialize>(&mut self, v: &T) -> Result<()> {
-        let mut line = serde_json::to_vec(v).map_err(|e| Error::results(&self.path, e))?;
+        let mut line = serde_json::to_vec(v).map_err(|e| Error::write(&self.path, e))?;
         line.push(b'\n');
         self.file
             .write_all(&line)
-            .map_err(|e| Error::results(&self.path, e))?;
-        self.file.flush().map_err(|e| Error::results(&self.path, e))
+            .map_err(|e| Error::write(&self.path, e))?;
+        self.file.flush().map_err(|e| Error::write(&self.path, e))
     }
 }
 

@@ -549,7 +549,7 @@ fn read_file(
     acc: &mut Accumulator,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let io = |e: std::io::Error| Error::file(path, e);
+    let io = |e: std::io::Error| Error::read(path, e);
     let mut file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     let complete = complete_len(&mut file, len).map_err(io)?;
@@ -565,7 +565,7 @@ fn read_file(
         let mut rdr = csv::ReaderBuilder::new().from_reader((&file).take(complete));
         let header = rdr
             .byte_headers()
-            .map_err(|e| Error::file(path, e))?
+            .map_err(|e| Error::read(path, e))?
             .clone();
         // Where the header record ends (a quoted header may span lines).
         (
@@ -696,7 +696,13 @@ fn parse_rows(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(Error::file(path, format!("row {}: {e}", line + 1))),
+            Err(e) => {
+                return Err(Error::BadRow {
+                    path: path.to_path_buf(),
+                    row: line + 1,
+                    source: e.into(),
+                });
+            }
         }
         line += 1;
         let field = |i: usize| -> Result<&str> {
@@ -755,10 +761,10 @@ fn parse_rows(
 
 /// Reads whole rows (for resuming a judge run, and for tests).
 pub fn read_rows(path: &Path) -> Result<Vec<BattleRow>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, e))?;
+    let bytes = std::fs::read(path).map_err(|e| Error::read(path, e))?;
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let mut rdr = csv::Reader::from_reader(&bytes[..complete]);
-    let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
+    let header = rdr.headers().map_err(|e| Error::read(path, e))?.clone();
     if header.iter().ne(BATTLE_COLUMNS.iter().copied()) {
         return Err(Error::file(
             path,
@@ -770,7 +776,11 @@ pub fn read_rows(path: &Path) -> Result<Vec<BattleRow>> {
     }
     let mut rows = Vec::new();
     for (i, r) in rdr.deserialize::<BattleRow>().enumerate() {
-        rows.push(r.map_err(|e| Error::file(path, format!("row {}: {e}", i + 2)))?);
+        rows.push(r.map_err(|e| Error::BadRow {
+            path: path.to_path_buf(),
+            row: i + 2,
+            source: e.into(),
+        })?);
     }
     Ok(rows)
 }
@@ -778,7 +788,7 @@ pub fn read_rows(path: &Path) -> Result<Vec<BattleRow>> {
 /// Opens `battles.csv` for appending (creating it with its header).
 pub fn appender(path: &Path) -> Result<CsvAppender> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::results(dir, e))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     }
     CsvAppender::open(path, BATTLE_COLUMNS)
 }
@@ -850,6 +860,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("row 2") && e.contains("model_c"), "{e}");
+    }
+
+    #[test]
+    fn an_unreadable_row_keeps_its_csv_cause_and_its_message() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.csv");
+        let header = BATTLE_COLUMNS.join(",");
+        std::fs::write(
+            &p,
+            format!(
+                "{header}\n1,a,b,model_a,h,p,0,0,,,,,,,,,\n2,a,b,model_a,h,p,first,0,,,,,,,,,\n"
+            ),
+        )
+        .unwrap();
+        let e = read_rows(&p).unwrap_err();
+        let Some(crate::error::Cause::Csv(csv)) = e
+            .source()
+            .and_then(|s| s.downcast_ref::<crate::error::Cause>())
+        else {
+            panic!("the csv error is the cause: {e:?}");
+        };
+        assert!(matches!(e, Error::BadRow { row: 3, .. }), "{e:?}");
+        assert_eq!(e.to_string(), format!("{}: row 3: {csv}", p.display()));
+        // The streaming reader says the same of a row with a field missing.
+        std::fs::write(
+            &p,
+            format!("{header}\n1,a,b,model_a,h,p,0,0,,,,,,,,,\n2,a,b,model_a,h,p,0,0,,,,,,,,\n"),
+        )
+        .unwrap();
+        let e = read(&[&p], &ReadOptions::default()).unwrap_err();
+        assert!(matches!(e, Error::BadRow { row: 3, .. }), "{e:?}");
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub fn for_each_battle(
             }
         }
     };
-    let (ws, first) = sniff(&mut input).map_err(|e| Error::file(path, e))?;
+    let (ws, first) = sniff(&mut input).map_err(|e| Error::read(path, e))?;
     if first == Some(b'[') {
         // The whitespace goes back in front, so serde's line numbers are the file's.
         let mut de = serde_json::Deserializer::from_reader(std::io::Cursor::new(ws).chain(input));
@@ -218,7 +218,7 @@ pub fn for_each_battle(
             line.clear();
             if input
                 .read_until(b'\n', &mut line)
-                .map_err(|e| Error::file(path, e))?
+                .map_err(|e| Error::read(path, e))?
                 == 0
             {
                 break;
@@ -253,11 +253,11 @@ pub fn convert(path: &Path, text: &str) -> Result<(Vec<BattleRow>, ImportSummary
 /// Imports `file` and appends its anonymous battles to `out` (battles.csv), streaming.
 /// All or nothing: a bad record anywhere leaves `out` as it was.
 pub fn import(file: &Path, out: &Path) -> Result<ImportSummary> {
-    let f = File::open(file).map_err(|e| Error::file(file, e))?;
+    let f = File::open(file).map_err(|e| Error::read(file, e))?;
     let existed = std::fs::metadata(out).is_ok_and(|m| m.len() > 0);
     let mut w = battles::appender(out)?;
     let before = std::fs::metadata(out)
-        .map_err(|e| Error::results(out, e))?
+        .map_err(|e| Error::write(out, e))?
         .len();
     let mut batch = Vec::with_capacity(BATCH);
     let walked = for_each_battle(file, BufReader::with_capacity(1 << 20, f), |row| {

@@ -191,7 +191,7 @@ async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
     }
     let contestants = config.select(&names)?;
     let judge_cfg = config.select(std::slice::from_ref(&opts.judge))?.remove(0);
-    std::fs::create_dir_all(&opts.out).map_err(|e| Error::results(&opts.out, e))?;
+    std::fs::create_dir_all(&opts.out).map_err(|e| Error::write(&opts.out, e))?;
     let answers_path = opts.out.join("answers.jsonl");
     let judgments_path = opts.out.join("judgments.jsonl");
     let battles_path = opts.out.join("battles.csv");
@@ -226,10 +226,10 @@ async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
             .iter()
             .find(|a| a.model == label && a.backend != bc.name)
         {
-            return Err(Error::Usage(format!(
-                "backends {} and {} both serve model `{label}`; give one a `model` name in the config",
-                other.backend, bc.name
-            )));
+            return Err(Error::SameModelTwice {
+                model: label,
+                backends: [other.backend.clone(), bc.name.clone()],
+            });
         }
         for p in missing {
             let req = request(
@@ -298,7 +298,7 @@ async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
     let mut judged: BTreeMap<(String, String), Judgment> = BTreeMap::new();
     if judgments_path.exists() {
         for line in std::fs::read_to_string(&judgments_path)
-            .map_err(|e| Error::file(&judgments_path, e))?
+            .map_err(|e| Error::read(&judgments_path, e))?
             .lines()
         {
             if let Ok(j) = serde_json::from_str::<Judgment>(line) {

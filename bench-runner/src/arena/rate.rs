@@ -172,27 +172,22 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
 pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Result<Leaderboard> {
     let k = b.models.len();
     if k < 2 {
-        let dropped: Vec<String> = b
-            .dropped
-            .iter()
-            .map(|(why, n)| format!("{n} dropped: {why}"))
-            .collect();
-        let dropped = if dropped.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", dropped.join("; "))
-        };
-        return Err(Error::Usage(format!(
-            "need battles among at least 2 models; found {} model(s) in {} battle(s){dropped}",
-            k,
-            b.battles.len()
-        )));
+        return Err(Error::TooFewModels {
+            models: k,
+            battles: b.battles.len(),
+            dropped: b
+                .dropped
+                .iter()
+                .map(|(why, n)| format!("{n} dropped: {why}"))
+                .collect(),
+        });
     }
     let anchor = match &opts.anchor {
         Some((m, r)) => Some((
-            b.models.iter().position(|x| x == m).ok_or_else(|| {
-                Error::Usage(format!("--anchor: no model `{m}` among the battles"))
-            })?,
+            b.models
+                .iter()
+                .position(|x| x == m)
+                .ok_or_else(|| Error::UnknownAnchor { model: m.clone() })?,
             *r,
         )),
         None => None,
@@ -236,9 +231,7 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
         (_, _, Some((l, h))) => (l.clone(), h.clone(), IntervalMethod::Sandwich),
         (_, Some(bi), None) => (bi.low.clone(), bi.high.clone(), IntervalMethod::Bootstrap),
         _ => {
-            return Err(Error::Usage(
-                "no intervals: --rounds 0 and the sandwich matrix is singular".into(),
-            ));
+            return Err(Error::NoIntervals);
         }
     };
     if opts.intervals == IntervalMethod::Bootstrap && method == IntervalMethod::Sandwich {
@@ -474,5 +467,49 @@ mod tests {
         );
         assert!(parse_anchor("gpt").is_err());
         assert!(parse_anchor("gpt=x").is_err());
+    }
+
+    use crate::arena::battles::BattleRow;
+
+    fn battle(a: &str, b: &str) -> BattleRow {
+        BattleRow {
+            model_a: a.into(),
+            model_b: b.into(),
+            winner: "model_a".into(),
+            judge: "human".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn fewer_than_two_models_is_named_and_says_what_was_dropped() {
+        let b = Battles::from_rows(&[battle("a", "a"), battle("a", "a")], false).unwrap();
+        let e = rate_battles(&b, &RateOptions::default(), vec![]).unwrap_err();
+        assert!(matches!(
+            e,
+            Error::TooFewModels {
+                models: 0,
+                battles: 0,
+                ..
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "need battles among at least 2 models; found 0 model(s) in 0 battle(s) (2 dropped: a model against itself)"
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn an_anchor_on_no_model_is_named() {
+        let b = Battles::from_rows(&[battle("a", "b"), battle("b", "a")], false).unwrap();
+        let opts = RateOptions {
+            anchor: Some(("z".into(), 1000.0)),
+            ..Default::default()
+        };
+        let e = rate_battles(&b, &opts, vec![]).unwrap_err();
+        assert!(matches!(&e, Error::UnknownAnchor { model } if model == "z"));
+        assert_eq!(e.to_string(), "--anchor: no model `z` among the battles");
+        assert_eq!(e.exit_code(), 2);
     }
 }

@@ -301,8 +301,10 @@ pub fn router(opts: &ServeOptions) -> Result<Router> {
         ("voted.html", VOTED_PAGE),
         ("message.html", MESSAGE_PAGE),
     ] {
-        env.add_template(name, src)
-            .map_err(|e| Error::Usage(format!("template {name}: {e}")))?;
+        env.add_template(name, src).map_err(|e| Error::Template {
+            name: name.into(),
+            source: e,
+        })?;
     }
     let seed = opts
         .seed
@@ -331,12 +333,14 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
         .host
         .parse()
         .map_err(|_| Error::Usage(format!("--host `{}` is not an IP address", opts.host)))?;
+    let listen = |source| Error::Listen {
+        addr: format!("{}:{}", opts.host, opts.port),
+        source,
+    };
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(ip, opts.port))
         .await
-        .map_err(|e| Error::Usage(format!("cannot listen on {}:{}: {e}", opts.host, opts.port)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Usage(e.to_string()))?;
+        .map_err(listen)?;
+    let addr = listener.local_addr().map_err(listen)?;
     println!("listening on http://{addr}/");
     if !ip.is_loopback() {
         eprintln!("warning: the vote page is reachable from other machines on {ip}");
@@ -348,5 +352,5 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
-        .map_err(|e| Error::Usage(format!("server error: {e}")))
+        .map_err(|source| Error::Serve { source })
 }

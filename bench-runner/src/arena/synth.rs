@@ -84,7 +84,7 @@ impl Synth {
 
     /// Writes a battles.csv quickly (a million rows in about a second).
     pub fn write_csv(&self, path: &Path, n: usize, tie_rate: f64, seed: u64) -> Result<()> {
-        let f = std::fs::File::create(path).map_err(|e| Error::results(path, e))?;
+        let f = std::fs::File::create(path).map_err(|e| Error::write(path, e))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
         let mut res = writeln!(w, "{}", BATTLE_COLUMNS.join(","));
         self.battles(n, tie_rate, seed, |i, a, b, win| {
@@ -100,6 +100,6 @@ impl Synth {
             }
         });
         res.and_then(|_| w.flush())
-            .map_err(|e| Error::results(path, e))
+            .map_err(|e| Error::write(path, e))
     }
 }

@@ -36,17 +36,19 @@ pub struct Args {
     allow_errors: bool,
 }
 
-impl Args {
-    /// The library's options; the threshold text is checked here (exit 2 when malformed).
-    fn options(self) -> Result<CompareOptions, Error> {
+/// The library's options; the threshold text is checked here (exit 2 when malformed).
+impl TryFrom<Args> for CompareOptions {
+    type Error = Error;
+
+    fn try_from(a: Args) -> Result<Self, Error> {
         Ok(CompareOptions {
-            threshold: parse_threshold(&self.threshold)?,
-            baseline: self.baseline,
-            candidate: self.candidate,
-            metrics: self.metrics,
+            threshold: parse_threshold(&a.threshold)?,
+            baseline: a.baseline,
+            candidate: a.candidate,
+            metrics: a.metrics,
             rules: GateRules {
-                allow_missing: self.allow_missing,
-                allow_errors: self.allow_errors,
+                allow_missing: a.allow_missing,
+                allow_errors: a.allow_errors,
             },
         })
     }
@@ -54,7 +56,7 @@ impl Args {
 
 pub fn exec(a: Args) -> anyhow::Result<u8> {
     let junit_out = a.junit.clone();
-    let cmp = edgebench::report::compare(&a.options()?)?;
+    let cmp = edgebench::report::compare(&a.try_into()?)?;
     let md = compare_markdown::render(&cmp);
     print!("{md}");
     if let Some(p) = edgebench::report::append_step_summary(&md)? {

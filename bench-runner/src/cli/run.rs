@@ -68,8 +68,8 @@ impl From<Args> for RunOptions {
     }
 }
 
-pub fn exec(args: Args) -> anyhow::Result<u8> {
-    let outcome = super::runtime()?.block_on(runner::run(args.into()))?;
+pub fn exec(a: Args) -> anyhow::Result<u8> {
+    let outcome = super::runtime()?.block_on(runner::run(a.into()))?;
     let serving = runner::table::markdown(&outcome.summary);
     if !serving.is_empty() {
         println!("{serving}");

@@ -85,7 +85,7 @@ pub fn read(path: &Path) -> Result<(Format, Vec<LbTest>)> {
         Ok((Format::Jsonl, tests))
     } else {
         let mut rdr = csv::Reader::from_reader(text.as_bytes());
-        let header = rdr.headers().map_err(|e| Error::file(path, e))?.clone();
+        let header = rdr.headers().map_err(|e| Error::read(path, e))?.clone();
         if !header.iter().any(|h| h == "avg_ts") {
             return Err(Error::file(
                 path,
@@ -94,7 +94,11 @@ pub fn read(path: &Path) -> Result<(Format, Vec<LbTest>)> {
         }
         let mut tests = Vec::new();
         for (i, rec) in rdr.records().enumerate() {
-            let rec = rec.map_err(|e| Error::file(path, format!("row {}: {e}", i + 2)))?;
+            let rec = rec.map_err(|e| Error::BadRow {
+                path: path.to_path_buf(),
+                row: i + 2,
+                source: e.into(),
+            })?;
             let fields: BTreeMap<String, String> = header
                 .iter()
                 .zip(rec.iter())
@@ -220,7 +224,7 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
         if tests.is_empty() {
             return Err(Error::file(f, "holds no llama-bench tests"));
         }
-        let bytes = std::fs::read(f).map_err(|e| Error::file(f, e))?;
+        let bytes = std::fs::read(f).map_err(|e| Error::read(f, e))?;
         parsed.push((f.clone(), format, tests, crate::hash::sha256_hex(&bytes)));
     }
     let run_id = opts.run_id.clone().unwrap_or_else(|| {
@@ -231,12 +235,12 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
     });
     let run_dir = opts.out.join(&run_id);
     if run_dir.join("samples.csv").exists() {
-        return Err(Error::Usage(format!(
-            "{} already holds a run; choose another --run-id",
-            run_dir.display()
-        )));
+        return Err(Error::RunFolderExists {
+            path: run_dir,
+            instead: "choose another --run-id",
+        });
     }
-    std::fs::create_dir_all(&run_dir).map_err(|e| Error::results(&run_dir, e))?;
+    std::fs::create_dir_all(&run_dir).map_err(|e| Error::write(&run_dir, e))?;
     let mut samples = CsvAppender::open(&run_dir.join("samples.csv"), SAMPLE_COLUMNS)?;
     let mut summary_w = CsvAppender::open(&run_dir.join("summary.csv"), SUMMARY_COLUMNS)?;
     let host = HostFingerprint::read();
@@ -466,6 +470,32 @@ mod tests {
             s.rows.iter().map(|r| r.test_ns).collect::<Vec<_>>(),
             vec![Some(999_999_000), Some(1_000_001_000)]
         );
+    }
+
+    #[test]
+    fn a_run_id_that_holds_a_run_is_refused_by_name_with_the_old_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        std::fs::write(&p, JSONL).unwrap();
+        let opts = ImportOptions {
+            files: vec![p],
+            out: dir.path().into(),
+            run_id: Some("r".into()),
+            label: None,
+            command_line: vec![],
+        };
+        import(&opts).unwrap();
+        let e = import(&opts).unwrap_err();
+        let run = dir.path().join("r");
+        assert!(matches!(&e, Error::RunFolderExists { path, .. } if path == &run));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{} already holds a run; choose another --run-id",
+                run.display()
+            )
+        );
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]

@@ -44,13 +44,11 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         for s in &m.scenarios {
             match scen.get(&s.name) {
                 Some((sha, run)) if sha != &s.sha256 => {
-                    return Err(Error::Usage(format!(
-                        "scenario `{}` differs between {run} and {} (file hashes {}… and {}…): not the same experiment",
-                        s.name,
-                        m.run_id,
-                        &sha[..12.min(sha.len())],
-                        &s.sha256[..12.min(s.sha256.len())]
-                    )));
+                    return Err(Error::ScenarioDiffers {
+                        scenario: s.name.clone(),
+                        runs: [run.clone(), m.run_id.clone()],
+                        hashes: [sha.clone(), s.sha256.clone()],
+                    });
                 }
                 _ => {
                     scen.insert(s.name.clone(), (s.sha256.clone(), m.run_id.clone()));
@@ -73,10 +71,11 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
             };
             match models.get(&(name.clone(), device.clone())) {
                 Some((other, run)) if other != sha => {
-                    return Err(Error::Usage(format!(
-                        "backend `{name}` on `{device}` ran different model files in {run} and {}",
-                        m.run_id
-                    )));
+                    return Err(Error::ModelFilesDiffer {
+                        backend: name,
+                        device,
+                        runs: [run.clone(), m.run_id.clone()],
+                    });
                 }
                 _ => {
                     models.insert((name, device), (sha.to_string(), m.run_id.clone()));
@@ -114,15 +113,13 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
                 r.repetition,
             );
             if !seen.insert(key) {
-                return Err(undo(Error::Usage(format!(
-                    "duplicate row in {}: backend {}, device {}, scenario {}, case {}, repetition {} is already in another input",
-                    dir.display(),
-                    r.backend,
-                    r.device,
-                    r.scenario,
-                    r.case_id,
-                    r.repetition
-                ))));
+                return Err(undo(Error::DuplicateRow {
+                    input: dir.clone(),
+                    row: format!(
+                        "backend {}, device {}, scenario {}, case {}, repetition {}",
+                        r.backend, r.device, r.scenario, r.case_id, r.repetition
+                    ),
+                }));
             }
             failed += usize::from(r.error_category.is_some());
             r.run_id = run_id.clone();
@@ -140,15 +137,13 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
                     r.metric.clone(),
                 );
                 if !seen_summary.insert(key) {
-                    return Err(undo(Error::Usage(format!(
-                        "duplicate summary in {}: {} / {} / {} / {} / {}",
-                        dir.display(),
-                        r.backend,
-                        r.device,
-                        r.scenario,
-                        r.case_id,
-                        r.metric
-                    ))));
+                    return Err(undo(Error::DuplicateSummary {
+                        input: dir.clone(),
+                        row: format!(
+                            "{} / {} / {} / {} / {}",
+                            r.backend, r.device, r.scenario, r.case_id, r.metric
+                        ),
+                    }));
                 }
                 r.run_id = run_id.clone();
                 summary.append(&r)?;
@@ -204,4 +199,110 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         samples: n_samples,
         summary: n_summary,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::device::HostFingerprint;
+    use crate::results::manifest::ScenarioRecord;
+    use crate::results::schema::SampleRow;
+
+    /// A run folder `name` holding a run.json with scenario `s` of file hash `sha`, one backend
+    /// `b` on device `d` with model hash `model`, and the given sample rows.
+    fn run(root: &Path, name: &str, sha: &str, model: &str, rows: &[SampleRow]) -> PathBuf {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut m = RunManifest::new(name, "complete", vec![], HostFingerprint::default());
+        m.scenarios.push(ScenarioRecord {
+            name: "s".into(),
+            kind: "throughput".into(),
+            path: "s.toml".into(),
+            sha256: sha.into(),
+            sampling: None,
+        });
+        m.backends.push(serde_json::json!({
+            "name": "b", "device": "d", "model_sha256": model
+        }));
+        m.write(&dir).unwrap();
+        let mut w = CsvAppender::open(&dir.join("samples.csv"), SAMPLE_COLUMNS).unwrap();
+        w.append_all(rows).unwrap();
+        dir
+    }
+
+    fn row(case: &str) -> SampleRow {
+        SampleRow {
+            backend: "b".into(),
+            device: "d".into(),
+            scenario: "s".into(),
+            case_id: case.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn runs_of_different_scenario_files_are_refused_by_name_with_the_old_message() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = run(tmp.path(), "a", &"a".repeat(64), "m", &[row("c1")]);
+        let b = run(tmp.path(), "b", &"b".repeat(64), "m", &[row("c2")]);
+        let e = merge(&[a, b], &tmp.path().join("out")).unwrap_err();
+        assert!(matches!(&e, Error::ScenarioDiffers { scenario, .. } if scenario == "s"));
+        assert_eq!(
+            e.to_string(),
+            "scenario `s` differs between a and b (file hashes aaaaaaaaaaaa… and bbbbbbbbbbbb…): not the same experiment"
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    /// run.json is a file people edit: a hash whose twelfth byte falls inside a character is
+    /// shortened by characters (the byte slice it used to be panicked).
+    #[test]
+    fn a_hand_edited_hash_with_wide_characters_is_shortened_without_a_panic() {
+        let tmp = tempfile::tempdir().unwrap();
+        let a = run(tmp.path(), "a", "aéééééééé", "m", &[row("c1")]);
+        let b = run(tmp.path(), "b", "b", "m", &[row("c2")]);
+        let e = merge(&[a, b], &tmp.path().join("out")).unwrap_err();
+        // Nine characters, seventeen bytes: byte 12 is the middle of an `é`.
+        assert!(
+            e.to_string().contains("(file hashes aéééééééé… and b…)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn runs_of_different_model_files_are_refused_by_name_with_the_old_message() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sha = "c".repeat(64);
+        let a = run(tmp.path(), "a", &sha, "m1", &[row("c1")]);
+        let b = run(tmp.path(), "b", &sha, "m2", &[row("c2")]);
+        let e = merge(&[a, b], &tmp.path().join("out")).unwrap_err();
+        assert!(
+            matches!(&e, Error::ModelFilesDiffer { backend, device, .. } if backend == "b" && device == "d")
+        );
+        assert_eq!(
+            e.to_string(),
+            "backend `b` on `d` ran different model files in a and b"
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_row_in_two_inputs_is_refused_by_name_and_leaves_no_half_merged_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let sha = "c".repeat(64);
+        let a = run(tmp.path(), "a", &sha, "m", &[row("c1")]);
+        let b = run(tmp.path(), "b", &sha, "m", &[row("c1")]);
+        let out = tmp.path().join("out");
+        let e = merge(&[a, b.clone()], &out).unwrap_err();
+        assert!(matches!(&e, Error::DuplicateRow { input, .. } if input == &b));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "duplicate row in {}: backend b, device d, scenario s, case c1, repetition 0 is already in another input",
+                b.display()
+            )
+        );
+        assert_eq!(e.exit_code(), 2);
+        assert!(!out.join("samples.csv").exists());
+    }
 }

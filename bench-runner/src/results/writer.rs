@@ -29,10 +29,9 @@ impl CsvAppender {
             let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::write(path, e))?;
             let header = rdr.headers().map_err(|e| Error::write(path, e))?;
             if header.iter().ne(columns.iter().copied()) {
-                return Err(Error::results(
-                    path,
-                    "existing file has other columns (another schema version?); refusing to append",
-                ));
+                return Err(Error::OtherColumns {
+                    path: path.to_path_buf(),
+                });
             }
         }
         let file = OpenOptions::new()
@@ -234,6 +233,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("samples.csv");
         std::fs::write(&p, "a,b\n1,2\n").unwrap();
-        assert!(CsvAppender::open(&p, SAMPLE_COLUMNS).is_err());
+        let Err(e) = CsvAppender::open(&p, SAMPLE_COLUMNS) else {
+            panic!("a file of other columns is not appended to");
+        };
+        assert!(matches!(&e, Error::OtherColumns { path } if path == &p));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "writing results to {}: existing file has other columns (another schema version?); refusing to append",
+                p.display()
+            )
+        );
+        assert_eq!(e.exit_code(), 2);
     }
 }

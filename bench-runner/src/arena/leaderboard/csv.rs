@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::arena::rate::Leaderboard;
-use crate::error::{Error, Result};
+use crate::error::{Cause, Error, Result};
 
 /// The leaderboard row as written: `Row` plus the rank spread as text.
 #[derive(Serialize)]
@@ -56,11 +56,8 @@ pub const LEADERBOARD_COLUMNS: &[&str] = &[
     "style_rank_worst",
 ];
 
-fn err(e: impl std::fmt::Display) -> Error {
-    Error::Results {
-        path: "leaderboard.csv".into(),
-        message: e.to_string(),
-    }
+fn err(e: impl Into<Cause>) -> Error {
+    Error::write("leaderboard.csv", e)
 }
 
 pub fn leaderboard(lb: &Leaderboard) -> Result<Vec<u8>> {
@@ -94,7 +91,7 @@ pub fn leaderboard(lb: &Leaderboard) -> Result<Vec<u8>> {
     if lb.rows.is_empty() {
         w.write_record(LEADERBOARD_COLUMNS).map_err(err)?;
     }
-    w.into_inner().map_err(|e| err(e.to_string()))
+    w.into_inner().map_err(|e| err(e.into_error()))
 }
 
 pub fn quality_speed(lb: &Leaderboard) -> Result<Vec<u8>> {
@@ -102,7 +99,7 @@ pub fn quality_speed(lb: &Leaderboard) -> Result<Vec<u8>> {
     for r in &lb.speed {
         w.serialize(r).map_err(err)?;
     }
-    w.into_inner().map_err(|e| err(e.to_string()))
+    w.into_inner().map_err(|e| err(e.into_error()))
 }
 
 /// Every judge with its battle count, most battles first: `judge`, `battles`.
@@ -113,5 +110,5 @@ pub fn judges(lb: &Leaderboard) -> Result<Vec<u8>> {
         w.write_record([j.judge.as_str(), &j.battles.to_string()])
             .map_err(err)?;
     }
-    w.into_inner().map_err(|e| err(e.to_string()))
+    w.into_inner().map_err(|e| err(e.into_error()))
 }

@@ -8,11 +8,19 @@ use crate::error::{Error, Result};
 
 const TEMPLATE: &str = include_str!("../templates/leaderboard.html");
 
+/// The page's template failed to compile or render (a bug of this build, not of the data).
+fn template_error(source: minijinja::Error) -> Error {
+    Error::Template {
+        name: "leaderboard.html".into(),
+        source,
+    }
+}
+
 pub fn render(lb: &Leaderboard, charts: &[(String, String)]) -> Result<String> {
     let mut env = Environment::new();
     // The name ends in .html: minijinja's default callback turns HTML auto-escaping on.
     env.add_template("leaderboard.html", TEMPLATE)
-        .map_err(|e| Error::results("leaderboard.html", e))?;
+        .map_err(template_error)?;
     let charts: Vec<(String, minijinja::Value)> = charts
         .iter()
         .filter_map(|(d, svg)| {
@@ -61,7 +69,7 @@ pub fn render(lb: &Leaderboard, charts: &[(String, String)]) -> Result<String> {
         .collect();
     let t = env
         .get_template("leaderboard.html")
-        .map_err(|e| Error::results("leaderboard.html", e))?;
+        .map_err(template_error)?;
     t.render(context! {
         rows => rows,
         style => style,
@@ -73,5 +81,5 @@ pub fn render(lb: &Leaderboard, charts: &[(String, String)]) -> Result<String> {
         judges_file => super::JUDGES_FILE,
         style_coef => lb.disclosure.style_control.as_ref().map(|c| c.iter().map(|(n, v)| format!("{n} {v:+.3}")).collect::<Vec<_>>()),
     })
-    .map_err(|e| Error::results("leaderboard.html", e))
+    .map_err(template_error)
 }

@@ -19,11 +19,11 @@ pub const JUDGES_FILE: &str = "judges.csv";
 
 /// Writes every output into `dir` (created) and returns the paths written.
 pub fn write_all(lb: &Leaderboard, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::results(dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::write(dir, e))?;
     let mut written = Vec::new();
     let put = |name: &str, bytes: &[u8], written: &mut Vec<PathBuf>| -> Result<()> {
         let p = dir.join(name);
-        std::fs::write(&p, bytes).map_err(|e| Error::results(&p, e))?;
+        std::fs::write(&p, bytes).map_err(|e| Error::write(&p, e))?;
         written.push(p);
         Ok(())
     };
@@ -46,7 +46,7 @@ pub fn write_all(lb: &Leaderboard, dir: &Path) -> Result<Vec<PathBuf>> {
         html::render(lb, &charts)?.as_bytes(),
         &mut written,
     )?;
-    let json = serde_json::to_vec_pretty(&lb.disclosure).map_err(|e| Error::results(dir, e))?;
+    let json = serde_json::to_vec_pretty(&lb.disclosure).map_err(|e| Error::write(dir, e))?;
     put("disclosure.json", &json, &mut written)?;
     Ok(written)
 }

@@ -53,24 +53,25 @@ pub struct Args {
     quiet: bool,
 }
 
-impl Args {
-    fn options(&self) -> RateOptions {
+// From a reference: `exec` still needs the output folder and `--quiet` afterwards.
+impl From<&Args> for RateOptions {
+    fn from(a: &Args) -> Self {
         let mut opts = RateOptions {
-            inputs: self.battles.clone(),
-            rounds: self.rounds,
-            seed: self.seed,
-            anchor: self.anchor.clone(),
-            min_votes: self.min_votes,
-            intervals: self.intervals,
-            style: self.style,
-            inverse_frequency: self.inverse_pair_weights,
-            judges: self.judges.clone(),
-            models: self.models.clone(),
-            speed: self.speed.clone(),
-            min_tok_s: self.min_tok_s,
+            inputs: a.battles.clone(),
+            rounds: a.rounds,
+            seed: a.seed,
+            anchor: a.anchor.clone(),
+            min_votes: a.min_votes,
+            intervals: a.intervals,
+            style: a.style,
+            inverse_frequency: a.inverse_pair_weights,
+            judges: a.judges.clone(),
+            models: a.models.clone(),
+            speed: a.speed.clone(),
+            min_tok_s: a.min_tok_s,
             ..Default::default()
         };
-        if let Some(t) = self.threads {
+        if let Some(t) = a.threads {
             opts.threads = t.max(1);
         }
         opts
@@ -78,7 +79,7 @@ impl Args {
 }
 
 pub fn exec(a: Args) -> anyhow::Result<u8> {
-    let lb = arena::rate(&a.options())?;
+    let lb = arena::rate(&RateOptions::from(&a))?;
     let written = leaderboard::write_all(&lb, &a.out)?;
     if !a.quiet {
         // The top of the table and where the rest is: leaderboard.md may be a megabyte.

@@ -117,21 +117,22 @@ pub fn spoken_digits(
         .arg(&tmp)
         .arg(&spoken)
         .output()
-        .map_err(|e| MediaError(format!("running {}: {e}", espeak.display())))?;
+        .map_err(|source| MediaError::Espeak {
+            program: espeak.to_path_buf(),
+            source,
+        })?;
     if !out.status.success() {
-        return Err(MediaError(format!(
-            "{} failed: {}",
-            espeak.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(MediaError::EspeakFailed {
+            program: espeak.to_path_buf(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
-    let reader = hound::WavReader::open(&tmp)
-        .map_err(|e| MediaError(format!("reading espeak-ng output: {e}")))?;
+    let reader = hound::WavReader::open(&tmp).map_err(MediaError::ReadSpeech)?;
     let rate = reader.spec().sample_rate;
     let speech: Vec<i16> = reader
         .into_samples::<i16>()
         .collect::<Result<_, _>>()
-        .map_err(|e| MediaError(format!("reading espeak-ng output: {e}")))?;
+        .map_err(MediaError::ReadSpeech)?;
     let _ = std::fs::remove_file(&tmp);
     let lead = rate as usize / 2;
     let total = ((seconds * rate as f64).round() as usize).max(lead + speech.len());
@@ -149,9 +150,7 @@ pub fn spoken_digits(
 
 fn check_length(seconds: f64) -> Result<(), MediaError> {
     if !(seconds.is_finite() && (0.5..=600.0).contains(&seconds)) {
-        return Err(MediaError(format!(
-            "audio length {seconds} s is outside 0.5..=600"
-        )));
+        return Err(MediaError::AudioLength { seconds });
     }
     Ok(())
 }
@@ -171,13 +170,11 @@ fn wav(samples: &[i16], rate: u32) -> Result<Vec<u8>, MediaError> {
     };
     let mut cur = std::io::Cursor::new(Vec::new());
     {
-        let mut w =
-            hound::WavWriter::new(&mut cur, spec).map_err(|e| MediaError(format!("WAV: {e}")))?;
+        let mut w = hound::WavWriter::new(&mut cur, spec).map_err(MediaError::Wav)?;
         for &s in samples {
-            w.write_sample(s)
-                .map_err(|e| MediaError(format!("WAV: {e}")))?;
+            w.write_sample(s).map_err(MediaError::Wav)?;
         }
-        w.finalize().map_err(|e| MediaError(format!("WAV: {e}")))?;
+        w.finalize().map_err(MediaError::Wav)?;
     }
     Ok(cur.into_inner())
 }

@@ -123,9 +123,7 @@ pub fn dimensions(long_side: u32) -> (u32, u32) {
 /// Renders one image. The same (task, size, salt) always gives the same bytes.
 pub fn render(task: ImageTask, long_side: u32, salt: u64) -> Result<Image, MediaError> {
     if !(16..=8192).contains(&long_side) {
-        return Err(MediaError(format!(
-            "image long side {long_side} px is outside 16..=8192"
-        )));
+        return Err(MediaError::ImageSize { long_side });
     }
     let (w, h) = dimensions(long_side);
     let mut rng = ChaCha8Rng::seed_from_u64(salt ^ 0x1A6E_5EED);
@@ -279,12 +277,9 @@ fn encode_png(c: &Canvas) -> Result<Vec<u8>, MediaError> {
     let mut enc = png::Encoder::new(&mut out, c.w, c.h);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
-    let mut w = enc
-        .write_header()
-        .map_err(|e| MediaError(format!("PNG: {e}")))?;
-    w.write_image_data(&c.px)
-        .map_err(|e| MediaError(format!("PNG: {e}")))?;
-    w.finish().map_err(|e| MediaError(format!("PNG: {e}")))?;
+    let mut w = enc.write_header().map_err(MediaError::Png)?;
+    w.write_image_data(&c.px).map_err(MediaError::Png)?;
+    w.finish().map_err(MediaError::Png)?;
     Ok(out)
 }
 
@@ -309,6 +304,10 @@ mod tests {
         let c = render(ImageTask::Count, 224, 2).unwrap();
         assert_eq!(a.png, b.png);
         assert_ne!(a.png, c.png);
-        assert!(render(ImageTask::Digit, 4, 1).is_err());
+        let Err(e) = render(ImageTask::Digit, 4, 1) else {
+            panic!("4 px is too small");
+        };
+        assert!(matches!(e, MediaError::ImageSize { long_side: 4 }));
+        assert_eq!(e.to_string(), "image long side 4 px is outside 16..=8192");
     }
 }
