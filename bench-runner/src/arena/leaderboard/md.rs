@@ -91,34 +91,30 @@ fn table(s: &mut String, lb: &Leaderboard, limit: usize) {
         } else {
             md_escape(&r.model)
         };
-        let _ = write!(
-            s,
-            "| {} | {} | {} | {:.1} | {:+.1} / {:+.1} | {} | {:.1}% |",
-            r.rank_ub,
+        let mut cells = vec![
+            r.rank_ub.to_string(),
             r.rank_spread(),
             name,
-            r.rating,
-            r.ci_low - r.rating,
-            r.ci_high - r.rating,
-            r.votes,
-            100.0 * r.win_rate
-        );
+            format!("{:.1}", r.rating),
+            format!("{:+.1} / {:+.1}", r.ci_low - r.rating, r.ci_high - r.rating),
+            r.votes.to_string(),
+            format!("{:.1}%", 100.0 * r.win_rate),
+        ];
         if style {
             let rank = match (r.style_rank_ub, r.style_rank_worst) {
                 (Some(a), Some(b)) if a == b => a.to_string(),
                 (Some(a), Some(b)) => format!("{a}–{b}"),
                 _ => "–".into(),
             };
-            let _ = write!(s, " {} | {} |", opt(r.style_rating, 1), rank);
+            cells.extend([opt(r.style_rating, 1), rank]);
         }
-        s.push('\n');
+        s.push_str(&mdtable::row(&cells));
     }
     if lb.rows.len() > limit {
-        let _ = writeln!(
-            s,
-            "| … {} more models in leaderboard.md and leaderboard.csv |",
+        s.push_str(&mdtable::row(&[format!(
+            "… {} more models in leaderboard.md and leaderboard.csv",
             lb.rows.len() - limit
-        );
+        )]));
     }
     if !d.provisional.is_empty() {
         let _ = writeln!(s, "\n† provisional: fewer than {} votes.", d.min_votes);
@@ -142,19 +138,16 @@ fn speed(s: &mut String, lb: &Leaderboard, charts: &[(String, String)]) {
             "llrcrrrc",
         ));
         for r in &lb.speed {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {:.1} | {:.1}–{:.1} | {} | {} | {} | {} |",
+            s.push_str(&mdtable::row(&[
                 md_escape(&r.device),
                 md_escape(&r.model),
-                r.rating,
-                r.ci_low,
-                r.ci_high,
+                format!("{:.1}", r.rating),
+                format!("{:.1}–{:.1}", r.ci_low, r.ci_high),
                 opt(r.decode_tok_s, 1),
                 opt(r.ttft_ms, 1),
-                r.cases,
-                if r.pareto { "★" } else { "" }
-            );
+                r.cases.to_string(),
+                if r.pareto { "★" } else { "" }.to_string(),
+            ]));
         }
         if let Some(m) = lb.min_tok_s {
             s.push('\n');
@@ -252,16 +245,14 @@ fn disclosure(s: &mut String, lb: &Leaderboard) {
         "llrrrr",
     ));
     for p in &d.pairs {
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} |",
+        s.push_str(&mdtable::row(&[
             md_escape(&p.model_x),
             md_escape(&p.model_y),
-            p.battles,
-            p.wins_x,
-            p.ties,
-            p.wins_y
-        );
+            p.battles.to_string(),
+            p.wins_x.to_string(),
+            p.ties.to_string(),
+            p.wins_y.to_string(),
+        ]));
     }
 }
 
