@@ -2,6 +2,7 @@
 //! These tests run the real `edgebench` binary against real engines: llama-server built by
 //! `scripts/setup` on the Gemma 3 270M GGUF. No HTTP mocks.
 
+mod architecture;
 mod arena;
 mod arena_scale;
 mod cli_docs;

@@ -181,6 +181,8 @@ pub async fn run(opts: ArenaRunOptions) -> Result<ArenaRunOutcome> {
     }
 }
 
+// Stays whole: three resumable phases (answers, what is decided, judging) that share the
+// open logs, the connected backends and the outcome; each phase is marked below.
 async fn run_inner(opts: &ArenaRunOptions) -> Result<ArenaRunOutcome> {
     let prompts = read_prompts(&opts.prompts)?;
     let config = Config::load(&opts.config)?;

@@ -169,6 +169,8 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
 }
 
 /// The statistics on battles already read.
+// Stays whole: fit, intervals, then two literals (a row per model and the disclosure) whose
+// fields are one line each; the parts with logic of their own are the helpers below.
 pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Result<Leaderboard> {
     let k = b.models.len();
     if k < 2 {
@@ -239,65 +241,14 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
     }
     let ranks = bootstrap::ranks(&low, &high);
 
-    // Per-model tallies.
-    let mut wins = vec![0u64; k];
-    let mut ties = vec![0u64; k];
-    let mut losses = vec![0u64; k];
-    for x in &b.battles {
-        let (a, bb) = (x.a as usize, x.b as usize);
-        match x.winner {
-            Winner::A => {
-                wins[a] += 1;
-                losses[bb] += 1;
-            }
-            Winner::B => {
-                wins[bb] += 1;
-                losses[a] += 1;
-            }
-            Winner::Tie | Winner::BothBad => {
-                ties[a] += 1;
-                ties[bb] += 1;
-            }
-        }
-    }
+    let (wins, ties, losses) = tallies(b);
     let online = elo::online(b);
 
-    // Style control.
-    let mut style_coef = None;
-    // Per model: (style-controlled rating, its (rank UB, worst rank)).
-    type StyleCol = (Option<f64>, Option<(usize, usize)>);
-    let mut style_cols: Vec<StyleCol> = vec![(None, None); k];
-    if opts.style {
-        match style::fit(b) {
-            Some(sf) => {
-                let r = bt::to_elo(&sf.theta, anchor);
-                if let Some(c) = &sf.cov {
-                    let (l, h) = interval_from_cov(c, k, &r, anchor.map(|a| a.0));
-                    let rk = bootstrap::ranks(&l, &h);
-                    for m in 0..k {
-                        style_cols[m] = (Some(r[m]), Some(rk[m]));
-                    }
-                } else {
-                    for m in 0..k {
-                        style_cols[m] = (Some(r[m]), None);
-                    }
-                }
-                if !sf.converged {
-                    warnings.push("the style-controlled fit did not converge".into());
-                }
-                style_coef = Some(
-                    style::FEATURES
-                        .iter()
-                        .zip(sf.beta)
-                        .map(|(n, v)| (n.to_string(), v))
-                        .collect(),
-                );
-            }
-            None => {
-                warnings.push("style control: no battle carries all style features; skipped".into())
-            }
-        }
-    }
+    let (style_cols, style_coef) = if opts.style {
+        style_columns(b, anchor, &mut warnings)
+    } else {
+        (vec![(None, None); k], None)
+    };
 
     let mut rows: Vec<Row> = (0..k)
         .map(|m| {
@@ -348,39 +299,9 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
             wins_y: p.wins_j as u64,
         })
         .collect();
-    let mut filters = Vec::new();
-    if !opts.judges.is_empty() {
-        filters.push(format!("judge ∈ {{{}}}", opts.judges.join(", ")));
-    }
-    if !opts.models.is_empty() {
-        filters.push(format!("both models ∈ {{{}}}", opts.models.join(", ")));
-    }
-    if opts.style {
-        filters.push("battles without style features dropped (style control)".into());
-    }
-    if filters.is_empty() {
-        filters.push("none".into());
-    }
-    let interval_method = match method {
-        IntervalMethod::Bootstrap => format!(
-            "bootstrap: {} rounds, seed {}, multinomial resampling of the battle counts, percentile 95% intervals; sandwich (H⁻¹GH⁻¹) intervals in the CSV beside them",
-            opts.rounds, opts.seed
-        ),
-        IntervalMethod::Sandwich => "sandwich estimator H⁻¹GH⁻¹, ±1.96 standard errors; bootstrap intervals in the CSV beside them where computed".into(),
-    };
-    let mut judges: Vec<JudgeLine> = b
-        .judges
-        .iter()
-        .map(|(j, n)| JudgeLine {
-            judge: j.clone(),
-            battles: *n,
-        })
-        .collect();
-    judges.sort_by(|x, y| {
-        y.battles
-            .cmp(&x.battles)
-            .then_with(|| x.judge.cmp(&y.judge))
-    });
+    let filters = describe_filters(opts);
+    let interval_method = interval_text(method, opts);
+    let judges = judge_lines(b);
     let disclosure = Disclosure {
         generated_at: chrono::Utc::now()
             .format("%Y-%m-%d %H:%M:%S UTC")
@@ -432,6 +353,123 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
         best_at_speed: Vec::new(),
         min_tok_s: None,
     })
+}
+
+/// Every judge with its battle count, most battles first.
+fn judge_lines(b: &Battles) -> Vec<JudgeLine> {
+    let mut judges: Vec<JudgeLine> = b
+        .judges
+        .iter()
+        .map(|(j, n)| JudgeLine {
+            judge: j.clone(),
+            battles: *n,
+        })
+        .collect();
+    judges.sort_by(|x, y| {
+        y.battles
+            .cmp(&x.battles)
+            .then_with(|| x.judge.cmp(&y.judge))
+    });
+    judges
+}
+
+/// Wins, ties and losses per model.
+fn tallies(b: &Battles) -> (Vec<u64>, Vec<u64>, Vec<u64>) {
+    let k = b.models.len();
+    let mut wins = vec![0u64; k];
+    let mut ties = vec![0u64; k];
+    let mut losses = vec![0u64; k];
+    for x in &b.battles {
+        let (a, bb) = (x.a as usize, x.b as usize);
+        match x.winner {
+            Winner::A => {
+                wins[a] += 1;
+                losses[bb] += 1;
+            }
+            Winner::B => {
+                wins[bb] += 1;
+                losses[a] += 1;
+            }
+            Winner::Tie | Winner::BothBad => {
+                ties[a] += 1;
+                ties[bb] += 1;
+            }
+        }
+    }
+    (wins, ties, losses)
+}
+
+/// Per model: (style-controlled rating, its (rank UB, worst rank)).
+type StyleCol = (Option<f64>, Option<(usize, usize)>);
+
+/// The style-controlled columns per model and the style coefficients, when a fit is possible.
+fn style_columns(
+    b: &Battles,
+    anchor: Option<(usize, f64)>,
+    warnings: &mut Vec<String>,
+) -> (Vec<StyleCol>, Option<Vec<(String, f64)>>) {
+    let k = b.models.len();
+    let mut style_coef = None;
+    let mut style_cols: Vec<StyleCol> = vec![(None, None); k];
+    match style::fit(b) {
+        Some(sf) => {
+            let r = bt::to_elo(&sf.theta, anchor);
+            if let Some(c) = &sf.cov {
+                let (l, h) = interval_from_cov(c, k, &r, anchor.map(|a| a.0));
+                let rk = bootstrap::ranks(&l, &h);
+                for m in 0..k {
+                    style_cols[m] = (Some(r[m]), Some(rk[m]));
+                }
+            } else {
+                for m in 0..k {
+                    style_cols[m] = (Some(r[m]), None);
+                }
+            }
+            if !sf.converged {
+                warnings.push("the style-controlled fit did not converge".into());
+            }
+            style_coef = Some(
+                style::FEATURES
+                    .iter()
+                    .zip(sf.beta)
+                    .map(|(n, v)| (n.to_string(), v))
+                    .collect(),
+            );
+        }
+        None => {
+            warnings.push("style control: no battle carries all style features; skipped".into())
+        }
+    }
+    (style_cols, style_coef)
+}
+
+/// What the disclosure says of the filters applied.
+fn describe_filters(opts: &RateOptions) -> Vec<String> {
+    let mut filters = Vec::new();
+    if !opts.judges.is_empty() {
+        filters.push(format!("judge ∈ {{{}}}", opts.judges.join(", ")));
+    }
+    if !opts.models.is_empty() {
+        filters.push(format!("both models ∈ {{{}}}", opts.models.join(", ")));
+    }
+    if opts.style {
+        filters.push("battles without style features dropped (style control)".into());
+    }
+    if filters.is_empty() {
+        filters.push("none".into());
+    }
+    filters
+}
+
+/// What the disclosure says of the intervals shown.
+fn interval_text(method: IntervalMethod, opts: &RateOptions) -> String {
+    match method {
+        IntervalMethod::Bootstrap => format!(
+            "bootstrap: {} rounds, seed {}, multinomial resampling of the battle counts, percentile 95% intervals; sandwich (H⁻¹GH⁻¹) intervals in the CSV beside them",
+            opts.rounds, opts.seed
+        ),
+        IntervalMethod::Sandwich => "sandwich estimator H⁻¹GH⁻¹, ±1.96 standard errors; bootstrap intervals in the CSV beside them where computed".into(),
+    }
 }
 
 /// ±1.96 SE intervals from a θ covariance; with an anchor, the SE of θᵢ − θ_anchor.

@@ -212,6 +212,8 @@ fn file_name(p: &str) -> String {
 }
 
 /// Writes one run folder holding every test of every file.
+// Stays whole: reads every file before writing anything, then per file its manifest
+// records and its tests (each one through `test_rows`).
 pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
     if opts.files.is_empty() {
         return Err(Error::Usage(
@@ -315,100 +317,11 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
             if *count > 1 {
                 case_id = format!("{case_id}_{count}");
             }
-            let model = file_name(&t.model_filename);
-            let base = SampleRow {
-                run_id: run_id.clone(),
-                backend: backend.clone(),
-                model: model.clone(),
-                device: device.clone(),
-                scenario: "llama-bench".into(),
-                case_id: case_id.clone(),
-                kind: "throughput".into(),
-                concurrency: 1,
-                started_at: t.test_time.clone(),
-                prompt_tokens_requested: t.n_prompt,
-                prompt_tokens: Some(t.n_prompt as u64),
-                max_tokens: t.n_gen,
-                output_tokens: Some(t.n_gen as u64),
-                depth: Some(t.n_depth),
-                test: Some(test.name()),
-                ..Default::default()
-            };
-            let rows: Vec<SampleRow> = t
-                .samples_ns
-                .iter()
-                .flatten()
-                .enumerate()
-                .map(|(i, &ns)| {
-                    let ts = 1e9 * (t.n_prompt + t.n_gen) as f64 / ns as f64;
-                    let ms = ns as f64 / 1e6;
-                    SampleRow {
-                        repetition: i as u32,
-                        e2e_ms: Some(ms),
-                        prefill_tok_s: (t.n_prompt > 0 && t.n_gen == 0).then_some(ts),
-                        decode_tok_s: (t.n_gen > 0 && t.n_prompt == 0).then_some(ts),
-                        tpot_ms: (t.n_gen > 0 && t.n_prompt == 0).then(|| ms / t.n_gen as f64),
-                        test_ns: Some(ns),
-                        test_tok_s: Some(ts),
-                        ..base.clone()
-                    }
-                })
-                .collect();
+            let (rows, summary) = test_rows(t, &run_id, &backend, &device, case_id);
             for r in &rows {
                 samples.append(r)?;
             }
             manifest.requests_total += rows.len();
-            let sbase = SummaryRow {
-                run_id: run_id.clone(),
-                backend: backend.clone(),
-                model,
-                device: device.clone(),
-                scenario: "llama-bench".into(),
-                case_id,
-                kind: "throughput".into(),
-                prompt_tokens: t.n_prompt,
-                max_tokens: t.n_gen,
-                concurrency: 1,
-                depth: Some(t.n_depth),
-                ..Default::default()
-            };
-            let mut summary = if rows.is_empty() {
-                let nan = f64::NAN;
-                let empty = SummaryRow {
-                    n: 0,
-                    min: nan,
-                    p50: nan,
-                    p90: nan,
-                    p99: nan,
-                    max: nan,
-                    ci_low: nan,
-                    ci_high: nan,
-                    flags: "no_samples".into(),
-                    ..sbase.clone()
-                };
-                vec![
-                    SummaryRow {
-                        metric: "test_tok_s".into(),
-                        unit: "tok/s".into(),
-                        ..empty.clone()
-                    },
-                    SummaryRow {
-                        metric: "test_ns".into(),
-                        unit: "ns".into(),
-                        ..empty
-                    },
-                ]
-            } else {
-                pp_tg_summary(&sbase, &rows).0
-            };
-            // The file's own mean and stddev, verbatim.
-            for r in &mut summary {
-                match r.metric.as_str() {
-                    "test_tok_s" => (r.mean, r.stddev) = (t.avg_ts, t.stddev_ts),
-                    "test_ns" => (r.mean, r.stddev) = (t.avg_ns as f64, t.stddev_ns as f64),
-                    _ => {}
-                }
-            }
             for r in &summary {
                 summary_w.append(r)?;
             }
@@ -423,6 +336,109 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
         columns,
         tests: n_tests,
     })
+}
+
+/// One llama-bench test as sample rows (one per repetition it kept) and its summary rows,
+/// whose mean and stddev are the file's own.
+fn test_rows(
+    t: &LbTest,
+    run_id: &str,
+    backend: &str,
+    device: &str,
+    case_id: String,
+) -> (Vec<SampleRow>, Vec<SummaryRow>) {
+    let test = t.test();
+    let model = file_name(&t.model_filename);
+    let base = SampleRow {
+        run_id: run_id.to_string(),
+        backend: backend.to_string(),
+        model: model.clone(),
+        device: device.to_string(),
+        scenario: "llama-bench".into(),
+        case_id: case_id.clone(),
+        kind: "throughput".into(),
+        concurrency: 1,
+        started_at: t.test_time.clone(),
+        prompt_tokens_requested: t.n_prompt,
+        prompt_tokens: Some(t.n_prompt as u64),
+        max_tokens: t.n_gen,
+        output_tokens: Some(t.n_gen as u64),
+        depth: Some(t.n_depth),
+        test: Some(test.name()),
+        ..Default::default()
+    };
+    let rows: Vec<SampleRow> = t
+        .samples_ns
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, &ns)| {
+            let ts = 1e9 * (t.n_prompt + t.n_gen) as f64 / ns as f64;
+            let ms = ns as f64 / 1e6;
+            SampleRow {
+                repetition: i as u32,
+                e2e_ms: Some(ms),
+                prefill_tok_s: (t.n_prompt > 0 && t.n_gen == 0).then_some(ts),
+                decode_tok_s: (t.n_gen > 0 && t.n_prompt == 0).then_some(ts),
+                tpot_ms: (t.n_gen > 0 && t.n_prompt == 0).then(|| ms / t.n_gen as f64),
+                test_ns: Some(ns),
+                test_tok_s: Some(ts),
+                ..base.clone()
+            }
+        })
+        .collect();
+    let sbase = SummaryRow {
+        run_id: run_id.to_string(),
+        backend: backend.to_string(),
+        model,
+        device: device.to_string(),
+        scenario: "llama-bench".into(),
+        case_id,
+        kind: "throughput".into(),
+        prompt_tokens: t.n_prompt,
+        max_tokens: t.n_gen,
+        concurrency: 1,
+        depth: Some(t.n_depth),
+        ..Default::default()
+    };
+    let mut summary = if rows.is_empty() {
+        let nan = f64::NAN;
+        let empty = SummaryRow {
+            n: 0,
+            min: nan,
+            p50: nan,
+            p90: nan,
+            p99: nan,
+            max: nan,
+            ci_low: nan,
+            ci_high: nan,
+            flags: "no_samples".into(),
+            ..sbase.clone()
+        };
+        vec![
+            SummaryRow {
+                metric: "test_tok_s".into(),
+                unit: "tok/s".into(),
+                ..empty.clone()
+            },
+            SummaryRow {
+                metric: "test_ns".into(),
+                unit: "ns".into(),
+                ..empty
+            },
+        ]
+    } else {
+        pp_tg_summary(&sbase, &rows).0
+    };
+    // The file's own mean and stddev, verbatim.
+    for r in &mut summary {
+        match r.metric.as_str() {
+            "test_tok_s" => (r.mean, r.stddev) = (t.avg_ts, t.stddev_ts),
+            "test_ns" => (r.mean, r.stddev) = (t.avg_ns as f64, t.stddev_ns as f64),
+            _ => {}
+        }
+    }
+    (rows, summary)
 }
 
 #[cfg(test)]

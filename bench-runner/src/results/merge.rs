@@ -37,52 +37,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         .map(|d| RunManifest::read(d))
         .collect::<Result<_>>()?;
 
-    // Comparability: one hash per scenario name, one model file per backend and device.
-    let mut scen: BTreeMap<String, (String, String)> = BTreeMap::new();
-    let mut models: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
-    for m in &manifests {
-        for s in &m.scenarios {
-            match scen.get(&s.name) {
-                Some((sha, run)) if sha != &s.sha256 => {
-                    return Err(Error::ScenarioDiffers {
-                        scenario: s.name.clone(),
-                        runs: [run.clone(), m.run_id.clone()],
-                        hashes: [sha.clone(), s.sha256.clone()],
-                    });
-                }
-                _ => {
-                    scen.insert(s.name.clone(), (s.sha256.clone(), m.run_id.clone()));
-                }
-            }
-        }
-        for b in &m.backends {
-            let name = b
-                .get("name")
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string();
-            let device = b
-                .get("device")
-                .and_then(|v| v.as_str())
-                .unwrap_or(&m.device)
-                .to_string();
-            let Some(sha) = b.get("model_sha256").and_then(|v| v.as_str()) else {
-                continue;
-            };
-            match models.get(&(name.clone(), device.clone())) {
-                Some((other, run)) if other != sha => {
-                    return Err(Error::ModelFilesDiffer {
-                        backend: name,
-                        device,
-                        runs: [run.clone(), m.run_id.clone()],
-                    });
-                }
-                _ => {
-                    models.insert((name, device), (sha.to_string(), m.run_id.clone()));
-                }
-            }
-        }
-    }
+    check_comparable(&manifests)?;
 
     std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
     let run_id = out
@@ -152,6 +107,72 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         }
     }
 
+    merged_manifest(&manifests, run_id, n_samples, failed).write(out)?;
+    Ok(Merged {
+        dir: out.to_path_buf(),
+        samples: n_samples,
+        summary: n_summary,
+    })
+}
+
+/// Comparability: one hash per scenario name, one model file per backend and device.
+fn check_comparable(manifests: &[RunManifest]) -> Result<()> {
+    let mut scen: BTreeMap<String, (String, String)> = BTreeMap::new();
+    let mut models: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+    for m in manifests {
+        for s in &m.scenarios {
+            match scen.get(&s.name) {
+                Some((sha, run)) if sha != &s.sha256 => {
+                    return Err(Error::ScenarioDiffers {
+                        scenario: s.name.clone(),
+                        runs: [run.clone(), m.run_id.clone()],
+                        hashes: [sha.clone(), s.sha256.clone()],
+                    });
+                }
+                _ => {
+                    scen.insert(s.name.clone(), (s.sha256.clone(), m.run_id.clone()));
+                }
+            }
+        }
+        for b in &m.backends {
+            let name = b
+                .get("name")
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let device = b
+                .get("device")
+                .and_then(|v| v.as_str())
+                .unwrap_or(&m.device)
+                .to_string();
+            let Some(sha) = b.get("model_sha256").and_then(|v| v.as_str()) else {
+                continue;
+            };
+            match models.get(&(name.clone(), device.clone())) {
+                Some((other, run)) if other != sha => {
+                    return Err(Error::ModelFilesDiffer {
+                        backend: name,
+                        device,
+                        runs: [run.clone(), m.run_id.clone()],
+                    });
+                }
+                _ => {
+                    models.insert((name, device), (sha.to_string(), m.run_id.clone()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The run.json of the merged folder: the first input's, with the status, start, scenarios,
+/// backends, warnings and counts of all of them.
+fn merged_manifest(
+    manifests: &[RunManifest],
+    run_id: String,
+    requests_total: usize,
+    requests_failed: usize,
+) -> RunManifest {
     let mut m = manifests[0].clone();
     m.run_id = run_id;
     let finished = |x: &RunManifest| x.status == "complete" || x.status == "complete_with_errors";
@@ -172,7 +193,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     m.backends.clear();
     m.warnings.clear();
     let mut names = HashSet::new();
-    for x in &manifests {
+    for x in manifests {
         for s in &x.scenarios {
             if names.insert(s.name.clone()) {
                 m.scenarios.push(s.clone());
@@ -187,18 +208,13 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     }
     m.warnings.sort();
     m.warnings.dedup();
-    m.requests_total = n_samples;
-    m.requests_failed = failed;
+    m.requests_total = requests_total;
+    m.requests_failed = requests_failed;
     let mut inv = m.invocation.clone().unwrap_or_default();
     inv.shard = None;
     inv.merged_from = manifests.iter().map(|x| x.run_id.clone()).collect();
     m.invocation = Some(Invocation { ..inv });
-    m.write(out)?;
-    Ok(Merged {
-        dir: out.to_path_buf(),
-        samples: n_samples,
-        summary: n_summary,
-    })
+    m
 }
 
 #[cfg(test)]

@@ -135,6 +135,7 @@ fn parse_size(s: &str) -> Option<u32> {
 const MIN_LENGTH: u32 = 256;
 const MAX_LENGTH: u32 = 16 * 1024 * 1024;
 
+// Stays whole: one check per key in file order, every mistake located and collected.
 pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Context)> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
     let err =

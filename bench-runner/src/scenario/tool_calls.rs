@@ -67,6 +67,7 @@ struct Raw {
 /// Largest depth accepted: far beyond any small model's context, low enough to catch typos.
 const MAX_DEPTH: u32 = 1_048_576;
 
+// Stays whole: one check per key in file order, every mistake located and collected.
 pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, ToolCalls)> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
     let at = |span: std::ops::Range<usize>, m: String| source::error_at(path, text, Some(span), m);
