@@ -475,11 +475,12 @@ impl Tree {
             depth < 4,
         ) {
             for u in &self.uses[j] {
-                if u.public && u.name == *name {
-                    if let Some(t) = self.resolve_at(j, &u.path, depth + 1) {
-                        let deeper = self.longest(t.0, t.1.clone(), &rest[k + 1..], depth + 1);
-                        return deeper.or(Some(t));
-                    }
+                if u.public
+                    && u.name == *name
+                    && let Some(t) = self.resolve_at(j, &u.path, depth + 1)
+                {
+                    let deeper = self.longest(t.0, t.1.clone(), &rest[k + 1..], depth + 1);
+                    return deeper.or(Some(t));
                 }
             }
         }
@@ -794,16 +795,15 @@ fn test_module_files(rel: &str, raw: &str) -> Vec<String> {
                     .split(|c: char| !(c.is_alphanumeric() || c == '_'))
                     .filter(|w| !w.is_empty())
                     .collect();
-                if let Some(k) = words.iter().position(|w| *w == "mod") {
-                    if l.ends_with(';') {
-                        if let Some(name) = words.get(k + 1) {
-                            match &path_attr {
-                                Some(p) => out.push(join(dir, p)),
-                                None => {
-                                    out.push(join(&own, &format!("{name}.rs")));
-                                    out.push(join(&own, &format!("{name}/mod.rs")));
-                                }
-                            }
+                if let Some(k) = words.iter().position(|w| *w == "mod")
+                    && l.ends_with(';')
+                    && let Some(name) = words.get(k + 1)
+                {
+                    match &path_attr {
+                        Some(p) => out.push(join(dir, p)),
+                        None => {
+                            out.push(join(&own, &format!("{name}.rs")));
+                            out.push(join(&own, &format!("{name}/mod.rs")));
                         }
                     }
                 }
