@@ -1,6 +1,7 @@
 //! What is sent: salted, token-exact prompts; needle-in-a-haystack prompts; tool suites, how functions are shown to a
 //! model, and the agent loop's tool simulator.
 
+pub mod arrival;
 pub mod conversation;
 pub mod haystack;
 pub mod media;
