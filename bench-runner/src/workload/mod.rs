@@ -4,9 +4,11 @@
 pub mod arrival;
 pub mod conversation;
 pub mod haystack;
+pub mod lengths;
 pub mod media;
 pub mod needle;
 pub mod prompt;
+pub mod prompts_file;
 pub mod simulator;
 pub mod tool_format;
 pub mod tool_suite;
