@@ -3,6 +3,7 @@
 pub mod proportion;
 pub mod ratio;
 pub mod request;
+pub mod slo;
 pub mod stats;
 
 pub use ratio::{MedianCi, RatioCi, median_ci, median_ratio_ci, median_ratio_ci_runs};
