@@ -219,6 +219,7 @@ pub fn sub_seed(seed: u64, stream: &str) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use super::*;
 

@@ -194,6 +194,7 @@ pub fn pick(prompts: usize, n: usize, seed: u64) -> Vec<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use super::*;
 
