@@ -1,5 +1,6 @@
 //! Request-rate, sweep and SLO keys at the command line: checked like every key, and refused
 //! where they are written until the runner runs them (never run as concurrency 1).
+#![allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 
 use crate::common::*;
 

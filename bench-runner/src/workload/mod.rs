@@ -1,5 +1,7 @@
-//! What is sent: salted, token-exact prompts; needle-in-a-haystack prompts; tool suites, how functions are shown to a
-//! model, and the agent loop's tool simulator.
+//! What is sent: salted, token-exact prompts; needle-in-a-haystack prompts; request-rate send
+//! schedules (`arrival`), length distributions (`lengths`) and a user's prompt files
+//! (`prompts_file`); tool suites, how functions are shown to a model, and the agent loop's tool
+//! simulator.
 
 pub mod arrival;
 pub mod conversation;
