@@ -195,7 +195,7 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
                 return Err(at(raw.span(), "a sweep's `slo` must bound `ttft_ms` or `e2e_ms`: past capacity requests queue, and only those two see it".into()));
             }
             (_, None) => {
-                return Err(at(m.clone(), "a sweep needs `slo = { ttft_ms = …, … }`: the maximum sustainable rate is the highest at which requests meet it".into()));
+                return Err(at(m.clone(), "a sweep needs `slo` (e.g. slo = { ttft_ms = 2000 }): the maximum sustainable rate is the highest at which requests meet it".into()));
             }
         }
         Load::Sweep {
@@ -276,7 +276,7 @@ fn check_open_loop(k: &Keys<'_>) -> std::result::Result<OpenLoop, Located> {
             Arrival::Gamma { burstiness: v }
         }
         (_, Some(b)) => {
-            return Err((b.span(), "`burstiness` shapes gamma arrivals; add `arrival = \"gamma\"` (burstiness 1 is Poisson)".into()));
+            return Err((b.span(), "`burstiness` shapes gamma arrivals; it needs `arrival` set to \"gamma\" (burstiness 1 is Poisson)".into()));
         }
         (a, None) => a,
     };

@@ -103,7 +103,7 @@ fn request_rate_mistakes_are_located() {
         (
             "request_rate = [2]\nburstiness = 0.5\n",
             (5, 14),
-            "arrival = \"gamma\"",
+            "`arrival` set to \"gamma\"",
         ),
         (
             "request_rate = [2]\narrival = \"gamma\"\nburstiness = 0\n",
@@ -440,6 +440,23 @@ proptest::proptest! {
             }
         }
         let _ = Scenario::parse(Path::new("f.toml"), &text);
+    }
+}
+
+/// Each mistake is reported once: one that follows from another (its key blanked out by
+/// `source::parse_all`) is not repeated.
+#[test]
+fn a_consequence_is_not_reported_as_a_second_mistake() {
+    for text in [
+        format!("{HEAD}arrival = \"gama\"\nburstiness = 0.5\nrequest_rate = [2]\n"),
+        format!("{HEAD}mode = \"sweep\"\nslo = {{ tpot_ms = 5 }}\n"),
+        format!("{HEAD}request_rate = [0]\narrival = \"constant\"\n"),
+    ] {
+        let e = Scenario::parse(Path::new("s.toml"), &text).unwrap_err();
+        assert!(
+            matches!(e, Error::Input { .. }),
+            "one mistake expected:\n{e}"
+        );
     }
 }
 
