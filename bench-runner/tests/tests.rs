@@ -17,6 +17,7 @@ mod hangs;
 mod hostile_names;
 mod input_errors;
 mod llamacpp;
+mod load_keys;
 mod multimodal;
 mod onnx;
 mod prompt_decoder;

@@ -5,10 +5,12 @@
 
 pub mod context;
 mod expand;
+mod lengths;
 pub mod multimodal;
+pub mod open_loop;
 pub mod plan;
 pub mod structured;
-mod throughput;
+pub(crate) mod throughput;
 pub mod tool_calls;
 
 use std::path::{Path, PathBuf};
@@ -18,7 +20,7 @@ use toml::Spanned;
 
 pub use expand::{Case, PpTgTest};
 pub use structured::Structured;
-pub use throughput::{PpTg, Sampling, Throughput};
+pub use throughput::{PpTg, PromptsFile, Sampling, Throughput};
 pub use tool_calls::ToolCalls;
 
 use crate::error::Result;

@@ -28,6 +28,11 @@
 //! repetitions = 5
 //! ```
 //!
+//! `request_rate = [...]` (an open loop: requests sent on a seeded schedule), `mode = "sweep"`
+//! (the maximum sustainable rate under an `slo`) and their keys are in `open_loop.rs`; length
+//! distributions in `prompt_tokens`/`max_tokens` and `prompts_file` in `lengths.rs`. The runner
+//! does not run them yet: `parse` refuses them at the key (see `open_loop::refuse`).
+//!
 //! In process (`llamacpp`) a test times exactly what llama-bench times. Over HTTP a pp test
 //! is a request with `max_tokens = 1` and a tg test generates `tg` tokens after a minimal
 //! prompt, so the same file measures the serving overhead beside the engine's own speed.
@@ -37,9 +42,14 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::lengths::{Axis, RawLength, check_axis};
+use super::open_loop::{self, Keys, Load, RateCase, RawSlo};
 use super::{Common, check_grid};
 use crate::error::Result;
+use crate::measure::slo::Slo;
 use crate::source;
+use crate::workload::lengths::LengthDist;
+use crate::workload::prompts_file::{self, UserPrompt};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sampling {
@@ -74,6 +84,39 @@ pub struct Throughput {
     /// Line and column that a "this plan cannot fit" message points at: `repetitions`, else
     /// `concurrency`, else the start of the file.
     pub plan_at: (usize, usize),
+    /// Every `prompt_tokens` entry in file order, distributions included (`prompt_tokens`
+    /// above holds the fixed counts alone); empty with `prompts_file`.
+    pub prompt_lengths: Vec<LengthDist>,
+    /// Every `max_tokens` entry in file order (`max_tokens` above: the fixed counts alone).
+    pub output_lengths: Vec<LengthDist>,
+    /// `prompts_file`: the user's prompts, checked, instead of `prompt_tokens`.
+    pub prompts: Option<Box<PromptsFile>>,
+    /// Closed loop (`concurrency`, today's cases), request rates, or a sweep. With request
+    /// rates or a sweep, `concurrency` is empty: no closed-loop case is made. (Boxed, as is
+    /// `prompts`: they would make every `ScenarioBody` as large as a throughput one.)
+    pub load: Box<Load>,
+    /// `slo = { … }`: the bounds a request must meet to count as good.
+    pub slo: Option<Slo>,
+}
+
+/// A scenario's `prompts_file`, resolved against the scenario's folder and read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptsFile {
+    pub path: std::path::PathBuf,
+    pub prompts: Vec<UserPrompt>,
+}
+
+impl Throughput {
+    /// The request-rate cases (`request_rate = [...]`): prompt length × output length × rate,
+    /// in file order; empty for closed-loop scenarios and sweeps.
+    pub fn rate_cases(&self) -> Vec<RateCase> {
+        open_loop::rate_cases(
+            &self.prompt_lengths,
+            self.prompts.is_some(),
+            &self.output_lengths,
+            &self.load,
+        )
+    }
 }
 
 #[derive(Deserialize)]
@@ -84,8 +127,8 @@ struct Raw {
     name: Option<String>,
     description: Option<String>,
     mode: Option<Spanned<String>>,
-    prompt_tokens: Option<Spanned<Vec<u32>>>,
-    max_tokens: Option<Spanned<Vec<u32>>>,
+    prompt_tokens: Option<Spanned<Vec<Spanned<RawLength>>>>,
+    max_tokens: Option<Spanned<Vec<Spanned<RawLength>>>>,
     concurrency: Option<Spanned<Vec<u32>>>,
     pp: Option<Spanned<Vec<u32>>>,
     tg: Option<Spanned<Vec<u32>>>,
@@ -97,6 +140,17 @@ struct Raw {
     top_p: Option<Spanned<f64>>,
     ignore_eos: Option<bool>,
     duration: Option<Spanned<String>>,
+    // Request-rate load, SLO and sweep: see open_loop.rs.
+    request_rate: Option<Spanned<Vec<f64>>>,
+    arrival: Option<Spanned<String>>,
+    burstiness: Option<Spanned<f64>>,
+    max_concurrency: Option<Spanned<u32>>,
+    requests: Option<Spanned<u32>>,
+    slo: Option<Spanned<RawSlo>>,
+    prompts_file: Option<Spanned<String>>,
+    sweep_rates: Option<Spanned<u32>>,
+    slo_target: Option<Spanned<f64>>,
+    tolerance: Option<Spanned<f64>>,
 }
 
 /// Largest values we accept: far above any real model, low enough to catch typos.
@@ -122,50 +176,87 @@ pub fn parse_duration(s: &str) -> Option<f64> {
     Some(v * scale).filter(|x| x.is_finite())
 }
 
+/// Parses a throughput scenario and refuses one whose keys the runner cannot run yet.
 pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
+    let (common, t, not_yet_run) = parse_keys(path, text)?;
+    open_loop::refuse(path, text, not_yet_run)?;
+    Ok((common, t))
+}
+
+/// Where a key is, if it is there.
+fn span_of<T>(v: &Option<Spanned<T>>) -> Option<std::ops::Range<usize>> {
+    v.as_ref().map(Spanned::span)
+}
+
+/// Parses and checks every key; also says which keys present the runner cannot run yet.
+// Long: one straight pass over the file's keys, in the order their checks depend on each other.
+#[allow(clippy::type_complexity)]
+pub(super) fn parse_keys(
+    path: &Path,
+    text: &str,
+) -> Result<(
+    Common,
+    Throughput,
+    Vec<(&'static str, std::ops::Range<usize>)>,
+)> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
-    let pp_tg_mode = match &raw.mode {
-        None => false,
-        Some(m) if m.get_ref() == "serving" => false,
-        Some(m) if m.get_ref() == "pp_tg" => true,
+    let (pp_tg_mode, sweep_mode) = match &raw.mode {
+        None => (false, false),
+        Some(m) if m.get_ref() == "serving" => (false, false),
+        Some(m) if m.get_ref() == "pp_tg" => (true, false),
+        Some(m) if m.get_ref() == "sweep" => (false, true),
         Some(m) => {
             return Err(source::error_at(
                 path,
                 text,
                 Some(m.span()),
                 format!(
-                    "unknown mode `{}`; expected \"serving\" (the default) or \"pp_tg\"",
+                    "unknown mode `{}`; expected \"serving\" (the default), \"sweep\" or \"pp_tg\"",
                     m.get_ref()
                 ),
             ));
         }
     };
     // Keys of the other mode are mistakes, not silently ignored settings.
-    let (ours, theirs, mode_name) = if pp_tg_mode {
+    let (ours, theirs, mode_name): (Vec<_>, Vec<_>, _) = if pp_tg_mode {
         (
-            [("pp", &raw.pp), ("tg", &raw.tg)],
-            [
-                ("prompt_tokens", &raw.prompt_tokens),
-                ("max_tokens", &raw.max_tokens),
-                ("concurrency", &raw.concurrency),
+            vec![("pp", span_of(&raw.pp)), ("tg", span_of(&raw.tg))],
+            vec![
+                ("prompt_tokens", span_of(&raw.prompt_tokens)),
+                ("max_tokens", span_of(&raw.max_tokens)),
+                ("concurrency", span_of(&raw.concurrency)),
+                ("request_rate", span_of(&raw.request_rate)),
+                ("arrival", span_of(&raw.arrival)),
+                ("burstiness", span_of(&raw.burstiness)),
+                ("max_concurrency", span_of(&raw.max_concurrency)),
+                ("requests", span_of(&raw.requests)),
+                ("slo", span_of(&raw.slo)),
+                ("prompts_file", span_of(&raw.prompts_file)),
+                ("sweep_rates", span_of(&raw.sweep_rates)),
+                ("slo_target", span_of(&raw.slo_target)),
+                ("tolerance", span_of(&raw.tolerance)),
             ],
             "pp_tg",
         )
     } else {
         (
-            [
-                ("prompt_tokens", &raw.prompt_tokens),
-                ("max_tokens", &raw.max_tokens),
+            vec![
+                ("prompt_tokens", span_of(&raw.prompt_tokens)),
+                ("max_tokens", span_of(&raw.max_tokens)),
             ],
-            [("pp", &raw.pp), ("tg", &raw.tg), ("depth", &raw.depth)],
-            "serving",
+            vec![
+                ("pp", span_of(&raw.pp)),
+                ("tg", span_of(&raw.tg)),
+                ("depth", span_of(&raw.depth)),
+            ],
+            if sweep_mode { "sweep" } else { "serving" },
         )
     };
     if let Some((key, v)) = theirs.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
         return Err(source::error_at(
             path,
             text,
-            Some(v.span()),
+            Some(v.clone()),
             format!(
                 "`{key}` does not belong to mode {mode_name}{}",
                 if pp_tg_mode {
@@ -178,6 +269,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     }
     let (mut prompt_tokens, mut max_tokens, mut concurrency, mut pp_tg) =
         (Vec::new(), Vec::new(), Vec::new(), None);
+    let (mut prompt_axis, mut output_axis, mut prompts) = (Axis::default(), Axis::default(), None);
     let mut missing_key: Option<&str> = None;
     if pp_tg_mode {
         if ours.iter().all(|(_, v)| v.is_none()) {
@@ -206,21 +298,33 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     } else {
         // A missing key is reported after the other checks: a key blanked out because its
         // value was wrong (see `source::parse_all`) must not hide the mistakes after it.
-        prompt_tokens = match &raw.prompt_tokens {
-            // A prompt needs room for the per-request salt that defeats prefix caches.
-            Some(g) => check_grid(path, text, "prompt_tokens", g, 16, MAX_PROMPT)?,
-            None => {
-                missing_key.get_or_insert("prompt_tokens");
-                Vec::new()
+        match (&raw.prompt_tokens, &raw.prompts_file) {
+            (Some(_), Some(f)) => {
+                return Err(source::error_at(
+                    path,
+                    text,
+                    Some(f.span()),
+                    "give `prompt_tokens` (made-up prompts of a length) or `prompts_file` (your prompts), not both",
+                ));
             }
-        };
-        max_tokens = match &raw.max_tokens {
-            Some(g) => check_grid(path, text, "max_tokens", g, 1, MAX_OUTPUT)?,
+            // A prompt needs room for the per-request salt that defeats prefix caches.
+            (Some(g), None) => {
+                prompt_axis = check_axis(path, text, "prompt_tokens", g, 16, MAX_PROMPT)?;
+            }
+            (None, Some(f)) => prompts = Some(Box::new(read_prompts(path, text, f)?)),
+            (None, None) => {
+                missing_key.get_or_insert("prompt_tokens");
+            }
+        }
+        prompt_tokens = prompt_axis.fixed.clone();
+        output_axis = match &raw.max_tokens {
+            Some(g) => check_axis(path, text, "max_tokens", g, 1, MAX_OUTPUT)?,
             None => {
                 missing_key.get_or_insert("max_tokens");
-                Vec::new()
+                Axis::default()
             }
         };
+        max_tokens = output_axis.fixed.clone();
         concurrency = match &raw.concurrency {
             Some(c) => check_grid(path, text, "concurrency", c, 1, MAX_CONCURRENCY)?,
             None => vec![1],
@@ -297,6 +401,33 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
         Some(p) => *p.get_ref(),
         None => 1.0,
     };
+    let parsed = if pp_tg_mode {
+        open_loop::Parsed {
+            load: Load::Closed,
+            slo: None,
+            not_yet_run: Vec::new(),
+        }
+    } else {
+        open_loop::parse(
+            path,
+            text,
+            &Keys {
+                request_rate: &raw.request_rate,
+                arrival: &raw.arrival,
+                burstiness: &raw.burstiness,
+                max_concurrency: &raw.max_concurrency,
+                requests: &raw.requests,
+                slo: &raw.slo,
+                sweep_rates: &raw.sweep_rates,
+                slo_target: &raw.slo_target,
+                tolerance: &raw.tolerance,
+                concurrency: span_of(&raw.concurrency),
+                repetitions: span_of(&raw.repetitions),
+                duration: duration_s.zip(span_of(&raw.duration)),
+                sweep_mode: sweep_mode.then(|| span_of(&raw.mode)).flatten(),
+            },
+        )?
+    };
     if let Some(k) = missing_key {
         return Err(source::error_at(
             path,
@@ -305,6 +436,23 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
             format!("missing key `{k}` (a list of token counts)"),
         ));
     }
+    let mut not_yet_run = parsed.not_yet_run;
+    for (key, axis) in [
+        ("prompt_tokens", &prompt_axis),
+        ("max_tokens", &output_axis),
+    ] {
+        if let Some(span) = &axis.first_dist {
+            not_yet_run.push((key, span.clone()));
+        }
+    }
+    if let Some(f) = &raw.prompts_file {
+        not_yet_run.push(("prompts_file", f.span()));
+    }
+    let (concurrency, duration_s) = match parsed.load {
+        Load::Closed => (concurrency, duration_s),
+        // The open loop's own extent holds the duration; no closed-loop case may be made.
+        _ => (Vec::new(), None),
+    };
     Ok((
         Common {
             name: raw.name,
@@ -330,155 +478,37 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
                 .map(Spanned::span)
                 .or_else(|| raw.concurrency.as_ref().map(Spanned::span))
                 .map_or((1, 1), |s| source::line_col(text, s.start)),
+            prompt_lengths: prompt_axis.all,
+            output_lengths: output_axis.all,
+            prompts,
+            load: Box::new(parsed.load),
+            slo: parsed.slo,
         },
+        not_yet_run,
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::Scenario;
-    use crate::error::Error;
-    use std::path::Path;
-
-    fn parse(text: &str) -> Result<Scenario, Error> {
-        Scenario::parse(Path::new("s.toml"), text)
-    }
-
-    fn located(text: &str) -> (usize, usize, String) {
-        match parse(text) {
-            Err(Error::Input {
-                line, col, message, ..
-            }) => (line, col, message),
-            other => panic!("expected an input error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn parses_a_full_grid() {
-        let s = parse("kind = \"throughput\"\nprompt_tokens = [64, 128]\nmax_tokens = [16]\nconcurrency = [1, 2]\nrepetitions = 3\n").unwrap();
-        assert_eq!(s.cases().len(), 4);
-        assert_eq!(s.name, "s");
-    }
-
-    #[test]
-    fn unknown_key_is_located() {
-        let (line, col, msg) = located(
-            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitons = 3\n",
-        );
-        assert_eq!((line, col), (4, 1));
-        assert!(msg.contains("unknown field `repetitons`"), "{msg}");
-    }
-
-    #[test]
-    fn wrong_type_is_located() {
-        let (line, col, msg) =
-            located("kind = \"throughput\"\nprompt_tokens = \"64\"\nmax_tokens = [16]\n");
-        assert_eq!((line, col), (2, 17));
-        assert!(msg.contains("expected a sequence"), "{msg}");
-    }
-
-    #[test]
-    fn empty_grid_is_an_error() {
-        let (line, col, msg) =
-            located("kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = []\n");
-        assert_eq!((line, col), (3, 14));
-        assert!(msg.contains("empty grid"), "{msg}");
-    }
-
-    #[test]
-    fn negative_numbers_are_errors() {
-        let (line, _, msg) = located(
-            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nconcurrency = [-2]\n",
-        );
-        assert_eq!(line, 4);
-        assert!(msg.contains("-2"), "{msg}");
-    }
-
-    #[test]
-    fn unknown_kind_is_located() {
-        let (line, col, msg) = located("\nkind = \"speed\"\n");
-        assert_eq!((line, col), (2, 8));
-        assert!(msg.contains("throughput"), "{msg}");
-    }
-
-    #[test]
-    fn sustained_duration() {
-        assert_eq!(super::parse_duration("10m"), Some(600.0));
-        assert_eq!(super::parse_duration("90s"), Some(90.0));
-        assert_eq!(super::parse_duration("1.5h"), Some(5400.0));
-        assert_eq!(super::parse_duration("ten"), None);
-        let s = parse(
-            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30s\"\n",
+/// Reads `prompts_file`, found beside the scenario file; a file that cannot be read is an
+/// error at the key, a bad line one at that line of the prompts file.
+fn read_prompts(path: &Path, text: &str, f: &Spanned<String>) -> Result<PromptsFile> {
+    let file = path.parent().unwrap_or(Path::new(".")).join(f.get_ref());
+    let body = std::fs::read_to_string(&file).map_err(|e| {
+        source::error_at(
+            path,
+            text,
+            Some(f.span()),
+            format!(
+                "`prompts_file` names {}, which cannot be read: {e}",
+                file.display()
+            ),
         )
-        .unwrap();
-        assert_eq!(s.cases()[0].duration_s, Some(30.0));
-        assert_eq!(s.cases()[0].id, "pp64_tg16_c1_30s");
-        let (line, _, msg) = located(
-            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30 parsecs\"\n",
-        );
-        assert_eq!(line, 4);
-        assert!(msg.contains("duration"), "{msg}");
-        let (line, _, msg) = located(
-            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nduration = \"30s\"\nrepetitions = 3\n",
-        );
-        assert_eq!(line, 5);
-        assert!(msg.contains("not both"), "{msg}");
-    }
-
-    #[test]
-    fn impossible_values_are_errors() {
-        let (_, _, msg) =
-            located("kind = \"throughput\"\nprompt_tokens = [4]\nmax_tokens = [16]\n");
-        assert!(msg.contains("from 16"), "{msg}");
-        let (_, _, msg) = located(
-            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\ntop_p = 0.0\n",
-        );
-        assert!(msg.contains("top_p"), "{msg}");
-        let (_, _, msg) = located(
-            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nrepetitions = 0\n",
-        );
-        assert!(msg.contains("repetitions"), "{msg}");
-    }
-
-    #[test]
-    fn pp_tg_mode_expands_like_llama_bench() {
-        let s = parse("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ntg = [128]\ndepth = [0, 4096]\nrepetitions = 3\n").unwrap();
-        let ids: Vec<String> = s.cases().iter().map(|c| c.id.clone()).collect();
-        assert_eq!(ids, ["pp512", "tg128", "pp512_d4096", "tg128_d4096"]);
-        let c = &s.cases()[3];
-        let t = c.pp_tg.unwrap();
-        assert_eq!(
-            (t.n_prompt, t.n_gen, t.n_depth, c.repetitions),
-            (0, 128, 4096, 3)
-        );
-        assert_eq!(t.name(), "tg128 @ d4096");
-    }
-
-    #[test]
-    fn pp_tg_mistakes_are_located() {
-        let (line, col, msg) =
-            located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\nprompt_tokens = [64]\n");
-        assert_eq!((line, col), (4, 17));
-        assert!(msg.contains("does not belong to mode pp_tg"), "{msg}");
-        let (line, _, msg) = located(
-            "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\ndepth = [0]\n",
-        );
-        assert_eq!(line, 4);
-        assert!(msg.contains("pp_tg"), "{msg}");
-        let (line, col, msg) = located("kind = \"throughput\"\nmode = \"llama\"\n");
-        assert_eq!((line, col), (2, 8));
-        assert!(msg.contains("unknown mode"), "{msg}");
-        let (line, _, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\n");
-        assert_eq!(line, 2);
-        assert!(msg.contains("needs `pp`"), "{msg}");
-        let (line, col, msg) = located("kind = \"throughput\"\nmode = \"pp_tg\"\ntg = [1]\n");
-        assert_eq!((line, col), (3, 6));
-        assert!(msg.contains("from 2"), "{msg}");
-        let (_, _, msg) =
-            located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ndepth = []\n");
-        assert!(msg.contains("empty grid"), "{msg}");
-        let (_, _, msg) =
-            located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [512]\ndepth = [-1]\n");
-        assert!(msg.contains("-1"), "{msg}");
-    }
+    })?;
+    Ok(PromptsFile {
+        prompts: prompts_file::parse(&file, &body)?,
+        path: file,
+    })
 }
+
+#[cfg(test)]
+#[path = "throughput_tests.rs"]
+mod tests;

@@ -1,0 +1,64 @@
+//! Request-rate, sweep and SLO keys at the command line: checked like every key, and refused
+//! where they are written until the runner runs them (never run as concurrency 1).
+#![allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+
+use crate::common::*;
+
+/// `validate` and `run` both exit 2 with `file:line_col: …needle…`, and `run` writes nothing.
+fn expect_refused(path: &std::path::Path, line_col: &str, needle: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("results");
+    for args in [
+        vec!["validate"],
+        vec!["run", "--quiet", "--out", out_dir.to_str().unwrap()],
+    ] {
+        let out = edgebench().args(&args).arg(path).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let want = format!("{}:{line_col}: {needle}", path.display());
+        assert!(
+            stderr.contains(&want),
+            "{args:?}: expected `{want}` in:\n{stderr}"
+        );
+    }
+    assert!(
+        !out_dir.exists(),
+        "a refused scenario must not create a run folder"
+    );
+}
+
+#[test]
+fn the_shipped_serving_scenario_is_refused_at_request_rate() {
+    let path = repo_root().join("scenarios/serving.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = 1 + text
+        .lines()
+        .position(|l| l.starts_with("request_rate"))
+        .unwrap();
+    expect_refused(
+        &path,
+        &format!("{line}:16"),
+        "`request_rate` is not yet supported by the runner",
+    );
+}
+
+#[test]
+fn a_sweep_is_refused_at_its_mode_and_a_mistake_comes_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sweep = write(
+        tmp.path(),
+        "sweep.toml",
+        "kind = \"throughput\"\nmode = \"sweep\"\nprompt_tokens = [64]\nmax_tokens = [16]\nslo = { ttft_ms = 2000 }\n",
+    );
+    expect_refused(
+        &sweep,
+        "2:8",
+        "`mode = \"sweep\"` is not yet supported by the runner",
+    );
+    let both = write(
+        tmp.path(),
+        "both.toml",
+        "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\nconcurrency = [2]\nrequest_rate = [2]\n",
+    );
+    expect_refused(&both, "5:16", "give `concurrency`");
+}
