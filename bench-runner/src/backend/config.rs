@@ -421,6 +421,27 @@ mod tests {
         );
     }
 
+    /// Before each kind owned its keys, `source_backend` (a replay key) was silently ignored on
+    /// every other kind, being in none of the hand-kept foreign-key lists.
+    #[test]
+    fn a_replay_key_on_another_kind_is_refused() {
+        let e = bad(
+            "[backends.s]\nkind = \"openai\"\nbase_url = \"http://x\"\nsource_backend = \"q\"\n",
+        );
+        assert!(
+            e.starts_with(
+                "b.toml:4:18: `source_backend` does not belong to a backend of kind openai (it belongs to kind replay)"
+            ),
+            "{e}"
+        );
+        let e =
+            bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nsource_backend = \"q\"\n");
+        assert!(
+            e.contains("`source_backend` does not belong to a backend of kind llamacpp"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn common_keys_are_checked_for_every_kind() {
         let e = bad("[backends.r]\nkind = \"replay\"\nfile = \"t\"\nretries = 21\n");
