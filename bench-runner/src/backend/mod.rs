@@ -11,7 +11,8 @@
 //!
 //! # Adding a backend kind
 //!
-//! A kind lives in its own folder and is registered in one line. For a kind `foo`:
+//! A kind is one new folder plus two lines in this file (`pub mod foo;` and its line in the
+//! registry, `backend_kinds!`). For a kind `foo`:
 //!
 //! 1. `backend/foo/config.rs` (new): `FooConfig` and its raw keys, `RawFoo` (a
 //!    `#[serde(deny_unknown_fields)]` struct whose fields *are* the keys the kind takes, with

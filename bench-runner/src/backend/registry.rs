@@ -1,5 +1,5 @@
 //! `backend_kinds!`: the one list of backend kinds (in `backend/mod.rs`) turned into what must
-//! name every kind, so that a kind is registered in one line:
+//! name every kind, so that a kind is registered in one line (beside its `pub mod`):
 //!
 //! - [`BACKEND_KINDS`](super::BACKEND_KINDS), the names a config's `kind` may take;
 //! - [`BackendKind`](super::BackendKind), a config entry's own settings by kind, with
