@@ -172,6 +172,16 @@ pub enum Error {
     /// The user pressed Ctrl-C; launched servers have been stopped.
     #[error("interrupted")]
     Interrupted,
+
+    /// A backend could not be started or reached at all: `doing` says what was tried, and
+    /// the cause (io, http) is kept.
+    #[error("backend '{backend}': {doing}: {source}")]
+    BackendCause {
+        backend: String,
+        doing: String,
+        #[source]
+        source: Cause,
+    },
 }
 
 impl Error {
@@ -199,7 +209,7 @@ impl Error {
             | Error::WriteResults { .. }
             | Error::Usage(_)
             | Error::Results { .. } => 2,
-            Error::Backend { .. } | Error::RequestsFailed { .. } => 3,
+            Error::Backend { .. } | Error::RequestsFailed { .. } | Error::BackendCause { .. } => 3,
             Error::Interrupted => 130,
         }
     }
@@ -234,6 +244,19 @@ impl Error {
         }
     }
 
+    /// Starting or reaching backend `backend` failed while `doing` something, with `cause`.
+    pub fn backend_cause(
+        backend: impl Into<String>,
+        doing: impl std::fmt::Display,
+        cause: impl Into<Cause>,
+    ) -> Self {
+        Error::BackendCause {
+            backend: backend.into(),
+            doing: doing.to_string(),
+            source: cause.into(),
+        }
+    }
+
     pub fn results(path: impl Into<PathBuf>, message: impl std::fmt::Display) -> Self {
         Error::Results {
             path: path.into(),
@@ -257,7 +280,8 @@ fn dropped_note(dropped: &[String]) -> String {
     }
 }
 
-/// The underlying error of a file that could not be read or written, kept as it came.
+/// The underlying error of a file that could not be read or written (or of a backend that
+/// could not be reached), kept as it came.
 #[derive(Debug, thiserror::Error)]
 pub enum Cause {
     #[error(transparent)]
@@ -266,6 +290,8 @@ pub enum Cause {
     Csv(#[from] csv::Error),
     #[error(transparent)]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! What a backend kind can do, as one trait: every kind (`openai/`, `llamacpp/`, `onnx/`,
-//! `replay.rs`) implements [`BackendImpl`], and [`super::Backend`] delegates to it in one
+//! `replay/`) implements [`BackendImpl`], and [`super::Backend`] delegates to it in one
 //! place. Optional capabilities have defaults, so a new kind writes only what it has.
 
-use super::config::MediaLimits;
+use std::path::Path;
+
+use super::config::{BackendConfig, MediaLimits};
 use super::{BackendFacts, Endpoint, InProcess, Modality, Prompt, Request, RequestError, Response};
 use crate::error::Result;
 
@@ -10,6 +12,13 @@ use crate::error::Result;
 // `Backend` enum), so their `Send`-ness is known where they are used.
 #[allow(async_fn_in_trait)]
 pub trait BackendImpl {
+    /// Connects to (or, with a `launch` block, starts; or, in process, loads) the backend a
+    /// config entry of this kind describes; `run_dir` receives a launched server's log.
+    /// [`super::Backend::connect`] calls it.
+    async fn open(bc: &BackendConfig, run_dir: &Path) -> Result<Self>
+    where
+        Self: Sized;
+
     /// The backend's name in the config (`[backends.NAME]`).
     fn name(&self) -> &str;
 

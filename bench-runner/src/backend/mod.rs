@@ -1,39 +1,56 @@
 //! Backends turn a [`Request`] into a stream of timestamped events and a final [`Response`].
 //!
-//! One folder (or file) per backend kind: `openai/`, `llamacpp/`, `onnx/`, `replay.rs`. Each
-//! implements [`BackendImpl`] (what a backend can do, with defaults for optional capabilities);
+//! One folder per backend kind: `openai/`, `llamacpp/`, `onnx/`, `replay/`. Each owns its
+//! config (`foo/config.rs`, read after the common keys in [`config`]) and implements
+//! [`BackendImpl`] (what a backend can do, with defaults for optional capabilities);
 //! [`Backend`] is the enum that picks the implementation (the way hyperfine picks its executor)
-//! and delegates to it in one place, `each_kind!`. The wire vocabulary shared by all kinds is in
-//! [`protocol`]. The backend knows nothing of scenarios, results or reports.
+//! and delegates to it in one place, `each_kind!`. Every kind is registered once, in the
+//! `backend_kinds!` list below (`registry.rs` turns it into the enums and the dispatch). The
+//! wire vocabulary shared by all kinds is in [`protocol`]. The backend knows nothing of
+//! scenarios, results or reports.
 //!
 //! # Adding a backend kind
 //!
-//! The files a new kind `foo` touches:
+//! A kind is one new folder plus two lines in this file (`pub mod foo;` and its line in the
+//! registry, `backend_kinds!`). For a kind `foo`:
 //!
-//! 1. `backend/foo/mod.rs` (new): `FooBackend` with `async fn connect(&BackendConfig, …)` and
-//!    `impl BackendImpl for FooBackend`. Required: `name`, `endpoint`, `probe` (the
-//!    [`BackendFacts`] for run.json), `count_prompt_tokens`, `generate`. Optional, with
-//!    defaults: `count_text_tokens` (`None`), `supports` / `media_limits` (unknown / none
-//!    declared), `restart_log` (empty), `in_process` (`None`; an in-process engine that runs
-//!    llama-bench's tests returns an [`InProcess`] variant, which is then a fifth place to add).
-//!    Failures are [`RequestError`]s with an [`ErrorCategory`] (add a category in the
-//!    `error_categories!` table of `protocol.rs` only if none fits; docs/results.md lists them).
-//! 2. `backend/mod.rs` (this file): `pub mod foo;`, a `Backend::Foo(foo::FooBackend)` variant,
-//!    its arm in `each_kind!` and in [`Backend::connect`].
-//! 3. `backend/config.rs`: a `BackendKind::Foo(FooConfig)` variant, `"foo"` in
-//!    `BACKEND_KINDS`, its keys in the raw entry struct and in the foreign-key lists (a key of
-//!    another kind is refused at its file:line:col), and the conversion in `convert`;
-//!    `BackendConfig::check_inputs` if the kind names files or variables outside the config.
-//!    (Issue 17 step 3 plans to move each kind's config into its own folder, `foo/config.rs`.)
-//! 4. Optionally a field in [`BackendFacts`] for facts only this kind has (as `engine` and
-//!    `onnx` do), and [`BackendFacts::model_columns`] if the pp_tg table should read them.
+//! 1. `backend/foo/config.rs` (new): `FooConfig` and its raw keys, `RawFoo` (a
+//!    `#[serde(deny_unknown_fields)]` struct whose fields *are* the keys the kind takes, with
+//!    `toml::Spanned` values where a check points at one), and `impl KindConfig for FooConfig`
+//!    (`entry.rs`; `from_raw`: check and convert, locating mistakes with `Entry::error`; optionally
+//!    `check_inputs` for files or variables it names outside the config). The common keys
+//!    (`kind`, `device`, timeouts, retries) are read before, in `config.rs`; a key of another
+//!    kind is refused for it, saying whose key it is.
+//! 2. `backend/foo/mod.rs` (new): `pub mod config;`, `FooBackend` and
+//!    `impl BackendImpl for FooBackend`. Required: `open` (connect from a config entry),
+//!    `name`, `endpoint`, `probe` (the [`BackendFacts`] for run.json),
+//!    `count_prompt_tokens`, `generate`. Optional, with defaults: `count_text_tokens`
+//!    (`None`), `supports` / `media_limits` (unknown / none declared), `restart_log` (empty),
+//!    `in_process` (`None`). Failures are [`RequestError`]s with an [`ErrorCategory`] (add a
+//!    category in the `error_categories!` table of `protocol.rs` only if none fits;
+//!    docs/results.md lists them).
+//! 3. `backend/mod.rs` (this file): `pub mod foo;` and the kind's line in `backend_kinds!`
+//!    below (`Foo = "foo" => foo::config::FooConfig, foo::FooBackend;`). That line makes the
+//!    `BackendKind::Foo` and `Backend::Foo` variants, `"foo"` in [`BACKEND_KINDS`], its
+//!    config parsing and check, its `connect` and its arm of the delegating `match`
+//!    (`registry.rs`).
 //!
-//! Nothing outside `backend/` changes: the runner, arena and reports see only [`Backend`].
+//! Only if the kind has more than the trait asks:
+//! - an in-process engine that runs llama-bench's tests (`mode = "pp_tg"`) returns an
+//!   [`InProcess`] variant from `in_process` (a variant and an arm in [`InProcess::bench`]);
+//! - facts only this kind has: a field in [`BackendFacts`] (as `engine` and `onnx`), and
+//!   [`BackendFacts::model_columns`] if the pp_tg table should read them.
+//!
+//! Then docs/backends.md (its keys). Nothing outside `backend/` changes: the runner, arena and
+//! reports see only [`Backend`].
 
 mod api;
+#[macro_use]
+mod registry;
 pub mod bench;
 pub mod config;
 mod engine_thread;
+pub(crate) mod entry;
 pub mod llamacpp;
 pub mod onnx;
 pub mod openai;
@@ -44,8 +61,8 @@ pub mod wait;
 use serde::Serialize;
 
 pub use api::BackendImpl;
+pub use config::{BackendConfig, Config, MediaLimits};
 // Only the openai backend uses these; the paths stay for tests and benches.
-pub use config::{BackendConfig, BackendKind, Config};
 pub use openai::{launch, sse, tool_stream};
 pub use protocol::{
     ContentChunk, Endpoint, ErrorCategory, MediaPart, Message, Modality, Prompt, RawCall, Request,
@@ -134,14 +151,12 @@ impl BackendFacts {
     }
 }
 
-/// The implementations, picked by config kind. (A run holds one backend at a time, so the
-/// variants' size difference does not matter.)
-#[allow(clippy::large_enum_variant)]
-pub enum Backend {
-    OpenAi(openai::OpenAiBackend),
-    Replay(replay::ReplayBackend),
-    LlamaCpp(llamacpp::LlamaCppBackend),
-    Onnx(onnx::OnnxBackend),
+// The registry: one line per kind (see "Adding a backend kind" above and `registry.rs`).
+backend_kinds! {
+    OpenAi = "openai" => openai::OpenAiConfig, openai::OpenAiBackend;
+    LlamaCpp = "llamacpp" => llamacpp::LlamaCppConfig, llamacpp::LlamaCppBackend;
+    Onnx = "onnx" => onnx::OnnxConfig, onnx::OnnxBackend;
+    Replay = "replay" => replay::ReplayConfig, replay::ReplayBackend;
 }
 
 /// An in-process engine, which runs llama-bench's tests itself (`mode = "pp_tg"`).
@@ -162,36 +177,7 @@ impl InProcess<'_> {
     }
 }
 
-/// The one place [`Backend`] delegates to its kind: `b` is bound to the kind's value and the
-/// call goes through [`BackendImpl`] (named explicitly, so an inherent method of the same name
-/// on a kind cannot shadow it).
-macro_rules! each_kind {
-    ($self:expr, $b:ident => $b2:ident . $method:ident ( $($arg:expr),* ) $(.$await:ident)?) => {
-        match $self {
-            Backend::OpenAi($b) => BackendImpl::$method($b $(, $arg)*) $(.$await)?,
-            Backend::Replay($b) => BackendImpl::$method($b $(, $arg)*) $(.$await)?,
-            Backend::LlamaCpp($b) => BackendImpl::$method($b $(, $arg)*) $(.$await)?,
-            Backend::Onnx($b) => BackendImpl::$method($b $(, $arg)*) $(.$await)?,
-        }
-    };
-}
-
 impl Backend {
-    /// Connects to (or, with a `launch` block, starts; or, in process, loads) the backend an
-    /// entry of the config describes. `run_dir` receives a launched server's log.
-    pub async fn connect(bc: &BackendConfig, run_dir: &std::path::Path) -> Result<Backend> {
-        Ok(match &bc.kind {
-            BackendKind::OpenAi(_) => {
-                Backend::OpenAi(openai::OpenAiBackend::connect(bc, run_dir).await?)
-            }
-            BackendKind::LlamaCpp(_) => {
-                Backend::LlamaCpp(llamacpp::LlamaCppBackend::connect(bc).await?)
-            }
-            BackendKind::Onnx(_) => Backend::Onnx(onnx::OnnxBackend::connect(bc).await?),
-            BackendKind::Replay(r) => Backend::Replay(replay::ReplayBackend::connect(bc, r)?),
-        })
-    }
-
     pub fn name(&self) -> &str {
         each_kind!(self, b => b.name())
     }
@@ -224,7 +210,7 @@ impl Backend {
     }
 
     /// See [`BackendImpl::media_limits`].
-    pub fn media_limits(&self) -> config::MediaLimits {
+    pub fn media_limits(&self) -> MediaLimits {
         each_kind!(self, b => b.media_limits())
     }
 

@@ -25,9 +25,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::super::bench::{BenchSample, BenchTest, Perf, timings};
-use super::super::config::{FlashAttn, LlamaCppConfig};
 use super::super::engine_thread;
 use super::super::{ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, Usage};
+use super::config::{FlashAttn, LlamaCppConfig};
 
 pub(super) struct Engine<'m> {
     model: &'m LlamaModel,

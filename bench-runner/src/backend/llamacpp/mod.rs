@@ -6,6 +6,7 @@
 //! wait in its TTFT, and the case is flagged `queued` because the engine reports one slot.
 
 mod build_info;
+pub mod config;
 mod engine;
 pub mod gguf;
 
@@ -24,10 +25,12 @@ use super::engine_thread::{self, EngineHandle};
 pub use build_info::EngineBuild;
 use engine::Engine;
 
-use super::config::{BackendConfig, BackendKind, LlamaCppConfig};
+use super::BackendKind;
+use super::config::BackendConfig;
 use super::{BackendFacts, ErrorCategory, Prompt, Request, RequestError, Response};
 use super::{BackendImpl, Endpoint};
 use crate::error::{Error, Result};
+pub use config::{FlashAttn, LlamaCppConfig};
 
 /// llama.cpp's global state may be initialised once per process; every backend and test shares it.
 static LLAMA: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
@@ -56,7 +59,7 @@ pub struct EngineFacts {
     pub batch_size: u32,
     pub ubatch_size: u32,
     pub ctx_size: u32,
-    pub flash_attn: super::config::FlashAttn,
+    pub flash_attn: FlashAttn,
     pub cache_type_k: String,
     pub cache_type_v: String,
     pub n_gpu_layers: Option<u32>,
@@ -87,7 +90,7 @@ impl LlamaCppBackend {
         let BackendKind::LlamaCpp(cfg) = &bc.kind else {
             return Err(Error::backend(&bc.name, "not a llamacpp backend"));
         };
-        super::config::check_model_path(&bc.name, &cfg.model)?;
+        config::check_model_path(&bc.name, &cfg.model)?;
         let threads = cfg.threads.unwrap_or_else(default_threads);
         let (tx, rx) = std::sync::mpsc::channel();
         let (ready_tx, ready_rx) = oneshot::channel::<std::result::Result<EngineFacts, String>>();
@@ -125,9 +128,7 @@ impl LlamaCppBackend {
                 let _ = ready_tx.send(Ok(facts));
                 engine_thread::serve(Engine::new(&model, cfg2, threads), rx);
             })
-            .map_err(|e| {
-                Error::backend(&bc.name, format!("cannot start the engine thread: {e}"))
-            })?;
+            .map_err(|e| Error::backend_cause(&bc.name, "cannot start the engine thread", e))?;
         let facts = match ready_rx.await {
             Ok(Ok(f)) => f,
             Ok(Err(e)) => return Err(Error::backend(&bc.name, e)),
@@ -161,6 +162,10 @@ impl LlamaCppBackend {
 }
 
 impl BackendImpl for LlamaCppBackend {
+    async fn open(bc: &BackendConfig, _run_dir: &std::path::Path) -> Result<Self> {
+        LlamaCppBackend::connect(bc).await
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

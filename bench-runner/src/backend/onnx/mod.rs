@@ -7,6 +7,7 @@
 //! never a panic: a missing or wrong library ([`library`]), or a model whose inputs are not the
 //! expected ones (the message lists what it has, [`layout`]).
 
+pub mod config;
 mod engine;
 mod kv_cache;
 pub mod layout;
@@ -22,12 +23,14 @@ use std::time::Instant;
 use serde::Serialize;
 use tokio::sync::oneshot;
 
+use super::BackendKind;
 use super::bench::{BenchSample, BenchTest};
-use super::config::{BackendConfig, BackendKind, GraphOptimization, OnnxConfig};
+use super::config::BackendConfig;
 use super::engine_thread::{self, Command, EngineHandle};
 use super::{BackendFacts, ModelColumns, Prompt, Request, RequestError, Response};
 use super::{BackendImpl, Endpoint};
 use crate::error::{Error, Result};
+pub use config::{GraphOptimization, OnnxConfig};
 use engine::{Engine, Greedy};
 
 /// What the engine knows once the model is loaded, for run.json and the pp_tg table.
@@ -232,9 +235,7 @@ impl OnnxBackend {
                     let _ = ready_tx.send(Err(e));
                 }
             })
-            .map_err(|e| {
-                Error::backend(&bc.name, format!("cannot start the engine thread: {e}"))
-            })?;
+            .map_err(|e| Error::backend_cause(&bc.name, "cannot start the engine thread", e))?;
         let facts = match ready_rx.await {
             Ok(Ok(f)) => f,
             Ok(Err((true, e))) => {
@@ -327,6 +328,10 @@ impl OnnxBackend {
 }
 
 impl BackendImpl for OnnxBackend {
+    async fn open(bc: &BackendConfig, _run_dir: &std::path::Path) -> Result<Self> {
+        OnnxBackend::connect(bc).await
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

@@ -12,7 +12,7 @@ use ort::ep::{self, ExecutionProvider, ExecutionProviderDispatch};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
-use super::super::config::{GraphOptimization, OnnxConfig};
+use super::config::{GraphOptimization, OnnxConfig};
 
 /// ONNX Runtime's name of a provider (as `get_available_providers` lists it).
 pub fn provider_name(short: &str) -> String {

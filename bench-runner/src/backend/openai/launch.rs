@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::backend::config::LaunchConfig;
+use super::config::LaunchConfig;
 use crate::error::{Error, Result};
 
 /// What was launched, for the run manifest.
@@ -50,8 +50,7 @@ pub fn fill(template: &str, port: u16, model: Option<&Path>) -> String {
 
 impl LaunchedServer {
     pub async fn start(backend: &str, cfg: &LaunchConfig, log_path: &Path) -> Result<Self> {
-        let port =
-            free_port().map_err(|e| Error::backend(backend, format!("no free port: {e}")))?;
+        let port = free_port().map_err(|e| Error::backend_cause(backend, "no free port", e))?;
         Self::start_on(backend, cfg, log_path, port, false).await
     }
 
@@ -98,8 +97,8 @@ impl LaunchedServer {
             .append(append)
             .truncate(!append)
             .open(log_path)
-            .map_err(|e| Error::results(log_path, e))?;
-        let log2 = log.try_clone().map_err(|e| Error::results(log_path, e))?;
+            .map_err(|e| Error::write(log_path, e))?;
+        let log2 = log.try_clone().map_err(|e| Error::write(log_path, e))?;
         let spawned = Instant::now();
         let mut cmd = Command::new(&cfg.command);
         cmd.args(&args)
@@ -108,13 +107,8 @@ impl LaunchedServer {
             .stderr(log2);
         die_with_parent(&mut cmd);
         let child = cmd.spawn().map_err(|e| {
-            Error::backend(
-                backend,
-                format!(
-                    "cannot start {}: {e} (run scripts/setup)",
-                    cfg.command.display()
-                ),
-            )
+            let doing = format!("cannot start {} (run scripts/setup)", cfg.command.display());
+            Error::backend_cause(backend, doing, e)
         })?;
         let mut server = LaunchedServer {
             facts: LaunchFacts {
@@ -132,7 +126,7 @@ impl LaunchedServer {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| Error::backend(backend, e))?;
+            .map_err(|e| Error::backend_cause(backend, "cannot make an HTTP client", e))?;
         let deadline = spawned + Duration::from_secs_f64(cfg.startup_timeout_s);
         // A big model loads for minutes: say so now and then, so it never looks hung.
         let mut notice_at = spawned + Duration::from_secs(30);
@@ -273,4 +267,41 @@ pub fn tail(path: &Path, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let tail = lines[lines.len().saturating_sub(n)..].join("\n");
     crate::secret::scrub(&tail).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+    use crate::error::Cause;
+
+    #[tokio::test]
+    async fn a_server_that_cannot_start_keeps_its_io_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = LaunchConfig {
+            command: dir.path().join("no-such-server"),
+            args: vec![],
+            model: None,
+            mmproj: None,
+            health_url: "http://127.0.0.1:{port}/health".into(),
+            startup_timeout_s: 5.0,
+            max_restarts: 0,
+        };
+        let e = match LaunchedServer::start("s", &cfg, &dir.path().join("server.log")).await {
+            Err(e) => e,
+            Ok(_) => panic!("a missing command cannot start"),
+        };
+        let Some(Cause::Io(io)) = e.source().and_then(|s| s.downcast_ref::<Cause>()) else {
+            panic!("the io error is the cause: {e:?}");
+        };
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("backend 's': cannot start ") && msg.contains("(run scripts/setup)"),
+            "{msg}"
+        );
+        assert!(msg.ends_with(&io.to_string()), "{msg}");
+        assert_eq!(e.exit_code(), 3);
+    }
 }

@@ -11,6 +11,7 @@
 //! the `timings` object of the last chunk.
 
 mod body;
+pub mod config;
 mod errors;
 pub mod launch;
 mod probe;
@@ -24,10 +25,12 @@ use std::time::{Duration, Instant};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::Value;
 
-use super::config::{BackendConfig, BackendKind, OpenAiConfig};
+use super::BackendKind;
+use super::config::BackendConfig;
 use super::{BackendFacts, Modality, Prompt, Request, RequestError, Response};
 use super::{BackendImpl, Endpoint};
 use crate::error::{Error, Result};
+pub use config::{LaunchConfig, OpenAiConfig};
 use launch::LaunchedServer;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +97,7 @@ impl OpenAiBackend {
             // Below llama-server's 5 s keep-alive, so we never reuse a socket it is closing.
             .pool_idle_timeout(Duration::from_secs(2))
             .build()
-            .map_err(|e| Error::backend(&bc.name, e))?;
+            .map_err(|e| Error::backend_cause(&bc.name, "cannot make an HTTP client", e))?;
         let mut server = None;
         let mut base_url = cfg.base_url.clone();
         if let Some(l) = &cfg.launch {
@@ -202,6 +205,10 @@ impl OpenAiBackend {
 }
 
 impl BackendImpl for OpenAiBackend {
+    async fn open(bc: &BackendConfig, run_dir: &Path) -> Result<Self> {
+        OpenAiBackend::connect(bc, run_dir).await
+    }
+
     fn name(&self) -> &str {
         &self.name
     }

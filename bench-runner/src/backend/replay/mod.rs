@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::RawCall;
-use super::config::{BackendConfig, ReplayConfig};
+use super::config::BackendConfig;
+pub use config::ReplayConfig;
+
+pub mod config;
 use super::{
     BackendFacts, ContentChunk, Endpoint, ErrorCategory, Prompt, Request, RequestError, Response,
     Usage,
@@ -59,7 +62,7 @@ pub struct ReplayBackend {
 
 /// Reads a transcripts file; a torn last line (a killed run) is skipped.
 pub fn read_transcripts(path: &Path) -> Result<Vec<Recorded>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::file(path, e))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::read(path, e))?;
     let complete = text.rfind('\n').map_or("", |i| &text[..=i]);
     complete
         .lines()
@@ -216,6 +219,13 @@ impl ReplayBackend {
 
 /// Replay answers from memory: the trait's async methods wrap the synchronous ones.
 impl super::BackendImpl for ReplayBackend {
+    async fn open(bc: &BackendConfig, _run_dir: &Path) -> Result<Self> {
+        let super::BackendKind::Replay(cfg) = &bc.kind else {
+            return Err(Error::backend(&bc.name, "not a replay backend"));
+        };
+        ReplayBackend::connect(bc, cfg)
+    }
+
     fn name(&self) -> &str {
         ReplayBackend::name(self)
     }
@@ -358,6 +368,22 @@ mod tests {
             e.contains("t.jsonl:1:") && e.contains("unknown error category `gremlins`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_missing_transcripts_file_keeps_its_io_cause() {
+        use std::error::Error as _;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("transcripts.jsonl");
+        let e = read_transcripts(&p).unwrap_err();
+        let Some(crate::error::Cause::Io(io)) = e
+            .source()
+            .and_then(|s| s.downcast_ref::<crate::error::Cause>())
+        else {
+            panic!("the io error is the cause: {e:?}");
+        };
+        assert_eq!(e.to_string(), format!("{}: {io}", p.display()));
+        assert_eq!(e.exit_code(), 2);
     }
 
     #[test]
