@@ -87,6 +87,29 @@ pub enum Error {
     /// The user pressed Ctrl-C; launched servers have been stopped.
     #[error("interrupted")]
     Interrupted,
+
+    // `edgebench run` (runner/): conditions named instead of a `Usage` string; exit code 2.
+    /// No scenario file was named.
+    #[error("name at least one scenario file")]
+    NoScenario,
+
+    /// `--retry-failed` without `--resume`.
+    #[error("--retry-failed goes with --resume RUN_DIR")]
+    RetryWithoutResume,
+
+    /// `--resume` of a run whose run.json does not record how it was made (older edgebench).
+    #[error(
+        "run.json does not record how the run was made (an older edgebench wrote it); it cannot be resumed"
+    )]
+    ResumeUnrecorded { run_dir: PathBuf },
+
+    /// `--resume` refused: scenario or backend config files changed since the run started.
+    #[error("cannot resume: {} changed since the run started; pass --force to resume anyway", changed.join(", "))]
+    ResumeChanged { changed: Vec<String> },
+
+    /// A context scenario's lengths cannot be resolved on this backend.
+    #[error("{}: {message}", path.display())]
+    ContextLengths { path: PathBuf, message: String },
 }
 
 impl Error {
@@ -101,6 +124,11 @@ impl Error {
             | Error::WriteResults { .. }
             | Error::Usage(_)
             | Error::Results { .. } => 2,
+            Error::NoScenario
+            | Error::RetryWithoutResume
+            | Error::ResumeUnrecorded { .. }
+            | Error::ResumeChanged { .. }
+            | Error::ContextLengths { .. } => 2,
             Error::Backend { .. } | Error::RequestsFailed { .. } => 3,
             Error::Interrupted => 130,
         }

@@ -1,15 +1,14 @@
 //! Per-case statistics: one summary row per metric, plus case-wide throughput, plus the
 //! warnings a reader must see (buffered streams, queued requests, noise, cache hits).
 
-use super::RunCtx;
-use crate::backend::BackendFacts;
+use super::ctx::ScenarioRun;
 use crate::measure::stats::{HIGH_CV, summarize};
 use crate::results::metric::{self, Column};
 use crate::results::summary::{ALL_FAILED, error_categories, failed_case_row, push_summary};
 use crate::results::{SampleRow, SummaryRow};
 // The pure summary builders live in `results::summary`; the kind runners reach them here.
-pub(crate) use crate::results::summary::{pp_tg_summary, row};
-use crate::scenario::{Case, Scenario};
+pub(crate) use crate::results::summary::pp_tg_summary;
+use crate::scenario::Case;
 
 pub(crate) struct Measured {
     pub row: SampleRow,
@@ -18,6 +17,15 @@ pub(crate) struct Measured {
 }
 
 impl Measured {
+    /// A request that failed before anything was measured.
+    pub fn failed(row: SampleRow) -> Self {
+        Measured {
+            row,
+            itl: Vec::new(),
+            burst_fraction: None,
+        }
+    }
+
     /// A request read back from samples.csv (for `--resume`): everything the summary needs
     /// is in the row.
     pub fn from_row(row: SampleRow) -> Self {
@@ -56,18 +64,19 @@ const BUFFERED_TOKENS_PER_READ: f64 = 1.5;
 /// Share of gaps < 10% of the mean gap above which a stream counts as bursty.
 const BURSTY_FRACTION: f64 = 0.25;
 
+/// The summary rows and warnings of a case's requests. The flags, checks and warnings are
+/// one list read top to bottom; the rows come from the metric catalogue.
+// One function: each check adds its flag and warning side by side (~150 lines).
 pub(crate) fn summarize_case(
-    ctx: &RunCtx,
-    facts: &BackendFacts,
-    device: &str,
-    scenario: &Scenario,
+    s: &ScenarioRun<'_>,
     case: &Case,
     measured: &[Measured],
     wall_s: f64,
 ) -> (Vec<SummaryRow>, Vec<String>) {
-    let resumed = ctx.resumed_cases.borrow().contains(&(
+    let facts = s.facts;
+    let resumed = s.ctx.resumed_cases.borrow().contains(&(
         facts.name.clone(),
-        scenario.name.clone(),
+        s.scenario.name.clone(),
         case.id.clone(),
     ));
     let ok: Vec<&Measured> = measured
@@ -81,7 +90,7 @@ pub(crate) fn summarize_case(
 
     let mut flags: Vec<&str> = Vec::new();
     let mut warnings = Vec::new();
-    let where_ = format!("{} / {} / {}", facts.name, scenario.name, case.id);
+    let where_ = format!("{} / {} / {}", facts.name, s.scenario.name, case.id);
 
     let tpr = col(|r| r.tokens_per_read);
     let bursts: Vec<f64> = ok.iter().filter_map(|m| m.burst_fraction).collect();
@@ -163,19 +172,9 @@ pub(crate) fn summarize_case(
     let flags = flags.join(";");
 
     let base = SummaryRow {
-        run_id: ctx.run_id.clone(),
-        backend: facts.name.clone(),
-        model: facts.model.clone().unwrap_or_default(),
-        device: device.to_string(),
-        scenario: scenario.name.clone(),
-        case_id: case.id.clone(),
-        kind: scenario.kind().to_string(),
-        prompt_tokens: case.prompt_tokens,
-        max_tokens: case.max_tokens,
-        concurrency: case.concurrency,
         errors,
         flags,
-        ..Default::default()
+        ..s.summary_base(case)
     };
     let mut rows = Vec::new();
     let mut push =

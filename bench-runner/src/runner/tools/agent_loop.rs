@@ -18,8 +18,8 @@
 
 use serde_json::json;
 
-use super::tool_request::{is_backend_failure, outcome};
-use super::tool_run::{ItemResult, ToolRun, calls_json, fill_speed};
+use super::request::{is_backend_failure, outcome};
+use super::run::{ItemResult, ToolRun, calls_json, fill_speed};
 use crate::backend::{Message, Prompt, ToolRequest};
 use crate::error::Result;
 use crate::scenario::Case;
@@ -32,7 +32,7 @@ use crate::workload::tool_suite::ToolItem;
 use crate::workload::{conversation, prompt, tool_format};
 
 pub(crate) async fn run_item(
-    run: &ToolRun<'_>,
+    run: &ToolRun<'_, '_>,
     case: &Case,
     mode: Mode,
     item: &ToolItem,
@@ -46,7 +46,7 @@ pub(crate) async fn run_item(
     };
     let sim = Simulator::new(&spec.files, &spec.weather);
     let salt = prompt::salt(
-        run.ctx.nonce,
+        run.s.ctx.nonce,
         index as u64 ^ ((case.prompt_tokens as u64) << 32) ^ 0xA6E7,
     );
     let filler = conversation::filler(case.prompt_tokens, &salt, case.seed);

@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use super::tool_run::ItemResult;
+use super::run::ItemResult;
 use crate::measure::proportion::{Proportion, bfcl_overall, wilson};
 use crate::measure::stats::summarize;
 use crate::results::SummaryRow;
