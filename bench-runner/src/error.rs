@@ -110,6 +110,19 @@ pub enum Error {
     /// A context scenario's lengths cannot be resolved on this backend.
     #[error("{}: {message}", path.display())]
     ContextLengths { path: PathBuf, message: String },
+
+    /// A multimodal item's media could not be made (bad size, espeak-ng failed, encoder).
+    #[error("{scenario} case {case}: {source}")]
+    Media {
+        scenario: String,
+        case: String,
+        #[source]
+        source: crate::workload::media::MediaError,
+    },
+
+    /// A structured-output item's JSON schema does not compile.
+    #[error("item {item}: {message}")]
+    ItemSchema { item: String, message: String },
 }
 
 impl Error {
@@ -128,7 +141,9 @@ impl Error {
             | Error::RetryWithoutResume
             | Error::ResumeUnrecorded { .. }
             | Error::ResumeChanged { .. }
-            | Error::ContextLengths { .. } => 2,
+            | Error::ContextLengths { .. }
+            | Error::Media { .. }
+            | Error::ItemSchema { .. } => 2,
             Error::Backend { .. } | Error::RequestsFailed { .. } => 3,
             Error::Interrupted => 130,
         }

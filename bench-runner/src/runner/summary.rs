@@ -64,9 +64,8 @@ const BUFFERED_TOKENS_PER_READ: f64 = 1.5;
 /// Share of gaps < 10% of the mean gap above which a stream counts as bursty.
 const BURSTY_FRACTION: f64 = 0.25;
 
-/// The summary rows and warnings of a case's requests. The flags, checks and warnings are
-/// one list read top to bottom; the rows come from the metric catalogue.
-// One function: each check adds its flag and warning side by side (~150 lines).
+/// The summary rows and warnings of a case's requests: one row per metric of the catalogue,
+/// plus case-wide throughput.
 pub(crate) fn summarize_case(
     s: &ScenarioRun<'_>,
     case: &Case,
@@ -88,6 +87,52 @@ pub(crate) fn summarize_case(
         ok.iter().filter_map(|m| f(&m.row)).collect()
     };
 
+    let (flags, warnings) = case_flags(s, case, measured, &ok, resumed);
+
+    let base = SummaryRow {
+        errors,
+        flags,
+        ..s.summary_base(case)
+    };
+    let mut rows = Vec::new();
+    let mut push =
+        |column: &Column, values: Vec<f64>| push_summary(&mut rows, &base, column, &values);
+    for column in metric::REQUEST_SUMMARY {
+        let values = if column.name == metric::ITL_MS.name {
+            ok.iter().flat_map(|m| m.itl.iter().copied()).collect()
+        } else {
+            col(column.reader())
+        };
+        push(column, values);
+    }
+    // Case-wide throughput over the measured phase's wall time (not for a resumed case: its
+    // requests were measured in two sittings).
+    if wall_s > 0.0 && !ok.is_empty() && !resumed {
+        let out: f64 = col(metric::OUTPUT_TOKENS.reader()).iter().sum();
+        push(&metric::OUTPUT_TOK_S, vec![out / wall_s]);
+        push(&metric::REQUESTS_PER_S, vec![ok.len() as f64 / wall_s]);
+    }
+    if rows.is_empty() && errors > 0 {
+        rows.push(failed_case_row(&base));
+    }
+    (rows, warnings)
+}
+
+/// The case's flags (`;`-separated, sorted) and the warnings a reader must see: buffered
+/// streams, queued requests, inexact prompts, cache hits, failures, noise. Each check adds
+/// its flag and its warning side by side.
+fn case_flags(
+    s: &ScenarioRun<'_>,
+    case: &Case,
+    measured: &[Measured],
+    ok: &[&Measured],
+    resumed: bool,
+) -> (String, Vec<String>) {
+    let facts = s.facts;
+    let errors = measured.len() - ok.len();
+    let col = |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> {
+        ok.iter().filter_map(|m| f(&m.row)).collect()
+    };
     let mut flags: Vec<&str> = Vec::new();
     let mut warnings = Vec::new();
     let where_ = format!("{} / {} / {}", facts.name, s.scenario.name, case.id);
@@ -170,32 +215,5 @@ pub(crate) fn summarize_case(
     flags.sort();
     flags.dedup();
     let flags = flags.join(";");
-
-    let base = SummaryRow {
-        errors,
-        flags,
-        ..s.summary_base(case)
-    };
-    let mut rows = Vec::new();
-    let mut push =
-        |column: &Column, values: Vec<f64>| push_summary(&mut rows, &base, column, &values);
-    for column in metric::REQUEST_SUMMARY {
-        let values = if column.name == metric::ITL_MS.name {
-            ok.iter().flat_map(|m| m.itl.iter().copied()).collect()
-        } else {
-            col(column.reader())
-        };
-        push(column, values);
-    }
-    // Case-wide throughput over the measured phase's wall time (not for a resumed case: its
-    // requests were measured in two sittings).
-    if wall_s > 0.0 && !ok.is_empty() && !resumed {
-        let out: f64 = col(metric::OUTPUT_TOKENS.reader()).iter().sum();
-        push(&metric::OUTPUT_TOK_S, vec![out / wall_s]);
-        push(&metric::REQUESTS_PER_S, vec![ok.len() as f64 / wall_s]);
-    }
-    if rows.is_empty() && errors > 0 {
-        rows.push(failed_case_row(&base));
-    }
-    (rows, warnings)
+    (flags, warnings)
 }

@@ -39,8 +39,10 @@ impl Maker<'_> {
     }
 
     pub fn make(&self, mc: &MediaCase, item: u32) -> Result<Item> {
-        let bad = |e: crate::workload::media::MediaError| {
-            Error::Usage(format!("{} case {}: {e}", self.scenario, mc.id))
+        let bad = |source: crate::workload::media::MediaError| Error::Media {
+            scenario: self.scenario.to_string(),
+            case: mc.id.clone(),
+            source,
         };
         match mc.modality {
             Modality::Image => self.image(mc, item, bad),

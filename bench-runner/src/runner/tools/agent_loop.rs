@@ -20,7 +20,7 @@ use serde_json::json;
 
 use super::request::{is_backend_failure, outcome};
 use super::run::{ItemResult, ToolRun, calls_json, fill_speed};
-use crate::backend::{Message, Prompt, ToolRequest};
+use crate::backend::{Message, Prompt, Response, ToolRequest};
 use crate::error::Result;
 use crate::scenario::Case;
 use crate::score::normalize::standardize;
@@ -30,6 +30,26 @@ use crate::score::{Call, Failure, Mode, Outcome};
 use crate::workload::simulator::Simulator;
 use crate::workload::tool_suite::ToolItem;
 use crate::workload::{conversation, prompt, tool_format};
+
+/// The conversation of one agent item so far, and what it has found.
+struct Agent<'a> {
+    item: &'a ToolItem,
+    sim: Simulator,
+    /// The conversation as `messages` (native mode).
+    native: Vec<serde_json::Value>,
+    /// The conversation as chat text (prompt mode, and the simple form of native mode).
+    text: Vec<Message>,
+    calls: Vec<Call>,
+    malformed: u32,
+    failure: Option<(Failure, String)>,
+    final_text: Option<String>,
+}
+
+/// After a turn: the loop goes on, or the item is over.
+enum Turn {
+    Next,
+    Done,
+}
 
 pub(crate) async fn run_item(
     run: &ToolRun<'_, '_>,
@@ -44,34 +64,36 @@ pub(crate) async fn run_item(
             item.id
         )));
     };
-    let sim = Simulator::new(&spec.files, &spec.weather);
     let salt = prompt::salt(
         run.s.ctx.nonce,
         index as u64 ^ ((case.prompt_tokens as u64) << 32) ^ 0xA6E7,
     );
     let filler = conversation::filler(case.prompt_tokens, &salt, case.seed);
     let tools = tool_format::openai_tools(&item.functions, &item.category);
-    let mut native = conversation::native(&item.messages, &filler);
-    let mut text = conversation::prompt(
-        &item.messages,
-        &filler,
-        &tool_format::prompt_mode_system(&item.functions, &item.category),
-    );
+    let mut a = Agent {
+        item,
+        sim: Simulator::new(&spec.files, &spec.weather),
+        native: conversation::native(&item.messages, &filler),
+        text: conversation::prompt(
+            &item.messages,
+            &filler,
+            &tool_format::prompt_mode_system(&item.functions, &item.category),
+        ),
+        calls: Vec::new(),
+        malformed: 0,
+        failure: None,
+        final_text: None,
+    };
     let base = run.base_sample(case);
-
     let mut samples = Vec::new();
-    let mut all_calls: Vec<Call> = Vec::new();
-    let mut malformed = 0u32;
     let mut backend_failures = 0usize;
-    let mut failure: Option<(Failure, String)> = None;
-    let mut final_text: Option<String> = None;
     let mut last_error = None;
 
     for turn in 0..spec.max_turns {
         let key = run.key(case, &item.id, turn);
         let req_tools = match mode {
             Mode::Native => ToolRequest {
-                messages: Some(native.clone()),
+                messages: Some(a.native.clone()),
                 tools: tools.clone(),
                 replay_key: Some(key.clone()),
                 ..Default::default()
@@ -81,7 +103,7 @@ pub(crate) async fn run_item(
                 ..Default::default()
             },
         };
-        let req = run.request(case, Prompt::Chat(text.clone()), req_tools);
+        let req = run.request(case, Prompt::Chat(a.text.clone()), req_tools);
         let (resp, sample) = run.send(&req, key, &base, index * 100 + turn).await?;
         let hit_limit = resp.finish_reason.as_deref() == Some("length")
             || sample
@@ -92,149 +114,30 @@ pub(crate) async fn run_item(
             backend_failures += 1;
         }
         last_error = resp.error.as_ref().map(|e| e.message.clone());
-        match outcome(&resp, false) {
-            Outcome::Answered => {}
-            Outcome::Stalled(m) => {
-                failure = Some((Failure::Stall, m));
-                break;
-            }
-            Outcome::SchemaRefused(m) | Outcome::Failed(m) => {
-                failure = Some((Failure::ServerError, m));
-                break;
-            }
-        }
-        if crate::score::repetition::ends_in_loop(&resp.text) {
-            failure = Some((
+        let truncated = || {
+            (
+                Failure::Truncated,
+                format!("generation hit max_tokens ({})", case.max_tokens),
+            )
+        };
+        let next = match outcome(&resp, false) {
+            Outcome::Stalled(m) => a.fail(Failure::Stall, m),
+            Outcome::SchemaRefused(m) | Outcome::Failed(m) => a.fail(Failure::ServerError, m),
+            Outcome::Answered if crate::score::repetition::ends_in_loop(&resp.text) => a.fail(
                 Failure::Stall,
                 "the output repeats itself without finishing".into(),
-            ));
-            break;
-        }
-        match mode {
-            Mode::Native if !resp.tool_calls.is_empty() => {
-                let mut results = Vec::new();
-                for raw in &resp.tool_calls {
-                    let id = raw
-                        .id
-                        .clone()
-                        .unwrap_or_else(|| format!("call_{turn}_{}", results.len()));
-                    let answer = match parse_native(std::slice::from_ref(raw), &item.functions) {
-                        Ok(mut c) => {
-                            let c = c.remove(0);
-                            let a = sim.answer(&c.name, &c.arguments);
-                            all_calls.push(c);
-                            a
-                        }
-                        Err(e) => {
-                            malformed += 1;
-                            json!({"error": format!("invalid arguments: {e}")}).to_string()
-                        }
-                    };
-                    results.push((id, raw.name.clone(), raw.arguments.clone(), answer));
-                }
-                native.push(json!({"role": "assistant", "content": resp.text, "tool_calls": results.iter().map(|(id, name, args, _)| json!({
-                    "id": id, "type": "function", "function": {"name": name, "arguments": args}
-                })).collect::<Vec<_>>()}));
-                for (id, _, _, answer) in results {
-                    native.push(json!({"role": "tool", "tool_call_id": id, "content": answer}));
-                }
-            }
-            Mode::Native => {
-                if let TextCalls::Found(c) = text_calls::parse(&resp.text) {
-                    malformed += 1;
-                    all_calls.extend(c);
-                    failure = Some((
-                        Failure::CallAsPlainText,
-                        "a call came as text, not as tool_calls".into(),
-                    ));
-                    break;
-                }
-                if hit_limit {
-                    failure = Some((
-                        Failure::Truncated,
-                        format!("generation hit max_tokens ({})", case.max_tokens),
-                    ));
-                    break;
-                }
-                final_text = Some(resp.text.clone());
-                break;
-            }
-            Mode::Prompt => match text_calls::parse(&resp.text) {
-                TextCalls::Found(calls) => {
-                    let mut results = String::new();
-                    for c in calls {
-                        let name = map_name_back(&c.name, &item.functions);
-                        let a = sim.answer(&name, &c.arguments);
-                        results.push_str(&format!("Result of {name}: {a}\n"));
-                        all_calls.push(Call {
-                            name,
-                            arguments: c.arguments,
-                        });
-                    }
-                    text.push(Message {
-                        role: "assistant".into(),
-                        content: resp.text.clone(),
-                    });
-                    text.push(Message {
-                        role: "user".into(),
-                        content: results,
-                    });
-                }
-                TextCalls::Malformed(e) => {
-                    malformed += 1;
-                    if hit_limit {
-                        failure = Some((
-                            Failure::Truncated,
-                            format!("generation hit max_tokens ({})", case.max_tokens),
-                        ));
-                        break;
-                    }
-                    text.push(Message {
-                        role: "assistant".into(),
-                        content: resp.text.clone(),
-                    });
-                    text.push(Message { role: "user".into(), content: format!("That call could not be parsed ({e}). Write calls as [func(param=value)].") });
-                }
-                TextCalls::NoCall => {
-                    if hit_limit {
-                        failure = Some((
-                            Failure::Truncated,
-                            format!("generation hit max_tokens ({})", case.max_tokens),
-                        ));
-                        break;
-                    }
-                    final_text = Some(resp.text.clone());
-                    break;
-                }
+            ),
+            Outcome::Answered => match mode {
+                Mode::Native => a.native_turn(&resp, turn, hit_limit.then(truncated)),
+                Mode::Prompt => a.prompt_turn(&resp, hit_limit.then(truncated)),
             },
+        };
+        if let Turn::Done = next {
+            break;
         }
     }
 
-    let answered = final_text.as_deref().is_some_and(|t| {
-        let got = standardize(t);
-        spec.answer.iter().any(|a| got.contains(&standardize(a)))
-    });
-    let failure = match (failure, final_text.is_some()) {
-        (Some(f), _) => Some(f),
-        (None, false) => Some((
-            Failure::Stall,
-            format!("no final answer within {} turns", spec.max_turns),
-        )),
-        (None, true) if malformed > 0 && !answered => Some((
-            Failure::InvalidJsonArguments,
-            format!("{malformed} malformed call(s); final answer wrong"),
-        )),
-        (None, true) if malformed > 0 => Some((
-            Failure::InvalidJsonArguments,
-            format!("{malformed} malformed call(s) on the way"),
-        )),
-        (None, true) if !answered => Some((
-            Failure::WrongValue,
-            format!("the final answer holds none of {:?}", spec.answer),
-        )),
-        (None, true) => None,
-    };
-
+    let failure = a.verdict(&spec.answer, spec.max_turns);
     let mut row = run.base_item(case, mode.as_str());
     row.suite = item.suite.clone();
     row.item_id = item.id.clone();
@@ -242,8 +145,8 @@ pub(crate) async fn run_item(
     row.requests = samples.len() as u32;
     row.pass = failure.is_none();
     row.failure_category = failure.as_ref().map(|(f, _)| f.as_str().to_string());
-    row.malformed_calls = malformed;
-    row.calls = calls_json(&all_calls);
+    row.malformed_calls = a.malformed;
+    row.calls = calls_json(&a.calls);
     row.detail = failure.map(|(_, d)| d).unwrap_or_default();
     fill_speed(&mut row, &samples);
     row.error_message = last_error;
@@ -252,4 +155,146 @@ pub(crate) async fn run_item(
         samples,
         backend_failures,
     })
+}
+
+impl Agent<'_> {
+    fn fail(&mut self, f: Failure, detail: String) -> Turn {
+        self.failure = Some((f, detail));
+        Turn::Done
+    }
+
+    /// The final answer (or, when generation hit max_tokens, `truncated`).
+    fn answer(&mut self, text: &str, truncated: Option<(Failure, String)>) -> Turn {
+        match truncated {
+            Some((f, d)) => self.fail(f, d),
+            None => {
+                self.final_text = Some(text.to_string());
+                Turn::Done
+            }
+        }
+    }
+
+    /// Native mode: every call answered by the simulator, or the final answer.
+    fn native_turn(
+        &mut self,
+        resp: &Response,
+        turn: u32,
+        truncated: Option<(Failure, String)>,
+    ) -> Turn {
+        if resp.tool_calls.is_empty() {
+            if let TextCalls::Found(c) = text_calls::parse(&resp.text) {
+                self.malformed += 1;
+                self.calls.extend(c);
+                return self.fail(
+                    Failure::CallAsPlainText,
+                    "a call came as text, not as tool_calls".into(),
+                );
+            }
+            return self.answer(&resp.text, truncated);
+        }
+        let mut results = Vec::new();
+        for raw in &resp.tool_calls {
+            let id = raw
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("call_{turn}_{}", results.len()));
+            let answer = match parse_native(std::slice::from_ref(raw), &self.item.functions) {
+                Ok(mut c) => {
+                    let c = c.remove(0);
+                    let a = self.sim.answer(&c.name, &c.arguments);
+                    self.calls.push(c);
+                    a
+                }
+                Err(e) => {
+                    self.malformed += 1;
+                    json!({"error": format!("invalid arguments: {e}")}).to_string()
+                }
+            };
+            results.push((id, raw.name.clone(), raw.arguments.clone(), answer));
+        }
+        self.native.push(json!({"role": "assistant", "content": resp.text, "tool_calls": results.iter().map(|(id, name, args, _)| json!({
+            "id": id, "type": "function", "function": {"name": name, "arguments": args}
+        })).collect::<Vec<_>>()}));
+        for (id, _, _, answer) in results {
+            self.native
+                .push(json!({"role": "tool", "tool_call_id": id, "content": answer}));
+        }
+        Turn::Next
+    }
+
+    /// Prompt mode: calls written as text answered in the next user turn, a malformed call
+    /// pointed out, or the final answer.
+    fn prompt_turn(&mut self, resp: &Response, truncated: Option<(Failure, String)>) -> Turn {
+        match text_calls::parse(&resp.text) {
+            TextCalls::Found(calls) => {
+                let mut results = String::new();
+                for c in calls {
+                    let name = map_name_back(&c.name, &self.item.functions);
+                    let a = self.sim.answer(&name, &c.arguments);
+                    results.push_str(&format!("Result of {name}: {a}\n"));
+                    self.calls.push(Call {
+                        name,
+                        arguments: c.arguments,
+                    });
+                }
+                self.say(&resp.text, results);
+                Turn::Next
+            }
+            TextCalls::Malformed(e) => {
+                self.malformed += 1;
+                if let Some((f, d)) = truncated {
+                    return self.fail(f, d);
+                }
+                self.say(
+                    &resp.text,
+                    format!(
+                        "That call could not be parsed ({e}). Write calls as [func(param=value)]."
+                    ),
+                );
+                Turn::Next
+            }
+            TextCalls::NoCall => self.answer(&resp.text, truncated),
+        }
+    }
+
+    /// The model's turn and our reply, in prompt mode's conversation.
+    fn say(&mut self, assistant: &str, user: String) {
+        self.text.push(Message {
+            role: "assistant".into(),
+            content: assistant.to_string(),
+        });
+        self.text.push(Message {
+            role: "user".into(),
+            content: user,
+        });
+    }
+
+    /// The item's failure, if any, once the loop is over.
+    fn verdict(&mut self, expected: &[String], max_turns: u32) -> Option<(Failure, String)> {
+        let answered = self.final_text.as_deref().is_some_and(|t| {
+            let got = standardize(t);
+            expected.iter().any(|a| got.contains(&standardize(a)))
+        });
+        let malformed = self.malformed;
+        match (self.failure.take(), self.final_text.is_some()) {
+            (Some(f), _) => Some(f),
+            (None, false) => Some((
+                Failure::Stall,
+                format!("no final answer within {max_turns} turns"),
+            )),
+            (None, true) if malformed > 0 && !answered => Some((
+                Failure::InvalidJsonArguments,
+                format!("{malformed} malformed call(s); final answer wrong"),
+            )),
+            (None, true) if malformed > 0 => Some((
+                Failure::InvalidJsonArguments,
+                format!("{malformed} malformed call(s) on the way"),
+            )),
+            (None, true) if !answered => Some((
+                Failure::WrongValue,
+                format!("the final answer holds none of {expected:?}"),
+            )),
+            (None, true) => None,
+        }
+    }
 }

@@ -313,8 +313,11 @@ impl ToolRun<'_, '_> {
         row.requests = 1;
         let failure = match outcome(&resp, constrained) {
             crate::score::Outcome::Answered => {
-                let validator = schema::compile(&item.schema)
-                    .map_err(|e| Error::Usage(format!("item {}: {e}", item.id)))?;
+                let validator =
+                    schema::compile(&item.schema).map_err(|message| Error::ItemSchema {
+                        item: item.id.clone(),
+                        message,
+                    })?;
                 match schema::check(&validator, &resp.text) {
                     Compliance::Valid(_) => None,
                     Compliance::Invalid(f, d) => {
