@@ -75,10 +75,10 @@ async fn run_context(s: &ScenarioRun<'_>, c: &Context) -> Result<CaseOutcome> {
     let per_length = c.needles.len() * c.depths.len() * c.repetitions as usize;
     ctx.progress.add_total((lengths.len() * per_length) as u64);
     let mut warnings = Vec::new();
-    if let Some(max) = facts.n_ctx {
-        if let Some(l) = lengths.iter().find(|&&l| l as u64 > max) {
-            warnings.push(format!("{} / {}: length {l} exceeds the backend's context of {max} tokens; those requests will fail", facts.name, s.scenario.name));
-        }
+    if let Some(max) = facts.n_ctx
+        && let Some(l) = lengths.iter().find(|&&l| l as u64 > max)
+    {
+        warnings.push(format!("{} / {}: length {l} exceeds the backend's context of {max} tokens; those requests will fail", facts.name, s.scenario.name));
     }
     let run = ContextRun {
         s,

@@ -266,10 +266,10 @@ fn fill_http_test(row: &mut SampleRow, test: PpTgTest) {
             row.test_tok_s = Some(processed as f64 * 1000.0 / ttft);
         }
     } else if let (Some(ttft), Some(e2e), Some(out)) = (row.ttft_ms, row.e2e_ms, row.output_tokens)
+        && e2e > ttft
+        && out >= 2
     {
-        if e2e > ttft && out >= 2 {
-            row.test_ns = Some(((e2e - ttft) * 1e6).round() as u64);
-            row.test_tok_s = Some((out - 1) as f64 * 1000.0 / (e2e - ttft));
-        }
+        row.test_ns = Some(((e2e - ttft) * 1e6).round() as u64);
+        row.test_tok_s = Some((out - 1) as f64 * 1000.0 / (e2e - ttft));
     }
 }

@@ -153,11 +153,11 @@ fn case_flags(
             mean(&tpr), mean(&bursts) * 100.0
         ));
     }
-    if let Some(slots) = facts.slots {
-        if case.concurrency > slots {
-            flags.push("queued");
-            warnings.push(format!("{where_}: concurrency {} exceeds the server's {slots} slots: requests queue, TTFT includes waiting", case.concurrency));
-        }
+    if let Some(slots) = facts.slots
+        && case.concurrency > slots
+    {
+        flags.push("queued");
+        warnings.push(format!("{where_}: concurrency {} exceeds the server's {slots} slots: requests queue, TTFT includes waiting", case.concurrency));
     }
     if ok.iter().any(|m| {
         m.row
@@ -202,14 +202,15 @@ fn case_flags(
     let decode = col(metric::DECODE_TOK_S.reader());
     let ttft = col(metric::TTFT_MS.reader());
     for (name, v) in [("decode tok/s", &decode), ("TTFT", &ttft)] {
-        if let Some(s) = summarize(v) {
-            if s.n >= 3 && s.cv() > HIGH_CV {
-                flags.push("high_variation");
-                warnings.push(format!(
-                    "{where_}: {name} varies a lot (CV {:.0}%); close other programs or add repetitions",
-                    s.cv() * 100.0
-                ));
-            }
+        if let Some(s) = summarize(v)
+            && s.n >= 3
+            && s.cv() > HIGH_CV
+        {
+            flags.push("high_variation");
+            warnings.push(format!(
+                "{where_}: {name} varies a lot (CV {:.0}%); close other programs or add repetitions",
+                s.cv() * 100.0
+            ));
         }
     }
     flags.sort();

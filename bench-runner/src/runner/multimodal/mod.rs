@@ -371,7 +371,7 @@ impl MmRun<'_, '_> {
         let with = self.request(case, text.clone(), std::mem::take(&mut item.parts));
         let twin = self.request(case, text, Vec::new());
         let skip_twin = self.unsupported.borrow().contains_key(&mc.modality);
-        let (m, t) = if i % 2 == 0 || skip_twin {
+        let (m, t) = if i.is_multiple_of(2) || skip_twin {
             let m = self.send(case, &mc.id, i, &with, Some(mc.modality)).await?;
             let t = if self.unsupported.borrow().contains_key(&mc.modality) {
                 None

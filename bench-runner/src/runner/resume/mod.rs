@@ -292,6 +292,7 @@ fn append_attempts<'a>(path: &Path, rows: impl Iterator<Item = &'a SampleRow>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::reader::read_summary;
 
     fn row(case: &str, kind: &str, rep: u32, err: Option<&str>) -> SampleRow {
         SampleRow {
