@@ -2,6 +2,13 @@
 //! machine), for each case: prepare the salted exact prompts, make the warm-up requests,
 //! then the measured ones with `concurrency` streams in flight, writing each sample row as
 //! soon as it is measured and a summary per case at its end.
+//!
+//! A run is planned (`plan.rs`: resume, checks, run folder, run.json), executed backend by
+//! backend (`execute`) and finished (`finish`: run.json's status). Every scenario kind has a
+//! runner of the same signature ([`KindRunner`]), chosen in one table ([`units`]): throughput
+//! cases in closed loop (`closed_loop.rs`) or as llama-bench tests (`pp_tg.rs`), `context.rs`,
+//! `tools/` (tool calls and structured output) and `multimodal/`. Runners build their rows from
+//! `ctx::ScenarioRun` and write them through `ctx::Recorder`, the one owner of the run's files.
 
 mod closed_loop;
 mod context;
