@@ -284,3 +284,79 @@ fn load_resume(run_dir: &Path, scenarios: &[Scenario], opts: &RunOptions) -> Res
     }
     Ok(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(dir: &Path) -> RunOptions {
+        let scenario = dir.join("s.toml");
+        std::fs::write(
+            &scenario,
+            "kind = \"throughput\"\nprompt_tokens = [32]\nmax_tokens = [8]\nrepetitions = 1\n",
+        )
+        .unwrap();
+        RunOptions {
+            scenarios: vec![scenario],
+            config: dir.join("backends.toml"),
+            backends: Vec::new(),
+            out: dir.join("results"),
+            run_id: None,
+            label: None,
+            quiet: true,
+            probe: false,
+            command_line: Vec::new(),
+            resume: None,
+            force: false,
+            retry_failed: false,
+            shard: None,
+        }
+    }
+
+    #[test]
+    fn run_conditions_have_their_own_errors_with_the_messages_of_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan_err = |o: &RunOptions| match plan(o) {
+            Err(e) => e,
+            Ok(_) => panic!("the plan must be refused"),
+        };
+
+        let e = plan_err(&RunOptions {
+            scenarios: Vec::new(),
+            ..options(dir.path())
+        });
+        assert!(matches!(e, Error::NoScenario), "{e:?}");
+        assert_eq!(e.to_string(), "name at least one scenario file");
+        assert_eq!(e.exit_code(), 2);
+
+        let e = plan_err(&RunOptions {
+            retry_failed: true,
+            ..options(dir.path())
+        });
+        assert!(matches!(e, Error::RetryWithoutResume), "{e:?}");
+        assert_eq!(e.to_string(), "--retry-failed goes with --resume RUN_DIR");
+        assert_eq!(e.exit_code(), 2);
+
+        // A run.json written before runs recorded how they were made.
+        let old = dir.path().join("old-run");
+        std::fs::create_dir_all(&old).unwrap();
+        RunManifest::new(
+            "old-run",
+            "interrupted",
+            Vec::new(),
+            HostFingerprint::default(),
+        )
+        .write(&old)
+        .unwrap();
+        let e = plan_err(&RunOptions {
+            resume: Some(old.clone()),
+            ..options(dir.path())
+        });
+        assert!(
+            matches!(&e, Error::ResumeUnrecorded { run_dir } if run_dir == &old),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("it cannot be resumed"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+    }
+}
