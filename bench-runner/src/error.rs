@@ -182,6 +182,42 @@ pub enum Error {
         #[source]
         source: Cause,
     },
+
+    // `edgebench run` (runner/): conditions named instead of a `Usage` string; exit code 2.
+    /// No scenario file was named.
+    #[error("name at least one scenario file")]
+    NoScenario,
+
+    /// `--retry-failed` without `--resume`.
+    #[error("--retry-failed goes with --resume RUN_DIR")]
+    RetryWithoutResume,
+
+    /// `--resume` of a run whose run.json does not record how it was made (older edgebench).
+    #[error(
+        "run.json does not record how the run was made (an older edgebench wrote it); it cannot be resumed"
+    )]
+    ResumeUnrecorded { run_dir: PathBuf },
+
+    /// `--resume` refused: scenario or backend config files changed since the run started.
+    #[error("cannot resume: {} changed since the run started; pass --force to resume anyway", changed.join(", "))]
+    ResumeChanged { changed: Vec<String> },
+
+    /// A context scenario's lengths cannot be resolved on this backend.
+    #[error("{}: {message}", path.display())]
+    ContextLengths { path: PathBuf, message: String },
+
+    /// A multimodal item's media could not be made (bad size, espeak-ng failed, encoder).
+    #[error("{scenario} case {case}: {source}")]
+    Media {
+        scenario: String,
+        case: String,
+        #[source]
+        source: crate::workload::media::MediaError,
+    },
+
+    /// A structured-output item's JSON schema does not compile.
+    #[error("item {item}: {message}")]
+    ItemSchema { item: String, message: String },
 }
 
 impl Error {
@@ -210,7 +246,14 @@ impl Error {
             | Error::Usage(_)
             | Error::Results { .. } => 2,
             Error::Backend { .. } | Error::RequestsFailed { .. } | Error::BackendCause { .. } => 3,
-            Error::Interrupted => 130,
+            Error::NoScenario
+            | Error::RetryWithoutResume
+            | Error::ResumeUnrecorded { .. }
+            | Error::ResumeChanged { .. }
+            | Error::ContextLengths { .. }
+            | Error::Media { .. }
+            | Error::ItemSchema { .. } => 2,
+                        Error::Interrupted => 130,
         }
     }
 

@@ -9,6 +9,7 @@ mod cli_docs;
 mod common;
 mod context;
 mod core_loop;
+mod failed_rows;
 mod fault_proxy;
 mod faults;
 mod fuzz;

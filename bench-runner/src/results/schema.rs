@@ -134,6 +134,51 @@ pub struct SampleRow {
     pub test_tok_s: Option<f64>,
 }
 
+/// The category of a request that ended without generated content. It is the model's doing,
+/// not a broken request: its row keeps what it measured (in practice no client timing exists).
+pub const EMPTY_RESPONSE: &str = "empty_response";
+
+impl SampleRow {
+    /// Marks the request failed. A failed request's speed and timing columns are emptied
+    /// (docs/results.md): the timings of a stream that broke part-way are not a request's.
+    /// Kept: when it was sent, its token counts, how the stream arrived (`content_reads`,
+    /// `tokens_per_read`), `finish_reason` and `retries`.
+    pub fn mark_failed(&mut self, category: &str, message: impl Into<String>) {
+        self.error_category = Some(category.to_string());
+        self.error_message = Some(message.into());
+        if category != EMPTY_RESPONSE {
+            self.clear_speed();
+        }
+    }
+
+    /// Empties every speed and timing column (see [`SampleRow::mark_failed`]).
+    fn clear_speed(&mut self) {
+        for v in [
+            &mut self.ttft_ms,
+            &mut self.tpot_ms,
+            &mut self.e2e_ms,
+            &mut self.itl_mean_ms,
+            &mut self.itl_p50_ms,
+            &mut self.itl_p90_ms,
+            &mut self.itl_p99_ms,
+            &mut self.itl_max_ms,
+            &mut self.prefill_tok_s,
+            &mut self.decode_tok_s,
+            &mut self.server_prompt_ms,
+            &mut self.server_prefill_tok_s,
+            &mut self.server_predicted_ms,
+            &mut self.server_decode_tok_s,
+            &mut self.burst_fraction,
+            &mut self.test_tok_s,
+        ] {
+            *v = None;
+        }
+        self.itl_exact = None;
+        self.itl_list_ms = None;
+        self.test_ns = None;
+    }
+}
+
 /// One case × metric, with the statistics of its distribution.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
@@ -218,5 +263,60 @@ mod tests {
     fn column_lists_match_structs() {
         assert_eq!(header_of::<SampleRow>(), SAMPLE_COLUMNS);
         assert_eq!(header_of::<SummaryRow>(), SUMMARY_COLUMNS);
+    }
+
+    #[test]
+    fn a_failed_row_keeps_its_counts_and_loses_its_speed() {
+        let measured = SampleRow {
+            started_at: "2026-01-01T00:00:00.000Z".into(),
+            prompt_tokens: Some(32),
+            output_tokens: Some(5),
+            content_reads: Some(5),
+            tokens_per_read: Some(1.0),
+            ttft_ms: Some(40.0),
+            tpot_ms: Some(12.0),
+            e2e_ms: Some(90.0),
+            itl_mean_ms: Some(12.0),
+            itl_p50_ms: Some(12.0),
+            itl_p90_ms: Some(13.0),
+            itl_p99_ms: Some(13.0),
+            itl_max_ms: Some(13.0),
+            itl_exact: Some(true),
+            itl_list_ms: Some("12.000;13.000".into()),
+            burst_fraction: Some(0.0),
+            prefill_tok_s: Some(800.0),
+            decode_tok_s: Some(80.0),
+            server_prompt_n: Some(32),
+            server_prompt_ms: Some(30.0),
+            server_prefill_tok_s: Some(1000.0),
+            server_predicted_n: Some(5),
+            server_predicted_ms: Some(60.0),
+            server_decode_tok_s: Some(83.0),
+            test_ns: Some(1),
+            test_tok_s: Some(1.0),
+            ..Default::default()
+        };
+        let mut failed = measured.clone();
+        failed.mark_failed("stream_broken", "cut");
+        assert_eq!(
+            failed,
+            SampleRow {
+                started_at: measured.started_at.clone(),
+                prompt_tokens: Some(32),
+                output_tokens: Some(5),
+                content_reads: Some(5),
+                tokens_per_read: Some(1.0),
+                server_prompt_n: Some(32),
+                server_predicted_n: Some(5),
+                error_category: Some("stream_broken".into()),
+                error_message: Some("cut".into()),
+                ..Default::default()
+            }
+        );
+        // An empty answer is the model's doing: whatever was measured stays.
+        let mut empty = measured.clone();
+        empty.mark_failed(EMPTY_RESPONSE, "no content");
+        assert_eq!(empty.ttft_ms, measured.ttft_ms);
+        assert_eq!(empty.error_category.as_deref(), Some(EMPTY_RESPONSE));
     }
 }

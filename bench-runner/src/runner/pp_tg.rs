@@ -14,27 +14,36 @@
 //!   cache, and the measured prompt extends it (same salt and filler), with caching allowed,
 //!   so only the new tokens are processed. The server's `cache_n` shows what it reused.
 
-use super::RunCtx;
+use futures_util::future::LocalBoxFuture;
+
+use super::ctx::{RunCtx, ScenarioRun};
 use super::request::{CaseOutcome, Prepared, hash_index, prepare, to_measured};
 use super::summary::pp_tg_summary;
 use crate::backend::bench::{BenchSample, BenchTest, timings};
-use crate::backend::{Backend, BackendFacts, Request};
+use crate::backend::{Backend, Request};
 use crate::error::Result;
-use crate::results::{SampleRow, SummaryRow};
-use crate::scenario::{Case, PpTgTest, Scenario};
+use crate::results::SampleRow;
+use crate::scenario::{Case, PpTgTest};
 use crate::workload::prompt;
 
 /// The prompt length a tg test asks for over HTTP; the salt and the template make it longer.
 const TG_PROMPT_TOKENS: u32 = 16;
 
-pub(super) async fn run_case(
-    ctx: &RunCtx,
-    backend: &Backend,
-    facts: &BackendFacts,
-    device: &str,
-    scenario: &Scenario,
-    case: &Case,
-) -> Result<CaseOutcome> {
+/// The kind runner (see `runner::KindRunner`): each case given, in turn.
+pub(super) fn run<'a>(
+    s: &'a ScenarioRun<'a>,
+    cases: &'a [Case],
+) -> LocalBoxFuture<'a, Result<Vec<CaseOutcome>>> {
+    Box::pin(async move {
+        let mut out = Vec::with_capacity(cases.len());
+        for case in cases {
+            out.push(run_case(s, case).await?);
+        }
+        Ok(out)
+    })
+}
+
+async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
     let Some(test) = case.pp_tg else {
         return Ok(CaseOutcome {
             total: 0,
@@ -43,21 +52,12 @@ pub(super) async fn run_case(
             warnings: Vec::new(),
         });
     };
-    let label = format!("{} {}", backend.name(), case.id);
+    let (ctx, backend) = (s.ctx, s.backend);
+    let label = s.label(&case.id);
     let base = SampleRow {
-        run_id: ctx.run_id.clone(),
-        backend: backend.name().to_string(),
-        model: facts.model.clone().unwrap_or_default(),
-        device: device.to_string(),
-        scenario: scenario.name.clone(),
-        case_id: case.id.clone(),
-        kind: scenario.kind().to_string(),
-        concurrency: 1,
-        prompt_tokens_requested: test.n_prompt,
-        max_tokens: test.n_gen,
         depth: Some(test.n_depth),
         test: Some(test.name()),
-        ..Default::default()
+        ..s.sample_base(case)
     };
     let rows = match backend.in_process() {
         Some(engine) => {
@@ -77,12 +77,14 @@ pub(super) async fn run_case(
                     .map(|(i, s)| in_process_row(&base, test, i as u32, &started_at, s))
                     .collect(),
                 Err(e) => (0..case.repetitions)
-                    .map(|i| SampleRow {
-                        repetition: i,
-                        started_at: started_at.clone(),
-                        error_category: Some(e.category.as_str().into()),
-                        error_message: Some(e.message.clone()),
-                        ..base.clone()
+                    .map(|i| {
+                        let mut row = SampleRow {
+                            repetition: i,
+                            started_at: started_at.clone(),
+                            ..base.clone()
+                        };
+                        row.mark_failed(e.category.as_str(), e.message.clone());
+                        row
                     })
                     .collect(),
             }
@@ -91,28 +93,16 @@ pub(super) async fn run_case(
     };
     let mut failed = 0;
     for row in &rows {
-        ctx.samples.borrow_mut().append(row)?;
+        ctx.rec.sample(row)?;
         ctx.progress.request_done(&label, row.test_tok_s);
         failed += usize::from(row.error_category.is_some());
     }
-    let summary_base = SummaryRow {
-        run_id: ctx.run_id.clone(),
-        backend: facts.name.clone(),
-        model: facts.model.clone().unwrap_or_default(),
-        device: device.to_string(),
-        scenario: scenario.name.clone(),
-        case_id: case.id.clone(),
-        kind: scenario.kind().to_string(),
-        prompt_tokens: test.n_prompt,
-        max_tokens: test.n_gen,
-        concurrency: 1,
+    let summary_base = crate::results::SummaryRow {
         depth: Some(test.n_depth),
-        ..Default::default()
+        ..s.summary_base(case)
     };
     let (summary, warnings) = pp_tg_summary(&summary_base, &rows);
-    for row in &summary {
-        ctx.summary.borrow_mut().append(row)?;
-    }
+    ctx.rec.summary(&summary)?;
     if !ctx.quiet {
         let ts = summary.iter().find(|r| r.metric == "test_tok_s");
         ctx.progress.note(&format!(
@@ -219,14 +209,13 @@ async fn over_http(
                 Ok(p) => {
                     let r = backend.generate(&make_request(case, &p, 1, true)).await;
                     if let Some(e) = r.error {
-                        row.error_category = Some(e.category.as_str().into());
-                        row.error_message = Some(format!("filling depth: {}", e.message));
+                        row.mark_failed(
+                            e.category.as_str(),
+                            format!("filling depth: {}", e.message),
+                        );
                     }
                 }
-                Err(e) => {
-                    row.error_category = Some(e.category.as_str().into());
-                    row.error_message = Some(e.message);
-                }
+                Err(e) => row.mark_failed(e.category.as_str(), e.message),
             }
         }
         // 2) The test request: the depth's prompt extended by the test's tokens.
@@ -250,10 +239,7 @@ async fn over_http(
                         fill_http_test(&mut row, test);
                     }
                 }
-                Err(e) => {
-                    row.error_category = Some(e.category.as_str().into());
-                    row.error_message = Some(e.message);
-                }
+                Err(e) => row.mark_failed(e.category.as_str(), e.message),
             }
         }
         if measured {
@@ -280,10 +266,10 @@ fn fill_http_test(row: &mut SampleRow, test: PpTgTest) {
             row.test_tok_s = Some(processed as f64 * 1000.0 / ttft);
         }
     } else if let (Some(ttft), Some(e2e), Some(out)) = (row.ttft_ms, row.e2e_ms, row.output_tokens)
+        && e2e > ttft
+        && out >= 2
     {
-        if e2e > ttft && out >= 2 {
-            row.test_ns = Some(((e2e - ttft) * 1e6).round() as u64);
-            row.test_tok_s = Some((out - 1) as f64 * 1000.0 / (e2e - ttft));
-        }
+        row.test_ns = Some(((e2e - ttft) * 1e6).round() as u64);
+        row.test_tok_s = Some((out - 1) as f64 * 1000.0 / (e2e - ttft));
     }
 }

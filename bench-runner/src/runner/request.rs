@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::summary::Measured;
-use crate::backend::{Backend, ErrorCategory, Prompt, Request, RequestError, Response};
+use crate::backend::{Backend, Prompt, Request, RequestError, Response};
 use crate::measure::request::{Timeline, compute};
 use crate::measure::stats::percentile_sorted;
 use crate::results::{SampleRow, SummaryRow};
@@ -177,22 +177,23 @@ pub(crate) async fn measure_response(
         row.itl_max_ms = s.last().copied();
         row.itl_exact = Some(m.itl_exact);
     }
-    if let Some(e) = resp.error.clone() {
-        row.error_category = Some(e.category.as_str().into());
-        row.error_message = Some(e.message);
-        // A broken stream's partial timings must not be mistaken for a whole request's.
-        if e.category != ErrorCategory::EmptyResponse {
-            row.decode_tok_s = None;
-            row.tpot_ms = None;
-            row.e2e_ms = None;
-        }
-    }
     row.burst_fraction = m.burst_fraction;
     row.itl_list_ms = super::summary::itl_list(&m.itl_ms);
+    if let Some(e) = &resp.error {
+        // A broken stream's partial timings must not be mistaken for a whole request's:
+        // the row keeps its counts, its speed columns go empty.
+        row.mark_failed(e.category.as_str(), e.message.clone());
+    }
+    // What the case summary pools is what the row holds.
+    let itl = if row.itl_list_ms.is_some() {
+        m.itl_ms
+    } else {
+        Vec::new()
+    };
     Measured {
+        burst_fraction: row.burst_fraction,
+        itl,
         row,
-        itl: m.itl_ms,
-        burst_fraction: m.burst_fraction,
     }
 }
 

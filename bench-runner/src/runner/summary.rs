@@ -1,15 +1,14 @@
 //! Per-case statistics: one summary row per metric, plus case-wide throughput, plus the
 //! warnings a reader must see (buffered streams, queued requests, noise, cache hits).
 
-use super::RunCtx;
-use crate::backend::BackendFacts;
+use super::ctx::ScenarioRun;
 use crate::measure::stats::{HIGH_CV, summarize};
 use crate::results::metric::{self, Column};
 use crate::results::summary::{ALL_FAILED, error_categories, failed_case_row, push_summary};
 use crate::results::{SampleRow, SummaryRow};
 // The pure summary builders live in `results::summary`; the kind runners reach them here.
-pub(crate) use crate::results::summary::{pp_tg_summary, row};
-use crate::scenario::{Case, Scenario};
+pub(crate) use crate::results::summary::pp_tg_summary;
+use crate::scenario::Case;
 
 pub(crate) struct Measured {
     pub row: SampleRow,
@@ -18,6 +17,15 @@ pub(crate) struct Measured {
 }
 
 impl Measured {
+    /// A request that failed before anything was measured.
+    pub fn failed(row: SampleRow) -> Self {
+        Measured {
+            row,
+            itl: Vec::new(),
+            burst_fraction: None,
+        }
+    }
+
     /// A request read back from samples.csv (for `--resume`): everything the summary needs
     /// is in the row.
     pub fn from_row(row: SampleRow) -> Self {
@@ -56,18 +64,18 @@ const BUFFERED_TOKENS_PER_READ: f64 = 1.5;
 /// Share of gaps < 10% of the mean gap above which a stream counts as bursty.
 const BURSTY_FRACTION: f64 = 0.25;
 
+/// The summary rows and warnings of a case's requests: one row per metric of the catalogue,
+/// plus case-wide throughput.
 pub(crate) fn summarize_case(
-    ctx: &RunCtx,
-    facts: &BackendFacts,
-    device: &str,
-    scenario: &Scenario,
+    s: &ScenarioRun<'_>,
     case: &Case,
     measured: &[Measured],
     wall_s: f64,
 ) -> (Vec<SummaryRow>, Vec<String>) {
-    let resumed = ctx.resumed_cases.borrow().contains(&(
+    let facts = s.facts;
+    let resumed = s.ctx.resumed_cases.borrow().contains(&(
         facts.name.clone(),
-        scenario.name.clone(),
+        s.scenario.name.clone(),
         case.id.clone(),
     ));
     let ok: Vec<&Measured> = measured
@@ -79,9 +87,55 @@ pub(crate) fn summarize_case(
         ok.iter().filter_map(|m| f(&m.row)).collect()
     };
 
+    let (flags, warnings) = case_flags(s, case, measured, &ok, resumed);
+
+    let base = SummaryRow {
+        errors,
+        flags,
+        ..s.summary_base(case)
+    };
+    let mut rows = Vec::new();
+    let mut push =
+        |column: &Column, values: Vec<f64>| push_summary(&mut rows, &base, column, &values);
+    for column in metric::REQUEST_SUMMARY {
+        let values = if column.name == metric::ITL_MS.name {
+            ok.iter().flat_map(|m| m.itl.iter().copied()).collect()
+        } else {
+            col(column.reader())
+        };
+        push(column, values);
+    }
+    // Case-wide throughput over the measured phase's wall time (not for a resumed case: its
+    // requests were measured in two sittings).
+    if wall_s > 0.0 && !ok.is_empty() && !resumed {
+        let out: f64 = col(metric::OUTPUT_TOKENS.reader()).iter().sum();
+        push(&metric::OUTPUT_TOK_S, vec![out / wall_s]);
+        push(&metric::REQUESTS_PER_S, vec![ok.len() as f64 / wall_s]);
+    }
+    if rows.is_empty() && errors > 0 {
+        rows.push(failed_case_row(&base));
+    }
+    (rows, warnings)
+}
+
+/// The case's flags (`;`-separated, sorted) and the warnings a reader must see: buffered
+/// streams, queued requests, inexact prompts, cache hits, failures, noise. Each check adds
+/// its flag and its warning side by side.
+fn case_flags(
+    s: &ScenarioRun<'_>,
+    case: &Case,
+    measured: &[Measured],
+    ok: &[&Measured],
+    resumed: bool,
+) -> (String, Vec<String>) {
+    let facts = s.facts;
+    let errors = measured.len() - ok.len();
+    let col = |f: fn(&SampleRow) -> Option<f64>| -> Vec<f64> {
+        ok.iter().filter_map(|m| f(&m.row)).collect()
+    };
     let mut flags: Vec<&str> = Vec::new();
     let mut warnings = Vec::new();
-    let where_ = format!("{} / {} / {}", facts.name, scenario.name, case.id);
+    let where_ = format!("{} / {} / {}", facts.name, s.scenario.name, case.id);
 
     let tpr = col(|r| r.tokens_per_read);
     let bursts: Vec<f64> = ok.iter().filter_map(|m| m.burst_fraction).collect();
@@ -99,11 +153,11 @@ pub(crate) fn summarize_case(
             mean(&tpr), mean(&bursts) * 100.0
         ));
     }
-    if let Some(slots) = facts.slots {
-        if case.concurrency > slots {
-            flags.push("queued");
-            warnings.push(format!("{where_}: concurrency {} exceeds the server's {slots} slots: requests queue, TTFT includes waiting", case.concurrency));
-        }
+    if let Some(slots) = facts.slots
+        && case.concurrency > slots
+    {
+        flags.push("queued");
+        warnings.push(format!("{where_}: concurrency {} exceeds the server's {slots} slots: requests queue, TTFT includes waiting", case.concurrency));
     }
     if ok.iter().any(|m| {
         m.row
@@ -148,55 +202,19 @@ pub(crate) fn summarize_case(
     let decode = col(metric::DECODE_TOK_S.reader());
     let ttft = col(metric::TTFT_MS.reader());
     for (name, v) in [("decode tok/s", &decode), ("TTFT", &ttft)] {
-        if let Some(s) = summarize(v) {
-            if s.n >= 3 && s.cv() > HIGH_CV {
-                flags.push("high_variation");
-                warnings.push(format!(
-                    "{where_}: {name} varies a lot (CV {:.0}%); close other programs or add repetitions",
-                    s.cv() * 100.0
-                ));
-            }
+        if let Some(s) = summarize(v)
+            && s.n >= 3
+            && s.cv() > HIGH_CV
+        {
+            flags.push("high_variation");
+            warnings.push(format!(
+                "{where_}: {name} varies a lot (CV {:.0}%); close other programs or add repetitions",
+                s.cv() * 100.0
+            ));
         }
     }
     flags.sort();
     flags.dedup();
     let flags = flags.join(";");
-
-    let base = SummaryRow {
-        run_id: ctx.run_id.clone(),
-        backend: facts.name.clone(),
-        model: facts.model.clone().unwrap_or_default(),
-        device: device.to_string(),
-        scenario: scenario.name.clone(),
-        case_id: case.id.clone(),
-        kind: scenario.kind().to_string(),
-        prompt_tokens: case.prompt_tokens,
-        max_tokens: case.max_tokens,
-        concurrency: case.concurrency,
-        errors,
-        flags,
-        ..Default::default()
-    };
-    let mut rows = Vec::new();
-    let mut push =
-        |column: &Column, values: Vec<f64>| push_summary(&mut rows, &base, column, &values);
-    for column in metric::REQUEST_SUMMARY {
-        let values = if column.name == metric::ITL_MS.name {
-            ok.iter().flat_map(|m| m.itl.iter().copied()).collect()
-        } else {
-            col(column.reader())
-        };
-        push(column, values);
-    }
-    // Case-wide throughput over the measured phase's wall time (not for a resumed case: its
-    // requests were measured in two sittings).
-    if wall_s > 0.0 && !ok.is_empty() && !resumed {
-        let out: f64 = col(metric::OUTPUT_TOKENS.reader()).iter().sum();
-        push(&metric::OUTPUT_TOK_S, vec![out / wall_s]);
-        push(&metric::REQUESTS_PER_S, vec![ok.len() as f64 / wall_s]);
-    }
-    if rows.is_empty() && errors > 0 {
-        rows.push(failed_case_row(&base));
-    }
-    (rows, warnings)
+    (flags, warnings)
 }

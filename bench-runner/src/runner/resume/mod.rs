@@ -23,13 +23,16 @@ use std::path::Path;
 
 use serde::Serialize;
 
+mod moves;
+
 use super::request::CaseOutcome;
 use crate::error::{Error, Result};
 use crate::results::items::{ITEM_COLUMNS, ItemRow};
 use crate::results::media::{MEDIA_COLUMNS, MediaRow};
-use crate::results::reader::{read, read_samples, read_summary};
+use crate::results::reader::{read, read_samples};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
 use crate::results::{CsvAppender, SampleRow, SummaryRow};
+use moves::{Moves, plan_moves, renumber};
 
 /// (backend, scenario, case id).
 pub(crate) type CaseKey = (String, String, String);
@@ -72,81 +75,18 @@ fn failed_at_server(r: &SampleRow) -> bool {
 
 impl ResumeState {
     pub fn load(run_dir: &Path, retry_failed: bool, whole_cases: &WholeCases) -> Result<Self> {
-        let samples_path = run_dir.join("samples.csv");
-        let summary_path = run_dir.join("summary.csv");
-        let items_path = run_dir.join("items.csv");
-        let media_path = run_dir.join("media.csv");
-        let mut samples: Vec<SampleRow> = if samples_path.exists() {
-            read_samples(&samples_path)?.rows
-        } else {
-            Vec::new()
-        };
-        let mut summary: Vec<SummaryRow> = if summary_path.exists() {
-            read_summary(&summary_path)?.rows
-        } else {
-            Vec::new()
-        };
-        let mut items: Vec<ItemRow> = if items_path.exists() {
-            read(&items_path, ITEM_COLUMNS)?.rows
-        } else {
-            Vec::new()
-        };
-        let mut media: Vec<MediaRow> = if media_path.exists() {
-            read(&media_path, MEDIA_COLUMNS)?.rows
-        } else {
-            Vec::new()
-        };
-
-        let plan = plan_moves(&samples, &items, &media, retry_failed, whole_cases);
+        let mut f = Files::read(run_dir)?;
+        let plan = plan_moves(&f.samples, &f.items, &f.media, retry_failed, whole_cases);
         let moved = plan.samples.len();
         if moved > 0 || !plan.items.is_empty() || !plan.media.is_empty() {
-            // Summaries first: a kill after this leaves failed rows in a case without a
-            // summary, which the next resume handles like any half-done case.
-            let before = summary.len();
-            summary.retain(|r| {
-                !plan
-                    .reopened
-                    .contains(&key_of(&r.backend, &r.scenario, &r.case_id))
-            });
-            if summary.len() != before {
-                rewrite(&summary_path, SUMMARY_COLUMNS, &summary)?;
-            }
-            append_attempts(
-                &run_dir.join(ATTEMPTS_FILE),
-                samples
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| plan.samples.contains(i))
-                    .map(|(_, r)| r),
-            )?;
-            let mut kept: Vec<SampleRow> = std::mem::take(&mut samples)
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| !plan.samples.contains(i))
-                .map(|(_, r)| r)
-                .collect();
-            renumber(&mut kept, &plan.renumber);
-            rewrite(&samples_path, SAMPLE_COLUMNS, &kept)?;
-            samples = kept;
-            if !plan.items.is_empty() {
-                items = std::mem::take(&mut items)
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| !plan.items.contains(i))
-                    .map(|(_, r)| r)
-                    .collect();
-                rewrite(&items_path, ITEM_COLUMNS, &items)?;
-            }
-            if !plan.media.is_empty() {
-                media = std::mem::take(&mut media)
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| !plan.media.contains(i))
-                    .map(|(_, r)| r)
-                    .collect();
-                rewrite(&media_path, MEDIA_COLUMNS, &media)?;
-            }
+            f.apply(run_dir, &plan)?;
         }
+        let Files {
+            samples,
+            summary,
+            items,
+            media,
+        } = f;
 
         // Items take their requests in file order: each item's rows were appended right
         // after its requests', and both files only ever grow in that order.
@@ -245,177 +185,76 @@ impl ResumeState {
     }
 }
 
-/// What a resume moves out of the files before it runs (indices into each file's rows).
-#[derive(Default, Debug)]
-struct Moves {
-    samples: HashSet<usize>,
-    items: HashSet<usize>,
-    media: HashSet<usize>,
-    /// Cases whose summary rows must go (they will be summarised again).
-    reopened: HashSet<CaseKey>,
-    /// Throughput cases that lost rows: the kept ones are numbered 0.. again, so that the
-    /// requests sent again take the numbers after them and no (case, repetition) repeats.
-    renumber: HashSet<CaseKey>,
+/// The rows of a run folder's files.
+struct Files {
+    samples: Vec<SampleRow>,
+    summary: Vec<SummaryRow>,
+    items: Vec<ItemRow>,
+    media: Vec<MediaRow>,
 }
 
-fn plan_moves(
-    samples: &[SampleRow],
-    items: &[ItemRow],
-    media: &[MediaRow],
-    retry_failed: bool,
-    whole_cases: &WholeCases,
-) -> Moves {
-    let mut mv = Moves::default();
-    let mut by_case: HashMap<CaseKey, Vec<usize>> = HashMap::new();
-    let mut order: Vec<CaseKey> = Vec::new();
-    for (i, r) in samples.iter().enumerate() {
-        let k = sample_key(r);
-        by_case
-            .entry(k.clone())
-            .or_insert_with(|| {
-                order.push(k);
-                Vec::new()
-            })
-            .push(i);
-    }
-
-    // Tool-call and structured cases: item k owns the next `requests` rows of its case.
-    let mut items_by_case: HashMap<CaseKey, Vec<usize>> = HashMap::new();
-    for (i, it) in items.iter().enumerate() {
-        items_by_case
-            .entry(key_of(&it.backend, &it.scenario, &it.case_id))
-            .or_default()
-            .push(i);
-    }
-    // Multimodal items: (backend, scenario, case, item) → media.csv row index.
-    let mut media_items: HashMap<(CaseKey, u32), usize> = HashMap::new();
-    let mut media_cases: HashSet<CaseKey> = HashSet::new();
-    for (i, m) in media.iter().enumerate() {
-        let k = key_of(&m.backend, &m.scenario, &m.case_id);
-        media_cases.insert(k.clone());
-        media_items.insert((k, m.item), i);
-    }
-
-    let mut media_failed: HashSet<usize> = HashSet::new();
-    let mut media_rows_of: HashMap<usize, Vec<usize>> = HashMap::new();
-    for key in order {
-        let idx = &by_case[&key];
-        let kind = samples[idx[0]].kind.as_str();
-        match kind {
-            "tool_calls" | "structured" => {
-                let mut next = 0usize;
-                for &it in items_by_case.get(&key).map_or(&[][..], Vec::as_slice) {
-                    let item = &items[it];
-                    let end = (next + item.requests as usize).min(idx.len());
-                    let reqs = &idx[next..end];
-                    next = end;
-                    let schema_refused =
-                        item.failure_category.as_deref() == Some("schema_unsupported");
-                    if retry_failed
-                        && !schema_refused
-                        && reqs.iter().any(|&i| failed_at_server(&samples[i]))
-                    {
-                        mv.samples.extend(reqs);
-                        mv.items.insert(it);
-                        mv.reopened.insert(key.clone());
-                    }
-                }
-                // Requests of an item the interruption cut short: the item is sent again.
-                if next < idx.len() {
-                    mv.samples.extend(&idx[next..]);
-                    mv.reopened.insert(key.clone());
-                }
-            }
-            "multimodal" => {
-                // `<case>_text` rows are the text-only twins of case `<case>`.
-                let media_case = match key.2.strip_suffix("_text") {
-                    Some(base) if !media_cases.contains(&key) => key_of(&key.0, &key.1, base),
-                    _ => key.clone(),
-                };
-                for &i in idx {
-                    match media_items.get(&(media_case.clone(), samples[i].repetition)) {
-                        None => {
-                            mv.samples.insert(i);
-                            mv.reopened.insert(media_case.clone());
-                        }
-                        Some(&m) => {
-                            media_rows_of.entry(m).or_default().push(i);
-                            if failed_at_server(&samples[i]) {
-                                media_failed.insert(m);
-                            }
-                        }
-                    }
-                }
-            }
-            _ => {
-                if !retry_failed {
-                    continue;
-                }
-                // llama-bench-style tests are measured as a whole and are not retried.
-                let failed: Vec<usize> = idx
-                    .iter()
-                    .copied()
-                    .filter(|&i| samples[i].test.is_none() && failed_at_server(&samples[i]))
-                    .collect();
-                if failed.is_empty() {
-                    continue;
-                }
-                if whole_cases.contains(&(key.1.clone(), key.2.clone())) {
-                    mv.samples.extend(idx);
-                } else {
-                    mv.samples.extend(&failed);
-                    if kind == "throughput" {
-                        mv.renumber.insert(key.clone());
-                    }
-                }
-                mv.reopened.insert(key.clone());
-                if kind == "context" {
-                    // The effective context length is computed over every length again.
-                    mv.reopened.insert(key_of(&key.0, &key.1, "all"));
-                }
-            }
-        }
-    }
-    if retry_failed {
-        for m in media_failed {
-            mv.items_media(
-                m,
-                media,
-                media_rows_of.get(&m).map_or(&[][..], Vec::as_slice),
-            );
-        }
-    }
-    mv
-}
-
-impl Moves {
-    /// A multimodal item sent again: its media.csv row and both its requests move out.
-    fn items_media(&mut self, m: usize, media: &[MediaRow], rows: &[usize]) {
-        self.media.insert(m);
-        self.samples.extend(rows);
-        let r = &media[m];
-        self.reopened
-            .insert(key_of(&r.backend, &r.scenario, &r.case_id));
+fn read_if_there<T: serde::de::DeserializeOwned>(path: &Path, columns: &[&str]) -> Result<Vec<T>> {
+    if path.exists() {
+        Ok(read(path, columns)?.rows)
+    } else {
+        Ok(Vec::new())
     }
 }
 
-fn renumber(rows: &mut [SampleRow], cases: &HashSet<CaseKey>) {
-    if cases.is_empty() {
-        return;
+/// The rows of `rows` whose index is not in `drop`.
+fn without<T>(rows: Vec<T>, drop: &HashSet<usize>) -> Vec<T> {
+    rows.into_iter()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, r)| r)
+        .collect()
+}
+
+impl Files {
+    fn read(run_dir: &Path) -> Result<Self> {
+        Ok(Files {
+            samples: read_if_there(&run_dir.join("samples.csv"), SAMPLE_COLUMNS)?,
+            summary: read_if_there(&run_dir.join("summary.csv"), SUMMARY_COLUMNS)?,
+            items: read_if_there(&run_dir.join("items.csv"), ITEM_COLUMNS)?,
+            media: read_if_there(&run_dir.join("media.csv"), MEDIA_COLUMNS)?,
+        })
     }
-    let mut by_case: HashMap<CaseKey, Vec<usize>> = HashMap::new();
-    for (i, r) in rows.iter().enumerate() {
-        let k = sample_key(r);
-        if cases.contains(&k) {
-            by_case.entry(k).or_default().push(i);
+
+    /// Moves the planned rows out: to attempts.csv (requests), or away (items, media rows,
+    /// the summaries of reopened cases), rewriting each file that changes.
+    fn apply(&mut self, run_dir: &Path, plan: &Moves) -> Result<()> {
+        // Summaries first: a kill after this leaves failed rows in a case without a
+        // summary, which the next resume handles like any half-done case.
+        let before = self.summary.len();
+        self.summary.retain(|r| {
+            !plan
+                .reopened
+                .contains(&key_of(&r.backend, &r.scenario, &r.case_id))
+        });
+        if self.summary.len() != before {
+            rewrite(&run_dir.join("summary.csv"), SUMMARY_COLUMNS, &self.summary)?;
         }
-    }
-    for idx in by_case.into_values() {
-        let mut idx = idx;
-        idx.sort_by_key(|&i| rows[i].repetition);
-        for (n, i) in idx.into_iter().enumerate() {
-            rows[i].repetition = n as u32;
+        append_attempts(
+            &run_dir.join(ATTEMPTS_FILE),
+            self.samples
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| plan.samples.contains(i))
+                .map(|(_, r)| r),
+        )?;
+        let mut kept = without(std::mem::take(&mut self.samples), &plan.samples);
+        renumber(&mut kept, &plan.renumber);
+        rewrite(&run_dir.join("samples.csv"), SAMPLE_COLUMNS, &kept)?;
+        self.samples = kept;
+        if !plan.items.is_empty() {
+            self.items = without(std::mem::take(&mut self.items), &plan.items);
+            rewrite(&run_dir.join("items.csv"), ITEM_COLUMNS, &self.items)?;
         }
+        if !plan.media.is_empty() {
+            self.media = without(std::mem::take(&mut self.media), &plan.media);
+            rewrite(&run_dir.join("media.csv"), MEDIA_COLUMNS, &self.media)?;
+        }
+        Ok(())
     }
 }
 
@@ -425,12 +264,12 @@ fn rewrite<T: Serialize>(path: &Path, columns: &[&str], rows: &[T]) -> Result<()
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
     if tmp.exists() {
-        std::fs::remove_file(&tmp).map_err(|e| Error::results(&tmp, e))?;
+        std::fs::remove_file(&tmp).map_err(|e| Error::write(&tmp, e))?;
     }
     let mut w = CsvAppender::open(&tmp, columns)?;
     w.append_all(rows)?;
     drop(w);
-    std::fs::rename(&tmp, path).map_err(|e| Error::results(path, e))
+    std::fs::rename(&tmp, path).map_err(|e| Error::write(path, e))
 }
 
 /// Appends the moved rows to attempts.csv, skipping rows already there (a resume killed
@@ -453,6 +292,7 @@ fn append_attempts<'a>(path: &Path, rows: impl Iterator<Item = &'a SampleRow>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::reader::read_summary;
 
     fn row(case: &str, kind: &str, rep: u32, err: Option<&str>) -> SampleRow {
         SampleRow {

@@ -8,98 +8,128 @@
 //! front of the question (it would change what the model is asked); prefix caching is off
 //! through `cache_prompt: false` instead, and depth filler carries a salt of its own.
 
+mod agent_loop;
+mod request;
+mod run;
+pub(crate) mod summary;
+pub mod table;
+
+use futures_util::future::LocalBoxFuture;
 use serde_json::json;
 
-use super::RunCtx;
+use super::ctx::ScenarioRun;
 use super::request::CaseOutcome;
-use super::tool_request::{is_backend_failure, outcome};
-use super::tool_run::{ItemResult, ToolRun, calls_json, fill_speed};
-use super::tool_summary::{CaseFigures, summarize_items};
-use crate::backend::{Backend, BackendFacts, Endpoint, Prompt, ToolRequest};
+use crate::backend::{Endpoint, Prompt, ToolRequest};
 use crate::error::{Error, Result};
-use crate::results::CsvAppender;
-use crate::results::items::ITEM_COLUMNS;
 use crate::results::manifest::now_rfc3339;
-use crate::results::transcript::TranscriptWriter;
-use crate::scenario::structured::StructuredItem;
-use crate::scenario::tool_calls::case_mode;
-use crate::scenario::{Case, Scenario, ScenarioBody};
+use crate::scenario::structured::{Structured, StructuredItem};
+use crate::scenario::tool_calls::{ToolCalls, case_mode};
+use crate::scenario::{Case, ScenarioBody};
 use crate::score::schema::{self, Compliance};
 use crate::score::{Extraction, Mode, score_tool_item};
 use crate::workload::tool_suite::ToolItem;
 use crate::workload::{conversation, prompt, tool_format};
+use request::{is_backend_failure, outcome};
+use run::{ItemResult, ToolRun, calls_json, fill_speed};
+use summary::{CaseFigures, summarize_items};
 
-pub(crate) async fn run_scenario(
-    ctx: &RunCtx,
-    backend: &Backend,
-    facts: &BackendFacts,
-    device: &str,
-    scenario: &Scenario,
+/// The kind runner of tool-call scenarios (see `runner::KindRunner`): the whole scenario is
+/// one unit (a later case's figures refer to an earlier one's).
+pub(crate) fn run_tool_calls<'a>(
+    s: &'a ScenarioRun<'a>,
+    cases: &'a [Case],
+) -> LocalBoxFuture<'a, Result<Vec<CaseOutcome>>> {
+    Box::pin(async move {
+        let ScenarioBody::ToolCalls(t) = &s.scenario.body else {
+            return Err(wrong_kind(s, "tool-call"));
+        };
+        run_scenario(s, cases, Items::ToolCalls(t)).await
+    })
+}
+
+/// The kind runner of structured-output scenarios (see `runner::KindRunner`).
+pub(crate) fn run_structured<'a>(
+    s: &'a ScenarioRun<'a>,
+    cases: &'a [Case],
+) -> LocalBoxFuture<'a, Result<Vec<CaseOutcome>>> {
+    Box::pin(async move {
+        let ScenarioBody::Structured(st) = &s.scenario.body else {
+            return Err(wrong_kind(s, "structured"));
+        };
+        run_scenario(s, cases, Items::Structured(st)).await
+    })
+}
+
+fn wrong_kind(s: &ScenarioRun<'_>, runner: &str) -> Error {
+    Error::Usage(format!(
+        "internal: a {} scenario reached the {runner} runner",
+        s.scenario.kind()
+    ))
+}
+
+/// What a case's items are.
+#[derive(Clone, Copy)]
+enum Items<'a> {
+    ToolCalls(&'a ToolCalls),
+    Structured(&'a Structured),
+}
+
+impl Items<'_> {
+    fn latency_target_ms(&self) -> Option<f64> {
+        match self {
+            Items::ToolCalls(t) => t.latency_target_ms,
+            Items::Structured(s) => s.latency_target_ms,
+        }
+    }
+}
+
+async fn run_scenario(
+    s: &ScenarioRun<'_>,
+    cases: &[Case],
+    items: Items<'_>,
 ) -> Result<Vec<CaseOutcome>> {
-    if backend.endpoint() != Endpoint::Chat {
+    if s.backend.endpoint() != Endpoint::Chat {
         return Err(Error::backend(
-            backend.name(),
+            s.backend.name(),
             format!(
                 "scenario `{}` ({}) needs a chat endpoint (endpoint = \"chat\")",
-                scenario.name,
-                scenario.kind()
+                s.scenario.name,
+                s.scenario.kind()
             ),
         ));
     }
-    let run_dir = ctx
-        .samples
-        .borrow()
-        .path()
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let run = ToolRun {
-        ctx,
-        backend,
-        facts,
-        device,
-        scenario,
-        items_csv: CsvAppender::open(&run_dir.join("items.csv"), ITEM_COLUMNS)?.into(),
-        transcripts: TranscriptWriter::open(&run_dir.join("transcripts.jsonl"))?.into(),
-    };
+    s.ctx.rec.open_item_files()?;
+    let run = ToolRun { s };
     let mut outcomes = Vec::new();
     let mut figures: Vec<CaseFigures> = Vec::new();
-    for case in scenario.cases() {
-        let (out, fig) = run.case(&case, &figures).await?;
+    for case in cases {
+        let (out, fig) = run.case(case, items, &figures).await?;
         figures.push(fig);
         outcomes.push(out);
     }
     Ok(outcomes)
 }
 
-impl ToolRun<'_> {
+impl ToolRun<'_, '_> {
     async fn case(
         &self,
         case: &Case,
+        items: Items<'_>,
         earlier: &[CaseFigures],
     ) -> Result<(CaseOutcome, CaseFigures)> {
-        let label = format!("{} {}", self.backend.name(), case.id);
-        let latency_target = match &self.scenario.body {
-            ScenarioBody::ToolCalls(t) => t.latency_target_ms,
-            ScenarioBody::Structured(s) => s.latency_target_ms,
-            ScenarioBody::Throughput(_)
-            | ScenarioBody::Context(_)
-            | ScenarioBody::Multimodal(_) => None,
-        };
+        let s = self.s;
+        let label = s.label(&case.id);
+        let latency_target = items.latency_target_ms();
         // --resume: a case with summary rows is done; otherwise finished items are kept
         // and only the others are sent.
-        let key = (
-            self.backend.name().to_string(),
-            self.scenario.name.clone(),
-            case.id.clone(),
-        );
-        if let Some(done) = self.ctx.resume.finished(&key) {
+        let key = s.key(&case.id);
+        if let Some(done) = s.ctx.resume.finished(&key) {
             return Ok(finished_case(done, &case.id));
         }
-        let mut done_items = self.ctx.resume.take_items(&key);
+        let mut done_items = s.ctx.resume.take_items(&key);
         let mut results: Vec<ItemResult> = Vec::new();
-        match &self.scenario.body {
-            ScenarioBody::ToolCalls(t) => {
+        match items {
+            Items::ToolCalls(t) => {
                 let mode = case_mode(&case.id);
                 for (i, item) in t.items.iter().enumerate() {
                     if let Some(d) = done_items.remove(&item.id) {
@@ -107,56 +137,35 @@ impl ToolRun<'_> {
                         continue;
                     }
                     let r = if item.agent.is_some() {
-                        super::agent_loop::run_item(self, case, mode, item, i as u32).await?
+                        agent_loop::run_item(self, case, mode, item, i as u32).await?
                     } else {
                         self.tool_item(case, mode, item, i as u32).await?
                     };
                     self.finish_item(&label, r, latency_target, &mut results)?;
                 }
             }
-            ScenarioBody::Structured(s) => {
+            Items::Structured(st) => {
                 let constrained = case.id == "constrained";
-                for (i, item) in s.items.iter().enumerate() {
+                for (i, item) in st.items.iter().enumerate() {
                     if let Some(d) = done_items.remove(&item.id) {
                         results.push(resumed_item(d));
                         continue;
                     }
                     let r = self
-                        .structured_item(case, constrained, item, i as u32)
+                        .structured_item(case, &st.suite, constrained, item, i as u32)
                         .await?;
                     self.finish_item(&label, r, latency_target, &mut results)?;
                 }
             }
-            ScenarioBody::Throughput(_)
-            | ScenarioBody::Context(_)
-            | ScenarioBody::Multimodal(_) => {
-                return Err(Error::Usage(
-                    "internal: a speed or context case reached the tool runner".into(),
-                ));
-            }
         }
-        let base = crate::results::SummaryRow {
-            run_id: self.ctx.run_id.clone(),
-            backend: self.facts.name.clone(),
-            model: self.facts.model.clone().unwrap_or_default(),
-            device: self.device.to_string(),
-            scenario: self.scenario.name.clone(),
-            case_id: case.id.clone(),
-            kind: self.scenario.kind().to_string(),
-            prompt_tokens: case.prompt_tokens,
-            max_tokens: case.max_tokens,
-            concurrency: 1,
-            ..Default::default()
-        };
-        let (summary, warnings, fig) = summarize_items(base, &results, latency_target, earlier);
-        for row in &summary {
-            self.ctx.summary.borrow_mut().append(row)?;
-        }
+        let (summary, warnings, fig) =
+            summarize_items(s.summary_base(case), &results, latency_target, earlier);
+        s.ctx.rec.summary(&summary)?;
         let failed = results.iter().map(|r| r.backend_failures).sum();
         let total = results.iter().map(|r| r.samples.len()).sum();
-        if !self.ctx.quiet {
-            self.ctx.progress.note(&super::tool_table::case_line(
-                self.backend.name(),
+        if !s.ctx.quiet {
+            s.ctx.progress.note(&table::case_line(
+                s.backend.name(),
                 &case.id,
                 &summary,
                 failed,
@@ -187,8 +196,8 @@ impl ToolRun<'_> {
             .map(|s| s.started_at.clone())
             .unwrap_or_else(now_rfc3339);
         r.row.within_latency_target = latency_target.map(|t| r.row.e2e_ms.is_some_and(|e| e <= t));
-        self.items_csv.borrow_mut().append(&r.row)?;
-        self.ctx.progress.request_done(label, r.row.decode_tok_s);
+        self.s.ctx.rec.item(&r.row)?;
+        self.s.ctx.progress.request_done(label, r.row.decode_tok_s);
         results.push(r);
         Ok(())
     }
@@ -201,7 +210,7 @@ impl ToolRun<'_> {
         index: u32,
     ) -> Result<ItemResult> {
         let salt = prompt::salt(
-            self.ctx.nonce,
+            self.s.ctx.nonce,
             index as u64 ^ ((case.prompt_tokens as u64) << 32),
         );
         let filler = conversation::filler(case.prompt_tokens, &salt, case.seed);
@@ -273,6 +282,7 @@ impl ToolRun<'_> {
     async fn structured_item(
         &self,
         case: &Case,
+        suite: &str,
         constrained: bool,
         item: &StructuredItem,
         index: u32,
@@ -297,17 +307,17 @@ impl ToolRun<'_> {
             )
             .await?;
         let mut row = self.base_item(case, &case.id);
-        row.suite = match &self.scenario.body {
-            ScenarioBody::Structured(s) => s.suite.clone(),
-            _ => String::new(),
-        };
+        row.suite = suite.to_string();
         row.item_id = item.id.clone();
         row.category = item.category.clone();
         row.requests = 1;
         let failure = match outcome(&resp, constrained) {
             crate::score::Outcome::Answered => {
-                let validator = schema::compile(&item.schema)
-                    .map_err(|e| Error::Usage(format!("item {}: {e}", item.id)))?;
+                let validator =
+                    schema::compile(&item.schema).map_err(|message| Error::ItemSchema {
+                        item: item.id.clone(),
+                        message,
+                    })?;
                 match schema::check(&validator, &resp.text) {
                     Compliance::Valid(_) => None,
                     Compliance::Invalid(f, d) => {

@@ -8,7 +8,7 @@ use crate::score::Outcome;
 
 /// The sample row of one response: the same row as a throughput request's.
 pub(crate) async fn sample_row(backend: &Backend, base: &SampleRow, resp: &Response) -> SampleRow {
-    super::request::measure_response(backend, base, None, resp)
+    crate::runner::request::measure_response(backend, base, None, resp)
         .await
         .row
 }

@@ -3,27 +3,19 @@
 //! (`tool_case`) and the agent loop (`agent_loop`) both build on it.
 
 use serde_json::{Value, json};
-use std::cell::RefCell;
 
-use super::RunCtx;
-use super::tool_request::{sample_row, transcript};
-use crate::backend::{Backend, BackendFacts, Prompt, Request, Response, ToolRequest};
+use super::request::{sample_row, transcript};
+use crate::backend::{Prompt, Request, Response, ToolRequest};
 use crate::error::Result;
+use crate::results::SampleRow;
 use crate::results::items::ItemRow;
 use crate::results::manifest::now_rfc3339;
-use crate::results::transcript::TranscriptWriter;
-use crate::results::{CsvAppender, SampleRow};
-use crate::scenario::{Case, Scenario};
+use crate::runner::ctx::ScenarioRun;
+use crate::scenario::Case;
 
-/// Everything one scenario on one backend shares.
-pub(crate) struct ToolRun<'a> {
-    pub ctx: &'a RunCtx,
-    pub backend: &'a Backend,
-    pub facts: &'a BackendFacts,
-    pub device: &'a str,
-    pub scenario: &'a Scenario,
-    pub items_csv: RefCell<CsvAppender>,
-    pub transcripts: RefCell<TranscriptWriter>,
+/// Everything one tool-call or structured scenario on one backend shares.
+pub(crate) struct ToolRun<'a, 'b> {
+    pub s: &'a ScenarioRun<'b>,
 }
 
 /// What one item produced.
@@ -33,32 +25,21 @@ pub(crate) struct ItemResult {
     pub backend_failures: usize,
 }
 
-impl ToolRun<'_> {
+impl ToolRun<'_, '_> {
     pub(crate) fn base_sample(&self, case: &Case) -> SampleRow {
-        SampleRow {
-            run_id: self.ctx.run_id.clone(),
-            backend: self.backend.name().to_string(),
-            model: self.facts.model.clone().unwrap_or_default(),
-            device: self.device.to_string(),
-            scenario: self.scenario.name.clone(),
-            case_id: case.id.clone(),
-            kind: self.scenario.kind().to_string(),
-            concurrency: 1,
-            prompt_tokens_requested: case.prompt_tokens,
-            max_tokens: case.max_tokens,
-            ..Default::default()
-        }
+        self.s.sample_base(case)
     }
 
     pub(crate) fn base_item(&self, case: &Case, mode: &str) -> ItemRow {
+        let s = self.s;
         ItemRow {
-            run_id: self.ctx.run_id.clone(),
-            backend: self.backend.name().to_string(),
-            model: self.facts.model.clone().unwrap_or_default(),
-            device: self.device.to_string(),
-            scenario: self.scenario.name.clone(),
+            run_id: s.ctx.run_id.clone(),
+            backend: s.backend.name().to_string(),
+            model: s.facts.model.clone().unwrap_or_default(),
+            device: s.device.to_string(),
+            scenario: s.scenario.name.clone(),
             case_id: case.id.clone(),
-            kind: self.scenario.kind().to_string(),
+            kind: s.scenario.kind().to_string(),
             mode: mode.to_string(),
             depth: case.prompt_tokens,
             max_tokens: case.max_tokens,
@@ -75,18 +56,18 @@ impl ToolRun<'_> {
         repetition: u32,
     ) -> Result<(Response, SampleRow)> {
         let started_at = now_rfc3339();
-        let resp = self.backend.generate(req).await;
-        let mut row = sample_row(self.backend, base, &resp).await;
+        let resp = self.s.backend.generate(req).await;
+        let mut row = sample_row(self.s.backend, base, &resp).await;
         row.started_at = started_at;
         row.repetition = repetition;
-        self.ctx.samples.borrow_mut().append(&row)?;
-        let t = transcript(key, self.backend.name(), &row.model, &resp, &row);
-        self.transcripts.borrow_mut().append(&t)?;
+        self.s.ctx.rec.sample(&row)?;
+        let t = transcript(key, self.s.backend.name(), &row.model, &resp, &row);
+        self.s.ctx.rec.transcript(&t)?;
         Ok((resp, row))
     }
 
     pub(crate) fn key(&self, case: &Case, item: &str, turn: u32) -> String {
-        format!("{}/{}/{item}/{turn}", self.scenario.name, case.id)
+        format!("{}/{}/{item}/{turn}", self.s.scenario.name, case.id)
     }
 
     pub(crate) fn request(&self, case: &Case, prompt: Prompt, tools: ToolRequest) -> Request {

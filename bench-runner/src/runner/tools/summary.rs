@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use super::tool_run::ItemResult;
+use super::run::ItemResult;
 use crate::measure::proportion::{Proportion, bfcl_overall, wilson};
 use crate::measure::stats::summarize;
 use crate::results::SummaryRow;
@@ -75,65 +75,9 @@ pub(crate) fn summarize_items(
     let n = results.len();
     let errors: usize = results.iter().map(|r| r.backend_failures).sum();
     base.errors = errors;
-    let structured = base.kind == "structured";
-    let acc = if structured { "compliance" } else { "accuracy" };
-    let mut rows = Vec::new();
-    let mut warnings = Vec::new();
-    let pass = results.iter().filter(|r| r.row.pass).count();
-    if let Some(p) = wilson(pass, n) {
-        rows.push(proportion_row(&base, acc, &p));
-    }
-    let mut by_cat: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    for r in results {
-        let e = by_cat.entry(r.row.category.as_str()).or_default();
-        e.0 += usize::from(r.row.pass);
-        e.1 += 1;
-    }
-    for (cat, (k, m)) in &by_cat {
-        if let Some(p) = wilson(*k, *m) {
-            rows.push(proportion_row(&base, &format!("{acc}:{cat}"), &p));
-        }
-    }
-    if !structured {
-        let lenient: Vec<bool> = results.iter().filter_map(|r| r.row.lenient_pass).collect();
-        if let Some(p) = wilson(lenient.iter().filter(|&&b| b).count(), lenient.len()) {
-            rows.push(proportion_row(&base, "lenient_accuracy", &p));
-        }
-        let cats: Vec<(String, usize, usize)> = by_cat
-            .iter()
-            .filter(|(c, _)| **c != "agent")
-            .map(|(c, (k, m))| (c.to_string(), *k, *m))
-            .collect();
-        let (non_live, live) = bfcl_overall(&cats);
-        if let Some(m) = non_live {
-            let k = cats.iter().filter(|(c, _, _)| !c.contains("live")).count();
-            rows.push(value_row(&base, "bfcl_non_live_mean", "ratio", k, m));
-        }
-        if let Some(p) = live {
-            rows.push(proportion_row(&base, "bfcl_live_pooled", &p));
-        }
-        let agent: Vec<&ItemResult> = results
-            .iter()
-            .filter(|r| r.row.category == "agent")
-            .collect();
-        if !agent.is_empty() {
-            let ok = agent.iter().filter(|r| r.row.pass).count();
-            if let Some(p) = wilson(ok, agent.len()) {
-                rows.push(proportion_row(&base, "agent_success", &p));
-            }
-            let malformed: usize = agent.iter().map(|r| r.row.malformed_calls as usize).sum();
-            let requests: usize = agent.iter().map(|r| r.row.requests as usize).sum();
-            if let Some(p) = wilson(malformed, requests.max(malformed)) {
-                rows.push(proportion_row(&base, "malformed_call_rate", &p));
-            }
-            let stalls = agent
-                .iter()
-                .filter(|r| r.row.failure_category.as_deref() == Some("stall"))
-                .count();
-            if let Some(p) = wilson(stalls, agent.len()) {
-                rows.push(proportion_row(&base, "stall_rate", &p));
-            }
-        }
+    let mut rows = accuracy_rows(&base, results);
+    if base.kind != "structured" {
+        rows.extend(agent_rows(&base, results));
     }
     let mut failures: BTreeMap<&str, usize> = BTreeMap::new();
     for r in results {
@@ -146,7 +90,115 @@ pub(crate) fn summarize_items(
             rows.push(proportion_row(&base, &format!("failure:{f}"), &p));
         }
     }
+    let ttft_p50 = speed_rows(&base, results, earlier, &mut rows);
+    let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
+    let mut warnings = Vec::new();
+    if errors > 0 {
+        warnings.push(format!("{where_}: {errors} requests failed at the server (failure category server_error / stall)"));
+    }
+    if let Some(t) = latency_target_ms {
+        let slow = results
+            .iter()
+            .filter(|r| r.row.within_latency_target == Some(false))
+            .count();
+        if slow > 0 {
+            warnings.push(format!(
+                "{where_}: {slow} of {n} items took longer than latency_target_ms = {t}"
+            ));
+        }
+    }
+    (
+        rows,
+        warnings,
+        CaseFigures {
+            case_id: base.case_id.clone(),
+            ttft_p50,
+        },
+    )
+}
 
+/// Accuracy (compliance for structured cases), overall and per category; for tool calls also
+/// lenient accuracy and BFCL's two overall figures.
+fn accuracy_rows(base: &SummaryRow, results: &[ItemResult]) -> Vec<SummaryRow> {
+    let structured = base.kind == "structured";
+    let acc = if structured { "compliance" } else { "accuracy" };
+    let mut rows = Vec::new();
+    let pass = results.iter().filter(|r| r.row.pass).count();
+    if let Some(p) = wilson(pass, results.len()) {
+        rows.push(proportion_row(base, acc, &p));
+    }
+    let mut by_cat: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in results {
+        let e = by_cat.entry(r.row.category.as_str()).or_default();
+        e.0 += usize::from(r.row.pass);
+        e.1 += 1;
+    }
+    for (cat, (k, m)) in &by_cat {
+        if let Some(p) = wilson(*k, *m) {
+            rows.push(proportion_row(base, &format!("{acc}:{cat}"), &p));
+        }
+    }
+    if structured {
+        return rows;
+    }
+    let lenient: Vec<bool> = results.iter().filter_map(|r| r.row.lenient_pass).collect();
+    if let Some(p) = wilson(lenient.iter().filter(|&&b| b).count(), lenient.len()) {
+        rows.push(proportion_row(base, "lenient_accuracy", &p));
+    }
+    let cats: Vec<(String, usize, usize)> = by_cat
+        .iter()
+        .filter(|(c, _)| **c != "agent")
+        .map(|(c, (k, m))| (c.to_string(), *k, *m))
+        .collect();
+    let (non_live, live) = bfcl_overall(&cats);
+    if let Some(m) = non_live {
+        let k = cats.iter().filter(|(c, _, _)| !c.contains("live")).count();
+        rows.push(value_row(base, "bfcl_non_live_mean", "ratio", k, m));
+    }
+    if let Some(p) = live {
+        rows.push(proportion_row(base, "bfcl_live_pooled", &p));
+    }
+    rows
+}
+
+/// Agent items: success, malformed calls per request, and stalls.
+fn agent_rows(base: &SummaryRow, results: &[ItemResult]) -> Vec<SummaryRow> {
+    let agent: Vec<&ItemResult> = results
+        .iter()
+        .filter(|r| r.row.category == "agent")
+        .collect();
+    let mut rows = Vec::new();
+    if agent.is_empty() {
+        return rows;
+    }
+    let ok = agent.iter().filter(|r| r.row.pass).count();
+    if let Some(p) = wilson(ok, agent.len()) {
+        rows.push(proportion_row(base, "agent_success", &p));
+    }
+    let malformed: usize = agent.iter().map(|r| r.row.malformed_calls as usize).sum();
+    let requests: usize = agent.iter().map(|r| r.row.requests as usize).sum();
+    if let Some(p) = wilson(malformed, requests.max(malformed)) {
+        rows.push(proportion_row(base, "malformed_call_rate", &p));
+    }
+    let stalls = agent
+        .iter()
+        .filter(|r| r.row.failure_category.as_deref() == Some("stall"))
+        .count();
+    if let Some(p) = wilson(stalls, agent.len()) {
+        rows.push(proportion_row(base, "stall_rate", &p));
+    }
+    rows
+}
+
+/// Speed over the case's successful requests, correct goodput and the grammar's TTFT cost;
+/// returns the median TTFT (what a later case may compare with).
+fn speed_rows(
+    base: &SummaryRow,
+    results: &[ItemResult],
+    earlier: &[CaseFigures],
+    rows: &mut Vec<SummaryRow>,
+) -> Option<f64> {
+    let n = results.len();
     let samples: Vec<&crate::results::SampleRow> = results
         .iter()
         .flat_map(|r| r.samples.iter())
@@ -186,7 +238,7 @@ pub(crate) fn summarize_items(
             .filter(|r| r.row.pass && r.row.within_latency_target.unwrap_or(true))
             .count();
         rows.push(value_row(
-            &base,
+            base,
             "correct_goodput",
             "items/s",
             n,
@@ -202,29 +254,7 @@ pub(crate) fn summarize_items(
             ttft_p50,
         )
     {
-        rows.push(value_row(&base, "grammar_ttft_cost_ms", "ms", n, c - u));
+        rows.push(value_row(base, "grammar_ttft_cost_ms", "ms", n, c - u));
     }
-    let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
-    if errors > 0 {
-        warnings.push(format!("{where_}: {errors} requests failed at the server (failure category server_error / stall)"));
-    }
-    if let Some(t) = latency_target_ms {
-        let slow = results
-            .iter()
-            .filter(|r| r.row.within_latency_target == Some(false))
-            .count();
-        if slow > 0 {
-            warnings.push(format!(
-                "{where_}: {slow} of {n} items took longer than latency_target_ms = {t}"
-            ));
-        }
-    }
-    (
-        rows,
-        warnings,
-        CaseFigures {
-            case_id: base.case_id.clone(),
-            ttft_p50,
-        },
-    )
+    ttft_p50
 }
