@@ -211,8 +211,9 @@ pub enum Error {
     Media {
         scenario: String,
         case: String,
+        // Boxed: `error` sits below every floor, so it cannot name workload's `MediaError`.
         #[source]
-        source: crate::workload::media::MediaError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 
     /// A structured-output item's JSON schema does not compile.
@@ -253,7 +254,7 @@ impl Error {
             | Error::ContextLengths { .. }
             | Error::Media { .. }
             | Error::ItemSchema { .. } => 2,
-                        Error::Interrupted => 130,
+            Error::Interrupted => 130,
         }
     }
 

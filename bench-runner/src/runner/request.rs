@@ -1,10 +1,10 @@
 //! What every kind of case shares about one request: its prompt made ready outside the timed
 //! region, the request itself, the sample row built from its response, the salt index, and
-//! the window over which case-wide throughput is measured.
+//! the window over which case-wide throughput is measured, and `Measured` (a row with the ITL
+//! gaps its summary needs).
 
 use std::time::Instant;
 
-use super::summary::Measured;
 use crate::backend::{Backend, Prompt, Request, RequestError, Response};
 use crate::measure::request::{Timeline, compute};
 use crate::measure::stats::percentile_sorted;
@@ -178,7 +178,7 @@ pub(crate) async fn measure_response(
         row.itl_exact = Some(m.itl_exact);
     }
     row.burst_fraction = m.burst_fraction;
-    row.itl_list_ms = super::summary::itl_list(&m.itl_ms);
+    row.itl_list_ms = itl_list(&m.itl_ms);
     if let Some(e) = &resp.error {
         // A broken stream's partial timings must not be mistaken for a whole request's:
         // the row keeps its counts, its speed columns go empty.
@@ -195,6 +195,55 @@ pub(crate) async fn measure_response(
         itl,
         row,
     }
+}
+
+pub(crate) struct Measured {
+    pub row: SampleRow,
+    pub itl: Vec<f64>,
+    pub burst_fraction: Option<f64>,
+}
+
+impl Measured {
+    /// A request that failed before anything was measured.
+    pub fn failed(row: SampleRow) -> Self {
+        Measured {
+            row,
+            itl: Vec::new(),
+            burst_fraction: None,
+        }
+    }
+
+    /// A request read back from samples.csv (for `--resume`): everything the summary needs
+    /// is in the row.
+    pub fn from_row(row: SampleRow) -> Self {
+        let itl = row
+            .itl_list_ms
+            .as_deref()
+            .map(|s| {
+                s.split(';')
+                    .filter_map(|v| v.trim().parse::<f64>().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Measured {
+            burst_fraction: row.burst_fraction,
+            itl,
+            row,
+        }
+    }
+}
+
+/// ITL values as stored in samples.csv.
+pub(crate) fn itl_list(itl: &[f64]) -> Option<String> {
+    if itl.is_empty() {
+        return None;
+    }
+    Some(
+        itl.iter()
+            .map(|v| format!("{v:.3}"))
+            .collect::<Vec<_>>()
+            .join(";"),
+    )
 }
 
 #[cfg(test)]

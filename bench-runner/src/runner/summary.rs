@@ -2,6 +2,7 @@
 //! warnings a reader must see (buffered streams, queued requests, noise, cache hits).
 
 use super::ctx::ScenarioRun;
+pub(crate) use super::request::Measured;
 use crate::measure::stats::{HIGH_CV, summarize};
 use crate::results::metric::{self, Column};
 use crate::results::summary::{ALL_FAILED, error_categories, failed_case_row, push_summary};
@@ -9,55 +10,6 @@ use crate::results::{SampleRow, SummaryRow};
 // The pure summary builders live in `results::summary`; the kind runners reach them here.
 pub(crate) use crate::results::summary::pp_tg_summary;
 use crate::scenario::Case;
-
-pub(crate) struct Measured {
-    pub row: SampleRow,
-    pub itl: Vec<f64>,
-    pub burst_fraction: Option<f64>,
-}
-
-impl Measured {
-    /// A request that failed before anything was measured.
-    pub fn failed(row: SampleRow) -> Self {
-        Measured {
-            row,
-            itl: Vec::new(),
-            burst_fraction: None,
-        }
-    }
-
-    /// A request read back from samples.csv (for `--resume`): everything the summary needs
-    /// is in the row.
-    pub fn from_row(row: SampleRow) -> Self {
-        let itl = row
-            .itl_list_ms
-            .as_deref()
-            .map(|s| {
-                s.split(';')
-                    .filter_map(|v| v.trim().parse::<f64>().ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Measured {
-            burst_fraction: row.burst_fraction,
-            itl,
-            row,
-        }
-    }
-}
-
-/// ITL values as stored in samples.csv.
-pub(crate) fn itl_list(itl: &[f64]) -> Option<String> {
-    if itl.is_empty() {
-        return None;
-    }
-    Some(
-        itl.iter()
-            .map(|v| format!("{v:.3}"))
-            .collect::<Vec<_>>()
-            .join(";"),
-    )
-}
 
 /// Mean tokens per network read above which a stream counts as buffered.
 const BUFFERED_TOKENS_PER_READ: f64 = 1.5;

@@ -42,7 +42,7 @@ impl Maker<'_> {
         let bad = |source: crate::workload::media::MediaError| Error::Media {
             scenario: self.scenario.to_string(),
             case: mc.id.clone(),
-            source,
+            source: Box::new(source),
         };
         match mc.modality {
             Modality::Image => self.image(mc, item, bad),
