@@ -26,4 +26,5 @@ mod resume_shard;
 mod scripts;
 mod secrets;
 mod tool_calls;
+mod vote_guard;
 mod window;

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::battles::{self, Battles, ReadOptions, Winner};
+use super::battles::{self, BattleRow, Battles, ReadOptions, Winner};
 use super::bootstrap::{self, BootstrapOptions, DEFAULT_ROUNDS, DEFAULT_SEED};
 use super::bradley_terry::{self as bt, ELO_PER_THETA, FitOptions, PairCounts};
 pub use super::row::Row;
+use super::serve::anomaly::{self, Anomalies};
 use super::speed::{self, SpeedRow};
 use super::{elo, style};
 use crate::error::{Error, Result};
@@ -44,6 +45,8 @@ pub struct RateOptions {
     pub speed: Vec<PathBuf>,
     pub min_tok_s: Option<f64>,
     pub threads: usize,
+    /// Rate without the battles of voters the anomaly report flags (needs the votes files).
+    pub exclude_flagged: bool,
 }
 
 impl Default for RateOptions {
@@ -62,6 +65,7 @@ impl Default for RateOptions {
             speed: Vec::new(),
             min_tok_s: None,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
+            exclude_flagged: false,
         }
     }
 }
@@ -123,6 +127,9 @@ pub struct Disclosure {
     pub weighting: String,
     pub style_control: Option<Vec<(String, f64)>>,
     pub warnings: Vec<String>,
+    /// The voters' anomaly report, where the vote page's votes files lie beside the battles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomalies: Option<Anomalies>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,12 +156,24 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
         want_style: opts.style,
     };
     let b = battles::read(&opts.inputs, &read_opts)?;
-    let inputs = opts
+    let inputs: Vec<String> = opts
         .inputs
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let mut lb = rate_battles(&b, opts, inputs)?;
+    let report = anomaly::analyse(&opts.inputs)?;
+    let mut lb = match &report {
+        Some(r) if opts.exclude_flagged => without_flagged(&b, r, opts, inputs)?,
+        None if opts.exclude_flagged => {
+            return Err(Error::Usage(
+                "--exclude-flagged needs the votes file the vote page writes beside its battles (battles.votes.csv)".into(),
+            ));
+        }
+        _ => rate_battles(&b, opts, inputs)?,
+    };
+    if lb.disclosure.anomalies.is_none() {
+        lb.disclosure.anomalies = report.map(|r| r.anomalies);
+    }
     if !opts.speed.is_empty() {
         let (rows, warnings) = speed::join(&lb.rows, &opts.speed)?;
         lb.disclosure.warnings.extend(warnings);
@@ -165,6 +184,42 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
         lb.speed = rows;
     }
     lb.min_tok_s = opts.min_tok_s;
+    Ok(lb)
+}
+
+/// The leaderboard without flagged voters' battles (the same filters applied as the reader
+/// applies them), with every model's raw rating in the disclosure beside it.
+fn without_flagged(
+    raw: &Battles,
+    report: &anomaly::Report,
+    opts: &RateOptions,
+    inputs: Vec<String>,
+) -> Result<Leaderboard> {
+    let listed = |m: &str| opts.models.is_empty() || opts.models.iter().any(|x| x == m);
+    let kept: Vec<BattleRow> = report
+        .rows
+        .iter()
+        .filter(|r| !report.flagged_battles.contains(&r.battle_id))
+        .filter(|r| opts.judges.is_empty() || opts.judges.contains(&r.judge))
+        .filter(|r| listed(&r.model_a) && listed(&r.model_b))
+        .cloned()
+        .collect();
+    let b = Battles::from_rows(&kept, opts.style)?;
+    let raw_lb = rate_battles(raw, opts, inputs.clone())?;
+    let mut lb = rate_battles(&b, opts, inputs)?;
+    let mut a = report.anomalies.clone();
+    a.excluded_battles = Some(report.flagged_battles.len() as u64);
+    a.raw_ratings = raw_lb
+        .rows
+        .iter()
+        .map(|r| (r.model.clone(), r.rating))
+        .collect();
+    lb.disclosure.filters.push(format!(
+        "--exclude-flagged: {} battles of {} flagged voters left out",
+        report.flagged_battles.len(),
+        a.flagged.len()
+    ));
+    lb.disclosure.anomalies = Some(a);
     Ok(lb)
 }
 
@@ -344,6 +399,7 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
         },
         style_control: style_coef,
         warnings,
+        anomalies: None,
     };
     Ok(Leaderboard {
         rows,

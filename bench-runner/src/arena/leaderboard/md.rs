@@ -239,6 +239,9 @@ fn disclosure(s: &mut String, lb: &Leaderboard) {
     for w in &d.warnings {
         let _ = writeln!(s, "- Warning: {}", md_escape(w));
     }
+    if let Some(a) = &d.anomalies {
+        voters(s, a);
+    }
     s.push_str("\n### Battles per pair\n\n");
     s.push_str(&mdtable::header(
         &["Model X", "Model Y", "Battles", "X wins", "Ties", "Y wins"],
@@ -253,6 +256,62 @@ fn disclosure(s: &mut String, lb: &Leaderboard) {
             p.ties.to_string(),
             p.wins_y.to_string(),
         ]));
+    }
+}
+
+/// The voters' anomaly report (present where the vote page's votes files were read).
+fn voters(s: &mut String, a: &crate::arena::serve::anomaly::Anomalies) {
+    s.push_str("\n### Voters\n\n");
+    let _ = writeln!(
+        s,
+        "- Votes with a voter record: {} from {} voters ({} battles without one); votes per voter: max {}, p99 {}",
+        a.with_voter, a.voters, a.without_voter, a.max_votes_per_voter, a.p99_votes_per_voter
+    );
+    let _ = writeln!(s, "- Flagging rule: {}", a.rules);
+    let _ = writeln!(s, "- Flagged voters: {}", a.flagged.len());
+    match a.excluded_battles {
+        Some(n) => {
+            let _ = writeln!(
+                s,
+                "- The ratings above leave out the {n} battles of flagged voters (--exclude-flagged); the raw rating keeps them:\n"
+            );
+            s.push_str(&mdtable::header(&["Model", "Raw rating"], "lr"));
+            for (m, r) in &a.raw_ratings {
+                s.push_str(&mdtable::row(&[md_escape(m), format!("{r:.1}")]));
+            }
+        }
+        None if !a.flagged.is_empty() => {
+            s.push_str("- The ratings above include the flagged voters' battles; `arena rate --exclude-flagged` leaves them out.\n");
+        }
+        None => {}
+    }
+    if !a.flagged.is_empty() {
+        s.push('\n');
+        s.push_str(&mdtable::header(
+            &[
+                "Voter",
+                "Votes",
+                "Median s on battle",
+                "Left",
+                "Right",
+                "Side p",
+                "Repeats",
+                "Why",
+            ],
+            "lrrrrrrl",
+        ));
+        for v in &a.flagged {
+            s.push_str(&mdtable::row(&[
+                md_escape(&v.voter),
+                v.votes.to_string(),
+                format!("{:.1}", v.median_read_s),
+                v.left.to_string(),
+                v.right.to_string(),
+                format!("{:.1e}", v.side_p),
+                v.repeats.to_string(),
+                md_escape(&v.why.join("; ")),
+            ]));
+        }
     }
 }
 
