@@ -3,6 +3,9 @@
 //! token, a vote before the minimum reading time, the access code; and the scripted-voter
 //! fixture that `arena rate` must flag and `--exclude-flagged` must leave out.
 
+// Test helpers: an unwrap that fails is the test failing, with the value in the message.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -72,10 +75,8 @@ fn serve(answers: &Path, battles: &Path, extra: &[&str], env: &[(&str, &str)]) -
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    let mut b = tokio::runtime::Builder::new_current_thread();
+    b.enable_all().build().unwrap()
 }
 
 fn client() -> reqwest::Client {
@@ -140,12 +141,9 @@ async fn post(
     (r.status(), r.text().await.unwrap())
 }
 
+/// Rows in a battles file (the server creates it, with its header, when it starts).
 fn rows(battles: &Path) -> usize {
-    if battles.exists() {
-        battles::read_rows(battles).unwrap().len()
-    } else {
-        0
-    }
+    battles::read_rows(battles).unwrap().len()
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::battles::{self, BattleRow, Battles, ReadOptions, Winner};
+use super::battles::{self, Battles, ReadOptions, Winner};
 use super::bootstrap::{self, BootstrapOptions, DEFAULT_ROUNDS, DEFAULT_SEED};
 use super::bradley_terry::{self as bt, ELO_PER_THETA, FitOptions, PairCounts};
 pub use super::row::Row;
@@ -163,7 +163,7 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
         .collect();
     let report = anomaly::analyse(&opts.inputs)?;
     let mut lb = match &report {
-        Some(r) if opts.exclude_flagged => without_flagged(&b, r, opts, inputs)?,
+        Some(r) if opts.exclude_flagged => anomaly::rate_without_flagged(&b, r, opts, inputs)?,
         None if opts.exclude_flagged => {
             return Err(Error::Usage(
                 "--exclude-flagged needs the votes file the vote page writes beside its battles (battles.votes.csv)".into(),
@@ -184,42 +184,6 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
         lb.speed = rows;
     }
     lb.min_tok_s = opts.min_tok_s;
-    Ok(lb)
-}
-
-/// The leaderboard without flagged voters' battles (the same filters applied as the reader
-/// applies them), with every model's raw rating in the disclosure beside it.
-fn without_flagged(
-    raw: &Battles,
-    report: &anomaly::Report,
-    opts: &RateOptions,
-    inputs: Vec<String>,
-) -> Result<Leaderboard> {
-    let listed = |m: &str| opts.models.is_empty() || opts.models.iter().any(|x| x == m);
-    let kept: Vec<BattleRow> = report
-        .rows
-        .iter()
-        .filter(|r| !report.flagged_battles.contains(&r.battle_id))
-        .filter(|r| opts.judges.is_empty() || opts.judges.contains(&r.judge))
-        .filter(|r| listed(&r.model_a) && listed(&r.model_b))
-        .cloned()
-        .collect();
-    let b = Battles::from_rows(&kept, opts.style)?;
-    let raw_lb = rate_battles(raw, opts, inputs.clone())?;
-    let mut lb = rate_battles(&b, opts, inputs)?;
-    let mut a = report.anomalies.clone();
-    a.excluded_battles = Some(report.flagged_battles.len() as u64);
-    a.raw_ratings = raw_lb
-        .rows
-        .iter()
-        .map(|r| (r.model.clone(), r.rating))
-        .collect();
-    lb.disclosure.filters.push(format!(
-        "--exclude-flagged: {} battles of {} flagged voters left out",
-        report.flagged_battles.len(),
-        a.flagged.len()
-    ));
-    lb.disclosure.anomalies = Some(a);
     Ok(lb)
 }
 

@@ -6,7 +6,7 @@ use crate::arena::pareto;
 use std::path::Path;
 
 use super::JUDGES_FILE;
-use crate::arena::rate::{Disclosure, Leaderboard};
+use crate::arena::rate::{Disclosure, Leaderboard, Row};
 use crate::results::markdown as mdtable;
 // Model names are data: Markdown and HTML specials are escaped so a name cannot break the
 // table or inject markup where the Markdown is rendered.
@@ -240,7 +240,7 @@ fn disclosure(s: &mut String, lb: &Leaderboard) {
         let _ = writeln!(s, "- Warning: {}", md_escape(w));
     }
     if let Some(a) = &d.anomalies {
-        voters(s, a);
+        voters(s, a, &lb.rows);
     }
     s.push_str("\n### Battles per pair\n\n");
     s.push_str(&mdtable::header(
@@ -260,7 +260,7 @@ fn disclosure(s: &mut String, lb: &Leaderboard) {
 }
 
 /// The voters' anomaly report (present where the vote page's votes files were read).
-fn voters(s: &mut String, a: &crate::arena::serve::anomaly::Anomalies) {
+fn voters(s: &mut String, a: &crate::arena::serve::anomaly::Anomalies, rows: &[Row]) {
     s.push_str("\n### Voters\n\n");
     let _ = writeln!(
         s,
@@ -275,9 +275,16 @@ fn voters(s: &mut String, a: &crate::arena::serve::anomaly::Anomalies) {
                 s,
                 "- The ratings above leave out the {n} battles of flagged voters (--exclude-flagged); the raw rating keeps them:\n"
             );
-            s.push_str(&mdtable::header(&["Model", "Raw rating"], "lr"));
+            s.push_str(&mdtable::header(
+                &["Model", "Rating without flagged", "Raw rating"],
+                "lrr",
+            ));
             for (m, r) in &a.raw_ratings {
-                s.push_str(&mdtable::row(&[md_escape(m), format!("{r:.1}")]));
+                let kept = rows
+                    .iter()
+                    .find(|x| &x.model == m)
+                    .map_or("—".into(), |x| format!("{:.1}", x.rating));
+                s.push_str(&mdtable::row(&[md_escape(m), kept, format!("{r:.1}")]));
             }
         }
         None if !a.flagged.is_empty() => {

@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn hosts_and_origins() {
         let a = Allowed::new(
-            "127.0.0.1".parse().unwrap(),
+            IpAddr::from([127, 0, 0, 1]),
             8080,
             &["Votes.Example.org".into()],
         );
@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_only_behind_a_trusted_proxy() {
-        let peer = Some("10.0.0.1:5000".parse().unwrap());
+        let peer = Some(SocketAddr::from(([10, 0, 0, 1], 5000)));
         let h = headers(&[("x-forwarded-for", "1.2.3.4, 5.6.7.8")]);
         assert_eq!(client_addr(&h, peer, false), "10.0.0.1");
         assert_eq!(client_addr(&h, peer, true), "5.6.7.8");
