@@ -568,6 +568,11 @@ fn a_scripted_voter_is_flagged_and_excluded() {
         md.contains("--exclude-flagged"),
         "the raw table says how to leave them out"
     );
+    let html = std::fs::read_to_string(raw.join("leaderboard.html")).unwrap();
+    assert!(
+        html.contains("id=\"voters\"") && html.contains(&bot),
+        "the HTML discloses it too"
+    );
     let raw_ratings = ratings(&raw);
 
     let excluded = tmp.path().join("excluded");

@@ -70,7 +70,8 @@ const MESSAGE_PAGE: &str = include_str!("../templates/message.html");
 const ACCESS_PAGE: &str = include_str!("../templates/access.html");
 const STYLE_CSS: &str = include_str!("../templates/vote.css");
 
-#[derive(Debug, Clone)]
+// Debug by hand below: the access code must never reach a log.
+#[derive(Clone)]
 pub struct ServeOptions {
     pub answers: PathBuf,
     pub battles: PathBuf,
@@ -90,6 +91,25 @@ pub struct ServeOptions {
     /// Behind a reverse proxy: take the client address from `X-Forwarded-For`, mark cookies
     /// Secure.
     pub trust_proxy: bool,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("answers", &self.answers)
+            .field("battles", &self.battles)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("min_read", &self.min_read)
+            .field("limits", &self.limits)
+            .field(
+                "vote_secret",
+                &self.vote_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("trust_proxy", &self.trust_proxy)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServeOptions {
@@ -456,4 +476,20 @@ pub async fn serve(opts: ServeOptions) -> Result<()> {
     })
     .await
     .map_err(|source| Error::Serve { source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_access_code_is_not_in_debug_output() {
+        let mut o = ServeOptions::new("a.jsonl".into(), "b.csv".into());
+        o.vote_secret = Some("hunter2-code".into());
+        let shown = format!("{o:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }
