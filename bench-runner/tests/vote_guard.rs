@@ -13,7 +13,9 @@ use std::process::{Child, Command, Stdio};
 use edgebench::arena::battles::{self, BattleRow};
 use edgebench::arena::serve::record::{self, VoteRecord};
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, HOST, ORIGIN, REFERER, SET_COOKIE};
+use reqwest::header::{COOKIE, HOST, HeaderName, ORIGIN, REFERER, SET_COOKIE};
+
+const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
 use serde_json::{Value, json};
 
 struct Server {
@@ -331,7 +333,10 @@ fn the_151st_vote_from_one_voter_is_refused_and_repeats_too() {
             let p = page(&c, &s, "").await;
             let cookie = pair(&p.set_cookie.unwrap());
             let form = format!("token={}&choice=a", p.token.unwrap());
-            let (st, _) = post(&c, &s, &[(ORIGIN, &s.base), (COOKIE, &cookie)], &form).await;
+            // A client-chosen X-Forwarded-For is ignored without --trust-proxy.
+            let xff = format!("10.0.0.{i}");
+            let h = [(ORIGIN, s.base.as_str()), (COOKIE, &cookie), (XFF, &xff)];
+            let (st, _) = post(&c, &s, &h, &form).await;
             let want = if i <= 3 {
                 StatusCode::OK
             } else {

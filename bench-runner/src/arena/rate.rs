@@ -163,7 +163,24 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
         .collect();
     let report = anomaly::analyse(&opts.inputs)?;
     let mut lb = match &report {
-        Some(r) if opts.exclude_flagged => anomaly::rate_without_flagged(&b, r, opts, inputs)?,
+        Some(r) if opts.exclude_flagged => {
+            // Rated twice: without the flagged voters for the table, with them for beside it.
+            let raw = rate_battles(&b, opts, inputs.clone())?;
+            let mut lb = rate_battles(&r.without_flagged(&read_opts)?, opts, inputs)?;
+            let a = r.excluded(
+                raw.rows
+                    .iter()
+                    .map(|x| (x.model.clone(), x.rating))
+                    .collect(),
+            );
+            lb.disclosure.filters.push(format!(
+                "--exclude-flagged: {} battles of {} flagged voters left out",
+                a.excluded_battles.unwrap_or(0),
+                a.flagged.len()
+            ));
+            lb.disclosure.anomalies = Some(a);
+            lb
+        }
         None if opts.exclude_flagged => {
             return Err(Error::Usage(
                 "--exclude-flagged needs the votes file the vote page writes beside its battles (battles.votes.csv)".into(),

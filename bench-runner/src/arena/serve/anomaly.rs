@@ -9,8 +9,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::record::{self, VoteRecord};
-use crate::arena::battles::{BattleRow, Battles, Winner, read_rows};
-use crate::arena::rate::{Leaderboard, RateOptions, rate_battles};
+use crate::arena::battles::{BattleRow, Battles, ReadOptions, Winner, read_rows};
 use crate::error::Result;
 
 /// A voter is judged on at least this many votes (speed) or decisive votes (side).
@@ -227,40 +226,29 @@ pub fn analyse(inputs: &[PathBuf]) -> Result<Option<Report>> {
     }))
 }
 
-/// The leaderboard without flagged voters' battles (the same filters applied as the reader
-/// applies them), with every model's raw rating in the disclosure beside it.
-pub fn rate_without_flagged(
-    raw: &Battles,
-    report: &Report,
-    opts: &RateOptions,
-    inputs: Vec<String>,
-) -> Result<Leaderboard> {
-    let listed = |m: &str| opts.models.is_empty() || opts.models.iter().any(|x| x == m);
-    let kept: Vec<BattleRow> = report
-        .rows
-        .iter()
-        .filter(|r| !report.flagged_battles.contains(&r.battle_id))
-        .filter(|r| opts.judges.is_empty() || opts.judges.contains(&r.judge))
-        .filter(|r| listed(&r.model_a) && listed(&r.model_b))
-        .cloned()
-        .collect();
-    let b = Battles::from_rows(&kept, opts.style)?;
-    let raw_lb = rate_battles(raw, opts, inputs.clone())?;
-    let mut lb = rate_battles(&b, opts, inputs)?;
-    let mut a = report.anomalies.clone();
-    a.excluded_battles = Some(report.flagged_battles.len() as u64);
-    a.raw_ratings = raw_lb
-        .rows
-        .iter()
-        .map(|r| (r.model.clone(), r.rating))
-        .collect();
-    lb.disclosure.filters.push(format!(
-        "--exclude-flagged: {} battles of {} flagged voters left out",
-        report.flagged_battles.len(),
-        a.flagged.len()
-    ));
-    lb.disclosure.anomalies = Some(a);
-    Ok(lb)
+impl Report {
+    /// The battles without flagged voters', filtered as the reader filters (`opts`).
+    pub fn without_flagged(&self, opts: &ReadOptions) -> Result<Battles> {
+        let listed = |m: &str| opts.models.is_empty() || opts.models.iter().any(|x| x == m);
+        let kept: Vec<BattleRow> = self
+            .rows
+            .iter()
+            .filter(|r| !self.flagged_battles.contains(&r.battle_id))
+            .filter(|r| opts.judges.is_empty() || opts.judges.contains(&r.judge))
+            .filter(|r| listed(&r.model_a) && listed(&r.model_b))
+            .cloned()
+            .collect();
+        Battles::from_rows(&kept, opts.want_style)
+    }
+
+    /// The anomalies, saying that the rating left out the flagged voters' battles and what
+    /// each model's rating was with them (`raw`: model and rating).
+    pub fn excluded(&self, raw: Vec<(String, f64)>) -> Anomalies {
+        let mut a = self.anomalies.clone();
+        a.excluded_battles = Some(self.flagged_battles.len() as u64);
+        a.raw_ratings = raw;
+        a
+    }
 }
 
 #[cfg(test)]
