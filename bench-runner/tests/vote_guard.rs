@@ -3,6 +3,7 @@
 //! token, a vote before the minimum reading time, the access code; and the scripted-voter
 //! fixture that `arena rate` must flag and `--exclude-flagged` must leave out.
 
+// Stays whole: the four attacks share one server launcher and client helpers.
 // Test helpers: an unwrap that fails is the test failing, with the value in the message.
 #![allow(clippy::unwrap_used)]
 
@@ -612,6 +613,20 @@ fn a_scripted_voter_is_flagged_and_excluded() {
         "{md}"
     );
 
+    // A plain three-column export rated beside the votes still gets the report; leaving
+    // flagged voters out then needs battles in edgebench's format (bad usage otherwise).
+    let plain = tmp.path().join("plain.csv");
+    std::fs::write(&plain, "model_a,model_b,winner\nalpha,beta,model_a\n").unwrap();
+    let mixed = |extra: &[&str]| {
+        let mut args = vec![plain.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        rate(&all, &tmp.path().join("mixed"), &args)
+    };
+    let o = mixed(&[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = std::fs::read_to_string(tmp.path().join("mixed/disclosure.json")).unwrap();
+    assert!(d.contains(&bot), "{d}");
+    assert_eq!(mixed(&["--exclude-flagged"]).status.code(), Some(2));
     // Without a votes file there is nothing to exclude by: bad usage.
     let o = rate(&honest, &tmp.path().join("x"), &["--exclude-flagged"]);
     assert_eq!(o.status.code(), Some(2));

@@ -161,7 +161,7 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let report = anomaly::analyse(&opts.inputs)?;
+    let report = anomaly::analyse(&opts.inputs, opts.exclude_flagged)?;
     let mut lb = match &report {
         Some(r) if opts.exclude_flagged => {
             // Rated twice: without the flagged voters for the table, with them for beside it.

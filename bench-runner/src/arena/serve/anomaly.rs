@@ -40,7 +40,8 @@ pub struct VoterLine {
 pub struct Anomalies {
     pub votes_files: Vec<String>,
     pub voters: usize,
-    /// Battles with a voter record, and without one (judge models, imports, older votes).
+    /// Battles with a voter record, and without one (judge models, older votes), in the
+    /// battles files that have a votes file.
     pub with_voter: u64,
     pub without_voter: u64,
     pub max_votes_per_voter: u64,
@@ -98,13 +99,17 @@ fn percentile(sorted: &[u64], q: f64) -> u64 {
     sorted[rank.min(sorted.len()) - 1]
 }
 
-/// The report over `inputs`, or None when no input has a votes file beside it.
-pub fn analyse(inputs: &[PathBuf]) -> Result<Option<Report>> {
+/// The report over the inputs that have a votes file beside them, or None when none has.
+/// `every_row`: [`Report::rows`] also holds the other inputs' battles (for
+/// `--exclude-flagged`, which then needs every input in edgebench's battles format).
+pub fn analyse(inputs: &[PathBuf], every_row: bool) -> Result<Option<Report>> {
     let mut votes: HashMap<String, VoteRecord> = HashMap::new();
     let mut files = Vec::new();
+    let mut voted_inputs = Vec::new();
     for p in inputs {
         let v = record::votes_path(p);
         if v.is_file() {
+            voted_inputs.push(p);
             files.push(v.display().to_string());
             votes.extend(
                 record::read(&v)?
@@ -117,7 +122,7 @@ pub fn analyse(inputs: &[PathBuf]) -> Result<Option<Report>> {
         return Ok(None);
     }
     let mut rows = Vec::new();
-    for p in inputs {
+    for p in &voted_inputs {
         rows.extend(read_rows(p)?);
     }
     struct Acc {
@@ -219,6 +224,11 @@ pub fn analyse(inputs: &[PathBuf]) -> Result<Option<Report>> {
         excluded_battles: None,
         raw_ratings: Vec::new(),
     };
+    if every_row {
+        for p in inputs.iter().filter(|p| !voted_inputs.contains(p)) {
+            rows.extend(read_rows(p)?);
+        }
+    }
     Ok(Some(Report {
         anomalies,
         rows,
