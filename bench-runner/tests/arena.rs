@@ -543,7 +543,7 @@ fn post_form(addr: &str, body: &str) -> (u16, String) {
     http(
         addr,
         &format!(
-            "POST /vote HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /vote HTTP/1.1\r\nHost: {addr}\r\nOrigin: http://{addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     )
@@ -623,7 +623,16 @@ fn vote_page_in_headless_chromium() {
     let bin = assert_cmd::cargo::cargo_bin("edgebench");
     let mut server = Killed(
         Command::new(bin)
-            .args(["arena", "serve", "--port", "0", "--seed", "3"])
+            .args([
+                "arena",
+                "serve",
+                "--port",
+                "0",
+                "--seed",
+                "3",
+                "--min-read-s",
+                "0",
+            ])
             .arg("--answers")
             .arg(&answers_path)
             .arg("--battles")

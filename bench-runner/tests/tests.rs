@@ -28,4 +28,5 @@ mod resume_shard;
 mod scripts;
 mod secrets;
 mod tool_calls;
+mod vote_guard;
 mod window;

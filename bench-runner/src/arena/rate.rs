@@ -10,6 +10,7 @@ use super::battles::{self, Battles, ReadOptions, Winner};
 use super::bootstrap::{self, BootstrapOptions, DEFAULT_ROUNDS, DEFAULT_SEED};
 use super::bradley_terry::{self as bt, ELO_PER_THETA, FitOptions, PairCounts};
 pub use super::row::Row;
+use super::serve::anomaly::{self, Anomalies};
 use super::speed::{self, SpeedRow};
 use super::{elo, style};
 use crate::error::{Error, Result};
@@ -44,6 +45,8 @@ pub struct RateOptions {
     pub speed: Vec<PathBuf>,
     pub min_tok_s: Option<f64>,
     pub threads: usize,
+    /// Rate without the battles of voters the anomaly report flags (needs the votes files).
+    pub exclude_flagged: bool,
 }
 
 impl Default for RateOptions {
@@ -62,6 +65,7 @@ impl Default for RateOptions {
             speed: Vec::new(),
             min_tok_s: None,
             threads: std::thread::available_parallelism().map_or(1, usize::from),
+            exclude_flagged: false,
         }
     }
 }
@@ -123,6 +127,9 @@ pub struct Disclosure {
     pub weighting: String,
     pub style_control: Option<Vec<(String, f64)>>,
     pub warnings: Vec<String>,
+    /// The voters' anomaly report, where the vote page's votes files lie beside the battles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anomalies: Option<Anomalies>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -149,12 +156,41 @@ pub fn rate(opts: &RateOptions) -> Result<Leaderboard> {
         want_style: opts.style,
     };
     let b = battles::read(&opts.inputs, &read_opts)?;
-    let inputs = opts
+    let inputs: Vec<String> = opts
         .inputs
         .iter()
         .map(|p| p.display().to_string())
         .collect();
-    let mut lb = rate_battles(&b, opts, inputs)?;
+    let report = anomaly::analyse(&opts.inputs, opts.exclude_flagged)?;
+    let mut lb = match &report {
+        Some(r) if opts.exclude_flagged => {
+            // Rated twice: without the flagged voters for the table, with them for beside it.
+            let raw = rate_battles(&b, opts, inputs.clone())?;
+            let mut lb = rate_battles(&r.without_flagged(&read_opts)?, opts, inputs)?;
+            let a = r.excluded(
+                raw.rows
+                    .iter()
+                    .map(|x| (x.model.clone(), x.rating))
+                    .collect(),
+            );
+            lb.disclosure.filters.push(format!(
+                "--exclude-flagged: {} battles of {} flagged voters left out",
+                a.excluded_battles.unwrap_or(0),
+                a.flagged.len()
+            ));
+            lb.disclosure.anomalies = Some(a);
+            lb
+        }
+        None if opts.exclude_flagged => {
+            return Err(Error::Usage(
+                "--exclude-flagged needs the votes file the vote page writes beside its battles (battles.votes.csv)".into(),
+            ));
+        }
+        _ => rate_battles(&b, opts, inputs)?,
+    };
+    if lb.disclosure.anomalies.is_none() {
+        lb.disclosure.anomalies = report.map(|r| r.anomalies);
+    }
     if !opts.speed.is_empty() {
         let (rows, warnings) = speed::join(&lb.rows, &opts.speed)?;
         lb.disclosure.warnings.extend(warnings);
@@ -344,6 +380,7 @@ pub fn rate_battles(b: &Battles, opts: &RateOptions, inputs: Vec<String>) -> Res
         },
         style_control: style_coef,
         warnings,
+        anomalies: None,
     };
     Ok(Leaderboard {
         rows,

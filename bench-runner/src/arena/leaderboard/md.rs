@@ -6,7 +6,7 @@ use crate::arena::pareto;
 use std::path::Path;
 
 use super::JUDGES_FILE;
-use crate::arena::rate::{Disclosure, Leaderboard};
+use crate::arena::rate::{Disclosure, Leaderboard, Row};
 use crate::results::markdown as mdtable;
 // Model names are data: Markdown and HTML specials are escaped so a name cannot break the
 // table or inject markup where the Markdown is rendered.
@@ -239,6 +239,9 @@ fn disclosure(s: &mut String, lb: &Leaderboard) {
     for w in &d.warnings {
         let _ = writeln!(s, "- Warning: {}", md_escape(w));
     }
+    if let Some(a) = &d.anomalies {
+        voters(s, a, &lb.rows);
+    }
     s.push_str("\n### Battles per pair\n\n");
     s.push_str(&mdtable::header(
         &["Model X", "Model Y", "Battles", "X wins", "Ties", "Y wins"],
@@ -253,6 +256,69 @@ fn disclosure(s: &mut String, lb: &Leaderboard) {
             p.ties.to_string(),
             p.wins_y.to_string(),
         ]));
+    }
+}
+
+/// The voters' anomaly report (present where the vote page's votes files were read).
+fn voters(s: &mut String, a: &crate::arena::serve::anomaly::Anomalies, rows: &[Row]) {
+    s.push_str("\n### Voters\n\n");
+    let _ = writeln!(
+        s,
+        "- Votes with a voter record: {} from {} voters ({} battles without one); votes per voter: max {}, p99 {}",
+        a.with_voter, a.voters, a.without_voter, a.max_votes_per_voter, a.p99_votes_per_voter
+    );
+    let _ = writeln!(s, "- Flagging rule: {}", a.rules);
+    let _ = writeln!(s, "- Flagged voters: {}", a.flagged.len());
+    match a.excluded_battles {
+        Some(n) => {
+            let _ = writeln!(
+                s,
+                "- The ratings above leave out the {n} battles of flagged voters (--exclude-flagged); the raw rating keeps them:\n"
+            );
+            s.push_str(&mdtable::header(
+                &["Model", "Rating without flagged", "Raw rating"],
+                "lrr",
+            ));
+            for (m, r) in &a.raw_ratings {
+                let kept = rows
+                    .iter()
+                    .find(|x| &x.model == m)
+                    .map_or("—".into(), |x| format!("{:.1}", x.rating));
+                s.push_str(&mdtable::row(&[md_escape(m), kept, format!("{r:.1}")]));
+            }
+        }
+        None if !a.flagged.is_empty() => {
+            s.push_str("- The ratings above include the flagged voters' battles; `arena rate --exclude-flagged` leaves them out.\n");
+        }
+        None => {}
+    }
+    if !a.flagged.is_empty() {
+        s.push('\n');
+        s.push_str(&mdtable::header(
+            &[
+                "Voter",
+                "Votes",
+                "Median s on battle",
+                "Left",
+                "Right",
+                "Side p",
+                "Repeats",
+                "Why",
+            ],
+            "lrrrrrrl",
+        ));
+        for v in &a.flagged {
+            s.push_str(&mdtable::row(&[
+                md_escape(&v.voter),
+                v.votes.to_string(),
+                format!("{:.1}", v.median_read_s),
+                v.left.to_string(),
+                v.right.to_string(),
+                format!("{:.1e}", v.side_p),
+                v.repeats.to_string(),
+                md_escape(&v.why.join("; ")),
+            ]));
+        }
     }
 }
 

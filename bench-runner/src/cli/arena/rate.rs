@@ -48,6 +48,10 @@ pub struct Args {
     /// Bootstrap threads (default: all cores; results do not depend on it).
     #[arg(long)]
     threads: Option<usize>,
+    /// Rate without the battles of voters the anomaly report flags (needs the vote page's
+    /// battles.votes.csv beside the battles); the disclosure lists the raw ratings beside.
+    #[arg(long)]
+    exclude_flagged: bool,
     /// Do not print the top of the table.
     #[arg(short, long)]
     quiet: bool,
@@ -69,6 +73,7 @@ impl From<&Args> for RateOptions {
             models: a.models.clone(),
             speed: a.speed.clone(),
             min_tok_s: a.min_tok_s,
+            exclude_flagged: a.exclude_flagged,
             ..Default::default()
         };
         if let Some(t) = a.threads {
