@@ -4,7 +4,9 @@
 
 mod architecture;
 mod arena;
+mod arena_judge;
 mod arena_scale;
+mod arena_vote_page;
 mod cli_docs;
 mod common;
 mod context;
