@@ -12,8 +12,10 @@
 
 pub mod chart;
 pub mod compare;
+pub mod effective;
 pub mod export;
 pub mod format;
+pub mod item_metric;
 pub mod key;
 pub mod load;
 pub mod metric;
@@ -22,6 +24,7 @@ pub mod multimodal;
 pub mod pivot;
 pub mod roofline;
 pub mod sustained;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 
@@ -53,8 +56,8 @@ fn append(path: &Path, text: &str) -> Result<()> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| Error::results(path, e))?;
+        .map_err(|e| Error::write(path, e))?;
     f.write_all(text.as_bytes())
         .and_then(|_| f.write_all(b"\n"))
-        .map_err(|e| Error::results(path, e))
+        .map_err(|e| Error::write(path, e))
 }

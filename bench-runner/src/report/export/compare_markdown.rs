@@ -48,6 +48,13 @@ pub fn render(c: &Comparison) -> String {
         md(&c.baseline).replace('`', "'"),
         md(&c.candidate).replace('`', "'")
     );
+    if c.rows.iter().any(|r| r.difference.is_some()) {
+        let _ = writeln!(
+            o,
+            "Shares of items (accuracy, compliance; n = items): Δ = candidate − baseline in percentage points, [95% Newcombe CI]; *regressed* only when the whole CI lies below −{:.1} points.\n",
+            c.threshold * 100.0
+        );
+    }
     if !c.problems.is_empty() {
         let _ = writeln!(o, "**Could not judge**\n");
         for p in &c.problems {
@@ -66,7 +73,11 @@ pub fn render(c: &Comparison) -> String {
             "metric",
             "baseline median [CI]",
             "candidate median [CI]",
-            "ratio [95% CI]",
+            if c.rows.iter().any(|r| r.difference.is_some()) {
+                "ratio or Δ [95% CI]"
+            } else {
+                "ratio [95% CI]"
+            },
             "change",
             "verdict",
         ],
@@ -83,7 +94,18 @@ pub fn render(c: &Comparison) -> String {
             Verdict::TooFewSamples if c.row_fails(r) => "❌ too few samples".to_string(),
             v => v.as_str().to_string(),
         };
-        let (ratio, change) = if r.ratio.ratio.is_nan() {
+        let (ratio, change) = if let Some(d) = &r.difference {
+            // A share of items: the difference in percentage points.
+            (
+                format!(
+                    "Δ {:+.1} pts [{:+.1}, {:+.1}]",
+                    d.diff * 100.0,
+                    d.low * 100.0,
+                    d.high * 100.0
+                ),
+                format!("{:+.1} pts", d.diff * 100.0),
+            )
+        } else if r.ratio.ratio.is_nan() {
             ("-".to_string(), "-".to_string())
         } else {
             (
@@ -96,16 +118,23 @@ pub fn render(c: &Comparison) -> String {
                 format!("{:+.1}%", (r.ratio.ratio - 1.0) * 100.0),
             )
         };
-        let _ = writeln!(
-            o,
-            "| {} | {} {better} | {} (n={}) | {} (n={}) | {ratio} | {change} | {verdict} |",
+        o.push_str(&mdtable::row(&[
             md(&r.case_name()),
-            r.metric,
-            fmt_ci(r.baseline.median, r.baseline.low, r.baseline.high),
-            r.baseline.n,
-            fmt_ci(r.candidate.median, r.candidate.low, r.candidate.high),
-            r.candidate.n,
-        );
+            format!("{} {better}", md(&r.metric)),
+            format!(
+                "{} (n={})",
+                fmt_ci(r.baseline.median, r.baseline.low, r.baseline.high),
+                r.baseline.n
+            ),
+            format!(
+                "{} (n={})",
+                fmt_ci(r.candidate.median, r.candidate.low, r.candidate.high),
+                r.candidate.n
+            ),
+            ratio,
+            change,
+            verdict,
+        ]));
     }
     if !c.warnings.is_empty() {
         let _ = writeln!(o, "\n**Warnings**\n");

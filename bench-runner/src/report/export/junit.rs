@@ -64,7 +64,22 @@ pub fn render(c: &Comparison) -> String {
         let _ = writeln!(o, "</testcase>");
     }
     for r in &c.rows {
-        let msg = format!(
+        let msg = if let Some(d) = &r.difference {
+            format!(
+                "{} difference {:+.4} [95% Newcombe CI {:+.4}, {:+.4}], baseline {:.4} (n={} items), candidate {:.4} (n={} items), threshold {:.1} points: {}",
+                r.metric,
+                d.diff,
+                d.low,
+                d.high,
+                r.baseline.median,
+                r.baseline.n,
+                r.candidate.median,
+                r.candidate.n,
+                c.threshold * 100.0,
+                r.verdict.as_str()
+            )
+        } else {
+            format!(
             "{} ratio ×{:.4} [95% CI {:.4}, {:.4}], baseline median {:.4} (n={}), candidate median {:.4} (n={}), threshold {:.1}%: {}",
             r.metric,
             r.ratio.ratio,
@@ -76,12 +91,13 @@ pub fn render(c: &Comparison) -> String {
             r.candidate.n,
             c.threshold * 100.0,
             r.verdict.as_str()
-        );
+        )
+        };
         let _ = write!(
             o,
             r#"    <testcase classname="{}" name="{}">"#,
             xml(&r.case_name()),
-            xml(r.metric)
+            xml(&r.metric)
         );
         match r.verdict {
             Verdict::Regressed => {
