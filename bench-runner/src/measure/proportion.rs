@@ -110,10 +110,16 @@ mod tests {
         // Newcombe (1998), table II, example (a): 56/70 − 48/80, method 10: 0.0524 … 0.3339.
         let (d, lo, hi) = newcombe_difference(48.0 / 80.0, 80.0, 56.0 / 70.0, 70.0);
         assert!((d - 0.2).abs() < 1e-12);
-        assert!((lo - 0.0524).abs() < 1e-3 && (hi - 0.3339).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo - 0.0524).abs() < 1e-3 && (hi - 0.3339).abs() < 1e-3,
+            "{lo} {hi}"
+        );
         // (c): 5/56 − 0/29, where a zero count breaks the Wald interval: −0.0381 … 0.1926.
         let (_, lo, hi) = newcombe_difference(0.0, 29.0, 5.0 / 56.0, 56.0);
-        assert!((lo + 0.0381).abs() < 1e-3 && (hi - 0.1926).abs() < 1e-3, "{lo} {hi}");
+        assert!(
+            (lo + 0.0381).abs() < 1e-3 && (hi - 0.1926).abs() < 1e-3,
+            "{lo} {hi}"
+        );
     }
 
     #[test]

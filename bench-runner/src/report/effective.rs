@@ -105,8 +105,7 @@ pub fn build(ds: &Dataset) -> EffectiveSection {
             // The runner writes 0 with the flag `no_length_passed` when none passed.
             Some((v, _)) => (*v > 0.0).then_some(*v as u32),
             None => {
-                let means: Vec<(u32, f64)> =
-                    per_length.iter().map(|(l, a)| (*l, a.mean)).collect();
+                let means: Vec<(u32, f64)> = per_length.iter().map(|(l, a)| (*l, a.mean)).collect();
                 effective_length(&means, threshold)
             }
         };

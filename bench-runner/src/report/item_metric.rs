@@ -70,9 +70,9 @@ impl ItemMetric {
     /// The items of `cell` this metric counts (none when the cell is of another kind).
     pub fn items<'a>(&'a self, cell: &'a Cell) -> impl Iterator<Item = &'a Item> + 'a {
         let kind_ok = cell.shape.kind == self.kind;
-        cell.items.iter().filter(move |i| {
-            kind_ok && self.category.as_ref().is_none_or(|c| *c == i.category)
-        })
+        cell.items
+            .iter()
+            .filter(move |i| kind_ok && self.category.as_ref().is_none_or(|c| *c == i.category))
     }
 
     /// The share over the items of several cells (the runs of one side); `None` without items.
@@ -115,7 +115,10 @@ mod tests {
     #[test]
     fn names_parse_to_kind_and_category() {
         let a = ItemMetric::parse("accuracy:parallel").unwrap();
-        assert_eq!((a.kind, a.category.as_deref()), ("tool_calls", Some("parallel")));
+        assert_eq!(
+            (a.kind, a.category.as_deref()),
+            ("tool_calls", Some("parallel"))
+        );
         assert_eq!(ItemMetric::parse("compliance").unwrap().kind, "structured");
         assert!(ItemMetric::parse("accuracy:").is_none());
         assert!(ItemMetric::parse("decode_tok_s").is_none());
@@ -129,7 +132,12 @@ mod tests {
         let w = crate::measure::proportion::wilson(1, 2).unwrap();
         assert_eq!((s.low, s.high), (w.ci_low, w.ci_high));
         // The same two items again, `b` now right: still two items, b counts half.
-        let two = [one[0].clone(), one[1].clone(), item("a", "s", true), item("b", "s", true)];
+        let two = [
+            one[0].clone(),
+            one[1].clone(),
+            item("a", "s", true),
+            item("b", "s", true),
+        ];
         let s = share(&two).unwrap();
         assert_eq!((s.n, s.k), (2, 1.5));
         assert!(share(&[]).is_none());

@@ -262,7 +262,15 @@ impl Builder {
             let rows = read_summary(p)?;
             self.ds.warnings.extend(rows.warnings);
             for row in rows.rows {
-                let i = self.cell(run, &row.run_id, &row.device, &row.backend, &row.model, &row.scenario, &row.case_id);
+                let i = self.cell(
+                    run,
+                    &row.run_id,
+                    &row.device,
+                    &row.backend,
+                    &row.model,
+                    &row.scenario,
+                    &row.case_id,
+                );
                 let cell = &mut self.ds.cells[i];
                 if cell.shape.kind.is_empty() {
                     cell.shape = CaseShape {
@@ -280,7 +288,15 @@ impl Builder {
             let rows = read_items(&items)?;
             self.ds.warnings.extend(rows.warnings);
             for row in rows.rows {
-                let i = self.cell(run, &row.run_id, &row.device, &row.backend, &row.model, &row.scenario, &row.case_id);
+                let i = self.cell(
+                    run,
+                    &row.run_id,
+                    &row.device,
+                    &row.backend,
+                    &row.model,
+                    &row.scenario,
+                    &row.case_id,
+                );
                 let cell = &mut self.ds.cells[i];
                 if cell.shape.kind.is_empty() {
                     cell.shape.kind = row.kind.clone();
@@ -299,7 +315,15 @@ impl Builder {
             let i = match &last {
                 Some((l, i)) if same_cell(l, &row) => *i,
                 _ => {
-                    let i = self.cell(run, &row.run_id, &row.device, &row.backend, &row.model, &row.scenario, &row.case_id);
+                    let i = self.cell(
+                        run,
+                        &row.run_id,
+                        &row.device,
+                        &row.backend,
+                        &row.model,
+                        &row.scenario,
+                        &row.case_id,
+                    );
                     self.ds.cells[i].shape = CaseShape {
                         kind: row.kind.clone(),
                         prompt_tokens: row.prompt_tokens_requested,

@@ -140,13 +140,17 @@ pub fn build(opts: &ReportOptions) -> Result<Report> {
     let pivots: Vec<PivotView> = metrics
         .iter()
         .map(|m| match m {
-            Chosen::Request(m) => {
-                pivot_view(&pivot::build(&ds, m, reference), &mut comparability)
-            }
+            Chosen::Request(m) => pivot_view(&pivot::build(&ds, m, reference), &mut comparability),
             Chosen::Items(m) => super::tools::pivot(&ds, m, reference, &mut comparability),
         })
         .collect();
-    Ok(assemble(&ds, reference, pivots, comparability, opts.title.clone()))
+    Ok(assemble(
+        &ds,
+        reference,
+        pivots,
+        comparability,
+        opts.title.clone(),
+    ))
 }
 
 fn fmt_ratio(low: f64, ratio: f64, high: f64) -> String {

@@ -169,7 +169,10 @@ pub fn pivot(
                 if !cell.warning.is_empty() {
                     let line = format!(
                         "{} vs {} ({}): {}",
-                        ds.series[si].label, ds.series[reference].label, case.scenario, cell.warning
+                        ds.series[si].label,
+                        ds.series[reference].label,
+                        case.scenario,
+                        cell.warning
                     );
                     if !comparability.contains(&line) {
                         comparability.push(line);

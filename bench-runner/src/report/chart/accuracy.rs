@@ -110,7 +110,9 @@ fn figure(ds: &Dataset, scenario: &str, kind: &str, lines: &[Line]) -> Figure {
                 ))
                 .map_err(err)?
                 .label(label.clone())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3)));
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
+                });
             chart
                 .draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 4, c.filled())))
                 .map_err(err)?;

@@ -98,7 +98,15 @@ const GOOD: &[Option<f64>] = &[Some(50.0), Some(51.0), Some(49.0), Some(50.5)];
 
 fn gate(base: Dataset, cand: Dataset, rules: GateRules) -> Comparison {
     let decode = get("decode_tok_s");
-    compare_datasets(&[base], &[cand], &[Chosen::Request(decode)], 0.05, rules, "b", "c")
+    compare_datasets(
+        &[base],
+        &[cand],
+        &[Chosen::Request(decode)],
+        0.05,
+        rules,
+        "b",
+        "c",
+    )
 }
 
 const STRICT: GateRules = GateRules {
@@ -285,4 +293,73 @@ fn thresholds_parse() {
     assert!(parse_threshold("abc").is_err());
     assert!(parse_threshold("-5%").is_err());
     assert!(parse_threshold("150%").is_err());
+}
+
+/// One run of backend `a` whose tool-call case `x` answered `k` of `n` items right.
+fn items_run(k: usize, n: usize) -> Dataset {
+    let mut ds = run("a", &[("x", GOOD)]);
+    ds.cells[0].shape.kind = "tool_calls".into();
+    ds.cells[0].items = (0..n)
+        .map(|i| crate::report::load::Item {
+            item_id: format!("i{i}"),
+            category: if i % 2 == 0 { "simple" } else { "parallel" }.into(),
+            pass: i < k,
+            ..Default::default()
+        })
+        .collect();
+    ds
+}
+
+fn accuracy_gate(base: Dataset, cand: Dataset, metric: &str) -> Comparison {
+    let m = crate::report::metric::parse_list(&[metric.to_string()]).unwrap();
+    compare_datasets(&[base], &[cand], &m, 0.05, STRICT, "b", "c")
+}
+
+#[test]
+fn an_accuracy_drop_beyond_the_threshold_fails_the_gate_and_a_small_one_does_not() {
+    // 7/8 → 2/8: −62.5 points, Newcombe interval −83.1 … −13.9: regressed.
+    let c = accuracy_gate(items_run(7, 8), items_run(2, 8), "accuracy");
+    assert_eq!(c.rows.len(), 1, "{c:?}");
+    let r = &c.rows[0];
+    assert_eq!(r.verdict, Verdict::Regressed);
+    let d = r.difference.unwrap();
+    assert!((d.diff + 0.625).abs() < 1e-12);
+    assert!(
+        (d.low + 0.8309).abs() < 1e-3 && (d.high + 0.1395).abs() < 1e-3,
+        "{d:?}"
+    );
+    assert_eq!((r.baseline.n, r.candidate.n), (8, 8));
+    assert!(r.ratio.ratio.is_nan());
+    assert_eq!(c.exit_code(), 1);
+    // 7/8 → 5/8: the interval reaches above zero: within noise, the gate passes.
+    let c = accuracy_gate(items_run(7, 8), items_run(5, 8), "accuracy");
+    assert_eq!(c.rows[0].verdict, Verdict::WithinNoise);
+    assert_eq!(c.exit_code(), 0);
+    // The same drop, read through one category (the even items are `simple`).
+    let c = accuracy_gate(items_run(8, 8), items_run(0, 8), "accuracy:simple");
+    assert_eq!(c.rows[0].verdict, Verdict::Regressed);
+    assert_eq!(c.rows[0].baseline.n, 4);
+}
+
+#[test]
+fn accuracy_without_items_is_not_judged_and_too_few_items_fail() {
+    // A speed case has no items: nothing to judge, and a gate of nothing fails.
+    let c = gate_of_nothing();
+    assert!(c.rows.is_empty());
+    assert_eq!(c.failing(ProblemKind::NothingCompared), 1);
+    // Two items a side: too few samples.
+    let c = accuracy_gate(items_run(2, 2), items_run(0, 2), "accuracy");
+    assert_eq!(c.rows[0].verdict, Verdict::TooFewSamples);
+    assert_eq!(c.exit_code(), 1);
+    // Compliance counts structured items only: the tool-call case has none.
+    let c = accuracy_gate(items_run(7, 8), items_run(2, 8), "compliance");
+    assert!(c.rows.is_empty());
+}
+
+fn gate_of_nothing() -> Comparison {
+    accuracy_gate(
+        run("a", &[("x", GOOD)]),
+        run("a", &[("x", GOOD)]),
+        "accuracy",
+    )
 }

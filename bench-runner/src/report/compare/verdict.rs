@@ -25,7 +25,6 @@ impl Verdict {
     }
 }
 
-
 /// The verdict for a ratio CI (candidate ÷ baseline) of a metric with `direction`.
 pub fn verdict(direction: Direction, ci: &RatioCi, threshold: f64) -> Verdict {
     if ci.low.is_nan() || ci.high.is_nan() {
