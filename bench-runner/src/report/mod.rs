@@ -61,3 +61,22 @@ fn append(path: &Path, text: &str) -> Result<()> {
         .and_then(|_| f.write_all(b"\n"))
         .map_err(|e| Error::write(path, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    #[test]
+    fn an_unwritable_step_summary_keeps_its_io_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("missing").join("summary.md");
+        let e = super::append(&p, "x").unwrap_err();
+        assert!(matches!(e, crate::Error::WriteResults { .. }), "{e:?}");
+        let cause = e.source().expect("the io error is kept as the cause");
+        assert_eq!(
+            e.to_string(),
+            format!("writing results to {}: {cause}", p.display())
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
+}
