@@ -35,6 +35,7 @@ pub struct EffectiveRow {
     pub scenario: String,
     /// Tokens, or `none` when no tested length reached the threshold.
     pub effective: String,
+    /// `-` where the run judged but did not record its threshold (no length passed).
     pub threshold: String,
     /// Mean recall [95% CI] (n) per entry of `lengths`; `-` where not tested.
     pub recall: Vec<String>,
@@ -100,13 +101,17 @@ pub fn build(ds: &Dataset) -> EffectiveSection {
     for ((si, scenario), per_length) in &groups {
         let s = &ds.series[*si];
         let recorded = judged.get(&(*si, scenario.clone()));
-        let threshold = recorded.and_then(|r| r.1).unwrap_or(DEFAULT_THRESHOLD);
+        // A run that judged but wrote no threshold (`no_length_passed`) keeps it unknown.
+        let threshold = match recorded {
+            Some((_, t)) => *t,
+            None => Some(DEFAULT_THRESHOLD),
+        };
         let effective = match recorded {
             // The runner writes 0 with the flag `no_length_passed` when none passed.
             Some((v, _)) => (*v > 0.0).then_some(*v as u32),
             None => {
                 let means: Vec<(u32, f64)> = per_length.iter().map(|(l, a)| (*l, a.mean)).collect();
-                effective_length(&means, threshold)
+                effective_length(&means, DEFAULT_THRESHOLD)
             }
         };
         rows.push(EffectiveRow {
@@ -116,7 +121,7 @@ pub fn build(ds: &Dataset) -> EffectiveSection {
             series: s.label.clone(),
             scenario: scenario.clone(),
             effective: effective.map_or("none".into(), |l| l.to_string()),
-            threshold: threshold.to_string(),
+            threshold: threshold.map_or("-".into(), |t| t.to_string()),
             recall: lengths
                 .iter()
                 .map(|l| {
