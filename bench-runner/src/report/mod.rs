@@ -5,12 +5,16 @@
 //!   comparability [`key`];
 //! - [`chart`] draws the figures (one kind per file behind the `Chart` trait);
 //! - [`model`] assembles what a report says, [`export`] writes it as Markdown and HTML;
+//!   [`tools`] (items.csv: accuracy, failures, goodput), [`effective`] (effective context
+//!   length) and [`multimodal`] (media.csv) are its sections per scenario kind, and
+//!   [`item_metric`] the shares of items that `--metric accuracy` tables and judges;
 //! - [`compare`] is the CI gate, written out by [`export::compare_markdown`] and
 //!   [`export::junit`].
 //!
 //! `report` uses `results` and `measure` only.
 
 pub mod chart;
+pub mod choice;
 pub mod compare;
 pub mod effective;
 pub mod export;
@@ -25,6 +29,7 @@ pub mod pivot;
 pub mod roofline;
 pub mod sustained;
 pub mod tools;
+pub mod view;
 
 use std::path::{Path, PathBuf};
 

@@ -5,11 +5,13 @@
 use std::path::PathBuf;
 
 use super::chart::{self, Figure};
+use super::choice::{self, Chosen};
 use super::format::{fmt_ci, fmt_num};
 use super::load::{self, Dataset};
-use super::metric::{self, Chosen, get};
+use super::metric::get;
 use super::pivot::{self, Pivot};
 use super::sustained::sustained_timeline;
+pub use super::view::{CellView, PivotView, REQUEST_NOTE, RowView};
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -20,7 +22,7 @@ pub struct ReportOptions {
     pub out: PathBuf,
     /// The series every ratio is taken against (see [`pivot::find_reference`]).
     pub reference: Option<String>,
-    /// Metrics of the pivot tables (default [`metric::DEFAULT_METRICS`]).
+    /// Metrics of the pivot tables (default [`super::metric::DEFAULT_METRICS`]).
     pub metrics: Vec<String>,
     pub title: Option<String>,
 }
@@ -50,36 +52,6 @@ pub struct SeriesView {
     pub chat_template: String,
     pub sampling: String,
     pub is_reference: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CellView {
-    pub value: String,
-    pub n: usize,
-    pub ratio: String,
-    /// Non-empty when the ratio mixes results that are not like for like.
-    pub warning: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RowView {
-    pub case: String,
-    pub cells: Vec<Option<CellView>>,
-}
-
-/// What a request table's cells say, under its title.
-pub const REQUEST_NOTE: &str = "Median [95% CI]; below it the ratio to the reference median [95% bootstrap CI]; n = successful requests.";
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PivotView {
-    pub title: String,
-    pub unit: String,
-    pub better: String,
-    /// What the cells say ([`REQUEST_NOTE`] for request metrics).
-    pub note: String,
-    pub columns: Vec<String>,
-    pub reference: usize,
-    pub rows: Vec<RowView>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -133,7 +105,7 @@ pub struct Report {
 
 /// Loads the inputs and builds the report (no files written).
 pub fn build(opts: &ReportOptions) -> Result<Report> {
-    let metrics = metric::parse_list(&opts.metrics)?;
+    let metrics = choice::parse_list(&opts.metrics)?;
     let ds = load::load(&opts.inputs)?;
     let reference = pivot::find_reference(&ds, opts.reference.as_deref())?;
     let mut comparability = Vec::new();

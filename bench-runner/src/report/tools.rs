@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::format::fmt_num;
 use super::item_metric::{ItemMetric, Share, share};
 use super::load::{Cell, Dataset};
-use super::model::{CellView, PivotView, RowView};
+use super::view::{CellView, PivotView, RowView};
 use crate::measure::proportion::{newcombe_difference, wilson};
 
 #[derive(Debug, Clone, Default, Serialize)]

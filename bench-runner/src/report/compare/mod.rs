@@ -47,8 +47,9 @@ use std::path::PathBuf;
 pub use pair::compare_datasets;
 pub use verdict::{DiffCi, Verdict, difference_verdict, parse_threshold, verdict};
 
+use super::choice;
 use super::load::{self, Dataset};
-use super::metric::{self, Direction};
+use super::metric::Direction;
 use crate::error::{Error, Result};
 use crate::measure::ratio::{MedianCi, RatioCi};
 
@@ -229,7 +230,7 @@ impl Comparison {
 }
 
 pub fn compare(opts: &CompareOptions) -> Result<Comparison> {
-    let metrics = metric::parse_list(&opts.metrics)?;
+    let metrics = choice::parse_list(&opts.metrics)?;
     if opts.baseline.is_empty() || opts.candidate.is_empty() {
         return Err(Error::Usage(
             "compare needs at least one --baseline and one --candidate run".into(),

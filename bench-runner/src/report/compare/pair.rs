@@ -6,10 +6,11 @@ use super::verdict::{DiffCi, Verdict, difference_verdict, verdict};
 use super::{Comparison, GateRules, MIN_SAMPLES, Problem, ProblemKind, Row};
 use crate::measure::proportion::newcombe_difference;
 use crate::measure::ratio::{MedianCi, RatioCi, median_ci, median_ratio_ci_runs};
+use crate::report::choice::Chosen;
 use crate::report::item_metric::ItemMetric;
 use crate::report::key::CompKey;
 use crate::report::load::{Cell, Dataset};
-use crate::report::metric::{Chosen, Direction, Metric};
+use crate::report::metric::{Direction, Metric};
 
 /// One case of one side: the matching cell of every run of that side.
 struct Side<'a> {

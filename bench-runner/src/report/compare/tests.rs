@@ -1,8 +1,8 @@
 //! Unit tests of the gate: verdicts, and what fails it.
 
 use super::*;
+use crate::report::choice::Chosen;
 use crate::report::load::Cell;
-use crate::report::metric::Chosen;
 
 fn ci(low: f64, high: f64) -> RatioCi {
     RatioCi {
@@ -311,7 +311,7 @@ fn items_run(k: usize, n: usize) -> Dataset {
 }
 
 fn accuracy_gate(base: Dataset, cand: Dataset, metric: &str) -> Comparison {
-    let m = crate::report::metric::parse_list(&[metric.to_string()]).unwrap();
+    let m = crate::report::choice::parse_list(&[metric.to_string()]).unwrap();
     compare_datasets(&[base], &[cand], &m, 0.05, STRICT, "b", "c")
 }
 
