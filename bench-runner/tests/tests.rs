@@ -25,6 +25,8 @@ mod multimodal;
 mod onnx;
 mod prompt_decoder;
 mod report;
+mod report_items;
+mod results_docs;
 mod resume_retry;
 mod resume_shard;
 mod scripts;

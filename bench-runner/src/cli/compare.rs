@@ -20,7 +20,8 @@ pub struct Args {
     #[arg(short, long, default_value = "5%")]
     threshold: String,
     /// Metrics to judge (repeatable or comma-separated); default decode_tok_s,
-    /// prefill_tok_s, ttft_ms.
+    /// prefill_tok_s, ttft_ms. accuracy, accuracy:<category>, compliance and
+    /// compliance:<category> judge shares of items (items.csv) by their difference in points.
     #[arg(short, long = "metric")]
     metrics: Vec<String>,
     /// Also write the verdicts as JUnit XML to this file.

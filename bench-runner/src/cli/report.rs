@@ -17,7 +17,8 @@ pub struct Args {
     #[arg(short, long)]
     reference: Option<String>,
     /// Metrics of the comparison tables (repeatable or comma-separated); default
-    /// decode_tok_s, prefill_tok_s, ttft_ms.
+    /// decode_tok_s, prefill_tok_s, ttft_ms. Shares of items from items.csv: accuracy,
+    /// accuracy:<category>, compliance, compliance:<category>.
     #[arg(short, long = "metric")]
     metrics: Vec<String>,
     /// Title of the report.

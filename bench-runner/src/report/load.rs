@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::metric::{METRICS, N_METRICS};
 use crate::error::{Error, Result};
+use crate::results::items::{ItemRow, read_items};
 use crate::results::reader::{read_summary, visit_samples};
 use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
 use crate::results::{RunManifest, SampleRow, SummaryRow};
@@ -38,6 +39,37 @@ impl Request {
             t_ms,
             ok: row.error_category.as_deref().is_none_or(str::is_empty),
             values,
+        }
+    }
+}
+
+/// One scored item of items.csv, reduced to what reports and the gate need.
+#[derive(Debug, Clone, Default)]
+pub struct Item {
+    pub item_id: String,
+    /// BFCL category (`simple`, `parallel`, …, `agent`) or the structured suite's.
+    pub category: String,
+    /// `native` / `prompt` (tool calls), `constrained` / `unconstrained` (structured).
+    pub mode: String,
+    /// Filler tokens before the question (requested).
+    pub depth: u32,
+    pub pass: bool,
+    pub failure: Option<String>,
+    pub e2e_ms: Option<f64>,
+    pub within_latency_target: Option<bool>,
+}
+
+impl Item {
+    pub fn from_row(r: ItemRow) -> Self {
+        Item {
+            item_id: r.item_id,
+            category: r.category,
+            mode: r.mode,
+            depth: r.depth,
+            pass: r.pass,
+            failure: r.failure_category.filter(|f| !f.is_empty()),
+            e2e_ms: r.e2e_ms,
+            within_latency_target: r.within_latency_target,
         }
     }
 }
@@ -88,6 +120,8 @@ pub struct Cell {
     pub shape: CaseShape,
     pub requests: Vec<Request>,
     pub summary: Vec<SummaryRow>,
+    /// Scored items (items.csv): tool-call and structured-output cases.
+    pub items: Vec<Item>,
 }
 
 impl Cell {
@@ -159,7 +193,8 @@ struct RunFiles {
 }
 
 /// Loads every input: a run folder (with samples.csv and/or summary.csv, and run.json), a
-/// folder of run folders (such as `results/`), or single CSV files.
+/// folder of run folders (such as `results/`), or single CSV files. A run folder's items.csv
+/// (tool-call and structured scenarios) is read beside them.
 pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
     if inputs.is_empty() {
         return Err(Error::Usage(
@@ -178,127 +213,11 @@ pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
             }
         }
     }
-    let mut ds = Dataset::default();
-    // (run, run id, device, backend, model, scenario, case id) → cell.
-    type CellKey = (usize, String, String, String, String, String, String);
-    let mut index: HashMap<CellKey, usize> = HashMap::new();
-    let mut series_index: HashMap<SeriesId, usize> = HashMap::new();
+    let mut b = Builder::default();
     for (run, rf) in runs.into_iter().enumerate() {
-        let manifest = if rf.dir.join("run.json").is_file() {
-            Some(RunManifest::read(&rf.dir)?)
-        } else {
-            ds.warnings.push(format!("{}: no run.json beside the results: devices, models and comparability cannot be checked", rf.dir.display()));
-            None
-        };
-        ds.runs.push(RunInfo {
-            source: rf.dir.clone(),
-            manifest,
-        });
-        let mut cell_of = |ds: &mut Dataset,
-                           run_id: &str,
-                           device: &str,
-                           backend: &str,
-                           model: &str,
-                           scenario: &str,
-                           case_id: &str|
-         -> usize {
-            let key = (
-                run,
-                run_id.to_string(),
-                device.to_string(),
-                backend.to_string(),
-                model.to_string(),
-                scenario.to_string(),
-                case_id.to_string(),
-            );
-            if let Some(&i) = index.get(&key) {
-                return i;
-            }
-            let sid = SeriesId {
-                run,
-                run_id: run_id.into(),
-                device: device.into(),
-                backend: backend.into(),
-                model: model.into(),
-            };
-            let series = *series_index.entry(sid.clone()).or_insert_with(|| {
-                ds.series.push(Series {
-                    id: sid,
-                    label: String::new(),
-                });
-                ds.series.len() - 1
-            });
-            ds.cells.push(Cell {
-                series,
-                case: CaseId {
-                    scenario: scenario.into(),
-                    case_id: case_id.into(),
-                },
-                shape: CaseShape::default(),
-                requests: Vec::new(),
-                summary: Vec::new(),
-            });
-            index.insert(key, ds.cells.len() - 1);
-            ds.cells.len() - 1
-        };
-        if let Some(p) = &rf.samples {
-            // Rows of one case come together: remember the last cell to skip the map lookup.
-            let mut last: Option<(SampleRow, usize)> = None;
-            let warnings = visit_samples(p, |row| {
-                let i = match &last {
-                    Some((l, i)) if same_cell(l, &row) => *i,
-                    _ => {
-                        let i = cell_of(
-                            &mut ds,
-                            &row.run_id,
-                            &row.device,
-                            &row.backend,
-                            &row.model,
-                            &row.scenario,
-                            &row.case_id,
-                        );
-                        let cell = &mut ds.cells[i];
-                        cell.shape = CaseShape {
-                            kind: row.kind.clone(),
-                            prompt_tokens: row.prompt_tokens_requested,
-                            max_tokens: row.max_tokens,
-                            concurrency: row.concurrency,
-                        };
-                        i
-                    }
-                };
-                ds.cells[i].requests.push(Request::from_row(&row));
-                last = Some((row, i));
-                Ok(())
-            })?;
-            ds.warnings.extend(warnings);
-        }
-        if let Some(p) = &rf.summary {
-            let rows = read_summary(p)?;
-            ds.warnings.extend(rows.warnings);
-            for row in rows.rows {
-                let i = cell_of(
-                    &mut ds,
-                    &row.run_id,
-                    &row.device,
-                    &row.backend,
-                    &row.model,
-                    &row.scenario,
-                    &row.case_id,
-                );
-                let cell = &mut ds.cells[i];
-                if cell.shape.kind.is_empty() {
-                    cell.shape = CaseShape {
-                        kind: row.kind.clone(),
-                        prompt_tokens: row.prompt_tokens,
-                        max_tokens: row.max_tokens,
-                        concurrency: row.concurrency,
-                    };
-                }
-                cell.summary.push(row);
-            }
-        }
+        b.read_run(run, rf)?;
     }
+    let mut ds = b.ds;
     if ds.cells.is_empty() {
         return Err(Error::Usage(format!(
             "no results found in {}",
@@ -311,6 +230,170 @@ pub fn load(inputs: &[PathBuf]) -> Result<Dataset> {
     }
     label_series(&mut ds);
     Ok(ds)
+}
+
+/// Who and where a row belongs: (run, run id, device, backend, model, scenario, case id).
+type CellKey = (usize, String, String, String, String, String, String);
+
+/// The dataset being read, with the indexes that find a row's cell and series.
+#[derive(Default)]
+struct Builder {
+    ds: Dataset,
+    index: HashMap<CellKey, usize>,
+    series_index: HashMap<SeriesId, usize>,
+}
+
+impl Builder {
+    fn read_run(&mut self, run: usize, rf: RunFiles) -> Result<()> {
+        let manifest = if rf.dir.join("run.json").is_file() {
+            Some(RunManifest::read(&rf.dir)?)
+        } else {
+            self.ds.warnings.push(format!("{}: no run.json beside the results: devices, models and comparability cannot be checked", rf.dir.display()));
+            None
+        };
+        self.ds.runs.push(RunInfo {
+            source: rf.dir.clone(),
+            manifest,
+        });
+        if let Some(p) = &rf.samples {
+            self.read_samples(run, p)?;
+        }
+        if let Some(p) = &rf.summary {
+            let rows = read_summary(p)?;
+            self.ds.warnings.extend(rows.warnings);
+            for row in rows.rows {
+                let i = self.cell(
+                    run,
+                    &row.run_id,
+                    &row.device,
+                    &row.backend,
+                    &row.model,
+                    &row.scenario,
+                    &row.case_id,
+                );
+                let cell = &mut self.ds.cells[i];
+                if cell.shape.kind.is_empty() {
+                    cell.shape = CaseShape {
+                        kind: row.kind.clone(),
+                        prompt_tokens: row.prompt_tokens,
+                        max_tokens: row.max_tokens,
+                        concurrency: row.concurrency,
+                    };
+                }
+                cell.summary.push(row);
+            }
+        }
+        let items = rf.dir.join("items.csv");
+        if items.is_file() {
+            let rows = read_items(&items)?;
+            self.ds.warnings.extend(rows.warnings);
+            for row in rows.rows {
+                let i = self.cell(
+                    run,
+                    &row.run_id,
+                    &row.device,
+                    &row.backend,
+                    &row.model,
+                    &row.scenario,
+                    &row.case_id,
+                );
+                let cell = &mut self.ds.cells[i];
+                if cell.shape.kind.is_empty() {
+                    cell.shape.kind = row.kind.clone();
+                    cell.shape.max_tokens = row.max_tokens;
+                }
+                cell.items.push(Item::from_row(row));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_samples(&mut self, run: usize, p: &Path) -> Result<()> {
+        // Rows of one case come together: remember the last cell to skip the map lookup.
+        let mut last: Option<(SampleRow, usize)> = None;
+        let warnings = visit_samples(p, |row| {
+            let i = match &last {
+                Some((l, i)) if same_cell(l, &row) => *i,
+                _ => {
+                    let i = self.cell(
+                        run,
+                        &row.run_id,
+                        &row.device,
+                        &row.backend,
+                        &row.model,
+                        &row.scenario,
+                        &row.case_id,
+                    );
+                    self.ds.cells[i].shape = CaseShape {
+                        kind: row.kind.clone(),
+                        prompt_tokens: row.prompt_tokens_requested,
+                        max_tokens: row.max_tokens,
+                        concurrency: row.concurrency,
+                    };
+                    i
+                }
+            };
+            self.ds.cells[i].requests.push(Request::from_row(&row));
+            last = Some((row, i));
+            Ok(())
+        })?;
+        self.ds.warnings.extend(warnings);
+        Ok(())
+    }
+
+    /// The cell of a row, made (with its series) on first sight.
+    #[allow(clippy::too_many_arguments)] // the seven parts of a row's identity, as the CSVs spell them
+    fn cell(
+        &mut self,
+        run: usize,
+        run_id: &str,
+        device: &str,
+        backend: &str,
+        model: &str,
+        scenario: &str,
+        case_id: &str,
+    ) -> usize {
+        let key = (
+            run,
+            run_id.to_string(),
+            device.to_string(),
+            backend.to_string(),
+            model.to_string(),
+            scenario.to_string(),
+            case_id.to_string(),
+        );
+        if let Some(&i) = self.index.get(&key) {
+            return i;
+        }
+        let sid = SeriesId {
+            run,
+            run_id: run_id.into(),
+            device: device.into(),
+            backend: backend.into(),
+            model: model.into(),
+        };
+        let ds = &mut self.ds;
+        let series = *self.series_index.entry(sid.clone()).or_insert_with(|| {
+            ds.series.push(Series {
+                id: sid,
+                label: String::new(),
+            });
+            ds.series.len() - 1
+        });
+        ds.cells.push(Cell {
+            series,
+            case: CaseId {
+                scenario: scenario.into(),
+                case_id: case_id.into(),
+            },
+            shape: CaseShape::default(),
+            requests: Vec::new(),
+            summary: Vec::new(),
+            items: Vec::new(),
+        });
+        self.index.insert(key, ds.cells.len() - 1);
+        ds.cells.len() - 1
+    }
 }
 
 fn same_cell(a: &SampleRow, b: &SampleRow) -> bool {
@@ -363,7 +446,7 @@ fn expand(input: &Path) -> Result<Vec<RunFiles>> {
     }
     // A folder of run folders, such as results/.
     let mut subs: Vec<PathBuf> = std::fs::read_dir(input)
-        .map_err(|e| Error::file(input, e))?
+        .map_err(|e| Error::read(input, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_dir())
         .collect();
@@ -390,11 +473,11 @@ fn run_folder(dir: &Path) -> Option<RunFiles> {
 
 fn csv_kind(path: &Path) -> Result<CsvKind> {
     use std::io::BufRead;
-    let f = std::fs::File::open(path).map_err(|e| Error::file(path, e))?;
+    let f = std::fs::File::open(path).map_err(|e| Error::read(path, e))?;
     let mut first = String::new();
     std::io::BufReader::new(f)
         .read_line(&mut first)
-        .map_err(|e| Error::file(path, e))?;
+        .map_err(|e| Error::read(path, e))?;
     let header: Vec<&str> = first.trim_end().split(',').collect();
     if header == SAMPLE_COLUMNS {
         Ok(CsvKind::Samples)

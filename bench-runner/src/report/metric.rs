@@ -76,38 +76,6 @@ pub fn get(name: &'static str) -> &'static Metric {
     by_name(name).unwrap_or(&METRICS[0])
 }
 
-/// Parses `--metric` values (repeatable, or comma-separated); empty means the defaults.
-pub fn parse_list(names: &[String]) -> crate::Result<Vec<&'static Metric>> {
-    let names: Vec<&str> = names
-        .iter()
-        .flat_map(|n| n.split(','))
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .collect();
-    let names = if names.is_empty() {
-        DEFAULT_METRICS.to_vec()
-    } else {
-        names
-    };
-    let mut out: Vec<&'static Metric> = Vec::new();
-    for n in names {
-        let m = by_name(n).ok_or_else(|| {
-            crate::Error::Usage(format!(
-                "unknown metric `{n}`; known: {}",
-                METRICS
-                    .iter()
-                    .map(|m| m.name)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })?;
-        if !out.iter().any(|o| o.name == m.name) {
-            out.push(m);
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,7 +89,5 @@ mod tests {
         for d in DEFAULT_METRICS {
             assert!(by_name(d).is_some());
         }
-        assert!(parse_list(&["decode_tok_s,ttft_ms".into()]).unwrap().len() == 2);
-        assert!(parse_list(&["nope".into()]).is_err());
     }
 }

@@ -5,15 +5,21 @@
 //!   comparability [`key`];
 //! - [`chart`] draws the figures (one kind per file behind the `Chart` trait);
 //! - [`model`] assembles what a report says, [`export`] writes it as Markdown and HTML;
+//!   [`tools`] (items.csv: accuracy, failures, goodput), [`effective`] (effective context
+//!   length) and [`multimodal`] (media.csv) are its sections per scenario kind, and
+//!   [`item_metric`] the shares of items that `--metric accuracy` tables and judges;
 //! - [`compare`] is the CI gate, written out by [`export::compare_markdown`] and
 //!   [`export::junit`].
 //!
 //! `report` uses `results` and `measure` only.
 
 pub mod chart;
+pub mod choice;
 pub mod compare;
+pub mod effective;
 pub mod export;
 pub mod format;
+pub mod item_metric;
 pub mod key;
 pub mod load;
 pub mod metric;
@@ -22,6 +28,8 @@ pub mod multimodal;
 pub mod pivot;
 pub mod roofline;
 pub mod sustained;
+pub mod tools;
+pub mod view;
 
 use std::path::{Path, PathBuf};
 
@@ -53,8 +61,27 @@ fn append(path: &Path, text: &str) -> Result<()> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| Error::results(path, e))?;
+        .map_err(|e| Error::write(path, e))?;
     f.write_all(text.as_bytes())
         .and_then(|_| f.write_all(b"\n"))
-        .map_err(|e| Error::results(path, e))
+        .map_err(|e| Error::write(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    #[test]
+    fn an_unwritable_step_summary_keeps_its_io_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("missing").join("summary.md");
+        let e = super::append(&p, "x").unwrap_err();
+        assert!(matches!(e, crate::Error::WriteResults { .. }), "{e:?}");
+        let cause = e.source().expect("the io error is kept as the cause");
+        assert_eq!(
+            e.to_string(),
+            format!("writing results to {}: {cause}", p.display())
+        );
+        assert_eq!(e.exit_code(), 2);
+    }
 }

@@ -5,11 +5,13 @@
 use std::path::PathBuf;
 
 use super::chart::{self, Figure};
+use super::choice::{self, Chosen};
 use super::format::{fmt_ci, fmt_num};
 use super::load::{self, Dataset};
-use super::metric::{self, get};
+use super::metric::get;
 use super::pivot::{self, Pivot};
 use super::sustained::sustained_timeline;
+pub use super::view::{CellView, PivotView, REQUEST_NOTE, RowView};
 use crate::error::Result;
 
 #[derive(Debug, Clone)]
@@ -20,7 +22,7 @@ pub struct ReportOptions {
     pub out: PathBuf,
     /// The series every ratio is taken against (see [`pivot::find_reference`]).
     pub reference: Option<String>,
-    /// Metrics of the pivot tables (default [`metric::DEFAULT_METRICS`]).
+    /// Metrics of the pivot tables (default [`super::metric::DEFAULT_METRICS`]).
     pub metrics: Vec<String>,
     pub title: Option<String>,
 }
@@ -50,31 +52,6 @@ pub struct SeriesView {
     pub chat_template: String,
     pub sampling: String,
     pub is_reference: bool,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CellView {
-    pub value: String,
-    pub n: usize,
-    pub ratio: String,
-    /// Non-empty when the ratio mixes results that are not like for like.
-    pub warning: String,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RowView {
-    pub case: String,
-    pub cells: Vec<Option<CellView>>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PivotView {
-    pub title: String,
-    pub unit: String,
-    pub better: String,
-    pub columns: Vec<String>,
-    pub reference: usize,
-    pub rows: Vec<RowView>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -120,18 +97,32 @@ pub struct Report {
     pub requests: usize,
     /// Multimodal scenarios (from media.csv): media cost, accuracy, inputs beside answers.
     pub media: super::multimodal::MediaSection,
+    /// Tool-call and structured-output scenarios (from items.csv).
+    pub tools: super::tools::ToolSection,
+    /// Context scenarios: the effective context length per series, recall per length.
+    pub effective: super::effective::EffectiveSection,
 }
 
 /// Loads the inputs and builds the report (no files written).
 pub fn build(opts: &ReportOptions) -> Result<Report> {
-    let metrics = metric::parse_list(&opts.metrics)?;
+    let metrics = choice::parse_list(&opts.metrics)?;
     let ds = load::load(&opts.inputs)?;
     let reference = pivot::find_reference(&ds, opts.reference.as_deref())?;
-    let pivots: Vec<Pivot> = metrics
+    let mut comparability = Vec::new();
+    let pivots: Vec<PivotView> = metrics
         .iter()
-        .map(|m| pivot::build(&ds, m, reference))
+        .map(|m| match m {
+            Chosen::Request(m) => pivot_view(&pivot::build(&ds, m, reference), &mut comparability),
+            Chosen::Items(m) => super::tools::pivot(&ds, m, reference, &mut comparability),
+        })
         .collect();
-    Ok(assemble(&ds, reference, &pivots, opts.title.clone()))
+    Ok(assemble(
+        &ds,
+        reference,
+        pivots,
+        comparability,
+        opts.title.clone(),
+    ))
 }
 
 fn fmt_ratio(low: f64, ratio: f64, high: f64) -> String {
@@ -147,9 +138,46 @@ fn short(h: &Option<String>) -> String {
         .map_or("unknown".into(), |h| h.chars().take(12).collect())
 }
 
-fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<String>) -> Report {
-    let runs = ds
-        .runs
+fn assemble(
+    ds: &Dataset,
+    reference: usize,
+    pivots: Vec<PivotView>,
+    comparability: Vec<String>,
+    title: Option<String>,
+) -> Report {
+    let mut warnings = ds.warnings.clone();
+    for r in &ds.runs {
+        if let Some(m) = &r.manifest {
+            for w in &m.warnings {
+                warnings.push(format!("{}: {w}", m.run_id));
+            }
+        }
+    }
+    let figures = chart::all_figures(ds);
+    let (media, media_warnings) = super::multimodal::build(ds);
+    warnings.extend(media_warnings);
+    Report {
+        title: title.unwrap_or_else(|| "edgebench report".into()),
+        generated_at: crate::results::manifest::now_rfc3339(),
+        edgebench_version: env!("CARGO_PKG_VERSION").into(),
+        reference: ds.series[reference].label.clone(),
+        runs: run_views(ds),
+        series: series_views(ds, reference),
+        pivots,
+        comparability,
+        throttle: throttle_views(ds),
+        roofline: roofline_views(ds),
+        figures,
+        warnings,
+        requests: ds.request_count(),
+        media,
+        tools: super::tools::build(ds),
+        effective: super::effective::build(ds),
+    }
+}
+
+fn run_views(ds: &Dataset) -> Vec<RunView> {
+    ds.runs
         .iter()
         .enumerate()
         .map(|(i, r)| {
@@ -210,12 +238,13 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
                 ),
             }
         })
-        .collect();
+        .collect()
+}
 
-    // Keys per series (for the first scenario it ran; differences per scenario are in the pivot).
+/// Keys per series (for the first scenario it ran; differences per scenario are in the pivot).
+fn series_views(ds: &Dataset, reference: usize) -> Vec<SeriesView> {
     let cases = ds.cases();
-    let series: Vec<SeriesView> = ds
-        .series
+    ds.series
         .iter()
         .enumerate()
         .map(|(si, s)| {
@@ -234,63 +263,62 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
                 is_reference: si == reference,
             }
         })
-        .collect();
+        .collect()
+}
 
-    let mut comparability: Vec<String> = Vec::new();
-    let pivots_v: Vec<PivotView> = pivots
-        .iter()
-        .map(|p| PivotView {
-            title: p.title.into(),
-            unit: p.unit.into(),
-            better: if p.higher_is_better {
-                "higher is better".into()
-            } else {
-                "lower is better".into()
-            },
-            columns: p.columns.clone(),
-            reference: p.reference,
-            rows: p
-                .rows
-                .iter()
-                .map(|r| RowView {
-                    case: format!("{} / {}", r.scenario, r.case_id),
-                    cells: r
-                        .cells
-                        .iter()
-                        .enumerate()
-                        .map(|(ci, c)| {
-                            c.as_ref().map(|c| {
-                                let warning = if c.not_comparable.is_empty() {
-                                    String::new()
-                                } else {
-                                    c.not_comparable.join("; ")
-                                };
-                                if !warning.is_empty() {
-                                    let line = format!(
-                                        "{} vs {} ({}): {warning}",
-                                        p.columns[ci], p.columns[p.reference], r.scenario
-                                    );
-                                    if !comparability.contains(&line) {
-                                        comparability.push(line);
-                                    }
+/// A request metric's table, formatted once; what is not like for like is added to
+/// `comparability`, once per pair of series and scenario.
+fn pivot_view(p: &Pivot, comparability: &mut Vec<String>) -> PivotView {
+    PivotView {
+        title: p.title.into(),
+        unit: p.unit.into(),
+        better: if p.higher_is_better {
+            "higher is better".into()
+        } else {
+            "lower is better".into()
+        },
+        note: REQUEST_NOTE.into(),
+        columns: p.columns.clone(),
+        reference: p.reference,
+        rows: p
+            .rows
+            .iter()
+            .map(|r| RowView {
+                case: format!("{} / {}", r.scenario, r.case_id),
+                cells: r
+                    .cells
+                    .iter()
+                    .enumerate()
+                    .map(|(ci, c)| {
+                        c.as_ref().map(|c| {
+                            let warning = c.not_comparable.join("; ");
+                            if !warning.is_empty() {
+                                let line = format!(
+                                    "{} vs {} ({}): {warning}",
+                                    p.columns[ci], p.columns[p.reference], r.scenario
+                                );
+                                if !comparability.contains(&line) {
+                                    comparability.push(line);
                                 }
-                                CellView {
-                                    value: fmt_ci(c.value.median, c.value.low, c.value.high),
-                                    n: c.value.n,
-                                    ratio: c
-                                        .ratio
-                                        .map(|r| fmt_ratio(r.low, r.ratio, r.high))
-                                        .unwrap_or_default(),
-                                    warning,
-                                }
-                            })
+                            }
+                            CellView {
+                                value: fmt_ci(c.value.median, c.value.low, c.value.high),
+                                n: c.value.n,
+                                ratio: c
+                                    .ratio
+                                    .map(|r| fmt_ratio(r.low, r.ratio, r.high))
+                                    .unwrap_or_default(),
+                                warning,
+                            }
                         })
-                        .collect(),
-                })
-                .collect(),
-        })
-        .collect();
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
 
+fn throttle_views(ds: &Dataset) -> Vec<ThrottleView> {
     let slot = get("decode_tok_s").slot;
     let mut throttle = Vec::new();
     for cell in &ds.cells {
@@ -308,8 +336,11 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
             });
         }
     }
+    throttle
+}
 
-    let roofline = super::roofline::rows(ds)
+fn roofline_views(ds: &Dataset) -> Vec<RooflineView> {
+    super::roofline::rows(ds)
         .into_iter()
         .map(|r| RooflineView {
             series: r.series,
@@ -321,32 +352,5 @@ fn assemble(ds: &Dataset, reference: usize, pivots: &[Pivot], title: Option<Stri
             percent: format!("{:.1}%", r.percent_of_bound),
             n: r.n,
         })
-        .collect();
-    let mut warnings = ds.warnings.clone();
-    for r in &ds.runs {
-        if let Some(m) = &r.manifest {
-            for w in &m.warnings {
-                warnings.push(format!("{}: {w}", m.run_id));
-            }
-        }
-    }
-    let figures = chart::all_figures(ds);
-    let (media, media_warnings) = super::multimodal::build(ds);
-    warnings.extend(media_warnings);
-    Report {
-        title: title.unwrap_or_else(|| "edgebench report".into()),
-        generated_at: crate::results::manifest::now_rfc3339(),
-        edgebench_version: env!("CARGO_PKG_VERSION").into(),
-        reference: ds.series[reference].label.clone(),
-        runs,
-        series,
-        pivots: pivots_v,
-        comparability,
-        throttle,
-        roofline,
-        figures,
-        warnings,
-        requests: ds.request_count(),
-        media,
-    }
+        .collect()
 }

@@ -93,12 +93,20 @@ pub fn build(ds: &Dataset) -> (MediaSection, Vec<String>) {
                 |s| s.label.clone(),
             )
     };
-    let mut section = MediaSection::default();
+    let section = MediaSection {
+        cost: cost(&rows, &label),
+        accuracy: accuracy(&rows, &label),
+        gallery: gallery(ds, &rows, &label),
+    };
+    (section, warnings)
+}
 
-    // Cost per series × case, in first-seen order.
+/// The media cost per series × case, in first-seen order.
+fn cost(rows: &[(usize, MediaRow)], label: &dyn Fn(usize, &MediaRow) -> String) -> Vec<CostView> {
+    let mut out = Vec::new();
     let mut by_case: BTreeMap<(String, usize), Vec<&MediaRow>> = BTreeMap::new();
     let mut order: Vec<(String, usize)> = Vec::new();
-    for (run, r) in &rows {
+    for (run, r) in rows {
         let k = (label(*run, r), *run);
         let key = (format!("{}\u{0}{}", k.0, r.case_id), k.1);
         if !by_case.contains_key(&key) {
@@ -113,7 +121,7 @@ pub fn build(ds: &Dataset) -> (MediaSection, Vec<String>) {
             median_ci(&rs.iter().filter_map(|r| f(r)).collect::<Vec<_>>())
                 .map_or("-".to_string(), |m| fmt_ci(m.median, m.low, m.high))
         };
-        section.cost.push(CostView {
+        out.push(CostView {
             series,
             modality: rs[0].modality.clone(),
             case: rs[0].case_id.clone(),
@@ -127,10 +135,17 @@ pub fn build(ds: &Dataset) -> (MediaSection, Vec<String>) {
                 .count(),
         });
     }
+    out
+}
 
-    // Accuracy per series × modality × task.
+/// Accuracy per series × modality × task.
+fn accuracy(
+    rows: &[(usize, MediaRow)],
+    label: &dyn Fn(usize, &MediaRow) -> String,
+) -> Vec<AccuracyView> {
+    let mut out = Vec::new();
     let mut acc: BTreeMap<(String, String, String), (usize, usize)> = BTreeMap::new();
-    for (run, r) in &rows {
+    for (run, r) in rows {
         if let Some(c) = r.correct {
             let e = acc
                 .entry((label(*run, r), r.modality.clone(), r.task.clone()))
@@ -148,7 +163,7 @@ pub fn build(ds: &Dataset) -> (MediaSection, Vec<String>) {
                 fmt_num(p.ci_high)
             )
         });
-        section.accuracy.push(AccuracyView {
+        out.push(AccuracyView {
             series,
             modality,
             task,
@@ -157,14 +172,22 @@ pub fn build(ds: &Dataset) -> (MediaSection, Vec<String>) {
             accuracy,
         });
     }
+    out
+}
 
-    // A few inputs: the first answered item of each task, smallest images first.
+/// A few inputs: the first answered item of each task, smallest images first.
+fn gallery(
+    ds: &Dataset,
+    rows: &[(usize, MediaRow)],
+    label: &dyn Fn(usize, &MediaRow) -> String,
+) -> Vec<GalleryView> {
+    let mut out: Vec<GalleryView> = Vec::new();
     let mut answered: Vec<&(usize, MediaRow)> =
         rows.iter().filter(|(_, r)| r.correct.is_some()).collect();
     answered.sort_by_key(|(_, r)| (r.image_px.unwrap_or(0), r.images, r.item));
     let mut seen: Vec<(String, String)> = Vec::new();
     for (run, r) in answered {
-        if section.gallery.len() >= GALLERY_MAX {
+        if out.len() >= GALLERY_MAX {
             break;
         }
         let key = (label(*run, r), r.task.clone());
@@ -194,7 +217,7 @@ pub fn build(ds: &Dataset) -> (MediaSection, Vec<String>) {
         } else {
             String::new()
         };
-        section.gallery.push(GalleryView {
+        out.push(GalleryView {
             series: label(*run, r),
             case: r.case_id.clone(),
             task: r.task.clone(),
@@ -206,5 +229,5 @@ pub fn build(ds: &Dataset) -> (MediaSection, Vec<String>) {
             data_uri,
         });
     }
-    (section, warnings)
+    out
 }

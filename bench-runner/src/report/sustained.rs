@@ -141,6 +141,7 @@ mod tests {
             shape: CaseShape::default(),
             requests,
             summary: vec![],
+            items: vec![],
         };
         let t = timeline(&cell, 0).unwrap();
         assert_eq!(t.span_s, 390.0);

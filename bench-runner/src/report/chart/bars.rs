@@ -27,6 +27,8 @@ impl Chart for MedianBars {
         "bars"
     }
 
+    // Long (~135 lines): one plotters drawing from frame to legend; its steps share the chart
+    // context and the bar geometry, which split-out helpers would all have to be handed.
     fn figures(&self, ds: &Dataset) -> Vec<Figure> {
         let cases = ds.cases();
         let mut bars = Vec::new();

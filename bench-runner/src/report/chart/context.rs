@@ -159,6 +159,8 @@ impl Chart for RecallHeatmap {
         "recall-heatmap"
     }
 
+    // Long (~150 lines): per scenario, the grid of recall and one plotters drawing of it; the
+    // drawing steps share the chart context and the grid, which helpers would all be handed.
     fn figures(&self, ds: &Dataset) -> Vec<Figure> {
         let recall = get("recall");
         let depth = get("depth_pct");

@@ -7,6 +7,7 @@
 //! file here and one line there. A chart decides itself whether the data call for it (a
 //! scaling curve needs at least two prompt lengths) and returns no figure otherwise.
 
+pub mod accuracy;
 pub mod bars;
 pub mod context;
 pub mod distribution;
@@ -55,6 +56,7 @@ pub fn registry() -> Vec<Box<dyn Chart>> {
         Box::new(context::TtftVsLength),
         Box::new(context::RecallHeatmap),
         Box::new(multimodal::TtftVsImageSize),
+        Box::new(accuracy::AccuracyVsDepth),
     ]
 }
 

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::escape::md;
-use crate::report::compare::{Comparison, MIN_SAMPLES, Verdict};
+use crate::report::compare::{Comparison, MIN_SAMPLES, Row, Verdict};
 use crate::report::format::{fmt_ci, fmt_num};
 use crate::report::metric::Direction;
 use crate::results::markdown as mdtable;
@@ -13,25 +13,7 @@ use crate::results::markdown as mdtable;
 pub fn render(c: &Comparison) -> String {
     let mut o = String::new();
     let reg = c.count(Verdict::Regressed);
-    let headline = if c.passed() {
-        // What an --allow-… flag let pass is said in the headline too: a pass that checked
-        // nothing must not read like a clean one.
-        let waived =
-            c.problems.iter().filter(|p| p.allowed).count() + c.count(Verdict::TooFewSamples);
-        let waived = if waived > 0 {
-            format!(
-                " — but {waived} thing(s) could not be judged and were let pass (see *Could not judge* and *too few samples* below)"
-            )
-        } else {
-            String::new()
-        };
-        format!(
-            "✅ no regression beyond the {:.1}% threshold{waived}",
-            c.threshold * 100.0
-        )
-    } else {
-        format!("❌ **gate failed**: {}", c.failure_reasons().join("; "))
-    };
+    let headline = headline(c);
     let _ = writeln!(o, "## edgebench compare\n");
     let _ = writeln!(o, "{headline}\n");
     let _ = writeln!(
@@ -48,6 +30,13 @@ pub fn render(c: &Comparison) -> String {
         md(&c.baseline).replace('`', "'"),
         md(&c.candidate).replace('`', "'")
     );
+    if c.rows.iter().any(|r| r.difference.is_some()) {
+        let _ = writeln!(
+            o,
+            "Shares of items (accuracy, compliance; n = items): Δ = candidate − baseline in percentage points, [95% Newcombe CI]; *regressed* only when the whole CI lies below −{:.1} points.\n",
+            c.threshold * 100.0
+        );
+    }
     if !c.problems.is_empty() {
         let _ = writeln!(o, "**Could not judge**\n");
         for p in &c.problems {
@@ -66,46 +55,18 @@ pub fn render(c: &Comparison) -> String {
             "metric",
             "baseline median [CI]",
             "candidate median [CI]",
-            "ratio [95% CI]",
+            if c.rows.iter().any(|r| r.difference.is_some()) {
+                "ratio or Δ [95% CI]"
+            } else {
+                "ratio [95% CI]"
+            },
             "change",
             "verdict",
         ],
         "llrrrrl",
     ));
     for r in &c.rows {
-        let better = match r.direction {
-            Direction::HigherIsBetter => "↑",
-            Direction::LowerIsBetter => "↓",
-        };
-        let verdict = match r.verdict {
-            Verdict::Regressed => "❌ **regressed**".to_string(),
-            Verdict::Improved => "✅ improved".to_string(),
-            Verdict::TooFewSamples if c.row_fails(r) => "❌ too few samples".to_string(),
-            v => v.as_str().to_string(),
-        };
-        let (ratio, change) = if r.ratio.ratio.is_nan() {
-            ("-".to_string(), "-".to_string())
-        } else {
-            (
-                format!(
-                    "×{:.3} [{}, {}]",
-                    r.ratio.ratio,
-                    fmt_num(r.ratio.low),
-                    fmt_num(r.ratio.high)
-                ),
-                format!("{:+.1}%", (r.ratio.ratio - 1.0) * 100.0),
-            )
-        };
-        let _ = writeln!(
-            o,
-            "| {} | {} {better} | {} (n={}) | {} (n={}) | {ratio} | {change} | {verdict} |",
-            md(&r.case_name()),
-            r.metric,
-            fmt_ci(r.baseline.median, r.baseline.low, r.baseline.high),
-            r.baseline.n,
-            fmt_ci(r.candidate.median, r.candidate.low, r.candidate.high),
-            r.candidate.n,
-        );
+        o.push_str(&mdtable::row(&row_cells(c, r)));
     }
     if !c.warnings.is_empty() {
         let _ = writeln!(o, "\n**Warnings**\n");
@@ -114,4 +75,82 @@ pub fn render(c: &Comparison) -> String {
         }
     }
     o
+}
+
+/// The first line: passed, or every reason why not.
+fn headline(c: &Comparison) -> String {
+    if c.passed() {
+        // What an --allow-… flag let pass is said in the headline too: a pass that checked
+        // nothing must not read like a clean one.
+        let waived =
+            c.problems.iter().filter(|p| p.allowed).count() + c.count(Verdict::TooFewSamples);
+        let waived = if waived > 0 {
+            format!(
+                " — but {waived} thing(s) could not be judged and were let pass (see *Could not judge* and *too few samples* below)"
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "✅ no regression beyond the {:.1}% threshold{waived}",
+            c.threshold * 100.0
+        )
+    } else {
+        format!("❌ **gate failed**: {}", c.failure_reasons().join("; "))
+    }
+}
+
+/// The cells of one verdict row.
+fn row_cells(c: &Comparison, r: &Row) -> Vec<String> {
+    let better = match r.direction {
+        Direction::HigherIsBetter => "↑",
+        Direction::LowerIsBetter => "↓",
+    };
+    let verdict = match r.verdict {
+        Verdict::Regressed => "❌ **regressed**".to_string(),
+        Verdict::Improved => "✅ improved".to_string(),
+        Verdict::TooFewSamples if c.row_fails(r) => "❌ too few samples".to_string(),
+        v => v.as_str().to_string(),
+    };
+    let (ratio, change) = if let Some(d) = &r.difference {
+        // A share of items: the difference in percentage points.
+        (
+            format!(
+                "Δ {:+.1} pts [{:+.1}, {:+.1}]",
+                d.diff * 100.0,
+                d.low * 100.0,
+                d.high * 100.0
+            ),
+            format!("{:+.1} pts", d.diff * 100.0),
+        )
+    } else if r.ratio.ratio.is_nan() {
+        ("-".to_string(), "-".to_string())
+    } else {
+        (
+            format!(
+                "×{:.3} [{}, {}]",
+                r.ratio.ratio,
+                fmt_num(r.ratio.low),
+                fmt_num(r.ratio.high)
+            ),
+            format!("{:+.1}%", (r.ratio.ratio - 1.0) * 100.0),
+        )
+    };
+    vec![
+        md(&r.case_name()),
+        format!("{} {better}", md(&r.metric)),
+        format!(
+            "{} (n={})",
+            fmt_ci(r.baseline.median, r.baseline.low, r.baseline.high),
+            r.baseline.n
+        ),
+        format!(
+            "{} (n={})",
+            fmt_ci(r.candidate.median, r.candidate.low, r.candidate.high),
+            r.candidate.n
+        ),
+        ratio,
+        change,
+        verdict,
+    ]
 }

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::escape::xml;
-use crate::report::compare::{Comparison, Verdict};
+use crate::report::compare::{Comparison, Row, Verdict};
 
 pub fn render(c: &Comparison) -> String {
     let tests = c.rows.len() + c.problems.len();
@@ -64,24 +64,12 @@ pub fn render(c: &Comparison) -> String {
         let _ = writeln!(o, "</testcase>");
     }
     for r in &c.rows {
-        let msg = format!(
-            "{} ratio ×{:.4} [95% CI {:.4}, {:.4}], baseline median {:.4} (n={}), candidate median {:.4} (n={}), threshold {:.1}%: {}",
-            r.metric,
-            r.ratio.ratio,
-            r.ratio.low,
-            r.ratio.high,
-            r.baseline.median,
-            r.baseline.n,
-            r.candidate.median,
-            r.candidate.n,
-            c.threshold * 100.0,
-            r.verdict.as_str()
-        );
+        let msg = message(c, r);
         let _ = write!(
             o,
             r#"    <testcase classname="{}" name="{}">"#,
             xml(&r.case_name()),
-            xml(r.metric)
+            xml(&r.metric)
         );
         match r.verdict {
             Verdict::Regressed => {
@@ -113,4 +101,37 @@ pub fn render(c: &Comparison) -> String {
     }
     let _ = writeln!(o, "  </testsuite>\n</testsuites>");
     o
+}
+
+/// What a row's test case says: the metric, the interval, both sides, the threshold, the verdict.
+fn message(c: &Comparison, r: &Row) -> String {
+    if let Some(d) = &r.difference {
+        format!(
+            "{} difference {:+.4} [95% Newcombe CI {:+.4}, {:+.4}], baseline {:.4} (n={} items), candidate {:.4} (n={} items), threshold {:.1} points: {}",
+            r.metric,
+            d.diff,
+            d.low,
+            d.high,
+            r.baseline.median,
+            r.baseline.n,
+            r.candidate.median,
+            r.candidate.n,
+            c.threshold * 100.0,
+            r.verdict.as_str()
+        )
+    } else {
+        format!(
+            "{} ratio ×{:.4} [95% CI {:.4}, {:.4}], baseline median {:.4} (n={}), candidate median {:.4} (n={}), threshold {:.1}%: {}",
+            r.metric,
+            r.ratio.ratio,
+            r.ratio.low,
+            r.ratio.high,
+            r.baseline.median,
+            r.baseline.n,
+            r.candidate.median,
+            r.candidate.n,
+            c.threshold * 100.0,
+            r.verdict.as_str()
+        )
+    }
 }

@@ -42,133 +42,11 @@ impl Exporter for Markdown {
             pivot(&mut o, p);
         }
         media(&mut o, &r.media);
-        let _ = writeln!(o, "## Series\n");
-        o.push_str(&mdtable::header(
-            &[
-                "series",
-                "device",
-                "backend",
-                "model",
-                "run",
-                "quant",
-                "model sha256",
-                "chat template sha256",
-                "sampling",
-            ],
-            "lllllllll",
-        ));
-        for s in &r.series {
-            let _ = writeln!(
-                o,
-                "| {}{} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                md(&s.label),
-                if s.is_reference { " (reference)" } else { "" },
-                md(&s.device),
-                md(&s.backend),
-                md(&s.model),
-                md(&s.run_id),
-                md(&s.quant),
-                md(&s.model_sha256),
-                md(&s.chat_template),
-                md(&s.sampling)
-            );
-        }
-        let _ = writeln!(o, "\n## Runs\n");
-        o.push_str(&mdtable::header(
-            &[
-                "run",
-                "device",
-                "host",
-                "started",
-                "status",
-                "scenarios",
-                "backends",
-                "requests",
-            ],
-            "llllllll",
-        ));
-        for run in &r.runs {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                md(&run.run_id),
-                md(&run.device),
-                md(&run.host),
-                md(&run.started_at),
-                md(&run.status),
-                md(&run.scenarios),
-                md(&run.backends),
-                md(&run.requests)
-            );
-        }
-        if !r.throttle.is_empty() {
-            let _ = writeln!(o, "\n## Speed over time\n");
-            let _ = writeln!(
-                o,
-                "Decode tok/s per time slice; throttle ratio = median of the last slice ÷ the first (1.0: no slowdown).\n"
-            );
-            o.push_str(&mdtable::header(
-                &[
-                    "series",
-                    "case",
-                    "requests",
-                    "span s",
-                    "slice s",
-                    "first slice tok/s",
-                    "last slice tok/s",
-                    "throttle ratio",
-                ],
-                "llrrrrrr",
-            ));
-            for t in &r.throttle {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    md(&t.series),
-                    md(&t.case),
-                    t.requests,
-                    t.span_s,
-                    t.slice_s,
-                    t.first,
-                    t.last,
-                    t.throttle_ratio
-                );
-            }
-        }
-        if !r.roofline.is_empty() {
-            let _ = writeln!(o, "\n## Decode against the memory-bandwidth bound\n");
-            let _ = writeln!(
-                o,
-                "Bound = memory bandwidth (one-thread STREAM-like copy, `--probe`) ÷ model file size: a dense model reads every weight once per token. One stream.\n"
-            );
-            o.push_str(&mdtable::header(
-                &[
-                    "series",
-                    "case",
-                    "model MiB",
-                    "bandwidth GB/s",
-                    "bound tok/s",
-                    "decode tok/s (median)",
-                    "of bound",
-                    "n",
-                ],
-                "llrrrrrr",
-            ));
-            for x in &r.roofline {
-                let _ = writeln!(
-                    o,
-                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
-                    md(&x.series),
-                    md(&x.case),
-                    x.model_mib,
-                    x.bandwidth_gbs,
-                    x.bound_tok_s,
-                    x.decode_tok_s,
-                    x.percent,
-                    x.n
-                );
-            }
-        }
+        tools(&mut o, &r.tools);
+        effective(&mut o, &r.effective);
+        series_and_runs(&mut o, r);
+        throttle(&mut o, r);
+        roofline(&mut o, r);
         let _ = writeln!(o, "\n## Figures\n");
         for f in &r.figures {
             let _ = writeln!(
@@ -190,12 +68,244 @@ impl Exporter for Markdown {
     }
 }
 
-fn pivot(o: &mut String, p: &PivotView) {
-    let _ = writeln!(o, "## {} ({}, {})\n", md(&p.title), md(&p.unit), p.better);
+fn series_and_runs(o: &mut String, r: &Report) {
+    let _ = writeln!(o, "## Series\n");
+    o.push_str(&mdtable::header(
+        &[
+            "series",
+            "device",
+            "backend",
+            "model",
+            "run",
+            "quant",
+            "model sha256",
+            "chat template sha256",
+            "sampling",
+        ],
+        "lllllllll",
+    ));
+    for s in &r.series {
+        let reference = if s.is_reference { " (reference)" } else { "" };
+        o.push_str(&mdtable::row(&[
+            format!("{}{reference}", md(&s.label)),
+            md(&s.device),
+            md(&s.backend),
+            md(&s.model),
+            md(&s.run_id),
+            md(&s.quant),
+            md(&s.model_sha256),
+            md(&s.chat_template),
+            md(&s.sampling),
+        ]));
+    }
+    let _ = writeln!(o, "\n## Runs\n");
+    o.push_str(&mdtable::header(
+        &[
+            "run",
+            "device",
+            "host",
+            "started",
+            "status",
+            "scenarios",
+            "backends",
+            "requests",
+        ],
+        "llllllll",
+    ));
+    for run in &r.runs {
+        o.push_str(&mdtable::row(&[
+            md(&run.run_id),
+            md(&run.device),
+            md(&run.host),
+            md(&run.started_at),
+            md(&run.status),
+            md(&run.scenarios),
+            md(&run.backends),
+            md(&run.requests),
+        ]));
+    }
+}
+
+fn throttle(o: &mut String, r: &Report) {
+    if r.throttle.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## Speed over time\n");
     let _ = writeln!(
         o,
-        "Median [95% CI]; below it the ratio to the reference median [95% bootstrap CI]; n = successful requests.\n"
+        "Decode tok/s per time slice; throttle ratio = median of the last slice ÷ the first (1.0: no slowdown).\n"
     );
+    o.push_str(&mdtable::header(
+        &[
+            "series",
+            "case",
+            "requests",
+            "span s",
+            "slice s",
+            "first slice tok/s",
+            "last slice tok/s",
+            "throttle ratio",
+        ],
+        "llrrrrrr",
+    ));
+    for t in &r.throttle {
+        o.push_str(&mdtable::row(&[
+            md(&t.series),
+            md(&t.case),
+            t.requests.to_string(),
+            t.span_s.clone(),
+            t.slice_s.clone(),
+            t.first.clone(),
+            t.last.clone(),
+            t.throttle_ratio.clone(),
+        ]));
+    }
+}
+
+fn roofline(o: &mut String, r: &Report) {
+    if r.roofline.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## Decode against the memory-bandwidth bound\n");
+    let _ = writeln!(
+        o,
+        "Bound = memory bandwidth (one-thread STREAM-like copy, `--probe`) ÷ model file size: a dense model reads every weight once per token. One stream.\n"
+    );
+    o.push_str(&mdtable::header(
+        &[
+            "series",
+            "case",
+            "model MiB",
+            "bandwidth GB/s",
+            "bound tok/s",
+            "decode tok/s (median)",
+            "of bound",
+            "n",
+        ],
+        "llrrrrrr",
+    ));
+    for x in &r.roofline {
+        o.push_str(&mdtable::row(&[
+            md(&x.series),
+            md(&x.case),
+            x.model_mib.clone(),
+            x.bandwidth_gbs.clone(),
+            x.bound_tok_s.clone(),
+            x.decode_tok_s.clone(),
+            x.percent.clone(),
+            x.n.to_string(),
+        ]));
+    }
+}
+
+/// Tool-call and structured-output cases: accuracy with Wilson intervals and correct goodput,
+/// then the failure categories.
+fn tools(o: &mut String, t: &crate::report::tools::ToolSection) {
+    if t.accuracy.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Tool calls and structured output\n");
+    let _ = writeln!(
+        o,
+        "From items.csv. Share of items correct (compliance for structured output) [95% Wilson interval], overall (`all`) and per category; correct goodput = items both correct and within `latency_target_ms`, per second of the items' summed E2E.\n"
+    );
+    o.push_str(&mdtable::header(
+        &[
+            "series",
+            "scenario",
+            "case",
+            "measure",
+            "category",
+            "correct",
+            "items",
+            "share [95% Wilson]",
+            "correct goodput items/s",
+        ],
+        "lllllrrrr",
+    ));
+    for a in &t.accuracy {
+        o.push_str(&mdtable::row(&[
+            md(&a.series),
+            md(&a.scenario),
+            md(&a.case),
+            a.measure.clone(),
+            md(&a.category),
+            a.correct.to_string(),
+            a.n.to_string(),
+            a.share.clone(),
+            a.goodput.clone(),
+        ]));
+    }
+    if !t.failures.is_empty() {
+        let _ = writeln!(o, "\n### Failure categories\n");
+        o.push_str(&mdtable::header(
+            &[
+                "series",
+                "scenario",
+                "case",
+                "failure",
+                "items",
+                "of items",
+                "share [95% Wilson]",
+            ],
+            "llllrrr",
+        ));
+        for f in &t.failures {
+            o.push_str(&mdtable::row(&[
+                md(&f.series),
+                md(&f.scenario),
+                md(&f.case),
+                md(&f.failure),
+                f.count.to_string(),
+                f.n.to_string(),
+                f.share.clone(),
+            ]));
+        }
+    }
+    o.push('\n');
+}
+
+/// Context scenarios: the effective context length per series, recall per length beside it.
+fn effective(o: &mut String, e: &crate::report::effective::EffectiveSection) {
+    if e.rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## Effective context length\n");
+    let _ = writeln!(
+        o,
+        "The longest tested context length (prompt + answer tokens) whose mean needle recall reaches the threshold; beside it the mean recall per length [95% bootstrap CI] (n requests).\n"
+    );
+    let mut titles: Vec<String> = [
+        "device",
+        "backend",
+        "model",
+        "scenario",
+        "effective length (tokens)",
+        "threshold",
+    ]
+    .map(String::from)
+    .to_vec();
+    titles.extend(e.lengths.iter().map(|l| format!("recall @ {l}")));
+    let aligns = format!("llllrr{}", "r".repeat(e.lengths.len()));
+    o.push_str(&mdtable::header(&titles, &aligns));
+    for r in &e.rows {
+        let mut cells = vec![
+            md(&r.device),
+            md(&r.backend),
+            md(&r.model),
+            md(&r.scenario),
+            r.effective.clone(),
+            r.threshold.clone(),
+        ];
+        cells.extend(r.recall.iter().cloned());
+        o.push_str(&mdtable::row(&cells));
+    }
+    o.push('\n');
+}
+
+fn pivot(o: &mut String, p: &PivotView) {
+    let _ = writeln!(o, "## {} ({}, {})\n", md(&p.title), md(&p.unit), p.better);
+    let _ = writeln!(o, "{}\n", p.note);
     let mut titles = vec!["case".to_string()];
     titles.extend(p.columns.iter().enumerate().map(|(i, c)| {
         let reference = if i == p.reference { " (reference)" } else { "" };
@@ -204,26 +314,20 @@ fn pivot(o: &mut String, p: &PivotView) {
     let aligns = format!("l{}", "r".repeat(p.columns.len()));
     o.push_str(&mdtable::header(&titles, &aligns));
     for row in &p.rows {
-        let _ = write!(o, "| {} |", md(&row.case));
-        for c in &row.cells {
-            match c {
-                None => o.push_str(" - |"),
-                Some(c) => {
-                    let ratio = if c.ratio.is_empty() {
-                        String::new()
-                    } else {
-                        format!("<br>{}", md(&c.ratio))
-                    };
-                    let warn = if c.warning.is_empty() {
-                        String::new()
-                    } else {
-                        " ⚠".to_string()
-                    };
-                    let _ = write!(o, " {} (n={}){ratio}{warn} |", md(&c.value), c.n);
-                }
+        let mut cells = vec![md(&row.case)];
+        cells.extend(row.cells.iter().map(|c| match c {
+            None => "-".to_string(),
+            Some(c) => {
+                let ratio = if c.ratio.is_empty() {
+                    String::new()
+                } else {
+                    format!("<br>{}", md(&c.ratio))
+                };
+                let warn = if c.warning.is_empty() { "" } else { " ⚠" };
+                format!("{} (n={}){ratio}{warn}", md(&c.value), c.n)
             }
-        }
-        o.push('\n');
+        }));
+        o.push_str(&mdtable::row(&cells));
     }
     o.push('\n');
 }
@@ -257,18 +361,16 @@ fn media(o: &mut String, m: &crate::report::multimodal::MediaSection) {
         "lllrrrrr",
     ));
     for c in &m.cost {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+        o.push_str(&mdtable::row(&[
             md(&c.series),
             md(&c.modality),
             md(&c.case),
-            c.ttft_media,
-            c.ttft_text,
-            c.media_cost,
-            c.n,
-            c.unsupported
-        );
+            c.ttft_media.clone(),
+            c.ttft_text.clone(),
+            c.media_cost.clone(),
+            c.n.to_string(),
+            c.unsupported.to_string(),
+        ]));
     }
     if !m.accuracy.is_empty() {
         o.push('\n');
@@ -284,16 +386,14 @@ fn media(o: &mut String, m: &crate::report::multimodal::MediaSection) {
             "lllrrr",
         ));
         for a in &m.accuracy {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} |",
+            o.push_str(&mdtable::row(&[
                 md(&a.series),
                 md(&a.modality),
                 md(&a.task),
-                a.correct,
-                a.n,
-                a.accuracy
-            );
+                a.correct.to_string(),
+                a.n.to_string(),
+                a.accuracy.clone(),
+            ]));
         }
     }
     if !m.gallery.is_empty() {
@@ -305,17 +405,15 @@ fn media(o: &mut String, m: &crate::report::multimodal::MediaSection) {
             "lllllll",
         ));
         for g in &m.gallery {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+            o.push_str(&mdtable::row(&[
                 md(&g.file),
                 md(&g.series),
                 md(&g.case),
                 md(&g.prompt),
                 md(&g.expected),
                 md(&g.answer),
-                g.correct
-            );
+                g.correct.clone(),
+            ]));
         }
     }
     o.push('\n');

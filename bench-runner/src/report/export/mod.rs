@@ -27,18 +27,18 @@ const WITHHELD_SVG: &str = r#"<svg xmlns="http://www.w3.org/2000/svg" width="600
 
 /// Writes report.md, report.html and `<figure>.svg` files into `out`; returns the paths.
 pub fn write_report(report: &Report, out: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out).map_err(|e| Error::results(out, e))?;
+    std::fs::create_dir_all(out).map_err(|e| Error::write(out, e))?;
     let mut written = Vec::new();
     for f in &report.figures {
         let p = out.join(format!("{}.svg", f.id));
         // A figure opened on its own is a document too: the same check as inside report.html.
         let svg = escape::safe_svg(&f.svg).unwrap_or(WITHHELD_SVG);
-        std::fs::write(&p, svg).map_err(|e| Error::results(&p, e))?;
+        std::fs::write(&p, svg).map_err(|e| Error::write(&p, e))?;
         written.push(p);
     }
     for e in exporters() {
         let p = out.join(e.file_name());
-        std::fs::write(&p, e.render(report)?).map_err(|e| Error::results(&p, e))?;
+        std::fs::write(&p, e.render(report)?).map_err(|e| Error::write(&p, e))?;
         written.push(p);
     }
     Ok(written)
