@@ -22,7 +22,10 @@ impl Exporter for Html {
         let mut env = Environment::new();
         // The `.html` name turns autoescaping on.
         env.add_template("report.html", TEMPLATE)
-            .map_err(|e| Error::Usage(format!("report template: {e}")))?;
+            .map_err(|source| Error::Template {
+                name: "report.html".into(),
+                source,
+            })?;
         let figures: Vec<Value> = r
             .figures
             .iter()
@@ -36,9 +39,15 @@ impl Exporter for Html {
             .collect();
         let tpl = env
             .get_template("report.html")
-            .map_err(|e| Error::Usage(format!("report template: {e}")))?;
+            .map_err(|source| Error::Template {
+                name: "report.html".into(),
+                source,
+            })?;
         tpl.render(context! { r => Value::from(minijinja::value::Serde(r)), figures => figures })
-            .map_err(|e| Error::Usage(format!("rendering report.html: {e:#}")))
+            .map_err(|source| Error::Template {
+                name: "report.html".into(),
+                source,
+            })
     }
 }
 
