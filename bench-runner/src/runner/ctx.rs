@@ -134,6 +134,14 @@ pub(crate) struct ScenarioRun<'a> {
 }
 
 impl ScenarioRun<'_> {
+    /// The scenario's SLO (`slo = { … }` of a throughput scenario), if it has one.
+    pub fn slo(&self) -> Option<&crate::measure::slo::Slo> {
+        match &self.scenario.body {
+            crate::scenario::ScenarioBody::Throughput(t) => t.slo.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The resume key of one of the scenario's cases on this backend.
     pub fn key(&self, case_id: &str) -> CaseKey {
         (

@@ -14,6 +14,7 @@ mod closed_loop;
 mod context;
 pub(crate) mod ctx;
 mod multimodal;
+mod open_loop;
 mod plan;
 mod pp_tg;
 mod progress;
@@ -31,6 +32,7 @@ use crate::backend::{Backend, BackendFacts};
 use crate::error::{Error, Result};
 use crate::results::SummaryRow;
 use crate::results::manifest::now_rfc3339;
+use crate::scenario::open_loop::Load;
 use crate::scenario::{Case, Scenario, ScenarioBody};
 use ctx::{Recorder, RunCtx, ScenarioRun};
 use plan::Plan;
@@ -170,8 +172,21 @@ fn throughput_mode(case: &Case) -> KindRunner {
     }
 }
 
-/// A scenario's shard units, in order, each with its runner.
+/// A scenario's shard units, in order, each with its runner. Request-rate cases are made
+/// from the scenario's rates (`Throughput::rate_cases`), one unit each.
 fn shard_units(scenario: &Scenario) -> Vec<(KindRunner, Vec<Case>)> {
+    if let ScenarioBody::Throughput(t) = &scenario.body
+        && let Load::Rates { .. } = t.load.as_ref()
+    {
+        return t
+            .rate_cases()
+            .iter()
+            .map(|rc| {
+                let run: KindRunner = open_loop::run;
+                (run, vec![open_loop::case_of(scenario, t, rc)])
+            })
+            .collect();
+    }
     let cases = scenario.cases();
     match units(&scenario.body) {
         Units::EachCase(mode) => cases.into_iter().map(|c| (mode(&c), vec![c])).collect(),

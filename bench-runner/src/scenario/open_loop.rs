@@ -172,9 +172,6 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
         .map(|s| check_slo(s).map_err(|m| at(s.span(), m)))
         .transpose()?;
     let mut not_yet_run = Vec::new();
-    if let Some(s) = k.slo {
-        not_yet_run.push(("slo", s.span()));
-    }
     if !open {
         return Ok(Parsed {
             load: Load::Closed,
@@ -204,7 +201,6 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
         }
     } else {
         let r = k.request_rate.as_ref().expect("open and not a sweep");
-        not_yet_run.push(("request_rate", r.span()));
         let rates = check_rates(r.get_ref()).map_err(|m| at(r.span(), m))?;
         if let Extent::Seconds(d) = open_loop.extent {
             let most = rates.iter().copied().fold(0.0, f64::max);
@@ -223,19 +219,6 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
             open: open_loop,
         }
     };
-    for (key, span) in [
-        ("arrival", k.arrival.as_ref().map(Spanned::span)),
-        ("burstiness", k.burstiness.as_ref().map(Spanned::span)),
-        (
-            "max_concurrency",
-            k.max_concurrency.as_ref().map(Spanned::span),
-        ),
-        ("requests", k.requests.as_ref().map(Spanned::span)),
-    ] {
-        if let Some(s) = span {
-            not_yet_run.push((key, s));
-        }
-    }
     Ok(Parsed {
         load,
         slo,
@@ -391,21 +374,33 @@ fn check_sweep(k: &Keys<'_>) -> std::result::Result<SweepConfig, Located> {
 /// The refusal a scenario gets while the runner cannot run what it asks: at `request_rate` or
 /// `mode = "sweep"` when present (what the file is about), else at the first such key in the
 /// file. Never run such a scenario as something else (concurrency 1, fixed lengths).
+///
+/// Request-rate cases run length distributions and `prompts_file`; closed-loop
+/// (`concurrency`) cases do not yet, so there those keys are refused.
 pub(super) fn refuse(
     path: &Path,
     text: &str,
+    load: &Load,
     mut keys: Vec<(&'static str, Range<usize>)>,
 ) -> Result<()> {
+    if matches!(load, Load::Rates { .. }) {
+        keys.retain(|(k, _)| !matches!(*k, "prompt_tokens" | "max_tokens" | "prompts_file"));
+    }
     keys.sort_by_key(|(k, s)| (!matches!(*k, "request_rate" | "mode = \"sweep\""), s.start));
     let Some((key, span)) = keys.first() else {
         return Ok(());
+    };
+    let hint = if matches!(load, Load::Closed) {
+        "; length distributions and `prompts_file` run in request-rate cases (`request_rate = [...]`), or use fixed `prompt_tokens`/`max_tokens` with `concurrency`"
+    } else {
+        "; use `request_rate = [...]` for now"
     };
     Err(source::error_at(
         path,
         text,
         Some(span.clone()),
         format!(
-            "`{key}` is not yet supported by the runner: this build checks it but cannot run it, and will not run the scenario as something else; use fixed `prompt_tokens`/`max_tokens` and `concurrency` for now"
+            "`{key}` is not yet supported by the runner: this build checks it but cannot run it, and will not run the scenario as something else{hint}"
         ),
     ))
 }
