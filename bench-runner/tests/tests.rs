@@ -22,6 +22,7 @@ mod load_keys;
 mod multimodal;
 mod onnx;
 mod prompt_decoder;
+mod rate_cases;
 mod report;
 mod resume_retry;
 mod resume_shard;
