@@ -52,18 +52,26 @@ fn the_shipped_serving_scenario_validates_and_a_closed_loop_distribution_is_refu
 }
 
 #[test]
-fn a_sweep_is_refused_at_its_mode_and_a_mistake_comes_first() {
+fn a_sweep_validates_and_a_mistake_is_located() {
     let tmp = tempfile::tempdir().unwrap();
     let sweep = write(
         tmp.path(),
         "sweep.toml",
-        "kind = \"throughput\"\nmode = \"sweep\"\nprompt_tokens = [64]\nmax_tokens = [16]\nslo = { ttft_ms = 2000 }\n",
+        "kind = \"throughput\"\nmode = \"sweep\"\nprompt_tokens = [{ dist = \"uniform\", min = 16, max = 64 }]\nmax_tokens = [16]\nslo = { ttft_ms = 2000 }\n",
     );
-    expect_refused(
-        &sweep,
-        "2:8",
-        "`mode = \"sweep\"` is not yet supported by the runner",
+    let out = edgebench().args(["validate"]).arg(&sweep).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let no_slo = write(
+        tmp.path(),
+        "no_slo.toml",
+        "kind = \"throughput\"\nmode = \"sweep\"\nprompt_tokens = [64]\nmax_tokens = [16]\n",
+    );
+    expect_refused(&no_slo, "2:8", "a sweep needs `slo`");
     let both = write(
         tmp.path(),
         "both.toml",

@@ -27,6 +27,7 @@ mod report;
 mod resume_retry;
 mod resume_shard;
 mod scripts;
+mod sweep;
 mod secrets;
 mod tool_calls;
 mod window;

@@ -21,6 +21,7 @@ mod progress;
 mod request;
 mod resume;
 pub(crate) mod summary;
+mod sweep;
 pub mod table;
 mod tools;
 
@@ -186,6 +187,12 @@ fn shard_units(scenario: &Scenario) -> Vec<(KindRunner, Vec<Case>)> {
                 (run, vec![open_loop::case_of(scenario, t, rc)])
             })
             .collect();
+    }
+    if let ScenarioBody::Throughput(t) = &scenario.body
+        && let Load::Sweep { .. } = t.load.as_ref()
+    {
+        let run: KindRunner = sweep::run;
+        return vec![(run, Vec::new())];
     }
     let cases = scenario.cases();
     match units(&scenario.body) {

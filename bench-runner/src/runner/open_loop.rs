@@ -59,7 +59,7 @@ pub(super) fn run<'a>(
                     case.id, s.scenario.name
                 )));
             };
-            out.push(run_rate_case(s, t, rc, case).await?.outcome);
+            out.push(run_rate_case(s, t, rc, case, Offered::Rate).await?.outcome);
         }
         Ok(out)
     })
@@ -105,22 +105,40 @@ pub(super) fn case_of(scenario: &Scenario, t: &Throughput, rc: &RateCase) -> Cas
     }
 }
 
+/// What a case offers: its schedule's rate (an `offered_rate` row), or everything at once
+/// under its `max_concurrency` cap (a sweep's bounding runs: no offered rate to report).
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Offered {
+    Rate,
+    AllAtOnce,
+}
+
 /// What a rate case gave: its outcome, and what a sweep needs of it.
 pub(super) struct RateRun {
     pub outcome: CaseOutcome,
     /// Good requests under the scenario's SLO, and requests judged.
     pub good: usize,
     pub requests: usize,
+    /// Achieved request rate over the measured window (`requests_per_s`), 0 when none.
+    pub achieved: f64,
 }
 
 impl RateRun {
-    /// A case finished before a resume: its good count read back from `slo_good_share`.
-    fn from_finished(outcome: CaseOutcome) -> Self {
-        let (good, requests) = slo_counts(&outcome.summary).unwrap_or((0, outcome.total));
+    /// A run from its summary rows (also a case finished before a resume): the good count
+    /// from `slo_good_share`, the achieved rate from `requests_per_s`.
+    fn from_outcome(outcome: CaseOutcome) -> Self {
+        let (good, requests) = slo_counts(&outcome.summary)
+            .unwrap_or((outcome.total - outcome.failed, outcome.total));
+        let achieved = outcome
+            .summary
+            .iter()
+            .find(|r| r.metric == metric::REQUESTS_PER_S.name)
+            .map_or(0.0, |r| r.mean);
         RateRun {
             outcome,
             good,
             requests,
+            achieved,
         }
     }
 }
@@ -147,11 +165,12 @@ pub(super) async fn run_rate_case(
     t: &Throughput,
     rc: &RateCase,
     case: &Case,
+    offered: Offered,
 ) -> Result<RateRun> {
     let ctx = s.ctx;
     let key = s.key(&case.id);
     if let Some(done) = ctx.resume.finished(&key) {
-        return Ok(RateRun::from_finished(done));
+        return Ok(RateRun::from_outcome(done));
     }
     // The resume moved an unfinished rate case's rows to attempts.csv: it runs whole.
     let _ = ctx.resume.take_rows(&key);
@@ -197,10 +216,10 @@ pub(super) async fn run_rate_case(
                 .map_or(0.0, |d: Instant| d.saturating_duration_since(start).as_secs_f64());
             let mut rows = sent.results.into_inner();
             rows.sort_by_key(|m| m.row.repetition);
-            return finish(s, rc, case, rows, wall);
+            return finish(s, rc, case, rows, wall, offered);
         }
     };
-    finish(s, rc, case, measured, 0.0)
+    finish(s, rc, case, measured, 0.0, offered)
 }
 
 /// Every prompt of the case (warm-ups first), prepared outside any timed region: salted
@@ -366,6 +385,7 @@ fn finish(
     case: &Case,
     measured: Vec<Measured>,
     wall_s: f64,
+    offered: Offered,
 ) -> Result<RateRun> {
     let failed = measured
         .iter()
@@ -395,7 +415,9 @@ fn finish(
         ));
     }
     let n = measured.len();
-    summary.push(value_row(&base, &metric::OFFERED_RATE, n, rc.rate));
+    if offered == Offered::Rate {
+        summary.push(value_row(&base, &metric::OFFERED_RATE, n, rc.rate));
+    }
     summary.push(value_row(&base, &metric::REQUESTS_COMPLETED, n, (n - failed) as f64));
     summary.push(value_row(&base, &metric::REQUESTS_FAILED, n, failed as f64));
     for column in metric::RATE_SUMMARY {
@@ -412,15 +434,10 @@ fn finish(
             n,
         ));
     }
-    let (good, requests) = slo_counts(&summary).unwrap_or((n - failed, n));
-    Ok(RateRun {
-        outcome: CaseOutcome {
-            total: n,
-            failed,
-            summary,
-            warnings,
-        },
-        good,
-        requests,
-    })
+    Ok(RateRun::from_outcome(CaseOutcome {
+        total: n,
+        failed,
+        summary,
+        warnings,
+    }))
 }

@@ -171,7 +171,7 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
         .as_ref()
         .map(|s| check_slo(s).map_err(|m| at(s.span(), m)))
         .transpose()?;
-    let mut not_yet_run = Vec::new();
+    let not_yet_run = Vec::new();
     if !open {
         return Ok(Parsed {
             load: Load::Closed,
@@ -184,7 +184,6 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
     }
     let open_loop = check_open_loop(k).map_err(|(span, m)| at(span, m))?;
     let load = if let Some(m) = &k.sweep_mode {
-        not_yet_run.push(("mode = \"sweep\"", m.clone()));
         let cfg = check_sweep(k).map_err(|(span, m)| at(span, m))?;
         match (&slo, k.slo) {
             (Some(s), _) if s.ttft_ms.is_some() || s.e2e_ms.is_some() => {}
@@ -383,7 +382,7 @@ pub(super) fn refuse(
     load: &Load,
     mut keys: Vec<(&'static str, Range<usize>)>,
 ) -> Result<()> {
-    if matches!(load, Load::Rates { .. }) {
+    if !matches!(load, Load::Closed) {
         keys.retain(|(k, _)| !matches!(*k, "prompt_tokens" | "max_tokens" | "prompts_file"));
     }
     keys.sort_by_key(|(k, s)| (!matches!(*k, "request_rate" | "mode = \"sweep\""), s.start));
@@ -406,7 +405,7 @@ pub(super) fn refuse(
 }
 
 /// A case id's rate part: `2`, `2.5`, `0.25`.
-fn rate_label(r: f64) -> String {
+pub fn rate_label(r: f64) -> String {
     let s = format!("{r:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
