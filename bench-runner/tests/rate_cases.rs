@@ -81,9 +81,18 @@ fn rate_cases_follow_their_schedule_and_their_cap() {
             .any(|w| w[1].sent_ms.unwrap() < w[0].sent_ms.unwrap() + w[0].e2e_ms.unwrap()),
         "no overlap: {rows:?}"
     );
-    assert_eq!(metric(&summary, "pp48_tg4_r200", "offered_rate").mean, 200.0);
-    assert_eq!(metric(&summary, "pp48_tg4_r200", "requests_completed").mean, 6.0);
-    assert_eq!(metric(&summary, "pp48_tg4_r200", "requests_failed").mean, 0.0);
+    assert_eq!(
+        metric(&summary, "pp48_tg4_r200", "offered_rate").mean,
+        200.0
+    );
+    assert_eq!(
+        metric(&summary, "pp48_tg4_r200", "requests_completed").mean,
+        6.0
+    );
+    assert_eq!(
+        metric(&summary, "pp48_tg4_r200", "requests_failed").mean,
+        0.0
+    );
     assert_eq!(metric(&summary, "pp48_tg4_r200", "send_lag_ms").n, 6);
     assert!(metric(&summary, "pp48_tg4_r200", "requests_per_s").mean > 0.0);
     assert!(metric(&summary, "pp48_tg4_r200", "output_tok_s").mean > 0.0);
@@ -99,7 +108,10 @@ fn rate_cases_follow_their_schedule_and_their_cap() {
         assert!(r.sent_ms.unwrap() >= r.scheduled_ms.unwrap());
         lengths.insert(r.prompt_tokens_requested);
     }
-    assert!(lengths.len() > 1, "one length drawn five times: {lengths:?}");
+    assert!(
+        lengths.len() > 1,
+        "one length drawn five times: {lengths:?}"
+    );
     // One in flight: each request is sent after the one before it came back (1 ms of slack
     // between our send stamp and the backend's).
     let mut by_send = rows.clone();
@@ -131,25 +143,43 @@ fn goodput_counts_what_samples_csv_says() {
             ),
         )
     };
-    let all = scenario("all", "ttft_ms = 600000, e2e_ms = 600000", "concurrency = [1]\nrepetitions = 3");
-    let none = scenario("none", "ttft_ms = 0.001", "request_rate = [100]\nrequests = 4");
+    let all = scenario(
+        "all",
+        "ttft_ms = 600000, e2e_ms = 600000",
+        "concurrency = [1]\nrepetitions = 3",
+    );
+    let none = scenario(
+        "none",
+        "ttft_ms = 0.001",
+        "request_rate = [100]\nrequests = 4",
+    );
     // Queued requests (2 slots, 6 sent at once) wait: some TTFTs are likely above 80 ms, some
     // below; whatever they are, the share must be the count from the rows.
-    let mixed = scenario("mixed", "ttft_ms = 80, tpot_ms = 60", "request_rate = [1000]\nrequests = 6");
+    let mixed = scenario(
+        "mixed",
+        "ttft_ms = 80, tpot_ms = 60",
+        "request_rate = [1000]\nrequests = 6",
+    );
     let run_dir = run(tmp.path(), "slo", &[&all, &none, &mixed]);
     let (samples, summary) = rows(&run_dir);
     let in_scenario = |s: &str| -> Vec<SummaryRow> {
-        summary.iter().filter(|r| r.scenario == s).cloned().collect()
+        summary
+            .iter()
+            .filter(|r| r.scenario == s)
+            .cloned()
+            .collect()
     };
 
     let a = in_scenario("all");
     assert_eq!(metric(&a, "pp32_tg4_c1", "slo_good_share").mean, 1.0);
     assert_eq!(metric(&a, "pp32_tg4_c1", "slo_good_share").n, 3);
     assert!(metric(&a, "pp32_tg4_c1", "goodput").mean > 0.0);
-    assert!(samples
-        .iter()
-        .filter(|r| r.scenario == "all")
-        .all(|r| r.scheduled_ms.is_none() && r.sent_ms.is_none() && r.send_lag_ms.is_none()));
+    assert!(
+        samples
+            .iter()
+            .filter(|r| r.scenario == "all")
+            .all(|r| r.scheduled_ms.is_none() && r.sent_ms.is_none() && r.send_lag_ms.is_none())
+    );
 
     let n = in_scenario("none");
     let share = metric(&n, "pp32_tg4_r100", "slo_good_share");
@@ -171,12 +201,18 @@ fn goodput_counts_what_samples_csv_says() {
         .count();
     let share = metric(&m, "pp32_tg4_r1000", "slo_good_share");
     assert_eq!(share.n, 6);
-    assert!((share.mean - good as f64 / 6.0).abs() < 1e-9, "{share:?} vs {good}");
+    assert!(
+        (share.mean - good as f64 / 6.0).abs() < 1e-9,
+        "{share:?} vs {good}"
+    );
     assert!(share.ci_low <= share.mean && share.mean <= share.ci_high);
     // Goodput is good requests per second of the window that requests_per_s is over.
     let rps = metric(&m, "pp32_tg4_r1000", "requests_per_s").mean;
     let goodput = metric(&m, "pp32_tg4_r1000", "goodput").mean;
-    assert!((goodput - rps * good as f64 / 6.0).abs() < 1e-6 * rps.max(1.0), "{goodput} {rps}");
+    assert!(
+        (goodput - rps * good as f64 / 6.0).abs() < 1e-6 * rps.max(1.0),
+        "{goodput} {rps}"
+    );
 }
 
 /// Writes `rows` as the whole of a results file (to make the state a kill leaves).
@@ -201,7 +237,11 @@ fn a_cut_rate_case_resumes_whole_without_duplicate_rows() {
     let (samples, summary) = rows(&run_dir);
     assert_eq!(samples.len(), 8);
     // The state a kill during case r40 leaves: two of its rows, none of its summary.
-    let first: Vec<SampleRow> = samples.iter().filter(|r| r.case_id == "pp32_tg4_r20").cloned().collect();
+    let first: Vec<SampleRow> = samples
+        .iter()
+        .filter(|r| r.case_id == "pp32_tg4_r20")
+        .cloned()
+        .collect();
     let partial: Vec<SampleRow> = samples
         .iter()
         .filter(|r| r.case_id == "pp32_tg4_r40")
@@ -209,7 +249,11 @@ fn a_cut_rate_case_resumes_whole_without_duplicate_rows() {
         .cloned()
         .collect();
     let kept: Vec<SampleRow> = first.iter().chain(&partial).cloned().collect();
-    let kept_summary: Vec<SummaryRow> = summary.iter().filter(|r| r.case_id == "pp32_tg4_r20").cloned().collect();
+    let kept_summary: Vec<SummaryRow> = summary
+        .iter()
+        .filter(|r| r.case_id == "pp32_tg4_r20")
+        .cloned()
+        .collect();
     rewrite(&run_dir.join("samples.csv"), SAMPLE_COLUMNS, &kept);
     rewrite(&run_dir.join("summary.csv"), SUMMARY_COLUMNS, &kept_summary);
     let out = edgebench()
@@ -218,20 +262,37 @@ fn a_cut_rate_case_resumes_whole_without_duplicate_rows() {
         .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let (after, summary) = rows(&run_dir);
     let mut seen = BTreeSet::new();
     for r in &after {
-        assert!(seen.insert((r.case_id.clone(), r.repetition)), "twice: {r:?}");
+        assert!(
+            seen.insert((r.case_id.clone(), r.repetition)),
+            "twice: {r:?}"
+        );
     }
     assert_eq!(of_case(&after, "pp32_tg4_r40").len(), 4);
-    let again: Vec<SampleRow> = after.iter().filter(|r| r.case_id == "pp32_tg4_r20").cloned().collect();
+    let again: Vec<SampleRow> = after
+        .iter()
+        .filter(|r| r.case_id == "pp32_tg4_r20")
+        .cloned()
+        .collect();
     assert_eq!(again, first, "the finished case is kept as it was");
     let attempts = read_samples(&run_dir.join("attempts.csv")).unwrap().rows;
     assert_eq!(attempts, partial);
     let mut metrics = BTreeSet::new();
     for r in read_summary(&run_dir.join("summary.csv")).unwrap().rows {
-        assert!(metrics.insert((r.case_id.clone(), r.metric.clone())), "summary twice: {r:?}");
+        assert!(
+            metrics.insert((r.case_id.clone(), r.metric.clone())),
+            "summary twice: {r:?}"
+        );
     }
-    assert_eq!(metric(&summary, "pp32_tg4_r40", "requests_completed").mean, 4.0);
+    assert_eq!(
+        metric(&summary, "pp32_tg4_r40", "requests_completed").mean,
+        4.0
+    );
 }

@@ -41,7 +41,10 @@ fn a_sweep_finds_a_rate_its_runs_agree_with() {
     assert_eq!(sweep["case_id"], "pp48_tg4_sweep");
     let line = sweep["answer"].as_str().unwrap();
     assert!(line.starts_with("srv on local: "), "{line}");
-    assert!(line.contains("TTFT ≤ 5000 ms for 75% of requests, prompt 48 / output 4"), "{line}");
+    assert!(
+        line.contains("TTFT ≤ 5000 ms for 75% of requests, prompt 48 / output 4"),
+        "{line}"
+    );
     assert!(stderr.contains(line), "the answer is printed: {stderr}");
 
     // The bounding runs and every planned rate ran as cases with rows of their own.
@@ -50,7 +53,9 @@ fn a_sweep_finds_a_rate_its_runs_agree_with() {
     assert_eq!(per_case("pp48_tg4_sweep_sat"), 4);
     let rates = sweep["rates"].as_array().unwrap();
     assert!(
-        samples.iter().any(|r| r.case_id.starts_with("pp48_tg4_sweep_r")),
+        samples
+            .iter()
+            .any(|r| r.case_id.starts_with("pp48_tg4_sweep_r")),
         "the planner ran no rate: {sweep}"
     );
     let share: BTreeMap<String, f64> = summary
@@ -65,7 +70,10 @@ fn a_sweep_finds_a_rate_its_runs_agree_with() {
     for r in rates {
         let (rate, passes) = (r["rate"].as_f64().unwrap(), r["passes"].as_bool().unwrap());
         let (good, n) = (r["good"].as_u64().unwrap(), r["requests"].as_u64().unwrap());
-        assert_eq!(passes, 2 * r["passed_runs"].as_u64().unwrap() > r["runs"].as_u64().unwrap());
+        assert_eq!(
+            passes,
+            2 * r["passed_runs"].as_u64().unwrap() > r["runs"].as_u64().unwrap()
+        );
         if r["runs"] == 1 {
             assert_eq!(passes, good as f64 / n as f64 >= 0.75, "{r}");
         }
@@ -87,7 +95,10 @@ fn a_sweep_finds_a_rate_its_runs_agree_with() {
     // Every rate the planner ran (not the synchronous record) has its case in summary.csv, and
     // its one-run share agrees with sweep.json's counts.
     let sync_rate = sweep["synchronous_rate"].as_f64().unwrap();
-    for r in rates.iter().filter(|r| r["rate"].as_f64().unwrap() != sync_rate && r["runs"] == 1) {
+    for r in rates
+        .iter()
+        .filter(|r| r["rate"].as_f64().unwrap() != sync_rate && r["runs"] == 1)
+    {
         let rate = r["rate"].as_f64().unwrap();
         let (_, s) = share
             .iter()
@@ -100,7 +111,8 @@ fn a_sweep_finds_a_rate_its_runs_agree_with() {
         let expect = r["good"].as_f64().unwrap() / r["requests"].as_f64().unwrap();
         assert!((s - expect).abs() < 1e-9, "{r} vs {s}");
     }
-    if let (Some(lo), Some(hi), true) = (answer, lowest_fail, sweep["converged"].as_bool().unwrap()) {
+    if let (Some(lo), Some(hi), true) = (answer, lowest_fail, sweep["converged"].as_bool().unwrap())
+    {
         assert!(hi / lo <= 1.5 + 1e-9, "{sweep}");
     }
     // The answer row of summary.csv says the same.

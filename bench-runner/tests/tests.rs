@@ -27,7 +27,7 @@ mod report;
 mod resume_retry;
 mod resume_shard;
 mod scripts;
-mod sweep;
 mod secrets;
+mod sweep;
 mod tool_calls;
 mod window;

@@ -128,7 +128,9 @@ pub fn goodput_rows<'a>(
             ));
         }
     }
-    let flag = g.worst_bound().map(|(b, _)| format!("slo_worst_{}", b.key()));
+    let flag = g
+        .worst_bound()
+        .map(|(b, _)| format!("slo_worst_{}", b.key()));
     (out, g, flag)
 }
 
@@ -204,6 +206,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
     fn goodput_rows_count_good_requests_and_name_the_worst_bound() {
         let ok = |ttft: f64, e2e: f64| SampleRow {
             ttft_ms: Some(ttft),

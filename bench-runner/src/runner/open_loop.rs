@@ -127,8 +127,8 @@ impl RateRun {
     /// A run from its summary rows (also a case finished before a resume): the good count
     /// from `slo_good_share`, the achieved rate from `requests_per_s`.
     fn from_outcome(outcome: CaseOutcome) -> Self {
-        let (good, requests) = slo_counts(&outcome.summary)
-            .unwrap_or((outcome.total - outcome.failed, outcome.total));
+        let (good, requests) =
+            slo_counts(&outcome.summary).unwrap_or((outcome.total - outcome.failed, outcome.total));
         let achieved = outcome
             .summary
             .iter()
@@ -175,8 +175,13 @@ pub(super) async fn run_rate_case(
     // The resume moved an unfinished rate case's rows to attempts.csv: it runs whole.
     let _ = ctx.resume.take_rows(&key);
     let label = s.label(&case.id);
-    let schedule = arrival::schedule(rc.rate, rc.open.arrival, sub_seed(t.seed, "arrival"), rc.open.extent)
-        .map_err(|e| Error::Usage(format!("{label}: {e}")))?;
+    let schedule = arrival::schedule(
+        rc.rate,
+        rc.open.arrival,
+        sub_seed(t.seed, "arrival"),
+        rc.open.extent,
+    )
+    .map_err(|e| Error::Usage(format!("{label}: {e}")))?;
     ctx.progress.add_total(schedule.len() as u64);
     let n_warm = t.warmup as usize;
     let base_row = SampleRow {
@@ -210,10 +215,9 @@ pub(super) async fn run_rate_case(
             )
             .await;
             sent.written.into_inner()?;
-            let wall = sent
-                .last_done
-                .get()
-                .map_or(0.0, |d: Instant| d.saturating_duration_since(start).as_secs_f64());
+            let wall = sent.last_done.get().map_or(0.0, |d: Instant| {
+                d.saturating_duration_since(start).as_secs_f64()
+            });
             let mut rows = sent.results.into_inner();
             rows.sort_by_key(|m| m.row.repetition);
             return finish(s, rc, case, rows, wall, offered);
@@ -394,12 +398,13 @@ fn finish(
     let (mut summary, mut warnings) = summarize_case(s, case, &measured, wall_s);
     let lag: Vec<f64> = measured.iter().filter_map(|m| m.row.send_lag_ms).collect();
     let lagged = summarize(&lag).is_some_and(|l| l.p99 > LAG_FLAG_MS);
-    let mut base = summary
-        .first()
-        .map_or_else(|| s.summary_base(case), |r| SummaryRow {
+    let mut base = summary.first().map_or_else(
+        || s.summary_base(case),
+        |r| SummaryRow {
             metric: String::new(),
             ..r.clone()
-        });
+        },
+    );
     if lagged {
         let mut flags: Vec<&str> = base.flags.split(';').filter(|f| !f.is_empty()).collect();
         flags.push("schedule_lag");
@@ -418,10 +423,18 @@ fn finish(
     if offered == Offered::Rate {
         summary.push(value_row(&base, &metric::OFFERED_RATE, n, rc.rate));
     }
-    summary.push(value_row(&base, &metric::REQUESTS_COMPLETED, n, (n - failed) as f64));
+    summary.push(value_row(
+        &base,
+        &metric::REQUESTS_COMPLETED,
+        n,
+        (n - failed) as f64,
+    ));
     summary.push(value_row(&base, &metric::REQUESTS_FAILED, n, failed as f64));
     for column in metric::RATE_SUMMARY {
-        let values: Vec<f64> = measured.iter().filter_map(|m| column.read(&m.row)).collect();
+        let values: Vec<f64> = measured
+            .iter()
+            .filter_map(|m| column.read(&m.row))
+            .collect();
         push_summary(&mut summary, &base, column, &values);
     }
     s.ctx.rec.summary(&summary)?;

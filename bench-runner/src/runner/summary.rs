@@ -46,7 +46,12 @@ pub(crate) fn summarize_case(
     // only over a window measured in one sitting.
     let slo = s.slo().map(|slo| {
         let window = if resumed { 0.0 } else { wall_s };
-        goodput_rows(&SummaryRow::default(), slo, measured.iter().map(|m| &m.row), window)
+        goodput_rows(
+            &SummaryRow::default(),
+            slo,
+            measured.iter().map(|m| &m.row),
+            window,
+        )
     });
     if let Some((_, _, Some(flag))) = &slo {
         let mut all: Vec<&str> = flags.split(';').filter(|f| !f.is_empty()).collect();

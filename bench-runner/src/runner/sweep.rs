@@ -299,7 +299,10 @@ fn answer_line(
                 t.prompts
                     .as_ref()
                     .and_then(|p| p.path.file_name())
-                    .map_or_else(|| "the prompts file".into(), |n| n.to_string_lossy().into_owned())
+                    .map_or_else(
+                        || "the prompts file".into(),
+                        |n| n.to_string_lossy().into_owned()
+                    )
             ),
         },
         point.output.label()
@@ -310,7 +313,11 @@ fn answer_line(
         bounds.join(", "),
         (target * 100.0).round()
     );
-    let unfinished = if a.converged { "" } else { " (not converged: the sweep's run budget ran out)" };
+    let unfinished = if a.converged {
+        ""
+    } else {
+        " (not converged: the sweep's run budget ran out)"
+    };
     match (a.last_pass, a.first_fail) {
         (Some(p), Some(f)) => format!(
             "{who}: {:.3} req/s [{:.3}, {:.3}] {at}{unfinished}",

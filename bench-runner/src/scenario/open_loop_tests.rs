@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::*;
 use crate::error::Error;
-use crate::scenario::{Scenario, ScenarioBody};
 use crate::scenario::throughput::{Throughput, parse_keys};
+use crate::scenario::{Scenario, ScenarioBody};
 
 const HEAD: &str = "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\n";
 
@@ -386,7 +386,11 @@ fn the_runner_refuses_what_it_cannot_run_yet_at_the_key() {
         unreachable!()
     };
     assert_eq!(t.rate_cases().len(), 1);
-    Scenario::parse(Path::new("s.toml"), &format!("{HEAD}slo = {{ ttft_ms = 100 }}\n")).unwrap();
+    Scenario::parse(
+        Path::new("s.toml"),
+        &format!("{HEAD}slo = {{ ttft_ms = 100 }}\n"),
+    )
+    .unwrap();
     Scenario::parse(Path::new("s.toml"), RICH).unwrap();
     Scenario::parse(Path::new("s.toml"), RICH_SWEEP).unwrap();
     let (line, col, msg) = refused(

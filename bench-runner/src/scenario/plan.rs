@@ -171,12 +171,16 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
     fn a_rate_case_of_a_million_long_prompts_does_not_fit_1_gib() {
         let s = scenario(
             "kind = \"throughput\"\nprompt_tokens = [{ dist = \"uniform\", min = 16, max = 4096 }]\nmax_tokens = [8]\nrequest_rate = [5]\nrequests = 1000000\n",
         );
         let e = check_memory(&s, 1 << 30).unwrap().to_string();
-        assert!(e.contains("pp16-4096_tg8_r5") || e.contains("cannot fit"), "{e}");
+        assert!(
+            e.contains("pp16-4096_tg8_r5") || e.contains("cannot fit"),
+            "{e}"
+        );
         assert!(e.contains("lower `requests` or `duration`"), "{e}");
         assert!(check_memory(&s, 1 << 50).is_none());
     }

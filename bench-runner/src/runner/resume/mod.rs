@@ -405,6 +405,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
     fn an_unfinished_rate_case_moves_out_whole_and_a_finished_one_stays() {
         let dir = tempfile::tempdir().unwrap();
         let rows = vec![
@@ -431,7 +432,11 @@ mod tests {
         let mut failed = rows[..2].to_vec();
         failed[1].error_category = Some("timeout".into());
         write_rows(&dir.path().join("samples.csv.new"), SAMPLE_COLUMNS, &failed);
-        std::fs::rename(dir.path().join("samples.csv.new"), dir.path().join("samples.csv")).unwrap();
+        std::fs::rename(
+            dir.path().join("samples.csv.new"),
+            dir.path().join("samples.csv"),
+        )
+        .unwrap();
         let s = ResumeState::load(dir.path(), true, &WholeCases::new(), &open).unwrap();
         assert_eq!(s.moved, 2);
         assert!(s.finished(&key_of("b", "s", "r1")).is_none());

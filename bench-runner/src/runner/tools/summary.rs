@@ -251,13 +251,7 @@ fn speed_rows(
     if let Some(per_second) = goodput(&slo, &outcomes, busy_s).per_second
         && n > 0
     {
-        rows.push(value_row(
-            base,
-            "correct_goodput",
-            "items/s",
-            n,
-            per_second,
-        ));
+        rows.push(value_row(base, "correct_goodput", "items/s", n, per_second));
     }
     if base.case_id == "unconstrained"
         && let (Some(c), Some(u)) = (
@@ -304,7 +298,11 @@ mod tests {
             let mut rows = Vec::new();
             speed_rows(&SummaryRow::default(), &results, target, &[], &mut rows);
             let g = rows.iter().find(|r| r.metric == "correct_goodput").unwrap();
-            assert!((g.mean - good / busy_s).abs() < 1e-12, "{target:?}: {}", g.mean);
+            assert!(
+                (g.mean - good / busy_s).abs() < 1e-12,
+                "{target:?}: {}",
+                g.mean
+            );
             assert_eq!(g.n, 5);
         }
     }
