@@ -4,7 +4,10 @@
 //! each rate's rows gave (rates below the first failing one passed, that one failed).
 #![allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use edgebench::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
+use edgebench::results::{SampleRow, SummaryRow};
 
 use crate::common::*;
 
@@ -128,4 +131,80 @@ fn a_sweep_finds_a_rate_its_runs_agree_with() {
         Some(f) => assert_eq!(row.ci_high, f),
         None => assert!(row.ci_high.is_nan()),
     }
+
+    // Cut the run during its last planned rate (its summary and the answer lost, half its
+    // rows kept): a resume reruns that case whole, finishes the sweep, and writes every
+    // (case, request) and (case, metric) once.
+    let last = samples
+        .iter()
+        .rev()
+        .find(|r| r.case_id.starts_with("pp48_tg4_sweep_r"))
+        .unwrap()
+        .case_id
+        .clone();
+    let before: Vec<SampleRow> = samples
+        .iter()
+        .filter(|r| r.case_id != last)
+        .cloned()
+        .collect();
+    let partial: Vec<SampleRow> = samples
+        .iter()
+        .filter(|r| r.case_id == last)
+        .take(2)
+        .cloned()
+        .collect();
+    let kept: Vec<SampleRow> = before.iter().chain(&partial).cloned().collect();
+    let kept_summary: Vec<SummaryRow> = summary
+        .iter()
+        .filter(|r| r.case_id != last && r.case_id != "pp48_tg4_sweep")
+        .cloned()
+        .collect();
+    rewrite(&run.join("samples.csv"), SAMPLE_COLUMNS, &kept);
+    rewrite(&run.join("summary.csv"), SUMMARY_COLUMNS, &kept_summary);
+    let out = edgebench()
+        .args(["run", "--quiet", "--resume"])
+        .arg(&run)
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("srv on local: "),
+        "the answer is printed again: {stderr}"
+    );
+    let (after, summary) = rows(&run);
+    let mut seen = BTreeSet::new();
+    for r in &after {
+        assert!(
+            seen.insert((r.case_id.clone(), r.repetition)),
+            "twice: {r:?}"
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for r in &summary {
+        assert!(
+            seen.insert((r.case_id.clone(), r.metric.clone())),
+            "summary twice: {r:?}"
+        );
+    }
+    let kept_again: Vec<SampleRow> = after
+        .iter()
+        .filter(|r| before.contains(r))
+        .cloned()
+        .collect();
+    assert_eq!(kept_again, before, "finished runs are kept as they were");
+    assert_eq!(after.iter().filter(|r| r.case_id == last).count(), 4);
+    assert!(
+        summary
+            .iter()
+            .any(|r| r.case_id == "pp48_tg4_sweep" && r.metric == "max_sustainable_rate")
+    );
+}
+
+/// Writes `rows` as the whole of a results file (to make the state a kill leaves).
+fn rewrite<T: serde::Serialize>(path: &std::path::Path, columns: &[&str], rows: &[T]) {
+    std::fs::remove_file(path).unwrap();
+    let mut w = edgebench::results::CsvAppender::open(path, columns).unwrap();
+    w.append_all(rows).unwrap();
 }

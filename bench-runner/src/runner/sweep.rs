@@ -153,10 +153,10 @@ async fn sweep_point(
     slo: &Slo,
 ) -> Result<Vec<CaseOutcome>> {
     let mut out = Vec::new();
-    let key = s.key(&point.id);
-    if let Some(done) = s.ctx.resume.finished(&key) {
-        return Ok(vec![done]);
-    }
+    // A sweep finished before a resume is walked again: its runs all come back finished (the
+    // planner asks for the same rates), so their rows count in the run's totals, and its
+    // answer row is not written twice.
+    let done = s.ctx.resume.finished(&s.key(&point.id));
     // 1. One at a time: everything due at once, one slot.
     let sync = point.bounding_case(format!("{}_sync", point.id), open, 1);
     let (sync_good, sync_n, sync_rate) = one_run(s, t, &sync, Offered::AllAtOnce, &mut out).await?;
@@ -200,6 +200,10 @@ async fn sweep_point(
     }
     let answer = planner.answer();
     let line = answer_line(s, t, point, &answer, slo, cfg.target);
+    if let Some(done) = done {
+        out.push(done);
+        return Ok(out);
+    }
     let mut row = answer_row(s, t, point, &answer);
     row.flags = if answer.converged {
         "converged"
