@@ -6,7 +6,8 @@
 //! A run is planned (`plan.rs`: resume, checks, run folder, run.json), executed backend by
 //! backend (`execute`) and finished (`finish`: run.json's status). Every scenario kind has a
 //! runner of the same signature ([`KindRunner`]), chosen in one table ([`units`]): throughput
-//! cases in closed loop (`closed_loop.rs`) or as llama-bench tests (`pp_tg.rs`), `context.rs`,
+//! cases in closed loop (`closed_loop.rs`), at request rates (`open_loop.rs`), as a sweep to
+//! the maximum sustainable rate (`sweep.rs`) or as llama-bench tests (`pp_tg.rs`), `context.rs`,
 //! `tools/` (tool calls and structured output) and `multimodal/`. Runners build their rows from
 //! `ctx::ScenarioRun` and write them through `ctx::Recorder`, the one owner of the run's files.
 
