@@ -296,3 +296,34 @@ fn a_cut_rate_case_resumes_whole_without_duplicate_rows() {
         4.0
     );
 }
+
+/// A user's own prompts (`prompts_file`) in a rate case: sent as written, each row with its
+/// exact prompt count, no requested length, and a line's own `output_tokens` honoured.
+#[test]
+fn a_prompts_file_feeds_a_rate_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "prompts.jsonl",
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"Name three rivers of Europe.\"}]}\n{\"prompt\": \"Once upon a time\", \"output_tokens\": 2}\n",
+    );
+    let s = write(
+        tmp.path(),
+        "f.toml",
+        "kind = \"throughput\"\nname = \"f\"\nprompts_file = \"prompts.jsonl\"\nmax_tokens = [4]\nrequest_rate = [50]\nrequests = 4\nwarmup = 0\n",
+    );
+    let run_dir = run(tmp.path(), "file", &[&s]);
+    let (samples, _) = rows(&run_dir);
+    let rows = of_case(&samples, "ppfile_tg4_r50");
+    assert_eq!(rows.len(), 4);
+    let mut outputs = BTreeSet::new();
+    for r in &rows {
+        assert_eq!(r.error_category, None, "{r:?}");
+        assert_eq!(r.prompt_tokens_requested, 0);
+        assert!(r.prompt_tokens.unwrap() > 0, "{r:?}");
+        assert_eq!(r.output_tokens, Some(u64::from(r.max_tokens)), "{r:?}");
+        outputs.insert(r.max_tokens);
+    }
+    // Each prompt is sent equally often: twice each, so both output lengths appear.
+    assert_eq!(outputs, BTreeSet::from([2, 4]));
+}
