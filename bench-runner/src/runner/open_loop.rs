@@ -4,11 +4,11 @@
 //!
 //! Order of work: the schedule (`workload::arrival`), then every prompt of the case prepared
 //! (salted, token-exact, lengths drawn from the case's distributions or picked from the
-//! user's prompts file), then the warm-ups (sent together, discarded), then the measured
-//! schedule. Preparing everything first keeps the send path cheap: at its scheduled time a
-//! request only waits for a slot (with `max_concurrency`) and is handed to the backend. The
-//! runtime is single-threaded, so each request is a future that sleeps until its offset on
-//! tokio's monotonic clock.
+//! user's prompts file), then the warm-ups (sent together, `max_concurrency` at a time, and
+//! discarded), then the measured schedule. Preparing everything first keeps the send path
+//! cheap: at its scheduled time a request only waits for a slot (with `max_concurrency`) and
+//! is handed to the backend. The runtime is single-threaded, so each request is a future that
+//! sleeps until its offset on tokio's monotonic clock.
 //!
 //! Each row records `scheduled_ms` (the schedule's offset), `sent_ms` (when it was handed to
 //! the backend), `send_lag_ms` (how late the client woke for it: a client that could not keep
@@ -192,7 +192,11 @@ pub(super) async fn run_rate_case(
         Err(e) => prep_failed(s, &label, &base_row, &schedule, &e)?,
         Ok(mut planned) => {
             let measured_part = planned.split_off(n_warm.min(planned.len()));
-            join_all(planned.iter().map(|p| s.backend.generate(&p.request))).await;
+            // Warm-ups together, `max_concurrency` at a time.
+            let at_once = rc.open.max_concurrency.map_or(usize::MAX, |c| c as usize);
+            for part in planned.chunks(at_once.clamp(1, planned.len().max(1))) {
+                join_all(part.iter().map(|p| s.backend.generate(&p.request))).await;
+            }
             let sent = Sender {
                 s,
                 label: &label,
