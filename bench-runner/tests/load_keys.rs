@@ -1,5 +1,6 @@
-//! Request-rate, sweep and SLO keys at the command line: checked like every key, and refused
-//! where they are written until the runner runs them (never run as concurrency 1).
+//! Request-rate, sweep and SLO keys at the command line: checked like every key; request
+//! rates and SLOs run, and what the runner cannot run yet is refused where it is written
+//! (never run as concurrency 1).
 #![allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 
 use crate::common::*;
@@ -28,33 +29,49 @@ fn expect_refused(path: &std::path::Path, line_col: &str, needle: &str) {
 }
 
 #[test]
-fn the_shipped_serving_scenario_is_refused_at_request_rate() {
+fn the_shipped_serving_scenario_validates_and_a_closed_loop_distribution_is_refused() {
     let path = repo_root().join("scenarios/serving.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let line = 1 + text
-        .lines()
-        .position(|l| l.starts_with("request_rate"))
-        .unwrap();
+    let out = edgebench().args(["validate"]).arg(&path).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let closed = write(
+        tmp.path(),
+        "closed.toml",
+        "kind = \"throughput\"\nprompt_tokens = [{ dist = \"uniform\", min = 16, max = 64 }]\nmax_tokens = [16]\nconcurrency = [2]\n",
+    );
     expect_refused(
-        &path,
-        &format!("{line}:16"),
-        "`request_rate` is not yet supported by the runner",
+        &closed,
+        "2:18",
+        "`prompt_tokens` is not yet supported by the runner",
     );
 }
 
 #[test]
-fn a_sweep_is_refused_at_its_mode_and_a_mistake_comes_first() {
+fn a_sweep_validates_and_a_mistake_is_located() {
     let tmp = tempfile::tempdir().unwrap();
     let sweep = write(
         tmp.path(),
         "sweep.toml",
-        "kind = \"throughput\"\nmode = \"sweep\"\nprompt_tokens = [64]\nmax_tokens = [16]\nslo = { ttft_ms = 2000 }\n",
+        "kind = \"throughput\"\nmode = \"sweep\"\nprompt_tokens = [{ dist = \"uniform\", min = 16, max = 64 }]\nmax_tokens = [16]\nslo = { ttft_ms = 2000 }\n",
     );
-    expect_refused(
-        &sweep,
-        "2:8",
-        "`mode = \"sweep\"` is not yet supported by the runner",
+    let out = edgebench().args(["validate"]).arg(&sweep).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let no_slo = write(
+        tmp.path(),
+        "no_slo.toml",
+        "kind = \"throughput\"\nmode = \"sweep\"\nprompt_tokens = [64]\nmax_tokens = [16]\n",
+    );
+    expect_refused(&no_slo, "2:8", "a sweep needs `slo`");
     let both = write(
         tmp.path(),
         "both.toml",

@@ -146,6 +146,32 @@ pub const OUTPUT_TOK_S: Column = col("output_tok_s", "tok/s", Some(Higher), |_| 
 /// Case-wide request rate; computed by the runner like [`OUTPUT_TOK_S`].
 pub const REQUESTS_PER_S: Column = col("requests_per_s", "req/s", Some(Higher), |_| None);
 
+/// Request-rate cases: how late the client sent each request against its schedule.
+pub const SEND_LAG_MS: Column = col("send_lag_ms", "ms", Some(Lower), |r| r.send_lag_ms);
+/// Request-rate cases with `max_concurrency`: how long a due request waited for a slot.
+pub const QUEUE_WAIT_MS: Column = col("queue_wait_ms", "ms", Some(Lower), |r| r.queue_wait_ms);
+
+/// The per-request rows a request-rate case adds after [`REQUEST_SUMMARY`], in order.
+pub const RATE_SUMMARY: &[Column] = &[SEND_LAG_MS, QUEUE_WAIT_MS];
+
+/// Case-wide figures of a request-rate case (one value each; the runner computes them).
+pub const OFFERED_RATE: Column = col("offered_rate", "req/s", None, |_| None);
+pub const REQUESTS_COMPLETED: Column = col("requests_completed", "requests", None, |_| None);
+pub const REQUESTS_FAILED: Column = col("requests_failed", "requests", Some(Lower), |_| None);
+
+/// SLO goodput of a case (`slo = { … }`): good requests per second of the measured window,
+/// the share of good requests (Wilson 95% interval in ci_low/ci_high) and, per bound of the
+/// SLO, the share of requests that missed it (`slo_missed:<bound>`).
+pub const GOODPUT: Column = col("goodput", "req/s", Some(Higher), |_| None);
+pub const SLO_GOOD_SHARE: Column = col("slo_good_share", "ratio", Some(Higher), |_| None);
+/// Prefix of the per-bound miss rows: `slo_missed:ttft_ms`.
+pub const SLO_MISSED_PREFIX: &str = "slo_missed:";
+
+/// A sweep's answer (`mode = "sweep"`): the highest offered rate that met the SLO target,
+/// with `ci_low` = that rate and `ci_high` = the lowest rate that missed it.
+pub const MAX_SUSTAINABLE_RATE: Column =
+    col("max_sustainable_rate", "req/s", Some(Higher), |_| None);
+
 #[cfg(test)]
 mod tests {
     use super::*;

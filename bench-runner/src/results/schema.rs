@@ -58,6 +58,10 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "test",
     "test_ns",
     "test_tok_s",
+    "scheduled_ms",
+    "sent_ms",
+    "send_lag_ms",
+    "queue_wait_ms",
 ];
 
 /// One request. Empty cells mean "not measured" (never zero in disguise).
@@ -132,6 +136,14 @@ pub struct SampleRow {
     pub test: Option<String>,
     pub test_ns: Option<u64>,
     pub test_tok_s: Option<f64>,
+    /// Request-rate cases (empty otherwise): when the schedule said to send, in ms from the
+    /// start of the measured schedule; when the request was actually sent; how late the
+    /// client was to its own schedule (`sent − scheduled − queue_wait`); and how long the
+    /// request waited for a free slot under `max_concurrency` (not part of TTFT).
+    pub scheduled_ms: Option<f64>,
+    pub sent_ms: Option<f64>,
+    pub send_lag_ms: Option<f64>,
+    pub queue_wait_ms: Option<f64>,
 }
 
 /// The category of a request that ended without generated content. It is the model's doing,

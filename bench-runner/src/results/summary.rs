@@ -4,6 +4,8 @@
 
 use super::metric::{self, Column};
 use super::{SampleRow, SummaryRow};
+use crate::measure::proportion::Proportion;
+use crate::measure::slo::{Bound, Goodput, Outcome, Slo, goodput};
 use crate::measure::stats::{HIGH_CV, Summary, summarize};
 
 /// Appends `column`'s summary row over `values` to `out`; nothing when there are no values.
@@ -44,6 +46,92 @@ pub fn failed_case_row(base: &SummaryRow) -> SummaryRow {
         ci_high: f64::NAN,
         ..base.clone()
     }
+}
+
+/// A row holding one case-wide value (every statistic is the value; `n` says over how many
+/// requests it was computed).
+pub fn value_row(base: &SummaryRow, column: &Column, n: usize, v: f64) -> SummaryRow {
+    SummaryRow {
+        metric: column.name.into(),
+        unit: column.unit.into(),
+        n,
+        mean: v,
+        stddev: 0.0,
+        min: v,
+        p50: v,
+        p90: v,
+        p99: v,
+        max: v,
+        ci_low: v,
+        ci_high: v,
+        ..base.clone()
+    }
+}
+
+/// A share row: the proportion in mean/p50/min/max, `n` trials, Wilson 95% in ci_low/ci_high.
+pub fn share_row(base: &SummaryRow, metric: &str, p: &Proportion) -> SummaryRow {
+    SummaryRow {
+        metric: metric.into(),
+        unit: "ratio".into(),
+        n: p.n,
+        mean: p.p,
+        stddev: 0.0,
+        min: p.p,
+        p50: p.p,
+        p90: p.p,
+        p99: p.p,
+        max: p.p,
+        ci_low: p.ci_low,
+        ci_high: p.ci_high,
+        ..base.clone()
+    }
+}
+
+/// What the SLO sees of one request row: a failed row is never good.
+pub fn slo_outcome(r: &SampleRow) -> Outcome {
+    Outcome {
+        ok: r.error_category.is_none(),
+        ttft_ms: r.ttft_ms,
+        tpot_ms: r.tpot_ms,
+        max_itl_ms: r.itl_max_ms,
+        e2e_ms: r.e2e_ms,
+    }
+}
+
+/// A case's goodput under `slo` (see `measure::slo`), over the requests `rows` and the
+/// measured window `window_s` (0 or less: no goodput per second, e.g. a resumed case):
+/// rows `goodput`, `slo_good_share` and one `slo_missed:<bound>` share per bound of the SLO;
+/// and the flag naming the bound missed most (`slo_worst_ttft_ms`), if any was missed.
+pub fn goodput_rows<'a>(
+    base: &SummaryRow,
+    slo: &Slo,
+    rows: impl IntoIterator<Item = &'a SampleRow>,
+    window_s: f64,
+) -> (Vec<SummaryRow>, Goodput, Option<String>) {
+    let outcomes: Vec<Outcome> = rows.into_iter().map(slo_outcome).collect();
+    let g = goodput(slo, &outcomes, window_s);
+    let mut out = Vec::new();
+    if let Some(v) = g.per_second {
+        out.push(value_row(base, &metric::GOODPUT, g.requests, v));
+    }
+    if let Some(p) = &g.share {
+        out.push(share_row(base, metric::SLO_GOOD_SHARE.name, p));
+    }
+    for b in Bound::ALL {
+        if slo.bound(b).is_some()
+            && let Some(p) = crate::measure::proportion::wilson(g.missed_of(b), g.requests)
+        {
+            out.push(share_row(
+                base,
+                &format!("{}{}", metric::SLO_MISSED_PREFIX, b.key()),
+                &p,
+            ));
+        }
+    }
+    let flag = g
+        .worst_bound()
+        .map(|(b, _)| format!("slo_worst_{}", b.key()));
+    (out, g, flag)
 }
 
 pub fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryRow {
@@ -116,6 +204,38 @@ pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+    fn goodput_rows_count_good_requests_and_name_the_worst_bound() {
+        let ok = |ttft: f64, e2e: f64| SampleRow {
+            ttft_ms: Some(ttft),
+            e2e_ms: Some(e2e),
+            ..Default::default()
+        };
+        let failed = SampleRow {
+            error_category: Some("timeout".into()),
+            ..Default::default()
+        };
+        let rows = [ok(10.0, 100.0), ok(300.0, 100.0), ok(300.0, 900.0), failed];
+        let slo = Slo {
+            ttft_ms: Some(200.0),
+            e2e_ms: Some(500.0),
+            ..Default::default()
+        };
+        let (out, g, flag) = goodput_rows(&SummaryRow::default(), &slo, &rows, 2.0);
+        assert_eq!((g.good, g.requests, g.failed), (1, 4, 1));
+        let get = |m: &str| out.iter().find(|r| r.metric == m).unwrap().mean;
+        assert_eq!(get("goodput"), 0.5);
+        assert_eq!(get("slo_good_share"), 0.25);
+        assert_eq!(get("slo_missed:ttft_ms"), 0.5);
+        assert_eq!(get("slo_missed:e2e_ms"), 0.25);
+        assert!(!out.iter().any(|r| r.metric == "slo_missed:tpot_ms"));
+        assert_eq!(flag.as_deref(), Some("slo_worst_ttft_ms"));
+        // No window (a resumed case): the share stays, the rate goes.
+        let (out, _, _) = goodput_rows(&SummaryRow::default(), &slo, &rows, 0.0);
+        assert!(!out.iter().any(|r| r.metric == "goodput"));
+    }
 
     #[test]
     fn pp_tg_summary_keeps_its_rows_and_marks_a_failed_test() {

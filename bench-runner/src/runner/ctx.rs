@@ -10,7 +10,7 @@ use super::progress::Progress;
 use super::resume::{CaseKey, ResumeState};
 use crate::backend::replay::Recorded;
 use crate::backend::{Backend, BackendFacts, RequestError};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::results::items::{ITEM_COLUMNS, ItemRow};
 use crate::results::manifest::now_rfc3339;
 use crate::results::media::{MEDIA_COLUMNS, MediaRow};
@@ -113,6 +113,29 @@ impl Recorder {
             .map_or(Ok(()), |a| a.append(row))
     }
 
+    /// A sweep's answer in sweep.json (a JSON array, one entry per backend × scenario ×
+    /// sweep case): the entry with the same `backend`, `scenario` and `case_id` is replaced,
+    /// and the file is rewritten whole through a temporary file and a rename.
+    pub fn sweep(&self, entry: serde_json::Value) -> Result<()> {
+        let path = self.dir.join("sweep.json");
+        let mut all: Vec<serde_json::Value> = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::read(&path, e))?,
+            Err(_) => Vec::new(),
+        };
+        let same = |a: &serde_json::Value| {
+            ["backend", "scenario", "case_id"]
+                .iter()
+                .all(|k| a.get(k) == entry.get(k))
+        };
+        all.retain(|a| !same(a));
+        all.push(entry);
+        let text = serde_json::to_string_pretty(&all).map_err(|e| Error::write(&path, e))?;
+        let text = crate::secret::scrub(&text);
+        let tmp = self.dir.join("sweep.json.tmp");
+        std::fs::write(&tmp, text.as_bytes()).map_err(|e| Error::write(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::write(&path, e))
+    }
+
     /// One response as it came back, in transcripts.jsonl (what the replay backend reads).
     pub fn transcript(&self, r: &Recorded) -> Result<()> {
         self.open_item_files()?;
@@ -134,6 +157,14 @@ pub(crate) struct ScenarioRun<'a> {
 }
 
 impl ScenarioRun<'_> {
+    /// The scenario's SLO (`slo = { … }` of a throughput scenario), if it has one.
+    pub fn slo(&self) -> Option<&crate::measure::slo::Slo> {
+        match &self.scenario.body {
+            crate::scenario::ScenarioBody::Throughput(t) => t.slo.as_ref(),
+            _ => None,
+        }
+    }
+
     /// The resume key of one of the scenario's cases on this backend.
     pub fn key(&self, case_id: &str) -> CaseKey {
         (

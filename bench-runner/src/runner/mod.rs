@@ -6,7 +6,8 @@
 //! A run is planned (`plan.rs`: resume, checks, run folder, run.json), executed backend by
 //! backend (`execute`) and finished (`finish`: run.json's status). Every scenario kind has a
 //! runner of the same signature ([`KindRunner`]), chosen in one table ([`units`]): throughput
-//! cases in closed loop (`closed_loop.rs`) or as llama-bench tests (`pp_tg.rs`), `context.rs`,
+//! cases in closed loop (`closed_loop.rs`), at request rates (`open_loop.rs`), as a sweep to
+//! the maximum sustainable rate (`sweep.rs`) or as llama-bench tests (`pp_tg.rs`), `context.rs`,
 //! `tools/` (tool calls and structured output) and `multimodal/`. Runners build their rows from
 //! `ctx::ScenarioRun` and write them through `ctx::Recorder`, the one owner of the run's files.
 
@@ -14,12 +15,14 @@ mod closed_loop;
 mod context;
 pub(crate) mod ctx;
 mod multimodal;
+mod open_loop;
 mod plan;
 mod pp_tg;
 mod progress;
 mod request;
 mod resume;
 pub(crate) mod summary;
+mod sweep;
 pub mod table;
 mod tools;
 
@@ -31,6 +34,7 @@ use crate::backend::{Backend, BackendFacts};
 use crate::error::{Error, Result};
 use crate::results::SummaryRow;
 use crate::results::manifest::now_rfc3339;
+use crate::scenario::open_loop::Load;
 use crate::scenario::{Case, Scenario, ScenarioBody};
 use ctx::{Recorder, RunCtx, ScenarioRun};
 use plan::Plan;
@@ -170,8 +174,27 @@ fn throughput_mode(case: &Case) -> KindRunner {
     }
 }
 
-/// A scenario's shard units, in order, each with its runner.
+/// A scenario's shard units, in order, each with its runner. Request-rate cases are made
+/// from the scenario's rates (`Throughput::rate_cases`), one unit each.
 fn shard_units(scenario: &Scenario) -> Vec<(KindRunner, Vec<Case>)> {
+    if let ScenarioBody::Throughput(t) = &scenario.body
+        && let Load::Rates { .. } = t.load.as_ref()
+    {
+        return t
+            .rate_cases()
+            .iter()
+            .map(|rc| {
+                let run: KindRunner = open_loop::run;
+                (run, vec![open_loop::case_of(scenario, t, rc)])
+            })
+            .collect();
+    }
+    if let ScenarioBody::Throughput(t) = &scenario.body
+        && let Load::Sweep { .. } = t.load.as_ref()
+    {
+        let run: KindRunner = sweep::run;
+        return vec![(run, Vec::new())];
+    }
     let cases = scenario.cases();
     match units(&scenario.body) {
         Units::EachCase(mode) => cases.into_iter().map(|c| (mode(&c), vec![c])).collect(),

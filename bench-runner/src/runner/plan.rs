@@ -274,7 +274,16 @@ fn load_resume(run_dir: &Path, scenarios: &[Scenario], opts: &RunOptions) -> Res
                 .map(|c| (s.name.clone(), c.id.clone()))
         })
         .collect();
-    let state = ResumeState::load(run_dir, opts.retry_failed, &whole)?;
+    // Request-rate cases and sweeps are measured whole (see `open_loop.rs`).
+    let open: std::collections::HashSet<String> = scenarios
+        .iter()
+        .filter(|s| {
+            matches!(&s.body, crate::scenario::ScenarioBody::Throughput(t)
+                if !matches!(t.load.as_ref(), crate::scenario::open_loop::Load::Closed))
+        })
+        .map(|s| s.name.clone())
+        .collect();
+    let state = ResumeState::load(run_dir, opts.retry_failed, &whole, &open)?;
     if state.moved > 0 && !opts.quiet {
         eprintln!(
             "resume: {} request row(s) moved to {} to be sent again",

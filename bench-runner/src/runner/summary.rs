@@ -5,7 +5,9 @@ use super::ctx::ScenarioRun;
 pub(crate) use super::request::Measured;
 use crate::measure::stats::{HIGH_CV, summarize};
 use crate::results::metric::{self, Column};
-use crate::results::summary::{ALL_FAILED, error_categories, failed_case_row, push_summary};
+use crate::results::summary::{
+    ALL_FAILED, error_categories, failed_case_row, goodput_rows, push_summary,
+};
 use crate::results::{SampleRow, SummaryRow};
 // The pure summary builders live in `results::summary`; the kind runners reach them here.
 pub(crate) use crate::results::summary::pp_tg_summary;
@@ -39,7 +41,24 @@ pub(crate) fn summarize_case(
         ok.iter().filter_map(|m| f(&m.row)).collect()
     };
 
-    let (flags, warnings) = case_flags(s, case, measured, &ok, resumed);
+    let (mut flags, warnings) = case_flags(s, case, measured, &ok, resumed);
+    // SLO goodput over every request of the case (failed ones count as not good); per second
+    // only over a window measured in one sitting.
+    let slo = s.slo().map(|slo| {
+        let window = if resumed { 0.0 } else { wall_s };
+        goodput_rows(
+            &SummaryRow::default(),
+            slo,
+            measured.iter().map(|m| &m.row),
+            window,
+        )
+    });
+    if let Some((_, _, Some(flag))) = &slo {
+        let mut all: Vec<&str> = flags.split(';').filter(|f| !f.is_empty()).collect();
+        all.push(flag);
+        all.sort();
+        flags = all.join(";");
+    }
 
     let base = SummaryRow {
         errors,
@@ -66,6 +85,23 @@ pub(crate) fn summarize_case(
     }
     if rows.is_empty() && errors > 0 {
         rows.push(failed_case_row(&base));
+    }
+    if let Some((slo_rows, _, _)) = slo {
+        rows.extend(slo_rows.into_iter().map(|r| SummaryRow {
+            metric: r.metric,
+            unit: r.unit,
+            n: r.n,
+            mean: r.mean,
+            stddev: r.stddev,
+            min: r.min,
+            p50: r.p50,
+            p90: r.p90,
+            p99: r.p99,
+            max: r.max,
+            ci_low: r.ci_low,
+            ci_high: r.ci_high,
+            ..base.clone()
+        }));
     }
     (rows, warnings)
 }
@@ -111,16 +147,23 @@ fn case_flags(
         flags.push("queued");
         warnings.push(format!("{where_}: concurrency {} exceeds the server's {slots} slots: requests queue, TTFT includes waiting", case.concurrency));
     }
+    // Each row against its own requested length (request-rate cases draw lengths from a
+    // distribution; 0 requested: the user's own prompts, which have no target).
     if ok.iter().any(|m| {
-        m.row
-            .prompt_tokens
-            .is_some_and(|p| p != case.prompt_tokens as u64)
+        m.row.prompt_tokens_requested > 0
+            && m.row
+                .prompt_tokens
+                .is_some_and(|p| p != u64::from(m.row.prompt_tokens_requested))
     }) {
         flags.push("prompt_length_inexact");
-        warnings.push(format!(
-            "{where_}: prompt lengths differ from the requested {} tokens (see prompt_tokens)",
-            case.prompt_tokens
-        ));
+        warnings.push(if case.prompt_tokens > 0 {
+            format!(
+                "{where_}: prompt lengths differ from the requested {} tokens (see prompt_tokens)",
+                case.prompt_tokens
+            )
+        } else {
+            format!("{where_}: prompt lengths differ from the requested ones (see prompt_tokens_requested)")
+        });
     }
     if ok
         .iter()

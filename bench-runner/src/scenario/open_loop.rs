@@ -171,10 +171,7 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
         .as_ref()
         .map(|s| check_slo(s).map_err(|m| at(s.span(), m)))
         .transpose()?;
-    let mut not_yet_run = Vec::new();
-    if let Some(s) = k.slo {
-        not_yet_run.push(("slo", s.span()));
-    }
+    let not_yet_run = Vec::new();
     if !open {
         return Ok(Parsed {
             load: Load::Closed,
@@ -187,7 +184,6 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
     }
     let open_loop = check_open_loop(k).map_err(|(span, m)| at(span, m))?;
     let load = if let Some(m) = &k.sweep_mode {
-        not_yet_run.push(("mode = \"sweep\"", m.clone()));
         let cfg = check_sweep(k).map_err(|(span, m)| at(span, m))?;
         match (&slo, k.slo) {
             (Some(s), _) if s.ttft_ms.is_some() || s.e2e_ms.is_some() => {}
@@ -204,7 +200,6 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
         }
     } else {
         let r = k.request_rate.as_ref().expect("open and not a sweep");
-        not_yet_run.push(("request_rate", r.span()));
         let rates = check_rates(r.get_ref()).map_err(|m| at(r.span(), m))?;
         if let Extent::Seconds(d) = open_loop.extent {
             let most = rates.iter().copied().fold(0.0, f64::max);
@@ -223,19 +218,6 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys<'_>) -> Result<Parsed> {
             open: open_loop,
         }
     };
-    for (key, span) in [
-        ("arrival", k.arrival.as_ref().map(Spanned::span)),
-        ("burstiness", k.burstiness.as_ref().map(Spanned::span)),
-        (
-            "max_concurrency",
-            k.max_concurrency.as_ref().map(Spanned::span),
-        ),
-        ("requests", k.requests.as_ref().map(Spanned::span)),
-    ] {
-        if let Some(s) = span {
-            not_yet_run.push((key, s));
-        }
-    }
     Ok(Parsed {
         load,
         slo,
@@ -391,27 +373,39 @@ fn check_sweep(k: &Keys<'_>) -> std::result::Result<SweepConfig, Located> {
 /// The refusal a scenario gets while the runner cannot run what it asks: at `request_rate` or
 /// `mode = "sweep"` when present (what the file is about), else at the first such key in the
 /// file. Never run such a scenario as something else (concurrency 1, fixed lengths).
+///
+/// Request-rate cases run length distributions and `prompts_file`; closed-loop
+/// (`concurrency`) cases do not yet, so there those keys are refused.
 pub(super) fn refuse(
     path: &Path,
     text: &str,
+    load: &Load,
     mut keys: Vec<(&'static str, Range<usize>)>,
 ) -> Result<()> {
+    if !matches!(load, Load::Closed) {
+        keys.retain(|(k, _)| !matches!(*k, "prompt_tokens" | "max_tokens" | "prompts_file"));
+    }
     keys.sort_by_key(|(k, s)| (!matches!(*k, "request_rate" | "mode = \"sweep\""), s.start));
     let Some((key, span)) = keys.first() else {
         return Ok(());
+    };
+    let hint = if matches!(load, Load::Closed) {
+        "; length distributions and `prompts_file` run in request-rate cases (`request_rate = [...]`), or use fixed `prompt_tokens`/`max_tokens` with `concurrency`"
+    } else {
+        "; use `request_rate = [...]` for now"
     };
     Err(source::error_at(
         path,
         text,
         Some(span.clone()),
         format!(
-            "`{key}` is not yet supported by the runner: this build checks it but cannot run it, and will not run the scenario as something else; use fixed `prompt_tokens`/`max_tokens` and `concurrency` for now"
+            "`{key}` is not yet supported by the runner: this build checks it but cannot run it, and will not run the scenario as something else{hint}"
         ),
     ))
 }
 
 /// A case id's rate part: `2`, `2.5`, `0.25`.
-fn rate_label(r: f64) -> String {
+pub fn rate_label(r: f64) -> String {
     let s = format!("{r:.3}");
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::*;
 use crate::error::Error;
-use crate::scenario::Scenario;
 use crate::scenario::throughput::{Throughput, parse_keys};
+use crate::scenario::{Scenario, ScenarioBody};
 
 const HEAD: &str = "kind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [16]\n";
 
@@ -363,8 +363,9 @@ fn pp_tg_mode_refuses_the_open_loop_keys() {
     assert!(msg.contains("does not belong to mode pp_tg"), "{msg}");
 }
 
-/// Until the runner runs these keys, `validate` and `run` refuse them where they are written:
-/// such a scenario must never run as concurrency 1 with fixed lengths.
+/// What the runner cannot run yet (length distributions and `prompts_file` in closed-loop
+/// cases), `validate` and `run` refuse where it is written: such a scenario must
+/// never run as concurrency 1 with fixed lengths. Request rates, sweeps and SLOs run.
 #[test]
 fn the_runner_refuses_what_it_cannot_run_yet_at_the_key() {
     let refused = |text: &str| match Scenario::parse(Path::new("s.toml"), text) {
@@ -376,21 +377,22 @@ fn the_runner_refuses_what_it_cannot_run_yet_at_the_key() {
         },
         other => panic!("expected the refusal, got {other:?}"),
     };
-    let (line, col, msg) = refused(&format!(
-        "{HEAD}request_rate = [2]\narrival = \"constant\"\n"
-    ));
-    assert_eq!((line, col), (4, 16));
-    assert!(
-        msg.starts_with("`request_rate` is not yet supported by the runner"),
-        "{msg}"
-    );
-    let (line, col, msg) = refused(&format!(
-        "{HEAD}mode = \"sweep\"\nslo = {{ ttft_ms = 100 }}\n"
-    ));
-    assert_eq!((line, col), (4, 8));
-    assert!(msg.starts_with("`mode = \"sweep\"`"), "{msg}");
-    let (line, col, msg) = refused(&format!("{HEAD}slo = {{ ttft_ms = 100 }}\n"));
-    assert_eq!((line, col, msg.starts_with("`slo`")), (4, 7, true));
+    let s = Scenario::parse(
+        Path::new("s.toml"),
+        &format!("{HEAD}request_rate = [2]\narrival = \"constant\"\nslo = {{ ttft_ms = 100 }}\n"),
+    )
+    .unwrap();
+    let ScenarioBody::Throughput(t) = &s.body else {
+        unreachable!()
+    };
+    assert_eq!(t.rate_cases().len(), 1);
+    Scenario::parse(
+        Path::new("s.toml"),
+        &format!("{HEAD}slo = {{ ttft_ms = 100 }}\n"),
+    )
+    .unwrap();
+    Scenario::parse(Path::new("s.toml"), RICH).unwrap();
+    Scenario::parse(Path::new("s.toml"), RICH_SWEEP).unwrap();
     let (line, col, msg) = refused(
         "kind = \"throughput\"\nmax_tokens = [16]\nprompt_tokens = [64, { dist = \"uniform\", min = 16, max = 64 }]\n",
     );
@@ -398,6 +400,7 @@ fn the_runner_refuses_what_it_cannot_run_yet_at_the_key() {
         (line, col, msg.starts_with("`prompt_tokens`")),
         (3, 22, true)
     );
+    assert!(msg.contains("run in request-rate cases"), "{msg}");
     // A real mistake is reported before the refusal, and today's scenarios are untouched.
     let e =
         Scenario::parse(Path::new("s.toml"), &format!("{HEAD}request_rate = [0]\n")).unwrap_err();

@@ -49,6 +49,7 @@ pub fn check_memory(scenario: &Scenario, memory_bytes: u64) -> Option<Error> {
     let (case, need) = scenario
         .cases()
         .into_iter()
+        .chain(rate_cases_as_cases(scenario, t))
         .map(|c| {
             let b = case_bytes(&c);
             (c, b)
@@ -59,6 +60,22 @@ pub fn check_memory(scenario: &Scenario, memory_bytes: u64) -> Option<Error> {
     }
     let (line, col) = t.plan_at;
     let requests = u64::from(case.repetitions) * u64::from(case.concurrency);
+    if !matches!(t.load.as_ref(), super::open_loop::Load::Closed) {
+        return Some(Error::Input {
+            path: scenario.path.clone(),
+            line,
+            col,
+            message: format!(
+                "case {} cannot fit in memory: it prepares its {} prompts before it starts and keeps \
+                 every row until its summary, at least {} in all, and this machine has {}; \
+                 lower `requests` or `duration`, or split the rates over several runs",
+                case.id,
+                group_digits(requests + u64::from(case.warmup)),
+                gib(need),
+                gib(memory_bytes),
+            ),
+        });
+    }
     Some(Error::Input {
         path: scenario.path.clone(),
         line,
@@ -73,6 +90,32 @@ pub fn check_memory(scenario: &Scenario, memory_bytes: u64) -> Option<Error> {
             gib(memory_bytes),
         ),
     })
+}
+
+/// Request-rate cases in the shape `case_bytes` sizes: one stream of every scheduled send
+/// (a duration's expected sends, rate × seconds), at the largest lengths they may draw
+/// (0 prompt tokens for the user's own prompts: their size is the file's).
+fn rate_cases_as_cases(scenario: &Scenario, t: &super::Throughput) -> Vec<Case> {
+    use crate::workload::arrival::Extent;
+    t.rate_cases()
+        .into_iter()
+        .map(|rc| Case {
+            id: rc.id,
+            scenario: scenario.name.clone(),
+            prompt_tokens: rc.prompt_tokens.as_ref().map_or(0, |d| d.max()),
+            max_tokens: rc.max_tokens.max(),
+            concurrency: 1,
+            warmup: t.warmup,
+            repetitions: match rc.open.extent {
+                Extent::Requests(n) => n,
+                Extent::Seconds(d) => (rc.rate * d).ceil().min(f64::from(u32::MAX)) as u32,
+            },
+            seed: t.seed,
+            sampling: t.sampling.clone(),
+            duration_s: None,
+            pp_tg: None,
+        })
+        .collect()
 }
 
 fn gib(bytes: u64) -> String {
@@ -125,6 +168,21 @@ mod tests {
         );
         assert!(check_memory(&small, 1 << 30).is_none());
         assert!(check_memory(&s, 0).is_none());
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+    fn a_rate_case_of_a_million_long_prompts_does_not_fit_1_gib() {
+        let s = scenario(
+            "kind = \"throughput\"\nprompt_tokens = [{ dist = \"uniform\", min = 16, max = 4096 }]\nmax_tokens = [8]\nrequest_rate = [5]\nrequests = 1000000\n",
+        );
+        let e = check_memory(&s, 1 << 30).unwrap().to_string();
+        assert!(
+            e.contains("pp16-4096_tg8_r5") || e.contains("cannot fit"),
+            "{e}"
+        );
+        assert!(e.contains("lower `requests` or `duration`"), "{e}");
+        assert!(check_memory(&s, 1 << 50).is_none());
     }
 
     #[test]

@@ -179,7 +179,7 @@ pub fn parse_duration(s: &str) -> Option<f64> {
 /// Parses a throughput scenario and refuses one whose keys the runner cannot run yet.
 pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     let (common, t, not_yet_run) = parse_keys(path, text)?;
-    open_loop::refuse(path, text, not_yet_run)?;
+    open_loop::refuse(path, text, &t.load, not_yet_run)?;
     Ok((common, t))
 }
 

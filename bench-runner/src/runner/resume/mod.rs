@@ -74,9 +74,28 @@ fn failed_at_server(r: &SampleRow) -> bool {
 }
 
 impl ResumeState {
-    pub fn load(run_dir: &Path, retry_failed: bool, whole_cases: &WholeCases) -> Result<Self> {
+    /// `open_scenarios`: scenarios whose cases are request-rate cases (or a sweep), measured
+    /// whole: the rows of such a case without summary rows (cut short, or reopened by
+    /// `--retry-failed`) all move to attempts.csv, and the case runs again from its start.
+    pub fn load(
+        run_dir: &Path,
+        retry_failed: bool,
+        whole_cases: &WholeCases,
+        open_scenarios: &HashSet<String>,
+    ) -> Result<Self> {
         let mut f = Files::read(run_dir)?;
-        let plan = plan_moves(&f.samples, &f.items, &f.media, retry_failed, whole_cases);
+        let mut plan = plan_moves(&f.samples, &f.items, &f.media, retry_failed, whole_cases);
+        let finished: HashSet<CaseKey> = f
+            .summary
+            .iter()
+            .map(|r| key_of(&r.backend, &r.scenario, &r.case_id))
+            .filter(|k| !plan.reopened.contains(k))
+            .collect();
+        for (i, r) in f.samples.iter().enumerate() {
+            if open_scenarios.contains(&r.scenario) && !finished.contains(&sample_key(r)) {
+                plan.samples.insert(i);
+            }
+        }
         let moved = plan.samples.len();
         if moved > 0 || !plan.items.is_empty() || !plan.media.is_empty() {
             f.apply(run_dir, &plan)?;
@@ -341,12 +360,12 @@ mod tests {
         );
 
         // Without --retry-failed nothing moves and both cases stay finished.
-        let s = ResumeState::load(dir.path(), false, &WholeCases::new()).unwrap();
+        let s = ResumeState::load(dir.path(), false, &WholeCases::new(), &HashSet::new()).unwrap();
         assert_eq!(s.moved, 0);
         assert!(s.finished(&key_of("b", "s", "c1")).is_some());
         assert!(!dir.path().join(ATTEMPTS_FILE).exists());
 
-        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new(), &HashSet::new()).unwrap();
         assert_eq!(s.moved, 1);
         assert!(s.finished(&key_of("b", "s", "c1")).is_none(), "reopened");
         assert!(s.finished(&key_of("b", "s", "c2")).is_some(), "untouched");
@@ -360,7 +379,7 @@ mod tests {
         let sums = read_summary(&dir.path().join("summary.csv")).unwrap().rows;
         assert_eq!(sums, vec![summary("c2")]);
         // A second resume moves nothing more and adds nothing twice.
-        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new(), &HashSet::new()).unwrap();
         assert_eq!(s.moved, 0);
         assert_eq!(
             read_samples(&dir.path().join(ATTEMPTS_FILE))
@@ -380,9 +399,48 @@ mod tests {
         ];
         write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
         let whole: WholeCases = [("s".to_string(), "d".to_string())].into();
-        let s = ResumeState::load(dir.path(), true, &whole).unwrap();
+        let s = ResumeState::load(dir.path(), true, &whole, &HashSet::new()).unwrap();
         assert_eq!(s.moved, 2);
         assert!(s.take_rows(&key_of("b", "s", "d")).is_empty());
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+    fn an_unfinished_rate_case_moves_out_whole_and_a_finished_one_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let rows = vec![
+            row("r1", "throughput", 0, None),
+            row("r1", "throughput", 1, None),
+            row("r2", "throughput", 0, None),
+        ];
+        write_rows(&dir.path().join("samples.csv"), SAMPLE_COLUMNS, &rows);
+        write_rows(
+            &dir.path().join("summary.csv"),
+            SUMMARY_COLUMNS,
+            &[summary("r1")],
+        );
+        let open: HashSet<String> = ["s".to_string()].into();
+        let s = ResumeState::load(dir.path(), false, &WholeCases::new(), &open).unwrap();
+        assert_eq!(s.moved, 1);
+        assert!(s.take_rows(&key_of("b", "s", "r2")).is_empty());
+        assert!(s.finished(&key_of("b", "s", "r1")).is_some());
+        let on_disk = read_samples(&dir.path().join("samples.csv")).unwrap().rows;
+        assert_eq!(on_disk, rows[..2].to_vec());
+        let attempts = read_samples(&dir.path().join(ATTEMPTS_FILE)).unwrap().rows;
+        assert_eq!(attempts, vec![rows[2].clone()]);
+        // With --retry-failed a failure reopens a finished rate case whole.
+        let mut failed = rows[..2].to_vec();
+        failed[1].error_category = Some("timeout".into());
+        write_rows(&dir.path().join("samples.csv.new"), SAMPLE_COLUMNS, &failed);
+        std::fs::rename(
+            dir.path().join("samples.csv.new"),
+            dir.path().join("samples.csv"),
+        )
+        .unwrap();
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new(), &open).unwrap();
+        assert_eq!(s.moved, 2);
+        assert!(s.finished(&key_of("b", "s", "r1")).is_none());
+        assert!(s.take_rows(&key_of("b", "s", "r1")).is_empty());
     }
 
     #[test]
@@ -409,13 +467,13 @@ mod tests {
             ITEM_COLUMNS,
             &[item("a", 1), item("agent", 2)],
         );
-        let s = ResumeState::load(dir.path(), false, &WholeCases::new()).unwrap();
+        let s = ResumeState::load(dir.path(), false, &WholeCases::new(), &HashSet::new()).unwrap();
         assert_eq!(s.moved, 1, "the cut item's request");
         let done = s.take_items(&key_of("b", "s", "native"));
         assert_eq!(done.len(), 2);
         assert_eq!(done["agent"].1.len(), 2);
 
-        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new(), &HashSet::new()).unwrap();
         assert_eq!(s.moved, 2, "both requests of the failed agent item");
         let done = s.take_items(&key_of("b", "s", "native"));
         assert_eq!(done.keys().collect::<Vec<_>>(), ["a"]);
@@ -441,7 +499,7 @@ mod tests {
             SUMMARY_COLUMNS,
             &[summary("ctx1024"), summary("ctx2048"), summary("all")],
         );
-        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new(), &HashSet::new()).unwrap();
         assert_eq!(s.moved, 1);
         assert!(s.finished(&key_of("b", "s", "ctx1024")).is_none());
         assert!(s.finished(&key_of("b", "s", "all")).is_none());
@@ -476,9 +534,9 @@ mod tests {
             MEDIA_COLUMNS,
             &[media(0), media(1), media(2)],
         );
-        let s = ResumeState::load(dir.path(), false, &WholeCases::new()).unwrap();
+        let s = ResumeState::load(dir.path(), false, &WholeCases::new(), &HashSet::new()).unwrap();
         assert_eq!(s.moved, 1, "only the cut item");
-        let s = ResumeState::load(dir.path(), true, &WholeCases::new()).unwrap();
+        let s = ResumeState::load(dir.path(), true, &WholeCases::new(), &HashSet::new()).unwrap();
         assert_eq!(s.moved, 2, "item 1 and its twin; unsupported is a finding");
         let mut done: Vec<u32> = s.take_media(&key_of("b", "s", "img")).into_keys().collect();
         done.sort_unstable();

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 
 use super::run::ItemResult;
 use crate::measure::proportion::{Proportion, bfcl_overall, wilson};
+use crate::measure::slo::{Outcome, Slo, goodput};
 use crate::measure::stats::summarize;
 use crate::results::SummaryRow;
 
@@ -90,7 +91,7 @@ pub(crate) fn summarize_items(
             rows.push(proportion_row(&base, &format!("failure:{f}"), &p));
         }
     }
-    let ttft_p50 = speed_rows(&base, results, earlier, &mut rows);
+    let ttft_p50 = speed_rows(&base, results, latency_target_ms, earlier, &mut rows);
     let where_ = format!("{} / {} / {}", base.backend, base.scenario, base.case_id);
     let mut warnings = Vec::new();
     if errors > 0 {
@@ -195,6 +196,7 @@ fn agent_rows(base: &SummaryRow, results: &[ItemResult]) -> Vec<SummaryRow> {
 fn speed_rows(
     base: &SummaryRow,
     results: &[ItemResult],
+    latency_target_ms: Option<f64>,
     earlier: &[CaseFigures],
     rows: &mut Vec<SummaryRow>,
 ) -> Option<f64> {
@@ -232,18 +234,24 @@ fn speed_rows(
     // replayed run reports what was recorded; items run one at a time, so the two agree
     // up to the client's own overhead.
     let busy_s: f64 = results.iter().filter_map(|r| r.row.e2e_ms).sum::<f64>() / 1000.0;
-    if busy_s > 0.0 && n > 0 {
-        let good = results
-            .iter()
-            .filter(|r| r.row.pass && r.row.within_latency_target.unwrap_or(true))
-            .count();
-        rows.push(value_row(
-            base,
-            "correct_goodput",
-            "items/s",
-            n,
-            good as f64 / busy_s,
-        ));
+    // One definition of a good request (measure::slo): an item is good when it was scored
+    // correct and its E2E meets `latency_target_ms` (the SLO's only bound).
+    let outcomes: Vec<Outcome> = results
+        .iter()
+        .map(|r| Outcome {
+            ok: r.row.pass,
+            e2e_ms: r.row.e2e_ms,
+            ..Default::default()
+        })
+        .collect();
+    let slo = Slo {
+        e2e_ms: latency_target_ms,
+        ..Default::default()
+    };
+    if let Some(per_second) = goodput(&slo, &outcomes, busy_s).per_second
+        && n > 0
+    {
+        rows.push(value_row(base, "correct_goodput", "items/s", n, per_second));
     }
     if base.case_id == "unconstrained"
         && let (Some(c), Some(u)) = (
@@ -257,4 +265,45 @@ fn speed_rows(
         rows.push(value_row(base, "grammar_ttft_cost_ms", "ms", n, c - u));
     }
     ttft_p50
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+mod tests {
+    use super::*;
+    use crate::results::items::ItemRow;
+
+    /// `correct_goodput` is measure::slo's goodput with `e2e_ms = latency_target_ms`: items
+    /// correct and within the target, per second of the items' summed E2E.
+    #[test]
+    fn correct_goodput_counts_correct_items_within_the_target() {
+        let item = |pass: bool, e2e: Option<f64>| ItemResult {
+            row: ItemRow {
+                pass,
+                e2e_ms: e2e,
+                ..Default::default()
+            },
+            samples: Vec::new(),
+            backend_failures: 0,
+        };
+        let results = [
+            item(true, Some(900.0)),
+            item(true, Some(1500.0)),
+            item(false, Some(300.0)),
+            item(true, None),
+            item(true, Some(1000.0)),
+        ];
+        let busy_s = 3.7;
+        for (target, good) in [(Some(1000.0), 2.0), (None, 4.0)] {
+            let mut rows = Vec::new();
+            speed_rows(&SummaryRow::default(), &results, target, &[], &mut rows);
+            let g = rows.iter().find(|r| r.metric == "correct_goodput").unwrap();
+            assert!(
+                (g.mean - good / busy_s).abs() < 1e-12,
+                "{target:?}: {}",
+                g.mean
+            );
+            assert_eq!(g.n, 5);
+        }
+    }
 }
