@@ -25,6 +25,7 @@ mod prompt_decoder;
 mod report;
 mod resume_retry;
 mod resume_shard;
+mod run_url;
 mod scripts;
 mod secrets;
 mod tool_calls;
