@@ -128,3 +128,17 @@ fn parity_smoke_runs_both_tools() {
     }
     assert!(log.contains("n/a (< 6 rounds)"), "{log}");
 }
+
+#[test]
+fn client_overhead_smoke_measures_cpu_per_token_with_its_own_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let log = smoke("client-overhead", &[], &[("OUT", tmp.path())]);
+    for c in [1, 4, 16] {
+        assert!(log.contains(&format!("\n| {c} | ")), "{log}");
+    }
+    assert!(log.contains("fixed cost of a run"), "{log}");
+    // The request-rate part runs, or says why it could not.
+    assert!(log.contains("schedule lag: "), "{log}");
+    let runs = std::fs::read_to_string(tmp.path().join("runs.csv")).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 3, "{runs}");
+}

@@ -30,6 +30,7 @@ mod report_items;
 mod results_docs;
 mod resume_retry;
 mod resume_shard;
+mod run_url;
 mod scripts;
 mod secrets;
 mod sweep;

@@ -4,6 +4,7 @@
 //! This folder belongs to the binary, not to the library: printing to the terminal and
 //! clap's parsing are the CLI's business, and the library stays callable without them.
 
+mod ad_hoc;
 mod arena;
 mod compare;
 mod device;
@@ -11,6 +12,7 @@ mod import;
 mod merge;
 mod report;
 mod run;
+mod run_json;
 mod validate;
 
 use clap::{Parser, Subcommand};

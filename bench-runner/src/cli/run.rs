@@ -1,9 +1,13 @@
-//! `edgebench run`: scenarios against backends, the summary tables on stdout.
+//! `edgebench run`: scenarios against backends (configured, or one server named with
+//! `--url`), the summary tables on stdout (or JSON with `--json`, the tables on stderr).
 
 use std::path::PathBuf;
 
 use edgebench::Error;
+use edgebench::backend::protocol::Endpoint;
 use edgebench::runner::{self, RunOptions};
+
+use super::ad_hoc::AdHoc;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,7 +16,7 @@ pub struct Args {
     scenarios: Vec<PathBuf>,
     /// Finish an interrupted run in this folder: only the missing cases and requests are
     /// run; scenarios, config and backends come from its run.json.
-    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["scenarios", "backends", "run_id", "label", "shard"])]
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["scenarios", "backends", "run_id", "label", "shard", "url"])]
     resume: Option<PathBuf>,
     /// With --resume: go on even if the scenario or config files changed.
     #[arg(long, requires = "resume")]
@@ -46,6 +50,43 @@ pub struct Args {
     /// then show decode tok/s against the bandwidth bound).
     #[arg(long)]
     probe: bool,
+    /// Print the final summary as JSON on stdout (the tables go to stderr).
+    #[arg(long)]
+    json: bool,
+    /// Run against the OpenAI-compatible server at this URL (e.g. http://host:8000/v1)
+    /// instead of a backend of the config file; the run folder gets its entry as
+    /// backends.toml, which run.json records as the run's config.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["backends", "config"])]
+    url: Option<String>,
+    /// With --url: the model to ask for (default: the first the server's /v1/models lists).
+    #[arg(long, requires = "url")]
+    model: Option<String>,
+    /// With --url: the environment variable that holds the API key (its name, not the key).
+    #[arg(long, value_name = "VAR", requires = "url")]
+    api_key_env: Option<String>,
+    /// With --url: the endpoint requests go to [default: chat].
+    #[arg(long, requires = "url", value_parser = ["chat", "completions"])]
+    endpoint: Option<String>,
+    /// With --url: the backend's name in the results (default: the URL's host:port).
+    #[arg(long, value_name = "NAME", requires = "url")]
+    name: Option<String>,
+}
+
+impl Args {
+    /// The server `--url` names, if any.
+    fn ad_hoc(&self) -> Option<AdHoc> {
+        let url = self.url.clone()?;
+        Some(AdHoc {
+            url,
+            model: self.model.clone(),
+            api_key_env: self.api_key_env.clone(),
+            endpoint: match self.endpoint.as_deref() {
+                Some("completions") => Endpoint::Completions,
+                _ => Endpoint::Chat,
+            },
+            name: self.name.clone(),
+        })
+    }
 }
 
 impl From<Args> for RunOptions {
@@ -69,10 +110,24 @@ impl From<Args> for RunOptions {
 }
 
 pub fn exec(a: Args) -> anyhow::Result<u8> {
-    let outcome = super::runtime()?.block_on(runner::run(a.into()))?;
+    let json = a.json;
+    let ad_hoc = a.ad_hoc();
+    let mut opts: RunOptions = a.into();
+    if let Some(server) = ad_hoc {
+        server.prepare(&mut opts)?;
+    }
+    let outcome = super::runtime()?.block_on(runner::run(opts))?;
+    // With --json, stdout holds the document alone; what people read goes to stderr.
+    let say = |text: &str| {
+        if json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    };
     let serving = runner::table::markdown(&outcome.summary);
     if !serving.is_empty() {
-        println!("{serving}");
+        say(&serving);
     }
     let columns = outcome
         .facts
@@ -81,12 +136,17 @@ pub fn exec(a: Args) -> anyhow::Result<u8> {
         .collect();
     let tests = runner::table::pp_tg_markdown(&outcome.summary, &columns);
     if !tests.is_empty() {
-        println!("{tests}");
+        say(&tests);
     }
     for w in &outcome.warnings {
         eprintln!("warning: {}", edgebench::secret::scrub(w));
     }
-    println!("results: {}", outcome.run_dir.display());
+    say(&format!("results: {}", outcome.run_dir.display()));
+    if json {
+        let doc = super::run_json::document(&outcome);
+        let text = serde_json::to_string_pretty(&doc)?;
+        println!("{}", edgebench::secret::scrub(&text));
+    }
     let run_dir = shell_quote(&outcome.run_dir.display().to_string());
     if outcome.interrupted {
         // The table above holds the cases finished so far; the rest can be finished.

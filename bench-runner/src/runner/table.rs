@@ -175,6 +175,8 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
             "case",
             "n",
             "TTFT p50 ms",
+            "TTFT p90 ms",
+            "TTFT p99 ms",
             "TPOT p50 ms",
             "ITL p99 ms",
             "decode tok/s p50 [95% CI]",
@@ -184,20 +186,22 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
             "errors",
             "flags",
         ],
-        "llllrrrrrrrrrl",
+        "llllrrrrrrrrrrrl",
     ));
     for key in order {
         let rs = &cases[&key];
         let any = &rs[0];
         let n = metric(rs, "ttft_ms").map_or(0, |r| r.n);
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             any.backend,
             any.model,
             any.device,
             any.case_id,
             n,
             fmt(metric(rs, "ttft_ms").map(|r| r.p50), 1),
+            fmt(metric(rs, "ttft_ms").map(|r| r.p90), 1),
+            fmt(metric(rs, "ttft_ms").map(|r| r.p99), 1),
             fmt(metric(rs, "tpot_ms").map(|r| r.p50), 2),
             fmt(metric(rs, "itl_ms").map(|r| r.p99), 2),
             with_ci(metric(rs, "decode_tok_s"), 1),
@@ -296,6 +300,36 @@ pub fn pp_tg_markdown(rows: &[SummaryRow], columns: &BTreeMap<String, ModelColum
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_serving_table_shows_ttft_p90_and_p99() {
+        let ttft = SummaryRow {
+            backend: "srv".into(),
+            model: "m".into(),
+            device: "d".into(),
+            case_id: "pp16_tg4_c1".into(),
+            kind: "throughput".into(),
+            metric: "ttft_ms".into(),
+            n: 5,
+            p50: 10.04,
+            p90: 20.04,
+            p99: 30.04,
+            ..Default::default()
+        };
+        let t = markdown(&[ttft]);
+        let header = t.lines().next().unwrap();
+        assert!(
+            header.contains("| TTFT p50 ms | TTFT p90 ms | TTFT p99 ms | TPOT p50 ms |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| srv | m | d | pp16_tg4_c1 | 5 | 10.0 | 20.0 | 30.0 | - |"),
+            "{t}"
+        );
+        // Every row has as many cells as the header.
+        let cells = |l: &str| l.matches('|').count();
+        assert!(t.lines().take(3).all(|l| cells(l) == cells(header)), "{t}");
+    }
 
     #[test]
     fn llama_bench_columns() {
