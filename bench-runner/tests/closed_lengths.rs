@@ -34,7 +34,11 @@ fn run(dir: &Path, id: &str, scenario: &Path) -> PathBuf {
 fn per_stream(rows: &[SampleRow]) -> Vec<Vec<u32>> {
     let mut rows: Vec<&SampleRow> = rows.iter().collect();
     rows.sort_by_key(|r| (r.stream, r.repetition));
-    let n = rows.iter().map(|r| r.stream as usize + 1).max().unwrap_or(0);
+    let n = rows
+        .iter()
+        .map(|r| r.stream as usize + 1)
+        .max()
+        .unwrap_or(0);
     let mut out = vec![Vec::new(); n];
     for r in rows {
         out[r.stream as usize].push(r.prompt_tokens_requested);
@@ -69,8 +73,14 @@ fn a_closed_loop_case_draws_each_prompt_length_from_the_seed() {
         assert_eq!(r.output_tokens, Some(4), "{r:?}");
         lengths.insert(sent);
     }
-    assert!(floors.len() <= 1, "more than one shortest prompt: {floors:?}");
-    assert!(lengths.len() > 1, "every request the same length: {lengths:?}");
+    assert!(
+        floors.len() <= 1,
+        "more than one shortest prompt: {floors:?}"
+    );
+    assert!(
+        lengths.len() > 1,
+        "every request the same length: {lengths:?}"
+    );
     let second = rows(&run(tmp.path(), "two", &s)).0;
     assert_eq!(per_stream(&second), per_stream(&first));
 }
@@ -103,11 +113,7 @@ fn a_cut_closed_loop_case_resumes_with_the_same_draws() {
     };
     assert_eq!(whole.len(), 4);
     rewrite(&run_dir.join("samples.csv"), SAMPLE_COLUMNS, &whole[..2]);
-    rewrite::<edgebench::results::SummaryRow>(
-        &run_dir.join("summary.csv"),
-        SUMMARY_COLUMNS,
-        &[],
-    );
+    rewrite::<edgebench::results::SummaryRow>(&run_dir.join("summary.csv"), SUMMARY_COLUMNS, &[]);
     let out = edgebench()
         .args(["run", "--quiet", "--resume"])
         .arg(&run_dir)
@@ -121,7 +127,11 @@ fn a_cut_closed_loop_case_resumes_with_the_same_draws() {
     );
     let (after, summary) = rows(&run_dir);
     assert_eq!(lengths(&after), lengths(&whole), "{after:?}");
-    assert_eq!(after[..2], whole[..2], "the rows kept are kept as they were");
+    assert_eq!(
+        after[..2],
+        whole[..2],
+        "the rows kept are kept as they were"
+    );
     for r in &after {
         assert_eq!(r.error_category, None, "{r:?}");
         assert_eq!(r.prompt_tokens, r.prompt_tokens_server, "{r:?}");

@@ -253,7 +253,8 @@ impl Streams<'_, '_> {
                     // Indices after the warm-ups, unique per stream and request.
                     // (Drawing request i replays the i draws before it: cheap beside a request.)
                     let i = plan.n_warm + stream + k * plan.n_streams;
-                    let one = plan_requests(s, self.lengths, case, &plan.label, i..i + 1, &mut guesses);
+                    let one =
+                        plan_requests(s, self.lengths, case, &plan.label, i..i + 1, &mut guesses);
                     match one.await {
                         Ok(mut p) if !p.is_empty() => {
                             owned = p.remove(0);

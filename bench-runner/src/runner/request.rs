@@ -148,7 +148,11 @@ pub(super) async fn plan_requests(
     guesses: &mut HashMap<u32, usize>,
 ) -> std::result::Result<Vec<Planned>, RequestError> {
     let draw = |v: Vec<u32>| v[range.clone()].to_vec();
-    let outputs = draw(lengths.output.samples(sub_seed(lengths.seed, "max_tokens"), range.end));
+    let outputs = draw(
+        lengths
+            .output
+            .samples(sub_seed(lengths.seed, "max_tokens"), range.end),
+    );
     let mut planned = Vec::with_capacity(range.len().min(1 << 16));
     let request = |prompt: Prompt, max_tokens: u32| Request {
         prompt,
@@ -178,10 +182,14 @@ pub(super) async fn plan_requests(
         }
         (None, Some(file)) => {
             let picks = draw(
-                prompts_file::pick(file.prompts.len(), range.end, sub_seed(lengths.seed, "prompts_file"))
-                    .into_iter()
-                    .map(|k| k as u32)
-                    .collect(),
+                prompts_file::pick(
+                    file.prompts.len(),
+                    range.end,
+                    sub_seed(lengths.seed, "prompts_file"),
+                )
+                .into_iter()
+                .map(|k| k as u32)
+                .collect(),
             );
             let endpoint = s.backend.endpoint();
             for (&k, &out) in picks.iter().zip(&outputs) {

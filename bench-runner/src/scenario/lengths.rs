@@ -119,14 +119,11 @@ pub(super) fn check_axis(
     for e in axis.get_ref() {
         let d = match e.get_ref() {
             RawLength::Fixed(n) => LengthDist::Fixed(*n),
-            RawLength::Dist(raw) => {
-                let d = to_dist(raw, floor, ceil)
-                    .and_then(|d| d.validate(floor, ceil).map(|()| d))
-                    .map_err(|m| {
-                        source::error_at(path, text, Some(e.span()), format!("`{key}`: {m}"))
-                    })?;
-                d
-            }
+            RawLength::Dist(raw) => to_dist(raw, floor, ceil)
+                .and_then(|d| d.validate(floor, ceil).map(|()| d))
+                .map_err(|m| {
+                    source::error_at(path, text, Some(e.span()), format!("`{key}`: {m}"))
+                })?,
         };
         if !labels.insert(d.label()) {
             return Err(source::error_at(
