@@ -1,6 +1,5 @@
-//! Request-rate, sweep and SLO keys at the command line: checked like every key; request
-//! rates and SLOs run, and what the runner cannot run yet is refused where it is written
-//! (never run as concurrency 1).
+//! Request-rate, sweep and SLO keys at the command line: checked like every key, counted by
+//! `validate`; request rates, SLOs and length distributions run.
 #![allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 
 use crate::common::*;
@@ -28,26 +27,51 @@ fn expect_refused(path: &std::path::Path, line_col: &str, needle: &str) {
     );
 }
 
-#[test]
-fn the_shipped_serving_scenario_validates_and_a_closed_loop_distribution_is_refused() {
-    let path = repo_root().join("scenarios/serving.toml");
-    let out = edgebench().args(["validate"]).arg(&path).output().unwrap();
+/// `validate` prints what it checked: its stdout line for `path`.
+fn validated(path: &std::path::Path) -> String {
+    let out = edgebench().args(["validate"]).arg(path).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_shipped_serving_scenario_and_a_closed_loop_distribution_validate() {
+    validated(&repo_root().join("scenarios/serving.toml"));
     let tmp = tempfile::tempdir().unwrap();
     let closed = write(
         tmp.path(),
         "closed.toml",
-        "kind = \"throughput\"\nprompt_tokens = [{ dist = \"uniform\", min = 16, max = 64 }]\nmax_tokens = [16]\nconcurrency = [2]\n",
+        "kind = \"throughput\"\nprompt_tokens = [{ dist = \"uniform\", min = 16, max = 64 }, 32]\nmax_tokens = [16]\nconcurrency = [1, 2]\n",
     );
-    expect_refused(
-        &closed,
-        "2:18",
-        "`prompt_tokens` is not yet supported by the runner",
+    let out = validated(&closed);
+    assert!(out.contains(", 4 cases)"), "{out}");
+}
+
+/// Request-rate cases and sweep points are counted, not only closed-loop cases.
+#[test]
+fn validate_counts_rate_cases_and_sweep_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rates = write(
+        tmp.path(),
+        "rates.toml",
+        "kind = \"throughput\"\nprompt_tokens = [16, { dist = \"normal\", mean = 64, stddev = 8 }]\nmax_tokens = [8]\nrequest_rate = [1, 2, 4]\nrequests = 4\n",
+    );
+    let out = validated(&rates);
+    assert!(out.contains(", 6 cases)"), "{out}");
+    let sweep = write(
+        tmp.path(),
+        "sweep.toml",
+        "kind = \"throughput\"\nmode = \"sweep\"\nprompt_tokens = [16, 32]\nmax_tokens = [8]\nslo = { ttft_ms = 2000 }\nsweep_rates = 3\n",
+    );
+    let out = validated(&sweep);
+    assert!(
+        out.contains("sweep over 2 length points (3 grid rates each, then bisection)"),
+        "{out}"
     );
 }
 

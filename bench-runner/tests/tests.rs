@@ -8,6 +8,7 @@ mod arena_judge;
 mod arena_scale;
 mod arena_vote_page;
 mod cli_docs;
+mod closed_lengths;
 mod common;
 mod context;
 mod core_loop;

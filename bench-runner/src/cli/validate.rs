@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use edgebench::Error;
 use edgebench::backend::Config;
 use edgebench::results::device::HostFingerprint;
+use edgebench::scenario::open_loop::Load;
 use edgebench::scenario::{Scenario, ScenarioBody};
 
 #[derive(clap::Args)]
@@ -62,6 +63,28 @@ fn validate(path: &Path, memory: u64) -> Result<(String, Vec<String>), Error> {
                 c.depths.len(),
                 c.needles.len()
             ),
+            ScenarioBody::Throughput(t) => match t.load.as_ref() {
+                // A sweep chooses its rates as it runs: say what it is given.
+                Load::Sweep { sweep, .. } => {
+                    let prompts = if t.prompts.is_some() {
+                        1
+                    } else {
+                        t.prompt_lengths.len()
+                    };
+                    let points = prompts * t.output_lengths.len();
+                    format!(
+                        "throughput scenario `{}`, sweep over {points} length point{} ({} grid rates each, then bisection)",
+                        s.name,
+                        if points == 1 { "" } else { "s" },
+                        sweep.grid,
+                    )
+                }
+                _ => format!(
+                    "throughput scenario `{}`, {} cases",
+                    s.name,
+                    s.cases().len() + t.rate_cases().len()
+                ),
+            },
             _ => format!(
                 "{} scenario `{}`, {} cases",
                 s.kind(),

@@ -1,20 +1,24 @@
 //! A throughput case in closed loop on one backend: `concurrency` streams, each sending its
 //! next request as soon as the previous one is answered (for `repetitions` requests, or for
 //! `duration_s` seconds). Prepare, warm up, measure, write rows, summarise.
+//!
+//! Lengths come from the case's grid point: fixed counts, distributions (the k-th request
+//! after the warm-ups gets the k-th draw, also across a resume) or the user's prompts file
+//! (see `request::plan_requests`, shared with request-rate cases).
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::time::Instant;
 
 use futures_util::future::{LocalBoxFuture, join_all};
 
 use super::ctx::ScenarioRun;
-use super::request::{CaseOutcome, Prepared, Window, hash_index, prepare, request, to_measured};
+use super::request::{CaseOutcome, Lengths, Planned, Window, plan_requests, to_measured};
 use super::summary::{Measured, summarize_case};
-use crate::backend::{Request, RequestError};
-use crate::error::Result;
+use crate::backend::RequestError;
+use crate::error::{Error, Result};
 use crate::results::SampleRow;
 use crate::scenario::Case;
-use crate::workload::prompt;
 
 /// The kind runner (see `runner::KindRunner`): each case given, in turn.
 pub(super) fn run<'a>(
@@ -81,13 +85,40 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
         ctx.resumed_cases.borrow_mut().insert(key.clone());
     }
     let plan = Plan::new(s, case, done_rows.len());
+    let t = super::open_loop::throughput(s.scenario)?;
+    let Some((prompt, output)) = t.closed_lengths(&case.id) else {
+        return Err(Error::Usage(format!(
+            "internal: case {} is not in scenario {}",
+            case.id, s.scenario.name
+        )));
+    };
+    let lengths = Lengths {
+        prompt,
+        file: t.prompts.as_deref(),
+        output,
+        seed: case.seed,
+    };
     let base_row = s.sample_base(case);
     let window = Window::default();
-    let measured = match prepare_all(s, case, &plan).await {
+    let mut guesses = HashMap::new();
+    let measured = match prepare_all(s, case, &plan, &lengths, &mut guesses).await {
         // The backend cannot even prepare: every request of the case is an error row.
-        (_, _, Some(err)) => prep_failed(s, &plan, &base_row, &err)?,
-        (prepared, guess, None) => {
-            measure(s, case, &plan, &base_row, prepared, guess, &window).await?
+        Err(err) => prep_failed(s, &plan, &base_row, &err)?,
+        Ok(planned) => {
+            let streams = Streams {
+                s,
+                case,
+                plan: &plan,
+                lengths: &lengths,
+                base_row: &base_row,
+                window: &window,
+                // Set after the warm-ups (see `measure`).
+                deadline: None,
+                results: RefCell::new(Vec::with_capacity(plan.n_measured.min(1024))),
+                written: RefCell::new(Ok(())),
+                next_rep: Cell::new(plan.already as u32),
+            };
+            measure(streams, planned, &guesses).await?
         }
     };
     // Rows measured before a resume join the new ones, in their original order.
@@ -96,27 +127,21 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
     finish_case(s, case, &all, window.seconds())
 }
 
-/// The prompts of the warm-ups and the measured requests, outside any timed region (a
-/// sustained case prepares its measured prompts as it goes). Salts are unique per request of
-/// the whole run. Stops at the first prompt that cannot be prepared.
+/// The requests of the warm-ups and the measured ones, outside any timed region (a sustained
+/// case prepares its measured prompts as it goes). Salts are unique per request of the whole
+/// run; a resumed case skips the draws of the requests it has (warm-ups draw first).
 async fn prepare_all(
     s: &ScenarioRun<'_>,
     case: &Case,
     plan: &Plan,
-) -> (Vec<Prepared>, Option<usize>, Option<RequestError>) {
-    let mut guess = None;
-    // Capacities are capped: the vectors grow as needed, and a size the user wrote never
-    // becomes one huge allocation up front (`scenario::plan` refuses plans that cannot fit).
-    let n = plan.n_warm + plan.n_measured;
-    let mut prepared = Vec::with_capacity(n.min(1024));
-    for i in 0..n {
-        let salt = prompt::salt(s.ctx.nonce, hash_index(&plan.label, i));
-        match prepare(s.backend, case.prompt_tokens, salt, case.seed, &mut guess).await {
-            Ok(p) => prepared.push(p),
-            Err(e) => return (prepared, guess, Some(e)),
-        }
-    }
-    (prepared, guess, None)
+    lengths: &Lengths<'_>,
+    guesses: &mut HashMap<u32, usize>,
+) -> std::result::Result<Vec<Planned>, RequestError> {
+    let mut planned = plan_requests(s, lengths, case, &plan.label, 0..plan.n_warm, guesses).await?;
+    let first = plan.n_warm + plan.already;
+    let measured = first..first + plan.n_measured;
+    planned.extend(plan_requests(s, lengths, case, &plan.label, measured, guesses).await?);
+    Ok(planned)
 }
 
 /// Every missing request of a case whose prompts cannot be prepared becomes an error row.
@@ -146,47 +171,33 @@ fn prep_failed(
 /// Warm-up rounds (discarded), then the measured streams. Each row is written as soon as it
 /// is measured: a crash loses at most the requests in flight.
 async fn measure(
-    s: &ScenarioRun<'_>,
-    case: &Case,
-    plan: &Plan,
-    base_row: &SampleRow,
-    prepared: Vec<Prepared>,
-    guess: Option<usize>,
-    window: &Window,
+    mut shared: Streams<'_, '_>,
+    planned: Vec<Planned>,
+    guesses: &HashMap<u32, usize>,
 ) -> Result<Vec<Measured>> {
-    let mut prepared = prepared.into_iter();
+    let (s, plan) = (shared.s, shared.plan);
+    let mut planned = planned.into_iter();
     // Warm-up rounds, `concurrency` requests at a time.
-    for _ in 0..case.warmup {
-        let round: Vec<Prepared> = prepared.by_ref().take(plan.n_streams).collect();
-        let reqs: Vec<Request> = round.iter().map(|p| request(case, p)).collect();
-        join_all(reqs.iter().map(|r| s.backend.generate(r))).await;
+    for _ in 0..shared.case.warmup {
+        let round: Vec<Planned> = planned.by_ref().take(plan.n_streams).collect();
+        join_all(round.iter().map(|p| s.backend.generate(&p.request))).await;
     }
     // Measured: `concurrency` streams, each making `repetitions` requests in turn.
+    shared.deadline = plan
+        .sustained
+        .map(|d| Instant::now() + std::time::Duration::from_secs_f64(d));
     let reps = plan.n_measured.div_ceil(plan.n_streams.max(1));
-    let mut per_stream: Vec<Vec<Prepared>> = (0..plan.n_streams)
+    let mut per_stream: Vec<Vec<Planned>> = (0..plan.n_streams)
         .map(|_| Vec::with_capacity(reps.min(1024)))
         .collect();
-    for (i, p) in prepared.enumerate() {
+    for (i, p) in planned.enumerate() {
         per_stream[i % plan.n_streams].push(p);
     }
-    let shared = Streams {
-        s,
-        case,
-        plan,
-        base_row,
-        window,
-        deadline: plan
-            .sustained
-            .map(|d| Instant::now() + std::time::Duration::from_secs_f64(d)),
-        results: RefCell::new(Vec::with_capacity(plan.n_measured.min(1024))),
-        written: RefCell::new(Ok(())),
-        next_rep: Cell::new(plan.already as u32),
-    };
     join_all(
         per_stream
             .iter()
             .enumerate()
-            .map(|(stream, prompts)| shared.stream(stream, prompts, guess)),
+            .map(|(stream, prompts)| shared.stream(stream, prompts, guesses.clone())),
     )
     .await;
     shared.written.into_inner()?;
@@ -198,6 +209,7 @@ struct Streams<'a, 'b> {
     s: &'a ScenarioRun<'b>,
     case: &'a Case,
     plan: &'a Plan,
+    lengths: &'a Lengths<'a>,
     base_row: &'a SampleRow,
     window: &'a Window,
     deadline: Option<Instant>,
@@ -224,12 +236,12 @@ impl Streams<'_, '_> {
 
     /// One stream: its prepared prompts in turn, or (sustained) prompts prepared just before
     /// they are sent (untimed) until the deadline.
-    async fn stream(&self, stream: usize, prompts: &[Prepared], mut guess: Option<usize>) {
+    async fn stream(&self, stream: usize, prompts: &[Planned], mut guesses: HashMap<u32, usize>) {
         let (s, case, plan) = (self.s, self.case, self.plan);
         let mut k = 0usize;
         loop {
             let owned;
-            let p: &Prepared = match self.deadline {
+            let p: &Planned = match self.deadline {
                 None => match prompts.get(k) {
                     Some(p) => p,
                     None => break,
@@ -239,14 +251,16 @@ impl Streams<'_, '_> {
                         break;
                     }
                     // Indices after the warm-ups, unique per stream and request.
+                    // (Drawing request i replays the i draws before it: cheap beside a request.)
                     let i = plan.n_warm + stream + k * plan.n_streams;
-                    let salt = prompt::salt(s.ctx.nonce, hash_index(&plan.label, i));
-                    match prepare(s.backend, case.prompt_tokens, salt, case.seed, &mut guess).await
-                    {
-                        Ok(p) => {
-                            owned = p;
+                    let one =
+                        plan_requests(s, self.lengths, case, &plan.label, i..i + 1, &mut guesses);
+                    match one.await {
+                        Ok(mut p) if !p.is_empty() => {
+                            owned = p.remove(0);
                             &owned
                         }
+                        Ok(_) => break,
                         Err(e) => {
                             // Cannot prepare: one error row, and this stream stops.
                             let mut row = ScenarioRun::failed_row(self.base_row, &e);
@@ -260,9 +274,10 @@ impl Streams<'_, '_> {
             };
             k += 1;
             let started_at = crate::results::manifest::now_rfc3339();
-            let resp = s.backend.generate(&request(case, p)).await;
+            let resp = s.backend.generate(&p.request).await;
             self.window.add(resp.sent_at, Instant::now());
-            let mut m = to_measured(s.backend, self.base_row, p, &resp).await;
+            let base = p.base_row(self.base_row);
+            let mut m = to_measured(s.backend, &base, &p.prepared, &resp).await;
             m.row.stream = stream as u32;
             m.row.started_at = started_at;
             m.row.repetition = self.next_rep();

@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use futures_util::future::{LocalBoxFuture, join_all};
 
 use super::ctx::ScenarioRun;
-use super::request::{CaseOutcome, Prepared, hash_index, prepare, to_measured};
+use super::request::{CaseOutcome, Lengths, Planned, plan_requests, to_measured};
 use super::summary::{Measured, summarize_case};
-use crate::backend::{Prompt, Request, RequestError};
+use crate::backend::RequestError;
 use crate::error::{Error, Result};
 use crate::measure::stats::summarize;
 use crate::results::metric;
@@ -38,7 +38,6 @@ use crate::scenario::open_loop::RateCase;
 use crate::scenario::{Case, Scenario, ScenarioBody, Throughput};
 use crate::workload::arrival::{self, Extent};
 use crate::workload::lengths::sub_seed;
-use crate::workload::{prompt, prompts_file};
 
 /// 99th percentile of the schedule lag above which the case is flagged `schedule_lag`.
 const LAG_FLAG_MS: f64 = 10.0;
@@ -151,14 +150,6 @@ pub(super) fn slo_counts(summary: &[SummaryRow]) -> Option<(usize, usize)> {
     Some(((r.mean * r.n as f64).round() as usize, r.n))
 }
 
-/// One request of the case, ready to send.
-struct Planned {
-    request: Request,
-    prepared: Prepared,
-    /// The drawn prompt length (0: the user's own prompt).
-    requested: u32,
-}
-
 /// Runs one rate case (or finds it finished by an earlier sitting).
 pub(super) async fn run_rate_case(
     s: &ScenarioRun<'_>,
@@ -188,7 +179,15 @@ pub(super) async fn run_rate_case(
         concurrency: case.concurrency,
         ..s.sample_base(case)
     };
-    let measured = match plan_requests(s, t, rc, case, &label, n_warm + schedule.len()).await {
+    let lengths = Lengths {
+        prompt: rc.prompt_tokens.as_ref(),
+        file: t.prompts.as_deref(),
+        output: &rc.max_tokens,
+        seed: t.seed,
+    };
+    let n = n_warm + schedule.len();
+    let planned = plan_requests(s, &lengths, case, &label, 0..n, &mut HashMap::new()).await;
+    let measured = match planned {
         Err(e) => prep_failed(s, &label, &base_row, &schedule, &e)?,
         Ok(mut planned) => {
             let measured_part = planned.split_off(n_warm.min(planned.len()));
@@ -228,83 +227,6 @@ pub(super) async fn run_rate_case(
         }
     };
     finish(s, rc, case, measured, 0.0, offered)
-}
-
-/// Every prompt of the case (warm-ups first), prepared outside any timed region: salted
-/// token-exact prompts of the drawn lengths, or the user's prompts picked with the seed.
-async fn plan_requests(
-    s: &ScenarioRun<'_>,
-    t: &Throughput,
-    rc: &RateCase,
-    case: &Case,
-    label: &str,
-    n: usize,
-) -> std::result::Result<Vec<Planned>, RequestError> {
-    let outputs = rc.max_tokens.samples(sub_seed(t.seed, "max_tokens"), n);
-    let mut planned = Vec::with_capacity(n.min(1 << 16));
-    let request = |prompt: Prompt, max_tokens: u32| Request {
-        prompt,
-        max_tokens,
-        temperature: case.sampling.temperature,
-        top_p: case.sampling.top_p,
-        seed: Some(case.seed),
-        ignore_eos: case.sampling.ignore_eos,
-        allow_prefix_cache: false,
-        tools: Default::default(),
-    };
-    match (&rc.prompt_tokens, &t.prompts) {
-        (Some(dist), _) => {
-            let lengths = dist.samples(sub_seed(t.seed, "prompt_tokens"), n);
-            // The word count that hit a length is the best first guess for it again.
-            let mut guesses: HashMap<u32, usize> = HashMap::new();
-            for (i, (&len, &out)) in lengths.iter().zip(&outputs).enumerate() {
-                let salt = prompt::salt(s.ctx.nonce, hash_index(label, i));
-                let guess = guesses.entry(len).or_default();
-                let mut g = (*guess > 0).then_some(*guess);
-                let p = prepare(s.backend, len, salt, case.seed, &mut g).await?;
-                *guess = g.unwrap_or(0);
-                planned.push(Planned {
-                    request: request(p.prompt.clone(), out),
-                    prepared: p,
-                    requested: len,
-                });
-            }
-        }
-        (None, Some(file)) => {
-            // The user's prompts are sent as written: no salt (it would change what is
-            // measured); `cache_prompt: false` still goes with every request.
-            let picks = prompts_file::pick(file.prompts.len(), n, sub_seed(t.seed, "prompts_file"));
-            let endpoint = s.backend.endpoint();
-            for (&k, &out) in picks.iter().zip(&outputs) {
-                let up = &file.prompts[k];
-                let prompt = match (&up.body, endpoint) {
-                    (prompts_file::PromptBody::Text(text), e) => Prompt::user(e, text.clone()),
-                    (body, crate::backend::Endpoint::Chat) => Prompt::Chat(body.messages()),
-                    // A conversation on the completions endpoint: its turns, one per line.
-                    (body, crate::backend::Endpoint::Completions) => Prompt::Text(
-                        body.messages()
-                            .iter()
-                            .map(|m| m.content.as_str())
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    ),
-                };
-                let tokens = s.backend.count_prompt_tokens(&prompt).await?;
-                planned.push(Planned {
-                    request: request(prompt.clone(), up.output_tokens.unwrap_or(out)),
-                    prepared: Prepared { prompt, tokens },
-                    requested: 0,
-                });
-            }
-        }
-        (None, None) => {
-            return Err(RequestError::new(
-                crate::backend::ErrorCategory::Prepare,
-                "a request-rate case without prompt lengths or prompts",
-            ));
-        }
-    }
-    Ok(planned)
 }
 
 /// Every scheduled request of a case whose prompts cannot be prepared becomes an error row.
@@ -360,9 +282,7 @@ impl Sender<'_, '_> {
             self.last_done.set(Some(done));
         }
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let mut base = self.base_row.clone();
-        base.prompt_tokens_requested = p.requested;
-        base.max_tokens = p.request.max_tokens;
+        let base = p.base_row(self.base_row);
         let mut m = to_measured(self.s.backend, &base, &p.prepared, &resp).await;
         m.row.repetition = i as u32;
         m.row.started_at = started_at;

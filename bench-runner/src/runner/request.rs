@@ -1,16 +1,23 @@
 //! What every kind of case shares about one request: its prompt made ready outside the timed
 //! region, the request itself, the sample row built from its response, the salt index, and
 //! the window over which case-wide throughput is measured, and `Measured` (a row with the ITL
-//! gaps its summary needs).
+//! gaps its summary needs). `plan_requests` makes a case's requests with their drawn lengths
+//! (closed-loop and request-rate cases share it, so the k-th request of a case gets the k-th
+//! draw of the seed's sub-streams whichever loop sends it).
 
+use std::collections::HashMap;
+use std::ops::Range;
 use std::time::Instant;
 
-use crate::backend::{Backend, Prompt, Request, RequestError, Response};
+use super::ctx::ScenarioRun;
+use crate::backend::{Backend, Endpoint, ErrorCategory, Prompt, Request, RequestError, Response};
 use crate::measure::request::{Timeline, compute};
 use crate::measure::stats::percentile_sorted;
 use crate::results::{SampleRow, SummaryRow};
 use crate::scenario::Case;
-use crate::workload::prompt;
+use crate::scenario::PromptsFile;
+use crate::workload::lengths::{LengthDist, sub_seed};
+use crate::workload::{prompt, prompts_file};
 
 pub(crate) struct CaseOutcome {
     pub total: usize,
@@ -96,6 +103,125 @@ pub(super) fn request(case: &Case, p: &Prepared) -> Request {
         allow_prefix_cache: false,
         tools: Default::default(),
     }
+}
+
+/// Where a case's request lengths come from: prompt lengths drawn from `prompt` or the
+/// user's prompts picked from `file` (one of them), output lengths drawn from `output`
+/// (unless a prompt of the file names its own), all from sub-streams of `seed`.
+pub(super) struct Lengths<'a> {
+    pub prompt: Option<&'a LengthDist>,
+    pub file: Option<&'a PromptsFile>,
+    pub output: &'a LengthDist,
+    pub seed: u64,
+}
+
+/// One request of a case, ready to send.
+pub(super) struct Planned {
+    pub request: Request,
+    pub prepared: Prepared,
+    /// The drawn prompt length (0: the user's own prompt).
+    pub requested: u32,
+}
+
+impl Planned {
+    /// The row a request starts from: the case's, with this request's own lengths.
+    pub fn base_row(&self, case_base: &SampleRow) -> SampleRow {
+        let mut base = case_base.clone();
+        base.prompt_tokens_requested = self.requested;
+        base.max_tokens = self.request.max_tokens;
+        base
+    }
+}
+
+/// Requests `range` of a case (index 0 is its first warm-up), prepared outside any timed
+/// region: salted token-exact prompts of the drawn lengths, or the user's prompts picked with
+/// the seed and sent as written (no salt: it would change what is measured; `cache_prompt:
+/// false` still goes with every request). Request `i` gets the `i`-th draw of each
+/// sub-stream, so a resumed case draws what the first sitting would have. `guesses` keeps,
+/// per length, the word count that hit it (the best first guess for it again).
+pub(super) async fn plan_requests(
+    s: &ScenarioRun<'_>,
+    lengths: &Lengths<'_>,
+    case: &Case,
+    label: &str,
+    range: Range<usize>,
+    guesses: &mut HashMap<u32, usize>,
+) -> std::result::Result<Vec<Planned>, RequestError> {
+    let draw = |v: Vec<u32>| v[range.clone()].to_vec();
+    let outputs = draw(
+        lengths
+            .output
+            .samples(sub_seed(lengths.seed, "max_tokens"), range.end),
+    );
+    let mut planned = Vec::with_capacity(range.len().min(1 << 16));
+    let request = |prompt: Prompt, max_tokens: u32| Request {
+        prompt,
+        max_tokens,
+        temperature: case.sampling.temperature,
+        top_p: case.sampling.top_p,
+        seed: Some(case.seed),
+        ignore_eos: case.sampling.ignore_eos,
+        allow_prefix_cache: false,
+        tools: Default::default(),
+    };
+    match (lengths.prompt, lengths.file) {
+        (Some(dist), _) => {
+            let drawn = draw(dist.samples(sub_seed(lengths.seed, "prompt_tokens"), range.end));
+            for ((i, &len), &out) in range.clone().zip(&drawn).zip(&outputs) {
+                let salt = prompt::salt(s.ctx.nonce, hash_index(label, i));
+                let guess = guesses.entry(len).or_default();
+                let mut g = (*guess > 0).then_some(*guess);
+                let p = prepare(s.backend, len, salt, case.seed, &mut g).await?;
+                *guess = g.unwrap_or(0);
+                planned.push(Planned {
+                    request: request(p.prompt.clone(), out),
+                    prepared: p,
+                    requested: len,
+                });
+            }
+        }
+        (None, Some(file)) => {
+            let picks = draw(
+                prompts_file::pick(
+                    file.prompts.len(),
+                    range.end,
+                    sub_seed(lengths.seed, "prompts_file"),
+                )
+                .into_iter()
+                .map(|k| k as u32)
+                .collect(),
+            );
+            let endpoint = s.backend.endpoint();
+            for (&k, &out) in picks.iter().zip(&outputs) {
+                let up = &file.prompts[k as usize];
+                let prompt = match (&up.body, endpoint) {
+                    (prompts_file::PromptBody::Text(text), e) => Prompt::user(e, text.clone()),
+                    (body, Endpoint::Chat) => Prompt::Chat(body.messages()),
+                    // A conversation on the completions endpoint: its turns, one per line.
+                    (body, Endpoint::Completions) => Prompt::Text(
+                        body.messages()
+                            .iter()
+                            .map(|m| m.content.as_str())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    ),
+                };
+                let tokens = s.backend.count_prompt_tokens(&prompt).await?;
+                planned.push(Planned {
+                    request: request(prompt.clone(), up.output_tokens.unwrap_or(out)),
+                    prepared: Prepared { prompt, tokens },
+                    requested: 0,
+                });
+            }
+        }
+        (None, None) => {
+            return Err(RequestError::new(
+                ErrorCategory::Prepare,
+                "a case without prompt lengths or prompts",
+            ));
+        }
+    }
+    Ok(planned)
 }
 
 /// A stable per-request index for the salt generator.

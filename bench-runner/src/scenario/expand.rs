@@ -1,6 +1,7 @@
 //! Expands a scenario's grid into cases: the cartesian product, in file order.
 
 use super::{PpTg, Sampling, Scenario, ScenarioBody, Throughput};
+use crate::workload::lengths::LengthDist;
 
 /// One point of a scenario's grid, run `repetitions × concurrency` times on each backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -67,32 +68,23 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
         ScenarioBody::Throughput(t) if t.pp_tg.is_some() => {
             pp_tg_cases(s, t, t.pp_tg.as_ref().expect("checked"))
         }
-        ScenarioBody::Throughput(t) => {
-            let mut cases = Vec::new();
-            for &p in &t.prompt_tokens {
-                for &g in &t.max_tokens {
-                    for &c in &t.concurrency {
-                        cases.push(Case {
-                            id: match t.duration_s {
-                                None => format!("pp{p}_tg{g}_c{c}"),
-                                Some(d) => format!("pp{p}_tg{g}_c{c}_{}s", d.round()),
-                            },
-                            scenario: s.name.clone(),
-                            prompt_tokens: p,
-                            max_tokens: g,
-                            concurrency: c,
-                            warmup: t.warmup,
-                            repetitions: t.repetitions,
-                            seed: t.seed,
-                            sampling: t.sampling.clone(),
-                            duration_s: t.duration_s,
-                            pp_tg: None,
-                        });
-                    }
-                }
-            }
-            cases
-        }
+        ScenarioBody::Throughput(t) => closed_grid(t)
+            .into_iter()
+            .map(|(id, p, g, c)| Case {
+                id,
+                scenario: s.name.clone(),
+                // A drawn length or the user's prompts: 0 here, each row records its own.
+                prompt_tokens: fixed(p),
+                max_tokens: fixed(Some(g)),
+                concurrency: c,
+                warmup: t.warmup,
+                repetitions: t.repetitions,
+                seed: t.seed,
+                sampling: t.sampling.clone(),
+                duration_s: t.duration_s,
+                pp_tg: None,
+            })
+            .collect(),
         ScenarioBody::Context(_) => Vec::new(),
         // Multimodal: one case per grid point; each item is two requests (media + text twin).
         ScenarioBody::Multimodal(m) => m
@@ -156,6 +148,50 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                 })
                 .collect()
         }
+    }
+}
+
+/// A length entry's fixed count; 0 for a distribution or the user's prompts (`None`).
+fn fixed(d: Option<&LengthDist>) -> u32 {
+    match d {
+        Some(LengthDist::Fixed(n)) => *n,
+        _ => 0,
+    }
+}
+
+/// The closed-loop grid, prompt length × output length × concurrency in file order: each
+/// point's id (`pp512_tg128_c4`, `ppu16-64_tg8_c2`, `ppfile_tg8_c1`), its prompt lengths
+/// (`None`: the user's prompts file), output lengths and concurrency.
+fn closed_grid(t: &Throughput) -> Vec<(String, Option<&LengthDist>, &LengthDist, u32)> {
+    let prompts: Vec<Option<&LengthDist>> = if t.prompts.is_some() {
+        vec![None]
+    } else {
+        t.prompt_lengths.iter().map(Some).collect()
+    };
+    let mut out = Vec::new();
+    for &p in &prompts {
+        for g in &t.output_lengths {
+            for &c in &t.concurrency {
+                let pl = p.map_or_else(|| "file".into(), LengthDist::label);
+                let id = match t.duration_s {
+                    None => format!("pp{pl}_tg{}_c{c}", g.label()),
+                    Some(d) => format!("pp{pl}_tg{}_c{c}_{}s", g.label(), d.round()),
+                };
+                out.push((id, p, g, c));
+            }
+        }
+    }
+    out
+}
+
+impl Throughput {
+    /// A closed-loop case's lengths by id: the prompt length distribution (`None`: the
+    /// user's prompts file) and the output length distribution.
+    pub fn closed_lengths(&self, case_id: &str) -> Option<(Option<&LengthDist>, &LengthDist)> {
+        closed_grid(self)
+            .into_iter()
+            .find(|(id, ..)| id == case_id)
+            .map(|(_, p, g, _)| (p, g))
     }
 }
 

@@ -75,13 +75,11 @@ impl<'de> Deserialize<'de> for RawLength {
 }
 
 /// A checked length axis: every entry in file order, and the fixed counts alone (what a
-/// closed-loop case sends today).
+/// fixed-length case sends).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Axis {
     pub all: Vec<LengthDist>,
     pub fixed: Vec<u32>,
-    /// Where the first distribution entry is, if any (for "not yet supported").
-    pub first_dist: Option<std::ops::Range<usize>>,
 }
 
 /// Checks a length axis: non-empty, every fixed count within `floor..=ceil` and listed once
@@ -121,15 +119,11 @@ pub(super) fn check_axis(
     for e in axis.get_ref() {
         let d = match e.get_ref() {
             RawLength::Fixed(n) => LengthDist::Fixed(*n),
-            RawLength::Dist(raw) => {
-                let d = to_dist(raw, floor, ceil)
-                    .and_then(|d| d.validate(floor, ceil).map(|()| d))
-                    .map_err(|m| {
-                        source::error_at(path, text, Some(e.span()), format!("`{key}`: {m}"))
-                    })?;
-                out.first_dist.get_or_insert(e.span());
-                d
-            }
+            RawLength::Dist(raw) => to_dist(raw, floor, ceil)
+                .and_then(|d| d.validate(floor, ceil).map(|()| d))
+                .map_err(|m| {
+                    source::error_at(path, text, Some(e.span()), format!("`{key}`: {m}"))
+                })?,
         };
         if !labels.insert(d.label()) {
             return Err(source::error_at(

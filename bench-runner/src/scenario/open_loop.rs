@@ -373,27 +373,17 @@ fn check_sweep(k: &Keys<'_>) -> std::result::Result<SweepConfig, Located> {
 /// The refusal a scenario gets while the runner cannot run what it asks: at `request_rate` or
 /// `mode = "sweep"` when present (what the file is about), else at the first such key in the
 /// file. Never run such a scenario as something else (concurrency 1, fixed lengths).
-///
-/// Request-rate cases run length distributions and `prompts_file`; closed-loop
-/// (`concurrency`) cases do not yet, so there those keys are refused.
+/// (Every key checked today also runs; the refusal stays for the next key that does not.)
 pub(super) fn refuse(
     path: &Path,
     text: &str,
-    load: &Load,
     mut keys: Vec<(&'static str, Range<usize>)>,
 ) -> Result<()> {
-    if !matches!(load, Load::Closed) {
-        keys.retain(|(k, _)| !matches!(*k, "prompt_tokens" | "max_tokens" | "prompts_file"));
-    }
     keys.sort_by_key(|(k, s)| (!matches!(*k, "request_rate" | "mode = \"sweep\""), s.start));
     let Some((key, span)) = keys.first() else {
         return Ok(());
     };
-    let hint = if matches!(load, Load::Closed) {
-        "; length distributions and `prompts_file` run in request-rate cases (`request_rate = [...]`), or use fixed `prompt_tokens`/`max_tokens` with `concurrency`"
-    } else {
-        "; use `request_rate = [...]` for now"
-    };
+    let hint = "; use `request_rate = [...]` for now";
     Err(source::error_at(
         path,
         text,

@@ -363,20 +363,11 @@ fn pp_tg_mode_refuses_the_open_loop_keys() {
     assert!(msg.contains("does not belong to mode pp_tg"), "{msg}");
 }
 
-/// What the runner cannot run yet (length distributions and `prompts_file` in closed-loop
-/// cases), `validate` and `run` refuse where it is written: such a scenario must
-/// never run as concurrency 1 with fixed lengths. Request rates, sweeps and SLOs run.
+/// Request rates, sweeps, SLOs and length distributions in closed-loop cases all parse and
+/// run: a distribution is a closed-loop case of its own, named by its label, beside the
+/// fixed-length cases, whose ids are today's.
 #[test]
-fn the_runner_refuses_what_it_cannot_run_yet_at_the_key() {
-    let refused = |text: &str| match Scenario::parse(Path::new("s.toml"), text) {
-        Err(e) if is_refusal(&e) => match e {
-            Error::Input {
-                line, col, message, ..
-            } => (line, col, message),
-            _ => unreachable!(),
-        },
-        other => panic!("expected the refusal, got {other:?}"),
-    };
+fn every_load_key_runs_and_closed_loop_cases_name_their_distribution() {
     let s = Scenario::parse(
         Path::new("s.toml"),
         &format!("{HEAD}request_rate = [2]\narrival = \"constant\"\nslo = {{ ttft_ms = 100 }}\n"),
@@ -393,14 +384,23 @@ fn the_runner_refuses_what_it_cannot_run_yet_at_the_key() {
     .unwrap();
     Scenario::parse(Path::new("s.toml"), RICH).unwrap();
     Scenario::parse(Path::new("s.toml"), RICH_SWEEP).unwrap();
-    let (line, col, msg) = refused(
-        "kind = \"throughput\"\nmax_tokens = [16]\nprompt_tokens = [64, { dist = \"uniform\", min = 16, max = 64 }]\n",
-    );
+    let s = Scenario::parse(
+        Path::new("s.toml"),
+        "kind = \"throughput\"\nmax_tokens = [16, { values = [4, 8] }]\nprompt_tokens = [64, { dist = \"uniform\", min = 16, max = 64 }]\nconcurrency = [2]\n",
+    )
+    .unwrap();
+    let ids: Vec<String> = s.cases().into_iter().map(|c| c.id).collect();
     assert_eq!(
-        (line, col, msg.starts_with("`prompt_tokens`")),
-        (3, 22, true)
+        ids,
+        [
+            "pp64_tg16_c2",
+            "pp64_tgw4-8_c2",
+            "ppu16-64_tg16_c2",
+            "ppu16-64_tgw4-8_c2"
+        ]
     );
-    assert!(msg.contains("run in request-rate cases"), "{msg}");
+    let c = &s.cases()[3];
+    assert_eq!((c.prompt_tokens, c.max_tokens, c.concurrency), (0, 0, 2));
     // A real mistake is reported before the refusal, and today's scenarios are untouched.
     let e =
         Scenario::parse(Path::new("s.toml"), &format!("{HEAD}request_rate = [0]\n")).unwrap_err();

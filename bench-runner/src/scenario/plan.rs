@@ -49,6 +49,14 @@ pub fn check_memory(scenario: &Scenario, memory_bytes: u64) -> Option<Error> {
     let (case, need) = scenario
         .cases()
         .into_iter()
+        // A closed-loop case that draws its lengths is sized at the largest it may draw.
+        .map(|mut c| {
+            if let Some((p, g)) = t.closed_lengths(&c.id) {
+                c.prompt_tokens = p.map_or(0, |d| d.max());
+                c.max_tokens = g.max();
+            }
+            c
+        })
         .chain(rate_cases_as_cases(scenario, t))
         .map(|c| {
             let b = case_bytes(&c);
@@ -183,6 +191,24 @@ mod tests {
         );
         assert!(e.contains("lower `requests` or `duration`"), "{e}");
         assert!(check_memory(&s, 1 << 50).is_none());
+    }
+
+    /// A closed-loop case that draws its prompt lengths is sized at the longest it may draw,
+    /// not at the 0 its `Case` holds.
+    #[test]
+    #[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+    fn a_closed_loop_distribution_is_sized_at_its_longest_draw() {
+        let grid = "max_tokens = [8]\nconcurrency = [64]\nrepetitions = 1000\n";
+        let fixed = scenario(&format!(
+            "kind = \"throughput\"\nprompt_tokens = [4096]\n{grid}"
+        ));
+        let drawn = scenario(&format!(
+            "kind = \"throughput\"\nprompt_tokens = [{{ dist = \"uniform\", min = 16, max = 4096 }}]\n{grid}"
+        ));
+        let need = case_bytes(&fixed.cases()[0]);
+        assert_eq!(drawn.cases()[0].prompt_tokens, 0);
+        assert!(check_memory(&drawn, need - 1).is_some());
+        assert!(check_memory(&drawn, need).is_none());
     }
 
     #[test]

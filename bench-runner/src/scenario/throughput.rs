@@ -30,8 +30,8 @@
 //!
 //! `request_rate = [...]` (an open loop: requests sent on a seeded schedule), `mode = "sweep"`
 //! (the maximum sustainable rate under an `slo`) and their keys are in `open_loop.rs`; length
-//! distributions in `prompt_tokens`/`max_tokens` and `prompts_file` in `lengths.rs`. The runner
-//! does not run them yet: `parse` refuses them at the key (see `open_loop::refuse`).
+//! distributions in `prompt_tokens`/`max_tokens` and `prompts_file` in `lengths.rs`; they run
+//! in closed-loop and request-rate cases alike.
 //!
 //! In process (`llamacpp`) a test times exactly what llama-bench times. Over HTTP a pp test
 //! is a request with `max_tokens = 1` and a tg test generates `tg` tokens after a minimal
@@ -85,7 +85,7 @@ pub struct Throughput {
     /// `concurrency`, else the start of the file.
     pub plan_at: (usize, usize),
     /// Every `prompt_tokens` entry in file order, distributions included (`prompt_tokens`
-    /// above holds the fixed counts alone); empty with `prompts_file`.
+    /// above holds the fixed counts alone); empty with `prompts_file`. The cases' grid.
     pub prompt_lengths: Vec<LengthDist>,
     /// Every `max_tokens` entry in file order (`max_tokens` above: the fixed counts alone).
     pub output_lengths: Vec<LengthDist>,
@@ -179,7 +179,7 @@ pub fn parse_duration(s: &str) -> Option<f64> {
 /// Parses a throughput scenario and refuses one whose keys the runner cannot run yet.
 pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Throughput)> {
     let (common, t, not_yet_run) = parse_keys(path, text)?;
-    open_loop::refuse(path, text, &t.load, not_yet_run)?;
+    open_loop::refuse(path, text, not_yet_run)?;
     Ok((common, t))
 }
 
@@ -436,18 +436,7 @@ pub(super) fn parse_keys(
             format!("missing key `{k}` (a list of token counts)"),
         ));
     }
-    let mut not_yet_run = parsed.not_yet_run;
-    for (key, axis) in [
-        ("prompt_tokens", &prompt_axis),
-        ("max_tokens", &output_axis),
-    ] {
-        if let Some(span) = &axis.first_dist {
-            not_yet_run.push((key, span.clone()));
-        }
-    }
-    if let Some(f) = &raw.prompts_file {
-        not_yet_run.push(("prompts_file", f.span()));
-    }
+    let not_yet_run = parsed.not_yet_run;
     let (concurrency, duration_s) = match parsed.load {
         Load::Closed => (concurrency, duration_s),
         // The open loop's own extent holds the duration; no closed-loop case may be made.
