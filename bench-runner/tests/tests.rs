@@ -21,6 +21,7 @@ mod hostile_names;
 mod input_errors;
 mod llamacpp;
 mod load_keys;
+mod load_report;
 mod multimodal;
 mod onnx;
 mod prompt_decoder;

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::format::fmt_num;
 use super::load::{Cell, Dataset};
 use crate::results::SummaryRow;
 
@@ -210,7 +209,7 @@ pub fn slo_words(slo: &BTreeMap<String, f64>) -> String {
         .iter()
         .filter_map(|k| {
             slo.get(*k)
-                .map(|v| format!("{} ≤ {} ms", name(k), fmt_num(*v)))
+                .map(|v| format!("{} ≤ {} ms", name(k), plain(*v)))
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -251,6 +250,12 @@ pub struct LoadSection {
     /// A sweep's answer per series and point, one line each.
     pub headlines: Vec<String>,
     pub tables: Vec<LoadTableView>,
+}
+
+/// A bound or a percentage as a person writes it: `2000`, `95`, `0.5` (at most 3 decimals).
+pub fn plain(v: f64) -> String {
+    let s = format!("{v:.3}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
 /// Two decimals for rates and ms (enough to match summary.csv to the figure shown).
@@ -351,7 +356,7 @@ pub fn headlines(ds: &Dataset) -> Vec<String> {
         let target = entry
             .and_then(|e| e["target"].as_f64())
             .map_or(String::new(), |t| {
-                format!(" for {}% of requests", fmt_num(t * 100.0))
+                format!(" for {}% of requests", plain(t * 100.0))
             });
         let at = if slo.is_empty() {
             "at its SLO".to_string()
