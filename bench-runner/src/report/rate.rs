@@ -393,3 +393,138 @@ pub fn headlines(ds: &Dataset) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::load::{CaseId, CaseShape, RunInfo, Series, SeriesId};
+
+    fn row(metric: &str, mean: f64, lo: f64, hi: f64, flags: &str) -> SummaryRow {
+        SummaryRow {
+            metric: metric.into(),
+            mean,
+            ci_low: lo,
+            ci_high: hi,
+            p50: mean,
+            p99: hi,
+            max: hi,
+            flags: flags.into(),
+            ..Default::default()
+        }
+    }
+
+    /// One series, one cell per (case id, summary rows); no run folder, so no sweep.json.
+    fn dataset(cells: Vec<(&str, Vec<SummaryRow>)>) -> Dataset {
+        Dataset {
+            runs: vec![RunInfo {
+                source: "/nonexistent/run".into(),
+                manifest: None,
+            }],
+            series: vec![Series {
+                id: SeriesId {
+                    run: 0,
+                    run_id: "r".into(),
+                    device: "phone".into(),
+                    backend: "srv".into(),
+                    model: "m".into(),
+                },
+                label: "phone/srv".into(),
+            }],
+            cells: cells
+                .into_iter()
+                .map(|(id, summary)| Cell {
+                    series: 0,
+                    case: CaseId {
+                        scenario: "s".into(),
+                        case_id: id.into(),
+                    },
+                    shape: CaseShape {
+                        kind: "throughput".into(),
+                        prompt_tokens: 512,
+                        max_tokens: 128,
+                        concurrency: 1,
+                    },
+                    requests: vec![],
+                    summary,
+                    items: vec![],
+                })
+                .collect(),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn the_headline_says_no_rate_and_not_converged_plainly() {
+        let nan = f64::NAN;
+        let ds = dataset(vec![(
+            "pp512_tg128_sweep",
+            vec![row("max_sustainable_rate", nan, nan, 0.5, "not_converged")],
+        )]);
+        let h = headlines(&ds);
+        assert_eq!(h.len(), 1);
+        assert!(
+            h[0].starts_with(
+                "srv on phone (m): no sustainable rate at its SLO, prompt 512 / output 128"
+            ),
+            "{}",
+            h[0]
+        );
+        assert!(h[0].contains("not converged"), "{}", h[0]);
+
+        let ds = dataset(vec![(
+            "pp512_tg128_sweep",
+            vec![row("max_sustainable_rate", 3.4, 3.4, 3.6, "converged")],
+        )]);
+        assert_eq!(
+            headlines(&ds),
+            ["srv on phone (m): 3.400 req/s [3.400, 3.600] at its SLO, prompt 512 / output 128"]
+        );
+    }
+
+    #[test]
+    fn rate_cases_become_one_table_sorted_by_offered_rate_with_a_lag_warning() {
+        let case = |rate: f64, lag_p99: f64| {
+            vec![
+                row("offered_rate", rate, rate, rate, ""),
+                row("requests_per_s", rate * 0.9, nan(), nan(), ""),
+                row("send_lag_ms", 1.0, 0.0, lag_p99, ""),
+            ]
+        };
+        let ds = dataset(vec![
+            ("pp512_tg128_r8", case(8.0, 25.0)),
+            ("pp512_tg128_r2", case(2.0, 3.0)),
+            ("pp512_tg128_c1", vec![row("ttft_ms", 5.0, 4.0, 6.0, "")]),
+        ]);
+        let l = build(&ds);
+        assert_eq!(l.tables.len(), 1);
+        let t = &l.tables[0];
+        let cases: Vec<&str> = t.rows.iter().map(|r| r.case.as_str()).collect();
+        assert_eq!(cases, ["pp512_tg128_r2", "pp512_tg128_r8"]);
+        assert_eq!(t.rows[1].achieved, "7.20");
+        assert_eq!(t.rows[0].slo_share, "-");
+        assert!(t.slo.is_empty());
+        assert!(
+            t.lag_warning.contains("pp512_tg128_r8"),
+            "{}",
+            t.lag_warning
+        );
+        assert!(!t.lag_warning.contains("r2"), "{}", t.lag_warning);
+        assert!(l.headlines.is_empty());
+    }
+
+    fn nan() -> f64 {
+        f64::NAN
+    }
+
+    #[test]
+    fn bounds_read_as_written() {
+        assert_eq!(plain(2000.0), "2000");
+        assert_eq!(plain(0.95 * 100.0), "95");
+        assert_eq!(plain(0.5), "0.5");
+        let slo = BTreeMap::from([
+            ("tpot_ms".to_string(), 100.0),
+            ("ttft_ms".to_string(), 2000.0),
+        ]);
+        assert_eq!(slo_words(&slo), "TTFT ≤ 2000 ms, TPOT ≤ 100 ms");
+    }
+}
