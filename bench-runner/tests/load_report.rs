@@ -196,7 +196,10 @@ fn a_rate_run_gets_a_load_table_and_its_two_charts() {
         assert!(md.contains(&row), "expected\n{row}\nin\n{md}");
     }
     assert!(html.contains("<h2>Load</h2>"));
-    assert!(!html.contains("figure withheld"), "the load figures pass the SVG check");
+    assert!(
+        !html.contains("figure withheld"),
+        "the load figures pass the SVG check"
+    );
     let lag_p99 = |case: &str| {
         summary
             .iter()

@@ -143,22 +143,7 @@ impl Chart for LoadLatency {
                 .map_err(err)?;
             Ok(())
         });
-        let series: Vec<usize> = cs.iter().map(|c| c.series).collect();
-        let ns: Vec<usize> = cs.iter().map(|c| c.points.len()).collect();
-        let caption = format!(
-            "What: TTFT p50 (line, dots) and p99 (thin line, triangles) of each request-rate case against the requests/s it achieved{}{}. On: {}. {}.",
-            slo.map_or(String::new(), |b| format!(
-                "; red line: the SLO's TTFT bound ({} ms)",
-                style::num(b)
-            )),
-            if knees.is_empty() {
-                String::new()
-            } else {
-                "; shaded band: a sweep's maximum sustainable rate [last passing, first failing offered rate]".into()
-            },
-            style::on_what(ds, &series),
-            style::n_phrase(&ns, "rates").replace("per point", "per line")
-        );
+        let caption = latency_caption(ds, &cs, slo, !knees.is_empty());
         vec![Figure {
             id: "load-latency".into(),
             title,
@@ -166,6 +151,25 @@ impl Chart for LoadLatency {
             svg,
         }]
     }
+}
+
+fn latency_caption(ds: &Dataset, cs: &[Curve], slo: Option<f64>, knee: bool) -> String {
+    let series: Vec<usize> = cs.iter().map(|c| c.series).collect();
+    let ns: Vec<usize> = cs.iter().map(|c| c.points.len()).collect();
+    format!(
+        "What: TTFT p50 (line, dots) and p99 (thin line, triangles) of each request-rate case against the requests/s it achieved{}{}. On: {}. {}.",
+        slo.map_or(String::new(), |b| format!(
+            "; red line: the SLO's TTFT bound ({} ms)",
+            style::num(b)
+        )),
+        if knee {
+            "; shaded band: a sweep's maximum sustainable rate [last passing, first failing offered rate]"
+        } else {
+            ""
+        },
+        style::on_what(ds, &series),
+        style::n_phrase(&ns, "rates").replace("per point", "per line")
+    )
 }
 
 impl Chart for GoodputVsOffered {
