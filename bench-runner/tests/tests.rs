@@ -22,6 +22,7 @@ mod hostile_names;
 mod input_errors;
 mod llamacpp;
 mod load_keys;
+mod load_report;
 mod multimodal;
 mod onnx;
 mod prompt_decoder;

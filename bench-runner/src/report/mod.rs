@@ -26,6 +26,7 @@ pub mod metric;
 pub mod model;
 pub mod multimodal;
 pub mod pivot;
+pub mod rate;
 pub mod roofline;
 pub mod sustained;
 pub mod tools;

@@ -101,6 +101,8 @@ pub struct Report {
     pub tools: super::tools::ToolSection,
     /// Context scenarios: the effective context length per series, recall per length.
     pub effective: super::effective::EffectiveSection,
+    /// Request-rate cases and a sweep's answer (from summary.csv and sweep.json).
+    pub load: super::rate::LoadSection,
 }
 
 /// Loads the inputs and builds the report (no files written).
@@ -173,6 +175,7 @@ fn assemble(
         media,
         tools: super::tools::build(ds),
         effective: super::effective::build(ds),
+        load: super::rate::build(ds),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod bars;
 pub mod context;
 pub mod distribution;
 pub mod multimodal;
+pub mod rate;
 pub mod scaling;
 pub mod style;
 pub mod timeline;
@@ -53,6 +54,8 @@ pub fn registry() -> Vec<Box<dyn Chart>> {
         Box::new(scaling::VsConcurrency),
         Box::new(scaling::ThroughputLatency),
         Box::new(timeline::OverTime),
+        Box::new(rate::LoadLatency),
+        Box::new(rate::GoodputVsOffered),
         Box::new(context::TtftVsLength),
         Box::new(context::RecallHeatmap),
         Box::new(multimodal::TtftVsImageSize),

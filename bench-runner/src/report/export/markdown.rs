@@ -28,6 +28,7 @@ impl Exporter for Markdown {
             r.requests,
             md(&r.reference)
         );
+        super::load_md::headlines(&mut o, &r.load);
         if !r.comparability.is_empty() {
             let _ = writeln!(
                 o,
@@ -42,6 +43,7 @@ impl Exporter for Markdown {
             pivot(&mut o, p);
         }
         media(&mut o, &r.media);
+        super::load_md::section(&mut o, &r.load);
         tools(&mut o, &r.tools);
         effective(&mut o, &r.effective);
         series_and_runs(&mut o, r);

@@ -5,6 +5,7 @@ pub mod compare_markdown;
 pub mod escape;
 pub mod html;
 pub mod junit;
+pub mod load_md;
 pub mod markdown;
 
 use std::path::{Path, PathBuf};
