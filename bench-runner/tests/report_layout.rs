@@ -150,7 +150,14 @@ fn the_page_opens_with_a_headline_before_any_table() {
     let head = html.find("class=\"headline\"").expect("a headline block");
     assert!(head < html.find("<table").expect("tables"));
     let block = &html[head..head + html[head..].find("</section>").unwrap()];
-    for what in ["Ran:", "scenario layout on", "Backends:", "decode tok/s", "TTFT", "Failed requests"] {
+    for what in [
+        "Ran:",
+        "scenario layout on",
+        "Backends:",
+        "decode tok/s",
+        "TTFT",
+        "Failed requests",
+    ] {
         let what = html_escaped(what);
         assert!(block.contains(&what), "headline lacks {what:?}:\n{block}");
     }
@@ -164,10 +171,7 @@ fn the_page_opens_with_a_headline_before_any_table() {
 fn each_figure_has_one_title_and_a_how_to_read_line() {
     let html = read("report.html");
     let md = read("report.md");
-    let titles: Vec<&str> = md
-        .lines()
-        .filter_map(|l| l.strip_prefix("### "))
-        .collect();
+    let titles: Vec<&str> = md.lines().filter_map(|l| l.strip_prefix("### ")).collect();
     assert!(titles.len() >= 4, "{titles:?}");
     let svgs = svgs();
     for t in &titles {
@@ -184,7 +188,11 @@ fn each_figure_has_one_title_and_a_how_to_read_line() {
         }
     }
     let reads = html.matches("How to read this:").count();
-    assert_eq!(reads, html.matches("<figure").count(), "one how-to-read line per figure");
+    assert_eq!(
+        reads,
+        html.matches("<figure").count(),
+        "one how-to-read line per figure"
+    );
 }
 
 #[test]
@@ -193,12 +201,18 @@ fn every_figure_scales_with_the_page() {
     let inline: Vec<&str> = html.split("<svg").skip(1).collect();
     assert!(!inline.is_empty());
     for s in inline.iter().map(|s| &s[..s.find('>').unwrap()]) {
-        assert!(s.contains("viewBox=") && s.contains("width=\"100%\""), "<svg{s}>");
+        assert!(
+            s.contains("viewBox=") && s.contains("width=\"100%\""),
+            "<svg{s}>"
+        );
         assert!(!s.contains("height="), "a fixed height: <svg{s}>");
     }
     for (name, svg) in svgs() {
         let head = &svg[..svg.find('>').unwrap()];
-        assert!(head.starts_with("<svg width=\"100%\" viewBox="), "{name}: {head}");
+        assert!(
+            head.starts_with("<svg width=\"100%\" viewBox="),
+            "{name}: {head}"
+        );
     }
     // No pixel cap on figures in the page's CSS.
     let css = &html[html.find("<style>").unwrap()..html.find("</style>").unwrap()];
@@ -230,7 +244,10 @@ fn legends_keep_every_label_whole_inside_the_figure() {
             continue;
         }
         let all = squash(&ts.iter().map(|t| t.body.as_str()).collect::<String>());
-        assert!(all.contains(&squash(LABEL)), "{name}: the label is not whole in\n{all}");
+        assert!(
+            all.contains(&squash(LABEL)),
+            "{name}: the label is not whole in\n{all}"
+        );
     }
 }
 
@@ -263,17 +280,30 @@ fn integer_axes_have_integer_ticks() {
             .collect();
         assert!(ticks.len() >= 2, "{name}: {ticks:?}");
         for t in &ticks {
-            assert!(t.parse::<u64>().is_ok(), "{name}: x tick {t:?} is not a whole number ({ticks:?})");
+            assert!(
+                t.parse::<u64>().is_ok(),
+                "{name}: x tick {t:?} is not a whole number ({ticks:?})"
+            );
         }
         checked += 1;
     }
-    assert!(checked >= 2, "no concurrency / prompt-length figure was drawn");
+    assert!(
+        checked >= 2,
+        "no concurrency / prompt-length figure was drawn"
+    );
 }
 
 #[test]
 fn a_one_series_report_speaks_of_no_ratio() {
-    for (name, text) in [("report.html", read("report.html")), ("report.md", read("report.md"))] {
-        for phrase in ["below it the ratio", "Ratios are to", "ratio to the reference"] {
+    for (name, text) in [
+        ("report.html", read("report.html")),
+        ("report.md", read("report.md")),
+    ] {
+        for phrase in [
+            "below it the ratio",
+            "Ratios are to",
+            "ratio to the reference",
+        ] {
             assert!(!text.contains(phrase), "{name} says {phrase:?}");
         }
     }

@@ -79,10 +79,7 @@ impl Chart for TtftVsLength {
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(64)
-                .build_cartesian_2d(
-                    x_range.clone(),
-                    style::padded(0.0, ymax * 1.1, true),
-                )
+                .build_cartesian_2d(x_range.clone(), style::padded(0.0, ymax * 1.1, true))
                 .map_err(err)?;
             chart
                 .configure_mesh()

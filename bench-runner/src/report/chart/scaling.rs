@@ -224,7 +224,11 @@ pub(super) fn draw(
     let x_range = style::padded(0.0, xmax, true);
     // Prompt tokens, concurrency, image pixels: whole numbers get whole-number ticks.
     let x_int = all().all(|p| p.x.fract() == 0.0);
-    let x_labels = if x_int { style::int_labels(&x_range) } else { 10 };
+    let x_labels = if x_int {
+        style::int_labels(&x_range)
+    } else {
+        10
+    };
     let y_range = style::padded(0.0, ymax * (1.0 + 0.08 * lines.len() as f64), true);
     // Several lines of one series (other shapes) get the series colour at other shades.
     let colors: Vec<RGBColor> = (0..lines.len())

@@ -120,7 +120,13 @@ pub fn wrap(s: &str, max: usize) -> Vec<String> {
                 end = b + 1;
             }
         }
-        out.push(chars[i..end].iter().collect::<String>().trim_end().to_string());
+        out.push(
+            chars[i..end]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_string(),
+        );
         i = end;
     }
     if out.is_empty() {
@@ -234,4 +240,40 @@ pub fn on_what(ds: &super::super::load::Dataset, series: &[usize]) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_keeps_every_character_and_breaks_at_separators() {
+        let label =
+            "local/gemma3-270m-it-q4_k_m on the kitchen laptop with a very long device description";
+        let parts = wrap(label, 30);
+        assert!(parts.len() > 1 && parts.iter().all(|p| p.chars().count() <= 30));
+        let joined: String = parts.concat();
+        let squash = |s: &str| s.replace(' ', "");
+        assert_eq!(squash(&joined), squash(label));
+        assert_eq!(wrap("short", 30), vec!["short".to_string()]);
+    }
+
+    #[test]
+    fn integer_axes_get_whole_steps_and_labels() {
+        assert_eq!(int_labels(&(0.0..2.16)), 3);
+        assert_eq!(int_labels(&(0.0..4400.0)), 10);
+        assert_eq!(int_num(2.0), "2");
+        assert_eq!(int_num(0.4), "");
+        assert_eq!(int_num(4096.0), "4096");
+    }
+
+    #[test]
+    fn figures_carry_a_view_box_and_no_pixel_width() {
+        let s = svg(&[("a".into(), color(0))], |_| Ok(()));
+        assert!(
+            s.starts_with("<svg width=\"100%\" viewBox=\"0 0 880 "),
+            "{s}"
+        );
+        assert!(!s[..s.find('>').unwrap()].contains("height="));
+    }
 }

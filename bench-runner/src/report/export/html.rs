@@ -61,10 +61,10 @@ impl Exporter for Html {
             headline => Value::from(minijinja::value::Serde(headline::build(r))),
             notes => notes,
         })
-            .map_err(|source| Error::Template {
-                name: "report.html".into(),
-                source,
-            })
+        .map_err(|source| Error::Template {
+            name: "report.html".into(),
+            source,
+        })
     }
 }
 
