@@ -112,13 +112,12 @@ pub fn wrap(s: &str, max: usize) -> Vec<String> {
     let mut i = 0;
     while i < chars.len() {
         let mut end = (i + max).min(chars.len());
-        if end < chars.len() {
-            if let Some(b) = (i + max / 2..end)
+        if end < chars.len()
+            && let Some(b) = (i + max / 2..end)
                 .rev()
                 .find(|&j| matches!(chars[j], ' ' | '/' | '-'))
-            {
-                end = b + 1;
-            }
+        {
+            end = b + 1;
         }
         out.push(
             chars[i..end]
@@ -274,6 +273,7 @@ mod tests {
             s.starts_with("<svg width=\"100%\" viewBox=\"0 0 880 "),
             "{s}"
         );
-        assert!(!s[..s.find('>').unwrap()].contains("height="));
+        let head = &s[..s.find('>').expect("an svg tag")];
+        assert!(!head.contains("height="));
     }
 }
