@@ -5,6 +5,8 @@
 //! no pixel cap), legends whose text fits inside the figure, whole-number ticks on the
 //! concurrency and prompt-length axes, and no ratio wording where there is nothing to compare.
 
+#![allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+
 use std::path::Path;
 use std::sync::OnceLock;
 
