@@ -29,6 +29,7 @@ mod prompt_decoder;
 mod rate_cases;
 mod report;
 mod report_items;
+mod report_layout;
 mod results_docs;
 mod resume_retry;
 mod resume_shard;

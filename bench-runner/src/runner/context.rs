@@ -6,7 +6,8 @@
 use futures_util::future::LocalBoxFuture;
 
 use super::ctx::ScenarioRun;
-use super::request::{CaseOutcome, Prepared, Window, hash_index, to_measured};
+use super::outcome::CaseOutcome;
+use super::request::{Prepared, Window, hash_index, to_measured};
 use super::summary::{Measured, summarize_case};
 use crate::backend::{Backend, Prompt, Request, RequestError};
 use crate::error::{Error, Result};

@@ -16,6 +16,7 @@ mod context;
 pub(crate) mod ctx;
 mod multimodal;
 mod open_loop;
+mod outcome;
 mod plan;
 mod pp_tg;
 mod progress;
@@ -37,8 +38,8 @@ use crate::results::manifest::now_rfc3339;
 use crate::scenario::open_loop::Load;
 use crate::scenario::{Case, Scenario, ScenarioBody};
 use ctx::{Recorder, RunCtx, ScenarioRun};
+use outcome::CaseOutcome;
 use plan::Plan;
-use request::CaseOutcome;
 
 pub use progress::Progress;
 /// The terminal tables of tool-call and structured cases (kept at its old path).

@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 use futures_util::future::{LocalBoxFuture, join_all};
 
 use super::ctx::ScenarioRun;
-use super::request::{CaseOutcome, Lengths, Planned, plan_requests, to_measured};
+use super::outcome::CaseOutcome;
+use super::request::{Lengths, Planned, plan_requests, to_measured};
 use super::summary::{Measured, summarize_case};
 use crate::backend::RequestError;
 use crate::error::{Error, Result};

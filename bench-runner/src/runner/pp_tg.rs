@@ -17,7 +17,8 @@
 use futures_util::future::LocalBoxFuture;
 
 use super::ctx::{RunCtx, ScenarioRun};
-use super::request::{CaseOutcome, Prepared, hash_index, prepare, to_measured};
+use super::outcome::CaseOutcome;
+use super::request::{Prepared, hash_index, prepare, to_measured};
 use super::summary::pp_tg_summary;
 use crate::backend::bench::{BenchSample, BenchTest, timings};
 use crate::backend::{Backend, Request};

@@ -13,18 +13,11 @@ use super::ctx::ScenarioRun;
 use crate::backend::{Backend, Endpoint, ErrorCategory, Prompt, Request, RequestError, Response};
 use crate::measure::request::{Timeline, compute};
 use crate::measure::stats::percentile_sorted;
-use crate::results::{SampleRow, SummaryRow};
+use crate::results::SampleRow;
 use crate::scenario::Case;
 use crate::scenario::PromptsFile;
 use crate::workload::lengths::{LengthDist, sub_seed};
 use crate::workload::{prompt, prompts_file};
-
-pub(crate) struct CaseOutcome {
-    pub total: usize,
-    pub failed: usize,
-    pub summary: Vec<SummaryRow>,
-    pub warnings: Vec<String>,
-}
 
 /// A prepared request: prompt and the token count the backend will process.
 pub(super) struct Prepared {

@@ -27,7 +27,7 @@ use serde_json::json;
 
 use super::ctx::ScenarioRun;
 use super::open_loop::{Offered, RateRun, case_of, run_rate_case, throughput};
-use super::request::CaseOutcome;
+use super::outcome::CaseOutcome;
 use crate::error::{Error, Result};
 use crate::measure::slo::{Bound, Slo};
 use crate::measure::sweep::{Answer, Sweep, SweepConfig};

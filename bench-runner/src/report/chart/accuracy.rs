@@ -83,19 +83,25 @@ fn figure(ds: &Dataset, scenario: &str, kind: &str, lines: &[Line]) -> Figure {
         .flat_map(|l| l.2.iter().map(|p| p.0))
         .fold(0.0, f64::max);
     let title = format!("{} vs context depth: {scenario}", capitalised(what));
-    let svg = style::svg(|root| {
+    let legend: Vec<style::LegendEntry> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, (label, si, _))| (label.clone(), style::color(si + i)))
+        .collect();
+    let x_range = style::padded(0.0, xmax, true);
+    let svg = style::svg(&legend, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(&title, (FONT, style::TITLE))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(56)
-            .build_cartesian_2d(style::padded(0.0, xmax, true), -0.02..1.08)
+            .build_cartesian_2d(x_range.clone(), -0.02..1.08)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("depth (filler tokens before the question)")
             .y_desc(format!("{what} (share of items)"))
-            .x_label_formatter(&|x| style::num(*x))
+            .x_labels(style::int_labels(&x_range))
+            .x_label_formatter(&|x| style::int_num(*x))
             .y_label_formatter(&|y| format!("{y:.1}"))
             .label_style((FONT, style::LABEL))
             .draw()
@@ -123,14 +129,6 @@ fn figure(ds: &Dataset, scenario: &str, kind: &str, lines: &[Line]) -> Figure {
                 )
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerLeft)
-            .label_font((FONT, style::LABEL))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(err)?;
         Ok(())
     });
     let series: Vec<usize> = {

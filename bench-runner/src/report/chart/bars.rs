@@ -73,9 +73,12 @@ impl Chart for MedianBars {
         };
         let title = format!("{} per case (median, 95% CI)", self.metric.title);
         let labels: Vec<String> = cases.iter().map(|c| c.case_id.clone()).collect();
-        let svg = style::svg(|root| {
+        let legend: Vec<style::LegendEntry> = series
+            .iter()
+            .map(|&si| (ds.series[si].label.clone(), color(si)))
+            .collect();
+        let svg = style::svg(&legend, |root| {
             let mut chart = ChartBuilder::on(root)
-                .caption(&title, (FONT, style::TITLE))
                 .margin(12)
                 .x_label_area_size(if n_cases > 5 { 90 } else { 36 })
                 .y_label_area_size(64)
@@ -141,14 +144,6 @@ impl Chart for MedianBars {
                         .map_err(err)?;
                 }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((FONT, style::LABEL))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .draw()
-                .map_err(err)?;
             Ok(())
         });
         let ns: Vec<usize> = bars.iter().map(|b| b.n).collect();

@@ -69,22 +69,24 @@ impl Chart for TtftVsLength {
             }
             lines.push((format!("{} {scen}", ds.series[*si].label), *si, pts));
         }
-        let svg = style::svg(|root| {
+        let legend: Vec<style::LegendEntry> = lines
+            .iter()
+            .map(|(label, si, _)| (label.clone(), style::color(*si)))
+            .collect();
+        let x_range = style::padded(0.0, xmax, true);
+        let svg = style::svg(&legend, |root| {
             let mut chart = ChartBuilder::on(root)
-                .caption("TTFT vs context length", (FONT, style::TITLE))
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(64)
-                .build_cartesian_2d(
-                    style::padded(0.0, xmax, true),
-                    style::padded(0.0, ymax * 1.1, true),
-                )
+                .build_cartesian_2d(x_range.clone(), style::padded(0.0, ymax * 1.1, true))
                 .map_err(err)?;
             chart
                 .configure_mesh()
                 .x_desc("context length (tokens)")
                 .y_desc("TTFT ms")
-                .x_label_formatter(&|x| style::num(*x))
+                .x_labels(style::int_labels(&x_range))
+                .x_label_formatter(&|x| style::int_num(*x))
                 .y_label_formatter(&|y| style::num(*y))
                 .label_style((FONT, style::LABEL))
                 .draw()
@@ -113,14 +115,6 @@ impl Chart for TtftVsLength {
                         .map_err(err)?;
                 }
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font((FONT, style::LABEL))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .draw()
-                .map_err(err)?;
             Ok(())
         });
         let series: Vec<usize> = {
@@ -211,12 +205,8 @@ impl Chart for RecallHeatmap {
             let eff = effective_length(&means, threshold);
             let n: usize = grid.values().map(|v| v.1).sum();
             let (nx, ny) = (lengths.len(), depths.len());
-            let svg = style::svg(|root| {
+            let svg = style::svg(&[], |root| {
                 let mut chart = ChartBuilder::on(root)
-                    .caption(
-                        format!("Needle recall: {}", ds.series[si].label),
-                        (FONT, style::TITLE),
-                    )
                     .margin(12)
                     .x_label_area_size(40)
                     .y_label_area_size(56)

@@ -149,11 +149,13 @@ fn figure(
     let mut series: Vec<usize> = rows.iter().map(|r| r.series).collect();
     series.sort_unstable();
     series.dedup();
-    let title_full = format!("{title} (ms)");
-    let svg = style::svg(|root| {
+    let legend: Vec<style::LegendEntry> = series
+        .iter()
+        .map(|&si| (ds.series[si].label.clone(), color(si)))
+        .collect();
+    let svg = style::svg(&legend, |root| {
         // Rows top to bottom: row i sits at y = n − 1 − i.
         let mut chart = ChartBuilder::on(root)
-            .caption(&title_full, (FONT, style::TITLE))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(110)
@@ -212,14 +214,6 @@ fn figure(
                 .label(ds.series[si].label.clone())
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, style::LABEL))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(err)?;
         Ok(())
     });
     let ns: Vec<usize> = rows.iter().map(|r| r.n).collect();

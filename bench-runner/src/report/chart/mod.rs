@@ -67,3 +67,76 @@ pub fn registry() -> Vec<Box<dyn Chart>> {
 pub fn all_figures(ds: &Dataset) -> Vec<Figure> {
     registry().iter().flat_map(|c| c.figures(ds)).collect()
 }
+
+/// One line that tells a first-time reader how to read the figure `id`: which way is better
+/// and what the marks mean (the caption says what was measured).
+pub fn how_to_read(id: &str) -> &'static str {
+    const RULES: [(&str, &str); 14] = [
+        (
+            "decode-tok-s-vs-prompt",
+            "Higher is faster; a line that falls to the right means decode slows as the prompt grows.",
+        ),
+        (
+            "prefill-tok-s-vs-prompt",
+            "Higher is faster; a line that rises to the right means prompt processing is batched well.",
+        ),
+        (
+            "decode-tok-s",
+            "Taller bars are faster; bars whose whiskers overlap are not clearly different.",
+        ),
+        (
+            "prefill-tok-s",
+            "Taller bars are faster; bars whose whiskers overlap are not clearly different.",
+        ),
+        (
+            "ttft-distribution",
+            "Further left is quicker; a long line to the right means some requests waited much longer than the median.",
+        ),
+        (
+            "itl-distribution",
+            "Further left is smoother streaming; a long line to the right means stalls between tokens.",
+        ),
+        (
+            "output-tok-s-vs-concurrency",
+            "A line that keeps rising means more parallel requests still add throughput; where it flattens, the backend is saturated.",
+        ),
+        (
+            "throughput-latency",
+            "Down and to the right is better: more throughput at a lower per-token latency; labels cN give the concurrency.",
+        ),
+        (
+            "over-time",
+            "A flat line means steady speed; a line that falls over time means the device slowed down (heat, power or memory).",
+        ),
+        (
+            "ttft-vs-context-length",
+            "Lower is quicker; the slope shows how much each extra token of context costs before the first token.",
+        ),
+        (
+            "recall-heatmap",
+            "Each cell is the share of needles found at that context length (column) and depth (row): green found them all, red missed them.",
+        ),
+        (
+            "load-latency",
+            "Lower and further right is better; where the lines turn upward the server is saturated, and the shaded band is the sweep's maximum sustainable rate.",
+        ),
+        (
+            "goodput-vs-offered",
+            "On the grey y = x line every offered request met the SLO; where a line falls below it, extra load only adds requests that miss.",
+        ),
+        (
+            "accuracy-vs-depth",
+            "Higher is better; a line that falls to the right means the model loses track as the context fills.",
+        ),
+    ];
+    if id.starts_with("compliance-vs-depth") {
+        return "Higher is better; a line that falls to the right means output stops following the schema as the context fills.";
+    }
+    if id.starts_with("ttft-vs-image-size") {
+        return "Lower is quicker; the slope shows what each extra image pixel costs before the first token.";
+    }
+    RULES
+        .iter()
+        .find(|(prefix, _)| id.starts_with(prefix))
+        .map_or("", |(_, line)| line)
+}

@@ -50,9 +50,29 @@ impl Chart for LoadLatency {
                 .chain(slo),
         );
         let title = "Throughput–latency: TTFT against achieved req/s".to_string();
-        let svg = style::svg(|root| {
+        // The legend below the plot, in drawing order: knees, the SLO bound, then each curve.
+        let mut legend: Vec<style::LegendEntry> = knees
+            .iter()
+            .map(|(i, _)| {
+                (
+                    format!("max sustainable rate {}", label(ds, &cs[*i])),
+                    color(*i),
+                )
+            })
+            .collect();
+        if let Some(b) = slo {
+            legend.push((format!("SLO TTFT ≤ {} ms", style::num(b)), RED));
+        }
+        for (i, c) in cs.iter().enumerate() {
+            let col = color(i);
+            legend.push((format!("{} TTFT p50 (line, dots)", label(ds, c)), col));
+            legend.push((
+                format!("{} TTFT p99 (thin line, triangles)", label(ds, c)),
+                col,
+            ));
+        }
+        let svg = style::svg(&legend, |root| {
             let mut chart = ChartBuilder::on(root)
-                .caption(&title, (FONT, style::TITLE))
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(64)
@@ -133,14 +153,6 @@ impl Chart for LoadLatency {
                     .draw_series(p99.iter().map(|p| TriangleMarker::new(*p, 4, col.filled())))
                     .map_err(err)?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font((FONT, style::LABEL - 4))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .draw()
-                .map_err(err)?;
             Ok(())
         });
         let caption = latency_caption(ds, &cs, slo, !knees.is_empty());
@@ -190,9 +202,13 @@ impl Chart for GoodputVsOffered {
                 .flat_map(|c| c.points.iter().flat_map(|p| [p.offered, p.goodput])),
         );
         let title = "Goodput against offered rate".to_string();
-        let svg = style::svg(|root| {
+        let mut legend: Vec<style::LegendEntry> = vec![(
+            "y = x (every offered request good)".to_string(),
+            RGBColor(150, 150, 150),
+        )];
+        legend.extend(cs.iter().enumerate().map(|(i, c)| (label(ds, c), color(i))));
+        let svg = style::svg(&legend, |root| {
             let mut chart = ChartBuilder::on(root)
-                .caption(&title, (FONT, style::TITLE))
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(64)
@@ -240,14 +256,6 @@ impl Chart for GoodputVsOffered {
                     .draw_series(pts.iter().map(|p| Circle::new(*p, 3, col.filled())))
                     .map_err(err)?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .label_font((FONT, style::LABEL - 4))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .draw()
-                .map_err(err)?;
             Ok(())
         });
         let series: Vec<usize> = cs.iter().map(|c| c.series).collect();

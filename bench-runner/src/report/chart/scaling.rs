@@ -222,10 +222,32 @@ pub(super) fn draw(
         .map(|p| p.ci.map_or(p.y, |c| c.1.max(p.y)))
         .fold(0.0, f64::max);
     let x_range = style::padded(0.0, xmax, true);
+    // Prompt tokens, concurrency, image pixels: whole numbers get whole-number ticks.
+    let x_int = all().all(|p| p.x.fract() == 0.0);
+    let x_labels = if x_int {
+        style::int_labels(&x_range)
+    } else {
+        10
+    };
     let y_range = style::padded(0.0, ymax * (1.0 + 0.08 * lines.len() as f64), true);
-    let svg = style::svg(|root| {
+    // Several lines of one series (other shapes) get the series colour at other shades.
+    let colors: Vec<RGBColor> = (0..lines.len())
+        .map(|k| {
+            let c = color(lines[k].series);
+            if lines[..k].iter().any(|o| o.series == lines[k].series) {
+                RGBColor(c.0 / 2, c.1 / 2, c.2 / 2)
+            } else {
+                c
+            }
+        })
+        .collect();
+    let legend: Vec<style::LegendEntry> = lines
+        .iter()
+        .zip(&colors)
+        .map(|(l, c)| (l.label.clone(), *c))
+        .collect();
+    let svg = style::svg(&legend, |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, style::TITLE))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(64)
@@ -235,19 +257,20 @@ pub(super) fn draw(
             .configure_mesh()
             .x_desc(x_desc)
             .y_desc(y_desc)
-            .x_label_formatter(&|x| style::num(*x))
+            .x_labels(x_labels)
+            .x_label_formatter(&|x| {
+                if x_int {
+                    style::int_num(*x)
+                } else {
+                    style::num(*x)
+                }
+            })
             .y_label_formatter(&|y| style::num(*y))
             .label_style((FONT, style::LABEL))
             .draw()
             .map_err(err)?;
         for (k, l) in lines.iter().enumerate() {
-            // Several lines of one series (other shapes) get the series colour at other shades.
-            let c = color(l.series);
-            let c = if k > 0 && lines[..k].iter().any(|o| o.series == l.series) {
-                RGBColor(c.0 / 2, c.1 / 2, c.2 / 2)
-            } else {
-                c
-            };
+            let c = colors[k];
             chart
                 .draw_series(LineSeries::new(
                     l.pts.iter().map(|p| (p.x, p.y)),
@@ -281,14 +304,6 @@ pub(super) fn draw(
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((FONT, style::LABEL))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .draw()
-            .map_err(err)?;
         Ok(())
     });
     let mut series: Vec<usize> = lines.iter().map(|l| l.series).collect();

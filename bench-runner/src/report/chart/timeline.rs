@@ -45,9 +45,12 @@ impl Chart for OverTime {
                 "Decode tok/s over time: {} / {}",
                 case.scenario, case.case_id
             );
-            let svg = style::svg(|root| {
+            let legend: Vec<style::LegendEntry> = tls
+                .iter()
+                .map(|(si, _)| (ds.series[*si].label.clone(), color(*si)))
+                .collect();
+            let svg = style::svg(&legend, |root| {
                 let mut chart = ChartBuilder::on(root)
-                    .caption(&title, (FONT, style::TITLE))
                     .margin(12)
                     .x_label_area_size(40)
                     .y_label_area_size(64)
@@ -89,14 +92,6 @@ impl Chart for OverTime {
                             PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(3))
                         });
                 }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .label_font((FONT, style::LABEL))
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK.mix(0.4))
-                    .draw()
-                    .map_err(err)?;
                 Ok(())
             });
             let throttle: Vec<String> = tls

@@ -6,6 +6,7 @@ use minijinja::{Environment, Value, context};
 
 use super::Exporter;
 use super::escape::safe_svg;
+use super::headline;
 use crate::error::{Error, Result};
 use crate::report::model::Report;
 
@@ -34,7 +35,13 @@ impl Exporter for Html {
                     || Value::from("(figure withheld: unexpected content)"),
                     Value::from_safe_string_ref,
                 );
-                context! { id => &f.id, title => &f.title, caption => &f.caption, svg => svg }
+                context! {
+                    id => &f.id,
+                    title => &f.title,
+                    caption => &f.caption,
+                    reading => crate::report::chart::how_to_read(&f.id),
+                    svg => svg,
+                }
             })
             .collect();
         let tpl = env
@@ -43,11 +50,21 @@ impl Exporter for Html {
                 name: "report.html".into(),
                 source,
             })?;
-        tpl.render(context! { r => Value::from(minijinja::value::Serde(r)), figures => figures })
-            .map_err(|source| Error::Template {
-                name: "report.html".into(),
-                source,
-            })
+        let notes: Vec<String> = r
+            .pivots
+            .iter()
+            .map(|p| headline::note(&p.note, r.series.len()))
+            .collect();
+        tpl.render(context! {
+            r => Value::from(minijinja::value::Serde(r)),
+            figures => figures,
+            headline => Value::from(minijinja::value::Serde(headline::build(r))),
+            notes => notes,
+        })
+        .map_err(|source| Error::Template {
+            name: "report.html".into(),
+            source,
+        })
     }
 }
 

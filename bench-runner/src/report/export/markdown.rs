@@ -4,6 +4,7 @@ use std::fmt::Write;
 
 use super::Exporter;
 use super::escape::md;
+use super::headline;
 use crate::error::Result;
 use crate::report::model::{PivotView, Report};
 use crate::results::markdown as mdtable;
@@ -20,14 +21,19 @@ impl Exporter for Markdown {
         let _ = writeln!(o, "# {}\n", md(&r.title));
         let _ = writeln!(
             o,
-            "Generated {} by edgebench {} from {} runs, {} series and {} requests. Ratios are to **{}**.\n",
+            "Generated {} by edgebench {} from {} runs, {} series and {} requests.{}\n",
             r.generated_at,
             r.edgebench_version,
             r.runs.len(),
             r.series.len(),
             r.requests,
-            md(&r.reference)
+            if r.series.len() > 1 {
+                format!(" Ratios are to **{}**.", md(&r.reference))
+            } else {
+                String::new()
+            }
         );
+        headline(&mut o, r);
         super::load_md::headlines(&mut o, &r.load);
         if !r.comparability.is_empty() {
             let _ = writeln!(
@@ -40,7 +46,7 @@ impl Exporter for Markdown {
             o.push('\n');
         }
         for p in &r.pivots {
-            pivot(&mut o, p);
+            pivot(&mut o, p, r.series.len());
         }
         media(&mut o, &r.media);
         super::load_md::section(&mut o, &r.load);
@@ -51,9 +57,15 @@ impl Exporter for Markdown {
         roofline(&mut o, r);
         let _ = writeln!(o, "\n## Figures\n");
         for f in &r.figures {
+            let read = crate::report::chart::how_to_read(&f.id);
+            let read = if read.is_empty() {
+                String::new()
+            } else {
+                format!("**How to read this:** {read}\n\n")
+            };
             let _ = writeln!(
                 o,
-                "### {}\n\n![{}]({}.svg)\n\n{}\n",
+                "### {}\n\n{read}![{}]({}.svg)\n\n{}\n",
                 md(&f.title),
                 md(&f.title),
                 f.id,
@@ -67,6 +79,27 @@ impl Exporter for Markdown {
             }
         }
         Ok(o)
+    }
+}
+
+/// What ran, on what, the three numbers, and the warnings count, before any table.
+fn headline(o: &mut String, r: &Report) {
+    let h = headline::build(r);
+    let _ = writeln!(o, "**Ran:** {}  ", md(&h.ran));
+    let _ = writeln!(o, "**Backends:** {}\n", md(&h.backends));
+    for n in &h.numbers {
+        let _ = writeln!(
+            o,
+            "- **{}: {}** ({})",
+            md(&n.label),
+            md(&n.value),
+            md(&n.context)
+        );
+    }
+    if h.warnings == 0 {
+        let _ = writeln!(o, "\nNo warnings.\n");
+    } else {
+        let _ = writeln!(o, "\n**⚠ {} warning(s)**: see below.\n", h.warnings);
     }
 }
 
@@ -305,9 +338,9 @@ fn effective(o: &mut String, e: &crate::report::effective::EffectiveSection) {
     o.push('\n');
 }
 
-fn pivot(o: &mut String, p: &PivotView) {
+fn pivot(o: &mut String, p: &PivotView, series: usize) {
     let _ = writeln!(o, "## {} ({}, {})\n", md(&p.title), md(&p.unit), p.better);
-    let _ = writeln!(o, "{}\n", p.note);
+    let _ = writeln!(o, "{}\n", headline::note(&p.note, series));
     let mut titles = vec!["case".to_string()];
     titles.extend(p.columns.iter().enumerate().map(|(i, c)| {
         let reference = if i == p.reference { " (reference)" } else { "" };

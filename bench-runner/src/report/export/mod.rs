@@ -3,6 +3,7 @@
 
 pub mod compare_markdown;
 pub mod escape;
+pub mod headline;
 pub mod html;
 pub mod junit;
 pub mod load_md;

@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use futures_util::future::LocalBoxFuture;
 
 use super::ctx::ScenarioRun;
-use super::request::{CaseOutcome, measure_response};
+use super::outcome::CaseOutcome;
+use super::request::measure_response;
 use crate::backend::{
     ErrorCategory, MediaPart, Modality, Prompt, Request, RequestError, Response, ToolRequest,
 };

@@ -25,7 +25,7 @@ use serde::Serialize;
 
 mod moves;
 
-use super::request::CaseOutcome;
+use super::outcome::CaseOutcome;
 use crate::error::{Error, Result};
 use crate::results::items::{ITEM_COLUMNS, ItemRow};
 use crate::results::media::{MEDIA_COLUMNS, MediaRow};

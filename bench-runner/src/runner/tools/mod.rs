@@ -18,7 +18,7 @@ use futures_util::future::LocalBoxFuture;
 use serde_json::json;
 
 use super::ctx::ScenarioRun;
-use super::request::CaseOutcome;
+use super::outcome::CaseOutcome;
 use crate::backend::{Endpoint, Prompt, ToolRequest};
 use crate::error::{Error, Result};
 use crate::results::manifest::now_rfc3339;
