@@ -211,21 +211,12 @@ fn speed_rows(
     };
     for column in crate::results::metric::TOOL_SPEED_SUMMARY {
         if let Some(s) = summarize(&col(column.reader())) {
-            rows.push(SummaryRow {
-                metric: column.name.into(),
-                unit: column.unit.into(),
-                n: s.n,
-                mean: s.mean,
-                stddev: s.stddev,
-                min: s.min,
-                p50: s.p50,
-                p90: s.p90,
-                p99: s.p99,
-                max: s.max,
-                ci_low: s.ci_low,
-                ci_high: s.ci_high,
-                ..base.clone()
-            });
+            rows.push(crate::results::summary::row(
+                &base,
+                column.name,
+                column.unit,
+                &s,
+            ));
         }
     }
     let ttft = col(crate::results::metric::TTFT_MS.reader());
