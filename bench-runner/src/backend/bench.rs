@@ -13,6 +13,19 @@ pub struct BenchTest {
     pub repetitions: u32,
     pub warmup: bool,
     pub seed: u64,
+    /// llama-batched-bench's test instead (`n_prompt` and `n_gen` per sequence); llamacpp only.
+    pub batched: Option<Batched>,
+}
+
+/// One cell of llama-batched-bench's grid: `n_parallel` sequences in one context of
+/// `n_seq_max` sequences and `n_ctx` cells (as llama-batched-bench sizes it: the largest
+/// `npl` of the grid, and `-c`), each with its own prompt or one prompt shared by all (`-pps`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batched {
+    pub n_parallel: u32,
+    pub shared_prompt: bool,
+    pub n_seq_max: u32,
+    pub n_ctx: u32,
 }
 
 /// The engine's own counters for one measured repetition (llama.cpp's perf counters, or the
@@ -30,6 +43,8 @@ pub struct BenchSample {
     /// Wall time of the test (prompt batches and/or generated tokens), as llama-bench's `samples_ns`.
     pub ns: u64,
     pub perf: Perf,
+    /// The prompt phase's part of `ns` where a test times it apart (batched: T_PP).
+    pub pp_ns: Option<u64>,
 }
 
 /// An engine's counters in the shape llama-server reports them, so client ÷ server ratios work.

@@ -88,6 +88,9 @@ pub const TEST_TOK_S: Column = col("test_tok_s", "tok/s", Some(Higher), |r| r.te
 pub const TEST_NS: Column = col("test_ns", "ns", Some(Lower), |r| {
     r.test_ns.map(|v| v as f64)
 });
+/// llama-batched-bench-style cells: the KV cells a cell needs (N_KV) and its decode time (T_TG).
+pub const N_KV: Column = col("n_kv", "tokens", None, |r| r.n_kv.map(|v| v as f64));
+pub const TG_MS: Column = col("tg_ms", "ms", Some(Lower), |r| r.tg_ms);
 /// Time outside prompt evaluation: tokenizing, templating, queueing, transport.
 pub const TTFT_MINUS_SERVER_PROMPT_MS: Column =
     col("ttft_minus_server_prompt_ms", "ms", Some(Lower), |r| {
@@ -134,6 +137,22 @@ pub const PP_TG_SUMMARY: &[Column] = &[
     SERVER_PREFILL_TOK_S,
     SERVER_PREDICTED_MS,
     SERVER_DECODE_TOK_S,
+];
+
+/// The summary.csv rows of a llama-batched-bench-style cell, in order: S, T (ns), T_PP, T_TG,
+/// T (ms), S_PP, S_TG, the time of one decode step, the token counts and N_KV.
+pub const BATCHED_SUMMARY: &[Column] = &[
+    TEST_TOK_S,
+    TEST_NS,
+    TTFT_MS,
+    TG_MS,
+    E2E_MS,
+    PREFILL_TOK_S,
+    DECODE_TOK_S,
+    TPOT_MS,
+    PROMPT_TOKENS,
+    OUTPUT_TOKENS,
+    N_KV,
 ];
 
 /// The speed rows of a tool-call or structured-output case, in order.

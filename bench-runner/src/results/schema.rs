@@ -62,6 +62,8 @@ pub const SAMPLE_COLUMNS: &[&str] = &[
     "sent_ms",
     "send_lag_ms",
     "queue_wait_ms",
+    "n_kv",
+    "tg_ms",
 ];
 
 /// One request. Empty cells mean "not measured" (never zero in disguise).
@@ -144,6 +146,11 @@ pub struct SampleRow {
     pub sent_ms: Option<f64>,
     pub send_lag_ms: Option<f64>,
     pub queue_wait_ms: Option<f64>,
+    /// llama-batched-bench-style cells (`mode = "batched"`, `edgebench import
+    /// llama-batched-bench`; empty otherwise): the KV cells the cell needs (N_KV) and the time of
+    /// its decode steps (T_TG; T_PP is `ttft_ms`, T is `e2e_ms`).
+    pub n_kv: Option<u64>,
+    pub tg_ms: Option<f64>,
 }
 
 /// The category of a request that ended without generated content. It is the model's doing,
@@ -182,6 +189,7 @@ impl SampleRow {
             &mut self.server_decode_tok_s,
             &mut self.burst_fraction,
             &mut self.test_tok_s,
+            &mut self.tg_ms,
         ] {
             *v = None;
         }

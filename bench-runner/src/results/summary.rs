@@ -156,6 +156,20 @@ pub fn row(base: &SummaryRow, metric: &str, unit: &str, s: &Summary) -> SummaryR
 /// test time, plus whatever else the rows carry (our clocks over HTTP, llama.cpp's counters
 /// in process). Pure: the importer uses it too.
 pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>, Vec<String>) {
+    test_summary(base, rows, metric::PP_TG_SUMMARY)
+}
+
+/// Summary of a llama-batched-bench-style cell: its columns' statistics over the repetitions,
+/// flagged as a llama-bench test is. Pure: the importer uses it too.
+pub fn batched_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>, Vec<String>) {
+    test_summary(base, rows, metric::BATCHED_SUMMARY)
+}
+
+fn test_summary(
+    base: &SummaryRow,
+    rows: &[SampleRow],
+    columns: &[Column],
+) -> (Vec<SummaryRow>, Vec<String>) {
     let ok: Vec<&SampleRow> = rows.iter().filter(|r| r.error_category.is_none()).collect();
     let errors = rows.len() - ok.len();
     let col =
@@ -192,7 +206,7 @@ pub fn pp_tg_summary(base: &SummaryRow, rows: &[SampleRow]) -> (Vec<SummaryRow>,
         ..base.clone()
     };
     let mut out = Vec::new();
-    for column in metric::PP_TG_SUMMARY {
+    for column in columns {
         push_summary(&mut out, &base, column, &col(column.reader()));
     }
     if out.is_empty() && errors > 0 {

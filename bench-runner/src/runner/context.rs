@@ -110,6 +110,7 @@ async fn run_context(s: &ScenarioRun<'_>, c: &Context) -> Result<CaseOutcome> {
             sampling: c.sampling.clone(),
             duration_s: None,
             pp_tg: None,
+            batched: None,
         };
         if let Some(done) = ctx.resume.finished(&s.key(&case.id)) {
             if let Some(r) = done.summary.iter().find(|r| r.metric == "recall") {

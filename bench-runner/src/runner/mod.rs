@@ -11,6 +11,7 @@
 //! `tools/` (tool calls and structured output) and `multimodal/`. Runners build their rows from
 //! `ctx::ScenarioRun` and write them through `ctx::Recorder`, the one owner of the run's files.
 
+mod batched;
 mod closed_loop;
 mod context;
 pub(crate) mod ctx;
@@ -169,9 +170,10 @@ fn units(body: &ScenarioBody) -> Units {
 
 /// The runner of one throughput case: llama-bench-style tests and serving cases run apart.
 fn throughput_mode(case: &Case) -> KindRunner {
-    match case.pp_tg {
-        Some(_) => pp_tg::run,
-        None => closed_loop::run,
+    match (case.pp_tg, case.batched) {
+        (Some(_), _) => pp_tg::run,
+        (None, Some(_)) => batched::run,
+        (None, None) => closed_loop::run,
     }
 }
 

@@ -102,6 +102,7 @@ pub(super) fn case_of(scenario: &Scenario, t: &Throughput, rc: &RateCase) -> Cas
         sampling: t.sampling.clone(),
         duration_s,
         pp_tg: None,
+        batched: None,
     }
 }
 

@@ -108,6 +108,7 @@ pub(super) fn plan(opts: &RunOptions) -> Result<Plan> {
     for bc in &backends {
         bc.check_inputs()?;
     }
+    super::batched::check_backends(&scenarios, &backends)?;
     if let Some(m) = &c.previous {
         check_unchanged(m, &scenarios, &config_sha256, opts.force)?;
     }

@@ -69,6 +69,7 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
                 repetitions: case.repetitions,
                 warmup: case.warmup > 0,
                 seed: case.seed,
+                batched: None,
             };
             let started_at = crate::results::manifest::now_rfc3339();
             match engine.bench(bt).await {

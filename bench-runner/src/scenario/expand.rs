@@ -1,5 +1,6 @@
 //! Expands a scenario's grid into cases: the cartesian product, in file order.
 
+use super::batched::Batched;
 use super::{PpTg, Sampling, Scenario, ScenarioBody, Throughput};
 use crate::workload::lengths::LengthDist;
 
@@ -20,6 +21,55 @@ pub struct Case {
     pub duration_s: Option<f64>,
     /// A llama-bench test (`mode = "pp_tg"`), else a serving case.
     pub pp_tg: Option<PpTgTest>,
+    /// A cell of llama-batched-bench's grid (`mode = "batched"`).
+    pub batched: Option<BatchedCell>,
+}
+
+/// One cell of llama-batched-bench's grid: `npl` sequences of `npp` prompt and `ntg`
+/// generated tokens each, in a context of `n_seq_max` sequences and `n_ctx` cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchedCell {
+    pub npp: u32,
+    pub ntg: u32,
+    pub npl: u32,
+    pub shared_prompt: bool,
+    pub n_seq_max: u32,
+    pub n_ctx: u32,
+}
+
+impl BatchedCell {
+    /// The test's name: `pp128+tg128 x4`, `pp128+tg128 x4 shared`.
+    pub fn name(&self) -> String {
+        let shared = if self.shared_prompt { " shared" } else { "" };
+        format!("pp{}+tg{} x{}{shared}", self.npp, self.ntg, self.npl)
+    }
+
+    /// The case id: `pp128_tg128_b4`, `pp128_tg128_b4_pps` with a shared prompt.
+    pub fn id(&self) -> String {
+        let shared = if self.shared_prompt { "_pps" } else { "" };
+        format!("pp{}_tg{}_b{}{shared}", self.npp, self.ntg, self.npl)
+    }
+
+    /// llama-batched-bench's N_KV, the cells the cell needs: B·(pp + tg). With a shared prompt
+    /// too, as its KV cache is not unified: the prompt is copied into every sequence's cells
+    /// (llama-batched-bench counts pp + B·tg only with `-kvu`, which edgebench does not use).
+    pub fn n_kv(&self) -> u64 {
+        self.npl as u64 * (self.npp as u64 + self.ntg as u64)
+    }
+
+    /// Prompt tokens the timed prompt phase decodes: B·pp, or pp with a shared prompt.
+    pub fn prompt_tokens(&self) -> u64 {
+        if self.shared_prompt {
+            self.npp as u64
+        } else {
+            self.npl as u64 * self.npp as u64
+        }
+    }
+
+    /// Tokens the decode steps generate: B·tg.
+    pub fn output_tokens(&self) -> u64 {
+        self.npl as u64 * self.ntg as u64
+    }
 }
 
 /// One llama-bench test: `n_prompt` prompt tokens or `n_gen` generated ones after `n_depth`.
@@ -65,6 +115,9 @@ impl Case {
 
 pub(super) fn expand(s: &Scenario) -> Vec<Case> {
     match &s.body {
+        ScenarioBody::Throughput(t) if t.batched.is_some() => {
+            batched_cases(s, t, t.batched.as_ref().expect("checked"))
+        }
         ScenarioBody::Throughput(t) if t.pp_tg.is_some() => {
             pp_tg_cases(s, t, t.pp_tg.as_ref().expect("checked"))
         }
@@ -83,6 +136,7 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                 sampling: t.sampling.clone(),
                 duration_s: t.duration_s,
                 pp_tg: None,
+                batched: None,
             })
             .collect(),
         ScenarioBody::Context(_) => Vec::new(),
@@ -102,6 +156,7 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                 sampling: m.sampling.clone(),
                 duration_s: None,
                 pp_tg: None,
+                batched: None,
             })
             .collect(),
         // Tool calls: mode × depth; `prompt_tokens` holds the depth, `repetitions` the items.
@@ -121,6 +176,7 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                         sampling: t.sampling.clone(),
                         duration_s: None,
                         pp_tg: None,
+                        batched: None,
                     });
                 }
             }
@@ -145,6 +201,7 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
                     sampling: t.sampling.clone(),
                     duration_s: None,
                     pp_tg: None,
+                    batched: None,
                 })
                 .collect()
         }
@@ -224,7 +281,42 @@ fn pp_tg_cases(s: &Scenario, t: &Throughput, g: &PpTg) -> Vec<Case> {
                 sampling: t.sampling.clone(),
                 duration_s: None,
                 pp_tg: Some(test),
+                batched: None,
             });
+        }
+    }
+    cases
+}
+
+/// llama-batched-bench's order: for each npp, each ntg, each npl.
+fn batched_cases(s: &Scenario, t: &Throughput, b: &Batched) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for &npp in &b.npp {
+        for &ntg in &b.ntg {
+            for &npl in &b.npl {
+                let cell = BatchedCell {
+                    npp,
+                    ntg,
+                    npl,
+                    shared_prompt: b.shared_prompt,
+                    n_seq_max: b.n_seq_max(),
+                    n_ctx: b.n_ctx(),
+                };
+                cases.push(Case {
+                    id: cell.id(),
+                    scenario: s.name.clone(),
+                    prompt_tokens: npp,
+                    max_tokens: ntg,
+                    concurrency: npl,
+                    warmup: t.warmup,
+                    repetitions: t.repetitions,
+                    seed: t.seed,
+                    sampling: t.sampling.clone(),
+                    duration_s: None,
+                    pp_tg: None,
+                    batched: Some(cell),
+                });
+            }
         }
     }
     cases

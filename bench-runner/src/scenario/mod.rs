@@ -3,6 +3,7 @@
 //! A scenario file names its `kind`; each kind has its own strict schema (unknown keys are
 //! errors) in its own file. Every mistake is reported as `file:line:col: what was expected`.
 
+pub mod batched;
 pub mod context;
 mod expand;
 mod lengths;
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-pub use expand::{Case, PpTgTest};
+pub use expand::{BatchedCell, Case, PpTgTest};
 pub use structured::Structured;
 pub use throughput::{PpTg, PromptsFile, Sampling, Throughput};
 pub use tool_calls::ToolCalls;

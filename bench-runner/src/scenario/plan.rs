@@ -22,7 +22,7 @@ const ITL_BYTES_PER_TOKEN: u64 = 8;
 
 /// The least memory `case` holds at once, in bytes.
 pub fn case_bytes(case: &Case) -> u64 {
-    if case.pp_tg.is_some() {
+    if case.pp_tg.is_some() || case.batched.is_some() {
         return u64::from(case.repetitions) * ROW_BYTES;
     }
     let streams = u64::from(case.concurrency);
@@ -122,6 +122,7 @@ fn rate_cases_as_cases(scenario: &Scenario, t: &super::Throughput) -> Vec<Case> 
             sampling: t.sampling.clone(),
             duration_s: None,
             pp_tg: None,
+            batched: None,
         })
         .collect()
 }

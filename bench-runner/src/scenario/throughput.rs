@@ -28,6 +28,9 @@
 //! repetitions = 5
 //! ```
 //!
+//! `mode = "batched"` runs llama-batched-bench's grid (`npp`, `ntg`, `npl`, `shared_prompt`;
+//! see `batched.rs`), in process on llamacpp only.
+//!
 //! `request_rate = [...]` (an open loop: requests sent on a seeded schedule), `mode = "sweep"`
 //! (the maximum sustainable rate under an `slo`) and their keys are in `open_loop.rs`; length
 //! distributions in `prompt_tokens`/`max_tokens` and `prompts_file` in `lengths.rs`; they run
@@ -42,6 +45,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::batched::{self, Batched};
 use super::lengths::{Axis, RawLength, check_axis};
 use super::open_loop::{self, Keys, Load, RateCase, RawSlo};
 use super::{Common, check_grid};
@@ -71,6 +75,8 @@ pub struct PpTg {
 pub struct Throughput {
     /// Set in `mode = "pp_tg"`; the serving grid below is then empty.
     pub pp_tg: Option<PpTg>,
+    /// Set in `mode = "batched"`; the serving grid below is then empty.
+    pub batched: Option<Batched>,
     pub prompt_tokens: Vec<u32>,
     pub max_tokens: Vec<u32>,
     pub concurrency: Vec<u32>,
@@ -133,6 +139,11 @@ struct Raw {
     pp: Option<Spanned<Vec<u32>>>,
     tg: Option<Spanned<Vec<u32>>>,
     depth: Option<Spanned<Vec<u32>>>,
+    // mode = "batched": see batched.rs.
+    npp: Option<Spanned<Vec<u32>>>,
+    ntg: Option<Spanned<Vec<u32>>>,
+    npl: Option<Spanned<Vec<u32>>>,
+    shared_prompt: Option<Spanned<bool>>,
     warmup: Option<Spanned<u32>>,
     repetitions: Option<Spanned<u32>>,
     seed: Option<u64>,
@@ -200,9 +211,10 @@ pub(super) fn parse_keys(
     Vec<(&'static str, std::ops::Range<usize>)>,
 )> {
     let raw: Raw = toml::from_str(text).map_err(|e| source::toml_error(path, text, &e))?;
+    let batched_mode = raw.mode.as_ref().is_some_and(|m| m.get_ref() == "batched");
     let (pp_tg_mode, sweep_mode) = match &raw.mode {
         None => (false, false),
-        Some(m) if m.get_ref() == "serving" => (false, false),
+        Some(m) if m.get_ref() == "serving" || batched_mode => (false, false),
         Some(m) if m.get_ref() == "pp_tg" => (true, false),
         Some(m) if m.get_ref() == "sweep" => (false, true),
         Some(m) => {
@@ -211,14 +223,44 @@ pub(super) fn parse_keys(
                 text,
                 Some(m.span()),
                 format!(
-                    "unknown mode `{}`; expected \"serving\" (the default), \"sweep\" or \"pp_tg\"",
+                    "unknown mode `{}`; expected \"serving\" (the default), \"sweep\", \"pp_tg\" or \"batched\"",
                     m.get_ref()
                 ),
             ));
         }
     };
+    let batched_keys = [
+        ("npp", span_of(&raw.npp)),
+        ("ntg", span_of(&raw.ntg)),
+        ("npl", span_of(&raw.npl)),
+        ("shared_prompt", span_of(&raw.shared_prompt)),
+    ];
     // Keys of the other mode are mistakes, not silently ignored settings.
-    let (ours, theirs, mode_name): (Vec<_>, Vec<_>, _) = if pp_tg_mode {
+    let (ours, mut theirs, mode_name): (Vec<_>, Vec<_>, _) = if batched_mode {
+        (
+            Vec::new(),
+            vec![
+                ("prompt_tokens", span_of(&raw.prompt_tokens)),
+                ("max_tokens", span_of(&raw.max_tokens)),
+                ("concurrency", span_of(&raw.concurrency)),
+                ("pp", span_of(&raw.pp)),
+                ("tg", span_of(&raw.tg)),
+                ("depth", span_of(&raw.depth)),
+                ("duration", span_of(&raw.duration)),
+                ("request_rate", span_of(&raw.request_rate)),
+                ("arrival", span_of(&raw.arrival)),
+                ("burstiness", span_of(&raw.burstiness)),
+                ("max_concurrency", span_of(&raw.max_concurrency)),
+                ("requests", span_of(&raw.requests)),
+                ("slo", span_of(&raw.slo)),
+                ("prompts_file", span_of(&raw.prompts_file)),
+                ("sweep_rates", span_of(&raw.sweep_rates)),
+                ("slo_target", span_of(&raw.slo_target)),
+                ("tolerance", span_of(&raw.tolerance)),
+            ],
+            "batched",
+        )
+    } else if pp_tg_mode {
         (
             vec![("pp", span_of(&raw.pp)), ("tg", span_of(&raw.tg))],
             vec![
@@ -252,6 +294,9 @@ pub(super) fn parse_keys(
             if sweep_mode { "sweep" } else { "serving" },
         )
     };
+    if !batched_mode {
+        theirs.extend(batched_keys.iter().cloned());
+    }
     if let Some((key, v)) = theirs.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
         return Err(source::error_at(
             path,
@@ -259,7 +304,11 @@ pub(super) fn parse_keys(
             Some(v.clone()),
             format!(
                 "`{key}` does not belong to mode {mode_name}{}",
-                if pp_tg_mode {
+                if batched_mode {
+                    " (use npp, ntg, npl and shared_prompt)"
+                } else if batched_keys.iter().any(|(k, _)| k == key) {
+                    " (add mode = \"batched\" for llama-batched-bench's grid)"
+                } else if pp_tg_mode {
                     " (use pp, tg and depth)"
                 } else {
                     " (add mode = \"pp_tg\" for llama-bench's tests)"
@@ -269,6 +318,7 @@ pub(super) fn parse_keys(
     }
     let (mut prompt_tokens, mut max_tokens, mut concurrency, mut pp_tg) =
         (Vec::new(), Vec::new(), Vec::new(), None);
+    let mut batched = None;
     let (mut prompt_axis, mut output_axis, mut prompts) = (Axis::default(), Axis::default(), None);
     let mut missing_key: Option<&str> = None;
     if pp_tg_mode {
@@ -295,6 +345,15 @@ pub(super) fn parse_keys(
             None => vec![0],
         };
         pp_tg = Some(PpTg { pp, tg, depth });
+    } else if batched_mode {
+        let keys = batched::Keys {
+            mode: raw.mode.as_ref().map_or(0..0, Spanned::span),
+            npp: &raw.npp,
+            ntg: &raw.ntg,
+            npl: &raw.npl,
+            shared_prompt: raw.shared_prompt.as_ref().map(|b| *b.get_ref()),
+        };
+        batched = Some(batched::parse(path, text, &keys)?);
     } else {
         // A missing key is reported after the other checks: a key blanked out because its
         // value was wrong (see `source::parse_all`) must not hide the mistakes after it.
@@ -401,7 +460,7 @@ pub(super) fn parse_keys(
         Some(p) => *p.get_ref(),
         None => 1.0,
     };
-    let parsed = if pp_tg_mode {
+    let parsed = if pp_tg_mode || batched_mode {
         open_loop::Parsed {
             load: Load::Closed,
             slo: None,
@@ -449,6 +508,7 @@ pub(super) fn parse_keys(
         },
         Throughput {
             pp_tg,
+            batched,
             prompt_tokens,
             max_tokens,
             concurrency,

@@ -274,6 +274,10 @@ impl<'m> Engine<'m> {
     /// run, then per repetition an emptied cache, the depth restored (or computed once), and
     /// the timed prompt batches or generated tokens. Tokens are random, as llama-bench's are.
     fn bench(&mut self, t: BenchTest) -> Result<Vec<BenchSample>, String> {
+        if let Some(b) = t.batched {
+            self.ctx = None;
+            return super::batched::run(self.model, &|n| self.ctx_params(n), t, b);
+        }
         let n_ctx = t.n_prompt + t.n_gen + t.n_depth;
         // Requests and tests never run at once; free the request context's memory first.
         self.ctx = None;
@@ -318,6 +322,7 @@ impl<'m> Engine<'m> {
             samples.push(BenchSample {
                 ns,
                 perf: perf_of(&ctx.timings()),
+                pp_ns: None,
             });
         }
         Ok(samples)

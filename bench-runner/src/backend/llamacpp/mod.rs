@@ -5,6 +5,7 @@
 //! is handed to the engine: a request that waits behind another (concurrency > 1) shows the
 //! wait in its TTFT, and the case is flagged `queued` because the engine reports one slot.
 
+mod batched;
 mod build_info;
 pub mod config;
 mod engine;

@@ -346,7 +346,11 @@ impl Engine {
                 (perf.eval_n, perf.eval_ms) = (t.n_gen as u64, run.as_secs_f64() * 1e3);
             }
             let ns = start.elapsed().as_nanos() as u64;
-            samples.push(BenchSample { ns, perf });
+            samples.push(BenchSample {
+                ns,
+                perf,
+                pp_ns: None,
+            });
             if t.n_depth > 0 {
                 self.depth_cache = Some((t.n_depth, depth));
             }
