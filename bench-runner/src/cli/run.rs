@@ -138,6 +138,10 @@ pub fn exec(a: Args) -> anyhow::Result<u8> {
     if !tests.is_empty() {
         say(&tests);
     }
+    let cells = runner::table::batched_markdown(&outcome.summary);
+    if !cells.is_empty() {
+        say(&cells);
+    }
     for w in &outcome.warnings {
         eprintln!("warning: {}", edgebench::secret::scrub(w));
     }

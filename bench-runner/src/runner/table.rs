@@ -297,6 +297,60 @@ pub fn pp_tg_markdown(rows: &[SummaryRow], columns: &BTreeMap<String, ModelColum
     out
 }
 
+/// The table of llama-batched-bench-style cells, with its columns (PP, TG, B, N_KV, T_PP s,
+/// S_PP t/s, T_TG s, S_TG t/s, T s, S t/s) after edgebench's backend name; each figure is the
+/// median over the repetitions.
+pub fn batched_markdown(rows: &[SummaryRow]) -> String {
+    let cells: Vec<&SummaryRow> = rows.iter().filter(|r| r.metric == "n_kv").collect();
+    if cells.is_empty() {
+        return String::new();
+    }
+    let mut out = mdtable::header(
+        &[
+            "edgebench backend",
+            "PP",
+            "TG",
+            "B",
+            "N_KV",
+            "T_PP s",
+            "S_PP t/s",
+            "T_TG s",
+            "S_TG t/s",
+            "T s",
+            "S t/s",
+        ],
+        "lrrrrrrrrrr",
+    );
+    for c in cells {
+        let get = |m: &str| {
+            rows.iter()
+                .find(|r| {
+                    r.metric == m
+                        && r.backend == c.backend
+                        && r.scenario == c.scenario
+                        && r.case_id == c.case_id
+                })
+                .map(|r| r.p50)
+        };
+        let secs = |m: &str| fmt(get(m).map(|ms| ms / 1e3), 3);
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            c.backend,
+            c.prompt_tokens,
+            c.max_tokens,
+            c.concurrency,
+            c.p50,
+            secs("ttft_ms"),
+            fmt(get("prefill_tok_s"), 2),
+            secs("tg_ms"),
+            fmt(get("decode_tok_s"), 2),
+            secs("e2e_ms"),
+            fmt(get("test_tok_s"), 2),
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
