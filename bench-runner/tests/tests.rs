@@ -7,6 +7,7 @@ mod arena;
 mod arena_judge;
 mod arena_scale;
 mod arena_vote_page;
+mod batched;
 mod cli_docs;
 mod closed_lengths;
 mod common;

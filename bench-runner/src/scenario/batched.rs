@@ -91,3 +91,83 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys) -> Result<Batched> {
     }
     Ok(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::error::Error;
+    use crate::scenario::{Scenario, ScenarioBody};
+
+    fn located(text: &str) -> (usize, usize, String) {
+        match Scenario::parse(Path::new("s.toml"), text) {
+            Err(Error::Input {
+                line, col, message, ..
+            }) => (line, col, message),
+            other => panic!("expected an input error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn expands_in_llama_batched_bench_order_with_one_context() {
+        let s = Scenario::parse(
+            Path::new("s.toml"),
+            "kind = \"throughput\"\nmode = \"batched\"\nnpp = [128, 512]\nntg = [128]\nnpl = [1, 8, 2]\nshared_prompt = true\nrepetitions = 3\n",
+        )
+        .unwrap();
+        let ScenarioBody::Throughput(t) = &s.body else {
+            panic!("throughput")
+        };
+        assert!(t.batched.is_some() && t.pp_tg.is_none() && t.concurrency.is_empty());
+        let cases = s.cases();
+        let ids: Vec<&str> = cases.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "pp128_tg128_b1_pps",
+                "pp128_tg128_b8_pps",
+                "pp128_tg128_b2_pps",
+                "pp512_tg128_b1_pps",
+                "pp512_tg128_b8_pps",
+                "pp512_tg128_b2_pps"
+            ]
+        );
+        let c = cases[1].batched.unwrap();
+        // -c = largest npl × (largest npp + largest ntg), n_seq_max = largest npl.
+        assert_eq!((c.n_seq_max, c.n_ctx), (8, 8 * (512 + 128)));
+        assert_eq!((cases[1].concurrency, cases[1].repetitions), (8, 3));
+        assert_eq!(
+            (c.prompt_tokens(), c.output_tokens(), c.n_kv()),
+            (128, 1024, 2048)
+        );
+    }
+
+    #[test]
+    fn mistakes_are_located() {
+        let (line, _, msg) =
+            located("kind = \"throughput\"\nmode = \"batched\"\nnpp = [16]\nntg = [4]\n");
+        assert_eq!(line, 2, "{msg}");
+        assert!(msg.contains("needs `npl`"), "{msg}");
+        let (line, col, msg) = located(
+            "kind = \"throughput\"\nmode = \"batched\"\nnpp = [16]\nntg = [4]\nnpl = [0]\n",
+        );
+        assert_eq!((line, col), (5, 7), "{msg}");
+        assert!(msg.contains("`npl` holds 0"), "{msg}");
+        let (line, _, msg) = located(
+            "kind = \"throughput\"\nmode = \"batched\"\nnpp = [16]\nntg = [4]\nnpl = [1]\nconcurrency = [2]\n",
+        );
+        assert_eq!(line, 6, "{msg}");
+        assert!(msg.contains("does not belong to mode batched"), "{msg}");
+        let (line, _, msg) =
+            located("kind = \"throughput\"\nmode = \"pp_tg\"\npp = [16]\nnpl = [2]\n");
+        assert_eq!(line, 4, "{msg}");
+        assert!(msg.contains("mode = \"batched\""), "{msg}");
+        let (_, _, msg) = located(
+            "kind = \"throughput\"\nprompt_tokens = [16]\nmax_tokens = [4]\nshared_prompt = true\n",
+        );
+        assert!(
+            msg.contains("`shared_prompt` does not belong to mode serving"),
+            "{msg}"
+        );
+    }
+}
