@@ -3,6 +3,8 @@
 //! scripts/build-llama-bench builds from the vendored sources, and the parity script's smoke
 //! run. Timings are checked only against each other (the columns' arithmetic), never for speed.
 
+#![allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

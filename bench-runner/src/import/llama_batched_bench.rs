@@ -235,6 +235,7 @@ fn sample(c: &BbCell, rep: u32, run_id: &str, backend: &str, device: &str) -> Sa
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use super::*;
 

@@ -93,6 +93,7 @@ pub(super) fn parse(path: &Path, text: &str, k: &Keys) -> Result<Batched> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use std::path::Path;
 
