@@ -143,6 +143,47 @@ fn batched_rows_have_llama_batched_bench_columns_and_exact_counts() {
 }
 
 #[test]
+fn resume_finishes_a_cut_cell_from_its_rows_without_running_it_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let scenario = write(
+        dir.path(),
+        "b.toml",
+        "name = \"b\"\nkind = \"throughput\"\nmode = \"batched\"\nnpp = [16]\nntg = [2]\nnpl = [2]\nrepetitions = 2\n",
+    );
+    let out = dir.path().join("runs");
+    run_ok(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--run-id",
+        "r",
+    ]);
+    let run = out.join("r");
+    let (before, summary) = rows(&run);
+    assert_eq!(before.len(), 2);
+    // Killed after the cell's rows, before its summary: the header alone is left.
+    let text = std::fs::read_to_string(run.join("summary.csv")).unwrap();
+    std::fs::write(
+        run.join("summary.csv"),
+        format!("{}\n", text.lines().next().unwrap()),
+    )
+    .unwrap();
+    run_ok(&["run", "--quiet", "--resume", run.to_str().unwrap()]);
+    let (after, resumed) = rows(&run);
+    assert_eq!(after, before, "no repetition ran again");
+    let p50 = |rows: &[edgebench::results::SummaryRow]| {
+        rows.iter()
+            .find(|r| r.metric == "decode_tok_s")
+            .map(|r| (r.n, r.p50))
+    };
+    assert_eq!(p50(&resumed), p50(&summary));
+}
+
+#[test]
 fn batched_mode_is_refused_on_a_backend_that_is_not_llamacpp() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(

@@ -77,6 +77,17 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
         });
     };
     let (ctx, backend) = (s.ctx, s.backend);
+    // --resume: a cell with summary rows is done; one with some rows runs only the rest.
+    let key = s.key(&case.id);
+    if let Some(done) = ctx.resume.finished(&key) {
+        return Ok(done);
+    }
+    let done_rows = ctx.resume.take_rows(&key);
+    if !done_rows.is_empty() {
+        ctx.resumed_cases.borrow_mut().insert(key.clone());
+    }
+    let first = done_rows.len() as u32;
+    let missing = case.repetitions.saturating_sub(first);
     let label = s.label(&case.id);
     let base = SampleRow {
         test: Some(cell.name()),
@@ -89,7 +100,7 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
         n_prompt: cell.npp,
         n_gen: cell.ntg,
         n_depth: 0,
-        repetitions: case.repetitions,
+        repetitions: missing,
         warmup: case.warmup > 0,
         seed: case.seed,
         batched: Some(Batched {
@@ -101,6 +112,7 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
     };
     let started_at = crate::results::manifest::now_rfc3339();
     let result = match backend.in_process() {
+        _ if missing == 0 => Ok(Vec::new()),
         Some(engine @ InProcess::LlamaCpp(_)) => engine.bench(test).await.map_err(|e| e.message),
         _ => Err(format!(
             "mode batched runs in process on a llamacpp backend only; `{}` is not one",
@@ -111,9 +123,9 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
         Ok(samples) => samples
             .iter()
             .enumerate()
-            .map(|(i, smp)| row(&base, &cell, i as u32, &started_at, smp))
+            .map(|(i, smp)| row(&base, &cell, first + i as u32, &started_at, smp))
             .collect(),
-        Err(e) => (0..case.repetitions)
+        Err(e) => (first..case.repetitions)
             .map(|i| {
                 let mut row = SampleRow {
                     repetition: i,
@@ -131,7 +143,8 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
         ctx.progress.request_done(&label, row.test_tok_s);
         failed += usize::from(row.error_category.is_some());
     }
-    let (summary, warnings) = batched_summary(&s.summary_base(case), &rows);
+    let all: Vec<SampleRow> = done_rows.into_iter().chain(rows.iter().cloned()).collect();
+    let (summary, warnings) = batched_summary(&s.summary_base(case), &all);
     ctx.rec.summary(&summary)?;
     if !ctx.quiet {
         let get = |m: &str| summary.iter().find(|r| r.metric == m).map(|r| r.p50);
@@ -147,8 +160,9 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
             rows.len()
         ));
     }
+    let failed = all.iter().filter(|r| r.error_category.is_some()).count();
     Ok(CaseOutcome {
-        total: rows.len(),
+        total: all.len(),
         failed,
         summary,
         warnings,
