@@ -5,7 +5,9 @@
 //! - one context of `n_ctx` cells and `n_seq_max` sequences (the grid's largest `npl`), with the
 //!   engine's other settings; the KV cache is not unified (llama.cpp's default, and
 //!   llama-batched-bench's without `-kvu`), so each sequence has `n_ctx / n_seq_max` cells;
-//! - a warm-up of 16 random tokens decoded once, as llama-batched-bench does at start;
+//! - a warm-up of 16 random tokens decoded once, as llama-batched-bench does at start (it keeps
+//!   one context for its whole grid; here each cell, one engine call, gets a fresh context and
+//!   its own warm-up);
 //! - per repetition: every prompt (B of `pp` random tokens, or one with a shared prompt) built,
 //!   the cache cleared, then timed: the prompt tokens decoded in chunks of `n_batch`, one
 //!   synchronize at the end (T_PP). With a shared prompt, sequence 0 is copied to the others
