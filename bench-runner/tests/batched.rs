@@ -255,6 +255,8 @@ fn import_keeps_llama_batched_bench_numbers() {
         out.to_str().unwrap(),
         "--run-id",
         "imp",
+        "--model",
+        gemma().to_str().unwrap(),
     ]);
     assert!(stdout.contains("imported 6 cells"), "{stdout}");
     assert!(
@@ -269,6 +271,11 @@ fn import_keeps_llama_batched_bench_numbers() {
         .collect();
     assert_eq!(lines.len(), 6);
     assert_eq!(samples.len(), 6);
+    assert!(
+        samples
+            .iter()
+            .all(|r| r.model == "gemma-3-270m-q4_k_m.gguf")
+    );
     for (v, r) in lines.iter().zip(&samples_in_file_order(&samples, &lines)) {
         let f = |k: &str| v[k].as_f64().unwrap();
         let shared = f("is_pp_shared") == 1.0;

@@ -39,6 +39,9 @@ struct LlamaBatchedBenchArgs {
     /// Device label the results belong to (default: this machine's CPU; the file names none).
     #[arg(short, long)]
     label: Option<String>,
+    /// The GGUF it ran (its file name fills the model column; the file names none).
+    #[arg(short, long)]
+    model: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -78,13 +81,14 @@ pub fn exec(a: Args) -> anyhow::Result<u8> {
             Ok(0)
         }
         Kind::LlamaBatchedBench(a) => {
-            let o = llama_batched_bench::import(&ImportOptions {
+            let opts = ImportOptions {
                 files: a.files,
                 out: a.out,
                 run_id: a.run_id,
                 label: a.label,
                 command_line: super::command_line(),
-            })?;
+            };
+            let o = llama_batched_bench::import(&opts, a.model.as_deref())?;
             println!("{}", runner::table::batched_markdown(&o.summary));
             println!("imported {} cells: {}", o.tests, o.run_dir.display());
             Ok(0)

@@ -89,8 +89,13 @@ pub fn read(path: &Path) -> Result<Vec<BbCell>> {
     Ok(cells)
 }
 
-/// Writes one run folder holding every cell of every file (each file a backend).
-pub fn import(opts: &ImportOptions) -> Result<super::llama_bench::ImportOutcome> {
+/// Writes one run folder holding every cell of every file (each file a backend). The file
+/// does not name its model: `model` (the GGUF's file name) fills the `model` column.
+pub fn import(
+    opts: &ImportOptions,
+    model: Option<&str>,
+) -> Result<super::llama_bench::ImportOutcome> {
+    let model = model.map(file_name).unwrap_or_default();
     if opts.files.is_empty() {
         return Err(Error::Usage(
             "name at least one llama-batched-bench output file".into(),
@@ -147,6 +152,7 @@ pub fn import(opts: &ImportOptions) -> Result<super::llama_bench::ImportOutcome>
             "kind": "llama-batched-bench",
             "imported_from": path.display().to_string(),
             "format": "jsonl",
+            "model": model,
             "cells": cells,
         }));
         manifest.warnings.push(format!(
@@ -166,7 +172,9 @@ pub fn import(opts: &ImportOptions) -> Result<super::llama_bench::ImportOutcome>
                 }
             };
             let rep = cases[i].1.len() as u32;
-            cases[i].1.push(sample(c, rep, &run_id, &backend, &device));
+            let mut row = sample(c, rep, &run_id, &backend, &device);
+            row.model = model.clone();
+            cases[i].1.push(row);
         }
         for (_, rows) in &cases {
             for r in rows {
@@ -177,6 +185,7 @@ pub fn import(opts: &ImportOptions) -> Result<super::llama_bench::ImportOutcome>
             let base = SummaryRow {
                 run_id: run_id.clone(),
                 backend: backend.clone(),
+                model: model.clone(),
                 device: device.clone(),
                 scenario: "llama-batched-bench".into(),
                 case_id: first.case_id.clone(),
@@ -202,6 +211,12 @@ pub fn import(opts: &ImportOptions) -> Result<super::llama_bench::ImportOutcome>
         columns: BTreeMap::new(),
         tests: n_cells,
     })
+}
+
+fn file_name(p: &str) -> String {
+    Path::new(p)
+        .file_name()
+        .map_or_else(|| p.to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// One line as a sample row, its numbers as the file states them.
