@@ -276,7 +276,7 @@ impl Engine {
         }
         out.text = self.codec.decode(&generated);
         if !req.tools.tools.is_empty() {
-            let (text, calls) = tool_calls::extract(&out.text);
+            let (text, calls) = tool_calls::extract(&self.codec.decode_with_special(&generated));
             if !calls.is_empty() {
                 (out.text, out.tool_calls) = (text, calls);
                 finish = "tool_calls";

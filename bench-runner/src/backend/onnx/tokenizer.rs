@@ -152,6 +152,13 @@ impl TextCodec {
         self.tokenizer.decode(ids, true).unwrap_or_default()
     }
 
+    /// The text with special tokens written out: tool-call markers such as Qwen's
+    /// `<tool_call>` are control tokens in some vocabularies (the GGUF's), and the parser
+    /// needs them, as llama-server's does.
+    pub fn decode_with_special(&self, ids: &[u32]) -> String {
+        self.tokenizer.decode(ids, false).unwrap_or_default()
+    }
+
     /// Bytes of one token's text, for the content chunk (the whole text is decoded at the end).
     pub fn token_bytes(&self, id: u32) -> usize {
         self.token_len.get(id as usize).map_or(0, |&n| n as usize)
