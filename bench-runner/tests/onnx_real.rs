@@ -81,7 +81,8 @@ fn prompts() -> Vec<Prompt> {
         Prompt::Chat(vec![
             Message {
                 role: "system".into(),
-                content: "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.".into(),
+                content: "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+                    .into(),
             },
             Message {
                 role: "user".into(),
@@ -141,7 +142,14 @@ fn fp32_greedy_text_equals_llama_cpp_on_the_gguf() {
         };
         drop(onnx);
         let mut int4 = OnnxBackend::connect(&pick("int4")).await.unwrap();
-        let q = int4.probe().await.unwrap().onnx.unwrap().quantization.unwrap();
+        let q = int4
+            .probe()
+            .await
+            .unwrap()
+            .onnx
+            .unwrap()
+            .quantization
+            .unwrap();
         assert_eq!(
             (q.format.as_str(), q.bits, q.block_size),
             ("int4", Some(4), Some(32))
@@ -189,7 +197,18 @@ fn varied_strings(n: usize) -> Vec<String> {
         "$$ %% ^^ && || ~~ `` \\\\",
     ];
     const SPACES: &[&str] = &[
-        " ", "  ", "   ", "\t", "\n", "\n\n", "\r\n", " \n ", "\t\t\n", "    ", "", "\n\n\n   ",
+        " ",
+        "  ",
+        "   ",
+        "\t",
+        "\n",
+        "\n\n",
+        "\r\n",
+        " \n ",
+        "\t\t\n",
+        "    ",
+        "",
+        "\n\n\n   ",
     ];
     let mut rng = ChaCha8Rng::seed_from_u64(20);
     (0..n)
@@ -241,7 +260,8 @@ fn tokenizer_ids_equal_llama_cpp_on_1000_strings() {
     let mut mismatches = Vec::new();
     rt.block_on(async {
         for s in &strings {
-            let body = serde_json::json!({"content": s, "add_special": false, "parse_special": true});
+            let body =
+                serde_json::json!({"content": s, "add_special": false, "parse_special": true});
             let r: serde_json::Value = client
                 .post(&url)
                 .json(&body)
@@ -283,17 +303,18 @@ fn tool_calls_reach_the_real_template() {
         "parallel_stock_2",
         "irrelevant_capital",
     ];
-    let suite: String = std::fs::read_to_string(repo_root().join("scenarios/data/tool_suite.jsonl"))
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            l.starts_with("{\"define\"")
-                || keep
-                    .iter()
-                    .any(|id| l.contains(&format!("\"id\": \"{id}\"")))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let suite: String =
+        std::fs::read_to_string(repo_root().join("scenarios/data/tool_suite.jsonl"))
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                l.starts_with("{\"define\"")
+                    || keep
+                        .iter()
+                        .any(|id| l.contains(&format!("\"id\": \"{id}\"")))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
     write(dir.path(), "suite.jsonl", &suite);
     let scenario = write(
         dir.path(),
@@ -317,10 +338,7 @@ fn tool_calls_reach_the_real_template() {
     let run = out.join("onnx-tools");
     let items = read_items(&run.join("items.csv")).unwrap().rows;
     assert_eq!(items.len(), 3, "{items:?}");
-    assert!(
-        items.iter().all(|r| r.error_message.is_none()),
-        "{items:?}"
-    );
+    assert!(items.iter().all(|r| r.error_message.is_none()), "{items:?}");
     // Qwen, shown the tools by its own template, answers the weather question with a call.
     let paris = items
         .iter()
@@ -331,14 +349,15 @@ fn tool_calls_reach_the_real_template() {
     // template's <tool_call> tags, and llama-server --jinja then returns it as text too:
     // `call_as_plain_text` with a lenient pass is the same verdict llama-server gets.
     assert!(paris.calls.contains("get_weather"), "{paris:?}");
-    assert!(
-        paris.pass || paris.lenient_pass == Some(true),
-        "{paris:?}"
-    );
+    assert!(paris.pass || paris.lenient_pass == Some(true), "{paris:?}");
     // run.json says which build ran.
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
     let q = &manifest["backends"][0]["onnx"]["quantization"];
-    assert_eq!((q["format"].as_str(), q["block_size"].as_u64()), (Some("int4"), Some(32)), "{q}");
+    assert_eq!(
+        (q["format"].as_str(), q["block_size"].as_u64()),
+        (Some("int4"), Some(32)),
+        "{q}"
+    );
     assert_eq!(q["declared"]["format"], "int4", "{q}");
 }

@@ -187,8 +187,7 @@ pub fn inspect(model: &Path, declared: Option<serde_json::Value>) -> Result<Quan
             let list: Vec<String> = kinds.iter().map(|b| format!("int{b}")).collect();
             format!("mixed ({})", list.join(", "))
         };
-    } else if count("MatMulInteger") + count("DynamicQuantizeMatMul") + count("QLinearMatMul") > 0
-    {
+    } else if count("MatMulInteger") + count("DynamicQuantizeMatMul") + count("QLinearMatMul") > 0 {
         q.format = "int8".into();
         q.bits = Some(8);
     } else if count("DequantizeLinear") > 0 {

@@ -168,7 +168,9 @@ mod tests {
     fn the_partial_nucleus_equals_a_full_sort() {
         // A flat vocabulary of 5,000 (the nucleus outgrows the first 64 and 512) and a peaked
         // one: with one seed, the draws are what the nucleus of a full sort allows.
-        let flat: Vec<f32> = (0..5000).map(|i| ((i * 7919) % 1000) as f32 / 500.0).collect();
+        let flat: Vec<f32> = (0..5000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0)
+            .collect();
         let mut peaked = flat.clone();
         peaked[4321] = 30.0;
         for logits in [&flat, &peaked] {

@@ -106,7 +106,10 @@ impl TextCodec {
 
     /// The chat rendered as the model expects it, ready for the assistant's turn.
     pub fn render_chat(&self, messages: &[Message]) -> Result<String, String> {
-        self.render(minijinja::Value::from(minijinja::value::Serde(messages)), &[])
+        self.render(
+            minijinja::Value::from(minijinja::value::Serde(messages)),
+            &[],
+        )
     }
 
     /// A chat with tools: whole OpenAI-style messages (assistant `tool_calls`, `tool` results)
@@ -116,7 +119,10 @@ impl TextCodec {
     /// before rendering (Qwen's template writes `arguments | tojson`).
     pub fn render_with_tools(&self, messages: &[Value], tools: &[Value]) -> Result<String, String> {
         let messages: Vec<Value> = messages.iter().map(arguments_as_objects).collect();
-        self.render(minijinja::Value::from(minijinja::value::Serde(&messages)), tools)
+        self.render(
+            minijinja::Value::from(minijinja::value::Serde(&messages)),
+            tools,
+        )
     }
 
     fn render(&self, messages: minijinja::Value, tools: &[Value]) -> Result<String, String> {
@@ -128,7 +134,8 @@ impl TextCodec {
         };
         let tmpl = env.get_template("chat").map_err(|e| e.to_string())?;
         // No tools: `tools` is undefined, as transformers leaves it (templates test `if tools`).
-        let tools = (!tools.is_empty()).then(|| minijinja::Value::from(minijinja::value::Serde(tools)));
+        let tools =
+            (!tools.is_empty()).then(|| minijinja::Value::from(minijinja::value::Serde(tools)));
         tmpl.render(context! {
             messages => messages,
             tools => tools,
@@ -312,7 +319,11 @@ mod tests {
         );
         let nested = serde_json::json!({"b": [1, "é"], "a": {"c": null}});
         assert_eq!(
-            tojson(minijinja::Value::from(minijinja::value::Serde(&nested)), None).unwrap(),
+            tojson(
+                minijinja::Value::from(minijinja::value::Serde(&nested)),
+                None
+            )
+            .unwrap(),
             r#"{"a": {"c": null}, "b": [1, "é"]}"#
         );
         // Without tools the template sees none (its `if tools` branch is not taken).

@@ -23,10 +23,7 @@ pub fn extract(text: &str) -> (String, Vec<RawCall>) {
         let body_at = start + OPEN.len();
         // An unclosed block (generation hit max_tokens) runs to the end of the text.
         let (body, next) = match rest[body_at..].find(CLOSE) {
-            Some(end) => (
-                &rest[body_at..body_at + end],
-                body_at + end + CLOSE.len(),
-            ),
+            Some(end) => (&rest[body_at..body_at + end], body_at + end + CLOSE.len()),
             None => (&rest[body_at..], rest.len()),
         };
         match call(body) {
