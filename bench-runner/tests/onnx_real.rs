@@ -116,7 +116,7 @@ fn fp32_greedy_text_equals_llama_cpp_on_the_gguf() {
         let mut onnx = OnnxBackend::connect(&pick("fp32")).await.unwrap();
         let facts = onnx.probe().await.unwrap();
         let q = facts.onnx.as_ref().unwrap().quantization.clone().unwrap();
-        assert_eq!((q.format.as_str(), q.bits), ("float", None), "{q:?}");
+        assert_eq!((q.format.as_str(), q.bits), ("fp32", None), "{q:?}");
         assert_eq!(onnx.facts().layout.vocab_size, Some(151_936));
         for (p, want) in prompts().into_iter().zip(&reference) {
             let got = onnx.generate(&greedy(p.clone(), GREEDY_TOKENS)).await;

@@ -7,7 +7,8 @@
 //! and `accuracy_level`), the int8 kinds (`MatMulInteger`, `DynamicQuantizeMatMul`,
 //! `QLinearMatMul`, `DynamicQuantizeLinear`), `DequantizeLinear` (QDQ), and plain `MatMul` and
 //! `Gemm`. `format` sums it up: `int4`/`int8`/`int2` (MatMulNBits), `int8` (the int8 kinds),
-//! `qdq`, or `float` when only float matrix products are there.
+//! `qdq`, or, when only float matrix products are there, the float type holding most of the
+//! weights (`fp32`, `fp16`, `bf16`; read from each initializer's header, its data skipped).
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -17,7 +18,8 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Quantization {
-    /// `int4`, `int8`, `int2`, `qdq`, `float`, or `mixed (…)` when MatMulNBits nodes differ.
+    /// `int4`, `int8`, `int2`, `qdq`, `fp32`/`fp16`/`bf16` (`float` when the weights' type is
+    /// not found), or `mixed (…)` when MatMulNBits nodes differ.
     pub format: String,
     /// MatMulNBits `bits` and `block_size` (the most common one when nodes differ).
     pub bits: Option<u32>,
@@ -133,6 +135,30 @@ fn node(buf: &[u8]) -> std::io::Result<(String, BTreeMap<String, i64>)> {
     Ok((op, attrs))
 }
 
+/// One TensorProto's element type and count, from the fields before its data (dims = 1,
+/// data_type = 2, written first); the rest (name, raw or external data) is skipped.
+fn initializer<R: Read + Seek>(p: &mut Proto<R>, end: u64) -> std::io::Result<(u64, u64)> {
+    let (mut ty, mut count) = (0, 1u64);
+    while p.pos < end {
+        let t = p.varint()?;
+        match (t >> 3, t & 7) {
+            (1, 0) => count = count.saturating_mul(p.varint()?),
+            (1, 2) => {
+                let stop = p.varint()? + p.pos;
+                while p.pos < stop {
+                    count = count.saturating_mul(p.varint()?);
+                }
+            }
+            (2, 0) => ty = p.varint()?,
+            _ => break,
+        }
+    }
+    // Past the fields read: to the end of this initializer.
+    p.r.seek(SeekFrom::Current((end - p.pos) as i64))?;
+    p.pos = end;
+    Ok((ty, count))
+}
+
 /// Reads the graph's nodes from `model` (an .onnx file; weights in it are skipped, not read).
 pub fn inspect(model: &Path, declared: Option<serde_json::Value>) -> Result<Quantization, String> {
     let err = |e: std::io::Error| format!("{}: cannot read the graph: {e}", model.display());
@@ -148,6 +174,8 @@ pub fn inspect(model: &Path, declared: Option<serde_json::Value>) -> Result<Quan
     };
     // (bits, block_size, accuracy_level) → nodes.
     let mut nbits: BTreeMap<(i64, i64, i64), u32> = BTreeMap::new();
+    // Elements of float initializers per ONNX data type (1 float, 10 float16, 16 bfloat16).
+    let mut floats: BTreeMap<u64, u64> = BTreeMap::new();
     while p.pos < len {
         let tag = p.varint().map_err(err)?;
         if tag != (7 << 3 | 2) {
@@ -158,6 +186,14 @@ pub fn inspect(model: &Path, declared: Option<serde_json::Value>) -> Result<Quan
         let end = p.varint().map_err(err)? + p.pos;
         while p.pos < end {
             let t = p.varint().map_err(err)?;
+            if t == (5 << 3 | 2) {
+                let end = p.varint().map_err(err)? + p.pos;
+                let (ty, n) = initializer(&mut p, end).map_err(err)?;
+                if matches!(ty, 1 | 10 | 16) {
+                    *floats.entry(ty).or_default() += n;
+                }
+                continue;
+            }
             if t != (1 << 3 | 2) {
                 p.skip(t & 7).map_err(err)?;
                 continue;
@@ -193,7 +229,13 @@ pub fn inspect(model: &Path, declared: Option<serde_json::Value>) -> Result<Quan
     } else if count("DequantizeLinear") > 0 {
         q.format = "qdq".into();
     } else {
-        q.format = "float".into();
+        q.format = match floats.iter().max_by_key(|(_, n)| **n) {
+            Some((1, _)) => "fp32",
+            Some((10, _)) => "fp16",
+            Some((16, _)) => "bf16",
+            _ => "float",
+        }
+        .into();
     }
     Ok(q)
 }
@@ -242,8 +284,11 @@ mod tests {
         let mut graph = field(1, &nbits);
         graph.extend(field(1, &nbits));
         graph.extend(field(1, &field(4, b"MatMul")));
-        // An initializer (GraphProto field 5) of 300 bytes: skipped, never parsed.
-        graph.extend(field(5, &[0xff; 300]));
+        // An initializer (GraphProto field 5): dims [2, 3], float16, then 300 bytes of data
+        // that are skipped, never parsed.
+        let mut init = vec![1 << 3, 2, 1 << 3, 3, 2 << 3, 10];
+        init.extend(field(9, &[0xff; 300]));
+        graph.extend(field(5, &init));
         let mut model = vec![1 << 3, 8]; // ir_version = 8
         model.extend(field(7, &graph));
         let dir = tempfile::tempdir().unwrap();
@@ -261,6 +306,11 @@ mod tests {
             ),
             ("int4", Some(4), Some(32), Some(4), 2, 1)
         );
+        // Without MatMulNBits: the float type of the weights (here the float16 initializer).
+        let mut graph = field(1, &field(4, b"MatMul"));
+        graph.extend(field(5, &init));
+        std::fs::write(&p, field(7, &graph)).unwrap();
+        assert_eq!(inspect(&p, None).unwrap().format, "fp16");
         std::fs::write(&p, [1 << 3, 8]).unwrap();
         assert_eq!(inspect(&p, None).unwrap().format, "float");
     }
