@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ort::memory::Allocator;
 use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue};
-use ort::value::{DynValue, Tensor, TensorElementType};
+use ort::value::{DynValue, Tensor, TensorElementType, TensorRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::oneshot;
@@ -56,6 +56,11 @@ pub(super) struct Engine {
     /// and written in place by every decode step (151,936 floats for Qwen2: no allocation per
     /// token). `None` when the vocabulary size is not known up front.
     decode_opts: Option<RunOptions<HasSelectedOutputs>>,
+    /// int64 inputs, reused: the step's token ids, and all-ones / 0, 1, 2, … that the
+    /// attention mask and position ids are views of (grown, never shrunk).
+    ids: Vec<i64>,
+    ones: Vec<i64>,
+    positions: Vec<i64>,
 }
 
 /// Run options whose `logits` output is one preallocated `[1, 1, vocab]` tensor.
@@ -93,6 +98,17 @@ fn int_tensor(
     made.map_err(|e| format!("cannot make an input tensor: {e}"))
 }
 
+/// An integer input of shape `[1, len]`: a view of `values` when the model takes int64 (no
+/// copy), else a new tensor of the declared type.
+fn int_input(ty: TensorElementType, values: &[i64]) -> Result<SessionInputValue<'_>, String> {
+    if ty == TensorElementType::Int64 {
+        return TensorRef::from_array_view(([1usize, values.len()], values))
+            .map(Into::into)
+            .map_err(|e| format!("cannot make an input tensor: {e}"));
+    }
+    int_tensor(ty, values.len(), values.iter().copied()).map(Into::into)
+}
+
 impl Engine {
     pub(super) fn new(
         session: Session,
@@ -102,6 +118,9 @@ impl Engine {
     ) -> Self {
         Engine {
             decode_opts: decode_options(layout.vocab_size),
+            ids: Vec::new(),
+            ones: Vec::new(),
+            positions: Vec::new(),
             session,
             layout,
             codec,
@@ -119,21 +138,24 @@ impl Engine {
         let n = tokens.len();
         let past = cache.len();
         let total = past + n;
+        if self.ones.len() < total {
+            self.ones.resize(total, 1);
+            self.positions = (0..total as i64).collect();
+        }
+        self.ids.clear();
+        self.ids.extend(tokens.iter().map(|&t| i64::from(t)));
         let l = &self.layout;
         let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
             Vec::with_capacity(4 + 2 * l.layers);
-        inputs.push((
-            "input_ids".into(),
-            int_tensor(l.input_ids_type, n, tokens.iter().map(|&t| i64::from(t)))?.into(),
-        ));
+        inputs.push(("input_ids".into(), int_input(l.input_ids_type, &self.ids)?));
         inputs.push((
             "attention_mask".into(),
-            int_tensor(l.attention_mask_type, total, std::iter::repeat_n(1, total))?.into(),
+            int_input(l.attention_mask_type, &self.ones[..total])?,
         ));
         if let Some(ty) = l.position_ids_type {
             inputs.push((
                 "position_ids".into(),
-                int_tensor(ty, n, (past as i64)..(total as i64))?.into(),
+                int_input(ty, &self.positions[past..total])?,
             ));
         }
         if l.use_cache_branch {
