@@ -26,6 +26,7 @@ mod load_keys;
 mod load_report;
 mod multimodal;
 mod onnx;
+mod onnx_real;
 mod prompt_decoder;
 mod rate_cases;
 mod report;

@@ -10,8 +10,9 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use ort::session::{Session, SessionInputValue};
-use ort::value::{DynValue, Tensor, TensorElementType};
+use ort::memory::Allocator;
+use ort::session::{HasSelectedOutputs, OutputSelector, RunOptions, Session, SessionInputValue};
+use ort::value::{DynValue, Tensor, TensorElementType, TensorRef};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::oneshot;
@@ -23,6 +24,7 @@ use super::kv_cache::KvCache;
 use super::layout::DecoderLayout;
 use super::sampler::{Sampler, argmax};
 use super::tokenizer::TextCodec;
+use super::tool_calls;
 
 /// onnx's own command: `n` greedy tokens after raw text, with the KV cache or without it.
 pub(crate) struct Greedy {
@@ -50,6 +52,22 @@ pub(super) struct Engine {
     ctx_size: u32,
     /// The cache after `depth` random tokens, kept between repetitions as llama-bench keeps it.
     depth_cache: Option<(u32, KvCache)>,
+    /// Run options for one-token steps, with the `[1, 1, vocab]` logits output allocated once
+    /// and written in place by every decode step (151,936 floats for Qwen2: no allocation per
+    /// token). `None` when the vocabulary size is not known up front.
+    decode_opts: Option<RunOptions<HasSelectedOutputs>>,
+    /// int64 inputs, reused: the step's token ids, and all-ones / 0, 1, 2, … that the
+    /// attention mask and position ids are views of (grown, never shrunk).
+    ids: Vec<i64>,
+    ones: Vec<i64>,
+    positions: Vec<i64>,
+}
+
+/// Run options whose `logits` output is one preallocated `[1, 1, vocab]` tensor.
+fn decode_options(vocab: Option<usize>) -> Option<RunOptions<HasSelectedOutputs>> {
+    let logits = Tensor::<f32>::new(&Allocator::default(), [1usize, 1, vocab?]).ok()?;
+    let opts = RunOptions::new().ok()?;
+    Some(opts.with_outputs(OutputSelector::default().preallocate("logits", logits)))
 }
 
 fn engine_error(message: impl std::fmt::Display) -> RequestError {
@@ -80,6 +98,17 @@ fn int_tensor(
     made.map_err(|e| format!("cannot make an input tensor: {e}"))
 }
 
+/// An integer input of shape `[1, len]`: a view of `values` when the model takes int64 (no
+/// copy), else a new tensor of the declared type.
+fn int_input(ty: TensorElementType, values: &[i64]) -> Result<SessionInputValue<'_>, String> {
+    if ty == TensorElementType::Int64 {
+        return TensorRef::from_array_view(([1usize, values.len()], values))
+            .map(Into::into)
+            .map_err(|e| format!("cannot make an input tensor: {e}"));
+    }
+    int_tensor(ty, values.len(), values.iter().copied()).map(Into::into)
+}
+
 impl Engine {
     pub(super) fn new(
         session: Session,
@@ -88,6 +117,10 @@ impl Engine {
         ctx_size: u32,
     ) -> Self {
         Engine {
+            decode_opts: decode_options(layout.vocab_size),
+            ids: Vec::new(),
+            ones: Vec::new(),
+            positions: Vec::new(),
             session,
             layout,
             codec,
@@ -105,21 +138,24 @@ impl Engine {
         let n = tokens.len();
         let past = cache.len();
         let total = past + n;
+        if self.ones.len() < total {
+            self.ones.resize(total, 1);
+            self.positions = (0..total as i64).collect();
+        }
+        self.ids.clear();
+        self.ids.extend(tokens.iter().map(|&t| i64::from(t)));
         let l = &self.layout;
         let mut inputs: Vec<(Cow<'_, str>, SessionInputValue<'_>)> =
             Vec::with_capacity(4 + 2 * l.layers);
-        inputs.push((
-            "input_ids".into(),
-            int_tensor(l.input_ids_type, n, tokens.iter().map(|&t| i64::from(t)))?.into(),
-        ));
+        inputs.push(("input_ids".into(), int_input(l.input_ids_type, &self.ids)?));
         inputs.push((
             "attention_mask".into(),
-            int_tensor(l.attention_mask_type, total, std::iter::repeat_n(1, total))?.into(),
+            int_input(l.attention_mask_type, &self.ones[..total])?,
         ));
         if let Some(ty) = l.position_ids_type {
             inputs.push((
                 "position_ids".into(),
-                int_tensor(ty, n, (past as i64)..(total as i64))?.into(),
+                int_input(ty, &self.positions[past..total])?,
             ));
         }
         if l.use_cache_branch {
@@ -131,10 +167,12 @@ impl Engine {
             inputs.push((Cow::Borrowed(name.as_str()), value.into()));
         }
         let started = Instant::now();
-        let mut outputs = self
-            .session
-            .run(inputs)
-            .map_err(|e| format!("session.run with {n} new tokens after {past}: {e}"))?;
+        let outputs = match (&self.decode_opts, n) {
+            (Some(opts), 1) => self.session.run_with_options(inputs, opts),
+            _ => self.session.run(inputs),
+        };
+        let mut outputs =
+            outputs.map_err(|e| format!("session.run with {n} new tokens after {past}: {e}"))?;
         let run = started.elapsed();
         let token = match pick {
             Some(pick) => {
@@ -144,7 +182,8 @@ impl Engine {
                 let (_, data) = value.try_extract_tensor::<f32>().map_err(|e| {
                     format!("logits are not float32 ({e}); float16 logits are not supported yet")
                 })?;
-                // [batch, sequence, vocab]: the last position's row.
+                // [batch, sequence, vocab]: the last position's row, borrowed where ONNX
+                // Runtime wrote it.
                 let vocab = data.len() / n.max(1);
                 Some(pick(&data[data.len() - vocab..]))
             }
@@ -167,8 +206,32 @@ impl Engine {
         }
     }
 
+    /// A request's tokens: with tools (or whole OpenAI messages) the template gets them, as
+    /// llama-server's `--jinja` gives them; else as [`Self::prompt_tokens`].
+    fn request_tokens(&self, req: &Request) -> Result<Vec<u32>, RequestError> {
+        let prepare = |e: String| RequestError::new(ErrorCategory::Prepare, e);
+        let t = &req.tools;
+        let owned;
+        let messages: &[serde_json::Value] = match (&t.messages, &req.prompt) {
+            (Some(m), _) => m,
+            (None, Prompt::Chat(msgs)) if !t.tools.is_empty() => {
+                owned = msgs
+                    .iter()
+                    .map(|m| serde_json::json!({"role": m.role, "content": m.content}))
+                    .collect::<Vec<_>>();
+                &owned
+            }
+            _ => return self.prompt_tokens(&req.prompt),
+        };
+        let text = self
+            .codec
+            .render_with_tools(messages, &t.tools)
+            .map_err(prepare)?;
+        self.codec.encode(&text, false).map_err(prepare)
+    }
+
     fn generate(&mut self, req: &Request, sent_at: Instant) -> Result<Response, RequestError> {
-        let tokens = self.prompt_tokens(&req.prompt)?;
+        let tokens = self.request_tokens(req)?;
         if tokens.is_empty() {
             return Err(RequestError::new(
                 ErrorCategory::Prepare,
@@ -234,6 +297,13 @@ impl Engine {
             (token, cache) = (step.token, step.cache);
         }
         out.text = self.codec.decode(&generated);
+        if !req.tools.tools.is_empty() {
+            let (text, calls) = tool_calls::extract(&self.codec.decode_with_special(&generated));
+            if !calls.is_empty() {
+                (out.text, out.tool_calls) = (text, calls);
+                finish = "tool_calls";
+            }
+        }
         out.finish_reason = Some(finish.into());
         out.usage = Some(Usage {
             prompt_tokens: Some(tokens.len() as u64),

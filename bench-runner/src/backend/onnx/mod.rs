@@ -12,9 +12,11 @@ mod engine;
 mod kv_cache;
 pub mod layout;
 pub mod library;
+pub mod quant;
 mod sampler;
 mod session;
 mod tokenizer;
+mod tool_calls;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,6 +61,8 @@ pub struct OnnxFacts {
     /// Bytes of the graph and its external weights.
     pub model_bytes: u64,
     pub layout: layout::DecoderLayout,
+    /// How the weights are quantised, read from the graph's nodes (`None`: unreadable).
+    pub quantization: Option<quant::Quantization>,
     pub ctx_size: u32,
     pub chat_template: bool,
     pub eos_token_ids: Vec<u32>,
@@ -203,6 +207,7 @@ fn load(
         files_sha256,
         model_bytes,
         layout: layout.clone(),
+        quantization: quant::inspect(&graph, quant::declared(&dir)).ok(),
         ctx_size: cfg.ctx_size,
         chat_template: codec.has_template(),
         eos_token_ids: codec.eos_ids.clone(),

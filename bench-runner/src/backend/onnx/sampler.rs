@@ -49,17 +49,39 @@ impl Sampler {
         if self.probs.is_empty() || !sum.is_finite() {
             return argmax_except(logits, &self.banned);
         }
-        self.probs
-            .sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        let mut kept = 0.0f32;
-        let mut n = 0;
-        for (p, _) in &self.probs {
-            kept += p / sum;
-            n += 1;
-            if kept >= self.top_p {
-                break;
+        let len = self.probs.len();
+        if self.top_p >= 1.0 {
+            // No nucleus to find: draw over the whole vocabulary without sorting it.
+            let mut r = self.rng.random::<f32>() * sum;
+            for &(p, id) in &self.probs {
+                if r < p {
+                    return id;
+                }
+                r -= p;
             }
+            return self.probs[len - 1].1;
         }
+        // The nucleus is usually a few tokens out of 150K: order only the largest k (a
+        // partial selection, then a sort of those k), growing k until they hold top_p. The
+        // order is total (ties by id), so the prefix is the same as a full sort's.
+        let by_prob = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+        let mut k = len.min(64);
+        let n = loop {
+            if k < len {
+                self.probs.select_nth_unstable_by(k - 1, by_prob);
+            }
+            self.probs[..k].sort_unstable_by(by_prob);
+            let mut kept = 0.0f32;
+            let found = self.probs[..k].iter().position(|(p, _)| {
+                kept += p / sum;
+                kept >= self.top_p
+            });
+            match found {
+                Some(i) => break i + 1,
+                None if k == len => break len,
+                None => k = (k * 8).min(len),
+            }
+        };
         let total: f32 = self.probs[..n].iter().map(|(p, _)| p).sum();
         let mut r = self.rng.random::<f32>() * total;
         for &(p, id) in &self.probs[..n] {
@@ -140,5 +162,42 @@ mod tests {
         };
         assert_eq!(draw(3), draw(3));
         assert!(draw(3).iter().any(|&t| t != draw(3)[0]));
+    }
+
+    #[test]
+    fn the_partial_nucleus_equals_a_full_sort() {
+        // A flat vocabulary of 5,000 (the nucleus outgrows the first 64 and 512) and a peaked
+        // one: with one seed, the draws are what the nucleus of a full sort allows.
+        let flat: Vec<f32> = (0..5000)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0)
+            .collect();
+        let mut peaked = flat.clone();
+        peaked[4321] = 30.0;
+        for logits in [&flat, &peaked] {
+            for top_p in [0.3, 0.9] {
+                let max = logits.iter().copied().fold(f32::MIN, f32::max);
+                let mut all: Vec<(f32, u32)> = logits
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &l)| ((l - max).exp(), i as u32))
+                    .collect();
+                let sum: f32 = all.iter().map(|p| p.0).sum();
+                all.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+                let mut kept = 0.0;
+                let n = all
+                    .iter()
+                    .position(|(p, _)| {
+                        kept += p / sum;
+                        kept >= top_p
+                    })
+                    .map_or(all.len(), |i| i + 1);
+                let nucleus: std::collections::HashSet<u32> =
+                    all[..n].iter().map(|p| p.1).collect();
+                let mut s = Sampler::new(1.0, top_p as f64, 9, vec![]);
+                for _ in 0..200 {
+                    assert!(nucleus.contains(&s.sample(logits)), "top_p {top_p}");
+                }
+            }
+        }
     }
 }

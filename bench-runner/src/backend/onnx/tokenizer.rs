@@ -106,6 +106,26 @@ impl TextCodec {
 
     /// The chat rendered as the model expects it, ready for the assistant's turn.
     pub fn render_chat(&self, messages: &[Message]) -> Result<String, String> {
+        self.render(
+            minijinja::Value::from(minijinja::value::Serde(messages)),
+            &[],
+        )
+    }
+
+    /// A chat with tools: whole OpenAI-style messages (assistant `tool_calls`, `tool` results)
+    /// and the OpenAI `tools` list, given to the template as transformers'
+    /// `apply_chat_template(messages, tools=…)` gives them. A call's `arguments` string is
+    /// parsed into an object first, as transformers expects it and as llama-server does
+    /// before rendering (Qwen's template writes `arguments | tojson`).
+    pub fn render_with_tools(&self, messages: &[Value], tools: &[Value]) -> Result<String, String> {
+        let messages: Vec<Value> = messages.iter().map(arguments_as_objects).collect();
+        self.render(
+            minijinja::Value::from(minijinja::value::Serde(&messages)),
+            tools,
+        )
+    }
+
+    fn render(&self, messages: minijinja::Value, tools: &[Value]) -> Result<String, String> {
         let Some(env) = &self.template else {
             return Err(
                 "the model folder has no chat template (tokenizer_config.json chat_template); use endpoint completions"
@@ -113,8 +133,12 @@ impl TextCodec {
             );
         };
         let tmpl = env.get_template("chat").map_err(|e| e.to_string())?;
+        // No tools: `tools` is undefined, as transformers leaves it (templates test `if tools`).
+        let tools =
+            (!tools.is_empty()).then(|| minijinja::Value::from(minijinja::value::Serde(tools)));
         tmpl.render(context! {
-            messages => minijinja::Value::from(minijinja::value::Serde(messages)),
+            messages => messages,
+            tools => tools,
             add_generation_prompt => true,
             bos_token => &self.bos_token,
             eos_token => &self.eos_token,
@@ -135,9 +159,82 @@ impl TextCodec {
         self.tokenizer.decode(ids, true).unwrap_or_default()
     }
 
+    /// The text with special tokens written out: tool-call markers such as Qwen's
+    /// `<tool_call>` are control tokens in some vocabularies (the GGUF's), and the parser
+    /// needs them, as llama-server's does.
+    pub fn decode_with_special(&self, ids: &[u32]) -> String {
+        self.tokenizer.decode(ids, false).unwrap_or_default()
+    }
+
     /// Bytes of one token's text, for the content chunk (the whole text is decoded at the end).
     pub fn token_bytes(&self, id: u32) -> usize {
         self.token_len.get(id as usize).map_or(0, |&n| n as usize)
+    }
+}
+
+/// `tool_calls[].function.arguments` as a JSON object where it is a string that parses.
+fn arguments_as_objects(message: &Value) -> Value {
+    let mut m = message.clone();
+    if let Some(calls) = m.get_mut("tool_calls").and_then(Value::as_array_mut) {
+        for call in calls {
+            if let Some(args) = call.pointer_mut("/function/arguments")
+                && let Some(parsed) = args
+                    .as_str()
+                    .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            {
+                *args = parsed;
+            }
+        }
+    }
+    m
+}
+
+/// transformers' `tojson` (Python `json.dumps(x, ensure_ascii=False)`: `", "` and `": "`
+/// between items, or `indent=N`), which tool templates use to print the tool definitions;
+/// minijinja's own filter writes compact, HTML-escaped JSON instead. Keys come out sorted
+/// (serde_json's map), where Python keeps the caller's order.
+fn tojson(value: minijinja::Value, indent: Option<usize>) -> Result<String, minijinja::Error> {
+    use serde::Serialize;
+    let json = serde_json::to_value(&value)
+        .map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+    let mut out = Vec::new();
+    let written = match indent {
+        Some(n) => {
+            let pad = vec![b' '; n];
+            let f = serde_json::ser::PrettyFormatter::with_indent(&pad);
+            json.serialize(&mut serde_json::Serializer::with_formatter(&mut out, f))
+        }
+        None => json.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out,
+            PythonFormatter,
+        )),
+    };
+    written.map_err(|e| minijinja::Error::new(ErrorKind::InvalidOperation, e.to_string()))?;
+    Ok(String::from_utf8(out).unwrap_or_default())
+}
+
+/// serde_json's compact output with Python's default separators.
+struct PythonFormatter;
+
+impl serde_json::ser::Formatter for PythonFormatter {
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
     }
 }
 
@@ -151,6 +248,7 @@ fn compile(src: String) -> Result<Environment<'static>, minijinja::Error> {
             Err(minijinja::Error::new(ErrorKind::InvalidOperation, msg))
         },
     );
+    env.add_filter("tojson", tojson);
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
             .trim_blocks(true)
@@ -202,6 +300,37 @@ mod tests {
         let e = c.render_chat(&[msg("system", "x")]).unwrap_err();
         assert!(e.contains("no system"), "{e}");
         assert_eq!(c.encode("hi there <eos>", false).unwrap(), vec![2, 4, 0]);
+    }
+
+    #[test]
+    fn tools_and_call_arguments_reach_the_template() {
+        let dir = folder(
+            "{% if tools %}{% for t in tools %}[{{ t.function.name }}]{% endfor %}{% endif %}{% for m in messages %}{{ m.role }}:{% for c in m.tool_calls or [] %}{{ c.function.arguments | tojson }}{% endfor %}{{ m.content }};{% endfor %}",
+        );
+        let c = TextCodec::load(dir.path(), &[]).unwrap();
+        let messages = [
+            serde_json::json!({"role": "user", "content": "hi"}),
+            serde_json::json!({"role": "assistant", "content": "", "tool_calls": [{"id": "1", "type": "function", "function": {"name": "f", "arguments": "{\"a\": 1}"}}]}),
+        ];
+        let tools = [serde_json::json!({"type": "function", "function": {"name": "f"}})];
+        assert_eq!(
+            c.render_with_tools(&messages, &tools).unwrap(),
+            "[f]user:hi;assistant:{\"a\": 1};"
+        );
+        let nested = serde_json::json!({"b": [1, "é"], "a": {"c": null}});
+        assert_eq!(
+            tojson(
+                minijinja::Value::from(minijinja::value::Serde(&nested)),
+                None
+            )
+            .unwrap(),
+            r#"{"a": {"c": null}, "b": [1, "é"]}"#
+        );
+        // Without tools the template sees none (its `if tools` branch is not taken).
+        assert_eq!(
+            c.render_with_tools(&messages[..1], &[]).unwrap(),
+            "user:hi;"
+        );
     }
 
     #[test]
