@@ -26,6 +26,7 @@ mod load_report;
 mod multimodal;
 mod onnx;
 mod prompt_decoder;
+mod publish;
 mod rate_cases;
 mod report;
 mod report_items;

@@ -17,7 +17,14 @@ pub fn slug(name: &str) -> String {
         })
         .take(40)
         .collect();
-    let readable = readable.trim_matches('-');
+    // One dash for every run of dropped characters.
+    let mut squeezed = String::new();
+    for c in readable.chars() {
+        if !(c == '-' && squeezed.ends_with('-')) {
+            squeezed.push(c);
+        }
+    }
+    let readable = squeezed.trim_matches('-');
     let h = &sha256_hex(name.as_bytes())[..8];
     if readable.is_empty() {
         h.to_string()
