@@ -24,29 +24,34 @@ fn model_link(site: &Site, series: usize) -> (Option<String>, String) {
     }
 }
 
-/// What the runs recorded of the hosts behind this device (one line per distinct host).
+/// What the runs recorded of the hosts behind this device: one line per distinct host, and
+/// one per bandwidth probe.
 fn hosts(site: &Site, d: &DeviceEntry) -> Vec<String> {
-    let mut out: Vec<String> = d
-        .series
-        .iter()
-        .filter_map(|&s| site.data.manifest_of(s))
-        .map(|m| {
-            let h = &m.host;
-            let bw = h
-                .memory_bandwidth_gbs
-                .map_or(String::new(), |b| format!(", memory bandwidth {b:.1} GB/s (probed)"));
-            format!(
-                "measured from a host with {}, {} logical CPUs, {:.1} GiB memory, {}{bw}",
-                h.cpu_model,
-                h.logical_cpus,
-                h.memory_bytes as f64 / (1u64 << 30) as f64,
-                h.os
-            )
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    out
+    let mut hosts: Vec<String> = Vec::new();
+    let mut probes: Vec<String> = Vec::new();
+    for m in d.series.iter().filter_map(|&s| site.data.manifest_of(s)) {
+        let h = &m.host;
+        hosts.push(format!(
+            "measured from a host with {}, {} logical CPUs, {:.1} GiB memory, {}",
+            h.cpu_model,
+            h.logical_cpus,
+            h.memory_bytes as f64 / (1u64 << 30) as f64,
+            h.os
+        ));
+        if let Some(b) = h.memory_bandwidth_gbs {
+            probes.push(format!(
+                "memory bandwidth {} GB/s, probed by run {}",
+                fmt_num(b),
+                m.run_id
+            ));
+        }
+    }
+    hosts.sort();
+    hosts.dedup();
+    probes.sort();
+    probes.dedup();
+    hosts.extend(probes);
+    hosts
 }
 
 pub fn render(env: &Environment<'_>, site: &Site, d: &DeviceEntry) -> Result<String> {

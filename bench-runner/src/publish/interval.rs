@@ -27,7 +27,7 @@ pub fn bar(low: f64, high: f64, rating: f64, scale: (f64, f64)) -> String {
     };
     format!(
         concat!(
-            "<svg class=\"ci\" viewBox=\"0 0 {w} 16\" preserveAspectRatio=\"none\" role=\"img\" ",
+            "<svg class=\"ci\" viewBox=\"0 0 {w} 16\" role=\"img\" ",
             "aria-label=\"95% interval {lo:.1} to {hi:.1}, rating {r:.1}\">",
             "<line x1=\"4\" y1=\"8\" x2=\"{wl}\" y2=\"8\" class=\"ci-axis\"/>",
             "<line x1=\"{a:.2}\" y1=\"8\" x2=\"{b:.2}\" y2=\"8\" class=\"ci-line\"/>",

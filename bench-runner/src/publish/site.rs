@@ -2,6 +2,7 @@
 //! series of the runs belong to which model and device. Everything a page shows is derived
 //! from this one value, and so is everything `data/` holds.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::categories::{self, Category};
@@ -9,7 +10,7 @@ use super::evidence::{self, Evidence};
 use super::slug::slug;
 use super::PublishOptions;
 use crate::arena::rate::{Leaderboard, Row};
-use crate::arena::speed;
+use crate::arena::speed::{self, SpeedRow};
 use crate::error::{Error, Result};
 use crate::hash::{sha256_file, sha256_hex};
 use crate::report::load::{Dataset, load as load_runs};
@@ -82,18 +83,7 @@ pub fn load(opts: &PublishOptions) -> Result<Site> {
     };
     let mut warnings = lb.disclosure.warnings.clone();
     warnings.extend(data.warnings.iter().cloned());
-    // The quality × speed join of `arena rate --speed`, over every run folder read.
-    let summaries: Vec<PathBuf> = data
-        .runs
-        .iter()
-        .map(|r| r.source.join("summary.csv"))
-        .filter(|p| p.is_file())
-        .collect();
-    if !summaries.is_empty() {
-        let (rows, w) = speed::join(&lb.rows, &summaries)?;
-        warnings.extend(w);
-        lb.speed = rows;
-    }
+    lb.speed = quality_speed(&lb.rows, &data);
     let categories = categories::rate_all(&rate_opts)?;
     let models = models(&lb, &data);
     let devices = devices(&data);
@@ -195,4 +185,58 @@ fn hash_one(p: &Path) -> Result<InputFile> {
         path: p.display().to_string(),
         sha256,
     })
+}
+
+/// Quality × speed per device and rated model, by the rule of `arena rate --speed` (the
+/// median over the single-stream cases — all cases where there is none — of each case's
+/// median decode tok/s and TTFT), over the throughput cases only: a context or tool-call
+/// case has prompts of another length, and its TTFT would say nothing of the model's speed.
+/// `arena rate --speed` on the throughput runs alone gives the same rows.
+fn quality_speed(rows: &[Row], ds: &Dataset) -> Vec<SpeedRow> {
+    // (device, model) → per case (decode p50, ttft p50, concurrency)
+    let mut found: BTreeMap<(String, String), Vec<(Option<f64>, Option<f64>, u32)>> =
+        BTreeMap::new();
+    for c in ds.cells.iter().filter(|c| c.shape.kind == "throughput") {
+        let s = &ds.series[c.series].id;
+        let Some(row) = rows
+            .iter()
+            .find(|r| speed::same(&r.model, &s.model) || r.model == s.backend)
+        else {
+            continue;
+        };
+        let p50 = |m: &str| c.summary_row(m).map(|r| r.p50).filter(|v| !v.is_nan());
+        found
+            .entry((s.device.clone(), row.model.clone()))
+            .or_default()
+            .push((p50("decode_tok_s"), p50("ttft_ms"), c.shape.concurrency));
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (!v.is_empty()).then(|| crate::measure::stats::percentile_sorted(&v, 50.0))
+    };
+    let mut out = Vec::new();
+    for ((device, model), cases) in found {
+        let single: Vec<_> = cases.iter().filter(|c| c.2 == 1).collect();
+        let used: Vec<_> = if single.is_empty() {
+            cases.iter().collect()
+        } else {
+            single
+        };
+        let Some(r) = rows.iter().find(|r| r.model == model) else {
+            continue;
+        };
+        out.push(SpeedRow {
+            device,
+            model,
+            rating: r.rating,
+            ci_low: r.ci_low,
+            ci_high: r.ci_high,
+            decode_tok_s: median(used.iter().filter_map(|c| c.0).collect()),
+            ttft_ms: median(used.iter().filter_map(|c| c.1).collect()),
+            cases: used.len(),
+            pareto: false,
+        });
+    }
+    speed::mark_pareto(&mut out);
+    out
 }
