@@ -29,7 +29,11 @@ pub fn rate_all(opts: &RateOptions) -> Result<Vec<Category>> {
     for path in &opts.inputs {
         read_file(path, opts, &mut by_cat)?;
     }
-    let inputs: Vec<String> = opts.inputs.iter().map(|p| p.display().to_string()).collect();
+    let inputs: Vec<String> = opts
+        .inputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let mut out = Vec::new();
     for (name, rows) in by_cat {
         let b = Battles::from_rows(&rows, opts.style)?;
@@ -73,7 +77,14 @@ struct Cols {
 fn columns(header: &csv::StringRecord) -> Option<Cols> {
     let find = |n: &str| header.iter().position(|h| h == n);
     let style: Option<Vec<usize>> = [
-        "tokens_a", "tokens_b", "headers_a", "headers_b", "lists_a", "lists_b", "bold_a", "bold_b",
+        "tokens_a",
+        "tokens_b",
+        "headers_a",
+        "headers_b",
+        "lists_a",
+        "lists_b",
+        "bold_a",
+        "bold_b",
     ]
     .iter()
     .map(|n| find(n))
@@ -112,10 +123,9 @@ fn read_file(
         }
         let judge = c.judge.map_or(DEFAULT_JUDGE, |j| &rec[j]);
         let (a, b) = (&rec[c.a], &rec[c.b]);
-        if (!opts.judges.is_empty() && !opts.judges.iter().any(|j| j == judge))
-            || (!opts.models.is_empty()
-                && !(opts.models.iter().any(|m| m == a) && opts.models.iter().any(|m| m == b)))
-        {
+        let judged = opts.judges.is_empty() || opts.judges.iter().any(|j| j == judge);
+        let both = |m: &str| opts.models.is_empty() || opts.models.iter().any(|x| x == m);
+        if !judged || !both(a) || !both(b) {
             continue;
         }
         let num = |i: usize| rec[i].trim().parse::<u64>().ok();
@@ -139,7 +149,11 @@ fn read_file(
             bold_b: style.and_then(|s| s[7]),
             ..Default::default()
         };
-        for cat in rec[c.category].split(';').map(str::trim).filter(|s| !s.is_empty()) {
+        for cat in rec[c.category]
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             by_cat.entry(cat.to_string()).or_default().push(row.clone());
         }
     }

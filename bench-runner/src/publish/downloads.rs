@@ -8,8 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::evidence::{
-    DRIFT_COLUMNS, EFFECTIVE_COLUMNS, MEDIA_COLUMNS, RECALL_COLUMNS, SPEED_COLUMNS,
-    TOOL_COLUMNS,
+    DRIFT_COLUMNS, EFFECTIVE_COLUMNS, MEDIA_COLUMNS, RECALL_COLUMNS, SPEED_COLUMNS, TOOL_COLUMNS,
 };
 use super::site::Site;
 use crate::arena::leaderboard::csv as arena_csv;
@@ -97,8 +96,10 @@ fn board(dir: &Path, lb: &Leaderboard, category: Option<&str>, n: &mut usize) ->
     w.write_record(["model_x", "model_y", "battles", "wins_x", "ties", "wins_y"])
         .map_err(|e| err(&path, e))?;
     for p in &lb.disclosure.pairs {
-        w.serialize((&p.model_x, &p.model_y, p.battles, p.wins_x, p.ties, p.wins_y))
-            .map_err(|e| err(&path, e))?;
+        w.serialize((
+            &p.model_x, &p.model_y, p.battles, p.wins_x, p.ties, p.wins_y,
+        ))
+        .map_err(|e| err(&path, e))?;
     }
     let bytes = w.into_inner().map_err(|e| err(&path, e.into_error()))?;
     put(dir, &pairs_file(category), &bytes, n)
@@ -137,6 +138,7 @@ pub fn write(site: &Site, dir: &Path) -> Result<usize> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use super::*;
     use crate::publish::evidence::*;
@@ -149,7 +151,12 @@ mod tests {
             let mut w = csv::Writer::from_writer(Vec::new());
             w.serialize(row).unwrap();
             let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
-            text.lines().next().unwrap().split(',').map(String::from).collect()
+            text.lines()
+                .next()
+                .unwrap()
+                .split(',')
+                .map(String::from)
+                .collect()
         }
         let speed = SpeedRow {
             series: 0,

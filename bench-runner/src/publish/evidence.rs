@@ -51,10 +51,25 @@ pub struct SpeedRow {
 }
 
 pub const SPEED_COLUMNS: &[&str] = &[
-    "device", "backend", "model", "run_id", "scenario", "case_id", "prompt_tokens",
-    "max_tokens", "concurrency", "decode_tok_s", "decode_ci_low", "decode_ci_high",
-    "prefill_tok_s", "prefill_ci_low", "prefill_ci_high", "ttft_ms", "ttft_ci_low",
-    "ttft_ci_high", "n",
+    "device",
+    "backend",
+    "model",
+    "run_id",
+    "scenario",
+    "case_id",
+    "prompt_tokens",
+    "max_tokens",
+    "concurrency",
+    "decode_tok_s",
+    "decode_ci_low",
+    "decode_ci_high",
+    "prefill_tok_s",
+    "prefill_ci_low",
+    "prefill_ci_high",
+    "ttft_ms",
+    "ttft_ci_low",
+    "ttft_ci_high",
+    "n",
 ];
 
 /// Tool-call accuracy (or structured-output compliance) of a case, overall (`all`) and per
@@ -102,8 +117,16 @@ pub struct RecallRow {
 }
 
 pub const RECALL_COLUMNS: &[&str] = &[
-    "device", "backend", "model", "run_id", "scenario", "context_tokens", "recall", "ci_low",
-    "ci_high", "n",
+    "device",
+    "backend",
+    "model",
+    "run_id",
+    "scenario",
+    "context_tokens",
+    "recall",
+    "ci_low",
+    "ci_high",
+    "n",
 ];
 
 /// The effective context length of a context scenario, as the report computes it.
@@ -123,7 +146,13 @@ pub struct EffectiveRow {
 }
 
 pub const EFFECTIVE_COLUMNS: &[&str] = &[
-    "device", "backend", "model", "run_id", "scenario", "effective_context_length", "threshold",
+    "device",
+    "backend",
+    "model",
+    "run_id",
+    "scenario",
+    "effective_context_length",
+    "threshold",
 ];
 
 /// The media cost of a multimodal case (the report's figures, as it prints them).
@@ -145,8 +174,17 @@ pub struct MediaRow {
 }
 
 pub const MEDIA_COLUMNS: &[&str] = &[
-    "device", "backend", "model", "run_id", "modality", "case_id", "ttft_media_ms",
-    "ttft_text_ms", "media_cost_ms", "n", "unsupported",
+    "device",
+    "backend",
+    "model",
+    "run_id",
+    "modality",
+    "case_id",
+    "ttft_media_ms",
+    "ttft_text_ms",
+    "media_cost_ms",
+    "n",
+    "unsupported",
 ];
 
 /// One summary metric of a drift case (scenario kind `drift`): whatever metrics such a run
@@ -235,7 +273,11 @@ pub fn build(ds: &Dataset) -> (Evidence, Vec<String>) {
         });
     }
     let (media, warnings) = multimodal::build(ds);
-    ev.media = media.cost.into_iter().filter_map(|c| media_row(ds, c)).collect();
+    ev.media = media
+        .cost
+        .into_iter()
+        .filter_map(|c| media_row(ds, c))
+        .collect();
     ev.roofline = roofline::rows(ds)
         .into_iter()
         .filter_map(|row| {

@@ -53,7 +53,10 @@ mod tests {
         let s = scale([(900.0, 1000.0), (1000.0, 1100.0)]);
         assert!(s.0 < 900.0 && s.1 > 1100.0);
         let b = bar(900.0, 1000.0, 950.0, s);
-        assert!(b.starts_with("<svg class=\"ci\" viewBox=\"0 0 200 16\""), "{b}");
+        assert!(
+            b.starts_with("<svg class=\"ci\" viewBox=\"0 0 200 16\""),
+            "{b}"
+        );
         assert!(b.contains("95% interval 900.0 to 1000.0, rating 950.0"));
         assert_eq!(scale(std::iter::empty()), (0.0, 1.0));
     }

@@ -60,7 +60,10 @@ pub fn publish(opts: &PublishOptions) -> Result<Published> {
     }
     let env = render::environment()?;
     let mut pages = Vec::new();
-    pages.push(("index.html".to_string(), leaderboard_page::index(&env, &site)?));
+    pages.push((
+        "index.html".to_string(),
+        leaderboard_page::index(&env, &site)?,
+    ));
     for c in &site.categories {
         pages.push((
             slug::category_page(&c.slug),
@@ -68,7 +71,10 @@ pub fn publish(opts: &PublishOptions) -> Result<Published> {
         ));
     }
     for m in &site.models {
-        pages.push((slug::model_page(&m.slug), model_page::render(&env, &site, m)?));
+        pages.push((
+            slug::model_page(&m.slug),
+            model_page::render(&env, &site, m)?,
+        ));
     }
     for d in &site.devices {
         pages.push((

@@ -31,11 +31,12 @@ pub fn subset(ds: &Dataset, series: &[usize]) -> Dataset {
     for &s in series {
         let at = out.series.len();
         out.series.push(ds.series[s].clone());
-        out.cells.extend(ds.cells.iter().filter(|c| c.series == s).map(|c| {
-            let mut c = c.clone();
-            c.series = at;
-            c
-        }));
+        out.cells
+            .extend(ds.cells.iter().filter(|c| c.series == s).map(|c| {
+                let mut c = c.clone();
+                c.series = at;
+                c
+            }));
     }
     out
 }

@@ -22,7 +22,10 @@ pub fn chart(device: &str, rows: &[SpeedRow]) -> Option<String> {
     }
     let xmax = pts.iter().map(|p| p.2).fold(0.0, f64::max);
     let x = style::padded(0.0, xmax, true);
-    let ylo = pts.iter().map(|p| p.1.ci_low.min(p.1.rating)).fold(f64::INFINITY, f64::min);
+    let ylo = pts
+        .iter()
+        .map(|p| p.1.ci_low.min(p.1.rating))
+        .fold(f64::INFINITY, f64::min);
     let yhi = pts
         .iter()
         .map(|p| p.1.ci_high.max(p.1.rating))

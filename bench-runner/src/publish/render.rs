@@ -39,7 +39,9 @@ pub fn environment() -> Result<Environment<'static>> {
 
 /// Renders `name` with the page's own values and the site-wide ones.
 pub fn page(env: &Environment<'_>, name: &str, ctx: Value) -> Result<String> {
-    let t = env.get_template(name).map_err(|e| template_error(name, e))?;
+    let t = env
+        .get_template(name)
+        .map_err(|e| template_error(name, e))?;
     t.render(ctx).map_err(|e| template_error(name, e))
 }
 

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::PublishOptions;
 use super::categories::{self, Category};
 use super::evidence::{self, Evidence};
 use super::slug::slug;
-use super::PublishOptions;
 use crate::arena::rate::{Leaderboard, Row};
 use crate::arena::speed::{self, SpeedRow};
 use crate::error::{Error, Result};
@@ -130,7 +130,12 @@ fn models(lb: &Leaderboard, ds: &Dataset) -> Vec<ModelEntry> {
         let at = out[..rated]
             .iter()
             .position(|m| speed::same(&m.name, &s.id.model) || m.name == s.id.backend)
-            .or_else(|| out[rated..].iter().position(|m| m.name == s.id.model).map(|p| p + rated));
+            .or_else(|| {
+                out[rated..]
+                    .iter()
+                    .position(|m| m.name == s.id.model)
+                    .map(|p| p + rated)
+            });
         match at {
             Some(p) => out[p].series.push(i),
             None => out.push(ModelEntry {
@@ -166,7 +171,13 @@ fn devices(ds: &Dataset) -> Vec<DeviceEntry> {
 fn input_files(battles: &[PathBuf], ds: &Dataset) -> Result<Vec<InputFile>> {
     let mut paths: Vec<PathBuf> = battles.to_vec();
     for r in &ds.runs {
-        for f in ["run.json", "samples.csv", "summary.csv", "items.csv", "media.csv"] {
+        for f in [
+            "run.json",
+            "samples.csv",
+            "summary.csv",
+            "items.csv",
+            "media.csv",
+        ] {
             let p = r.source.join(f);
             if p.is_file() {
                 paths.push(p);
@@ -194,8 +205,8 @@ fn hash_one(p: &Path) -> Result<InputFile> {
 /// `arena rate --speed` on the throughput runs alone gives the same rows.
 fn quality_speed(rows: &[Row], ds: &Dataset) -> Vec<SpeedRow> {
     // (device, model) → per case (decode p50, ttft p50, concurrency)
-    let mut found: BTreeMap<(String, String), Vec<(Option<f64>, Option<f64>, u32)>> =
-        BTreeMap::new();
+    type Case = (Option<f64>, Option<f64>, u32);
+    let mut found: BTreeMap<(String, String), Vec<Case>> = BTreeMap::new();
     for c in ds.cells.iter().filter(|c| c.shape.kind == "throughput") {
         let s = &ds.series[c.series].id;
         let Some(row) = rows

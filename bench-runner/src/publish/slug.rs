@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn slugs_are_safe_and_distinct() {
         let a = slug(r#"x" onload="alert(1)"#);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{a}");
+        assert!(
+            a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{a}"
+        );
         assert_ne!(slug("a/b"), slug("a b"));
         assert_eq!(slug("../.."), slug("../..")); // stable
         assert!(!slug("../..").contains('.'));

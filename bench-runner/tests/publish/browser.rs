@@ -27,7 +27,10 @@ fn chromium(scratch: &Path, args: &[String]) -> (bool, String, String) {
             "--enable-logging=stderr",
             "--v=0",
         ])
-        .arg(format!("--user-data-dir={}", scratch.join("profile").display()))
+        .arg(format!(
+            "--user-data-dir={}",
+            scratch.join("profile").display()
+        ))
         .args(args)
         .output()
         .expect("run chromium");
@@ -44,7 +47,12 @@ fn console_lines(stderr: &str) -> Vec<&str> {
 
 /// Screenshots of `pages` (paths relative to `site`) at both widths into `shots`, named
 /// `<name>-<width>.png`; panics on a console message. Returns the files.
-pub fn screenshots(site: &Path, pages: &[(String, String)], shots: &Path, scratch: &Path) -> Vec<PathBuf> {
+pub fn screenshots(
+    site: &Path,
+    pages: &[(String, String)],
+    shots: &Path,
+    scratch: &Path,
+) -> Vec<PathBuf> {
     std::fs::create_dir_all(shots).unwrap();
     let mut out = Vec::new();
     for (name, page) in pages {
@@ -58,9 +66,16 @@ pub fn screenshots(site: &Path, pages: &[(String, String)], shots: &Path, scratc
                     format!("file://{}", site.join(page).display()),
                 ],
             );
-            assert!(ok && png.is_file(), "no screenshot of {page} at {w} px:\n{err}");
+            assert!(
+                ok && png.is_file(),
+                "no screenshot of {page} at {w} px:\n{err}"
+            );
             let console = console_lines(&err);
-            assert!(console.is_empty(), "{page} at {w} px: console messages:\n{}", console.join("\n"));
+            assert!(
+                console.is_empty(),
+                "{page} at {w} px: console messages:\n{}",
+                console.join("\n")
+            );
             out.push(png);
         }
     }
@@ -115,7 +130,10 @@ pub fn overflow(site: &Path, pages: &[(String, String)], scratch: &Path) -> Vec<
             .unwrap_or_else(|| panic!("the harness wrote no report:\n{dom}\n{err}"));
         let report = super::html::unescape(report);
         for line in report.split(" | ") {
-            assert!(line.contains(&format!("@{w}:")), "an iframe was not {w} px wide: {line}");
+            assert!(
+                line.contains(&format!("@{w}:")),
+                "an iframe was not {w} px wide: {line}"
+            );
             if !line.ends_with(": ok") {
                 faults.push(line.to_string());
             }
@@ -125,7 +143,7 @@ pub fn overflow(site: &Path, pages: &[(String, String)], scratch: &Path) -> Vec<
     faults
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let p = e.unwrap().path();

@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 
 const VOID: &[&str] = &[
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-    "track", "wbr",
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr",
 ];
 
 #[derive(Debug, Default)]
@@ -28,14 +28,20 @@ fn entity_ok(rest: &str) -> bool {
     if let Some(num) = name.strip_prefix('#') {
         return num
             .strip_prefix('x')
-            .map_or(num.parse::<u32>().is_ok(), |h| u32::from_str_radix(h, 16).is_ok());
+            .map_or(num.parse::<u32>().is_ok(), |h| {
+                u32::from_str_radix(h, 16).is_ok()
+            });
     }
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 fn check_text(what: &str, text: &str) {
     for (i, _) in text.match_indices('&') {
-        assert!(entity_ok(&text[i..]), "{what}: a bare `&` in text: {:?}", &text[i..(i + 20).min(text.len())]);
+        assert!(
+            entity_ok(&text[i..]),
+            "{what}: a bare `&` in text: {:?}",
+            &text[i..(i + 20).min(text.len())]
+        );
     }
 }
 
@@ -55,7 +61,10 @@ pub fn check(what: &str, html: &str) -> Page {
         i += k;
         let rest = &html[i..];
         if rest.starts_with("<!--") {
-            i += rest.find("-->").unwrap_or_else(|| panic!("{what}: unterminated comment")) + 3;
+            i += rest
+                .find("-->")
+                .unwrap_or_else(|| panic!("{what}: unterminated comment"))
+                + 3;
             continue;
         }
         if rest.to_ascii_lowercase().starts_with("<!doctype html>") {
@@ -64,9 +73,13 @@ pub fn check(what: &str, html: &str) -> Page {
             continue;
         }
         if let Some(close) = rest.strip_prefix("</") {
-            let end = close.find('>').unwrap_or_else(|| panic!("{what}: unterminated end tag"));
+            let end = close
+                .find('>')
+                .unwrap_or_else(|| panic!("{what}: unterminated end tag"));
             let name = close[..end].trim().to_ascii_lowercase();
-            let open = stack.pop().unwrap_or_else(|| panic!("{what}: </{name}> closes nothing"));
+            let open = stack
+                .pop()
+                .unwrap_or_else(|| panic!("{what}: </{name}> closes nothing"));
             assert_eq!(open, name, "{what}: <{open}> closed by </{name}>");
             i += 2 + end + 1;
             continue;
@@ -77,7 +90,11 @@ pub fn check(what: &str, html: &str) -> Page {
             j += 1;
         }
         let name = html[i + 1..j].to_ascii_lowercase();
-        assert!(!name.is_empty(), "{what}: a raw `<` in text near {:?}", &html[i..(i + 30).min(html.len())]);
+        assert!(
+            !name.is_empty(),
+            "{what}: a raw `<` in text near {:?}",
+            &html[i..(i + 30).min(html.len())]
+        );
         let mut seen = HashSet::new();
         let self_closing;
         loop {
@@ -96,18 +113,30 @@ pub fn check(what: &str, html: &str) -> Page {
                 break;
             }
             let start = j;
-            while j < b.len() && !b[j].is_ascii_whitespace() && !matches!(b[j], b'=' | b'>' | b'/') {
+            while j < b.len() && !b[j].is_ascii_whitespace() && !matches!(b[j], b'=' | b'>' | b'/')
+            {
                 j += 1;
             }
             let attr = html[start..j].to_ascii_lowercase();
-            assert!(!attr.is_empty(), "{what}: junk in <{name}> at {:?}", &html[j..(j + 20).min(html.len())]);
+            assert!(
+                !attr.is_empty(),
+                "{what}: junk in <{name}> at {:?}",
+                &html[j..(j + 20).min(html.len())]
+            );
             assert!(seen.insert(attr.clone()), "{what}: <{name}> repeats {attr}");
             let mut value = String::new();
             if b.get(j) == Some(&b'=') {
                 j += 1;
                 let q = b[j];
-                assert!(q == b'"' || q == b'\'', "{what}: <{name} {attr}=…> value not quoted");
-                let end = j + 1 + html[j + 1..].find(q as char).unwrap_or_else(|| panic!("{what}: unterminated value"));
+                assert!(
+                    q == b'"' || q == b'\'',
+                    "{what}: <{name} {attr}=…> value not quoted"
+                );
+                let end = j
+                    + 1
+                    + html[j + 1..]
+                        .find(q as char)
+                        .unwrap_or_else(|| panic!("{what}: unterminated value"));
                 value = html[j + 1..end].to_string();
                 assert!(!value.contains('<'), "{what}: `<` inside <{name} {attr}>");
                 check_text(what, &value);
@@ -123,14 +152,19 @@ pub fn check(what: &str, html: &str) -> Page {
         i = j;
         if self_closing {
             let in_svg = name == "svg" || stack.iter().any(|t| t == "svg");
-            assert!(in_svg || VOID.contains(&name.as_str()), "{what}: <{name}/> outside SVG");
+            assert!(
+                in_svg || VOID.contains(&name.as_str()),
+                "{what}: <{name}/> outside SVG"
+            );
             continue;
         }
         if VOID.contains(&name.as_str()) {
             continue;
         }
         if name == "style" || name == "script" {
-            let end = html[i..].find(&format!("</{name}>")).unwrap_or_else(|| panic!("{what}: unterminated <{name}>"));
+            let end = html[i..]
+                .find(&format!("</{name}>"))
+                .unwrap_or_else(|| panic!("{what}: unterminated <{name}>"));
             i += end;
         }
         stack.push(name);
@@ -199,7 +233,12 @@ pub fn rows(html: &str) -> Vec<Vec<String>> {
         .map(|tr| {
             tr.split("<td")
                 .skip(1)
-                .map(|td| text(&format!("<td{}", td.split("</td>").next().unwrap_or_default())))
+                .map(|td| {
+                    text(&format!(
+                        "<td{}",
+                        td.split("</td>").next().unwrap_or_default()
+                    ))
+                })
                 .collect()
         })
         .collect()
@@ -226,7 +265,10 @@ fn the_checker_finds_faults() {
         "<!DOCTYPE html><html><body><div/></body></html>",
         "<html><body></body></html>",
     ] {
-        assert!(std::panic::catch_unwind(|| check("bad", bad)).is_err(), "{bad}");
+        assert!(
+            std::panic::catch_unwind(|| check("bad", bad)).is_err(),
+            "{bad}"
+        );
     }
     assert_eq!(unescape("&lt;b&gt; &quot;x&quot; &#39;"), "<b> \"x\" '");
 }

@@ -63,15 +63,24 @@ const CONTEXT: &str = "kind = \"context\"\nname = \"ctx\"\nlengths = [512, 1024]
 
 /// Four items of the shipped suite (simple and multiple), asked as text at depth 0.
 fn tools_scenario(dir: &Path) -> PathBuf {
-    let keep = ["simple_weather_paris", "simple_currency", "multiple_time", "multiple_weather"];
-    let suite: String = std::fs::read_to_string(repo_root().join("scenarios/data/tool_suite.jsonl"))
-        .unwrap()
-        .lines()
-        .filter(|l| {
-            l.starts_with("{\"define\"") || keep.iter().any(|id| l.contains(&format!("\"id\": \"{id}\"")))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
+    let keep = [
+        "simple_weather_paris",
+        "simple_currency",
+        "multiple_time",
+        "multiple_weather",
+    ];
+    let suite: String =
+        std::fs::read_to_string(repo_root().join("scenarios/data/tool_suite.jsonl"))
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                l.starts_with("{\"define\"")
+                    || keep
+                        .iter()
+                        .any(|id| l.contains(&format!("\"id\": \"{id}\"")))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
     write(dir, "suite.jsonl", &suite);
     write(
         dir,
@@ -93,7 +102,15 @@ fn battles(dir: &Path) -> PathBuf {
         .chain((0..10).map(|_| ("gemma", GHOST)))
         .chain((0..10).map(|_| (GHOST, "qwen")));
     for (i, (a, b)) in pairs.enumerate() {
-        let winner = ["model_a", "model_b", "model_b", "tie", "model_a", "model_b", "tie (bothbad)"][i % 7];
+        let winner = [
+            "model_a",
+            "model_b",
+            "model_b",
+            "tie",
+            "model_a",
+            "model_b",
+            "tie (bothbad)",
+        ][i % 7];
         let category = [
             "coding".to_string(),
             "long context;coding".to_string(),
@@ -127,10 +144,27 @@ fn battles(dir: &Path) -> PathBuf {
     p
 }
 
-fn run(results: &Path, cfg: &Path, scenario: &Path, id: &str, label: &str, backends: &[&str], extra: &[&str]) {
+fn run(
+    results: &Path,
+    cfg: &Path,
+    scenario: &Path,
+    id: &str,
+    label: &str,
+    backends: &[&str],
+    extra: &[&str],
+) {
     let mut args = vec![
-        "run", "--quiet", "--run-id", id, scenario.to_str().unwrap(), "--config", cfg.to_str().unwrap(),
-        "--out", results.to_str().unwrap(), "--label", label,
+        "run",
+        "--quiet",
+        "--run-id",
+        id,
+        scenario.to_str().unwrap(),
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        results.to_str().unwrap(),
+        "--label",
+        label,
     ];
     for b in backends {
         args.extend(["-b", b]);
@@ -139,7 +173,17 @@ fn run(results: &Path, cfg: &Path, scenario: &Path, id: &str, label: &str, backe
     run_ok(&args);
 }
 
-const RATE_ARGS: &[&str] = &["--min-votes", MIN_VOTES, "--rounds", "200", "--seed", "7", "--style", "--anchor", "gemma=1000"];
+const RATE_ARGS: &[&str] = &[
+    "--min-votes",
+    MIN_VOTES,
+    "--rounds",
+    "200",
+    "--seed",
+    "7",
+    "--style",
+    "--anchor",
+    "gemma=1000",
+];
 
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
@@ -149,20 +193,57 @@ fn fixture() -> &'static Fixture {
         let cfg = config(&root);
         let results = root.join("results");
         let speed = write(&root, "speed.toml", SPEED);
-        run(&results, &cfg, &speed, "laptop-speed", "laptop", &["gemma", "qwen"], &["--probe"]);
-        run(&results, &cfg, &speed, "phone-speed", PHONE, &["gemma", "qwen"], &[]);
-        run(&results, &cfg, &tools_scenario(&root), "laptop-tools", "laptop", &["qwen"], &[]);
+        run(
+            &results,
+            &cfg,
+            &speed,
+            "laptop-speed",
+            "laptop",
+            &["gemma", "qwen"],
+            &["--probe"],
+        );
+        run(
+            &results,
+            &cfg,
+            &speed,
+            "phone-speed",
+            PHONE,
+            &["gemma", "qwen"],
+            &[],
+        );
+        run(
+            &results,
+            &cfg,
+            &tools_scenario(&root),
+            "laptop-tools",
+            "laptop",
+            &["qwen"],
+            &[],
+        );
         let ctx = write(&root, "ctx.toml", CONTEXT);
         run(&results, &cfg, &ctx, "laptop-ctx", "laptop", &["qwen"], &[]);
         let battles = battles(&root);
         let site = root.join("site");
         let mut args = vec![
-            "publish", "--battles", battles.to_str().unwrap(), "--runs", results.to_str().unwrap(),
-            "--out", site.to_str().unwrap(), "--title", "Edge <b>board</b>",
+            "publish",
+            "--battles",
+            battles.to_str().unwrap(),
+            "--runs",
+            results.to_str().unwrap(),
+            "--out",
+            site.to_str().unwrap(),
+            "--title",
+            "Edge <b>board</b>",
         ];
         args.extend(RATE_ARGS);
         run_ok(&args);
-        Fixture { root, results, battles, site, _dir: dir }
+        Fixture {
+            root,
+            results,
+            battles,
+            site,
+            _dir: dir,
+        }
     })
 }
 
@@ -190,7 +271,12 @@ fn csv_rows(p: &Path) -> Vec<BTreeMap<String, String>> {
     let mut r = csv::Reader::from_path(p).unwrap();
     let h = r.headers().unwrap().clone();
     r.records()
-        .map(|rec| h.iter().map(String::from).zip(rec.unwrap().iter().map(String::from)).collect())
+        .map(|rec| {
+            h.iter()
+                .map(String::from)
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
         .collect()
 }
 
@@ -199,7 +285,13 @@ fn page_of(site: &Path, page: &str, name: &str) -> String {
     let html = read(&site.join(page));
     for a in html.split("<a href=\"").skip(1) {
         let (href, rest) = a.split_once('"').unwrap();
-        let label = rest.split_once('>').unwrap().1.split("</a>").next().unwrap();
+        let label = rest
+            .split_once('>')
+            .unwrap()
+            .1
+            .split("</a>")
+            .next()
+            .unwrap();
         if html::unescape(label) == name {
             let base = Path::new(page).parent().unwrap();
             return normalize(&base.join(html::unescape(href)));
@@ -234,10 +326,16 @@ fn every_page_exists_is_well_formed_and_every_link_resolves() {
         assert!(all.contains(&p), "{p} missing");
     }
     for d in ["laptop", PHONE] {
-        assert!(all.contains(&page_of(&f.site, "index.html", d)), "device {d}");
+        assert!(
+            all.contains(&page_of(&f.site, "index.html", d)),
+            "device {d}"
+        );
     }
     for c in ["coding", "long context", HOSTILE_CATEGORY] {
-        assert!(all.contains(&page_of(&f.site, "index.html", c)), "category {c}");
+        assert!(
+            all.contains(&page_of(&f.site, "index.html", c)),
+            "category {c}"
+        );
     }
     assert_eq!(all.len(), 1 + 3 + 3 + 2, "{all:?}");
     let mut checked = 0;
@@ -249,8 +347,12 @@ fn every_page_exists_is_well_formed_and_every_link_resolves() {
         }
         for link in &parsed.links {
             let link = html::unescape(link);
-            assert!(!link.contains("://") && !link.starts_with("//") && !link.starts_with("javascript:"),
-                "{page}: link leaves the site: {link}");
+            assert!(
+                !link.contains("://")
+                    && !link.starts_with("//")
+                    && !link.starts_with("javascript:"),
+                "{page}: link leaves the site: {link}"
+            );
             let (path, frag) = link.split_once('#').unwrap_or((&link, ""));
             let target = if path.is_empty() {
                 page.clone()
@@ -258,7 +360,11 @@ fn every_page_exists_is_well_formed_and_every_link_resolves() {
                 normalize(&Path::new(page).parent().unwrap().join(path))
             };
             let file = f.site.join(&target);
-            assert!(file.is_file(), "{page}: {link} → {} does not exist", file.display());
+            assert!(
+                file.is_file(),
+                "{page}: {link} → {} does not exist",
+                file.display()
+            );
             if !frag.is_empty() {
                 let ids = html::check(&target, &read(&file)).ids;
                 assert!(ids.contains(frag), "{page}: {link}: no id {frag} there");
@@ -274,7 +380,14 @@ fn every_page_exists_is_well_formed_and_every_link_resolves() {
 fn the_board_equals_arena_rate_on_the_same_battles() {
     let f = fixture();
     let out = f.root.join("arena-rate");
-    let mut args = vec!["arena", "rate", f.battles.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"];
+    let mut args = vec![
+        "arena",
+        "rate",
+        f.battles.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ];
     args.extend(RATE_ARGS);
     args.push("--speed");
     // The site's quality × speed is over throughput cases: `arena rate --speed` on the
@@ -285,8 +398,14 @@ fn the_board_equals_arena_rate_on_the_same_battles() {
         .collect();
     args.extend(runs.iter().map(String::as_str));
     run_ok(&args);
-    assert_eq!(read(&out.join("leaderboard.csv")), read(&f.site.join("data/leaderboard.csv")));
-    assert_eq!(read(&out.join("quality_speed.csv")), read(&f.site.join("data/quality_speed.csv")));
+    assert_eq!(
+        read(&out.join("leaderboard.csv")),
+        read(&f.site.join("data/leaderboard.csv"))
+    );
+    assert_eq!(
+        read(&out.join("quality_speed.csv")),
+        read(&f.site.join("data/quality_speed.csv"))
+    );
     // Index: every row as the CSV says, to the digit shown.
     let index = read(&f.site.join("index.html"));
     let rows = html::rows(html::section(&index, "leaderboard"));
@@ -295,37 +414,69 @@ fn the_board_equals_arena_rate_on_the_same_battles() {
     for (r, c) in rows.iter().zip(&lb) {
         let num = |k: &str| c[k].parse::<f64>().unwrap();
         let provisional = c["provisional"] == "true";
-        let rank = if c["rank_ub"] == c["rank_worst"] { c["rank_ub"].clone() } else { format!("{}–{}", c["rank_ub"], c["rank_worst"]) };
+        let rank = if c["rank_ub"] == c["rank_worst"] {
+            c["rank_ub"].clone()
+        } else {
+            format!("{}–{}", c["rank_ub"], c["rank_worst"])
+        };
         assert_eq!(r[0], rank);
-        let model = if provisional { format!("{} † provisional", c["model"]) } else { c["model"].clone() };
+        let model = if provisional {
+            format!("{} † provisional", c["model"])
+        } else {
+            c["model"].clone()
+        };
         assert_eq!(r[1], model, "{r:?}");
         assert_eq!(r[2], format!("{:.1}", num("rating")));
-        assert_eq!(r[3], format!("[{:.1}, {:.1}]", num("ci_low"), num("ci_high")));
+        assert_eq!(
+            r[3],
+            format!("[{:.1}, {:.1}]", num("ci_low"), num("ci_high"))
+        );
         assert_eq!(r[5], c["votes"]);
         assert_eq!(r[6], format!("{:.1}%", 100.0 * num("win_rate")));
-        assert_eq!(r[7], format!("{:.1}", num("style_rating")), "style control shown");
-        assert_eq!(provisional, c["model"] == GHOST, "the ghost has 20 < {MIN_VOTES} votes");
+        assert_eq!(
+            r[7],
+            format!("{:.1}", num("style_rating")),
+            "style control shown"
+        );
+        assert_eq!(
+            provisional,
+            c["model"] == GHOST,
+            "the ghost has 20 < {MIN_VOTES} votes"
+        );
     }
-    let d: serde_json::Value = serde_json::from_str(&read(&f.site.join("data/disclosure.json"))).unwrap();
+    let d: serde_json::Value =
+        serde_json::from_str(&read(&f.site.join("data/disclosure.json"))).unwrap();
     let disclosure = html::text(html::section(&index, "disclosure"));
     for key in ["generated_at", "anchor", "interval_method", "objective"] {
-        assert!(disclosure.contains(d[key].as_str().unwrap()), "{key} not in the disclosure");
+        assert!(
+            disclosure.contains(d[key].as_str().unwrap()),
+            "{key} not in the disclosure"
+        );
     }
-    let inputs: serde_json::Value = serde_json::from_str(&read(&f.site.join("data/inputs.json"))).unwrap();
+    let inputs: serde_json::Value =
+        serde_json::from_str(&read(&f.site.join("data/inputs.json"))).unwrap();
     assert!(disclosure.contains(inputs["data_hash"].as_str().unwrap()));
     // Category boards: the categories' battle counts.
     let all = csv_rows(&f.battles);
     for (cat, stem) in [("coding", "coding"), ("long context", "long-context")] {
-        let n = all.iter().filter(|r| r["category"].split(';').any(|c| c == cat)).count();
+        let n = all
+            .iter()
+            .filter(|r| r["category"].split(';').any(|c| c == cat))
+            .count();
         let page = page_of(&f.site, "index.html", cat);
         assert!(page.starts_with(&format!("category-{stem}-")), "{page}");
         let lead = read(&f.site.join(&page));
-        assert!(lead.contains(&format!("Only the {n} battles")), "{cat}: {n}");
+        assert!(
+            lead.contains(&format!("Only the {n} battles")),
+            "{cat}: {n}"
+        );
     }
 }
 
 fn summary(f: &Fixture, run: &str) -> Vec<SummaryRow> {
-    read_summary(&f.results.join(run).join("summary.csv")).unwrap().rows
+    read_summary(&f.results.join(run).join("summary.csv"))
+        .unwrap()
+        .rows
 }
 
 #[test]
@@ -337,9 +488,20 @@ fn model_pages_show_the_runs_figures_and_say_what_is_missing() {
         let mut seen = 0;
         for run in ["laptop-speed", "phone-speed"] {
             let s = summary(f, run);
-            let get = |m: &str| s.iter().find(|r| r.backend == model && r.metric == m).unwrap();
-            let device = if run == "laptop-speed" { "laptop" } else { PHONE };
-            let row = rows.iter().find(|r| r[0] == device && r[2] == run).unwrap_or_else(|| panic!("{model} {run}: {rows:?}"));
+            let get = |m: &str| {
+                s.iter()
+                    .find(|r| r.backend == model && r.metric == m)
+                    .unwrap()
+            };
+            let device = if run == "laptop-speed" {
+                "laptop"
+            } else {
+                PHONE
+            };
+            let row = rows
+                .iter()
+                .find(|r| r[0] == device && r[2] == run)
+                .unwrap_or_else(|| panic!("{model} {run}: {rows:?}"));
             let ci = |r: &SummaryRow| fmt_ci(r.p50, r.ci_low, r.ci_high);
             assert_eq!(row[4], ci(get("decode_tok_s")), "{model} {run} decode");
             assert_eq!(row[5], ci(get("prefill_tok_s")), "{model} {run} prefill");
@@ -350,35 +512,60 @@ fn model_pages_show_the_runs_figures_and_say_what_is_missing() {
         assert_eq!(seen, 2);
         if model == "gemma" {
             for id in ["tools", "context", "multimodal", "drift"] {
-                assert!(html::section(&page, id).contains("class=\"missing-block\""), "gemma {id} not shown as missing");
+                assert!(
+                    html::section(&page, id).contains("class=\"missing-block\""),
+                    "gemma {id} not shown as missing"
+                );
             }
         }
     }
     // Qwen's tool calls: every category's k/n from items.csv, share and interval from summary.csv.
     let qwen = read(&f.site.join(page_of(&f.site, "index.html", "qwen")));
     let rows = html::rows(html::section(&qwen, "tools"));
-    let items = read_items(&f.results.join("laptop-tools/items.csv")).unwrap().rows;
+    let items = read_items(&f.results.join("laptop-tools/items.csv"))
+        .unwrap()
+        .rows;
     let s = summary(f, "laptop-tools");
     let mut cats: Vec<&str> = items.iter().map(|i| i.category.as_str()).collect();
     cats.sort_unstable();
     cats.dedup();
     assert!(cats.len() >= 2, "{cats:?}");
     for cat in std::iter::once("all").chain(cats) {
-        let mine: Vec<_> = items.iter().filter(|i| cat == "all" || i.category == cat).collect();
+        let mine: Vec<_> = items
+            .iter()
+            .filter(|i| cat == "all" || i.category == cat)
+            .collect();
         let k = mine.iter().filter(|i| i.pass).count();
-        let metric = if cat == "all" { "accuracy".to_string() } else { format!("accuracy:{cat}") };
+        let metric = if cat == "all" {
+            "accuracy".to_string()
+        } else {
+            format!("accuracy:{cat}")
+        };
         let sr = s.iter().find(|r| r.metric == metric).unwrap();
-        let row = rows.iter().find(|r| r[3] == cat).unwrap_or_else(|| panic!("{cat}: {rows:?}"));
+        let row = rows
+            .iter()
+            .find(|r| r[3] == cat)
+            .unwrap_or_else(|| panic!("{cat}: {rows:?}"));
         assert_eq!(row[4], format!("{k} / {}", mine.len()));
         assert_eq!(row[5], fmt_share(sr.mean, sr.ci_low, sr.ci_high));
     }
     // Context: the effective length and the recall per length, as summary.csv has them.
     let ctx = html::section(&qwen, "context");
     let s = summary(f, "laptop-ctx");
-    let eff = s.iter().find(|r| r.metric == "effective_context_length").unwrap();
+    let eff = s
+        .iter()
+        .find(|r| r.metric == "effective_context_length")
+        .unwrap();
     let rows = html::rows(ctx);
-    let shown = if eff.mean > 0.0 { (eff.mean as u32).to_string() } else { "none reached the threshold".into() };
-    assert!(rows.iter().any(|r| r.len() == 5 && r[3] == shown), "effective {shown}: {rows:?}");
+    let shown = if eff.mean > 0.0 {
+        (eff.mean as u32).to_string()
+    } else {
+        "none reached the threshold".into()
+    };
+    assert!(
+        rows.iter().any(|r| r.len() == 5 && r[3] == shown),
+        "effective {shown}: {rows:?}"
+    );
     for r in s.iter().filter(|r| r.metric == "recall") {
         let len = (r.prompt_tokens + r.max_tokens).to_string();
         let row = rows.iter().find(|x| x.len() == 6 && x[3] == len).unwrap();
@@ -407,7 +594,10 @@ fn device_pages_show_pareto_and_roofline_from_the_data() {
         let rows = html::rows(sec);
         let mine: Vec<_> = qs.iter().filter(|r| r["device"] == device).collect();
         assert_eq!(rows.len(), mine.len(), "{device}");
-        assert!(mine.iter().any(|r| r["pareto"] == "true"), "someone is on the front");
+        assert!(
+            mine.iter().any(|r| r["pareto"] == "true"),
+            "someone is on the front"
+        );
         for c in mine {
             let num = |k: &str| c[k].parse::<f64>().unwrap();
             let r = rows.iter().find(|r| r[0] == c["model"]).unwrap();
@@ -419,10 +609,14 @@ fn device_pages_show_pareto_and_roofline_from_the_data() {
         let roof = html::section(&page, "roofline");
         if device == "laptop" {
             // The probe ran on the laptop; Gemma ran in process there.
-            let m: serde_json::Value = serde_json::from_str(&read(&f.results.join("laptop-speed/run.json"))).unwrap();
+            let m: serde_json::Value =
+                serde_json::from_str(&read(&f.results.join("laptop-speed/run.json"))).unwrap();
             let bw = m["host"]["memory_bandwidth_gbs"].as_f64().unwrap();
             let rows = html::rows(roof);
-            let gemma = rows.iter().find(|r| r[0] == "gemma").unwrap_or_else(|| panic!("{rows:?}"));
+            let gemma = rows
+                .iter()
+                .find(|r| r[0] == "gemma")
+                .unwrap_or_else(|| panic!("{rows:?}"));
             assert_eq!(gemma[4], fmt_num(bw));
             assert!(roof.contains("<svg"));
         } else {
@@ -457,10 +651,16 @@ fn every_download_is_documented() {
         match p.extension().and_then(|x| x.to_str()) {
             Some("csv") => {
                 let stem = name.split('-').next().unwrap().trim_end_matches(".csv");
-                assert!(docs.contains(&format!("`{stem}")), "{name} not in docs/publish.md");
+                assert!(
+                    docs.contains(&format!("`{stem}")),
+                    "{name} not in docs/publish.md"
+                );
                 let mut r = csv::Reader::from_path(&p).unwrap();
                 for col in r.headers().unwrap() {
-                    assert!(docs.contains(&format!("`{col}`")), "{name}: column {col} not in docs/publish.md");
+                    assert!(
+                        docs.contains(&format!("`{col}`")),
+                        "{name}: column {col} not in docs/publish.md"
+                    );
                 }
             }
             Some("json") => {
@@ -475,7 +675,10 @@ fn every_download_is_documented() {
 fn pages_render_in_chromium_at_phone_and_desktop_widths() {
     let f = fixture();
     if !Path::new(browser::CHROMIUM).exists() {
-        eprintln!("no {}: the browser checks need scripts/setup's chromium", browser::CHROMIUM);
+        eprintln!(
+            "no {}: the browser checks need scripts/setup's chromium",
+            browser::CHROMIUM
+        );
         return;
     }
     let pick = |name: &str, page: String| (name.to_string(), page);
@@ -488,11 +691,19 @@ fn pages_render_in_chromium_at_phone_and_desktop_widths() {
         pick("device-laptop", page_of(&f.site, "index.html", "laptop")),
         pick("device-phone", page_of(&f.site, "index.html", PHONE)),
     ];
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("publish-screenshots");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let shots = out.join("publish-screenshots");
+    // The site itself beside its screenshots, to open after the test.
+    let _ = std::fs::remove_dir_all(out.join("publish-site"));
+    browser::copy_dir(&f.site, &out.join("publish-site"));
     let scratch = f.root.join("chromium");
     let files = browser::screenshots(&f.site, &pages, &shots, &scratch);
     assert_eq!(files.len(), pages.len() * browser::WIDTHS.len());
     let faults = browser::overflow(&f.site, &pages, &scratch);
-    assert!(faults.is_empty(), "sticking out of the viewport:\n{}", faults.join("\n"));
+    assert!(
+        faults.is_empty(),
+        "sticking out of the viewport:\n{}",
+        faults.join("\n")
+    );
     eprintln!("screenshots in {}", shots.display());
 }
