@@ -707,3 +707,36 @@ fn pages_render_in_chromium_at_phone_and_desktop_widths() {
     );
     eprintln!("screenshots in {}", shots.display());
 }
+
+#[test]
+fn bad_input_is_a_clear_error_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let battles = battles(dir.path());
+    let out = dir.path().join("site");
+    let (b, o) = (battles.to_str().unwrap(), out.to_str().unwrap());
+    let missing = dir.path().join("nowhere");
+    let m = missing.to_str().unwrap();
+    for (args, says) in [
+        (vec!["publish", "--battles", m, "--out", o], "nowhere"),
+        (
+            vec!["publish", "--battles", b, "--runs", m, "--out", o],
+            "no such run folder",
+        ),
+        (
+            vec![
+                "publish",
+                "--battles",
+                b,
+                "--anchor",
+                "nobody=1000",
+                "--out",
+                o,
+            ],
+            "no model `nobody`",
+        ),
+    ] {
+        let (code, err) = crate::common::run_err(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}
