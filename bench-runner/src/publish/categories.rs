@@ -159,3 +159,43 @@ fn read_file(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_category_is_rated_alone_with_the_filters_and_without_a_missing_anchor() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.csv");
+        let mut text = String::from("model_a,model_b,winner,judge,category\n");
+        for i in 0..12 {
+            let w = ["model_a", "model_b", "tie"][i % 3];
+            text += &format!("a,b,{w},h,coding;chat\n");
+            text += &format!("b,c,{w},h,chat\n");
+            text += &format!("a,c,{w},bot,chat\n");
+        }
+        text += "a,b,model_a,h,\n"; // no category: in no board
+        std::fs::write(&p, text).unwrap();
+        let opts = RateOptions {
+            inputs: vec![p],
+            rounds: 20,
+            anchor: Some(("c".into(), 1200.0)),
+            judges: vec!["h".into()],
+            ..Default::default()
+        };
+        let cats = rate_all(&opts).unwrap();
+        let names: Vec<&str> = cats.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["chat", "coding"]);
+        // chat: a–b and b–c by judge h (the `bot` battles are filtered out).
+        assert_eq!(cats[0].leaderboard.disclosure.battles, 24);
+        assert!(cats[0].leaderboard.disclosure.anchor.starts_with("c = 1200"));
+        // coding: only a–b, so the anchor `c` did not play: centred, and said so.
+        let coding = &cats[1].leaderboard;
+        assert_eq!(coding.disclosure.battles, 12);
+        assert!(coding.disclosure.anchor.starts_with("none"));
+        assert!(coding.disclosure.warnings.iter().any(|w| w.contains("anchor `c`")));
+        assert!(coding.disclosure.filters.contains(&"category = coding".to_string()));
+    }
+}
