@@ -190,12 +190,29 @@ mod tests {
         assert_eq!(names, ["chat", "coding"]);
         // chat: a–b and b–c by judge h (the `bot` battles are filtered out).
         assert_eq!(cats[0].leaderboard.disclosure.battles, 24);
-        assert!(cats[0].leaderboard.disclosure.anchor.starts_with("c = 1200"));
+        assert!(
+            cats[0]
+                .leaderboard
+                .disclosure
+                .anchor
+                .starts_with("c = 1200")
+        );
         // coding: only a–b, so the anchor `c` did not play: centred, and said so.
         let coding = &cats[1].leaderboard;
         assert_eq!(coding.disclosure.battles, 12);
         assert!(coding.disclosure.anchor.starts_with("none"));
-        assert!(coding.disclosure.warnings.iter().any(|w| w.contains("anchor `c`")));
-        assert!(coding.disclosure.filters.contains(&"category = coding".to_string()));
+        assert!(
+            coding
+                .disclosure
+                .warnings
+                .iter()
+                .any(|w| w.contains("anchor `c`"))
+        );
+        assert!(
+            coding
+                .disclosure
+                .filters
+                .contains(&"category = coding".to_string())
+        );
     }
 }

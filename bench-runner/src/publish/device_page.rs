@@ -3,6 +3,7 @@
 
 use minijinja::{Environment, Value, context};
 
+use super::accuracy_speed;
 use super::downloads;
 use super::pareto;
 use super::render::{self, rating, rating_ci, with_ci};
@@ -11,6 +12,7 @@ use super::site::{DeviceEntry, Site};
 use super::slug;
 use crate::error::Result;
 use crate::report::format::fmt_num;
+use crate::report::tools::fmt_share;
 
 const ROOT: &str = "../";
 
@@ -118,12 +120,33 @@ pub fn render(env: &Environment<'_>, site: &Site, d: &DeviceEntry) -> Result<Str
         })
         .collect();
     let rows: Vec<_> = roof.iter().map(|r| &r.row).collect();
+    let acc: Vec<_> = accuracy_speed::rows(site)
+        .into_iter()
+        .filter(|r| r.device == d.name)
+        .collect();
+    let accuracy: Vec<Value> = acc
+        .iter()
+        .map(|r| {
+            context! {
+                model => r.model.clone(),
+                model_href => site.model_named(&r.model).map(|m| format!("{ROOT}{}", slug::model_page(&m.slug))),
+                correct => r.correct,
+                n => r.n,
+                accuracy => fmt_share(r.accuracy, r.ci_low, r.ci_high),
+                decode => r.decode_tok_s.map(fmt_num),
+                pareto => r.pareto,
+            }
+        })
+        .collect();
     let ctx = context! {
         name => d.name.clone(),
         hosts => hosts(site, d),
         speed => speed,
         quality => quality,
-        pareto => pareto::chart(&d.name, &site.leaderboard.speed).and_then(|s| render::figure(&s)),
+        pareto => pareto::chart(&d.name, &site.leaderboard.speed, "rating (95% CI)").and_then(|s| render::figure(&s)),
+        accuracy_pareto => pareto::chart(&d.name, &accuracy_speed::chart_rows(&acc), "tool-call accuracy % (95% CI)").and_then(|s| render::figure(&s)),
+        accuracy => accuracy,
+        accuracy_data => render::downloads(ROOT, downloads::ACCURACY_SPEED),
         roofline => roofline::chart(&rows).and_then(|s| render::figure(&s)),
         roofline_rows => roofline_rows,
         speed_data => render::downloads(ROOT, downloads::SPEED),

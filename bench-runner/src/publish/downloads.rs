@@ -24,6 +24,7 @@ pub const MEDIA: &str = "multimodal_cost";
 pub const DRIFT: &str = "drift";
 pub const ROOFLINE: &str = "roofline";
 pub const QUALITY_SPEED: &str = "quality_speed";
+pub const ACCURACY_SPEED: &str = "accuracy_speed";
 
 pub const ROOFLINE_COLUMNS: &[&str] = &[
     "series",
@@ -126,6 +127,14 @@ pub fn write(site: &Site, dir: &Path) -> Result<usize> {
         QUALITY_SPEED,
         crate::arena::speed::SPEED_COLUMNS,
         &site.leaderboard.speed,
+        &mut n,
+    )?;
+    let acc = super::accuracy_speed::rows(site);
+    table(
+        dir,
+        ACCURACY_SPEED,
+        super::accuracy_speed::COLUMNS,
+        &acc,
         &mut n,
     )?;
     let inputs = serde_json::to_vec_pretty(&serde_json::json!({

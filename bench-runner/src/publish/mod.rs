@@ -11,6 +11,7 @@
 //! rating bars), `pareto` and `roofline`; [`downloads`] writes the CSV and JSON beside every
 //! table. `publish` uses `arena`, `report` and `results`, and nothing that talks to a model.
 
+pub mod accuracy_speed;
 pub mod categories;
 pub mod device_page;
 pub mod downloads;

@@ -1,4 +1,4 @@
-//! The quality × speed chart of a device: rating (with its 95% interval as a whisker)
+//! The quality × speed chart of a device: rating or accuracy (with its 95% interval as a whisker)
 //! against decode tok/s, one colour per model named in the legend below the plot (the
 //! report's chart style: responsive viewBox, whole labels), the Pareto front drawn as a line
 //! through the undominated models, which are filled; dominated models are hollow.
@@ -8,8 +8,9 @@ use plotters::prelude::*;
 use crate::arena::speed::SpeedRow;
 use crate::report::chart::style::{self, FONT, color, err};
 
-/// The SVG for `device`, or `None` when no model there has both a rating and a speed.
-pub fn chart(device: &str, rows: &[SpeedRow]) -> Option<String> {
+/// The SVG for `device` (`quality` names the vertical axis), or `None` when no model there
+/// has both a quality figure and a speed.
+pub fn chart(device: &str, rows: &[SpeedRow], quality: &str) -> Option<String> {
     let pts: Vec<(usize, &SpeedRow, f64)> = rows
         .iter()
         .filter(|r| r.device == device)
@@ -54,7 +55,7 @@ pub fn chart(device: &str, rows: &[SpeedRow]) -> Option<String> {
         chart
             .configure_mesh()
             .x_desc("decode tok/s (median, single stream)")
-            .y_desc("rating (95% CI)")
+            .y_desc(quality)
             .x_label_formatter(&|v| style::num(*v))
             .y_label_formatter(&|v| format!("{v:.0}"))
             .label_style((FONT, style::LABEL))

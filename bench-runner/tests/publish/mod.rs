@@ -389,6 +389,30 @@ fn device_pages_show_pareto_and_roofline_from_the_data() {
             assert_eq!(r[4], fmt_num(num("ttft_ms")));
             assert_eq!(r[6] == "on the front", c["pareto"] == "true");
         }
+        // Tool-call accuracy × speed: Qwen's items pooled, against its decode speed there.
+        let acc = html::section(&page, "accuracy-speed");
+        if device == "laptop" {
+            let items = read_items(&f.results.join("laptop-tools/items.csv"))
+                .unwrap()
+                .rows;
+            let k = items.iter().filter(|i| i.pass).count();
+            let w = edgebench::measure::proportion::wilson(k, items.len()).unwrap();
+            let rows = html::rows(acc);
+            let qwen = rows
+                .iter()
+                .find(|r| r[0] == "qwen")
+                .unwrap_or_else(|| panic!("{rows:?}"));
+            assert_eq!(qwen[1], format!("{k} / {}", items.len()));
+            assert_eq!(qwen[2], fmt_share(w.p, w.ci_low, w.ci_high));
+            let q = qs
+                .iter()
+                .find(|r| r["device"] == "laptop" && r["model"] == "qwen")
+                .unwrap();
+            assert_eq!(qwen[3], fmt_num(q["decode_tok_s"].parse().unwrap()));
+            assert!(acc.contains("<svg"), "the accuracy × speed chart");
+        } else {
+            assert!(acc.contains("No tool-call run on this device"), "{device}");
+        }
         let roof = html::section(&page, "roofline");
         if device == "laptop" {
             // The probe ran on the laptop; Gemma ran in process there.
