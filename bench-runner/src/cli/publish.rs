@@ -15,7 +15,7 @@ pub struct Args {
     #[arg(long, num_args = 1..)]
     runs: Vec<PathBuf>,
     /// Output folder of the site (index.html, models/, devices/, data/, style.css).
-    #[arg(short, long, default_value = "site")]
+    #[arg(short, long, default_value = "reports/site")]
     out: PathBuf,
     /// Title of the site.
     #[arg(long, default_value = "edgebench leaderboard")]
