@@ -7,6 +7,7 @@ pub mod error;
 pub mod hash;
 pub mod import;
 pub mod measure;
+pub mod publish;
 pub mod report;
 pub mod results;
 pub mod runner;

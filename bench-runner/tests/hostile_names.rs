@@ -9,8 +9,8 @@ use std::path::Path;
 
 use crate::common::{edgebench, repo_root};
 
-const LABEL: &str = r#"x" onload="alert(1)"#;
-const STEMS: [&str; 2] = [r#"y" onerror="alert(2)"#, r#"z" href="javascript:alert(3)"#];
+pub const LABEL: &str = r#"x" onload="alert(1)"#;
+pub const STEMS: [&str; 2] = [r#"y" onerror="alert(2)"#, r#"z" href="javascript:alert(3)"#];
 
 /// Every attribute name of every tag in `html`, with its value, read as an HTML tokenizer
 /// would: text between tags holds no `<` (it is escaped), values are quoted.

@@ -28,6 +28,7 @@ mod multimodal;
 mod onnx;
 mod onnx_real;
 mod prompt_decoder;
+mod publish;
 mod rate_cases;
 mod report;
 mod report_items;

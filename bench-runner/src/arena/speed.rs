@@ -43,7 +43,8 @@ pub const SPEED_COLUMNS: &[&str] = &[
     "pareto",
 ];
 
-fn same(name: &str, label: &str) -> bool {
+/// Whether a leaderboard model `name` and a run's model `label` are the same model.
+pub fn same(name: &str, label: &str) -> bool {
     let strip = |s: &str| s.strip_suffix(".gguf").unwrap_or(s).to_string();
     name == label || strip(name) == strip(label)
 }

@@ -10,6 +10,7 @@ mod compare;
 mod device;
 mod import;
 mod merge;
+mod publish;
 mod report;
 mod run;
 mod run_json;
@@ -50,6 +51,8 @@ enum Command {
     Arena(arena::Args),
     /// Turn another tool's results into an edgebench run folder.
     Import(import::Args),
+    /// Write a static leaderboard site (HTML, CSS, SVG, CSV/JSON; no script) from battles and runs.
+    Publish(publish::Args),
     /// Print this machine's fingerprint: CPU model, cores, memory, OS, kernel.
     Device(device::Args),
 }
@@ -65,6 +68,7 @@ impl Cli {
             Command::Compare(a) => compare::exec(a),
             Command::Arena(a) => arena::exec(a),
             Command::Import(a) => import::exec(a),
+            Command::Publish(a) => publish::exec(a),
             Command::Device(a) => device::exec(a),
         }
     }

@@ -88,6 +88,11 @@ const MAY_USE: &[(&str, &[&str])] = &[
             "backend",
         ],
     ),
+    // The static site: rankings and what runs wrote; nothing that talks to a model.
+    (
+        "publish",
+        &["@foundation", "measure", "results", "report", "arena"],
+    ),
 ];
 
 /// What the pure floors may not name: files, sockets, processes, the environment, async

@@ -2,7 +2,7 @@
 //! its printers): `leaderboard.csv` (+ `quality_speed.csv`), `leaderboard.md` and
 //! `leaderboard.html`, plus `disclosure.json`, `judges.csv` and one Pareto SVG per device.
 
-mod csv;
+pub mod csv;
 mod html;
 mod md;
 
