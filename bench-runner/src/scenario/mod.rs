@@ -4,6 +4,7 @@
 //! errors) in its own file. Every mistake is reported as `file:line:col: what was expected`.
 
 pub mod context;
+pub mod drift;
 mod expand;
 mod lengths;
 pub mod multimodal;
@@ -33,6 +34,7 @@ pub const KINDS: &[&str] = &[
     "tool_calls",
     "structured",
     "multimodal",
+    "drift",
 ];
 
 #[derive(Debug, Clone)]
@@ -53,6 +55,7 @@ pub enum ScenarioBody {
     ToolCalls(ToolCalls),
     Structured(Structured),
     Multimodal(multimodal::Multimodal),
+    Drift(drift::Drift),
 }
 
 impl Scenario {
@@ -63,6 +66,7 @@ impl Scenario {
             ScenarioBody::ToolCalls(_) => "tool_calls",
             ScenarioBody::Structured(_) => "structured",
             ScenarioBody::Multimodal(_) => "multimodal",
+            ScenarioBody::Drift(_) => "drift",
         }
     }
 
@@ -121,6 +125,11 @@ impl Scenario {
                 let (c, t) = multimodal::parse(path, text)?;
                 common = c;
                 ScenarioBody::Multimodal(t)
+            }
+            "drift" => {
+                let (c, t) = drift::parse(path, text)?;
+                common = c;
+                ScenarioBody::Drift(t)
             }
             other => {
                 return Err(source::error_at(
@@ -186,6 +195,12 @@ impl Scenario {
                     s.temperature, s.top_p, t.seed
                 )
             }
+            ScenarioBody::Drift(d) => format!(
+                "temperature=0 (greedy) top_k={} seed={} reference={}",
+                d.top_k,
+                d.seed,
+                d.reference.get_ref()
+            ),
         }
     }
 
