@@ -205,7 +205,7 @@ mod tests {
         let e = parse_str("kind = \"drift\"\nreference = \"a\"\nmix = [\"prose\", \"poetry\"]\n")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("d.toml:3:18:") && e.contains("poetry"), "{e}");
+        assert!(e.starts_with("d.toml:3:17:") && e.contains("poetry"), "{e}");
         let e = parse_str("kind = \"drift\"\nreference = \"a\"\ntop_k = 0\n")
             .unwrap_err()
             .to_string();
