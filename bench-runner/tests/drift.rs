@@ -105,6 +105,30 @@ fn llama_server_against_in_process_on_the_same_gguf_drifts_little() {
     let ratio = metric(&rows, "forced_24", "drift_ppl_ratio");
     assert_eq!(ratio.n, 69);
     assert!((ratio.mean - 1.0).abs() < 0.1, "{ratio:?}");
+    // The report: a table row per candidate and case, the top-k KL labelled, both figures.
+    let report = tmp.path().join("report");
+    let out = edgebench()
+        .arg("report")
+        .arg(&run)
+        .arg("--out")
+        .arg(&report)
+        .timeout(COMMAND_TIMEOUT)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("## Drift against a reference"), "{md}");
+    let row = md
+        .lines()
+        .find(|l| l.contains("forced_24") && l.contains("| ref |"))
+        .unwrap_or_else(|| panic!("no drift row: {md}"));
+    assert!(row.contains("KL on the shared top-k") && row.contains("prefix_steps"), "{row}");
+    assert!(md.contains("median first divergence"));
+    let html = std::fs::read_to_string(report.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Drift against a reference</h2>"));
+    for f in ["drift-kl.svg", "first-divergence.svg"] {
+        assert!(report.join(f).is_file(), "{f}");
+    }
     let drift = read_drift(&run.join("drift.csv")).unwrap().rows;
     assert!(
         drift
