@@ -52,7 +52,11 @@ fn metric<'a>(rows: &'a [SummaryRow], case: &str, name: &str) -> &'a SummaryRow 
 #[test]
 fn a_backend_against_itself_gives_zero_kl_and_full_agreement() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = format!("{}{}", in_process("ref", &gemma()), in_process("cand", &gemma()));
+    let config = format!(
+        "{}{}",
+        in_process("ref", &gemma()),
+        in_process("cand", &gemma())
+    );
     // The reference runs first as a backend of its own (skipped: nothing to compare), then
     // the candidate, with the reference connected beside it.
     let (run, _) = run(tmp.path(), &config, &["ref", "cand"]);
@@ -70,12 +74,22 @@ fn a_backend_against_itself_gives_zero_kl_and_full_agreement() {
     let ratio = metric(&rows, "forced_24", "drift_ppl_ratio");
     assert!((ratio.mean - 1.0).abs() < 1e-9, "{ratio:?}");
     let ppl = metric(&rows, "forced_24", "drift_ppl_reference").mean;
-    assert!(ppl > 1.0 && ppl.is_finite(), "a real model's perplexity: {ppl}");
+    assert!(
+        ppl > 1.0 && ppl.is_finite(),
+        "a real model's perplexity: {ppl}"
+    );
     assert_eq!(metric(&rows, "free", "drift_same_continuation").mean, 1.0);
     let drift = read_drift(&run.join("drift.csv")).unwrap().rows;
-    assert_eq!(drift.iter().filter(|r| r.case_id == "forced_24").count(), 69);
+    assert_eq!(
+        drift.iter().filter(|r| r.case_id == "forced_24").count(),
+        69
+    );
     assert_eq!(drift.iter().filter(|r| r.case_id == "free").count(), 2);
-    assert!(drift.iter().all(|r| r.reference == "ref" && r.backend == "cand"));
+    assert!(
+        drift
+            .iter()
+            .all(|r| r.reference == "ref" && r.backend == "cand")
+    );
 }
 
 /// llama-server scores one token at a time over a cached prefix (top-k only), the engine
@@ -96,7 +110,11 @@ fn llama_server_against_in_process_on_the_same_gguf_drifts_little() {
     // Top-k from the server: the KL is the shared-support one, and labelled so.
     assert!(!rows.iter().any(|r| r.metric == "drift_kl"));
     let kl = metric(&rows, "forced_24", "drift_kl_top_k");
-    assert!(kl.flags.contains("candidate_scored=prefix_steps"), "{}", kl.flags);
+    assert!(
+        kl.flags.contains("candidate_scored=prefix_steps"),
+        "{}",
+        kl.flags
+    );
     assert!(kl.mean >= 0.0 && kl.mean < 0.05, "{kl:?}");
     let agree = metric(&rows, "forced_24", "drift_top1_agreement");
     assert!(agree.mean >= 0.8, "{agree:?}");
@@ -115,14 +133,21 @@ fn llama_server_against_in_process_on_the_same_gguf_drifts_little() {
         .timeout(COMMAND_TIMEOUT)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();
     assert!(md.contains("## Drift against a reference"), "{md}");
     let row = md
         .lines()
         .find(|l| l.contains("forced_24") && l.contains("| ref |"))
         .unwrap_or_else(|| panic!("no drift row: {md}"));
-    assert!(row.contains("KL on the shared top-k") && row.contains("prefix_steps"), "{row}");
+    assert!(
+        row.contains("KL on the shared top-k") && row.contains("prefix_steps"),
+        "{row}"
+    );
     assert!(md.contains("median first divergence"));
     let html = std::fs::read_to_string(report.join("report.html")).unwrap();
     assert!(html.contains("<h2>Drift against a reference</h2>"));
@@ -141,7 +166,11 @@ fn llama_server_against_in_process_on_the_same_gguf_drifts_little() {
 #[test]
 fn gemma_against_qwen_is_flagged_not_comparable() {
     let tmp = tempfile::tempdir().unwrap();
-    let config = format!("{}{}", in_process("ref", &gemma()), in_process("qwen", &qwen()));
+    let config = format!(
+        "{}{}",
+        in_process("ref", &gemma()),
+        in_process("qwen", &qwen())
+    );
     let (run, stderr) = run(tmp.path(), &config, &["qwen"]);
     let rows = read_summary(&run.join("summary.csv")).unwrap().rows;
     let c = metric(&rows, "forced_24", "drift_comparable");
@@ -154,7 +183,10 @@ fn gemma_against_qwen_is_flagged_not_comparable() {
         "no drift figure for models that cannot be compared: {rows:#?}"
     );
     assert!(stderr.contains("different model families"), "{stderr}");
-    assert!(stderr.contains("tokenizes the shared text differently"), "{stderr}");
+    assert!(
+        stderr.contains("tokenizes the shared text differently"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -266,8 +266,16 @@ mod tests {
     fn top_k_kl_is_taken_on_the_shared_support_renormalised() {
         // Shared support {1, 2}: P' = (0.4, 0.2)/0.6 = (2/3, 1/3), Q' = (0.3, 0.3)/0.6 = (1/2, 1/2).
         // KL = 2/3 ln(4/3) + 1/3 ln(2/3) = 0.056633.
-        let p = [(1u32, 0.4f64.ln() as f32), (2, 0.2f64.ln() as f32), (5, 0.1f64.ln() as f32)];
-        let q = [(2u32, 0.3f64.ln() as f32), (1, 0.3f64.ln() as f32), (7, 0.2f64.ln() as f32)];
+        let p = [
+            (1u32, 0.4f64.ln() as f32),
+            (2, 0.2f64.ln() as f32),
+            (5, 0.1f64.ln() as f32),
+        ];
+        let q = [
+            (2u32, 0.3f64.ln() as f32),
+            (1, 0.3f64.ln() as f32),
+            (7, 0.2f64.ln() as f32),
+        ];
         let want = 2.0 / 3.0 * (4.0f64 / 3.0).ln() + 1.0 / 3.0 * (2.0f64 / 3.0).ln();
         let got = kl_shared_top_k(&p, &q).unwrap();
         assert!((got - want).abs() < 1e-6, "{got} vs {want}");
@@ -320,7 +328,10 @@ mod tests {
     #[test]
     fn first_divergence_of_continuations() {
         assert_eq!(first_divergence(&[1, 2, 3], false, &[1, 2, 3], false), None);
-        assert_eq!(first_divergence(&[1, 2, 3], false, &[1, 9, 3], false), Some(1));
+        assert_eq!(
+            first_divergence(&[1, 2, 3], false, &[1, 9, 3], false),
+            Some(1)
+        );
         assert_eq!(first_divergence(&[1, 2], true, &[1, 2, 3], false), Some(2));
         assert_eq!(first_divergence(&[1, 2], true, &[1, 2], false), Some(2));
         assert_eq!(first_divergence(&[], true, &[], true), None);

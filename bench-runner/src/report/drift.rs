@@ -143,7 +143,12 @@ pub fn build(ds: &Dataset) -> (DriftSection, Vec<String>) {
                 reference,
                 prompts: g.len(),
                 identical: wilson(identical, g.len()).map_or("-".into(), |p| {
-                    format!("{} [{}, {}]", fmt_num(p.p), fmt_num(p.ci_low), fmt_num(p.ci_high))
+                    format!(
+                        "{} [{}, {}]",
+                        fmt_num(p.p),
+                        fmt_num(p.ci_low),
+                        fmt_num(p.ci_high)
+                    )
                 }),
                 first_divergence_median: if firsts.is_empty() {
                     "-".into()
@@ -176,10 +181,20 @@ pub fn build(ds: &Dataset) -> (DriftSection, Vec<String>) {
             },
             kl: MeanSe::of(&kls).map_or("-".into(), |m| {
                 let (lo, hi) = m.ci95();
-                format!("{} [{}, {}]", fmt_small(m.mean), fmt_small(lo), fmt_small(hi))
+                format!(
+                    "{} [{}, {}]",
+                    fmt_small(m.mean),
+                    fmt_small(lo),
+                    fmt_small(hi)
+                )
             }),
             top1: wilson(same, g.len()).map_or("-".into(), |p| {
-                format!("{} [{}, {}]", fmt_num(p.p), fmt_num(p.ci_low), fmt_num(p.ci_high))
+                format!(
+                    "{} [{}, {}]",
+                    fmt_num(p.p),
+                    fmt_num(p.ci_low),
+                    fmt_num(p.ci_high)
+                )
             }),
             ppl_reference: perplexity(&ref_lp).map_or("-".into(), fmt_num),
             ppl_candidate: perplexity(&cand_lp).map_or("-".into(), fmt_num),

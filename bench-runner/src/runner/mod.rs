@@ -13,8 +13,8 @@
 
 mod closed_loop;
 mod context;
-mod drift;
 pub(crate) mod ctx;
+mod drift;
 mod multimodal;
 mod open_loop;
 mod outcome;

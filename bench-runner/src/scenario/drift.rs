@@ -98,7 +98,10 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<(Common, Drift)> {
     let at = |span: std::ops::Range<usize>, m: String| source::error_at(path, text, Some(span), m);
     let reference = match raw.reference {
         Some(r) if r.get_ref().trim().is_empty() => {
-            return Err(at(r.span(), "`reference` is empty; expected a backend name".into()));
+            return Err(at(
+                r.span(),
+                "`reference` is empty; expected a backend name".into(),
+            ));
         }
         Some(r) => r,
         None => {
@@ -201,7 +204,10 @@ mod tests {
         let e = parse_str("kind = \"drift\"\nlengths = [16]\n")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("d.toml:1:1:") && e.contains("reference"), "{e}");
+        assert!(
+            e.starts_with("d.toml:1:1:") && e.contains("reference"),
+            "{e}"
+        );
         let e = parse_str("kind = \"drift\"\nreference = \"a\"\nmix = [\"prose\", \"poetry\"]\n")
             .unwrap_err()
             .to_string();
@@ -217,6 +223,9 @@ mod tests {
         let e = parse_str("kind = \"drift\"\nreference = \"a\"\ntopk = 5\n")
             .unwrap_err()
             .to_string();
-        assert!(e.starts_with("d.toml:3:1:") && e.contains("unknown field"), "{e}");
+        assert!(
+            e.starts_with("d.toml:3:1:") && e.contains("unknown field"),
+            "{e}"
+        );
     }
 }

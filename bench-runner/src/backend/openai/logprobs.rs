@@ -21,6 +21,10 @@ use crate::backend::scoring::{
 };
 use crate::backend::{ErrorCategory, RequestError};
 
+/// One position as a server answered it: the top-k (id, log-probability), and the generated
+/// token's own id and log-probability where given.
+type Answer = (Vec<(TokenId, f32)>, Option<(TokenId, f32)>);
+
 fn malformed(what: &str) -> RequestError {
     RequestError::new(ErrorCategory::MalformedStream, what.to_string())
 }
@@ -35,7 +39,7 @@ fn token_id(v: &Value) -> Option<TokenId> {
 /// One position's top-k from a llama.cpp `completion_probabilities` entry or an OpenAI
 /// `logprobs.content` entry (both: `top_logprobs: [{id, logprob}]`, the generated token's
 /// own `id` and `logprob` beside them).
-fn parse_entry(e: &Value) -> Option<(Vec<(TokenId, f32)>, Option<(TokenId, f32)>)> {
+fn parse_entry(e: &Value) -> Option<Answer> {
     let top = e
         .get("top_logprobs")?
         .as_array()?
@@ -55,7 +59,7 @@ fn parse_entry(e: &Value) -> Option<(Vec<(TokenId, f32)>, Option<(TokenId, f32)>
 
 /// The legacy OpenAI completions shape: `logprobs.top_logprobs[0]` is `{token: logprob}`,
 /// `logprobs.tokens[0]` the generated token (as `token_id:N` with vLLM's option).
-fn parse_legacy(lp: &Value) -> Option<(Vec<(TokenId, f32)>, Option<(TokenId, f32)>)> {
+fn parse_legacy(lp: &Value) -> Option<Answer> {
     let map = lp.get("top_logprobs")?.get(0)?.as_object()?;
     let mut top: Vec<(TokenId, f32)> = map
         .iter()
@@ -125,7 +129,9 @@ impl OpenAiBackend {
         };
         let v = self.post_json(&url, &body).await?;
         let parsed = match self.dialect {
-            Dialect::LlamaCpp => v.pointer("/completion_probabilities/0").and_then(parse_entry),
+            Dialect::LlamaCpp => v
+                .pointer("/completion_probabilities/0")
+                .and_then(parse_entry),
             _ => {
                 let lp = v.pointer("/choices/0/logprobs");
                 lp.and_then(|l| l.pointer("/content/0"))
@@ -156,7 +162,10 @@ impl OpenAiBackend {
     ) -> Result<Scored, RequestError> {
         let mut positions = Vec::with_capacity(tokens.len().saturating_sub(1));
         for i in 0..tokens.len().saturating_sub(1) {
-            positions.push(self.one_position(&tokens[..=i], tokens[i + 1], top_k).await?);
+            positions.push(
+                self.one_position(&tokens[..=i], tokens[i + 1], top_k)
+                    .await?,
+            );
         }
         Ok(Scored {
             method: ScoreMethod::PrefixSteps,
@@ -197,7 +206,9 @@ impl OpenAiBackend {
                 v.pointer("/choices/0/logprobs/tokens")
                     .and_then(Value::as_array)
                     .cloned(),
-                v.pointer("/choices/0/finish_reason").and_then(Value::as_str) == Some("stop"),
+                v.pointer("/choices/0/finish_reason")
+                    .and_then(Value::as_str)
+                    == Some("stop"),
             ),
         };
         let tokens = ids
@@ -226,7 +237,8 @@ mod tests {
         assert_eq!(top, vec![(7, -0.5), (9, -1.5)]);
         assert_eq!(own, Some((7, -0.5)));
         // Plain token strings cannot be aligned with another backend's ids.
-        let lp = json!({"tokens": [" a"], "token_logprobs": [-0.5], "top_logprobs": [{" a": -0.5}]});
+        let lp =
+            json!({"tokens": [" a"], "token_logprobs": [-0.5], "top_logprobs": [{" a": -0.5}]});
         let (top, own) = parse_legacy(&lp).unwrap();
         assert!(top.is_empty() && own.is_none());
     }

@@ -66,7 +66,15 @@ impl Chart for KlDistribution {
         let x_range = style::padded(0.0, if xmax > 0.0 { xmax } else { 1e-3 }, true);
         let legend: Vec<style::LegendEntry> = colours
             .iter()
-            .map(|(l, i)| (format!("{l} vs {}", g.keys().find(|k| &k.0 == l).map_or("", |k| k.1.as_str())), color(*i)))
+            .map(|(l, i)| {
+                (
+                    format!(
+                        "{l} vs {}",
+                        g.keys().find(|k| &k.0 == l).map_or("", |k| k.1.as_str())
+                    ),
+                    color(*i),
+                )
+            })
             .collect();
         let svg = style::svg(&legend, |root| {
             let mut chart = ChartBuilder::on(root)

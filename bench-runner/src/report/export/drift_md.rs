@@ -14,8 +14,7 @@ pub fn markdown(o: &mut String, d: &DriftSection) {
     let _ = writeln!(o, "## Drift against a reference\n");
     let _ = writeln!(
         o,
-        "{}\n",
-        "Teacher-forced: the same token sequences scored on the reference and the candidate; per position KL(reference ‖ candidate) in nats (mean, 95% interval of the mean), top-1 agreement (Wilson 95%), each side's perplexity on the true next tokens and their ratio. Where a side returns only its top k, the KL is over the tokens both top-k lists share, renormalised: not llama-perplexity's KL, and labelled so."
+        "Teacher-forced: the same token sequences scored on the reference and the candidate; per position KL(reference ‖ candidate) in nats (mean, 95% interval of the mean), top-1 agreement (Wilson 95%), each side's perplexity on the true next tokens and their ratio. Where a side returns only its top k, the KL is over the tokens both top-k lists share, renormalised: not llama-perplexity's KL, and labelled so.\n"
     );
     for n in &d.not_comparable {
         let _ = writeln!(o, "> **⚠ Not comparable.** {}\n", md(n));
@@ -23,8 +22,17 @@ pub fn markdown(o: &mut String, d: &DriftSection) {
     if !d.forced.is_empty() {
         o.push_str(&mdtable::header(
             &[
-                "candidate", "reference", "case", "scored (ref / cand)", "positions", "measure",
-                "mean KL nats", "top-1 agreement", "PPL ref", "PPL cand", "PPL ratio",
+                "candidate",
+                "reference",
+                "case",
+                "scored (ref / cand)",
+                "positions",
+                "measure",
+                "mean KL nats",
+                "top-1 agreement",
+                "PPL ref",
+                "PPL cand",
+                "PPL ratio",
             ],
             "llllrlrrrrr",
         ));
@@ -51,7 +59,13 @@ pub fn markdown(o: &mut String, d: &DriftSection) {
             "Free-running: greedy continuations of the same prompts on both sides.\n"
         );
         o.push_str(&mdtable::header(
-            &["candidate", "reference", "prompts", "identical [95% Wilson]", "median first divergence (tokens)"],
+            &[
+                "candidate",
+                "reference",
+                "prompts",
+                "identical [95% Wilson]",
+                "median first divergence (tokens)",
+            ],
             "llrrr",
         ));
         for f in &d.free {
@@ -66,4 +80,3 @@ pub fn markdown(o: &mut String, d: &DriftSection) {
         o.push('\n');
     }
 }
-

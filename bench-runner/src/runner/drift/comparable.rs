@@ -27,12 +27,12 @@ pub fn n_vocab(f: &BackendFacts) -> Option<u64> {
 /// SHA-256 of the chat template: the GGUF's, or the one llama-server's `/props` shows.
 fn template(f: &BackendFacts) -> Option<String> {
     if let Some(e) = &f.engine {
-        return Some(
-            e.gguf
-                .chat_template_sha256
-                .clone()
-                .unwrap_or_else(|| format!("fallback:{}", e.gguf.chat_template_fallback.clone().unwrap_or_default())),
-        );
+        return Some(e.gguf.chat_template_sha256.clone().unwrap_or_else(|| {
+            format!(
+                "fallback:{}",
+                e.gguf.chat_template_fallback.clone().unwrap_or_default()
+            )
+        }));
     }
     f.props
         .as_ref()
@@ -66,8 +66,9 @@ pub fn check(reference: &BackendFacts, candidate: &BackendFacts) -> Verdict {
     if let (Some(a), Some(b)) = (n_vocab(reference), n_vocab(candidate))
         && a != b
     {
-        v.not_comparable
-            .push(format!("vocabularies differ: {a} tokens ({r}) and {b} tokens ({c})"));
+        v.not_comparable.push(format!(
+            "vocabularies differ: {a} tokens ({r}) and {b} tokens ({c})"
+        ));
     }
     match (template(reference), template(candidate)) {
         (Some(a), Some(b)) if a != b => v.warnings.push(format!(

@@ -73,7 +73,10 @@ impl Pair<'_, '_> {
                     continue;
                 }
             };
-            self.s.ctx.progress.request_done(&self.s.label(&case.id), None);
+            self.s
+                .ctx
+                .progress
+                .request_done(&self.s.label(&case.id), None);
             t.methods = Some((rs.method, cs.method));
             let (fr, fc) = self.facts_vocab;
             t.n_vocab = (
@@ -83,7 +86,10 @@ impl Pair<'_, '_> {
             for (i, (rp, cp)) in rs.positions.iter().zip(&cs.positions).enumerate() {
                 let pos = drift::compare(dist(&rp.next), dist(&cp.next));
                 t.positions.push(pos);
-                let (rl, cl) = (rp.target_logprob.map(f64::from), cp.target_logprob.map(f64::from));
+                let (rl, cl) = (
+                    rp.target_logprob.map(f64::from),
+                    cp.target_logprob.map(f64::from),
+                );
                 if let Some(x) = rl {
                     t.ref_lp.push(x);
                 }
@@ -108,8 +114,10 @@ impl Pair<'_, '_> {
                 });
             }
         }
-        let mut warnings: Vec<String> =
-            self.mismatch_warning(case, &mismatches).into_iter().collect();
+        let mut warnings: Vec<String> = self
+            .mismatch_warning(case, &mismatches)
+            .into_iter()
+            .collect();
         if let (Some(a), Some(b)) = t.n_vocab
             && a != b
         {
@@ -185,7 +193,11 @@ impl Pair<'_, '_> {
         if let (Some(st), Some(m)) = (summarize(&kls), MeanSe::of(&kls)) {
             // The interval is that of the mean (llama-perplexity's ±), not of the median.
             let (lo, hi) = m.ci95();
-            let metric = if top_k_only { "drift_kl_top_k" } else { "drift_kl" };
+            let metric = if top_k_only {
+                "drift_kl_top_k"
+            } else {
+                "drift_kl"
+            };
             out.push(crate::results::SummaryRow {
                 ci_low: lo,
                 ci_high: hi,
@@ -196,10 +208,22 @@ impl Pair<'_, '_> {
             out.push(share_row(&base, "drift_top1_agreement", &p));
         }
         if let Some(ppl) = drift::perplexity(&t.ref_lp) {
-            out.push(row_value(&base, "drift_ppl_reference", "ppl", t.ref_lp.len(), ppl));
+            out.push(row_value(
+                &base,
+                "drift_ppl_reference",
+                "ppl",
+                t.ref_lp.len(),
+                ppl,
+            ));
         }
         if let Some(ppl) = drift::perplexity(&t.cand_lp) {
-            out.push(row_value(&base, "drift_ppl_candidate", "ppl", t.cand_lp.len(), ppl));
+            out.push(row_value(
+                &base,
+                "drift_ppl_candidate",
+                "ppl",
+                t.cand_lp.len(),
+                ppl,
+            ));
         }
         if let Some((r, lo, hi)) = drift::perplexity_ratio(&t.pairs) {
             out.push(crate::results::SummaryRow {

@@ -105,9 +105,10 @@ async fn run_scenario(s: &ScenarioRun<'_>, d: &Drift, cases: &[Case]) -> Result<
     if pending.is_empty() {
         return Ok(outcomes);
     }
-    let bc = s.ctx.config.backends.get(name).ok_or_else(|| {
-        Error::Usage(format!("reference backend `{name}` is not in the config"))
-    })?;
+    let bc =
+        s.ctx.config.backends.get(name).ok_or_else(|| {
+            Error::Usage(format!("reference backend `{name}` is not in the config"))
+        })?;
     let mut reference = Backend::connect(bc, s.ctx.rec.dir()).await?;
     let ref_facts = reference.probe().await?;
     let verdict = comparable::check(&ref_facts, s.facts);
@@ -115,7 +116,10 @@ async fn run_scenario(s: &ScenarioRun<'_>, d: &Drift, cases: &[Case]) -> Result<
         s,
         d,
         reference,
-        facts_vocab: (comparable::n_vocab(&ref_facts), comparable::n_vocab(s.facts)),
+        facts_vocab: (
+            comparable::n_vocab(&ref_facts),
+            comparable::n_vocab(s.facts),
+        ),
         verdict,
     };
     let mut warnings: Vec<String> = pair
@@ -218,8 +222,15 @@ impl Pair<'_, '_> {
                     Tokens::Same(t) => t,
                     Tokens::Differ(i) => return Ok(Err(i)),
                 };
-                let a = self.reference.greedy_tokens(&tokens, d.continuation_tokens).await?;
-                let b = self.s.backend.greedy_tokens(&tokens, d.continuation_tokens).await?;
+                let a = self
+                    .reference
+                    .greedy_tokens(&tokens, d.continuation_tokens)
+                    .await?;
+                let b = self
+                    .s
+                    .backend
+                    .greedy_tokens(&tokens, d.continuation_tokens)
+                    .await?;
                 Ok::<_, RequestError>(Ok((a, b)))
             };
             let (a, b) = match one.await {
@@ -234,7 +245,10 @@ impl Pair<'_, '_> {
                     continue;
                 }
             };
-            self.s.ctx.progress.request_done(&self.s.label(&case.id), None);
+            self.s
+                .ctx
+                .progress
+                .request_done(&self.s.label(&case.id), None);
             let at = first_divergence(&a.tokens, a.ended, &b.tokens, b.ended);
             match at {
                 None => identical += 1,
@@ -246,7 +260,10 @@ impl Pair<'_, '_> {
                 ..self.drift_row(case, j, kind.as_str())
             });
         }
-        let mut warnings: Vec<String> = self.mismatch_warning(case, &mismatches).into_iter().collect();
+        let mut warnings: Vec<String> = self
+            .mismatch_warning(case, &mismatches)
+            .into_iter()
+            .collect();
         let mut extra = Vec::new();
         if !mismatches.is_empty() {
             extra.push("not_comparable".to_string());
@@ -285,7 +302,13 @@ impl Pair<'_, '_> {
 }
 
 /// A row of one value (with its interval equal to it).
-pub(super) fn row_value(base: &SummaryRow, metric: &str, unit: &str, n: usize, v: f64) -> SummaryRow {
+pub(super) fn row_value(
+    base: &SummaryRow,
+    metric: &str,
+    unit: &str,
+    n: usize,
+    v: f64,
+) -> SummaryRow {
     SummaryRow {
         metric: metric.into(),
         unit: unit.into(),

@@ -34,12 +34,30 @@ const CODE: &[&str] = &[
 ];
 
 const CHAT: &[(&str, &str)] = &[
-    ("How many days are there in a leap year?", "A leap year has 366 days: February gets a 29th day."),
-    ("Can you suggest a name for a grey cat?", "How about Ash, Pebble or Smokey? All three suit a grey coat."),
-    ("What is the capital of Canada?", "The capital of Canada is Ottawa, in the province of Ontario."),
-    ("Translate 'good morning' into French.", "'Good morning' in French is 'bonjour'."),
-    ("Why is the sky blue?", "Sunlight scatters off air molecules, and blue light scatters the most, so the sky looks blue."),
-    ("Give me a quick tip for sleeping better.", "Keep the same wake-up time every day, even at weekends."),
+    (
+        "How many days are there in a leap year?",
+        "A leap year has 366 days: February gets a 29th day.",
+    ),
+    (
+        "Can you suggest a name for a grey cat?",
+        "How about Ash, Pebble or Smokey? All three suit a grey coat.",
+    ),
+    (
+        "What is the capital of Canada?",
+        "The capital of Canada is Ottawa, in the province of Ontario.",
+    ),
+    (
+        "Translate 'good morning' into French.",
+        "'Good morning' in French is 'bonjour'.",
+    ),
+    (
+        "Why is the sky blue?",
+        "Sunlight scatters off air molecules, and blue light scatters the most, so the sky looks blue.",
+    ),
+    (
+        "Give me a quick tip for sleeping better.",
+        "Keep the same wake-up time every day, even at weekends.",
+    ),
 ];
 
 /// The text of item `index` of a case: `kind`, at least `min_chars` long, drawn from `seed`.
