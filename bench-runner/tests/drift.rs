@@ -210,3 +210,31 @@ fn a_reference_missing_from_the_config_is_refused_at_its_key() {
         "{stderr}"
     );
 }
+
+/// ONNX Runtime scores from full logits too, so any two ONNX builds of one model (the int4
+/// build against its fp32 reference) are just another backend pair: here the tiny fixture
+/// against itself.
+#[test]
+fn onnx_scores_full_logits_and_matches_itself() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = crate::common::repo_root().join("models/onnx-tiny");
+    assert!(model.join("model.onnx").is_file(), "run scripts/setup");
+    let entry = |name: &str| {
+        format!(
+            "[backends.{name}]\nkind = \"onnx\"\nmodel = {:?}\nintra_op_threads = 1\nctx_size = 512\n",
+            model.display().to_string()
+        )
+    };
+    let config = format!("{}{}", entry("ref"), entry("cand"));
+    let (run, _) = run(tmp.path(), &config, &["cand"]);
+    let rows = read_summary(&run.join("summary.csv")).unwrap().rows;
+    let kl = metric(&rows, "forced_24", "drift_kl");
+    assert!(
+        kl.flags.contains("reference_scored=full_logits"),
+        "{}",
+        kl.flags
+    );
+    assert!(kl.n > 0 && kl.max.abs() < 1e-9, "{kl:?}");
+    assert_eq!(metric(&rows, "forced_24", "drift_top1_agreement").mean, 1.0);
+    assert_eq!(metric(&rows, "free", "drift_same_continuation").mean, 1.0);
+}
