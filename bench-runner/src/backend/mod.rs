@@ -26,7 +26,8 @@
 //!    `name`, `endpoint`, `probe` (the [`BackendFacts`] for run.json),
 //!    `count_prompt_tokens`, `generate`. Optional, with defaults: `count_text_tokens`
 //!    (`None`), `supports` / `media_limits` (unknown / none declared), `restart_log` (empty),
-//!    `in_process` (`None`). Failures are [`RequestError`]s with an [`ErrorCategory`] (add a
+//!    `in_process` (`None`), and the token scoring of the drift scenario (`tokenize`,
+//!    `score_tokens`, `greedy_tokens`: "cannot" by default; types in `scoring.rs`). Failures are [`RequestError`]s with an [`ErrorCategory`] (add a
 //!    category in the `error_categories!` table of `protocol.rs` only if none fits;
 //!    docs/results.md lists them).
 //! 3. `backend/mod.rs` (this file): `pub mod foo;` and the kind's line in `backend_kinds!`
