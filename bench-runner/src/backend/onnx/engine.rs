@@ -356,7 +356,7 @@ impl Engine {
 }
 
 impl engine_thread::Engine for Engine {
-    type Extra = super::logits::Extra;
+    type Extra = super::logits::Extra<Greedy>;
 
     fn count_prompt(&mut self, prompt: &Prompt) -> Result<u32, RequestError> {
         self.prompt_tokens(prompt).map(|t| t.len() as u32)
@@ -375,9 +375,9 @@ impl engine_thread::Engine for Engine {
         self.bench(test)
     }
 
-    fn extra(&mut self, x: super::logits::Extra) {
+    fn extra(&mut self, x: Self::Extra) {
         match x {
-            super::logits::Extra::Greedy(g) => {
+            super::logits::Extra::Own(g) => {
                 let _ = g.reply.send(self.greedy(&g.text, g.n, g.cached));
             }
             // Token scoring (the drift scenario): see `logits.rs`.

@@ -15,15 +15,15 @@ use super::super::scoring::{
     Continuation, NextToken, ScoreMethod, Scored, ScoredPosition, TokenId, log_softmax_in_place,
 };
 use super::super::{ErrorCategory, RequestError};
-use super::engine::Greedy;
 use super::kv_cache::KvCache;
 use super::layout::DecoderLayout;
 use super::sampler::argmax;
 use super::tokenizer::TextCodec;
 
-/// The engine's extra commands: its own greedy check, and token scoring.
-pub(crate) enum Extra {
-    Greedy(Greedy),
+/// The engine's extra commands: its own (`G`, the greedy check in `engine.rs`), and token
+/// scoring. Generic so that this file does not name the engine's type (no import cycle).
+pub(crate) enum Extra<G> {
+    Own(G),
     Tokenize {
         text: String,
         reply: oneshot::Sender<Result<Vec<TokenId>, String>>,
@@ -159,9 +159,14 @@ fn greedy(
 }
 
 /// Serves a scoring command (the greedy check is the engine's own).
-pub(super) fn serve(session: &mut Session, layout: &DecoderLayout, codec: &TextCodec, x: Extra) {
+pub(super) fn serve<G>(
+    session: &mut Session,
+    layout: &DecoderLayout,
+    codec: &TextCodec,
+    x: Extra<G>,
+) {
     match x {
-        Extra::Greedy(_) => {}
+        Extra::Own(_) => {}
         Extra::Tokenize { text, reply } => {
             let _ = reply.send(codec.encode(&text, true));
         }
@@ -179,7 +184,7 @@ fn engine_error(e: String) -> RequestError {
 }
 
 /// The async side of the scoring commands.
-impl EngineHandle<Extra> {
+impl<G> EngineHandle<Extra<G>> {
     pub(super) async fn tokenize(&self, text: &str) -> Result<Vec<TokenId>, RequestError> {
         let text = text.to_string();
         match self

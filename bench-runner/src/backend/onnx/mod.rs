@@ -89,7 +89,7 @@ pub struct OnnxBackend {
     device: Option<String>,
     model_dir: PathBuf,
     facts: OnnxFacts,
-    engine: EngineHandle<logits::Extra>,
+    engine: EngineHandle<logits::Extra<Greedy>>,
 }
 
 /// llama-bench's default thread count: the physical cores.
@@ -316,7 +316,7 @@ impl OnnxBackend {
         let text = text.to_string();
         self.engine
             .ask(|reply| {
-                Command::Extra(logits::Extra::Greedy(Greedy {
+                Command::Extra(logits::Extra::Own(Greedy {
                     text,
                     n,
                     cached,

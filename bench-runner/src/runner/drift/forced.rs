@@ -178,6 +178,10 @@ impl Pair<'_, '_> {
             f.retain(|x| seen.insert(*x));
             f.join(";")
         };
+        if t.positions.is_empty() && failed > 0 {
+            // Nothing was scored: the case failed, it did not measure "comparable".
+            return vec![crate::results::summary::failed_case_row(&base)];
+        }
         let mut out = vec![row_value(
             &base,
             "drift_comparable",

@@ -279,7 +279,9 @@ impl Pair<'_, '_> {
                 summary.push(row(&base, "drift_first_divergence", "tokens", &st));
             }
         }
-        if summary.is_empty() {
+        if summary.is_empty() && mismatches.is_empty() && failed > 0 {
+            summary.push(crate::results::summary::failed_case_row(&base));
+        } else if summary.is_empty() {
             summary.push(row_value(&base, "drift_comparable", "bool", 0, 0.0));
         }
         if let Some(e) = errors.first() {
