@@ -90,3 +90,38 @@ pub fn token_mismatch(a: &[u32], b: &[u32]) -> Option<usize> {
         None => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(name: &str, vocab: u64, template: &str) -> BackendFacts {
+        BackendFacts {
+            name: name.into(),
+            models: Some(serde_json::json!({"data": [{"meta": {"n_vocab": vocab}}]})),
+            props: Some(serde_json::json!({"chat_template": template})),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn vocabularies_templates_and_what_cannot_be_checked() {
+        let v = check(&facts("a", 262_144, "t"), &facts("b", 262_144, "t"));
+        assert!(v.not_comparable.is_empty());
+        // A server does not tell its architecture: said, not guessed.
+        assert!(
+            v.warnings.iter().any(|w| w.contains("cannot be checked")),
+            "{v:?}"
+        );
+        let v = check(&facts("a", 262_144, "t"), &facts("b", 151_936, "u"));
+        assert!(v.not_comparable[0].contains("vocabularies differ"), "{v:?}");
+        assert!(
+            v.warnings
+                .iter()
+                .any(|w| w.contains("different chat templates"))
+        );
+        assert_eq!(token_mismatch(&[1, 2, 3], &[1, 2, 3]), None);
+        assert_eq!(token_mismatch(&[1, 2, 3], &[1, 5, 3]), Some(1));
+        assert_eq!(token_mismatch(&[1, 2], &[1, 2, 3]), Some(2));
+    }
+}
