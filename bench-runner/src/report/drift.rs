@@ -203,6 +203,19 @@ pub fn build(ds: &Dataset) -> (DriftSection, Vec<String>) {
             }),
         });
     }
+    // Cases by length (`forced_64` before `forced_256`), not as strings sort.
+    let length = |c: &str| {
+        c.trim_start_matches("forced_")
+            .parse::<u64>()
+            .unwrap_or(u64::MAX)
+    };
+    section.forced.sort_by(|a, b| {
+        (&a.candidate, &a.reference, length(&a.case)).cmp(&(
+            &b.candidate,
+            &b.reference,
+            length(&b.case),
+        ))
+    });
     (section, warnings)
 }
 
