@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use edgebench::results::drift::DRIFT_COLUMNS;
 use edgebench::results::items::ITEM_COLUMNS;
 use edgebench::results::media::MEDIA_COLUMNS;
 use edgebench::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
@@ -50,6 +51,7 @@ fn every_csv_column_is_documented_and_no_other() {
         ("summary.csv", SUMMARY_COLUMNS),
         ("items.csv", ITEM_COLUMNS),
         ("media.csv", MEDIA_COLUMNS),
+        ("drift.csv", DRIFT_COLUMNS),
     ] {
         let docs = documented(&doc, file);
         let schema: BTreeSet<String> = columns.iter().map(|c| c.to_string()).collect();

@@ -13,6 +13,7 @@ mod closed_lengths;
 mod common;
 mod context;
 mod core_loop;
+mod drift;
 mod failed_rows;
 mod fault_proxy;
 mod faults;

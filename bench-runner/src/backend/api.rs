@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::config::{BackendConfig, MediaLimits};
+use super::scoring::{self, Continuation, Scored, TokenId};
 use super::{BackendFacts, Endpoint, InProcess, Modality, Prompt, Request, RequestError, Response};
 use crate::error::Result;
 
@@ -62,5 +63,30 @@ pub trait BackendImpl {
     /// The in-process engine, where the backend has one (llama-bench-style tests run in it).
     fn in_process(&self) -> Option<InProcess<'_>> {
         None
+    }
+
+    /// Token ids of `text` as the backend's tokenizer makes them (special tokens added as for
+    /// a prompt). Needed, with the two below, by the drift scenario.
+    async fn tokenize(&self, _text: &str) -> std::result::Result<Vec<TokenId>, RequestError> {
+        Err(scoring::unsupported("tokenize"))
+    }
+
+    /// Teacher-forced scores of `tokens` (see [`Scored`]); `top_k` is how many tokens a
+    /// top-k-only backend returns per position.
+    async fn score_tokens(
+        &self,
+        _tokens: &[TokenId],
+        _top_k: u32,
+    ) -> std::result::Result<Scored, RequestError> {
+        Err(scoring::unsupported("score tokens"))
+    }
+
+    /// The greedy continuation of `tokens`, at most `n` tokens.
+    async fn greedy_tokens(
+        &self,
+        _tokens: &[TokenId],
+        _n: u32,
+    ) -> std::result::Result<Continuation, RequestError> {
+        Err(scoring::unsupported("continue token ids"))
     }
 }

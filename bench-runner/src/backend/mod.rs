@@ -26,7 +26,8 @@
 //!    `name`, `endpoint`, `probe` (the [`BackendFacts`] for run.json),
 //!    `count_prompt_tokens`, `generate`. Optional, with defaults: `count_text_tokens`
 //!    (`None`), `supports` / `media_limits` (unknown / none declared), `restart_log` (empty),
-//!    `in_process` (`None`). Failures are [`RequestError`]s with an [`ErrorCategory`] (add a
+//!    `in_process` (`None`), and the token scoring of the drift scenario (`tokenize`,
+//!    `score_tokens`, `greedy_tokens`: "cannot" by default; types in `scoring.rs`). Failures are [`RequestError`]s with an [`ErrorCategory`] (add a
 //!    category in the `error_categories!` table of `protocol.rs` only if none fits;
 //!    docs/results.md lists them).
 //! 3. `backend/mod.rs` (this file): `pub mod foo;` and the kind's line in `backend_kinds!`
@@ -56,6 +57,7 @@ pub mod onnx;
 pub mod openai;
 pub mod protocol;
 pub mod replay;
+pub mod scoring;
 pub mod wait;
 
 use serde::Serialize;
@@ -226,5 +228,31 @@ impl Backend {
     /// The in-process engine, where the backend has one (llama-bench-style tests run in it).
     pub fn in_process(&self) -> Option<InProcess<'_>> {
         each_kind!(self, b => b.in_process())
+    }
+
+    /// See [`BackendImpl::tokenize`].
+    pub async fn tokenize(
+        &self,
+        text: &str,
+    ) -> std::result::Result<Vec<scoring::TokenId>, RequestError> {
+        each_kind!(self, b => b.tokenize(text).await)
+    }
+
+    /// See [`BackendImpl::score_tokens`].
+    pub async fn score_tokens(
+        &self,
+        tokens: &[scoring::TokenId],
+        top_k: u32,
+    ) -> std::result::Result<scoring::Scored, RequestError> {
+        each_kind!(self, b => b.score_tokens(tokens, top_k).await)
+    }
+
+    /// See [`BackendImpl::greedy_tokens`].
+    pub async fn greedy_tokens(
+        &self,
+        tokens: &[scoring::TokenId],
+        n: u32,
+    ) -> std::result::Result<scoring::Continuation, RequestError> {
+        each_kind!(self, b => b.greedy_tokens(tokens, n).await)
     }
 }

@@ -1,5 +1,6 @@
 //! Clocks to metrics, and metrics to statistics. Pure: no I/O, no backend.
 
+pub mod drift;
 pub mod proportion;
 pub mod ratio;
 pub mod request;

@@ -16,6 +16,7 @@
 pub mod chart;
 pub mod choice;
 pub mod compare;
+pub mod drift;
 pub mod effective;
 pub mod export;
 pub mod format;

@@ -97,6 +97,8 @@ pub struct Report {
     pub requests: usize,
     /// Multimodal scenarios (from media.csv): media cost, accuracy, inputs beside answers.
     pub media: super::multimodal::MediaSection,
+    /// Drift scenarios (from drift.csv): KL, top-1 agreement and perplexity per candidate.
+    pub drift: super::drift::DriftSection,
     /// Tool-call and structured-output scenarios (from items.csv).
     pub tools: super::tools::ToolSection,
     /// Context scenarios: the effective context length per series, recall per length.
@@ -158,6 +160,8 @@ fn assemble(
     let figures = chart::all_figures(ds);
     let (media, media_warnings) = super::multimodal::build(ds);
     warnings.extend(media_warnings);
+    let (drift, drift_warnings) = super::drift::build(ds);
+    warnings.extend(drift_warnings);
     Report {
         title: title.unwrap_or_else(|| "edgebench report".into()),
         generated_at: crate::results::manifest::now_rfc3339(),
@@ -173,6 +177,7 @@ fn assemble(
         warnings,
         requests: ds.request_count(),
         media,
+        drift,
         tools: super::tools::build(ds),
         effective: super::effective::build(ds),
         load: super::rate::build(ds),

@@ -3,6 +3,7 @@
 
 pub mod bandwidth;
 pub mod device;
+pub mod drift;
 pub mod items;
 pub mod manifest;
 pub mod markdown;

@@ -30,6 +30,8 @@ pub(crate) struct RunCtx {
     pub resume: ResumeState,
     /// Cases that got rows before a resume (their case-wide throughput is not reported).
     pub resumed_cases: RefCell<HashSet<CaseKey>>,
+    /// The whole backend config: a drift scenario connects its reference backend from it.
+    pub config: crate::backend::Config,
 }
 
 /// The run folder's files, each opened once and appended to through one method: every row
@@ -43,6 +45,7 @@ pub(crate) struct Recorder {
     items: RefCell<Option<CsvAppender>>,
     media: RefCell<Option<CsvAppender>>,
     transcripts: RefCell<Option<TranscriptWriter>>,
+    drift: RefCell<Option<CsvAppender>>,
 }
 
 impl Recorder {
@@ -54,6 +57,7 @@ impl Recorder {
             items: None.into(),
             media: None.into(),
             transcripts: None.into(),
+            drift: None.into(),
         })
     }
 
@@ -134,6 +138,19 @@ impl Recorder {
         let tmp = self.dir.join("sweep.json.tmp");
         std::fs::write(&tmp, text.as_bytes()).map_err(|e| Error::write(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| Error::write(&path, e))
+    }
+
+    /// A drift scenario's rows in drift.csv (opened at the first), in one write.
+    pub fn drift(&self, rows: &[crate::results::drift::DriftRow]) -> Result<()> {
+        if self.drift.borrow().is_none() {
+            let cols = crate::results::drift::DRIFT_COLUMNS;
+            let a = CsvAppender::open(&self.dir.join("drift.csv"), cols)?;
+            *self.drift.borrow_mut() = Some(a);
+        }
+        self.drift
+            .borrow_mut()
+            .as_mut()
+            .map_or(Ok(()), |a| a.append_all(rows))
     }
 
     /// One response as it came back, in transcripts.jsonl (what the replay backend reads).

@@ -15,6 +15,7 @@ mod batched;
 mod closed_loop;
 mod context;
 pub(crate) mod ctx;
+mod drift;
 mod multimodal;
 mod open_loop;
 mod outcome;
@@ -165,6 +166,7 @@ fn units(body: &ScenarioBody) -> Units {
         ScenarioBody::ToolCalls(_) => Units::Whole(tools::run_tool_calls),
         ScenarioBody::Structured(_) => Units::Whole(tools::run_structured),
         ScenarioBody::Multimodal(_) => Units::Whole(multimodal::run),
+        ScenarioBody::Drift(_) => Units::Whole(drift::run),
     }
 }
 
@@ -233,6 +235,7 @@ pub async fn run(opts: RunOptions) -> Result<RunOutcome> {
         quiet: opts.quiet,
         resume: std::mem::take(&mut plan.resume),
         resumed_cases: Default::default(),
+        config: plan.config.clone(),
     };
     let mut tally = Tally::default();
     // The backends run inside a future that Ctrl-C can drop: dropping it drops the backend,

@@ -25,6 +25,8 @@ pub(super) struct Plan {
     pub shard: Option<(u32, u32)>,
     pub manifest: RunManifest,
     pub resume: ResumeState,
+    /// The backend config (a drift scenario's reference may be outside `backends`).
+    pub config: Config,
 }
 
 impl Plan {
@@ -109,6 +111,7 @@ pub(super) fn plan(opts: &RunOptions) -> Result<Plan> {
         bc.check_inputs()?;
     }
     super::batched::check_backends(&scenarios, &backends)?;
+    super::drift::check_references(&scenarios, &config)?;
     if let Some(m) = &c.previous {
         check_unchanged(m, &scenarios, &config_sha256, opts.force)?;
     }
@@ -157,6 +160,7 @@ pub(super) fn plan(opts: &RunOptions) -> Result<Plan> {
         shard: c.shard,
         manifest,
         resume,
+        config,
     })
 }
 

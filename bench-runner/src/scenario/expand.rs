@@ -140,6 +140,38 @@ pub(super) fn expand(s: &Scenario) -> Vec<Case> {
             })
             .collect(),
         ScenarioBody::Context(_) => Vec::new(),
+        // Drift: one teacher-forced case per length (`repetitions` = sequences), then the
+        // free-running one (`repetitions` = prompts).
+        ScenarioBody::Drift(d) => {
+            let case = |id: String, prompt_tokens, max_tokens, n| Case {
+                id,
+                scenario: s.name.clone(),
+                prompt_tokens,
+                max_tokens,
+                concurrency: 1,
+                warmup: 0,
+                repetitions: n,
+                seed: d.seed,
+                sampling: d.sampling(),
+                duration_s: None,
+                pp_tg: None,
+                batched: None,
+            };
+            let mut cases: Vec<Case> = d
+                .lengths
+                .iter()
+                .map(|&l| case(format!("forced_{l}"), l, 0, d.sequences))
+                .collect();
+            if d.prompts > 0 {
+                cases.push(case(
+                    "free".into(),
+                    d.prompt_tokens,
+                    d.continuation_tokens,
+                    d.prompts,
+                ));
+            }
+            cases
+        }
         // Multimodal: one case per grid point; each item is two requests (media + text twin).
         ScenarioBody::Multimodal(m) => m
             .plan()

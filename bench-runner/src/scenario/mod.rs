@@ -5,6 +5,7 @@
 
 pub mod batched;
 pub mod context;
+pub mod drift;
 mod expand;
 mod lengths;
 pub mod multimodal;
@@ -34,6 +35,7 @@ pub const KINDS: &[&str] = &[
     "tool_calls",
     "structured",
     "multimodal",
+    "drift",
 ];
 
 #[derive(Debug, Clone)]
@@ -54,6 +56,7 @@ pub enum ScenarioBody {
     ToolCalls(ToolCalls),
     Structured(Structured),
     Multimodal(multimodal::Multimodal),
+    Drift(drift::Drift),
 }
 
 impl Scenario {
@@ -64,6 +67,7 @@ impl Scenario {
             ScenarioBody::ToolCalls(_) => "tool_calls",
             ScenarioBody::Structured(_) => "structured",
             ScenarioBody::Multimodal(_) => "multimodal",
+            ScenarioBody::Drift(_) => "drift",
         }
     }
 
@@ -122,6 +126,11 @@ impl Scenario {
                 let (c, t) = multimodal::parse(path, text)?;
                 common = c;
                 ScenarioBody::Multimodal(t)
+            }
+            "drift" => {
+                let (c, t) = drift::parse(path, text)?;
+                common = c;
+                ScenarioBody::Drift(t)
             }
             other => {
                 return Err(source::error_at(
@@ -187,6 +196,12 @@ impl Scenario {
                     s.temperature, s.top_p, t.seed
                 )
             }
+            ScenarioBody::Drift(d) => format!(
+                "temperature=0 (greedy) top_k={} seed={} reference={}",
+                d.top_k,
+                d.seed,
+                d.reference.get_ref()
+            ),
         }
     }
 

@@ -405,7 +405,7 @@ fn perf_of(t: &llama_cpp_2::timing::LlamaTimings) -> Perf {
 }
 
 impl engine_thread::Engine for Engine<'_> {
-    type Extra = std::convert::Infallible;
+    type Extra = super::logits::Cmd;
 
     fn count_prompt(&mut self, prompt: &Prompt) -> Result<u32, RequestError> {
         self.prompt_tokens(prompt).map(|t| t.len() as u32)
@@ -428,7 +428,10 @@ impl engine_thread::Engine for Engine<'_> {
         self.bench(test)
     }
 
+    /// Token scoring (the drift scenario), in a context of its own; the request context's
+    /// memory is freed first, as for a test.
     fn extra(&mut self, cmd: Self::Extra) {
-        match cmd {}
+        self.ctx = None;
+        super::logits::serve(self.model, self.cfg.batch_size, cmd, |n| self.new_ctx(n));
     }
 }

@@ -10,6 +10,7 @@ mod build_info;
 pub mod config;
 mod engine;
 pub mod gguf;
+mod logits;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -74,7 +75,7 @@ pub struct LlamaCppBackend {
     device: Option<String>,
     cfg: LlamaCppConfig,
     facts: EngineFacts,
-    engine: EngineHandle<std::convert::Infallible>,
+    engine: EngineHandle<logits::Cmd>,
 }
 
 /// llama-bench's default thread count: the physical cores.
@@ -242,6 +243,27 @@ impl BackendImpl for LlamaCppBackend {
 
     fn in_process(&self) -> Option<super::InProcess<'_>> {
         Some(super::InProcess::LlamaCpp(self))
+    }
+
+    // Token scoring for the drift scenario: see `logits.rs`.
+    async fn tokenize(&self, text: &str) -> std::result::Result<Vec<u32>, RequestError> {
+        self.engine.tokenize(text).await
+    }
+
+    async fn score_tokens(
+        &self,
+        tokens: &[u32],
+        _top_k: u32,
+    ) -> std::result::Result<super::scoring::Scored, RequestError> {
+        self.engine.score(tokens).await
+    }
+
+    async fn greedy_tokens(
+        &self,
+        tokens: &[u32],
+        n: u32,
+    ) -> std::result::Result<super::scoring::Continuation, RequestError> {
+        self.engine.greedy(tokens, n).await
     }
 }
 

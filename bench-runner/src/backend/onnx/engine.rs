@@ -430,7 +430,7 @@ impl Engine {
 }
 
 impl engine_thread::Engine for Engine {
-    type Extra = Greedy;
+    type Extra = super::logits::Extra<Greedy>;
 
     fn count_prompt(&mut self, prompt: &Prompt) -> Result<u32, RequestError> {
         self.prompt_tokens(prompt).map(|t| t.len() as u32)
@@ -449,7 +449,13 @@ impl engine_thread::Engine for Engine {
         self.bench(test)
     }
 
-    fn extra(&mut self, g: Greedy) {
-        let _ = g.reply.send(self.greedy(&g.text, g.n, g.cached));
+    fn extra(&mut self, x: Self::Extra) {
+        match x {
+            super::logits::Extra::Own(g) => {
+                let _ = g.reply.send(self.greedy(&g.text, g.n, g.cached));
+            }
+            // Token scoring (the drift scenario): see `logits.rs`.
+            x => super::logits::serve(&mut self.session, &self.layout, &self.codec, x),
+        }
     }
 }

@@ -12,6 +12,7 @@ mod engine;
 mod kv_cache;
 pub mod layout;
 pub mod library;
+mod logits;
 pub mod quant;
 mod sampler;
 mod session;
@@ -92,7 +93,7 @@ pub struct OnnxBackend {
     device: Option<String>,
     model_dir: PathBuf,
     facts: OnnxFacts,
-    engine: EngineHandle<Greedy>,
+    engine: EngineHandle<logits::Extra<Greedy>>,
 }
 
 /// llama-bench's default thread count: the physical cores.
@@ -320,12 +321,12 @@ impl OnnxBackend {
         let text = text.to_string();
         self.engine
             .ask(|reply| {
-                Command::Extra(Greedy {
+                Command::Extra(logits::Extra::Own(Greedy {
                     text,
                     n,
                     cached,
                     reply,
-                })
+                }))
             })
             .await
             .unwrap_or_else(|| Err(self.engine.dead().message))
@@ -376,5 +377,26 @@ impl BackendImpl for OnnxBackend {
 
     fn in_process(&self) -> Option<super::InProcess<'_>> {
         Some(super::InProcess::Onnx(self))
+    }
+
+    // Token scoring for the drift scenario: see `logits.rs`.
+    async fn tokenize(&self, text: &str) -> std::result::Result<Vec<u32>, RequestError> {
+        self.engine.tokenize(text).await
+    }
+
+    async fn score_tokens(
+        &self,
+        tokens: &[u32],
+        _top_k: u32,
+    ) -> std::result::Result<super::scoring::Scored, RequestError> {
+        self.engine.score(tokens).await
+    }
+
+    async fn greedy_tokens(
+        &self,
+        tokens: &[u32],
+        n: u32,
+    ) -> std::result::Result<super::scoring::Continuation, RequestError> {
+        self.engine.continue_greedy(tokens, n).await
     }
 }

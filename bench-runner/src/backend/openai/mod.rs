@@ -14,6 +14,7 @@ mod body;
 pub mod config;
 mod errors;
 pub mod launch;
+mod logprobs;
 mod probe;
 pub mod sse;
 mod stream;
@@ -277,6 +278,27 @@ impl BackendImpl for OpenAiBackend {
 
     fn media_limits(&self) -> super::config::MediaLimits {
         self.cfg.media.clone()
+    }
+
+    // Token scoring for the drift scenario: see `logprobs.rs`.
+    async fn tokenize(&self, text: &str) -> std::result::Result<Vec<u32>, RequestError> {
+        self.tokenize_ids(text).await
+    }
+
+    async fn score_tokens(
+        &self,
+        tokens: &[u32],
+        top_k: u32,
+    ) -> std::result::Result<super::scoring::Scored, RequestError> {
+        self.score_ids(tokens, top_k).await
+    }
+
+    async fn greedy_tokens(
+        &self,
+        tokens: &[u32],
+        n: u32,
+    ) -> std::result::Result<super::scoring::Continuation, RequestError> {
+        self.greedy_ids(tokens, n).await
     }
 }
 

@@ -11,6 +11,7 @@ pub mod accuracy;
 pub mod bars;
 pub mod context;
 pub mod distribution;
+pub mod drift;
 pub mod multimodal;
 pub mod rate;
 pub mod scaling;
@@ -60,6 +61,8 @@ pub fn registry() -> Vec<Box<dyn Chart>> {
         Box::new(context::RecallHeatmap),
         Box::new(multimodal::TtftVsImageSize),
         Box::new(accuracy::AccuracyVsDepth),
+        Box::new(drift::KlDistribution),
+        Box::new(drift::FirstDivergence),
     ]
 }
 
@@ -131,6 +134,12 @@ pub fn how_to_read(id: &str) -> &'static str {
     ];
     if id.starts_with("compliance-vs-depth") {
         return "Higher is better; a line that falls to the right means output stops following the schema as the context fills.";
+    }
+    if id.starts_with("drift-kl") {
+        return "Further left is closer to the reference (0: the same distributions); a long line to the right means some positions drift far.";
+    }
+    if id.starts_with("first-divergence") {
+        return "Bars further right mean the continuations stayed the same for longer; prompts whose continuations never parted are counted in the legend.";
     }
     if id.starts_with("ttft-vs-image-size") {
         return "Lower is quicker; the slope shows what each extra image pixel costs before the first token.";

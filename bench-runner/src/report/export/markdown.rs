@@ -49,6 +49,7 @@ impl Exporter for Markdown {
             pivot(&mut o, p, r.series.len());
         }
         media(&mut o, &r.media);
+        super::drift_md::markdown(&mut o, &r.drift);
         super::load_md::section(&mut o, &r.load);
         tools(&mut o, &r.tools);
         effective(&mut o, &r.effective);

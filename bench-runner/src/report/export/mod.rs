@@ -2,6 +2,7 @@
 //! as Markdown and as one self-contained HTML page; the comparison as Markdown and JUnit XML.
 
 pub mod compare_markdown;
+pub mod drift_md;
 pub mod escape;
 pub mod headline;
 pub mod html;
