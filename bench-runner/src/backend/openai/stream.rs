@@ -4,16 +4,14 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::Value;
 
 use super::OpenAiBackend;
+use super::chunk::{ReadTally, apply_event};
 use super::errors::{refuses_media, status_error, transport_error};
 use super::probe::{NOTICE_EVERY, no_response_within};
 use super::sse::SseParser;
 use super::tool_stream::ToolCallAssembler;
-use crate::backend::{
-    ContentChunk, Endpoint, ErrorCategory, Request, RequestError, Response, ServerTimings, Usage,
-};
+use crate::backend::{Endpoint, ErrorCategory, Request, RequestError, Response};
 
 impl OpenAiBackend {
     pub(super) async fn generate_with_retries(&self, req: &Request) -> Response {
@@ -179,8 +177,7 @@ impl OpenAiBackend {
             };
             // One stamp per network read, taken before any parsing.
             let at = Instant::now();
-            let events = parser.feed(&bytes);
-            if self.absorb(events, at, &mut out, &mut tools, &mut done) {
+            if self.absorb_read(&mut parser, &bytes, at, &mut out, &mut tools, &mut done) {
                 break;
             }
         }
@@ -200,6 +197,36 @@ impl OpenAiBackend {
         out
     }
 
+    /// Parses one network read and applies the events it completed to the response; returns
+    /// true to stop reading.
+    fn absorb_read(
+        &self,
+        parser: &mut SseParser,
+        bytes: &[u8],
+        at: Instant,
+        out: &mut Response,
+        tools: &mut ToolCallAssembler,
+        done: &mut bool,
+    ) -> bool {
+        let mut tally = ReadTally::default();
+        let mut stop = false;
+        parser.feed_with(bytes, |ev| {
+            if stop {
+                return; // events after an error are not read
+            }
+            if ev.is_done() {
+                *done = true;
+            } else {
+                stop = apply_event(self.cfg.endpoint, ev.data, out, tools, &mut tally);
+            }
+        });
+        if stop {
+            return true;
+        }
+        tally.close(at, out);
+        *done
+    }
+
     /// Applies the events of one network read to the response; returns true to stop reading.
     pub(super) fn absorb(
         &self,
@@ -209,101 +236,18 @@ impl OpenAiBackend {
         tools: &mut ToolCallAssembler,
         done: &mut bool,
     ) -> bool {
-        let mut content_events = 0u32;
-        let mut content_bytes = 0usize;
+        let mut tally = ReadTally::default();
         for ev in events {
             if ev.is_done() {
                 *done = true;
                 continue;
             }
-            let v: Value = match serde_json::from_str(&ev.data) {
-                Ok(v) => v,
-                Err(e) => {
-                    out.error = Some(RequestError::new(
-                        ErrorCategory::MalformedStream,
-                        format!("bad JSON in stream: {e}"),
-                    ));
-                    return true;
-                }
-            };
-            if let Some(err) = v.get("error") {
-                let msg = err
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| err.to_string(), str::to_string);
-                out.error = Some(RequestError::new(ErrorCategory::ServerError, msg));
+            if apply_event(self.cfg.endpoint, &ev.data, out, tools, &mut tally) {
                 return true;
             }
-            if let Some(choice) = v.pointer("/choices/0") {
-                let piece = match self.cfg.endpoint {
-                    Endpoint::Chat => {
-                        let d = choice.get("delta");
-                        let mut s = String::new();
-                        for key in ["content", "reasoning_content", "reasoning"] {
-                            if let Some(t) = d.and_then(|d| d.get(key)).and_then(Value::as_str) {
-                                s.push_str(t);
-                            }
-                        }
-                        let tc = d.and_then(|d| d.get("tool_calls")).filter(|t| !t.is_null());
-                        if let Some(tc) = tc {
-                            tools.feed(tc);
-                        }
-                        let tool = tc.is_some();
-                        if s.is_empty() && tool {
-                            Some(String::new())
-                        } else if s.is_empty() {
-                            None
-                        } else {
-                            Some(s)
-                        }
-                    }
-                    Endpoint::Completions => choice
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string),
-                };
-                if let Some(p) = piece {
-                    content_events += 1;
-                    content_bytes += p.len().max(1);
-                    out.text.push_str(&p);
-                }
-                if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
-                    out.finish_reason = Some(f.to_string());
-                }
-            }
-            if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
-                out.usage = Some(Usage {
-                    prompt_tokens: u.get("prompt_tokens").and_then(Value::as_u64),
-                    completion_tokens: u.get("completion_tokens").and_then(Value::as_u64),
-                    cached_tokens: u
-                        .pointer("/prompt_tokens_details/cached_tokens")
-                        .and_then(Value::as_u64),
-                });
-            }
-            if let Some(t) = v.get("timings").filter(|t| t.is_object()) {
-                out.timings = Some(ServerTimings {
-                    cache_n: t.get("cache_n").and_then(Value::as_u64),
-                    prompt_n: t.get("prompt_n").and_then(Value::as_u64),
-                    prompt_ms: t.get("prompt_ms").and_then(Value::as_f64),
-                    prompt_per_second: t.get("prompt_per_second").and_then(Value::as_f64),
-                    predicted_n: t.get("predicted_n").and_then(Value::as_u64),
-                    predicted_ms: t.get("predicted_ms").and_then(Value::as_f64),
-                    predicted_per_second: t.get("predicted_per_second").and_then(Value::as_f64),
-                });
-            }
         }
-        if content_events > 0 {
-            out.content.push(ContentChunk {
-                at,
-                tokens: None,
-                text_bytes: content_bytes,
-            });
-            // Events per read are kept as the token hint: llama.cpp sends one token per event.
-            if let Some(c) = out.content.last_mut() {
-                c.tokens = Some(content_events);
-            }
-        }
+        tally.close(at, out);
         *done
     }
 }
+
