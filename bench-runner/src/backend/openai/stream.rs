@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use super::OpenAiBackend;
 use super::chunk::{ReadTally, apply_event};
 use super::errors::{refuses_media, status_error, transport_error};
-use super::probe::{NOTICE_EVERY, no_response_within};
+use super::probe::{NOTICE_EVERY, no_response_within, notice_period, url_path};
 use super::sse::SseParser;
 use super::tool_stream::ToolCallAssembler;
 use crate::backend::{Endpoint, ErrorCategory, Request, RequestError, Response};
@@ -147,22 +147,41 @@ impl OpenAiBackend {
         let mut parser = SseParser::new();
         let mut tools = ToolCallAssembler::new();
         let mut done = false;
+        let mut silence = Silence::new(tokio::time::Instant::now(), self.stall, deadline);
+        // One timer for the whole stream, not one per read: it is set to the next moment
+        // something can be due (a notice, the stall limit, the deadline) and moved on only
+        // when it fires; a read just notes its time (re-arming a timer per read was ~16% of
+        // the client's CPU per token).
+        let timer = tokio::time::sleep_until(silence.wake_at());
+        tokio::pin!(timer);
         loop {
-            let stall_at = (tokio::time::Instant::now() + self.stall).min(deadline);
-            let next = match self
-                .awaiting(&url, "no data", stream.next(), stall_at)
-                .await
-            {
-                None => {
-                    let what = if stall_at == deadline {
-                        format!("request exceeded {:?}", self.timeout)
-                    } else {
-                        format!("no data for {:?}", self.stall)
-                    };
-                    out.error = Some(RequestError::new(ErrorCategory::Timeout, what));
-                    break;
+            let next = tokio::select! {
+                biased;
+                next = stream.next() => next,
+                () = &mut timer => {
+                    let now = tokio::time::Instant::now();
+                    match silence.check(now) {
+                        Check::Quiet => {}
+                        Check::Notice(quiet) => crate::backend::wait::wait_notice(&format!(
+                            "waiting for {} {}: no data for {:.0} s (gives up after {:.0} s)",
+                            self.name,
+                            url_path(&url),
+                            quiet.as_secs_f64(),
+                            silence.limit().as_secs_f64()
+                        )),
+                        Check::Over { deadline: hit } => {
+                            let what = if hit {
+                                format!("request exceeded {:?}", self.timeout)
+                            } else {
+                                format!("no data for {:?}", self.stall)
+                            };
+                            out.error = Some(RequestError::new(ErrorCategory::Timeout, what));
+                            break;
+                        }
+                    }
+                    timer.as_mut().reset(silence.wake_at());
+                    continue;
                 }
-                Some(n) => n,
             };
             let bytes = match next {
                 None => break,
@@ -177,6 +196,7 @@ impl OpenAiBackend {
             };
             // One stamp per network read, taken before any parsing.
             let at = Instant::now();
+            silence.data_at(tokio::time::Instant::from_std(at));
             if self.absorb_read(&mut parser, &bytes, at, &mut out, &mut tools, &mut done) {
                 break;
             }
@@ -251,3 +271,97 @@ impl OpenAiBackend {
     }
 }
 
+/// The silence since the stream's last read, and what is due when: a notice every
+/// `notice_period` of it, and the end at the stall limit or the request's deadline, whichever
+/// comes first. Kept as plain instants so that a read costs no timer work.
+struct Silence {
+    since: tokio::time::Instant,
+    stall: Duration,
+    deadline: tokio::time::Instant,
+    /// Notices given for this silence.
+    notices: u32,
+}
+
+/// What a look at the silence found.
+#[derive(Debug, PartialEq)]
+enum Check {
+    Quiet,
+    /// Say that nothing came for this long.
+    Notice(Duration),
+    /// Give up: the deadline (true) or the stall limit (false) was reached.
+    Over { deadline: bool },
+}
+
+impl Silence {
+    fn new(now: tokio::time::Instant, stall: Duration, deadline: tokio::time::Instant) -> Self {
+        Silence {
+            since: now,
+            stall,
+            deadline,
+            notices: 0,
+        }
+    }
+
+    fn data_at(&mut self, at: tokio::time::Instant) {
+        self.since = at;
+        self.notices = 0;
+    }
+
+    fn give_up_at(&self) -> tokio::time::Instant {
+        (self.since + self.stall).min(self.deadline)
+    }
+
+    /// How long this silence may last.
+    fn limit(&self) -> Duration {
+        self.give_up_at().saturating_duration_since(self.since)
+    }
+
+    /// When the timer must next look: the next notice or the end.
+    fn wake_at(&self) -> tokio::time::Instant {
+        (self.since + notice_period(self.limit()) * (self.notices + 1)).min(self.give_up_at())
+    }
+
+    fn check(&mut self, now: tokio::time::Instant) -> Check {
+        let give_up = self.give_up_at();
+        if now >= give_up {
+            return Check::Over {
+                deadline: give_up == self.deadline,
+            };
+        }
+        let quiet = now.saturating_duration_since(self.since);
+        let due = (quiet.as_nanos() / notice_period(self.limit()).as_nanos().max(1)) as u32;
+        if due > self.notices {
+            self.notices = due;
+            Check::Notice(quiet)
+        } else {
+            Check::Quiet
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_announces_then_gives_up_and_a_read_starts_it_again() {
+        let t0 = tokio::time::Instant::now();
+        let s = |secs: u64| t0 + Duration::from_secs(secs);
+        // Stall 10 s (notices every 5 s), deadline far away.
+        let mut q = Silence::new(t0, Duration::from_secs(10), s(100));
+        assert_eq!(q.wake_at(), s(5));
+        assert_eq!(q.check(s(3)), Check::Quiet);
+        assert_eq!(q.check(s(5)), Check::Notice(Duration::from_secs(5)));
+        assert_eq!(q.check(s(6)), Check::Quiet);
+        assert_eq!(q.wake_at(), s(10));
+        // Data at 7 s: the timer that fires at 10 s finds a fresh silence.
+        q.data_at(s(7));
+        assert_eq!(q.check(s(10)), Check::Quiet);
+        assert_eq!(q.wake_at(), s(12));
+        assert_eq!(q.check(s(17)), Check::Over { deadline: false });
+        // The deadline comes first: the end says so.
+        q.data_at(s(95));
+        assert_eq!(q.limit(), Duration::from_secs(5));
+        assert_eq!(q.check(s(100)), Check::Over { deadline: true });
+    }
+}
