@@ -229,7 +229,16 @@ mod tests {
     /// 1988: n = 10 → 2…9, n = 20 → 6…15, n = 50 → 18…33, n = 100 → 40…61).
     #[test]
     fn median_ci_ranks_match_tables() {
-        for (n, l) in [(1, 1), (5, 1), (6, 1), (9, 2), (10, 2), (20, 6), (50, 18), (100, 40)] {
+        for (n, l) in [
+            (1, 1),
+            (5, 1),
+            (6, 1),
+            (9, 2),
+            (10, 2),
+            (20, 6),
+            (50, 18),
+            (100, 40),
+        ] {
             assert_eq!(median_ci_rank(n), l, "n = {n}");
         }
         // Large n: the normal approximation n/2 − 1.96·√n/2 agrees to a rank.
@@ -251,9 +260,7 @@ mod tests {
             let mut hit = 0;
             let trials = 4000;
             for _ in 0..trials {
-                let mut v: Vec<f64> = (0..n)
-                    .map(|_| -(1.0 - rng.random::<f64>()).ln())
-                    .collect();
+                let mut v: Vec<f64> = (0..n).map(|_| -(1.0 - rng.random::<f64>()).ln()).collect();
                 v.sort_by(f64::total_cmp);
                 let (lo, hi) = median_ci_sorted(&v);
                 hit += usize::from(lo <= truth && truth <= hi);

@@ -15,8 +15,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Instant;
 
-use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::Value;
 
 use super::tool_stream::ToolCallAssembler;
@@ -376,10 +376,12 @@ mod tests {
     fn typed_and_generic_readings_agree() {
         for endpoint in [Endpoint::Chat, Endpoint::Completions] {
             for ev in EVENTS {
-                let (mut r, mut t, mut n) = (fresh(), ToolCallAssembler::new(), ReadTally::default());
+                let (mut r, mut t, mut n) =
+                    (fresh(), ToolCallAssembler::new(), ReadTally::default());
                 let stop = apply_event(endpoint, ev, &mut r, &mut t, &mut n);
                 let fast = outcome(r, t, n, stop);
-                let (mut r, mut t, mut n) = (fresh(), ToolCallAssembler::new(), ReadTally::default());
+                let (mut r, mut t, mut n) =
+                    (fresh(), ToolCallAssembler::new(), ReadTally::default());
                 let slow = match serde_json::from_str::<Value>(ev) {
                     Ok(v) => {
                         let stop = apply_value(endpoint, &v, &mut r, &mut t, &mut n);
@@ -416,7 +418,13 @@ mod tests {
         for ev in [EVENTS[0], EVENTS[1], EVENTS[1], EVENTS[8]] {
             assert!(!apply_event(Endpoint::Chat, ev, &mut r, &mut t, &mut n));
         }
-        assert_eq!(n, ReadTally { events: 3, bytes: 9 });
+        assert_eq!(
+            n,
+            ReadTally {
+                events: 3,
+                bytes: 9
+            }
+        );
         n.close(Instant::now(), &mut r);
         ReadTally::default().close(Instant::now(), &mut r);
         assert_eq!(r.content.len(), 1);

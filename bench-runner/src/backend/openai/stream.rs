@@ -289,7 +289,9 @@ enum Check {
     /// Say that nothing came for this long.
     Notice(Duration),
     /// Give up: the deadline (true) or the stall limit (false) was reached.
-    Over { deadline: bool },
+    Over {
+        deadline: bool,
+    },
 }
 
 impl Silence {
