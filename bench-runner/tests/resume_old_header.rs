@@ -1,6 +1,7 @@
 //! `--resume` of a run folder written by an older edgebench, before samples.csv gained the
 //! request-rate columns: the rows are read by name, the file is written again under today's
 //! header (the new cells empty), and the run finishes what is missing.
+#![allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 
 use std::time::Duration;
 

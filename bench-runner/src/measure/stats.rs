@@ -196,6 +196,7 @@ pub fn median_in_place(v: &mut [f64]) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use super::*;
 

@@ -410,6 +410,7 @@ fn finish(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use super::*;
 

@@ -312,6 +312,7 @@ fn apply_value(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use super::*;
 
