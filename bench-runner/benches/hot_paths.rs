@@ -1,11 +1,15 @@
-//! Criterion benchmarks of the hot paths: the SSE parser (runs once per network read while a
-//! request is being timed) and the statistics (bootstrap CI of every metric of every case).
+//! Criterion benchmarks of the hot paths: the SSE parser and the reading of each event (run
+//! once per network read, i.e. once per token from llama-server, while a request is being
+//! timed) and the statistics of every metric of every case (ITL has one value per token).
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use edgebench::backend::openai::chunk::{ReadTally, apply_event};
 use edgebench::backend::sse::SseParser;
-use edgebench::measure::stats::{bootstrap_median_ci, summarize};
+use edgebench::backend::tool_stream::ToolCallAssembler;
+use edgebench::backend::{Endpoint, ErrorCategory, RequestError, Response};
+use edgebench::measure::stats::{bootstrap_median_ci, median_ci_sorted, summarize};
 
 /// A llama-server chat stream of `n` one-token chunks plus the usage/timings tail.
 fn stream(n: usize) -> Vec<u8> {
@@ -47,20 +51,55 @@ fn sse(c: &mut Criterion) {
             },
         );
     }
+    // The whole per-read path of a streamed request: framing, then each event's JSON applied
+    // to the response (text, usage, timings), one read per event as llama-server sends them.
+    let reads: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    g.bench_with_input(
+        BenchmarkId::new("parse_and_apply_128_tokens", "per_event"),
+        &reads,
+        |b, reads| {
+            b.iter(|| {
+                let mut out = Response::failed(
+                    std::time::Instant::now(),
+                    RequestError::new(ErrorCategory::EmptyResponse, ""),
+                );
+                let mut p = SseParser::new();
+                let mut tools = ToolCallAssembler::new();
+                for r in reads {
+                    let mut tally = ReadTally::default();
+                    p.feed_with(black_box(r), |ev| {
+                        if !ev.is_done() {
+                            apply_event(Endpoint::Chat, ev.data, &mut out, &mut tools, &mut tally);
+                        }
+                    });
+                    tally.close(std::time::Instant::now(), &mut out);
+                }
+                out.text.len()
+            })
+        },
+    );
     g.finish();
 }
 
 fn stats(c: &mut Criterion) {
     let mut g = c.benchmark_group("stats");
-    for n in [10usize, 100, 1000] {
+    // 10 000: the ITL sample of a case that streamed 10 000 tokens.
+    for n in [10usize, 100, 1000, 10_000] {
         let v: Vec<f64> = (0..n)
             .map(|i| 70.0 + ((i * 7919) % 97) as f64 / 10.0)
             .collect();
         g.bench_with_input(BenchmarkId::new("summarize", n), &v, |b, v| {
             b.iter(|| summarize(black_box(v)))
         });
+        // The median's CI summary.csv used to carry (2000 resamples) against the
+        // order-statistic interval it carries now (on the sorted sample).
         g.bench_with_input(BenchmarkId::new("bootstrap_2000", n), &v, |b, v| {
             b.iter(|| bootstrap_median_ci(black_box(v), 2000, 1))
+        });
+        let mut sorted = v.clone();
+        sorted.sort_by(f64::total_cmp);
+        g.bench_with_input(BenchmarkId::new("median_ci_order", n), &sorted, |b, v| {
+            b.iter(|| median_ci_sorted(black_box(v)))
         });
     }
     g.finish();

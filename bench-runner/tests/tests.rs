@@ -35,6 +35,7 @@ mod report;
 mod report_items;
 mod report_layout;
 mod results_docs;
+mod resume_old_header;
 mod resume_retry;
 mod resume_shard;
 mod run_url;

@@ -11,10 +11,10 @@
 //!   percentiles (type 7) of the B values of r*.
 //!
 //! Large samples (more than [`BOOTSTRAP_MAX_N`] values on a side, e.g. a report over a
-//! million requests) are not bootstrapped, which would cost B·n: the median's CI is then the
-//! distribution-free order-statistic interval, ranks j = ⌊n/2 − 1.96·√n/2⌋ and
-//! k = ⌈1 + n/2 + 1.96·√n/2⌉ of the sorted sample (1-based), and the ratio's CI is formed on
-//! the log scale, where the two errors add: with sᵢ = (ln hiᵢ − ln loᵢ) / (2·1.96),
+//! million requests) are not bootstrapped, which would cost B·n: each median's CI is then the
+//! distribution-free order-statistic interval of [`median_ci_sorted`] (the one summary.csv
+//! and [`median_ci`] give at every n), and the ratio's CI is formed on the log scale, where
+//! the two errors add: with sᵢ = (ln hiᵢ − ln loᵢ) / (2·1.96),
 //! CI = exp(ln r ± 1.96·√(s_b² + s_c²)). At such n the two methods agree closely.
 //!
 //! Several runs per side (the same build run more than once) turn the bootstrap
@@ -34,7 +34,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::stats::{
-    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_median_ci, median_in_place, percentile_sorted,
+    BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, median_ci_sorted, median_in_place, percentile_sorted,
 };
 
 /// Above this many values on a side, closed-form intervals replace the bootstrap.
@@ -49,28 +49,19 @@ pub struct MedianCi {
     pub high: f64,
 }
 
-/// The median of a sample with its 95% CI: the seeded percentile bootstrap up to
-/// [`BOOTSTRAP_MAX_N`] values (as summary.csv has it), the order-statistic interval above.
-/// NaN values are dropped; `None` for an empty sample.
+/// The median of a sample with its 95% CI, the order-statistic interval of
+/// [`median_ci_sorted`] (as summary.csv has it). NaN values are dropped; `None` for an empty
+/// sample.
 pub fn median_ci(values: &[f64]) -> Option<MedianCi> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
     if v.is_empty() {
         return None;
     }
     v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = percentile_sorted(&v, 50.0);
-    let (low, high) = if n <= BOOTSTRAP_MAX_N {
-        bootstrap_median_ci(&v, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
-    } else {
-        let half = 1.96 * (n as f64).sqrt() / 2.0;
-        let j = ((n as f64 / 2.0 - half).floor() as usize).clamp(1, n);
-        let k = ((1.0 + n as f64 / 2.0 + half).ceil() as usize).clamp(1, n);
-        (v[j - 1], v[k - 1])
-    };
+    let (low, high) = median_ci_sorted(&v);
     Some(MedianCi {
-        n,
-        median,
+        n: v.len(),
+        median: percentile_sorted(&v, 50.0),
         low,
         high,
     })

@@ -1,13 +1,21 @@
-//! Descriptive statistics of a sample, and a bootstrap confidence interval of its median.
+//! Descriptive statistics of a sample, and a confidence interval of its median.
 //!
 //! - mean x̄ = Σxᵢ / n; standard deviation s = √(Σ(xᵢ − x̄)² / (n − 1)) (sample, n − 1);
 //! - percentiles by linear interpolation between closest ranks (numpy's default, "type 7"):
 //!   the p-th percentile of sorted x₀…xₙ₋₁ sits at rank h = (n − 1)·p/100 and is
 //!   x⌊h⌋ + (h − ⌊h⌋)(x⌊h⌋₊₁ − x⌊h⌋);
-//! - 95% CI of the median by the percentile bootstrap: B resamples of size n drawn with
-//!   replacement, the median of each, and the 2.5th and 97.5th percentiles of those B
-//!   medians. The generator is ChaCha8 seeded with a fixed value, so the same data always
-//!   give the same interval.
+//! - 95% CI of the median: the distribution-free order-statistic interval
+//!   [x₍ₗ₎, x₍ₙ₊₁₋ₗ₎] (1-based ranks of the sorted sample). The number of values below the
+//!   true median is Binomial(n, ½) whatever the distribution, so the interval misses the
+//!   median with probability 2·P(B ≤ l − 1), B ~ Binomial(n, ½); l is the largest rank
+//!   with 2·P(B ≤ l − 1) ≤ 5%, which makes the coverage at least 95% (exact, not
+//!   asymptotic). Below n = 6 no rank reaches 95% and the interval is [min, max] (coverage
+//!   1 − 2⁻⁽ⁿ⁻¹⁾: 93.75% at n = 5). It costs one pass over the binomial terms once the
+//!   sample is sorted; the percentile bootstrap it replaced (2000 resamples of n) cost
+//!   2000·n and was a quarter of the load generator's CPU on long ITL samples.
+//! - [`bootstrap_median_ci`] and [`bootstrap_mean_ci`], the seeded percentile bootstrap (B
+//!   resamples with replacement, the 2.5th and 97.5th percentiles of the B statistics,
+//!   ChaCha8 with a fixed seed), remain for the means of proportions and for ratios.
 //!
 //! Warnings follow hyperfine's spirit: a coefficient of variation above 10% means the
 //! figures are noisy and the user should know before trusting a comparison.
@@ -30,7 +38,7 @@ pub struct Summary {
     pub p90: f64,
     pub p99: f64,
     pub max: f64,
-    /// 95% bootstrap CI of the median.
+    /// 95% CI of the median (order-statistic interval, see [`median_ci_sorted`]).
     pub ci_low: f64,
     pub ci_high: f64,
 }
@@ -74,7 +82,7 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
     } else {
         0.0
     };
-    let (ci_low, ci_high) = bootstrap_median_ci(&v, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED);
+    let (ci_low, ci_high) = median_ci_sorted(&v);
     Some(Summary {
         n,
         mean,
@@ -87,6 +95,36 @@ pub fn summarize(values: &[f64]) -> Option<Summary> {
         ci_low,
         ci_high,
     })
+}
+
+/// 95% CI of the median of sorted, NaN-free data: the order-statistic interval
+/// [x₍ₗ₎, x₍ₙ₊₁₋ₗ₎] with coverage ≥ 95% (see the module comment). Empty input gives NaN.
+pub fn median_ci_sorted(sorted: &[f64]) -> (f64, f64) {
+    let n = sorted.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let l = median_ci_rank(n);
+    (sorted[l - 1], sorted[n - l])
+}
+
+/// The lower 1-based rank l of the 95% order-statistic interval of the median of n values:
+/// the largest l ≥ 1 with P(B ≤ l − 1) ≤ 2.5%, B ~ Binomial(n, ½); 1 when none is.
+pub fn median_ci_rank(n: usize) -> usize {
+    // P(B = k) = C(n, k)·2⁻ⁿ, summed upwards in log space (2⁻ⁿ underflows past n ≈ 1074;
+    // the terms that underflow to 0 are far below 2.5% and change nothing).
+    let (nf, mut log_pmf, mut cdf) = (n as f64, -(n as f64) * std::f64::consts::LN_2, 0.0);
+    let mut l = 1;
+    for k in 0..n.div_ceil(2) {
+        cdf += log_pmf.exp();
+        if cdf > 0.025 {
+            break;
+        }
+        // P(B ≤ k) ≤ 2.5%: x₍ₖ₊₁₎ exceeds the median with at most that probability.
+        l = k + 1;
+        log_pmf += ((nf - k as f64) / (k as f64 + 1.0)).ln();
+    }
+    l.min(n.div_ceil(2))
 }
 
 /// Percentile-bootstrap 95% CI of the median, seeded. One value gives a zero-width interval.
@@ -158,6 +196,7 @@ pub fn median_in_place(v: &mut [f64]) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // an unwrap in a test fails it loudly, which is its job
 mod tests {
     use super::*;
 
@@ -179,7 +218,57 @@ mod tests {
         assert!((s.stddev - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
         assert_eq!((s.min, s.p50, s.max), (2.0, 4.5, 9.0));
         assert!(s.ci_low <= s.p50 && s.p50 <= s.ci_high);
-        assert!(s.ci_low >= 4.0 && s.ci_high <= 7.0);
+        // n = 8: ranks 2 and 7 cover the median with only 93%, so the 95% interval is
+        // [x₍₁₎, x₍₈₎] (99.2%).
+        assert_eq!((s.ci_low, s.ci_high), (2.0, 9.0));
+        let s = summarize(&(1..=10).map(f64::from).collect::<Vec<_>>()).unwrap();
+        assert_eq!((s.ci_low, s.ci_high), (2.0, 9.0));
+    }
+
+    /// The ranks of the 95% distribution-free CI of the median, from published tables
+    /// (e.g. Conover, Practical Nonparametric Statistics, table A3; Campbell & Gardner, BMJ
+    /// 1988: n = 10 → 2…9, n = 20 → 6…15, n = 50 → 18…33, n = 100 → 40…61).
+    #[test]
+    fn median_ci_ranks_match_tables() {
+        for (n, l) in [
+            (1, 1),
+            (5, 1),
+            (6, 1),
+            (9, 2),
+            (10, 2),
+            (20, 6),
+            (50, 18),
+            (100, 40),
+        ] {
+            assert_eq!(median_ci_rank(n), l, "n = {n}");
+        }
+        // Large n: the normal approximation n/2 − 1.96·√n/2 agrees to a rank.
+        for n in [1000usize, 10_000, 1_000_000] {
+            let approx = n as f64 / 2.0 - 1.96 * (n as f64).sqrt() / 2.0;
+            let l = median_ci_rank(n) as f64;
+            assert!((l - approx).abs() <= 1.5, "n = {n}: {l} vs {approx}");
+        }
+    }
+
+    /// Coverage by simulation: the interval holds the true median of a skewed distribution
+    /// in at least ~95% of seeded samples (exact: ≥ 95%; 4000 trials, so a 1.5-point margin).
+    #[test]
+    fn median_ci_covers_the_true_median() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        // Exponential(1): median ln 2.
+        let truth = std::f64::consts::LN_2;
+        for n in [12usize, 40, 201] {
+            let mut hit = 0;
+            let trials = 4000;
+            for _ in 0..trials {
+                let mut v: Vec<f64> = (0..n).map(|_| -(1.0 - rng.random::<f64>()).ln()).collect();
+                v.sort_by(f64::total_cmp);
+                let (lo, hi) = median_ci_sorted(&v);
+                hit += usize::from(lo <= truth && truth <= hi);
+            }
+            let cover = hit as f64 / trials as f64;
+            assert!(cover >= 0.935, "n = {n}: coverage {cover}");
+        }
     }
 
     #[test]

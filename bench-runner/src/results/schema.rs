@@ -223,7 +223,7 @@ pub struct SummaryRow {
     pub p90: f64,
     pub p99: f64,
     pub max: f64,
-    /// 95% bootstrap CI of the median (for case-wide figures, equal to the value).
+    /// 95% CI of the median (order-statistic interval) (for case-wide figures, equal to the value).
     pub ci_low: f64,
     pub ci_high: f64,
     /// Requests of the case that failed (same on every metric row of the case).

@@ -11,6 +11,7 @@
 //! the `timings` object of the last chunk.
 
 mod body;
+pub mod chunk;
 pub mod config;
 mod errors;
 pub mod launch;

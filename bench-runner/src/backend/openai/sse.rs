@@ -8,9 +8,11 @@
 //! - lines starting with `:` are comments (keep-alives) and are ignored;
 //! - `event:` sets the event type; `id:` and `retry:` are accepted and ignored.
 //!
-//! The parser never allocates per byte: it scans each read for line ends and copies whole
-//! lines. The caller stamps the arrival time of a read once and gives it to every event
-//! that read completed.
+//! The parser does not allocate once warm: it scans each read for line ends, keeps the
+//! unfinished line and the event's fields in buffers it reuses, and hands each event to a
+//! callback as borrowed text ([`SseParser::feed_with`]); [`SseParser::feed`] collects owned
+//! events for callers that want them. The caller stamps the arrival time of a read once and
+//! gives it to every event that read completed.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
@@ -22,7 +24,36 @@ pub struct Event {
 impl Event {
     /// OpenAI's end-of-stream sentinel.
     pub fn is_done(&self) -> bool {
+        self.as_ref().is_done()
+    }
+
+    pub fn as_ref(&self) -> EventRef<'_> {
+        EventRef {
+            event: &self.event,
+            data: &self.data,
+        }
+    }
+}
+
+/// An event lent to [`SseParser::feed_with`]'s callback, valid until it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    /// The `event:` field, empty for the default "message" type.
+    pub event: &'a str,
+    pub data: &'a str,
+}
+
+impl EventRef<'_> {
+    /// OpenAI's end-of-stream sentinel.
+    pub fn is_done(&self) -> bool {
         self.data == "[DONE]"
+    }
+
+    pub fn to_owned(&self) -> Event {
+        Event {
+            event: self.event.to_string(),
+            data: self.data.to_string(),
+        }
     }
 }
 
@@ -43,8 +74,14 @@ impl SseParser {
     }
 
     /// Feeds one network read; returns the events it completed, in order.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> Vec<Event> {
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<Event> {
         let mut out = Vec::new();
+        self.feed_with(bytes, |e| out.push(e.to_owned()));
+        out
+    }
+
+    /// Feeds one network read and hands each event it completed, in order, to `on_event`.
+    pub fn feed_with(&mut self, mut bytes: &[u8], mut on_event: impl FnMut(EventRef<'_>)) {
         if self.after_cr {
             self.after_cr = false;
             if let [b'\n', rest @ ..] = bytes {
@@ -52,8 +89,17 @@ impl SseParser {
             }
         }
         while let Some(i) = bytes.iter().position(|&b| b == b'\n' || b == b'\r') {
-            self.line.extend_from_slice(&bytes[..i]);
             let cr = bytes[i] == b'\r';
+            if self.line.is_empty() {
+                // The whole line is in this read: no copy.
+                self.process_line(&bytes[..i], &mut on_event);
+            } else {
+                self.line.extend_from_slice(&bytes[..i]);
+                let line = std::mem::take(&mut self.line);
+                self.process_line(&line, &mut on_event);
+                self.line = line;
+                self.line.clear();
+            }
             bytes = &bytes[i + 1..];
             if cr {
                 match bytes.first() {
@@ -62,30 +108,26 @@ impl SseParser {
                     _ => {}
                 }
             }
-            let line = std::mem::take(&mut self.line);
-            self.process_line(&line, &mut out);
-            self.line = line;
-            self.line.clear();
         }
         self.line.extend_from_slice(bytes);
-        out
     }
 
     /// Called at end of stream: an event not closed by a blank line is still dispatched
     /// (servers that close the connection right after the last `data:` line).
     pub fn finish(&mut self) -> Option<Event> {
-        let mut out = Vec::new();
+        let mut out = None;
+        let mut keep = |e: EventRef<'_>| out = Some(e.to_owned());
         if !self.line.is_empty() {
             let line = std::mem::take(&mut self.line);
-            self.process_line(&line, &mut out);
+            self.process_line(&line, &mut keep);
         }
-        self.dispatch(&mut out);
-        out.pop()
+        self.dispatch(&mut keep);
+        out
     }
 
-    fn process_line(&mut self, line: &[u8], out: &mut Vec<Event>) {
+    fn process_line(&mut self, line: &[u8], on_event: &mut impl FnMut(EventRef<'_>)) {
         if line.is_empty() {
-            self.dispatch(out);
+            self.dispatch(on_event);
             return;
         }
         if line[0] == b':' {
@@ -98,28 +140,31 @@ impl SseParser {
             }
             None => (line, &b""[..]),
         };
-        let value = String::from_utf8_lossy(value);
         match field {
             b"data" => {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(&value);
+                self.data.push_str(&String::from_utf8_lossy(value));
                 self.has_data = true;
             }
-            b"event" => self.event = value.into_owned(),
+            b"event" => {
+                self.event.clear();
+                self.event.push_str(&String::from_utf8_lossy(value));
+            }
             _ => {} // id, retry, unknown fields: ignored as the spec says
         }
     }
 
-    fn dispatch(&mut self, out: &mut Vec<Event>) {
+    fn dispatch(&mut self, on_event: &mut impl FnMut(EventRef<'_>)) {
         if self.has_data {
-            out.push(Event {
-                event: std::mem::take(&mut self.event),
-                data: std::mem::take(&mut self.data),
+            on_event(EventRef {
+                event: &self.event,
+                data: &self.data,
             });
         }
         self.event.clear();
+        self.data.clear();
         self.has_data = false;
     }
 }
@@ -186,6 +231,22 @@ mod tests {
     fn unterminated_last_event_is_flushed_on_finish() {
         let ev = all(&[b"data: tail"]);
         assert_eq!(data(&ev), ["tail"]);
+    }
+
+    /// The callback path sees exactly the events `feed` returns, read split anywhere.
+    #[test]
+    fn feed_with_lends_the_same_events() {
+        let stream = b"event: x\ndata: a\r\ndata: b\n\n: c\ndata: [DONE]\n\n";
+        for cut in 0..stream.len() {
+            let mut p = SseParser::new();
+            let mut seen = Vec::new();
+            for part in [&stream[..cut], &stream[cut..]] {
+                p.feed_with(part, |e| seen.push(e.to_owned()));
+            }
+            assert_eq!(seen, all(&[stream]), "cut at {cut}");
+            assert_eq!(seen[0].event, "x");
+            assert!(seen[1].is_done() && seen[1].event.is_empty());
+        }
     }
 
     #[test]

@@ -4,16 +4,14 @@
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::Value;
 
 use super::OpenAiBackend;
+use super::chunk::{ReadTally, apply_event};
 use super::errors::{refuses_media, status_error, transport_error};
-use super::probe::{NOTICE_EVERY, no_response_within};
+use super::probe::{NOTICE_EVERY, no_response_within, notice_period, url_path};
 use super::sse::SseParser;
 use super::tool_stream::ToolCallAssembler;
-use crate::backend::{
-    ContentChunk, Endpoint, ErrorCategory, Request, RequestError, Response, ServerTimings, Usage,
-};
+use crate::backend::{Endpoint, ErrorCategory, Request, RequestError, Response};
 
 impl OpenAiBackend {
     pub(super) async fn generate_with_retries(&self, req: &Request) -> Response {
@@ -149,22 +147,41 @@ impl OpenAiBackend {
         let mut parser = SseParser::new();
         let mut tools = ToolCallAssembler::new();
         let mut done = false;
+        let mut silence = Silence::new(tokio::time::Instant::now(), self.stall, deadline);
+        // One timer for the whole stream, not one per read: it is set to the next moment
+        // something can be due (a notice, the stall limit, the deadline) and moved on only
+        // when it fires; a read just notes its time (re-arming a timer per read was ~16% of
+        // the client's CPU per token).
+        let timer = tokio::time::sleep_until(silence.wake_at());
+        tokio::pin!(timer);
         loop {
-            let stall_at = (tokio::time::Instant::now() + self.stall).min(deadline);
-            let next = match self
-                .awaiting(&url, "no data", stream.next(), stall_at)
-                .await
-            {
-                None => {
-                    let what = if stall_at == deadline {
-                        format!("request exceeded {:?}", self.timeout)
-                    } else {
-                        format!("no data for {:?}", self.stall)
-                    };
-                    out.error = Some(RequestError::new(ErrorCategory::Timeout, what));
-                    break;
+            let next = tokio::select! {
+                biased;
+                next = stream.next() => next,
+                () = &mut timer => {
+                    let now = tokio::time::Instant::now();
+                    match silence.check(now) {
+                        Check::Quiet => {}
+                        Check::Notice(quiet) => crate::backend::wait::wait_notice(&format!(
+                            "waiting for {} {}: no data for {:.0} s (gives up after {:.0} s)",
+                            self.name,
+                            url_path(&url),
+                            quiet.as_secs_f64(),
+                            silence.limit().as_secs_f64()
+                        )),
+                        Check::Over { deadline: hit } => {
+                            let what = if hit {
+                                format!("request exceeded {:?}", self.timeout)
+                            } else {
+                                format!("no data for {:?}", self.stall)
+                            };
+                            out.error = Some(RequestError::new(ErrorCategory::Timeout, what));
+                            break;
+                        }
+                    }
+                    timer.as_mut().reset(silence.wake_at());
+                    continue;
                 }
-                Some(n) => n,
             };
             let bytes = match next {
                 None => break,
@@ -179,8 +196,8 @@ impl OpenAiBackend {
             };
             // One stamp per network read, taken before any parsing.
             let at = Instant::now();
-            let events = parser.feed(&bytes);
-            if self.absorb(events, at, &mut out, &mut tools, &mut done) {
+            silence.data_at(tokio::time::Instant::from_std(at));
+            if self.absorb_read(&mut parser, &bytes, at, &mut out, &mut tools, &mut done) {
                 break;
             }
         }
@@ -200,6 +217,36 @@ impl OpenAiBackend {
         out
     }
 
+    /// Parses one network read and applies the events it completed to the response; returns
+    /// true to stop reading.
+    fn absorb_read(
+        &self,
+        parser: &mut SseParser,
+        bytes: &[u8],
+        at: Instant,
+        out: &mut Response,
+        tools: &mut ToolCallAssembler,
+        done: &mut bool,
+    ) -> bool {
+        let mut tally = ReadTally::default();
+        let mut stop = false;
+        parser.feed_with(bytes, |ev| {
+            if stop {
+                return; // events after an error are not read
+            }
+            if ev.is_done() {
+                *done = true;
+            } else {
+                stop = apply_event(self.cfg.endpoint, ev.data, out, tools, &mut tally);
+            }
+        });
+        if stop {
+            return true;
+        }
+        tally.close(at, out);
+        *done
+    }
+
     /// Applies the events of one network read to the response; returns true to stop reading.
     pub(super) fn absorb(
         &self,
@@ -209,101 +256,114 @@ impl OpenAiBackend {
         tools: &mut ToolCallAssembler,
         done: &mut bool,
     ) -> bool {
-        let mut content_events = 0u32;
-        let mut content_bytes = 0usize;
+        let mut tally = ReadTally::default();
         for ev in events {
             if ev.is_done() {
                 *done = true;
                 continue;
             }
-            let v: Value = match serde_json::from_str(&ev.data) {
-                Ok(v) => v,
-                Err(e) => {
-                    out.error = Some(RequestError::new(
-                        ErrorCategory::MalformedStream,
-                        format!("bad JSON in stream: {e}"),
-                    ));
-                    return true;
-                }
-            };
-            if let Some(err) = v.get("error") {
-                let msg = err
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| err.to_string(), str::to_string);
-                out.error = Some(RequestError::new(ErrorCategory::ServerError, msg));
+            if apply_event(self.cfg.endpoint, &ev.data, out, tools, &mut tally) {
                 return true;
             }
-            if let Some(choice) = v.pointer("/choices/0") {
-                let piece = match self.cfg.endpoint {
-                    Endpoint::Chat => {
-                        let d = choice.get("delta");
-                        let mut s = String::new();
-                        for key in ["content", "reasoning_content", "reasoning"] {
-                            if let Some(t) = d.and_then(|d| d.get(key)).and_then(Value::as_str) {
-                                s.push_str(t);
-                            }
-                        }
-                        let tc = d.and_then(|d| d.get("tool_calls")).filter(|t| !t.is_null());
-                        if let Some(tc) = tc {
-                            tools.feed(tc);
-                        }
-                        let tool = tc.is_some();
-                        if s.is_empty() && tool {
-                            Some(String::new())
-                        } else if s.is_empty() {
-                            None
-                        } else {
-                            Some(s)
-                        }
-                    }
-                    Endpoint::Completions => choice
-                        .get("text")
-                        .and_then(Value::as_str)
-                        .filter(|t| !t.is_empty())
-                        .map(str::to_string),
-                };
-                if let Some(p) = piece {
-                    content_events += 1;
-                    content_bytes += p.len().max(1);
-                    out.text.push_str(&p);
-                }
-                if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
-                    out.finish_reason = Some(f.to_string());
-                }
-            }
-            if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
-                out.usage = Some(Usage {
-                    prompt_tokens: u.get("prompt_tokens").and_then(Value::as_u64),
-                    completion_tokens: u.get("completion_tokens").and_then(Value::as_u64),
-                    cached_tokens: u
-                        .pointer("/prompt_tokens_details/cached_tokens")
-                        .and_then(Value::as_u64),
-                });
-            }
-            if let Some(t) = v.get("timings").filter(|t| t.is_object()) {
-                out.timings = Some(ServerTimings {
-                    cache_n: t.get("cache_n").and_then(Value::as_u64),
-                    prompt_n: t.get("prompt_n").and_then(Value::as_u64),
-                    prompt_ms: t.get("prompt_ms").and_then(Value::as_f64),
-                    prompt_per_second: t.get("prompt_per_second").and_then(Value::as_f64),
-                    predicted_n: t.get("predicted_n").and_then(Value::as_u64),
-                    predicted_ms: t.get("predicted_ms").and_then(Value::as_f64),
-                    predicted_per_second: t.get("predicted_per_second").and_then(Value::as_f64),
-                });
-            }
         }
-        if content_events > 0 {
-            out.content.push(ContentChunk {
-                at,
-                tokens: None,
-                text_bytes: content_bytes,
-            });
-            // Events per read are kept as the token hint: llama.cpp sends one token per event.
-            if let Some(c) = out.content.last_mut() {
-                c.tokens = Some(content_events);
-            }
-        }
+        tally.close(at, out);
         *done
+    }
+}
+
+/// The silence since the stream's last read, and what is due when: a notice every
+/// `notice_period` of it, and the end at the stall limit or the request's deadline, whichever
+/// comes first. Kept as plain instants so that a read costs no timer work.
+struct Silence {
+    since: tokio::time::Instant,
+    stall: Duration,
+    deadline: tokio::time::Instant,
+    /// Notices given for this silence.
+    notices: u32,
+}
+
+/// What a look at the silence found.
+#[derive(Debug, PartialEq)]
+enum Check {
+    Quiet,
+    /// Say that nothing came for this long.
+    Notice(Duration),
+    /// Give up: the deadline (true) or the stall limit (false) was reached.
+    Over {
+        deadline: bool,
+    },
+}
+
+impl Silence {
+    fn new(now: tokio::time::Instant, stall: Duration, deadline: tokio::time::Instant) -> Self {
+        Silence {
+            since: now,
+            stall,
+            deadline,
+            notices: 0,
+        }
+    }
+
+    fn data_at(&mut self, at: tokio::time::Instant) {
+        self.since = at;
+        self.notices = 0;
+    }
+
+    fn give_up_at(&self) -> tokio::time::Instant {
+        (self.since + self.stall).min(self.deadline)
+    }
+
+    /// How long this silence may last.
+    fn limit(&self) -> Duration {
+        self.give_up_at().saturating_duration_since(self.since)
+    }
+
+    /// When the timer must next look: the next notice or the end.
+    fn wake_at(&self) -> tokio::time::Instant {
+        (self.since + notice_period(self.limit()) * (self.notices + 1)).min(self.give_up_at())
+    }
+
+    fn check(&mut self, now: tokio::time::Instant) -> Check {
+        let give_up = self.give_up_at();
+        if now >= give_up {
+            return Check::Over {
+                deadline: give_up == self.deadline,
+            };
+        }
+        let quiet = now.saturating_duration_since(self.since);
+        let due = (quiet.as_nanos() / notice_period(self.limit()).as_nanos().max(1)) as u32;
+        if due > self.notices {
+            self.notices = due;
+            Check::Notice(quiet)
+        } else {
+            Check::Quiet
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_announces_then_gives_up_and_a_read_starts_it_again() {
+        let t0 = tokio::time::Instant::now();
+        let s = |secs: u64| t0 + Duration::from_secs(secs);
+        // Stall 10 s (notices every 5 s), deadline far away.
+        let mut q = Silence::new(t0, Duration::from_secs(10), s(100));
+        assert_eq!(q.wake_at(), s(5));
+        assert_eq!(q.check(s(3)), Check::Quiet);
+        assert_eq!(q.check(s(5)), Check::Notice(Duration::from_secs(5)));
+        assert_eq!(q.check(s(6)), Check::Quiet);
+        assert_eq!(q.wake_at(), s(10));
+        // Data at 7 s: the timer that fires at 10 s finds a fresh silence.
+        q.data_at(s(7));
+        assert_eq!(q.check(s(10)), Check::Quiet);
+        assert_eq!(q.wake_at(), s(12));
+        assert_eq!(q.check(s(17)), Check::Over { deadline: false });
+        // The deadline comes first: the end says so.
+        q.data_at(s(95));
+        assert_eq!(q.limit(), Duration::from_secs(5));
+        assert_eq!(q.check(s(100)), Check::Over { deadline: true });
     }
 }

@@ -1,4 +1,4 @@
-//! Median of a per-request metric per case, one bar per series, with the 95% bootstrap CI of
+//! Median of a per-request metric per case, one bar per series, with the 95% CI of
 //! the median as whiskers: the "who is faster" figure.
 
 use plotters::prelude::*;
@@ -148,7 +148,7 @@ impl Chart for MedianBars {
         });
         let ns: Vec<usize> = bars.iter().map(|b| b.n).collect();
         let caption = format!(
-            "What: median {} of the successful requests of each case; whiskers: 95% bootstrap CI of the median. On: {}. {}.",
+            "What: median {} of the successful requests of each case; whiskers: 95% CI of the median. On: {}. {}.",
             self.metric.title,
             style::on_what(ds, &series),
             style::n_phrase(&ns, "requests")

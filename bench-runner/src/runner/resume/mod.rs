@@ -84,6 +84,7 @@ impl ResumeState {
         open_scenarios: &HashSet<String>,
     ) -> Result<Self> {
         let mut f = Files::read(run_dir)?;
+        f.upgrade_headers(run_dir)?;
         let mut plan = plan_moves(&f.samples, &f.items, &f.media, retry_failed, whole_cases);
         let finished: HashSet<CaseKey> = f
             .summary
@@ -239,6 +240,30 @@ impl Files {
         })
     }
 
+    /// Writes again, under today's header, each file an older edgebench wrote before columns
+    /// were added (the request-rate ones, say): its rows were read by name with the missing
+    /// cells empty, and the run appends only under today's header.
+    fn upgrade_headers(&self, run_dir: &Path) -> Result<()> {
+        let dir = |f: &str| run_dir.join(f);
+        if stale_header(&dir("samples.csv"), SAMPLE_COLUMNS)? {
+            rewrite(&dir("samples.csv"), SAMPLE_COLUMNS, &self.samples)?;
+        }
+        if stale_header(&dir("summary.csv"), SUMMARY_COLUMNS)? {
+            rewrite(&dir("summary.csv"), SUMMARY_COLUMNS, &self.summary)?;
+        }
+        if stale_header(&dir("items.csv"), ITEM_COLUMNS)? {
+            rewrite(&dir("items.csv"), ITEM_COLUMNS, &self.items)?;
+        }
+        if stale_header(&dir("media.csv"), MEDIA_COLUMNS)? {
+            rewrite(&dir("media.csv"), MEDIA_COLUMNS, &self.media)?;
+        }
+        if stale_header(&dir(ATTEMPTS_FILE), SAMPLE_COLUMNS)? {
+            let rows = read_samples(&dir(ATTEMPTS_FILE))?.rows;
+            rewrite(&dir(ATTEMPTS_FILE), SAMPLE_COLUMNS, &rows)?;
+        }
+        Ok(())
+    }
+
     /// Moves the planned rows out: to attempts.csv (requests), or away (items, media rows,
     /// the summaries of reopened cases), rewriting each file that changes.
     fn apply(&mut self, run_dir: &Path, plan: &Moves) -> Result<()> {
@@ -275,6 +300,16 @@ impl Files {
         }
         Ok(())
     }
+}
+
+/// True when `path` exists with a header other than `columns` (an empty file has none yet).
+fn stale_header(path: &Path, columns: &[&str]) -> Result<bool> {
+    if !path.exists() {
+        return Ok(false);
+    }
+    let mut rdr = csv::Reader::from_path(path).map_err(|e| Error::read(path, e))?;
+    let header = rdr.headers().map_err(|e| Error::read(path, e))?;
+    Ok(!header.is_empty() && header.iter().ne(columns.iter().copied()))
 }
 
 /// Writes `rows` as the whole of `path`: a temporary file beside it, then a rename.
