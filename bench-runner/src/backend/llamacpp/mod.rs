@@ -1,17 +1,22 @@
 //! The `llamacpp` backend: llama.cpp in process through the `llama-cpp-2` crate, on a GGUF.
 //!
 //! The async side here only sends commands to the engine thread ([`engine`]) and awaits its
-//! answers, so the runtime never blocks on llama.cpp. A request's `sent_at` is stamped when it
-//! is handed to the engine: a request that waits behind another (concurrency > 1) shows the
-//! wait in its TTFT, and the case is flagged `queued` because the engine reports one slot.
+//! answers, so the runtime never blocks on llama.cpp. The engine serves several sequences in
+//! one context ([`streams`]): `parallel` of them, or, where that key is not set, as many as
+//! each case keeps in flight (the runner says so through `reserve_streams` before the case).
+//! A request's `sent_at` is stamped when it is handed to the engine: one that waits for a free
+//! sequence shows the wait in its TTFT, and a case with more streams than sequences is
+//! flagged `queued`.
 
 mod build_info;
 pub mod config;
 mod engine;
+mod streams;
 pub mod gguf;
 
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -74,6 +79,8 @@ pub struct LlamaCppBackend {
     cfg: LlamaCppConfig,
     facts: EngineFacts,
     engine: EngineHandle<std::convert::Infallible>,
+    /// Sequences the engine serves at once now (`parallel`, or the last case's streams).
+    slots: AtomicU32,
 }
 
 /// llama-bench's default thread count: the physical cores.
@@ -145,6 +152,7 @@ impl LlamaCppBackend {
             cfg: cfg.clone(),
             facts,
             engine: EngineHandle::new(tx, thread, "llama.cpp"),
+            slots: AtomicU32::new(cfg.parallel.unwrap_or(1)),
         })
     }
 
@@ -192,7 +200,8 @@ impl BackendImpl for LlamaCppBackend {
                 "llama-cpp-2 {} / llama-cpp-sys-2 {}",
                 f.build.llama_cpp_2, f.build.llama_cpp_sys_2
             )),
-            slots: Some(1),
+            // `None` where the sequences follow each case (`slots_now`).
+            slots: self.cfg.parallel,
             n_ctx: Some(f.ctx_size as u64),
             model_path: Some(self.cfg.model.to_string_lossy().into_owned()),
             model_sha256: Some(f.gguf.file_sha256.clone()),
@@ -241,6 +250,16 @@ impl BackendImpl for LlamaCppBackend {
 
     fn in_process(&self) -> Option<super::InProcess<'_>> {
         Some(super::InProcess::LlamaCpp(self))
+    }
+
+    async fn reserve_streams(&self, streams: u32) -> Option<u32> {
+        let n = self.engine.reserve(streams).await?;
+        self.slots.store(n, Ordering::Relaxed);
+        Some(n)
+    }
+
+    fn slots_now(&self) -> Option<u32> {
+        Some(self.slots.load(Ordering::Relaxed))
     }
 }
 
