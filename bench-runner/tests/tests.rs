@@ -12,6 +12,7 @@ mod closed_lengths;
 mod common;
 mod context;
 mod core_loop;
+mod engine_streams;
 mod failed_rows;
 mod fault_proxy;
 mod faults;
