@@ -310,3 +310,46 @@ fn request_rate_case_runs_in_process() {
     let case = &samples[0].case_id;
     assert!(!flags(&summary, case).contains("queued"));
 }
+
+/// The report puts llama-server beside the engine at every concurrency: the same scenario at
+/// 1 and 2 streams on Gemma in process and on the shared llama-server (2 slots), then one
+/// report of both runs has a serving-overhead row per concurrency (neither flagged queued)
+/// and the figure of the ratio against concurrency.
+#[test]
+fn report_shows_serving_overhead_at_each_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let scen = write(
+        dir.path(),
+        "pair.toml",
+        "name = \"pair\"\nkind = \"throughput\"\nprompt_tokens = [64]\nmax_tokens = [8]\nconcurrency = [1, 2]\nwarmup = 0\nrepetitions = 2\n",
+    );
+    let engine = config(dir.path(), &gemma(), "device = \"local\"");
+    run(dir.path(), &engine, &scen, "in-process");
+    let served = crate::common::shared_gemma_config(dir.path(), "");
+    run(dir.path(), &served, &scen, "served");
+    let out = dir.path().join("report");
+    run_ok(&[
+        "report",
+        dir.path().join("in-process").to_str().unwrap(),
+        dir.path().join("served").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let section = md
+        .split("## Serving overhead")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no serving-overhead section:\n{md}"));
+    for c in ["pp64_tg8_c1 | 1 |", "pp64_tg8_c2 | 2 |"] {
+        let row = section
+            .lines()
+            .find(|l| l.contains(c))
+            .unwrap_or_else(|| panic!("no row for {c}:\n{section}"));
+        assert!(row.contains("local/srv ÷ local/engine"), "{row}");
+        assert!(row.contains(" ×"), "a ratio: {row}");
+        assert!(!row.contains("queued"), "{row}");
+    }
+    assert!(out.join("serving-overhead.svg").exists());
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Serving overhead</h2>"));
+}
