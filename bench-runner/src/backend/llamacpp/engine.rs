@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::oneshot;
 
-use super::super::bench::{BenchSample, BenchTest, Perf};
+use super::super::bench::{BenchSample, BenchTest};
 use super::super::engine_thread;
 use super::super::{ErrorCategory, Prompt, Request, RequestError, Response};
 use super::config::{FlashAttn, LlamaCppConfig};
@@ -284,7 +284,7 @@ impl<'m> Engine<'m> {
             ctx.synchronize();
             samples.push(BenchSample {
                 ns,
-                perf: perf_of(&ctx.timings()),
+                perf: super::perf_of(&ctx.timings()),
             });
         }
         Ok(samples)
@@ -357,14 +357,6 @@ impl<'m> Engine<'m> {
     }
 }
 
-pub(super) fn perf_of(t: &llama_cpp_2::timing::LlamaTimings) -> Perf {
-    Perf {
-        prompt_n: t.n_p_eval().max(0) as u64,
-        prompt_ms: t.t_p_eval_ms(),
-        eval_n: t.n_eval().max(0) as u64,
-        eval_ms: t.t_eval_ms(),
-    }
-}
 
 impl engine_thread::Engine for Engine<'_> {
     type Extra = std::convert::Infallible;

@@ -276,3 +276,13 @@ fn load(cfg: &LlamaCppConfig) -> std::result::Result<LlamaModel, String> {
         )
     })
 }
+
+/// llama.cpp's perf counters of a context (read after `synchronize()`).
+fn perf_of(t: &llama_cpp_2::timing::LlamaTimings) -> Perf {
+    Perf {
+        prompt_n: t.n_p_eval().max(0) as u64,
+        prompt_ms: t.t_p_eval_ms(),
+        eval_n: t.n_eval().max(0) as u64,
+        eval_ms: t.t_eval_ms(),
+    }
+}

@@ -186,7 +186,7 @@ impl Streams {
                 if let Some(slot) = slot {
                     let perf = if single {
                         ctx.synchronize();
-                        super::engine::perf_of(&ctx.timings())
+                        super::perf_of(&ctx.timings())
                     } else {
                         slot.perf
                     };
