@@ -124,10 +124,16 @@ fn four_streams_match_one_at_a_time(model: PathBuf) {
             assert_eq!(first(a), first(t), "request {i}: first token");
             if a.text != t.text {
                 differ += 1;
-                eprintln!("request {i} differs:\n alone: {:?}\n 4 streams: {:?}", a.text, t.text);
+                eprintln!(
+                    "request {i} differs:\n alone: {:?}\n 4 streams: {:?}",
+                    a.text, t.text
+                );
             }
         }
-        assert!(differ <= 1, "{differ} of 4 greedy outputs differ from alone");
+        assert!(
+            differ <= 1,
+            "{differ} of 4 greedy outputs differ from alone"
+        );
     });
 }
 
@@ -228,7 +234,11 @@ fn closed_loop_cases_run_as_streams_in_process() {
         assert_eq!(r.server_prompt_n, Some(48));
         assert_eq!(r.server_predicted_n, Some(23));
     }
-    for (case, c) in [("pp48_tg24_c1", 1), ("pp48_tg24_c2", 2), ("pp48_tg24_c4", 4)] {
+    for (case, c) in [
+        ("pp48_tg24_c1", 1),
+        ("pp48_tg24_c2", 2),
+        ("pp48_tg24_c4", 4),
+    ] {
         let f = flags(&summary, case);
         assert!(!f.contains("queued"), "{case}: {f}");
         let rows: Vec<&SampleRow> = samples.iter().filter(|r| r.case_id == case).collect();

@@ -70,8 +70,9 @@ fn kind_and_model(ds: &Dataset, series: usize) -> Option<(String, Option<String>
 /// Served and in-process series of one model on one device: the same model file where both
 /// recorded its hash, else the same model name.
 fn pairs(ds: &Dataset) -> Vec<(usize, usize)> {
-    let facts: Vec<Option<(String, Option<String>)>> =
-        (0..ds.series.len()).map(|i| kind_and_model(ds, i)).collect();
+    let facts: Vec<Option<(String, Option<String>)>> = (0..ds.series.len())
+        .map(|i| kind_and_model(ds, i))
+        .collect();
     let mut out = Vec::new();
     for (p, fp) in facts.iter().enumerate() {
         let Some(("llamacpp", p_sha)) = fp.as_ref().map(|(k, s)| (k.as_str(), s)) else {
@@ -141,14 +142,22 @@ pub fn rows(ds: &Dataset) -> Vec<ServingRow> {
         }
     }
     out.sort_by(|a, b| {
-        (a.served, a.in_process, &a.scenario, a.prompt_tokens, a.max_tokens, a.concurrency).cmp(&(
-            b.served,
-            b.in_process,
-            &b.scenario,
-            b.prompt_tokens,
-            b.max_tokens,
-            b.concurrency,
-        ))
+        (
+            a.served,
+            a.in_process,
+            &a.scenario,
+            a.prompt_tokens,
+            a.max_tokens,
+            a.concurrency,
+        )
+            .cmp(&(
+                b.served,
+                b.in_process,
+                &b.scenario,
+                b.prompt_tokens,
+                b.max_tokens,
+                b.concurrency,
+            ))
     });
     out
 }

@@ -357,7 +357,6 @@ impl<'m> Engine<'m> {
     }
 }
 
-
 impl engine_thread::Engine for Engine<'_> {
     type Extra = std::convert::Infallible;
 

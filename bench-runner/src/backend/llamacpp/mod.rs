@@ -11,8 +11,8 @@
 mod build_info;
 pub mod config;
 mod engine;
-mod streams;
 pub mod gguf;
+mod streams;
 
 use std::path::Path;
 use std::sync::OnceLock;

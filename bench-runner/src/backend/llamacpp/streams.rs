@@ -242,10 +242,7 @@ impl Streams {
         for seq in 0..self.slots.len() {
             if let Some(slot) = self.slots[seq].take() {
                 let err = RequestError::new(ErrorCategory::Engine, message.to_string());
-                let _ = slot
-                    .job
-                    .reply
-                    .send(Response::failed(slot.job.sent_at, err));
+                let _ = slot.job.reply.send(Response::failed(slot.job.sent_at, err));
                 let _ = ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
             }
         }
