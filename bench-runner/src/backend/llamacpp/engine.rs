@@ -200,6 +200,11 @@ impl<'m> Engine<'m> {
             Ok(t) => t,
             Err(e) => return Err((e, reply)),
         };
+        if tokens.is_empty() {
+            // A sequence with nothing to read would never make logits to sample from.
+            let e = RequestError::new(ErrorCategory::Prepare, "the prompt has no tokens");
+            return Err((e, reply));
+        }
         let n_seq = self.cfg.parallel.unwrap_or(self.want_seq).max(1);
         // What llama.cpp gives each sequence (llama_n_ctx_seq), rounded down where it pads up.
         let share = self.cfg.ctx_size / n_seq;
