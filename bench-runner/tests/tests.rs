@@ -14,6 +14,7 @@ mod common;
 mod context;
 mod core_loop;
 mod drift;
+mod engine_streams;
 mod failed_rows;
 mod fault_proxy;
 mod faults;

@@ -89,4 +89,17 @@ pub trait BackendImpl {
     ) -> std::result::Result<Continuation, RequestError> {
         Err(scoring::unsupported("continue token ids"))
     }
+
+    /// Gets ready for a case that keeps `streams` requests in flight (0: as many as its
+    /// schedule sends) and answers how many it serves at once from now on. Called between
+    /// cases, with nothing in flight. `None` (the default): fixed, as `probe` said in `slots`.
+    async fn reserve_streams(&self, _streams: u32) -> Option<u32> {
+        None
+    }
+
+    /// The requests served at once now, where it changes from case to case (see
+    /// `reserve_streams`); `None`: the `slots` of `probe`.
+    fn slots_now(&self) -> Option<u32> {
+        None
+    }
 }

@@ -2,10 +2,16 @@
 //!
 //! llama.cpp contexts and ONNX Runtime sessions are driven from one thread, and their calls
 //! block for as long as a prompt takes; so each in-process backend owns one engine thread, and
-//! its async methods only send a [`Command`] and await the answer. The runtime never blocks, and
-//! requests are served one at a time, in the order they were sent (the engine has one slot).
+//! its async methods only send a [`Command`] and await the answer. The runtime never blocks.
+//!
+//! An engine with one slot answers each request whole, in the order they were sent. An engine
+//! that serves several sequences at once (llama.cpp, [`Engine::start`]) keeps the requests it
+//! has started and advances them one [`Engine::step`] at a time; between two steps the thread
+//! takes every command that has arrived, so a new request joins at the next step (continuous
+//! batching), and a command that needs the engine alone (a llama-bench test, a new number of
+//! streams) waits until the sequences in flight have finished.
 
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -33,6 +39,12 @@ pub(crate) enum Command<X> {
         test: BenchTest,
         reply: oneshot::Sender<Result<Vec<BenchSample>, String>>,
     },
+    /// Get ready for `streams` requests in flight at once; answers the streams the engine
+    /// serves at once from now on (`None`: fixed, as its probe said).
+    Reserve {
+        streams: u32,
+        reply: oneshot::Sender<Option<u32>>,
+    },
     Extra(X),
 }
 
@@ -48,11 +60,44 @@ pub(crate) trait Engine {
     /// One llama-bench test.
     fn run_bench(&mut self, test: BenchTest) -> Result<Vec<BenchSample>, String>;
     fn extra(&mut self, cmd: Self::Extra);
+
+    /// Starts a request. One-slot engines answer it whole here; an engine that serves several
+    /// sequences keeps it and answers through `reply` from a later [`Engine::step`].
+    fn start(&mut self, req: Box<Request>, sent_at: Instant, reply: oneshot::Sender<Response>) {
+        let _ = reply.send(self.answer(&req, sent_at));
+    }
+    /// Whether requests are in flight (then the thread calls `step` between commands).
+    fn busy(&self) -> bool {
+        false
+    }
+    /// Advances the requests in flight by one decode step.
+    fn step(&mut self) {}
+    /// See [`Command::Reserve`]; called only when no request is in flight.
+    fn reserve(&mut self, _streams: u32) -> Option<u32> {
+        None
+    }
 }
 
-/// Serves commands until every sender is gone (the handle dropped).
+/// Serves commands until every sender is gone (the handle dropped). While requests are in
+/// flight, every command that has arrived is taken before the next step.
 pub(crate) fn serve<E: Engine>(mut engine: E, rx: Receiver<Command<E::Extra>>) {
-    for cmd in rx {
+    loop {
+        let cmd = if engine.busy() {
+            match rx.try_recv() {
+                Ok(cmd) => cmd,
+                Err(TryRecvError::Empty) => {
+                    engine.step();
+                    continue;
+                }
+                // The handle is gone: nobody waits for the answers in flight.
+                Err(TryRecvError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(cmd) => cmd,
+                Err(_) => return,
+            }
+        };
         match cmd {
             Command::CountPrompt { prompt, reply } => {
                 let _ = reply.send(engine.count_prompt(&prompt));
@@ -64,14 +109,28 @@ pub(crate) fn serve<E: Engine>(mut engine: E, rx: Receiver<Command<E::Extra>>) {
                 req,
                 sent_at,
                 reply,
-            } => {
-                let _ = reply.send(engine.answer(&req, sent_at));
-            }
+            } => engine.start(req, sent_at, reply),
             Command::Bench { test, reply } => {
+                finish_in_flight(&mut engine);
                 let _ = reply.send(engine.run_bench(test));
             }
-            Command::Extra(x) => engine.extra(x),
+            Command::Reserve { streams, reply } => {
+                finish_in_flight(&mut engine);
+                let _ = reply.send(engine.reserve(streams));
+            }
+            // An engine's own commands (the drift scorer's) use the model alone, as bench does.
+            Command::Extra(x) => {
+                finish_in_flight(&mut engine);
+                engine.extra(x)
+            }
         }
+    }
+}
+
+/// Steps until no request is in flight (before a command that needs the engine alone).
+fn finish_in_flight<E: Engine>(engine: &mut E) {
+    while engine.busy() {
+        engine.step();
     }
 }
 
@@ -141,6 +200,13 @@ impl<X> EngineHandle<X> {
             Some(r) => r,
             None => Response::failed(sent_at, self.dead()),
         }
+    }
+
+    /// See [`Command::Reserve`]; `None` also when the engine thread is gone.
+    pub async fn reserve(&self, streams: u32) -> Option<u32> {
+        self.ask(|reply| Command::Reserve { streams, reply })
+            .await
+            .flatten()
     }
 
     /// Runs one llama-bench test in the engine (see [`BenchTest`]).

@@ -255,4 +255,14 @@ impl Backend {
     ) -> std::result::Result<scoring::Continuation, RequestError> {
         each_kind!(self, b => b.greedy_tokens(tokens, n).await)
     }
+
+    /// See [`BackendImpl::reserve_streams`].
+    pub async fn reserve_streams(&self, streams: u32) -> Option<u32> {
+        each_kind!(self, b => b.reserve_streams(streams).await)
+    }
+
+    /// The requests served at once now: [`BackendImpl::slots_now`], else the probe's `slots`.
+    pub fn slots_now(&self, facts: &BackendFacts) -> Option<u32> {
+        each_kind!(self, b => b.slots_now()).or(facts.slots)
+    }
 }

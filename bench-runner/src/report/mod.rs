@@ -8,6 +8,7 @@
 //!   [`tools`] (items.csv: accuracy, failures, goodput), [`effective`] (effective context
 //!   length) and [`multimodal`] (media.csv) are its sections per scenario kind, and
 //!   [`item_metric`] the shares of items that `--metric accuracy` tables and judges;
+//!   [`serving`] puts a served backend beside llama.cpp in process, per concurrency;
 //! - [`compare`] is the CI gate, written out by [`export::compare_markdown`] and
 //!   [`export::junit`].
 //!
@@ -29,6 +30,7 @@ pub mod multimodal;
 pub mod pivot;
 pub mod rate;
 pub mod roofline;
+pub mod serving;
 pub mod sustained;
 pub mod tools;
 pub mod view;

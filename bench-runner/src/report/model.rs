@@ -92,6 +92,8 @@ pub struct Report {
     pub throttle: Vec<ThrottleView>,
     /// Decode tok/s against the memory-bandwidth bound, where the bandwidth was probed.
     pub roofline: Vec<RooflineView>,
+    /// Served ÷ in process, per case and concurrency (see `serving.rs`).
+    pub serving: Vec<super::serving::ServingView>,
     pub figures: Vec<Figure>,
     pub warnings: Vec<String>,
     pub requests: usize,
@@ -173,6 +175,7 @@ fn assemble(
         comparability,
         throttle: throttle_views(ds),
         roofline: roofline_views(ds),
+        serving: super::serving::views(ds, &super::serving::rows(ds)),
         figures,
         warnings,
         requests: ds.request_count(),

@@ -86,6 +86,8 @@ async fn run_case(s: &ScenarioRun<'_>, case: &Case) -> Result<CaseOutcome> {
         ctx.resumed_cases.borrow_mut().insert(key.clone());
     }
     let plan = Plan::new(s, case, done_rows.len());
+    // An in-process engine makes room for the case's streams (one sequence each).
+    s.backend.reserve_streams(case.concurrency).await;
     let t = super::open_loop::throughput(s.scenario)?;
     let Some((prompt, output)) = t.closed_lengths(&case.id) else {
         return Err(Error::Usage(format!(

@@ -291,6 +291,10 @@ async fn execute(plan: &mut Plan, ctx: &RunCtx, tally: &mut Tally) -> Result<()>
                 if !plan.in_shard(k - 1) {
                     continue;
                 }
+                // One request at a time unless the unit's runner asks for more (throughput
+                // cases reserve their own streams): an in-process engine then gives its
+                // whole context to one sequence.
+                backend.reserve_streams(1).await;
                 for out in runner(&s, &cases).await? {
                     tally.failed += out.failed;
                     tally.done += out.total;

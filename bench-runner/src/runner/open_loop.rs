@@ -176,6 +176,8 @@ pub(super) async fn run_rate_case(
     )
     .map_err(|e| Error::Usage(format!("{label}: {e}")))?;
     ctx.progress.add_total(schedule.len() as u64);
+    // An in-process engine makes room for `max_concurrency` streams (0, uncapped: its default).
+    s.backend.reserve_streams(case.concurrency).await;
     let n_warm = t.warmup as usize;
     let base_row = SampleRow {
         concurrency: case.concurrency,

@@ -141,7 +141,8 @@ fn case_flags(
             mean(&tpr), mean(&bursts) * 100.0
         ));
     }
-    if let Some(slots) = facts.slots
+    // The slots in effect for this case: an in-process engine sizes its sequences per case.
+    if let Some(slots) = s.backend.slots_now(facts)
         && case.concurrency > slots
     {
         flags.push("queued");

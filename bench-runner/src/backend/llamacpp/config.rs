@@ -25,7 +25,14 @@ pub struct LlamaCppConfig {
     /// `None`: llama.cpp's default (all layers on the GPU when a GPU back end is built in).
     pub n_gpu_layers: Option<u32>,
     pub mmap: bool,
+    /// Sequences served at once (llama-server's `--parallel`), each with `ctx_size / parallel`
+    /// of the context. `None`: as many as the case keeps in flight, the context re-made for
+    /// each case (see `streams.rs`).
+    pub parallel: Option<u32>,
 }
+
+/// The most sequences one context serves (llama.cpp's `LLAMA_MAX_SEQ`).
+pub const MAX_PARALLEL: u32 = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -54,6 +61,7 @@ pub(crate) struct RawLlamaCpp {
     cache_type_v: Option<Spanned<String>>,
     n_gpu_layers: Option<Spanned<i64>>,
     mmap: Option<Spanned<bool>>,
+    parallel: Option<Spanned<i64>>,
 }
 
 impl KindConfig for LlamaCppConfig {
@@ -115,6 +123,7 @@ impl KindConfig for LlamaCppConfig {
             cache_type_v: cache_type(&raw.cache_type_v, "cache_type_v")?,
             n_gpu_layers: int_in(&raw.n_gpu_layers, "n_gpu_layers", 0, 100_000)?,
             mmap: raw.mmap.as_ref().is_none_or(|m| *m.get_ref()),
+            parallel: int_in(&raw.parallel, "parallel", 1, i64::from(MAX_PARALLEL))?,
         })
     }
 
@@ -182,7 +191,8 @@ mod tests {
             (2048, 512, FlashAttn::Auto, true)
         );
         assert_eq!((l.cache_type_k.as_str(), l.threads), ("f16", None));
-        let c = Config::parse(Path::new("b.toml"), "[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthreads = 2\nflash_attn = false\ncache_type_v = \"q8_0\"\nmmap = false\nn_gpu_layers = 0\n").unwrap();
+        assert_eq!(l.parallel, None, "streams follow each case by default");
+        let c = Config::parse(Path::new("b.toml"), "[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthreads = 2\nflash_attn = false\ncache_type_v = \"q8_0\"\nmmap = false\nn_gpu_layers = 0\nparallel = 4\n").unwrap();
         let l = llamacpp(&c, "g");
         assert_eq!(
             (
@@ -194,6 +204,7 @@ mod tests {
             ),
             (Some(2), FlashAttn::Off, "q8_0", false, Some(0))
         );
+        assert_eq!(l.parallel, Some(4));
     }
 
     #[test]
@@ -219,6 +230,11 @@ mod tests {
         let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nthreads = 0\n");
         assert!(
             e.starts_with("b.toml:4:11: `threads` must be from 1"),
+            "{e}"
+        );
+        let e = bad("[backends.g]\nkind = \"llamacpp\"\nmodel = \"m.gguf\"\nparallel = 0\n");
+        assert!(
+            e.starts_with("b.toml:4:12: `parallel` must be from 1 to 256"),
             "{e}"
         );
         let e =

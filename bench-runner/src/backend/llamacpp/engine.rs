@@ -23,11 +23,16 @@ use llama_cpp_2::token::logit_bias::LlamaLogitBias;
 use llama_cpp_2::{LlamaStateSeqFlags, SeqState};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tokio::sync::oneshot;
 
-use super::super::bench::{BenchSample, BenchTest, Perf, timings};
+use super::super::bench::{BenchSample, BenchTest};
 use super::super::engine_thread;
-use super::super::{ContentChunk, ErrorCategory, Prompt, Request, RequestError, Response, Usage};
+use super::super::{ErrorCategory, Prompt, Request, RequestError, Response};
 use super::config::{FlashAttn, LlamaCppConfig};
+use super::streams::{Job, Streams};
+
+/// Sequences for a request-rate case without `max_concurrency` (llama-server's default slots).
+const AUTO_OPEN_STREAMS: u32 = 4;
 
 pub(super) struct Engine<'m> {
     model: &'m LlamaModel,
@@ -36,8 +41,12 @@ pub(super) struct Engine<'m> {
     template: Option<LlamaChatTemplate>,
     /// End-of-generation tokens, banned when a request asks for exact output length.
     eog: Vec<LlamaToken>,
-    /// The context requests run in, made on first use.
+    /// The context requests run in, made on first use (for `streams.n_seq()` sequences).
     ctx: Option<LlamaContext<'m>>,
+    /// The sequences of `ctx` and the requests waiting for one (see `streams.rs`).
+    streams: Streams,
+    /// Sequences the next context gets when `parallel` is not set (the case's streams).
+    want_seq: u32,
     /// The KV state after `depth` prompt tokens, kept between tests as llama-bench keeps it.
     depth_state: Option<(u32, SeqState)>,
 }
@@ -64,6 +73,7 @@ impl<'m> Engine<'m> {
     pub(super) fn new(model: &'m LlamaModel, cfg: LlamaCppConfig, threads: u32) -> Self {
         let vocab = model.vocab();
         let eog = vocab.tokens().filter(|t| vocab.is_eog(*t)).collect();
+        let cfg_batch = cfg.batch_size;
         Engine {
             model,
             cfg,
@@ -75,6 +85,8 @@ impl<'m> Engine<'m> {
                 .or_else(|| LlamaChatTemplate::new(super::gguf::FALLBACK_TEMPLATE).ok()),
             eog,
             ctx: None,
+            streams: Streams::new(1, cfg_batch),
+            want_seq: 1,
             depth_state: None,
         }
     }
@@ -105,6 +117,23 @@ impl<'m> Engine<'m> {
         self.model
             .new_context(backend, self.ctx_params(n_ctx))
             .map_err(|e| format!("cannot create a context of {n_ctx} tokens: {e}"))
+    }
+
+    /// The context requests run in: `n_seq` sequences, each with `n_ctx / n_seq` of the KV
+    /// cache (not unified, as llama-server's slots), and a batch that holds one token of each.
+    fn new_ctx_seq(&self, n_ctx: u32, n_seq: u32) -> Result<LlamaContext<'m>, String> {
+        if n_seq == 1 {
+            return self.new_ctx(n_ctx);
+        }
+        let backend = super::llama_backend()?;
+        let params = self
+            .ctx_params(n_ctx)
+            .with_n_seq_max(n_seq)
+            .with_kv_unified(false)
+            .with_n_batch(self.cfg.batch_size.max(n_seq));
+        self.model.new_context(backend, params).map_err(|e| {
+            format!("cannot create a context of {n_ctx} tokens for {n_seq} sequences: {e}")
+        })
     }
 
     /// The tokens the model processes for a prompt: the GGUF's chat template applied to a
@@ -159,115 +188,57 @@ impl<'m> Engine<'m> {
         LlamaSampler::chain(chain, true)
     }
 
-    fn generate(&mut self, req: &Request, sent_at: Instant) -> Response {
-        match self.generate_inner(req, sent_at) {
-            Ok(r) => r,
-            Err(e) => Response::failed(sent_at, e),
-        }
-    }
-
-    fn generate_inner(
+    /// A request made ready to run: its prompt tokenized and checked against the share of the
+    /// context each sequence has, the context (re)made for the streams wanted, its sampler.
+    fn job(
         &mut self,
         req: &Request,
         sent_at: Instant,
-    ) -> Result<Response, RequestError> {
-        let tokens = self.prompt_tokens(&req.prompt)?;
-        let n_ctx = self.cfg.ctx_size;
-        if tokens.len() + req.max_tokens as usize > n_ctx as usize {
-            return Err(RequestError::new(
-                ErrorCategory::Prepare,
-                format!(
-                    "prompt ({} tokens) + max_tokens ({}) exceed ctx_size {n_ctx}",
-                    tokens.len(),
-                    req.max_tokens
-                ),
-            ));
-        }
-        if self.ctx.is_none() {
-            self.ctx = Some(self.new_ctx(n_ctx).map_err(engine_error)?);
-        }
-        let mut sampler = self.sampler(req);
-        let vocab = self.model.vocab();
-        let n_batch = self.cfg.batch_size as usize;
-        let Some(ctx) = self.ctx.as_mut() else {
-            return Err(engine_error("no context"));
+        reply: oneshot::Sender<Response>,
+    ) -> Result<Job, (RequestError, oneshot::Sender<Response>)> {
+        let tokens = match self.prompt_tokens(&req.prompt) {
+            Ok(t) => t,
+            Err(e) => return Err((e, reply)),
         };
-        // No prefix is ever reused: every request starts from an empty cache.
-        ctx.clear_kv_cache();
-        ctx.reset_timings();
-
-        let mut batch = LlamaBatch::new(n_batch.max(1), 1);
-        let mut pos = 0i32;
-        for chunk in tokens.chunks(n_batch) {
-            batch.clear();
-            for (i, t) in chunk.iter().enumerate() {
-                let last = pos as usize + i + 1 == tokens.len();
-                batch
-                    .add(*t, pos + i as i32, &[0], last)
-                    .map_err(engine_error)?;
+        if tokens.is_empty() {
+            // A sequence with nothing to read would never make logits to sample from.
+            let e = RequestError::new(ErrorCategory::Prepare, "the prompt has no tokens");
+            return Err((e, reply));
+        }
+        let n_seq = self.cfg.parallel.unwrap_or(self.want_seq).max(1);
+        // What llama.cpp gives each sequence (llama_n_ctx_seq), rounded down where it pads up.
+        let share = self.cfg.ctx_size / n_seq;
+        if tokens.len() + req.max_tokens as usize > share as usize {
+            let whose = if n_seq == 1 {
+                format!("ctx_size {share}")
+            } else {
+                format!(
+                    "this sequence's share of the context, {share} tokens (ctx_size {} / {n_seq} sequences)",
+                    self.cfg.ctx_size
+                )
+            };
+            let message = format!(
+                "prompt ({} tokens) + max_tokens ({}) exceed {whose}",
+                tokens.len(),
+                req.max_tokens
+            );
+            return Err((RequestError::new(ErrorCategory::Prepare, message), reply));
+        }
+        if self.ctx.is_none() || self.streams.n_seq() != n_seq {
+            self.ctx = None;
+            match self.new_ctx_seq(self.cfg.ctx_size, n_seq) {
+                Ok(ctx) => self.ctx = Some(ctx),
+                Err(e) => return Err((engine_error(e), reply)),
             }
-            ctx.decode(&mut batch)
-                .map_err(|e| engine_error(format!("prompt decode: {e}")))?;
-            pos += chunk.len() as i32;
+            self.streams = Streams::new(n_seq, self.cfg.batch_size);
         }
-
-        let mut out =
-            Response::failed(sent_at, RequestError::new(ErrorCategory::EmptyResponse, ""));
-        out.error = None;
-        let mut bytes: Vec<u8> = Vec::new();
-        let mut piece = Vec::new();
-        let mut n_out = 0u32;
-        let mut idx = batch.n_tokens() - 1;
-        let mut finish = "length";
-        while n_out < req.max_tokens {
-            let token = sampler.sample(ctx, idx);
-            let at = Instant::now();
-            if vocab.is_eog(token) {
-                finish = "stop";
-                break;
-            }
-            piece.clear();
-            vocab.token_to_piece_into(token, &mut piece, false, None);
-            bytes.extend_from_slice(&piece);
-            out.content.push(ContentChunk {
-                at,
-                tokens: Some(1),
-                text_bytes: piece.len(),
-            });
-            n_out += 1;
-            if n_out == req.max_tokens {
-                break;
-            }
-            batch.clear();
-            batch.add(token, pos, &[0], true).map_err(engine_error)?;
-            pos += 1;
-            ctx.decode(&mut batch)
-                .map_err(|e| engine_error(format!("decode at position {pos}: {e}")))?;
-            idx = 0;
-        }
-        // The perf counters include the last decode only after a synchronize.
-        ctx.synchronize();
-        let t = ctx.timings();
-        out.text = String::from_utf8_lossy(&bytes).into_owned();
-        out.finish_reason = Some(finish.into());
-        out.usage = Some(Usage {
-            prompt_tokens: Some(tokens.len() as u64),
-            completion_tokens: Some(n_out as u64),
-            cached_tokens: Some(0),
-        });
-        let mut perf = perf_of(&t);
-        if n_out <= 1 {
-            // llama.cpp reports at least one of each; no token was decoded singly here.
-            (perf.eval_n, perf.eval_ms) = (0, 0.0);
-        }
-        out.timings = Some(timings(&perf));
-        if out.content.is_empty() {
-            out.error = Some(RequestError::new(
-                ErrorCategory::EmptyResponse,
-                "the model ended before the first token",
-            ));
-        }
-        Ok(out)
+        Ok(Job {
+            reply,
+            sent_at,
+            prompt: tokens,
+            max_tokens: req.max_tokens,
+            sampler: self.sampler(req),
+        })
     }
 
     /// One llama-bench test, repeated: a fresh context of pp + tg + depth tokens, a warm-up
@@ -279,7 +250,8 @@ impl<'m> Engine<'m> {
             return super::batched::run(self.model, &|n| self.ctx_params(n), t, b);
         }
         let n_ctx = t.n_prompt + t.n_gen + t.n_depth;
-        // Requests and tests never run at once; free the request context's memory first.
+        // Requests and tests never run at once (the engine thread finishes the requests in
+        // flight first); free the request context's memory.
         self.ctx = None;
         let mut ctx = self.new_ctx(n_ctx.max(16))?;
         let mut rng = ChaCha8Rng::seed_from_u64(t.seed);
@@ -321,7 +293,7 @@ impl<'m> Engine<'m> {
             ctx.synchronize();
             samples.push(BenchSample {
                 ns,
-                perf: perf_of(&ctx.timings()),
+                perf: super::perf_of(&ctx.timings()),
                 pp_ns: None,
             });
         }
@@ -395,15 +367,6 @@ impl<'m> Engine<'m> {
     }
 }
 
-fn perf_of(t: &llama_cpp_2::timing::LlamaTimings) -> Perf {
-    Perf {
-        prompt_n: t.n_p_eval().max(0) as u64,
-        prompt_ms: t.t_p_eval_ms(),
-        eval_n: t.n_eval().max(0) as u64,
-        eval_ms: t.t_eval_ms(),
-    }
-}
-
 impl engine_thread::Engine for Engine<'_> {
     type Extra = super::logits::Cmd;
 
@@ -420,8 +383,54 @@ impl engine_thread::Engine for Engine<'_> {
         Some(n as u32)
     }
 
+    /// One request alone: started, then stepped until it is answered.
     fn answer(&mut self, req: &Request, sent_at: Instant) -> Response {
-        self.generate(req, sent_at)
+        let (reply, mut rx) = oneshot::channel();
+        self.start(Box::new(req.clone()), sent_at, reply);
+        loop {
+            if let Ok(r) = rx.try_recv() {
+                return r;
+            }
+            if !self.busy() {
+                return Response::failed(sent_at, engine_error("the request was dropped"));
+            }
+            self.step();
+        }
+    }
+
+    fn start(&mut self, req: Box<Request>, sent_at: Instant, reply: oneshot::Sender<Response>) {
+        match self.job(&req, sent_at, reply) {
+            Ok(job) => self.streams.push(job),
+            Err((e, reply)) => {
+                let _ = reply.send(Response::failed(sent_at, e));
+            }
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.streams.busy()
+    }
+
+    fn step(&mut self) {
+        match self.ctx.as_mut() {
+            Some(ctx) => self.streams.step(ctx, self.model),
+            // Jobs are only queued once the context exists; never left waiting.
+            None => self.streams = Streams::new(self.streams.n_seq(), self.cfg.batch_size),
+        }
+    }
+
+    /// With `parallel` unset, the next context serves `streams` sequences (0, an uncapped
+    /// request-rate case: llama-server's default of 4 slots).
+    fn reserve(&mut self, streams: u32) -> Option<u32> {
+        if let Some(p) = self.cfg.parallel {
+            return Some(p);
+        }
+        self.want_seq = if streams == 0 {
+            AUTO_OPEN_STREAMS
+        } else {
+            streams.min(super::config::MAX_PARALLEL)
+        };
+        Some(self.want_seq)
     }
 
     fn run_bench(&mut self, test: BenchTest) -> Result<Vec<BenchSample>, String> {

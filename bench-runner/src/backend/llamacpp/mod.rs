@@ -1,9 +1,12 @@
 //! The `llamacpp` backend: llama.cpp in process through the `llama-cpp-2` crate, on a GGUF.
 //!
 //! The async side here only sends commands to the engine thread ([`engine`]) and awaits its
-//! answers, so the runtime never blocks on llama.cpp. A request's `sent_at` is stamped when it
-//! is handed to the engine: a request that waits behind another (concurrency > 1) shows the
-//! wait in its TTFT, and the case is flagged `queued` because the engine reports one slot.
+//! answers, so the runtime never blocks on llama.cpp. The engine serves several sequences in
+//! one context ([`streams`]): `parallel` of them, or, where that key is not set, as many as
+//! each case keeps in flight (the runner says so through `reserve_streams` before the case).
+//! A request's `sent_at` is stamped when it is handed to the engine: one that waits for a free
+//! sequence shows the wait in its TTFT, and a case with more streams than sequences is
+//! flagged `queued`.
 
 mod batched;
 mod build_info;
@@ -11,9 +14,11 @@ pub mod config;
 mod engine;
 pub mod gguf;
 mod logits;
+mod streams;
 
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use llama_cpp_2::llama_backend::LlamaBackend;
@@ -76,6 +81,8 @@ pub struct LlamaCppBackend {
     cfg: LlamaCppConfig,
     facts: EngineFacts,
     engine: EngineHandle<logits::Cmd>,
+    /// Sequences the engine serves at once now (`parallel`, or the last case's streams).
+    slots: AtomicU32,
 }
 
 /// llama-bench's default thread count: the physical cores.
@@ -147,6 +154,7 @@ impl LlamaCppBackend {
             cfg: cfg.clone(),
             facts,
             engine: EngineHandle::new(tx, thread, "llama.cpp"),
+            slots: AtomicU32::new(cfg.parallel.unwrap_or(1)),
         })
     }
 
@@ -194,7 +202,8 @@ impl BackendImpl for LlamaCppBackend {
                 "llama-cpp-2 {} / llama-cpp-sys-2 {}",
                 f.build.llama_cpp_2, f.build.llama_cpp_sys_2
             )),
-            slots: Some(1),
+            // `None` where the sequences follow each case (`slots_now`).
+            slots: self.cfg.parallel,
             n_ctx: Some(f.ctx_size as u64),
             model_path: Some(self.cfg.model.to_string_lossy().into_owned()),
             model_sha256: Some(f.gguf.file_sha256.clone()),
@@ -265,6 +274,16 @@ impl BackendImpl for LlamaCppBackend {
     ) -> std::result::Result<super::scoring::Continuation, RequestError> {
         self.engine.greedy(tokens, n).await
     }
+
+    async fn reserve_streams(&self, streams: u32) -> Option<u32> {
+        let n = self.engine.reserve(streams).await?;
+        self.slots.store(n, Ordering::Relaxed);
+        Some(n)
+    }
+
+    fn slots_now(&self) -> Option<u32> {
+        Some(self.slots.load(Ordering::Relaxed))
+    }
 }
 
 fn load(cfg: &LlamaCppConfig) -> std::result::Result<LlamaModel, String> {
@@ -279,4 +298,14 @@ fn load(cfg: &LlamaCppConfig) -> std::result::Result<LlamaModel, String> {
             Path::new(&cfg.model).display()
         )
     })
+}
+
+/// llama.cpp's perf counters of a context (read after `synchronize()`).
+fn perf_of(t: &llama_cpp_2::timing::LlamaTimings) -> Perf {
+    Perf {
+        prompt_n: t.n_p_eval().max(0) as u64,
+        prompt_ms: t.t_p_eval_ms(),
+        eval_n: t.n_eval().max(0) as u64,
+        eval_ms: t.t_eval_ms(),
+    }
 }

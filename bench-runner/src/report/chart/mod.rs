@@ -15,6 +15,7 @@ pub mod drift;
 pub mod multimodal;
 pub mod rate;
 pub mod scaling;
+pub mod serving;
 pub mod style;
 pub mod timeline;
 
@@ -54,6 +55,7 @@ pub fn registry() -> Vec<Box<dyn Chart>> {
         Box::new(scaling::VsPromptLength),
         Box::new(scaling::VsConcurrency),
         Box::new(scaling::ThroughputLatency),
+        Box::new(serving::ServingOverhead),
         Box::new(timeline::OverTime),
         Box::new(rate::LoadLatency),
         Box::new(rate::GoodputVsOffered),
@@ -74,7 +76,7 @@ pub fn all_figures(ds: &Dataset) -> Vec<Figure> {
 /// One line that tells a first-time reader how to read the figure `id`: which way is better
 /// and what the marks mean (the caption says what was measured).
 pub fn how_to_read(id: &str) -> &'static str {
-    const RULES: [(&str, &str); 14] = [
+    const RULES: [(&str, &str); 15] = [
         (
             "decode-tok-s-vs-prompt",
             "Higher is faster; a line that falls to the right means decode slows as the prompt grows.",
@@ -106,6 +108,10 @@ pub fn how_to_read(id: &str) -> &'static str {
         (
             "throughput-latency",
             "Down and to the right is better: more throughput at a lower per-token latency; labels cN give the concurrency.",
+        ),
+        (
+            "serving-overhead",
+            "At 1.0 the server decodes as fast as the engine in process; below it, the gap is what serving costs per token at that many requests in flight.",
         ),
         (
             "over-time",

@@ -56,6 +56,7 @@ impl Exporter for Markdown {
         series_and_runs(&mut o, r);
         throttle(&mut o, r);
         roofline(&mut o, r);
+        serving(&mut o, r);
         let _ = writeln!(o, "\n## Figures\n");
         for f in &r.figures {
             let read = crate::report::chart::how_to_read(&f.id);
@@ -194,6 +195,46 @@ fn throttle(o: &mut String, r: &Report) {
             t.first.clone(),
             t.last.clone(),
             t.throttle_ratio.clone(),
+        ]));
+    }
+}
+
+fn serving(o: &mut String, r: &Report) {
+    if r.serving.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\n## Serving overhead\n");
+    let _ = writeln!(
+        o,
+        "The same model on the same device, served over HTTP ÷ llama.cpp in process, at each concurrency: medians of decode tok/s and TTFT with 95% bootstrap CIs, and aggregate output tok/s. Below 1 (decode, output) or above 1 (TTFT): what serving costs.\n"
+    );
+    o.push_str(&mdtable::header(
+        &[
+            "served ÷ in process",
+            "case",
+            "concurrency",
+            "decode tok/s in process",
+            "decode tok/s served",
+            "decode ratio",
+            "TTFT ratio",
+            "output tok/s ratio",
+            "n",
+            "note",
+        ],
+        "llrrrrrrrl",
+    ));
+    for x in &r.serving {
+        o.push_str(&mdtable::row(&[
+            md(&x.pair),
+            md(&x.case),
+            x.concurrency.to_string(),
+            x.in_process.clone(),
+            x.served.clone(),
+            x.decode_ratio.clone(),
+            x.ttft_ratio.clone(),
+            x.output_ratio.clone(),
+            x.n.clone(),
+            md(&x.note),
         ]));
     }
 }

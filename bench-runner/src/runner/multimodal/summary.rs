@@ -10,7 +10,7 @@ use crate::results::summary::row as stats_row;
 use super::super::tools::summary::proportion_row;
 
 /// Per case: TTFT with media and of the twin, the paired media cost (median with its
-/// bootstrap CI), accuracy (Wilson CI), and accuracy per task. `base` is the case's summary
+/// order-statistic CI), accuracy (Wilson CI), and accuracy per task. `base` is the case's summary
 /// base; `failed` its requests that failed at the server.
 pub(super) fn summarize_media(
     base: SummaryRow,
