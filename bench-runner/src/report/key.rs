@@ -47,7 +47,8 @@ impl CompKey {
         let chat_template_sha256 = str_at(facts, &["props", "chat_template"])
             .map(|t| crate::hash::sha256_hex(t.as_bytes()))
             .or_else(|| str_at(engine_gguf, &["chat_template_sha256"]))
-            .or_else(|| engine_gguf.map(|_| "none".to_string()));
+            .or_else(|| engine_gguf.map(|_| "none".to_string()))
+            .or_else(|| str_at(facts, &["onnx", "chat_template_sha256"]));
         let sc = m.scenarios.iter().find(|s| s.name == scenario);
         CompKey {
             model_sha256: str_at(facts, &["model_sha256"]),
@@ -183,6 +184,20 @@ mod tests {
             "chat_template_fallback": "chatml"}));
         let key = CompKey::of(Some(&without), "g", "m.gguf", "s");
         assert_eq!(key.chat_template_sha256.as_deref(), Some("none"));
+    }
+
+    #[test]
+    fn an_onnx_backend_keys_its_template_hash() {
+        let m: RunManifest = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "run_id": "r", "status": "complete", "started_at": "",
+            "ended_at": null, "edgebench_version": "", "git_commit": "", "command_line": [],
+            "scenarios": [], "host": crate::results::device::HostFingerprint::default(),
+            "device": "d", "requests_total": 0, "requests_failed": 0, "warnings": [],
+            "backends": [{"name": "o", "kind": "onnx", "onnx": {"chat_template_sha256": "def456"}}],
+        }))
+        .unwrap();
+        let key = CompKey::of(Some(&m), "o", "model-int4", "s");
+        assert_eq!(key.chat_template_sha256.as_deref(), Some("def456"));
     }
 
     #[test]

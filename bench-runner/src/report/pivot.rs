@@ -138,7 +138,7 @@ pub fn build(ds: &Dataset, metric: &'static Metric, reference: usize) -> Pivot {
             });
         }
     }
-    Pivot {
+    without_empty_columns(Pivot {
         metric: metric.name,
         title: metric.title,
         unit: metric.unit,
@@ -146,6 +146,31 @@ pub fn build(ds: &Dataset, metric: &'static Metric, reference: usize) -> Pivot {
         columns: ds.series.iter().map(|s| s.label.clone()).collect(),
         reference,
         rows,
+    })
+}
+
+/// Drops the columns of series with no value in any row (a drift run reported beside speed
+/// runs has no decode tok/s): a column of dashes says nothing. The reference column stays.
+fn without_empty_columns(p: Pivot) -> Pivot {
+    let keep: Vec<usize> = (0..p.columns.len())
+        .filter(|&i| i == p.reference || p.rows.iter().any(|r| r.cells[i].is_some()))
+        .collect();
+    if keep.len() == p.columns.len() {
+        return p;
+    }
+    let reference = keep.iter().position(|&i| i == p.reference).unwrap_or(0);
+    Pivot {
+        columns: keep.iter().map(|&i| p.columns[i].clone()).collect(),
+        reference,
+        rows: p
+            .rows
+            .into_iter()
+            .map(|r| PivotRow {
+                cells: keep.iter().map(|&i| r.cells[i].clone()).collect(),
+                ..r
+            })
+            .collect(),
+        ..p
     }
 }
 
@@ -157,4 +182,69 @@ pub fn key_of(ds: &Dataset, series: usize, case: &CaseId) -> CompKey {
         &s.id.model,
         &case.scenario,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(median: f64) -> Option<PivotCell> {
+        Some(PivotCell {
+            value: MedianCi {
+                n: 3,
+                median,
+                low: median,
+                high: median,
+            },
+            ratio: None,
+            not_comparable: Vec::new(),
+        })
+    }
+
+    fn pivot(reference: usize, cells: Vec<Vec<Option<PivotCell>>>) -> Pivot {
+        Pivot {
+            metric: "decode_tok_s",
+            title: "decode tok/s",
+            unit: "tok/s",
+            higher_is_better: true,
+            columns: ["a", "drift-only", "b", "empty-ref"]
+                .map(String::from)
+                .to_vec(),
+            reference,
+            rows: cells
+                .into_iter()
+                .enumerate()
+                .map(|(i, cells)| PivotRow {
+                    scenario: "s".into(),
+                    case_id: format!("c{i}"),
+                    cells,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_series_with_no_value_gets_no_column_and_the_reference_follows() {
+        let p = without_empty_columns(pivot(
+            2,
+            vec![
+                vec![cell(1.0), None, cell(2.0), None],
+                vec![None, None, cell(3.0), None],
+            ],
+        ));
+        assert_eq!(p.columns, ["a", "b"]);
+        assert_eq!(p.reference, 1, "the reference index moves with its column");
+        assert_eq!(p.rows[0].cells.len(), 2);
+        assert_eq!(
+            p.rows[1].cells[1].as_ref().map(|c| c.value.median),
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn an_empty_reference_column_stays() {
+        let p = without_empty_columns(pivot(3, vec![vec![cell(1.0), None, cell(2.0), None]]));
+        assert_eq!(p.columns, ["a", "b", "empty-ref"]);
+        assert_eq!(p.reference, 2);
+    }
 }

@@ -66,6 +66,8 @@ pub struct OnnxFacts {
     pub quantization: Option<quant::Quantization>,
     pub ctx_size: u32,
     pub chat_template: bool,
+    /// SHA-256 of the chat template's source (`None`: the folder has none).
+    pub chat_template_sha256: Option<String>,
     pub eos_token_ids: Vec<u32>,
     /// Seconds to load the library, the tokenizer and the session (and hash the files).
     pub load_s: f64,
@@ -211,6 +213,7 @@ fn load(
         quantization: quant::inspect(&graph, quant::declared(&dir)).ok(),
         ctx_size: cfg.ctx_size,
         chat_template: codec.has_template(),
+        chat_template_sha256: codec.template_sha256.clone(),
         eos_token_ids: codec.eos_ids.clone(),
         load_s: started.elapsed().as_secs_f64(),
     };

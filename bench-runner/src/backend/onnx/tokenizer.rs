@@ -17,6 +17,9 @@ use super::super::Message;
 pub struct TextCodec {
     tokenizer: tokenizers::Tokenizer,
     template: Option<Environment<'static>>,
+    /// SHA-256 of the chat template's source, as the GGUF engine and a server's `/props` hash
+    /// theirs: the same template gives the same comparability key on every engine.
+    pub template_sha256: Option<String>,
     bos_token: String,
     eos_token: String,
     /// End-of-generation token ids: the config files' and the tokenizer's `eos_token`.
@@ -66,6 +69,9 @@ impl TextCodec {
                 .map(str::to_string),
             _ => std::fs::read_to_string(dir.join("chat_template.jinja")).ok(),
         };
+        let template_sha256 = source
+            .as_deref()
+            .map(|t| crate::hash::sha256_hex(t.as_bytes()));
         let template = match source {
             Some(src) => Some(compile(src).map_err(|e| {
                 format!(
@@ -90,6 +96,7 @@ impl TextCodec {
             token_len,
             tokenizer,
             template,
+            template_sha256,
             bos_token,
             eos_token,
             eos_ids,

@@ -34,6 +34,9 @@ fn template(f: &BackendFacts) -> Option<String> {
             )
         }));
     }
+    if let Some(o) = &f.onnx {
+        return o.chat_template_sha256.clone();
+    }
     f.props
         .as_ref()
         .and_then(|p| p.get("chat_template"))
