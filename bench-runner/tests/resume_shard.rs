@@ -24,6 +24,13 @@ fn pairs(run: &Path) -> Vec<(String, u32)> {
     v
 }
 
+/// Complete rows in samples.csv so far (0 before the file exists): a progress gauge only.
+fn rows_written(run: &Path) -> usize {
+    std::fs::read(run.join("samples.csv"))
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
 fn expected_pairs() -> Vec<(String, u32)> {
     let mut v = Vec::new();
     for p in [32, 48] {
@@ -151,9 +158,25 @@ fn killed_at_random_moments_and_resumed_loses_and_repeats_nothing() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Anywhere from before the server is up to well into the cases.
-        std::thread::sleep(Duration::from_millis(rng.random_range(200..3500)));
-        if child.try_wait().unwrap().is_some() {
+        // Kill points follow the run's progress, not the clock (a fast machine would finish
+        // before enough timed kills landed): a third of the kills early (while the server
+        // starts or the first request runs), the rest after 1 or 2 more rows were written.
+        let finished = if rng.random_range(0..3) == 0 {
+            std::thread::sleep(Duration::from_millis(rng.random_range(50..800)));
+            child.try_wait().unwrap().is_some()
+        } else {
+            let target = rows_written(&run) + rng.random_range(1..=2);
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break true;
+                }
+                if rows_written(&run) >= target {
+                    break false;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        };
+        if finished {
             break; // finished before the kill
         }
         child.kill().unwrap();

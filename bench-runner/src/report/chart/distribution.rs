@@ -143,7 +143,6 @@ fn figure(
     if rows.is_empty() {
         return None;
     }
-    let n = rows.len();
     let xmax = rows.iter().map(|r| r.max).fold(0.0, f64::max);
     let x_range = style::padded(0.0, xmax, true);
     let mut series: Vec<usize> = rows.iter().map(|r| r.series).collect();
@@ -153,69 +152,7 @@ fn figure(
         .iter()
         .map(|&si| (ds.series[si].label.clone(), color(si)))
         .collect();
-    let svg = style::svg(&legend, |root| {
-        // Rows top to bottom: row i sits at y = n − 1 − i.
-        let mut chart = ChartBuilder::on(root)
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(110)
-            .build_cartesian_2d(
-                x_range.clone(),
-                (-600..1000 * n as i32 - 400)
-                    .with_key_points((0..n as i32).map(|i| 1000 * i).collect()),
-            )
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .x_desc("ms")
-            .x_label_formatter(&|x| style::num(*x))
-            .y_label_formatter(&|y| {
-                let i = n as i64 - 1 - (*y as i64) / 1000;
-                usize::try_from(i)
-                    .ok()
-                    .and_then(|i| rows.get(i))
-                    .map(|r| r.label.clone())
-                    .unwrap_or_default()
-            })
-            .label_style((FONT, style::LABEL))
-            .draw()
-            .map_err(err)?;
-        for (i, r) in rows.iter().enumerate() {
-            let y = 1000 * (n - 1 - i) as i32;
-            let c = color(r.series);
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(r.min, y), (r.p99, y)],
-                    c.stroke_width(2),
-                )))
-                .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(r.p50, y - 250), (r.p90, y + 250)],
-                    c.mix(0.6).filled(),
-                )))
-                .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(r.p50, y - 320), (r.p50, y + 320)],
-                    BLACK.stroke_width(3),
-                )))
-                .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(Circle::new((r.max, y), 3, c.filled())))
-                .map_err(err)?;
-        }
-        for &si in &series {
-            let c = color(si);
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, i32), i32>>())
-                .map_err(err)?
-                .label(ds.series[si].label.clone())
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
-        }
-        Ok(())
-    });
+    let svg = style::svg(&legend, |root| draw_rows(root, &rows, x_range, "ms", 110));
     let ns: Vec<usize> = rows.iter().map(|r| r.n).collect();
     let caption = format!(
         "What: {what}. Line: min to p99; box: p50 to p90; black tick: median (p50); dot: max. One row per case and series. On: {}. {}.",
@@ -228,4 +165,69 @@ fn figure(
         caption,
         svg,
     })
+}
+
+/// Draws spread rows top to bottom (row i at y = n − 1 − i): a line from min to p99, a box from
+/// p50 to p90, a black tick at the median, a dot at the max. Shared by the latency
+/// distributions and the drift scenario's KL figure.
+pub(super) fn draw_rows(
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    rows: &[Spread],
+    x_range: std::ops::Range<f64>,
+    x_desc: &str,
+    y_label_area: u32,
+) -> Result<(), String> {
+    let n = rows.len();
+    let mut chart = ChartBuilder::on(root)
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(
+            x_range,
+            (-600..1000 * n as i32 - 400)
+                .with_key_points((0..n as i32).map(|i| 1000 * i).collect()),
+        )
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc(x_desc)
+        .x_label_formatter(&|x| style::num(*x))
+        .y_label_formatter(&|y| {
+            let i = n as i64 - 1 - (*y as i64) / 1000;
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| rows.get(i))
+                .map(|r| r.label.clone())
+                .unwrap_or_default()
+        })
+        .label_style((FONT, style::LABEL))
+        .draw()
+        .map_err(err)?;
+    for (i, r) in rows.iter().enumerate() {
+        let y = 1000 * (n - 1 - i) as i32;
+        let c = color(r.series);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(r.min, y), (r.p99, y)],
+                c.stroke_width(2),
+            )))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [(r.p50, y - 250), (r.p90, y + 250)],
+                c.mix(0.6).filled(),
+            )))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(r.p50, y - 320), (r.p50, y + 320)],
+                BLACK.stroke_width(3),
+            )))
+            .map_err(err)?;
+        chart
+            .draw_series(std::iter::once(Circle::new((r.max, y), 3, c.filled())))
+            .map_err(err)?;
+    }
+    Ok(())
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::distribution::Spread;
+use super::distribution::{Spread, draw_rows};
 use super::style::{self, FONT, color, err};
 use super::{Chart, Figure};
 use crate::report::drift::rows;
@@ -33,8 +33,6 @@ impl Chart for KlDistribution {
         "drift-kl"
     }
 
-    // Long (~100 lines): one plotters drawing, as `distribution::figure`, whose steps share
-    // the chart context.
     fn figures(&self, ds: &Dataset) -> Vec<Figure> {
         let (all, _) = rows(ds);
         // (candidate, reference, case) → KL values; top-k-only marked in the label.
@@ -61,7 +59,6 @@ impl Chart for KlDistribution {
                 Spread::of(format!("{case}{tag}"), colour_of(cand), v)
             })
             .collect();
-        let n = spreads.len();
         let xmax = spreads.iter().map(|r| r.max).fold(0.0, f64::max);
         let x_range = style::padded(0.0, if xmax > 0.0 { xmax } else { 1e-3 }, true);
         let legend: Vec<style::LegendEntry> = colours
@@ -77,58 +74,13 @@ impl Chart for KlDistribution {
             })
             .collect();
         let svg = style::svg(&legend, |root| {
-            let mut chart = ChartBuilder::on(root)
-                .margin(12)
-                .x_label_area_size(36)
-                .y_label_area_size(150)
-                .build_cartesian_2d(
-                    x_range.clone(),
-                    (-600..1000 * n as i32 - 400)
-                        .with_key_points((0..n as i32).map(|i| 1000 * i).collect()),
-                )
-                .map_err(err)?;
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .x_desc("KL divergence per position (nats)")
-                .x_label_formatter(&|x| style::num(*x))
-                .y_label_formatter(&|y| {
-                    let i = n as i64 - 1 - (*y as i64) / 1000;
-                    usize::try_from(i)
-                        .ok()
-                        .and_then(|i| spreads.get(i))
-                        .map(|r| r.label.clone())
-                        .unwrap_or_default()
-                })
-                .label_style((FONT, style::LABEL))
-                .draw()
-                .map_err(err)?;
-            for (i, r) in spreads.iter().enumerate() {
-                let y = 1000 * (n - 1 - i) as i32;
-                let c = color(r.series);
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(r.min, y), (r.p99, y)],
-                        c.stroke_width(2),
-                    )))
-                    .map_err(err)?;
-                chart
-                    .draw_series(std::iter::once(Rectangle::new(
-                        [(r.p50, y - 250), (r.p90, y + 250)],
-                        c.mix(0.6).filled(),
-                    )))
-                    .map_err(err)?;
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(r.p50, y - 320), (r.p50, y + 320)],
-                        BLACK.stroke_width(3),
-                    )))
-                    .map_err(err)?;
-                chart
-                    .draw_series(std::iter::once(Circle::new((r.max, y), 3, c.filled())))
-                    .map_err(err)?;
-            }
-            Ok(())
+            draw_rows(
+                root,
+                &spreads,
+                x_range,
+                "KL divergence per position (nats)",
+                150,
+            )
         });
         let ns: Vec<usize> = spreads.iter().map(|r| r.n).collect();
         let top_k_note = if any_top_k {
