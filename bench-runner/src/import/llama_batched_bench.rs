@@ -17,9 +17,8 @@ use super::llama_bench::ImportOptions;
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
 use crate::results::manifest::{ScenarioRecord, now_rfc3339};
-use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
 use crate::results::summary::batched_summary;
-use crate::results::{CsvAppender, RunManifest, SampleRow, SummaryRow};
+use crate::results::{RunManifest, SampleRow, SummaryRow};
 use crate::scenario::BatchedCell;
 
 /// One line of llama-batched-bench's JSONL output.
@@ -107,22 +106,12 @@ pub fn import(
         let bytes = std::fs::read(f).map_err(|e| Error::read(f, e))?;
         parsed.push((f.clone(), cells, crate::hash::sha256_hex(&bytes)));
     }
-    let run_id = opts.run_id.clone().unwrap_or_else(|| {
-        format!(
-            "{}-llama-batched-bench",
-            chrono::Local::now().format("%Y%m%d-%H%M%S")
-        )
-    });
-    let run_dir = opts.out.join(&run_id);
-    if run_dir.join("samples.csv").exists() {
-        return Err(Error::RunFolderExists {
-            path: run_dir,
-            instead: "choose another --run-id",
-        });
-    }
-    std::fs::create_dir_all(&run_dir).map_err(|e| Error::write(&run_dir, e))?;
-    let mut samples = CsvAppender::open(&run_dir.join("samples.csv"), SAMPLE_COLUMNS)?;
-    let mut summary_w = CsvAppender::open(&run_dir.join("summary.csv"), SUMMARY_COLUMNS)?;
+    let super::RunFolder {
+        run_id,
+        run_dir,
+        mut samples,
+        mut summary_w,
+    } = super::new_run_folder(&opts.out, opts.run_id.as_deref(), "llama-batched-bench")?;
     let host = HostFingerprint::read();
     // The file says nothing of the machine: the label, else the importing host's CPU.
     let device = opts.label.clone().unwrap_or_else(|| host.cpu_model.clone());

@@ -16,9 +16,8 @@ use crate::backend::ModelColumns;
 use crate::error::{Error, Result};
 use crate::results::device::HostFingerprint;
 use crate::results::manifest::{ScenarioRecord, now_rfc3339};
-use crate::results::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
 use crate::results::summary::pp_tg_summary;
-use crate::results::{CsvAppender, RunManifest, SampleRow, SummaryRow};
+use crate::results::{RunManifest, SampleRow, SummaryRow};
 use crate::scenario::PpTgTest;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -229,22 +228,12 @@ pub fn import(opts: &ImportOptions) -> Result<ImportOutcome> {
         let bytes = std::fs::read(f).map_err(|e| Error::read(f, e))?;
         parsed.push((f.clone(), format, tests, crate::hash::sha256_hex(&bytes)));
     }
-    let run_id = opts.run_id.clone().unwrap_or_else(|| {
-        format!(
-            "{}-llama-bench",
-            chrono::Local::now().format("%Y%m%d-%H%M%S")
-        )
-    });
-    let run_dir = opts.out.join(&run_id);
-    if run_dir.join("samples.csv").exists() {
-        return Err(Error::RunFolderExists {
-            path: run_dir,
-            instead: "choose another --run-id",
-        });
-    }
-    std::fs::create_dir_all(&run_dir).map_err(|e| Error::write(&run_dir, e))?;
-    let mut samples = CsvAppender::open(&run_dir.join("samples.csv"), SAMPLE_COLUMNS)?;
-    let mut summary_w = CsvAppender::open(&run_dir.join("summary.csv"), SUMMARY_COLUMNS)?;
+    let super::RunFolder {
+        run_id,
+        run_dir,
+        mut samples,
+        mut summary_w,
+    } = super::new_run_folder(&opts.out, opts.run_id.as_deref(), "llama-bench")?;
     let host = HostFingerprint::read();
     let mut manifest = RunManifest::new(&run_id, "complete", opts.command_line.clone(), host);
     let mut all_summary = Vec::new();
