@@ -13,7 +13,8 @@ EDGEBENCH_RELEASE="$CARGO_TARGET_DIR/release/edgebench"
 # directory configured before .cargo/config.toml pinned LLAMA_LIB_PROFILE=Release keeps building
 # llama.cpp at -O2 ("RelWithDebInfo"), ~15-20% slower prompt processing than llama-bench; one
 # configured before the CMAKE_C_FLAGS there was built with cc-rs's -fPIC -ffunction-sections
-# (~2% of prompt throughput) and a different code layout from llama-bench's.
+# (~2% of prompt throughput) and a different code layout from llama-bench's; one configured
+# before scripts/cmake/llama-cpp-no-amx.cmake has ggml's AMX kernels, which crash on AMX CPUs.
 # Drop such stale builds so cargo configures them again.
 llama_c_flags() {
     [ -n "${CMAKE_C_FLAGS+set}" ] && { printf '%s\n' "$CMAKE_C_FLAGS"; return; }
@@ -25,7 +26,8 @@ drop_stale_llama_builds() {
     for cache in "$CARGO_TARGET_DIR"/*/build/llama-cpp-sys-2-*/out/build/CMakeCache.txt; do
         [ -f "$cache" ] || continue
         if ! grep -q '^CMAKE_BUILD_TYPE:STRING=Release$' "$cache" ||
-            ! grep -qxF "CMAKE_C_FLAGS:STRING=$(llama_c_flags)" "$cache"; then
+            ! grep -qxF "CMAKE_C_FLAGS:STRING=$(llama_c_flags)" "$cache" ||
+            ! grep -q '^CMAKE_PROJECT_INCLUDE:.*llama-cpp-no-amx\.cmake$' "$cache"; then
             printf '[edgebench] %s was configured with other flags; rebuilding llama.cpp\n' \
                 "${cache%/out/build/CMakeCache.txt}" >&2
             rm -rf "${cache%/out/build/CMakeCache.txt}"

@@ -49,6 +49,9 @@ pub(super) struct Engine<'m> {
     want_seq: u32,
     /// The KV state after `depth` prompt tokens, kept between tests as llama-bench keeps it.
     depth_state: Option<(u32, SeqState)>,
+    /// The context of a `mode = "batched"` grid, kept from cell to cell as llama-batched-bench
+    /// keeps one for its whole grid (see `batched.rs`).
+    batched: Option<super::batched::GridContext<'m>>,
 }
 
 fn kv_type(name: &str) -> KvCacheType {
@@ -88,6 +91,7 @@ impl<'m> Engine<'m> {
             streams: Streams::new(1, cfg_batch),
             want_seq: 1,
             depth_state: None,
+            batched: None,
         }
     }
 
@@ -226,6 +230,7 @@ impl<'m> Engine<'m> {
         }
         if self.ctx.is_none() || self.streams.n_seq() != n_seq {
             self.ctx = None;
+            self.batched = None;
             match self.new_ctx_seq(self.cfg.ctx_size, n_seq) {
                 Ok(ctx) => self.ctx = Some(ctx),
                 Err(e) => return Err((engine_error(e), reply)),
@@ -247,12 +252,25 @@ impl<'m> Engine<'m> {
     fn bench(&mut self, t: BenchTest) -> Result<Vec<BenchSample>, String> {
         if let Some(b) = t.batched {
             self.ctx = None;
-            return super::batched::run(self.model, &|n| self.ctx_params(n), t, b);
+            let grid = super::batched::GridContext::reuse_or_make(
+                self.batched.take(),
+                self.model,
+                self.ctx_params(b.n_ctx),
+                t,
+                b,
+            )?;
+            let out = self.batched.insert(grid).run(self.model, t, b);
+            if out.is_err() {
+                // A context left mid-decode is not reused.
+                self.batched = None;
+            }
+            return out;
         }
         let n_ctx = t.n_prompt + t.n_gen + t.n_depth;
         // Requests and tests never run at once (the engine thread finishes the requests in
         // flight first); free the request context's memory.
         self.ctx = None;
+        self.batched = None;
         let mut ctx = self.new_ctx(n_ctx.max(16))?;
         let mut rng = ChaCha8Rng::seed_from_u64(t.seed);
         let n_batch = self.cfg.batch_size;
@@ -441,6 +459,7 @@ impl engine_thread::Engine for Engine<'_> {
     /// memory is freed first, as for a test.
     fn extra(&mut self, cmd: Self::Extra) {
         self.ctx = None;
+        self.batched = None;
         super::logits::serve(self.model, self.cfg.batch_size, cmd, |n| self.new_ctx(n));
     }
 }
