@@ -20,6 +20,9 @@ pub fn exec(a: Args) -> anyhow::Result<u8> {
         m.samples,
         m.summary
     );
+    for (file, n) in &m.other {
+        println!("  {file}: {n} rows");
+    }
     println!("results: {}", m.dir.display());
     Ok(0)
 }

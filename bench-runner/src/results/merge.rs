@@ -1,6 +1,11 @@
 //! `edgebench merge RUN_DIR… -o RUN_DIR`: joins shards of one run, or runs of several
 //! devices, into one run folder that reports read like any other.
 //!
+//! Every file of rows a run writes is carried: samples.csv, summary.csv, and where any input
+//! has them items.csv (tool-call and structured items), media.csv (multimodal items),
+//! drift.csv (scored positions) and transcripts.jsonl (the responses, for `replay`), each row
+//! with the merged run's `run_id`.
+//!
 //! Refused: the same scenario name with different file hashes (not the same experiment),
 //! the same backend on the same device with different model files, and duplicate rows
 //! (the same backend, device, scenario, case and repetition twice — e.g. a shard merged
@@ -9,9 +14,14 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 use super::CsvAppender;
+use super::drift::{DRIFT_COLUMNS, read_drift};
+use super::items::{ITEM_COLUMNS, read_items};
 use super::manifest::{Invocation, RunManifest, now_rfc3339};
-use super::reader::{read_samples, read_summary};
+use super::media::{MEDIA_COLUMNS, read_media};
+use super::reader::{Rows, read_samples, read_summary};
 use super::schema::{SAMPLE_COLUMNS, SUMMARY_COLUMNS};
 use crate::error::{Error, Result};
 
@@ -20,13 +30,25 @@ pub struct Merged {
     pub dir: PathBuf,
     pub samples: usize,
     pub summary: usize,
+    /// Rows carried from the other files, by file name (only files some input has).
+    pub other: Vec<(&'static str, usize)>,
 }
+
+/// The files of rows a merged folder holds, samples.csv and summary.csv first.
+const FILES: [&str; 6] = [
+    "samples.csv",
+    "summary.csv",
+    "items.csv",
+    "media.csv",
+    "drift.csv",
+    "transcripts.jsonl",
+];
 
 pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     if inputs.len() < 2 {
         return Err(Error::Usage("merge needs at least two run folders".into()));
     }
-    if out.join("samples.csv").exists() || out.join("run.json").exists() {
+    if FILES.iter().any(|f| out.join(f).exists()) || out.join("run.json").exists() {
         return Err(Error::RunFolderExists {
             path: out.to_path_buf(),
             instead: "merge into a new folder",
@@ -50,8 +72,9 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
     let (mut n_samples, mut n_summary, mut failed) = (0, 0, 0);
     let undo = |e: Error| {
         // Leave no half-merged folder behind.
-        let _ = std::fs::remove_file(out.join("samples.csv"));
-        let _ = std::fs::remove_file(out.join("summary.csv"));
+        for f in FILES {
+            let _ = std::fs::remove_file(out.join(f));
+        }
         e
     };
     for dir in inputs {
@@ -107,12 +130,130 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
         }
     }
 
+    let other = carry_other_files(inputs, out, &run_id).map_err(undo)?;
+
     merged_manifest(&manifests, run_id, n_samples, failed).write(out)?;
     Ok(Merged {
         dir: out.to_path_buf(),
         samples: n_samples,
         summary: n_summary,
+        other,
     })
+}
+
+/// items.csv, media.csv, drift.csv and transcripts.jsonl of every input that has them, into
+/// `out`; returns the rows carried per file.
+fn carry_other_files(
+    inputs: &[PathBuf],
+    out: &Path,
+    run_id: &str,
+) -> Result<Vec<(&'static str, usize)>> {
+    let mut other = Vec::new();
+    let mut note = |name: &'static str, n: Option<usize>| {
+        if let Some(n) = n {
+            other.push((name, n));
+        }
+    };
+    note(
+        "items.csv",
+        carry_csv(
+            inputs,
+            out,
+            "items.csv",
+            ITEM_COLUMNS,
+            run_id,
+            read_items,
+            |r, id| r.run_id = id,
+        )?,
+    );
+    note(
+        "media.csv",
+        carry_csv(
+            inputs,
+            out,
+            "media.csv",
+            MEDIA_COLUMNS,
+            run_id,
+            read_media,
+            |r, id| r.run_id = id,
+        )?,
+    );
+    note(
+        "drift.csv",
+        carry_csv(
+            inputs,
+            out,
+            "drift.csv",
+            DRIFT_COLUMNS,
+            run_id,
+            read_drift,
+            |r, id| r.run_id = id,
+        )?,
+    );
+    note("transcripts.jsonl", carry_transcripts(inputs, out)?);
+    Ok(other)
+}
+
+/// transcripts.jsonl of every input that has it, line by line (a torn last line, which the
+/// writer can leave when killed, is dropped as the reader drops it).
+fn carry_transcripts(inputs: &[PathBuf], out: &Path) -> Result<Option<usize>> {
+    let present: Vec<PathBuf> = inputs
+        .iter()
+        .map(|d| d.join("transcripts.jsonl"))
+        .filter(|p| p.exists())
+        .collect();
+    if present.is_empty() {
+        return Ok(None);
+    }
+    let (mut text, mut n) = (Vec::new(), 0);
+    for path in present {
+        let data = std::fs::read(&path).map_err(|e| Error::read(&path, e))?;
+        for line in data.split_inclusive(|b| *b == b'\n') {
+            if line.ends_with(b"\n") && line.len() > 1 {
+                text.extend_from_slice(line);
+                n += 1;
+            }
+        }
+    }
+    let dest = out.join("transcripts.jsonl");
+    std::fs::write(&dest, text).map_err(|e| Error::write(&dest, e))?;
+    Ok(Some(n))
+}
+
+/// One CSV file of rows from every input that has it (None when none has), each row given
+/// the merged run's id; read with the file's own reader, so a file of another schema is
+/// refused by name and a torn last line is dropped with a warning.
+fn carry_csv<T: Serialize>(
+    inputs: &[PathBuf],
+    out: &Path,
+    name: &str,
+    columns: &[&str],
+    run_id: &str,
+    read: fn(&Path) -> Result<Rows<T>>,
+    set_run_id: fn(&mut T, String),
+) -> Result<Option<usize>> {
+    let present: Vec<PathBuf> = inputs
+        .iter()
+        .map(|d| d.join(name))
+        .filter(|p| p.exists())
+        .collect();
+    if present.is_empty() {
+        return Ok(None);
+    }
+    let mut w = CsvAppender::open(&out.join(name), columns)?;
+    let mut n = 0;
+    for path in present {
+        let rows = read(&path)?;
+        for warning in rows.warnings {
+            eprintln!("warning: {warning}");
+        }
+        for mut r in rows.rows {
+            set_run_id(&mut r, run_id.to_string());
+            w.append(&r)?;
+            n += 1;
+        }
+    }
+    Ok(Some(n))
 }
 
 /// Comparability: one hash per scenario name, one model file per backend and device.
@@ -320,5 +461,65 @@ mod tests {
         );
         assert_eq!(e.exit_code(), 2);
         assert!(!out.join("samples.csv").exists());
+    }
+
+    #[test]
+    fn items_drift_and_transcripts_are_carried_with_the_merged_run_id() {
+        use crate::results::drift::read_drift;
+        use crate::results::drift::{DRIFT_COLUMNS, DriftRow};
+        use crate::results::items::{ITEM_COLUMNS, ItemRow, read_items};
+        let tmp = tempfile::tempdir().unwrap();
+        let sha = "c".repeat(64);
+        let a = run(tmp.path(), "a", &sha, "m", &[row("c1")]);
+        let b = run(tmp.path(), "b", &sha, "m", &[row("c2")]);
+        for (dir, case) in [(&a, "c1"), (&b, "c2")] {
+            let item = |n: &str| ItemRow {
+                run_id: dir.file_name().unwrap().to_string_lossy().into(),
+                case_id: case.into(),
+                item_id: n.into(),
+                ..Default::default()
+            };
+            let mut w = CsvAppender::open(&dir.join("items.csv"), ITEM_COLUMNS).unwrap();
+            w.append_all(&[item("i1"), item("i2")]).unwrap();
+        }
+        let mut w = CsvAppender::open(&a.join("drift.csv"), DRIFT_COLUMNS).unwrap();
+        w.append(&DriftRow {
+            run_id: "a".into(),
+            case_id: "c1".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        // A killed writer leaves a torn last line; it is dropped, as the reader drops it.
+        std::fs::write(a.join("transcripts.jsonl"), "{\"n\":1}\n{\"n\":2}\n{\"n\"").unwrap();
+        std::fs::write(b.join("transcripts.jsonl"), "{\"n\":3}\n").unwrap();
+
+        let out = tmp.path().join("out");
+        let m = merge(&[a, b], &out).unwrap();
+        assert_eq!(
+            m.other,
+            [("items.csv", 4), ("drift.csv", 1), ("transcripts.jsonl", 3)]
+        );
+        let items = read_items(&out.join("items.csv")).unwrap().rows;
+        let ids: Vec<(&str, &str, &str)> = items
+            .iter()
+            .map(|r| (r.run_id.as_str(), r.case_id.as_str(), r.item_id.as_str()))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("out", "c1", "i1"),
+                ("out", "c1", "i2"),
+                ("out", "c2", "i1"),
+                ("out", "c2", "i2")
+            ]
+        );
+        let drift = read_drift(&out.join("drift.csv")).unwrap().rows;
+        assert_eq!(drift.len(), 1);
+        assert_eq!(drift[0].run_id, "out");
+        assert_eq!(
+            std::fs::read_to_string(out.join("transcripts.jsonl")).unwrap(),
+            "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"
+        );
+        assert!(!out.join("media.csv").exists());
     }
 }
