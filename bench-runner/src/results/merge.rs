@@ -142,20 +142,13 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<Merged> {
 }
 
 /// items.csv, media.csv, drift.csv and transcripts.jsonl of every input that has them, into
-/// `out`; returns the rows carried per file.
+/// `out`; returns the rows carried per file (only files some input has).
 fn carry_other_files(
     inputs: &[PathBuf],
     out: &Path,
     run_id: &str,
 ) -> Result<Vec<(&'static str, usize)>> {
-    let mut other = Vec::new();
-    let mut note = |name: &'static str, n: Option<usize>| {
-        if let Some(n) = n {
-            other.push((name, n));
-        }
-    };
-    note(
-        "items.csv",
+    let carried = [
         carry_csv(
             inputs,
             out,
@@ -165,9 +158,6 @@ fn carry_other_files(
             read_items,
             |r, id| r.run_id = id,
         )?,
-    );
-    note(
-        "media.csv",
         carry_csv(
             inputs,
             out,
@@ -177,9 +167,6 @@ fn carry_other_files(
             read_media,
             |r, id| r.run_id = id,
         )?,
-    );
-    note(
-        "drift.csv",
         carry_csv(
             inputs,
             out,
@@ -189,19 +176,25 @@ fn carry_other_files(
             read_drift,
             |r, id| r.run_id = id,
         )?,
-    );
-    note("transcripts.jsonl", carry_transcripts(inputs, out)?);
-    Ok(other)
+        carry_transcripts(inputs, out)?,
+    ];
+    Ok(carried.into_iter().flatten().collect())
+}
+
+/// The inputs' copies of file `name`, where they have one.
+fn present(inputs: &[PathBuf], name: &str) -> Vec<PathBuf> {
+    inputs
+        .iter()
+        .map(|d| d.join(name))
+        .filter(|p| p.exists())
+        .collect()
 }
 
 /// transcripts.jsonl of every input that has it, line by line (a torn last line, which the
 /// writer can leave when killed, is dropped as the reader drops it).
-fn carry_transcripts(inputs: &[PathBuf], out: &Path) -> Result<Option<usize>> {
-    let present: Vec<PathBuf> = inputs
-        .iter()
-        .map(|d| d.join("transcripts.jsonl"))
-        .filter(|p| p.exists())
-        .collect();
+fn carry_transcripts(inputs: &[PathBuf], out: &Path) -> Result<Option<(&'static str, usize)>> {
+    const NAME: &str = "transcripts.jsonl";
+    let present = present(inputs, NAME);
     if present.is_empty() {
         return Ok(None);
     }
@@ -215,9 +208,9 @@ fn carry_transcripts(inputs: &[PathBuf], out: &Path) -> Result<Option<usize>> {
             }
         }
     }
-    let dest = out.join("transcripts.jsonl");
+    let dest = out.join(NAME);
     std::fs::write(&dest, text).map_err(|e| Error::write(&dest, e))?;
-    Ok(Some(n))
+    Ok(Some((NAME, n)))
 }
 
 /// One CSV file of rows from every input that has it (None when none has), each row given
@@ -226,17 +219,13 @@ fn carry_transcripts(inputs: &[PathBuf], out: &Path) -> Result<Option<usize>> {
 fn carry_csv<T: Serialize>(
     inputs: &[PathBuf],
     out: &Path,
-    name: &str,
+    name: &'static str,
     columns: &[&str],
     run_id: &str,
     read: fn(&Path) -> Result<Rows<T>>,
     set_run_id: fn(&mut T, String),
-) -> Result<Option<usize>> {
-    let present: Vec<PathBuf> = inputs
-        .iter()
-        .map(|d| d.join(name))
-        .filter(|p| p.exists())
-        .collect();
+) -> Result<Option<(&'static str, usize)>> {
+    let present = present(inputs, name);
     if present.is_empty() {
         return Ok(None);
     }
@@ -253,7 +242,7 @@ fn carry_csv<T: Serialize>(
             n += 1;
         }
     }
-    Ok(Some(n))
+    Ok(Some((name, n)))
 }
 
 /// Comparability: one hash per scenario name, one model file per backend and device.
